@@ -1,0 +1,17 @@
+"""skrank: deep L2-regularized networks that tell you the rank of what they learned."""
+
+from . import datasets, diagnostics, theory
+from ._engine import DivergenceWarning, TrainingInterruptedWarning
+from .regressor import DeepL2Regressor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DeepL2Regressor",
+    "DivergenceWarning",
+    "TrainingInterruptedWarning",
+    "datasets",
+    "diagnostics",
+    "theory",
+    "__version__",
+]

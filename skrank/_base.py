@@ -1,0 +1,252 @@
+"""scikit-learn plumbing shared by every skrank estimator.
+
+``_DeepL2Base`` validates parameters and data, builds the torch module, hands it to
+the engine and turns the trained module into numpy diagnostics. Subclasses say
+what the targets are (``_encode_targets``), which loss is minimized (``_loss``),
+how a validation set is scored (``_validation_score``) and which module to build
+(``_build_module``).
+"""
+
+import re
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import diagnostics as _diag
+from ._engine import train
+from ._networks import FullyConnectedNet
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+#: Rows per forward pass at predict time: memory stays bounded on huge inputs.
+PREDICT_BATCH_ROWS = 65536
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a ``torch.device``, with a clear error."""
+    if not isinstance(device, str) or not _DEVICE_RE.match(device):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}."
+        )
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available.")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s)."
+            )
+    return torch.device(device)
+
+
+class _DeepL2Base(BaseEstimator):
+    """Shared fit/predict machinery for the fully-connected deep L2 estimators."""
+
+    _parameter_constraints = {
+        "depth": [Interval(Integral, 2, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"relu", "leaky_relu", "identity"})],
+        "negative_slope": [Interval(Real, -1, 1, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "penalty_scaling": [StrOptions({"depth", "none"})],
+        "penalize_bias": ["boolean"],
+        "bias": ["boolean"],
+        "solver": [StrOptions({"lbfgs", "adam", "sgd"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "rank_tol": [Interval(Real, 0, 1, closed="neither")],
+        "n_diagnostic_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_jacobian_points": [Interval(Integral, 0, None, closed="left")],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ---- hooks for subclasses -------------------------------------------------
+    def _encode_targets(self, y, *, fitting):
+        raise NotImplementedError
+
+    def _loss(self, output, target):
+        raise NotImplementedError
+
+    def _validation_score(self, module, X, Y):
+        raise NotImplementedError
+
+    def _validate_fit_data(self, X, y):
+        return validate_data(
+            self, X, y, multi_output=True, y_numeric=True,
+            dtype=[np.float64, np.float32],
+        )
+
+    def _build_module(self, n_inputs, n_outputs, dtype):
+        return FullyConnectedNet(
+            n_inputs, n_outputs, depth=self.depth, width=self.width,
+            activation=self.activation, negative_slope=self.negative_slope,
+            bias=self.bias, dtype=dtype,
+        )
+
+    def _penalty_groups(self, module):
+        return module.penalty_groups(
+            penalty_scaling=self.penalty_scaling, penalize_bias=self.penalize_bias
+        )
+
+    # ---- fit ------------------------------------------------------------------
+    def _fit(self, X, y):
+        X, y = self._validate_fit_data(X, y)
+        Y = self._encode_targets(y, fitting=True)
+        device = resolve_device(self.device)
+        dtype = _DTYPES[self.dtype]
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        generator = torch.Generator().manual_seed(seed)
+
+        if not (self.warm_start and self._compatible_module(X.shape[1], Y.shape[1])):
+            module = self._build_module(X.shape[1], Y.shape[1], dtype)
+            module.reset_parameters(generator=generator)
+            self.module_ = module
+        self.module_.to(device=device, dtype=dtype)
+        self.device_ = str(device)
+
+        X_tr, Y_tr, X_val, Y_val = self._split(X, Y, rng)
+        to = dict(device=device, dtype=dtype)
+        X_t = torch.tensor(X_tr, **to)
+        Y_t = torch.tensor(Y_tr, device=device, dtype=self._target_dtype(dtype))
+        val = {}
+        if X_val is not None:
+            val = dict(
+                X_val=torch.tensor(X_val, **to),
+                Y_val=torch.tensor(Y_val, device=device, dtype=self._target_dtype(dtype)),
+                score_fn=self._validation_score,
+            )
+        batch_size = (min(200, len(X_tr)) if self.batch_size == "auto" else self.batch_size)
+        result = train(
+            self.module_, X_t, Y_t,
+            loss_fn=self._loss, alpha=self.alpha,
+            penalty_groups=self._penalty_groups(self.module_),
+            solver=self.solver, max_iter=self.max_iter, batch_size=batch_size,
+            learning_rate_init=self.learning_rate_init, momentum=self.momentum,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            generator=generator, verbose=self.verbose, **val,
+        )
+        self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
+        self.n_iter_ = result.n_iter
+        self.validation_scores_ = (
+            np.asarray(result.validation_scores) if X_val is not None else None
+        )
+        self.best_validation_score_ = result.best_validation_score
+        self.stop_reason_ = result.stop_reason
+        self.train_time_ = result.train_time
+        self._compute_diagnostics(X_tr, rng)
+        return self
+
+    def _target_dtype(self, dtype):
+        return dtype
+
+    def _compatible_module(self, n_inputs, n_outputs):
+        module = getattr(self, "module_", None)
+        if module is None:
+            return False
+        W = module.weight_matrices()
+        return (
+            W[0].shape[1] == n_inputs and W[-1].shape[0] == n_outputs
+            and len(W) == self.depth
+        )
+
+    def _split(self, X, Y, rng):
+        if not self.early_stopping:
+            return X, Y, None, None
+        n_val = int(round(self.validation_fraction * X.shape[0]))
+        if n_val < 1 or X.shape[0] - n_val < 1:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} "
+                f"needs at least 2 samples and one in each split; got {X.shape[0]}."
+            )
+        perm = rng.permutation(X.shape[0])
+        val, tr = perm[:n_val], perm[n_val:]
+        return X[tr], Y[tr], X[val], Y[val]
+
+    # ---- diagnostics ------------------------------------------------------------
+    def _compute_diagnostics(self, X, rng):
+        module = self.module_
+        if X.shape[0] > self.n_diagnostic_samples:
+            X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
+        Xt = _diag._as_input(module, X)
+        tol = self.rank_tol
+        self.layer_spectra_ = _diag.layer_spectra(module)
+        self.representation_spectra_ = _diag.representation_spectra(module, Xt)
+        bn = _diag.bottleneck(module, Xt, tol=tol)
+        self.layer_ranks_ = bn.weight_ranks
+        self.bottleneck_rank_ = bn.rank
+        self.bottleneck_layer_ = bn.layer
+        self.bottleneck_components_ = bn.components
+        self.bottleneck_mean_ = bn.mean
+        n_jac = min(self.n_jacobian_points, X.shape[0])
+        if n_jac:
+            pts = Xt[torch.as_tensor(rng.choice(X.shape[0], n_jac, replace=False))]
+            self.jacobian_spectra_ = _diag.jacobian_spectra(module, pts)
+            self.jacobian_rank_ = max(
+                _diag.effective_rank(s, tol=tol) for s in self.jacobian_spectra_
+            )
+        else:
+            self.jacobian_spectra_ = np.zeros((0, 0))
+            self.jacobian_rank_ = None
+        self.parameter_norm_ = _diag.parameter_norm(module)
+        self.norm_per_depth_ = self.parameter_norm_ / self.depth
+        self.nonlinearity_impact_ = _diag.nonlinearity_impact(module, Xt)
+        self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
+
+    # ---- inference ----------------------------------------------------------------
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def _batched(self, X, fn):
+        """Apply ``fn`` to bounded chunks of rows of a validated ``X``."""
+        module = self.module_
+        p = next(module.parameters())
+        outs = []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
+                chunk = torch.tensor(
+                    X[start : start + PREDICT_BATCH_ROWS], dtype=p.dtype, device=p.device
+                )
+                outs.append(fn(chunk).to("cpu", torch.float64).numpy())
+        return np.concatenate(outs, axis=0)
+
+    def _forward(self, X):
+        return self._batched(self._check_X(X), self.module_)
+
+    def _bottleneck_codes(self, X):
+        X = self._check_X(X)
+        layer = self.bottleneck_layer_
+        comps = torch.as_tensor(self.bottleneck_components_)
+        mean = torch.as_tensor(self.bottleneck_mean_)
+
+        def codes(chunk):
+            _, post = self.module_.forward_layers(chunk)
+            a = post[layer - 1].to("cpu", torch.float64)
+            return (a - mean) @ comps.T
+
+        return self._batched(X, codes)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+

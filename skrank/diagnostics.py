@@ -1,0 +1,446 @@
+"""Spectra and ranks of what a network learned.
+
+Every function takes either a fitted skrank estimator's ``module_``, any torch
+module (an ``nn.Sequential`` of ``nn.Linear`` layers and activations works), or for
+the weight-only measures a list of weight matrices (numpy arrays or tensors).
+
+The rank of a spectrum is decided by :func:`effective_rank`: singular values below
+``tol * s_max`` never count, and among the others the cut is placed at the largest
+ratio gap ``s_k / s_{k+1}`` when that gap is clear (at least ``min_gap``). A spectrum
+``[1, 0.9, 0.02, 0.01]`` therefore has rank 2 for any ``tol`` between 0.02 and 0.9,
+and a slowly decaying spectrum with no gap is cut where it falls below ``tol``.
+
+References
+----------
+.. [1] A. Jacot, "Implicit bias of large depth networks: a notion of rank for
+   nonlinear functions", ICLR 2023.
+.. [2] A. Jacot, "Bottleneck structure in learned features: low-dimension vs
+   regularity tradeoff", NeurIPS 2023.
+"""
+
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, validate_params
+from torch import nn
+
+__all__ = [
+    "DEFAULT_RANK_TOL",
+    "DEFAULT_MIN_GAP",
+    "effective_rank",
+    "singular_values",
+    "layer_spectra",
+    "layer_outputs",
+    "representation_spectra",
+    "representation_ranks",
+    "bottleneck",
+    "projected_layer_spectra",
+    "Bottleneck",
+    "jacobian_spectra",
+    "jacobian_rank",
+    "parameter_norm",
+    "nonlinearity_impact",
+]
+
+#: Default relative tolerance of :func:`effective_rank` (singular values below
+#: ``DEFAULT_RANK_TOL * s_max`` never count towards the rank).
+DEFAULT_RANK_TOL = 0.1
+#: Default ``min_gap`` of :func:`effective_rank`.
+DEFAULT_MIN_GAP = 3.0
+
+
+def _to_numpy(a):
+    if isinstance(a, torch.Tensor):
+        return a.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+def singular_values(matrix):
+    """Singular values of a 2-D array or tensor, in decreasing order, as float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.diagnostics import singular_values
+    >>> singular_values(np.diag([3.0, 1.0])).round(6).tolist()
+    [3.0, 1.0]
+    """
+    m = _to_numpy(matrix)
+    if m.ndim != 2:
+        raise ValueError(f"Expected a 2-D matrix, got an array of shape {m.shape}.")
+    if m.size == 0:
+        return np.zeros(0)
+    return np.linalg.svd(m, compute_uv=False)
+
+
+@validate_params(
+    {
+        "spectrum": ["array-like"],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "min_gap": [Interval(Real, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
+    """Rank of a spectrum: cut at its largest clear gap above a relative floor.
+
+    Parameters
+    ----------
+    spectrum : array-like of shape (n,)
+        Non-negative singular values (any order).
+    tol : float in (0, 1), default=0.1
+        Singular values at or below ``tol * max(spectrum)`` never count; ``K``
+        values remain, ``s_1 >= ... >= s_K``.
+    min_gap : float >= 1, default=3.0
+        If the largest ratio ``s_k / s_{k+1}`` (``k <= K``, ``s_{K+1}`` being the
+        first value under the floor, or 0) is at least ``min_gap``, the rank is that
+        ``k``; otherwise the spectrum decays without a clear gap and the rank is ``K``.
+
+    Returns
+    -------
+    rank : int
+
+    Notes
+    -----
+    In the bottleneck of a deep L2-regularized network the spectrum has ``k``
+    values of order one and the rest of order ``L^{-1/2}`` or smaller (Jacot
+    2023b, Thm. 6), so a gap rule is robust where a bare threshold is not; the
+    floor keeps numerical noise far below the signal from creating spurious gaps,
+    and ``min_gap`` keeps a smoothly decaying (full-rank) spectrum from being cut
+    after its first value.
+
+    Examples
+    --------
+    >>> from skrank.diagnostics import effective_rank
+    >>> effective_rank([1.0, 0.8, 0.09, 0.001])
+    2
+    >>> effective_rank([1.0, 0.6, 0.45, 0.3, 0.2, 0.01])
+    5
+    >>> effective_rank([0.0, 0.0])
+    0
+    """
+    s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64).ravel()))[::-1]
+    if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
+        return 0
+    K = int(np.count_nonzero(s > tol * s[0]))
+    nxt = np.append(s, 0.0)[1 : K + 1]
+    with np.errstate(divide="ignore"):
+        gaps = s[:K] / nxt
+    k = int(np.argmax(gaps))
+    return k + 1 if gaps[k] >= min_gap else K
+
+
+def _weights(model):
+    if isinstance(model, nn.Module):
+        if hasattr(model, "weight_matrices"):
+            return list(model.weight_matrices())
+        return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    return list(model)
+
+
+def layer_spectra(model):
+    """Singular values of every weight matrix, in layer order.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or list of 2-D arrays
+        A network (its ``nn.Linear`` weights in order) or the weight matrices.
+
+    Returns
+    -------
+    spectra : list of ndarray
+        ``spectra[l]`` holds the ``min(n_out, n_in)`` singular values of ``W_{l+1}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.diagnostics import layer_spectra
+    >>> [s.round(3).tolist() for s in layer_spectra([np.eye(2), 2 * np.eye(2)])]
+    [[1.0, 1.0], [2.0, 2.0]]
+    """
+    return [singular_values(w) for w in _weights(model)]
+
+
+def _as_input(model, X):
+    p = next(iter(model.parameters()))
+    if isinstance(X, torch.Tensor):
+        return X.to(device=p.device, dtype=p.dtype)
+    # a copy: read-only inputs (memmaps) must not become writable tensors
+    return torch.tensor(np.asarray(X), dtype=p.dtype, device=p.device)
+
+
+def layer_outputs(model, X):
+    """Pre-activations ``[z_1..z_L]`` and hidden activations ``[a_1..a_{L-1}]``.
+
+    Uses the model's own ``forward_layers`` when it has one; for any other module
+    the children are run in order, ``z_l`` being the output of the l-th
+    ``nn.Linear`` and ``a_l`` the input of the next one. Returns tensors.
+    """
+    x = _as_input(model, X)
+    with torch.no_grad():
+        if hasattr(model, "forward_layers"):
+            return model.forward_layers(x)
+        pre, post = [], []
+        for child in model.children():
+            if isinstance(child, nn.Linear) and pre:
+                post.append(x)
+            x = child(x)
+            if isinstance(child, nn.Linear):
+                pre.append(x)
+        return pre, post
+
+
+def _spectra_of(reps, center):
+    out = []
+    for a in reps:
+        a = a.to(torch.float64)
+        if center:
+            a = a - a.mean(0, keepdim=True)
+        out.append(torch.linalg.svdvals(a).cpu().numpy())
+    return out
+
+
+def representation_spectra(model, X, *, center=False):
+    """Singular values of each hidden representation ``A_l`` over the inputs ``X``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X : array-like of shape (n_samples, n_features)
+    center : bool, default=False
+        Subtract the mean representation first. Uncentered spectra are paper [1]'s
+        Fig. 1; centered ones drop the constant offset direction, so that a
+        representation lying on a k-dimensional affine plane shows k values.
+
+    Returns
+    -------
+    spectra : ndarray of shape (L - 1, min(n_samples, width))
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import representation_spectra
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(4, 2))
+    >>> representation_spectra(net, torch.randn(10, 3)).shape
+    (1, 4)
+    """
+    _, post = layer_outputs(model, X)
+    return np.array(_spectra_of(post, center))
+
+
+def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL):
+    """Effective rank of each centered hidden representation (see :func:`effective_rank`)."""
+    return np.array(
+        [effective_rank(s, tol=tol) for s in representation_spectra(model, X, center=True)],
+        dtype=int,
+    )
+
+
+#: A layer input counts as carrying a constant offset when its mean holds at least
+#: this fraction of its mean squared norm (ReLU layers: typically 0.3-0.9; centered
+#: linear layers: about 1 / n_samples).
+OFFSET_FRACTION = 0.1
+
+
+def _offset_free_spectrum(W, a):
+    """Singular values of ``W`` with the input's mean direction projected out.
+
+    With penalized biases, a deep network carries its constant offset through a
+    weight direction of its own: middle weight matrices show ``k + 1`` singular
+    values of order one. Projecting out the mean of the layer input ``a`` (only
+    when that mean is a real offset, see ``OFFSET_FRACTION``) leaves ``k``.
+    """
+    W = W.detach().to(torch.float64)
+    a = a.to(device=W.device, dtype=torch.float64)
+    m = a.mean(0)
+    mm = float(m @ m)
+    s = torch.linalg.svdvals(W)
+    if mm > OFFSET_FRACTION * float(a.square().sum(1).mean()) and mm > 0:
+        projected = torch.linalg.svdvals(W - torch.outer(W @ m, m) / mm)
+        # when the mean is the only direction W sees (a 1-D input, say), it is
+        # the signal, not an offset beside it
+        if s.numel() and projected[0] > DEFAULT_RANK_TOL * s[0]:
+            s = projected
+    return s.cpu().numpy()
+
+
+def projected_layer_spectra(model, X):
+    """Singular values of each ``W_l`` with its input's offset direction removed.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X : array-like of shape (n_samples, n_features)
+        Inputs over which each layer's mean input is measured.
+
+    Returns
+    -------
+    spectra : list of ndarray
+        One per weight matrix, in layer order (see :func:`bottleneck`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import projected_layer_spectra
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(4, 2))
+    >>> [s.shape for s in projected_layer_spectra(net, torch.randn(20, 3))]
+    [(3,), (2,)]
+    """
+    x = _as_input(model, X)
+    _, post = layer_outputs(model, x)
+    return [_offset_free_spectrum(W, a) for W, a in zip(_weights(model), [x] + post)]
+
+
+@dataclass
+class Bottleneck:
+    """Where a network is narrowest.
+
+    ``rank`` is the least effective rank over the offset-free weight spectra,
+    ``weight_ranks`` those ranks per weight matrix, ``layer`` the hidden layer
+    (1-based) just after the narrowest weight, and ``components`` (k, width) and
+    ``mean`` (width,) the principal directions and mean of that layer's
+    representation, which map ``a_layer(x)`` to k bottleneck coordinates.
+    """
+
+    rank: int
+    layer: int
+    components: np.ndarray
+    mean: np.ndarray
+    weight_ranks: np.ndarray
+
+
+def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
+    """The bottleneck rank and layer of a network over the inputs ``X``.
+
+    Every weight matrix ``W_l`` is read with the mean direction of its input
+    representation projected out (see :func:`projected_layer_spectra`): with
+    penalized biases the constant offset occupies one weight direction of its own,
+    which is not part of the function's rank. The function factors through the
+    narrowest of these maps, so the bottleneck rank is the least of their effective
+    ranks; ties go to the sharpest spectral gap.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with at least one hidden layer.
+    X : array-like of shape (n_samples, n_features)
+    tol : float, default=0.1
+        Passed to :func:`effective_rank`.
+
+    Returns
+    -------
+    result : Bottleneck
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import bottleneck
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Identity(),
+    ...                           torch.nn.Linear(6, 1, bias=False), torch.nn.Identity(),
+    ...                           torch.nn.Linear(1, 5))
+    >>> bottleneck(net, torch.randn(50, 5)).rank
+    1
+    """
+    x = _as_input(model, X)
+    _, post = layer_outputs(model, x)
+    if not post:
+        raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
+    best, ranks = None, []
+    for l, (W, a) in enumerate(zip(_weights(model), [x] + post), start=1):
+        s = _offset_free_spectrum(W, a)
+        k = effective_rank(s, tol=tol)
+        ranks.append(k)
+        sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
+        if best is None or (k, sharp) < best[0]:
+            best = ((k, sharp), l)
+    (k, _), l = best
+    layer = min(l, len(post))
+    a = post[layer - 1].to(torch.float64)
+    mean = a.mean(0)
+    _, _, vh = torch.linalg.svd(a - mean, full_matrices=False)
+    return Bottleneck(rank=int(k), layer=layer, components=vh[:k].cpu().numpy(),
+                      mean=mean.cpu().numpy(), weight_ranks=np.array(ranks, dtype=int))
+
+
+def jacobian_spectra(model, X, *, chunk_size=256):
+    """Singular values of the Jacobian ``Jf(x)`` at each row of ``X``, in batch.
+
+    Jacobians are computed with ``torch.func.vmap(jacrev(f))``: one batched
+    reverse pass per chunk of points, not one pass per output.
+
+    Returns
+    -------
+    spectra : ndarray of shape (n_points, min(n_outputs, n_features))
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import jacobian_spectra
+    >>> lin = torch.nn.Linear(3, 2, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.tensor([[2.0, 0, 0], [0, 1.0, 0]]))
+    >>> jacobian_spectra(lin, torch.randn(4, 3)).round(4).tolist()[0]
+    [2.0, 1.0]
+    """
+    x = _as_input(model, X)
+
+    def f(v):
+        return model(v.unsqueeze(0)).squeeze(0)
+
+    jac = torch.func.vmap(torch.func.jacrev(f), chunk_size=chunk_size)
+    with torch.no_grad():
+        J = jac(x).detach()
+    if J.ndim == 2:  # scalar output: (n, d)
+        J = J.unsqueeze(1)
+    return torch.linalg.svdvals(J.to(torch.float64)).cpu().numpy()
+
+
+def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
+    """``max_x rank Jf(x)`` over the rows of ``X`` (paper [1], Def. 1)."""
+    spectra = jacobian_spectra(model, X)
+    return max((effective_rank(s, tol=tol) for s in spectra), default=0)
+
+
+def parameter_norm(model, *, include_bias=True):
+    """``||theta||^2``: the squared Frobenius norm of all parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.diagnostics import parameter_norm
+    >>> parameter_norm([np.eye(3), np.ones((2, 3))])
+    9.0
+    """
+    if isinstance(model, nn.Module):
+        if include_bias:
+            tensors = list(model.parameters())
+        else:
+            tensors = _weights(model)
+    else:
+        tensors = list(model)
+    return float(sum(np.sum(_to_numpy(t) ** 2) for t in tensors))
+
+
+def nonlinearity_impact(model, X):
+    """``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer (paper [1], Fig. 1 middle).
+
+    ``Z~_l`` are the pre-activations and ``Z_l`` the activations over ``X``; values
+    near 0 mean the layer acts linearly on the data (the identity-like middle
+    layers of a bottleneck).
+
+    Returns
+    -------
+    impact : ndarray of shape (L - 1,)
+    """
+    pre, post = layer_outputs(model, X)
+    out = []
+    for z, a in zip(pre, post):
+        denom = torch.linalg.norm(z)
+        out.append(float(torch.linalg.norm(z - a) / denom) if denom > 0 else 0.0)
+    return np.array(out)
+

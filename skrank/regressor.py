@@ -1,0 +1,279 @@
+"""Deep L2-regularized regression with rank diagnostics."""
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
+
+from ._base import _DeepL2Base
+
+__all__ = ["DeepL2Regressor"]
+
+
+def _r2(pred, Y):
+    ss_res = ((Y - pred) ** 2).sum(0)
+    ss_tot = ((Y - Y.mean(0)) ** 2).sum(0)
+    ss_tot = torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
+    return (1 - ss_res / ss_tot).mean()
+
+
+class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
+    """Deep fully-connected network trained with an L2 penalty that selects rank.
+
+    Minimizes ``(1/N) sum_i ||f(x_i) - y_i||^2 + (alpha / L) ||theta||^2`` over
+    a depth-``L`` network (Jacot 2023a, sec. 4). At large depth the penalty per
+    layer, ``||theta||^2 / L``, counts the rank of the learned function, so
+    ``alpha`` trades squared error against a low *bottleneck rank*; the fitted
+    network then factors as ``f = h o g`` through ``k`` dimensions, which
+    :meth:`transform` returns and ``bottleneck_rank_`` counts.
+
+    Parameters
+    ----------
+    depth : int, default=12
+        Number of weight matrices ``L`` (at least 2).
+    width : int, default=64
+        Units in every hidden layer.
+    activation : {'relu', 'leaky_relu', 'identity'}, default='relu'
+        ``'identity'`` gives a deep linear network.
+    negative_slope : float in (-1, 1), default=0.01
+        Slope of ``'leaky_relu'`` on negative inputs.
+    alpha : float, default=0.1
+        Strength of the L2 penalty.
+    penalty_scaling : {'depth', 'none'}, default='depth'
+        ``'depth'``: penalty ``(alpha / L) ||theta||^2`` (the papers');
+        ``'none'``: plain ``alpha ||theta||^2``.
+    penalize_bias : bool, default=True
+        Whether biases are in the penalty (they are in the papers).
+    bias : bool, default=True
+        Whether layers have biases at all.
+    solver : {'lbfgs', 'adam', 'sgd'}, default='lbfgs'
+        Full-batch L-BFGS with a strong Wolfe line search reaches the bottleneck
+        structure far faster than the stochastic solvers on moderate data sets;
+        'adam' and 'sgd' (with momentum) train on mini-batches.
+    learning_rate_init : float, default=0.001
+        Step size of 'adam' and 'sgd' ('lbfgs' uses unit steps and a line search).
+    momentum : float in [0, 1), default=0.9
+        Nesterov momentum of 'sgd'.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size of 'adam' and 'sgd'; 'auto' is ``min(200, n_samples)``.
+    max_iter : int, default=500
+        Maximum epochs ('adam', 'sgd') or iterations ('lbfgs').
+    tol : float, default=1e-5
+        Training stops once the objective (or, with early stopping, the
+        validation score) has not improved by ``tol`` for ``n_iter_no_change``
+        consecutive iterations.
+    n_iter_no_change : int, default=20
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop on its R^2 score and
+        restore the best parameters.
+    validation_fraction : float in (0, 1), default=0.1
+    warm_start : bool, default=False
+        Reuse the previous fit's network as initialization.
+    rank_tol : float in (0, 1), default=0.1
+        Relative tolerance of every rank in the diagnostics: singular values below
+        ``rank_tol * s_max`` never count, and the rank is cut at the largest clear
+        spectral gap above that floor (:func:`skrank.diagnostics.effective_rank`).
+    n_diagnostic_samples : int, default=1000
+        Training points (a random subset if more) over which representations are
+        measured after fit.
+    n_jacobian_points : int, default=10
+        Training points at which ``jacobian_spectra_`` is computed (0 to skip).
+    dtype : {'float32', 'float64'}, default='float32'
+    device : str, default='auto'
+        'cpu', 'cuda', 'cuda:<index>' or 'auto' (CUDA when available).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialization, batching and the validation split.
+    verbose : int, default=0
+        Print progress (every ``max_iter // 20`` iterations; every one if > 1).
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` has string column names.
+    n_outputs_ : int
+    device_ : str
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Objective (data loss plus penalty) after each iteration.
+    n_iter_ : int
+    validation_scores_ : ndarray of shape (n_iter_,) or None
+        Validation R^2 per iteration, with early stopping.
+    best_validation_score_ : float or None
+    stop_reason_ : str
+        'converged', 'max_iter', 'diverged' or 'interrupted'.
+    train_time_ : float
+        Seconds spent in the training loop.
+    layer_spectra_ : list of ndarray
+        Singular values of each weight matrix ``W_1..W_L``.
+    representation_spectra_ : ndarray of shape (depth - 1, min(n, width))
+        Singular values of each (uncentered) hidden representation.
+    layer_ranks_ : ndarray of shape (depth,)
+        Effective rank of each weight matrix with its input's offset direction
+        projected out (:func:`skrank.diagnostics.projected_layer_spectra`).
+    bottleneck_rank_ : int
+        Least of ``layer_ranks_``: the dimension the network's function passes
+        through (``k`` weight singular values of order one in the bottleneck,
+        Jacot 2023b, Thm. 6).
+    bottleneck_layer_ : int
+        The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
+    bottleneck_components_ : ndarray of shape (bottleneck_rank_, width)
+    bottleneck_mean_ : ndarray of shape (width,)
+        Principal directions and mean of the bottleneck representation (used by
+        :meth:`transform`).
+    jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_outputs))
+    jacobian_rank_ : int
+        ``max_x rank Jf(x)`` over those points.
+    parameter_norm_ : float
+        ``||theta||^2``, biases included.
+    norm_per_depth_ : float
+        ``||theta||^2 / L``, the rank estimate of Jacot (2023a), Thm. 1.
+    nonlinearity_impact_ : ndarray of shape (depth - 1,)
+        ``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer.
+    regularity_ : float
+        ``||theta||^2 - L * bottleneck_rank_``, an estimate of the correction R1.
+
+    See Also
+    --------
+    DeepL2Classifier : the same network trained with cross-entropy.
+    sklearn.neural_network.MLPRegressor : shallow networks, no rank diagnostics.
+
+    Notes
+    -----
+    Weights are initialized Kaiming-normal with zero biases: torch's default
+    initialization makes a deep ReLU network's output vanish, and the penalty
+    then drives it to the zero function. Inputs and targets are not rescaled:
+    the penalty, hence the learned rank, depends on their scale, so put a
+    ``StandardScaler`` before the estimator when their units are arbitrary.
+
+    References
+    ----------
+    .. [1] A. Jacot, "Implicit bias of large depth networks: a notion of rank for
+       nonlinear functions", ICLR 2023.
+    .. [2] A. Jacot, "Bottleneck structure in learned features: low-dimension vs
+       regularity tradeoff", NeurIPS 2023.
+
+    Examples
+    --------
+    >>> from skrank import DeepL2Regressor
+    >>> from skrank.datasets import make_bottleneck_regression
+    >>> X, y = make_bottleneck_regression(300, random_state=0)
+    >>> reg = DeepL2Regressor(random_state=0).fit(X, y)
+    >>> reg.bottleneck_rank_
+    2
+    >>> reg.transform(X).shape
+    (300, 2)
+    """
+
+    _parameter_constraints = dict(_DeepL2Base._parameter_constraints)
+
+    def __init__(
+        self,
+        *,
+        depth=12,
+        width=64,
+        activation="relu",
+        negative_slope=0.01,
+        alpha=0.1,
+        penalty_scaling="depth",
+        penalize_bias=True,
+        bias=True,
+        solver="lbfgs",
+        learning_rate_init=1e-3,
+        momentum=0.9,
+        batch_size="auto",
+        max_iter=500,
+        tol=1e-5,
+        n_iter_no_change=20,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        rank_tol=0.1,
+        n_diagnostic_samples=1000,
+        n_jacobian_points=10,
+        dtype="float32",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.depth = depth
+        self.width = width
+        self.activation = activation
+        self.negative_slope = negative_slope
+        self.alpha = alpha
+        self.penalty_scaling = penalty_scaling
+        self.penalize_bias = penalize_bias
+        self.bias = bias
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.rank_tol = rank_tol
+        self.n_diagnostic_samples = n_diagnostic_samples
+        self.n_jacobian_points = n_jacobian_points
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _encode_targets(self, y, *, fitting):
+        y = np.asarray(y, dtype=np.float64)
+        if fitting:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        return y.reshape(y.shape[0], -1)
+
+    def _loss(self, output, target):
+        return (output - target).square().sum(1).mean()
+
+    def _validation_score(self, module, X, Y):
+        return _r2(module(X), Y)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on ``X`` (n_samples, n_features) and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self : DeepL2Regressor
+        """
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Network output ``f(X)``, shape (n_samples,) or (n_samples, n_outputs)."""
+        out = self._forward(X)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def transform(self, X):
+        """Bottleneck coordinates: ``(a_l(X) - mean) @ components.T``, l the bottleneck layer.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, bottleneck_rank_)
+            The ``k`` summary statistics the network computes from its inputs.
+        """
+        return self._bottleneck_codes(X)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then return :meth:`transform` of the training inputs."""
+        if y is None:
+            raise ValueError("DeepL2Regressor.fit_transform requires y (supervised).")
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.target_tags.required = True
+        return tags

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import torch
+
+from skrank import diagnostics as D
+
+
+@pytest.mark.parametrize(
+    "spectrum, rank",
+    [
+        ([1.0, 0.9, 0.02, 0.01], 2),
+        ([1.0, 0.8, 0.09, 0.001], 2),  # third value under the 10% floor
+        ([1.0, 0.6, 0.45, 0.3, 0.2, 0.01], 5),  # no clear gap before the floor
+        ([3.0, 2.9, 2.8, 1e-6], 3),
+        ([5.0], 1),
+        ([0.0, 0.0], 0),
+        ([], 0),
+    ],
+)
+def test_effective_rank(spectrum, rank):
+    assert D.effective_rank(spectrum) == rank
+
+
+def test_effective_rank_tolerance_is_a_parameter():
+    s = [1.0, 0.5, 0.3, 0.001]
+    assert D.effective_rank(s, tol=0.4) == 2
+    assert D.effective_rank(s, tol=0.1) == 3
+    with pytest.raises(ValueError, match="tol"):
+        D.effective_rank(s, tol=1.5)
+
+
+def test_layer_spectra_of_weight_list_and_module():
+    W1 = np.diag([3.0, 2.0])
+    W2 = np.array([[1.0, 1.0]])
+    spectra = D.layer_spectra([W1, W2])
+    np.testing.assert_allclose(spectra[0], [3.0, 2.0])
+    np.testing.assert_allclose(spectra[1], [np.sqrt(2.0)])
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor(W1))
+        net[2].weight.copy_(torch.tensor(W2))
+    for a, b in zip(D.layer_spectra(net), spectra):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert D.parameter_norm(net) == pytest.approx(13.0 + 2.0)
+
+
+def _orthonormal(n, r, g):
+    return torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64))[0].float()
+
+
+def _linear_chain(ranks, width=6, d=5, seed=0):
+    """Bias-free identity-activation network whose weights have the given ranks
+    (singular values 1, 0.9, 0.8, ...)."""
+    g = torch.Generator().manual_seed(seed)
+    layers = []
+    sizes = [d] + [width] * (len(ranks) - 1) + [d]
+    for i, r in enumerate(ranks):
+        s = torch.diag(1.0 - 0.1 * torch.arange(r, dtype=torch.float32))
+        A = _orthonormal(sizes[i + 1], r, g) @ s @ _orthonormal(sizes[i], r, g).T
+        lin = torch.nn.Linear(sizes[i], sizes[i + 1], bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(A)
+        layers += [lin, torch.nn.Identity()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def test_bottleneck_of_known_rank_network():
+    net = _linear_chain([5, 2, 5])
+    X = torch.randn(200, 5)
+    bn = D.bottleneck(net, X)
+    assert bn.rank == 2
+    assert list(bn.weight_ranks) == [5, 2, 5]
+    assert bn.components.shape == (2, 6)
+    # the Jacobian of a linear map is the product of its weights
+    J = D.jacobian_spectra(net, X[:3])
+    product = net[4].weight @ net[2].weight @ net[0].weight
+    np.testing.assert_allclose(J[0], D.singular_values(product), rtol=1e-4, atol=1e-5)
+    assert D.jacobian_rank(net, X[:3]) == 2
+
+
+def test_bottleneck_ignores_the_offset_direction():
+    # Hidden ReLU representation = a 1-D varying part plus a large constant offset:
+    # the second weight carries both (2 singular values of order one) but the
+    # function has rank 1.
+    torch.manual_seed(0)
+    lin1 = torch.nn.Linear(3, 4)
+    lin2 = torch.nn.Linear(4, 4)
+    lin3 = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        lin1.weight.zero_()
+        lin1.weight[0, 0] = 1.0
+        lin1.bias.copy_(torch.tensor([0.0, 5.0, 0.0, 0.0]))
+        lin2.weight.zero_()
+        lin2.weight[0, 0] = 1.0
+        lin2.weight[1, 1] = 1.0
+        lin2.bias.zero_()
+        lin3.weight.normal_()
+    net = torch.nn.Sequential(lin1, torch.nn.ReLU(), lin2, torch.nn.ReLU(), lin3)
+    X = torch.rand(100, 3) + 0.1  # positive first coordinate: ReLU acts linearly
+    assert D.effective_rank(D.singular_values(lin2.weight)) == 2
+    assert D.bottleneck(net, X).rank == 1
+
+
+def test_representation_spectra_and_nonlinearity_impact():
+    net = _linear_chain([5, 2, 5])
+    X = torch.randn(50, 5)
+    spectra = D.representation_spectra(net, X)
+    assert spectra.shape == (2, 6)
+    # second hidden representation is rank 2
+    assert D.effective_rank(spectra[1]) == 2
+    np.testing.assert_allclose(D.nonlinearity_impact(net, X), [0.0, 0.0])
+    relu = torch.nn.Sequential(torch.nn.Linear(1, 1, bias=False), torch.nn.ReLU(),
+                               torch.nn.Linear(1, 1))
+    with torch.no_grad():
+        relu[0].weight.fill_(1.0)
+    x = torch.tensor([[1.0], [-1.0]])
+    # Z~ = [1, -1], Z = [1, 0]: ||Z~ - Z|| / ||Z~|| = 1 / sqrt(2)
+    assert D.nonlinearity_impact(relu, x)[0] == pytest.approx(1 / np.sqrt(2))
+
+
+def test_singular_values_rejects_non_matrix():
+    with pytest.raises(ValueError, match="2-D"):
+        D.singular_values(np.ones(3))

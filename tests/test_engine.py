@@ -1,0 +1,82 @@
+"""The training engine: the penalty, stopping, interruption."""
+
+import numpy as np
+import pytest
+import torch
+
+from skrank import TrainingInterruptedWarning
+from skrank._engine import train
+from skrank._networks import FullyConnectedNet
+
+
+def _net(seed=0, **kw):
+    net = FullyConnectedNet(3, 2, depth=3, width=5, **kw)
+    return net.reset_parameters(generator=torch.Generator().manual_seed(seed))
+
+
+def _mse(out, y):
+    return (out - y).square().sum(1).mean()
+
+
+@pytest.mark.parametrize("scaling", ["depth", "none"])
+@pytest.mark.parametrize("penalize_bias", [True, False])
+def test_penalty_gradient_matches_autograd(scaling, penalize_bias):
+    """One plain SGD step of the engine equals a step on the autograd objective."""
+    X, Y = torch.randn(20, 3), torch.randn(20, 2)
+    alpha, lr = 0.7, 0.05
+    net = _net()
+    ref = _net()
+    train(net, X, Y, loss_fn=_mse, alpha=alpha,
+          penalty_groups=net.penalty_groups(penalty_scaling=scaling,
+                                            penalize_bias=penalize_bias),
+          solver="sgd", momentum=0.0, learning_rate_init=lr, max_iter=1)
+    coef = alpha / 3 if scaling == "depth" else alpha
+    penalised = [p for n, p in ref.named_parameters() if penalize_bias or "weight" in n]
+    objective = _mse(ref(X), Y) + coef * sum(p.square().sum() for p in penalised)
+    objective.backward()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p -= lr * p.grad
+    for a, b in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_loss_curve_reports_objective_with_penalty():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    res = train(net, X, Y, loss_fn=_mse, alpha=0.5,
+                penalty_groups=net.penalty_groups(), max_iter=5)
+    with torch.no_grad():
+        expected = _mse(net(X), Y) + 0.5 / 3 * sum(p.square().sum()
+                                                    for p in net.parameters())
+    assert res.loss_curve[-1] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_keyboard_interrupt_leaves_a_usable_model():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+
+    def interrupt(n_iter, module):
+        if n_iter == 3:
+            raise KeyboardInterrupt
+
+    with pytest.warns(TrainingInterruptedWarning):
+        res = train(net, X, Y, loss_fn=_mse, alpha=0.1,
+                    penalty_groups=net.penalty_groups(), solver="adam",
+                    learning_rate_init=1e-2, max_iter=50, callback=interrupt)
+    assert res.stop_reason == "interrupted"
+    assert res.n_iter == 3
+    assert torch.isfinite(net(X)).all()
+
+
+def test_lbfgs_converges_on_a_convex_problem():
+    # depth-2 identity network with alpha > 0 on tiny data: loss must plateau and
+    # stop as converged before max_iter
+    X, Y = torch.randn(40, 3, dtype=torch.float64), torch.randn(40, 2, dtype=torch.float64)
+    net = FullyConnectedNet(3, 2, depth=2, width=4, activation="identity",
+                            dtype=torch.float64).reset_parameters()
+    res = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+                max_iter=2000, tol=1e-10, n_iter_no_change=5)
+    assert res.stop_reason == "converged"
+    assert res.n_iter < 2000
+    assert np.all(np.diff(res.loss_curve) <= 1e-12)

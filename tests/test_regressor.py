@@ -1,0 +1,204 @@
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from skrank import DeepL2Regressor, DivergenceWarning
+from skrank.datasets import make_bottleneck_regression, make_low_rank_regression
+from skrank.theory import deep_linear_cost
+
+FAST = dict(depth=3, width=16, max_iter=30, n_jacobian_points=3)
+
+
+@pytest.fixture(scope="module")
+def rank2_data():
+    return make_bottleneck_regression(500, rank=2, random_state=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank2_task_recovered_with_defaults(rank2_data, seed):
+    X, y = rank2_data
+    reg = DeepL2Regressor(random_state=seed).fit(X, y)
+    assert reg.bottleneck_rank_ == 2
+    assert reg.jacobian_rank_ == 2
+    assert reg.score(X, y) > 0.95
+    Z = reg.transform(X)
+    assert Z.shape == (500, 2)
+    # the two codes carry the signal: a linear read-out of y from the 2-D codes
+    # through the remaining layers is what the network does; at least they vary
+    assert np.all(Z.std(0) > 0)
+
+
+@pytest.mark.slow
+def test_rank5_task_recovered():
+    X, y = make_low_rank_regression(random_state=0)
+    reg = DeepL2Regressor(alpha=0.3, max_iter=2500, random_state=0).fit(X, y)
+    assert reg.jacobian_rank_ == 5
+    assert reg.bottleneck_rank_ == 5
+
+
+def test_deep_linear_oracle_reaches_closed_form_cost():
+    """A deep linear net fitting a rank-3 map reaches R(A; L) = L sum s^(2/L)."""
+    rng = np.random.default_rng(0)
+    d, L = 6, 4
+    A = rng.standard_normal((d, 3)) @ rng.standard_normal((3, d)) / 2
+    X = rng.standard_normal((400, d))
+    X = (X - X.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(X.T, bias=True))).T
+    y = X @ A.T
+    reg = DeepL2Regressor(depth=L, width=8, activation="identity", bias=False,
+                          alpha=1e-4, dtype="float64", max_iter=3000, tol=0,
+                          random_state=0).fit(X, y)
+    W = [w.detach().numpy() for w in reg.module_.weight_matrices()]
+    learned = W[3] @ W[2] @ W[1] @ W[0]
+    np.testing.assert_allclose(learned, A, atol=2e-3)
+    assert reg.parameter_norm_ == pytest.approx(deep_linear_cost(A, L), rel=0.02)
+    # and the norm is the least one for the map it computes (balanced factors)
+    assert reg.parameter_norm_ == pytest.approx(deep_linear_cost(learned, L), rel=1e-3)
+    assert reg.bottleneck_rank_ == 3
+
+
+def test_divergence_keeps_finite_parameters_and_warns(rank2_data):
+    X, y = rank2_data
+    reg = DeepL2Regressor(solver="sgd", learning_rate_init=1e6, max_iter=20,
+                          random_state=0, **{k: v for k, v in FAST.items()
+                                             if k != "max_iter"})
+    with pytest.warns(DivergenceWarning, match="diverged"):
+        reg.fit(X, y)
+    assert reg.stop_reason_ == "diverged"
+    assert np.isfinite(reg.predict(X)).all()
+    assert all(np.isfinite(s).all() for s in reg.layer_spectra_)
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0]]), np.array([1.0, 2.0]), "NaN"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0]]), np.array([1.0, 2.0]), "infinity"),
+        (np.ones((3, 2)), np.array([1.0, np.nan, 2.0]), "NaN"),
+        (np.ones((3, 2)), np.ones(4), "inconsistent numbers of samples"),
+        (np.ones(3), np.ones(3), "2D array"),
+        (np.ones((0, 2)), np.ones(0), "0 sample"),
+    ],
+)
+def test_bad_fit_input_names_the_problem(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        DeepL2Regressor(**FAST).fit(X, y)
+
+
+def test_bad_predict_input_names_the_problem(rank2_data):
+    X, y = rank2_data
+    reg = DeepL2Regressor(**FAST).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="features"):
+        reg.predict(X[:5, :3])
+    bad = X[:5].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reg.predict(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        reg.transform(bad)
+
+
+@pytest.mark.parametrize("param, value, match", [
+    ("depth", 1, "depth"),
+    ("activation", "tanh", "activation"),
+    ("solver", "newton", "solver"),
+    ("alpha", -1.0, "alpha"),
+    ("device", "gpu7", "device"),
+])
+def test_bad_parameters_are_rejected(param, value, match):
+    with pytest.raises(ValueError, match=match):
+        DeepL2Regressor(**{**FAST, param: value}).fit(np.ones((4, 2)), np.ones(4))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only machine")
+def test_cuda_request_without_cuda_is_a_clear_error():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        DeepL2Regressor(**FAST, device="cuda").fit(np.ones((4, 2)), np.ones(4))
+
+
+def test_single_and_multi_output_shapes(rank2_data):
+    X, y = rank2_data
+    reg = DeepL2Regressor(**FAST, random_state=0)
+    assert reg.fit(X, y[:, 0]).predict(X).shape == (500,)
+    assert reg.fit(X, y[:, :3]).predict(X).shape == (500, 3)
+    assert reg.n_outputs_ == 3
+    assert reg.jacobian_spectra_.shape == (3, 3)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_every_solver_learns(rank2_data, solver):
+    X, y = rank2_data
+    lr = {"adam": 3e-3, "sgd": 1e-2, "lbfgs": 1e-3}[solver]
+    reg = DeepL2Regressor(depth=4, width=32, alpha=1e-3, solver=solver, max_iter=60,
+                          learning_rate_init=lr, batch_size=64, random_state=0)
+    reg.fit(X, y)
+    assert reg.score(X, y) > 0.5
+    assert len(reg.loss_curve_) == reg.n_iter_
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+
+
+def test_early_stopping_restores_best_validation(rank2_data):
+    X, y = rank2_data
+    reg = DeepL2Regressor(**{**FAST, "max_iter": 200}, early_stopping=True,
+                          n_iter_no_change=3, tol=1e-2, random_state=0).fit(X, y)
+    assert reg.validation_scores_ is not None
+    assert reg.best_validation_score_ == pytest.approx(reg.validation_scores_.max())
+    assert reg.n_iter_ < 200
+
+
+def test_random_state_reproducible_and_warm_start_continues(rank2_data):
+    X, y = rank2_data
+    a = DeepL2Regressor(**FAST, random_state=3).fit(X, y).predict(X)
+    b = DeepL2Regressor(**FAST, random_state=3).fit(X, y).predict(X)
+    np.testing.assert_array_equal(a, b)
+    reg = DeepL2Regressor(**FAST, random_state=3, warm_start=True).fit(X, y)
+    first = reg.loss_curve_[-1]
+    reg.fit(X, y)
+    assert reg.loss_curve_[0] <= first * 1.01
+
+
+def test_float64_and_penalty_options(rank2_data):
+    X, y = rank2_data
+    reg = DeepL2Regressor(**FAST, dtype="float64", penalty_scaling="none",
+                          penalize_bias=False, random_state=0).fit(X, y)
+    assert next(reg.module_.parameters()).dtype == torch.float64
+    assert reg.predict(X).dtype == np.float64
+
+
+def _documented_attributes(cls):
+    doc = cls.__doc__
+    section = doc.split("Attributes\n    ----------\n")[1].split("\n\n    See Also")[0]
+    return re.findall(r"^    (\w+_) :", section, flags=re.M)
+
+
+def test_every_documented_attribute_exists_after_fit(rank2_data):
+    X, y = rank2_data
+    X = X[:60]
+    reg = DeepL2Regressor(**FAST).fit(X, y[:60])
+    names = _documented_attributes(DeepL2Regressor)
+    assert len(names) > 20
+    for name in names:
+        if name == "feature_names_in_":
+            continue
+        assert hasattr(reg, name), name
+    assert reg.representation_spectra_.shape == (2, 16)
+    assert len(reg.layer_spectra_) == 3 and reg.layer_ranks_.shape == (3,)
+    assert reg.nonlinearity_impact_.shape == (2,)
+    assert reg.regularity_ == pytest.approx(reg.parameter_norm_
+                                            - 3 * reg.bottleneck_rank_)
+
+
+def test_verbose_prints_progress(rank2_data, capsys):
+    X, y = rank2_data
+    DeepL2Regressor(**FAST, verbose=2).fit(X[:50], y[:50])
+    assert "objective" in capsys.readouterr().out
+
+
+def test_converged_fit_raises_no_warning(rank2_data):
+    X, y = rank2_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DeepL2Regressor(**{**FAST, "max_iter": 5000}, tol=1e-1,
+                        n_iter_no_change=2).fit(X[:50], y[:50])
