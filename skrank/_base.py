@@ -8,6 +8,7 @@ how a validation set is scored (``_validation_score``) and which module to build
 """
 
 import re
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -47,6 +48,46 @@ def resolve_device(device):
     return torch.device(device)
 
 
+class _RankTracker:
+    """Records the bottleneck rank during training (``track_rank_every`` > 0).
+
+    Times exclude the tracking itself, so they read as training time to a rank.
+    """
+
+    def __init__(self, X, every, tol, n_samples, rng):
+        self.every = every
+        self.tol = tol
+        self.rows = []
+        if every:
+            if X.shape[0] > n_samples:
+                X = X[rng.choice(X.shape[0], n_samples, replace=False)]
+            self.X = X
+            self.start = time.perf_counter()
+            self.overhead = 0.0
+        self.callback = self._record if every else None
+
+    def _record(self, n_iter, module):
+        if n_iter % self.every:
+            return False
+        t0 = time.perf_counter()
+        bn = _diag.bottleneck(module, self.X, tol=self.tol)
+        norm = _diag.parameter_norm(module)
+        self.rows.append((n_iter, t0 - self.start - self.overhead, bn.rank, norm))
+        self.overhead += time.perf_counter() - t0
+        return False
+
+    def history(self):
+        if not self.every:
+            return None
+        rows = np.array(self.rows, dtype=np.float64).reshape(-1, 4)
+        return {
+            "n_iter": rows[:, 0].astype(int),
+            "time": rows[:, 1],
+            "bottleneck_rank": rows[:, 2].astype(int),
+            "parameter_norm": rows[:, 3],
+        }
+
+
 class _DeepL2Base(BaseEstimator):
     """Shared fit/predict machinery for the fully-connected deep L2 estimators."""
 
@@ -72,6 +113,7 @@ class _DeepL2Base(BaseEstimator):
         "rank_tol": [Interval(Real, 0, 1, closed="neither")],
         "n_diagnostic_samples": [Interval(Integral, 1, None, closed="left")],
         "n_jacobian_points": [Interval(Integral, 0, None, closed="left")],
+        "track_rank_every": [Interval(Integral, 0, None, closed="left")],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str],
         "random_state": ["random_state"],
@@ -135,6 +177,8 @@ class _DeepL2Base(BaseEstimator):
                 score_fn=self._validation_score,
             )
         batch_size = (min(200, len(X_tr)) if self.batch_size == "auto" else self.batch_size)
+        tracker = _RankTracker(X_tr, self.track_rank_every, self.rank_tol,
+                               self.n_diagnostic_samples, rng)
         result = train(
             self.module_, X_t, Y_t,
             loss_fn=self._loss, alpha=self.alpha,
@@ -142,8 +186,9 @@ class _DeepL2Base(BaseEstimator):
             solver=self.solver, max_iter=self.max_iter, batch_size=batch_size,
             learning_rate_init=self.learning_rate_init, momentum=self.momentum,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            generator=generator, verbose=self.verbose, **val,
+            generator=generator, verbose=self.verbose, callback=tracker.callback, **val,
         )
+        self.rank_history_ = tracker.history()
         self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
         self.n_iter_ = result.n_iter
         self.validation_scores_ = (

@@ -77,6 +77,10 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         measured after fit.
     n_jacobian_points : int, default=10
         Training points at which ``jacobian_spectra_`` is computed (0 to skip).
+    track_rank_every : int, default=0
+        If positive, measure the bottleneck rank every that many iterations
+        during training and store it in ``rank_history_`` (Galanti et al.'s
+        rank-during-training plots).
     dtype : {'float32', 'float64'}, default='float32'
     device : str, default='auto'
         'cpu', 'cuda', 'cuda:<index>' or 'auto' (CUDA when available).
@@ -132,6 +136,9 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         ``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer.
     regularity_ : float
         ``||theta||^2 - L * bottleneck_rank_``, an estimate of the correction R1.
+    rank_history_ : dict of ndarray or None
+        With ``track_rank_every > 0``: ``'n_iter'``, ``'time'`` (training seconds,
+        tracking excluded), ``'bottleneck_rank'`` and ``'parameter_norm'`` per record.
 
     See Also
     --------
@@ -191,6 +198,7 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         rank_tol=0.1,
         n_diagnostic_samples=1000,
         n_jacobian_points=10,
+        track_rank_every=0,
         dtype="float32",
         device="auto",
         random_state=None,
@@ -217,6 +225,7 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         self.rank_tol = rank_tol
         self.n_diagnostic_samples = n_diagnostic_samples
         self.n_jacobian_points = n_jacobian_points
+        self.track_rank_every = track_rank_every
         self.dtype = dtype
         self.device = device
         self.random_state = random_state

@@ -202,3 +202,13 @@ def test_converged_fit_raises_no_warning(rank2_data):
         warnings.simplefilter("error")
         DeepL2Regressor(**{**FAST, "max_iter": 5000}, tol=1e-1,
                         n_iter_no_change=2).fit(X[:50], y[:50])
+
+
+def test_rank_history_tracks_training(rank2_data):
+    X, y = rank2_data
+    reg = DeepL2Regressor(**FAST, track_rank_every=5).fit(X[:80], y[:80])
+    h = reg.rank_history_
+    assert list(h["n_iter"]) == list(range(5, reg.n_iter_ + 1, 5))
+    assert np.all(np.diff(h["time"]) > 0)
+    assert h["bottleneck_rank"][-1] == reg.bottleneck_rank_
+    assert h["parameter_norm"][-1] == pytest.approx(reg.parameter_norm_, rel=1e-6)

@@ -1,0 +1,123 @@
+"""Training speed of skrank against scikit-learn's MLPRegressor and skorch, one run.
+
+Per-epoch seconds with the same architecture (L=11 weight matrices, width 128, ReLU,
+Adam, N=1000, 20 -> 20), at batch size 64 and full batch; then the time skrank's
+default L-BFGS needs to recover the bottleneck rank on the papers' two tasks.
+Ratios (skrank / peer) are what to read: they survive a noisy shared machine.
+
+Every library runs single-threaded (torch and BLAS) so that the comparison is of the
+training loops, not of thread scheduling on a small machine.
+
+    python benchmarks/bench_training.py [--epochs 10] [--quick]
+"""
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.neural_network import MLPRegressor  # noqa: E402
+
+from skrank import DeepL2Regressor  # noqa: E402
+from skrank.datasets import make_bottleneck_regression, make_low_rank_regression  # noqa: E402
+
+torch.set_num_threads(1)
+warnings.simplefilter("ignore", ConvergenceWarning)
+
+DEPTH, WIDTH, N = 11, 128, 1000
+
+
+def per_epoch_skrank(X, y, batch, epochs):
+    reg = DeepL2Regressor(depth=DEPTH, width=WIDTH, solver="adam", alpha=1e-4,
+                          batch_size=batch, max_iter=epochs, tol=0.0,
+                          n_iter_no_change=epochs + 1, n_jacobian_points=0,
+                          device="cpu", random_state=0)
+    reg.fit(X, y)
+    return reg.train_time_ / reg.n_iter_
+
+
+def per_epoch_sklearn(X, y, batch, epochs):
+    mlp = MLPRegressor(hidden_layer_sizes=(WIDTH,) * (DEPTH - 1), solver="adam",
+                       alpha=1e-4, batch_size=batch, max_iter=epochs, tol=0.0,
+                       n_iter_no_change=epochs + 1, shuffle=True, random_state=0)
+    start = time.perf_counter()
+    mlp.fit(X, y)
+    return (time.perf_counter() - start) / mlp.n_iter_
+
+
+def per_epoch_skorch(X, y, batch, epochs):
+    try:
+        from skorch import NeuralNetRegressor
+    except ImportError:
+        return float("nan")
+    layers = []
+    sizes = [X.shape[1]] + [WIDTH] * (DEPTH - 1)
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(WIDTH, y.shape[1]))
+    net = NeuralNetRegressor(torch.nn.Sequential(*layers), max_epochs=epochs,
+                             batch_size=batch, optimizer=torch.optim.Adam,
+                             optimizer__weight_decay=1e-4, lr=1e-3, train_split=None,
+                             verbose=0, device="cpu")
+    Xf, yf = X.astype(np.float32), y.astype(np.float32)
+    start = time.perf_counter()
+    net.fit(Xf, yf)
+    return (time.perf_counter() - start) / epochs
+
+
+def time_to_rank(X, y, rank, **params):
+    reg = DeepL2Regressor(track_rank_every=10, random_state=0, device="cpu", **params)
+    reg.fit(X, y)
+    h = reg.rank_history_
+    ok = h["bottleneck_rank"] == rank
+    # first record from which the rank stays at its true value
+    stays = np.flatnonzero(~ok)
+    first = 0 if stays.size == 0 else stays[-1] + 1
+    if first >= len(ok):
+        return float("nan"), reg
+    return float(h["time"][first]), reg
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="fewer epochs, rank-2 only")
+    args = parser.parse_args()
+    epochs = 3 if args.quick else args.epochs
+
+    X, y = make_bottleneck_regression(N, random_state=0)
+    print(f"per-epoch seconds, L={DEPTH}, width={WIDTH}, N={N}, Adam, one thread")
+    print(f"{'batch':>8} {'skrank':>9} {'sklearn':>9} {'skorch':>9} "
+          f"{'skrank/sklearn':>15} {'skrank/skorch':>14}")
+    for fn in (per_epoch_skrank, per_epoch_sklearn, per_epoch_skorch):
+        fn(X[:200], y[:200], 64, 1)  # warm-up: first-use imports and allocations
+    for batch in (64, N):
+        s = per_epoch_skrank(X, y, batch, epochs)
+        m = per_epoch_sklearn(X, y, batch, epochs)
+        k = per_epoch_skorch(X, y, batch, epochs)
+        label = "full" if batch == N else str(batch)
+        print(f"{label:>8} {s:9.4f} {m:9.4f} {k:9.4f} {s / m:15.2f} {s / k:14.2f}")
+
+    print("\ntime to bottleneck-rank recovery (skrank defaults: L-BFGS, L=12, w=64)")
+    tasks = [("rank-2 (N=500, 20->20)", make_bottleneck_regression(500, random_state=0), 2,
+              dict()),
+             ("rank-5 (N=300, 50->50)", make_low_rank_regression(random_state=0), 5,
+              dict(alpha=0.3, max_iter=2500))]
+    if args.quick:
+        tasks = tasks[:1]
+    for name, (Xt, yt), rank, params in tasks:
+        t, reg = time_to_rank(Xt, yt, rank, **params)
+        print(f"  {name}: rank {rank} reached and kept after {t:.2f} s of training "
+              f"(final rank {reg.bottleneck_rank_}, R^2 {reg.score(Xt, yt):.3f}, "
+              f"{reg.n_iter_} iterations in {reg.train_time_:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
