@@ -2,11 +2,13 @@
 
 from . import datasets, diagnostics, theory
 from ._engine import DivergenceWarning, TrainingInterruptedWarning
+from .classifier import DeepL2Classifier
 from .regressor import DeepL2Regressor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeepL2Classifier",
     "DeepL2Regressor",
     "DivergenceWarning",
     "TrainingInterruptedWarning",

@@ -158,8 +158,9 @@ class _DeepL2Base(BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         generator = torch.Generator().manual_seed(seed)
 
-        if not (self.warm_start and self._compatible_module(X.shape[1], Y.shape[1])):
-            module = self._build_module(X.shape[1], Y.shape[1], dtype)
+        n_out = self._n_network_outputs(Y)
+        if not (self.warm_start and self._compatible_module(X.shape[1], n_out)):
+            module = self._build_module(X.shape[1], n_out, dtype)
             module.reset_parameters(generator=generator)
             self.module_ = module
         self.module_.to(device=device, dtype=dtype)
@@ -202,6 +203,9 @@ class _DeepL2Base(BaseEstimator):
 
     def _target_dtype(self, dtype):
         return dtype
+
+    def _n_network_outputs(self, Y):
+        return Y.shape[1]
 
     def _compatible_module(self, n_inputs, n_outputs):
         module = getattr(self, "module_", None)

@@ -10,7 +10,11 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-__all__ = ["make_bottleneck_regression", "make_low_rank_regression"]
+__all__ = [
+    "make_bottleneck_regression",
+    "make_low_rank_regression",
+    "make_shifted_s",
+]
 
 
 def _random_relu_net(rng, n_in, n_out, n_hidden):
@@ -176,3 +180,56 @@ def make_low_rank_regression(
     X = rng.standard_normal((n_samples, n_features))
     y = _add_noise(rng, _standardize(h(X @ P)), noise)
     return X, y
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "shift": [Interval(Real, 0, None, closed="neither")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
+                   random_state=None):
+    """Classes drawn from identical inverted 'S' curves translated along x.
+
+    The task of Jacot (2023a), Fig. 2. Class ``c`` samples points on the curve
+    ``x = -sin(t) / 2 + c * shift``, ``y = sign(t) (cos(t) - 1) / 2``,
+    ``t ~ U(-3 pi / 2, 3 pi / 2)``, plus Gaussian noise. For ``shift`` below the
+    width of an S (1.0) the curves interleave: a shallow network then separates them
+    with boundaries that meet at tripoints; a deep one, biased towards rank 1,
+    with curves that never meet three at a time.
+
+    Parameters
+    ----------
+    n_samples : int, default=400
+        Total number of points, split as evenly as possible among classes.
+    n_classes : int, default=4
+    shift : float, default=0.6
+        Translation between consecutive classes.
+    noise : float, default=0.05
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+    y : ndarray of shape (n_samples,)
+        Class index 0..n_classes - 1.
+
+    Examples
+    --------
+    >>> from skrank.datasets import make_shifted_s
+    >>> X, y = make_shifted_s(8, random_state=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((8, 2), [0, 1, 2, 3])
+    """
+    rng = check_random_state(random_state)
+    y = np.arange(n_samples) % n_classes
+    t = rng.uniform(-1.5 * np.pi, 1.5 * np.pi, n_samples)
+    X = np.column_stack([-np.sin(t) / 2 + y * shift, np.sign(t) * (np.cos(t) - 1) / 2])
+    X = _add_noise(rng, X, noise)
+    perm = rng.permutation(n_samples)
+    return X[perm], y[perm]

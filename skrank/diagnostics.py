@@ -19,11 +19,11 @@ References
 """
 
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from torch import nn
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "jacobian_rank",
     "parameter_norm",
     "nonlinearity_impact",
+    "count_tripoints",
 ]
 
 #: Default relative tolerance of :func:`effective_rank` (singular values below
@@ -351,15 +352,15 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     best, ranks = None, []
-    for l, (W, a) in enumerate(zip(_weights(model), [x] + post), start=1):
+    for index, (W, a) in enumerate(zip(_weights(model), [x] + post), start=1):
         s = _offset_free_spectrum(W, a)
         k = effective_rank(s, tol=tol)
         ranks.append(k)
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
         if best is None or (k, sharp) < best[0]:
-            best = ((k, sharp), l)
-    (k, _), l = best
-    layer = min(l, len(post))
+            best = ((k, sharp), index)
+    (k, _), index = best
+    layer = min(index, len(post))
     a = post[layer - 1].to(torch.float64)
     mean = a.mean(0)
     _, _, vh = torch.linalg.svd(a - mean, full_matrices=False)
@@ -444,3 +445,96 @@ def nonlinearity_impact(model, X):
         out.append(float(torch.linalg.norm(z - a) / denom) if denom > 0 else 0.0)
     return np.array(out)
 
+
+
+def _check_bounds(bounds):
+    try:
+        b = np.asarray(bounds, dtype=np.float64)
+    except (TypeError, ValueError):
+        b = None
+    if b is None or b.shape != (2, 2) or not np.isfinite(b).all() or np.any(b[:, 0] >= b[:, 1]):
+        raise ValueError(
+            "bounds must be ((x_min, x_max), (y_min, y_max)) with finite min < max; "
+            f"got {bounds!r}."
+        )
+    return b
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["predict"])],
+        "bounds": ["array-like"],
+        "resolution": [Interval(Integral, 3, None, closed="left")],
+        "return_locations": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False):
+    """Count the points where three or more classes meet, for a 2-D input space.
+
+    The classifier is evaluated on a ``resolution x resolution`` grid over
+    ``bounds``; every 2x2 block of grid cells holding three or more labels
+    marks a meeting point, and adjacent marked blocks (8-connectivity) count as one.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict`` on 2 features
+    bounds : ((x_min, x_max), (y_min, y_max))
+    resolution : int, default=200
+        Grid points per axis; boundaries closer than ``(x_max - x_min) /
+        resolution`` are not resolved.
+    return_locations : bool, default=False
+        Also return the (x, y) centre of each tripoint.
+
+    Returns
+    -------
+    n_tripoints : int
+    locations : ndarray of shape (n_tripoints, 2)
+        Only when ``return_locations=True``.
+
+    Notes
+    -----
+    A classifier of bottleneck rank 1 factors as ``x -> g(x) in R -> class``; a
+    point on a line has at most two neighbouring classes, so the class regions of
+    such a classifier have no tripoints (Jacot 2023a, sec. 5, Fig. 2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.diagnostics import count_tripoints
+    >>> class Sectors:  # three sectors meeting at the origin
+    ...     def predict(self, X):
+    ...         return (np.floor((np.arctan2(X[:, 1], X[:, 0]) + np.pi) / (2 * np.pi / 3))
+    ...                 .astype(int) % 3)
+    >>> count_tripoints(Sectors(), ((-1, 1), (-1, 1)), resolution=51)
+    1
+    >>> class Stripes:  # a rank-1 classifier
+    ...     def predict(self, X):
+    ...         return np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])
+    >>> count_tripoints(Stripes(), ((-1, 1), (-1, 1)))
+    0
+    """
+    from scipy import ndimage
+
+    b = _check_bounds(bounds)
+    n_in = getattr(estimator, "n_features_in_", 2)
+    if n_in != 2:
+        raise ValueError(f"count_tripoints needs a classifier of 2 features; got {n_in}.")
+    xs = np.linspace(b[0, 0], b[0, 1], resolution)
+    ys = np.linspace(b[1, 0], b[1, 1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    labels = np.asarray(estimator.predict(np.column_stack([gx.ravel(), gy.ravel()])))
+    _, codes = np.unique(labels, return_inverse=True)
+    grid = codes.reshape(resolution, resolution)
+    corners = np.stack([grid[:-1, :-1], grid[1:, :-1], grid[:-1, 1:], grid[1:, 1:]])
+    srt = np.sort(corners, axis=0)
+    distinct = 1 + (np.diff(srt, axis=0) != 0).sum(axis=0)
+    marked = distinct >= 3
+    components, n = ndimage.label(marked, structure=np.ones((3, 3)))
+    if not return_locations:
+        return int(n)
+    centres = ndimage.center_of_mass(marked, components, range(1, n + 1))
+    step = np.array([xs[1] - xs[0], ys[1] - ys[0]])
+    locs = np.array([[b[0, 0] + (c + 0.5) * step[0], b[1, 0] + (r + 0.5) * step[1]]
+                     for r, c in centres]).reshape(-1, 2)
+    return int(n), locs

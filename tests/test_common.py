@@ -2,15 +2,23 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrank import DeepL2Regressor
+from skrank import DeepL2Classifier, DeepL2Regressor
 
 # Small, fast configurations: the checks fit dozens of times.
 SMALL = dict(depth=3, width=16, max_iter=60, n_jacobian_points=2, random_state=0)
 
-ESTIMATORS = [DeepL2Regressor(**SMALL)]
+ESTIMATORS = [DeepL2Regressor(**SMALL), DeepL2Classifier(**SMALL)]
+
+_FLOAT32_BATCH = (
+    "float32 matrix products give results that differ in the last bit with the "
+    "number of rows (BLAS picks kernels by shape), so predictions on a subset can "
+    "differ from the same rows predicted in a larger batch by ~1e-7 relative: beyond "
+    "this check's exact tolerance, far below any modelling precision. "
+    "dtype='float64' makes the differences ~1e-16."
+)
 
 EXPECTED_FAILURES = {
-    # none: every check passes; an entry here needs a written reason
+    "DeepL2Classifier": {"check_methods_subset_invariance": _FLOAT32_BATCH},
 }
 
 

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from skrank import DeepL2Classifier, DeepL2Regressor
+from skrank.datasets import make_shifted_s
+from skrank.diagnostics import count_tripoints
+
+FAST = dict(depth=3, width=16, max_iter=60, n_jacobian_points=3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_same_parameters_as_the_regressor():
+    assert set(DeepL2Regressor().get_params()) == set(DeepL2Classifier().get_params())
+
+
+def test_string_labels_probabilities_and_decisions(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = DeepL2Classifier(**{**FAST, "max_iter": 200}).fit(X, names)
+    assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-10)
+    assert set(clf.predict(X)) <= set(names)
+    assert clf.score(X, names) > 0.9
+    assert clf.decision_function(X).shape == (150, 3)
+    assert clf.jacobian_spectra_.shape == (3, 3)
+
+
+def test_binary_decision_function_is_logit_difference(iris):
+    X, y = iris
+    mask = y < 2
+    clf = DeepL2Classifier(**FAST).fit(X[mask], y[mask])
+    d = clf.decision_function(X[mask])
+    assert d.shape == (100,)
+    np.testing.assert_array_equal(clf.predict(X[mask]), (d > 0).astype(int))
+    p = clf.predict_proba(X[mask])
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(-d)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([0.0, 1.0, np.nan, 1.0]), "NaN"),
+    (np.array(["a", None, "b", "a"], dtype=object), "None"),
+    (np.array([1, 1, 1, 1]), "at least 2 classes"),
+])
+def test_bad_labels_at_fit(bad, match):
+    with pytest.raises(ValueError, match=match):
+        DeepL2Classifier(**FAST).fit(np.random.rand(4, 2), bad)
+
+
+def test_unseen_or_missing_labels_at_score(iris):
+    X, y = iris
+    clf = DeepL2Classifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match=r"not seen during fit: \[7\]"):
+        clf.score(X[:3], [0, 1, 7])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.score(X[:2], [0.0, np.nan])
+    # a single class at scoring time is fine: accuracy is defined
+    assert 0 <= clf.score(X[:10], y[:10]) <= 1
+
+
+def test_continuous_targets_are_refused(iris):
+    X, _ = iris
+    with pytest.raises(ValueError, match="Unknown label type"):
+        DeepL2Classifier(**FAST).fit(X, np.linspace(0, 1, 150))
+
+
+def test_count_tripoints_needs_two_features(iris):
+    X, y = iris
+    clf = DeepL2Classifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="2 features"):
+        count_tripoints(clf, ((0, 1), (0, 1)))
+    with pytest.raises(ValueError, match="bounds"):
+        count_tripoints(clf, ((1, 0), (0, 1)))
+
+
+def test_count_tripoints_locations():
+    class Sectors:
+        def predict(self, X):
+            ang = np.arctan2(X[:, 1] - 0.2, X[:, 0] + 0.3)
+            return np.floor((ang + np.pi) / (2 * np.pi / 3)).astype(int) % 3
+
+    n, locs = count_tripoints(Sectors(), ((-1, 1), (-1, 1)), 101, return_locations=True)
+    assert n == 1
+    np.testing.assert_allclose(locs[0], [-0.3, 0.2], atol=0.03)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_deep_network_has_fewer_tripoints_than_shallow(seed):
+    """Jacot (2023a), Fig. 2: deep L2 networks learn rank-1 logits, no tripoints."""
+    X, y = make_shifted_s(400, shift=0.8, noise=0.03, random_state=0)
+    bounds = ((X[:, 0].min() - 1, X[:, 0].max() + 1), (X[:, 1].min() - 1,
+                                                        X[:, 1].max() + 1))
+    shallow = DeepL2Classifier(depth=2, alpha=1e-4, max_iter=1000,
+                               random_state=seed).fit(X, y)
+    deep = DeepL2Classifier(depth=12, alpha=0.03, max_iter=1500,
+                            random_state=seed).fit(X, y)
+    n_shallow = count_tripoints(shallow, bounds, 150)
+    n_deep = count_tripoints(deep, bounds, 150)
+    assert n_deep < n_shallow
+    assert n_deep <= 1
+
+
+def test_float64_predictions_do_not_depend_on_batch(iris):
+    X, y = iris
+    clf = DeepL2Classifier(**FAST, dtype="float64").fit(X, y)
+    full = clf.decision_function(X)
+    np.testing.assert_allclose(clf.decision_function(X[:7]), full[:7], rtol=1e-12)
