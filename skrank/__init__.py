@@ -2,18 +2,23 @@
 
 from . import datasets, diagnostics, theory
 from ._engine import DivergenceWarning, TrainingInterruptedWarning
+from .autoencoder import BottleneckAutoencoder
 from .classifier import DeepL2Classifier
+from .persistence import load, save
 from .regressor import DeepL2Regressor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BottleneckAutoencoder",
     "DeepL2Classifier",
     "DeepL2Regressor",
     "DivergenceWarning",
     "TrainingInterruptedWarning",
     "datasets",
     "diagnostics",
+    "load",
+    "save",
     "theory",
     "__version__",
 ]

@@ -7,8 +7,10 @@ how a validation set is scored (``_validation_score``) and which module to build
 (``_build_module``).
 """
 
+import copy
 import re
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import diagnostics as _diag
 from ._engine import train
@@ -27,6 +29,8 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
 #: Rows per forward pass at predict time: memory stays bounded on huge inputs.
 PREDICT_BATCH_ROWS = 65536
+#: Inputs beyond this magnitude overflow float32 within a few layers.
+_FLOAT32_SAFE = 1e15
 
 
 def resolve_device(device):
@@ -105,6 +109,7 @@ class _DeepL2Base(BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warmup_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -151,6 +156,7 @@ class _DeepL2Base(BaseEstimator):
     # ---- fit ------------------------------------------------------------------
     def _fit(self, X, y):
         X, y = self._validate_fit_data(X, y)
+        self._check_representable(X, "X")
         Y = self._encode_targets(y, fitting=True)
         device = resolve_device(self.device)
         dtype = _DTYPES[self.dtype]
@@ -187,7 +193,8 @@ class _DeepL2Base(BaseEstimator):
             solver=self.solver, max_iter=self.max_iter, batch_size=batch_size,
             learning_rate_init=self.learning_rate_init, momentum=self.momentum,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            generator=generator, verbose=self.verbose, callback=tracker.callback, **val,
+            generator=generator, verbose=self.verbose, callback=tracker.callback,
+            warmup_iter=self.warmup_iter, **val,
         )
         self.rank_history_ = tracker.history()
         self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
@@ -206,6 +213,10 @@ class _DeepL2Base(BaseEstimator):
 
     def _n_network_outputs(self, Y):
         return Y.shape[1]
+
+    def _n_codes(self, rank):
+        """Number of bottleneck coordinates :meth:`transform` returns."""
+        return rank
 
     def _compatible_module(self, n_inputs, n_outputs):
         module = getattr(self, "module_", None)
@@ -243,8 +254,14 @@ class _DeepL2Base(BaseEstimator):
         self.layer_ranks_ = bn.weight_ranks
         self.bottleneck_rank_ = bn.rank
         self.bottleneck_layer_ = bn.layer
-        self.bottleneck_components_ = bn.components
         self.bottleneck_mean_ = bn.mean
+        k = self._n_codes(bn.rank)
+        if k == bn.rank:
+            self.bottleneck_components_ = bn.components
+        else:
+            _, post = _diag.layer_outputs(module, Xt)
+            self.bottleneck_components_ = _diag.principal_components(
+                post[bn.layer - 1], k)
         n_jac = min(self.n_jacobian_points, X.shape[0])
         if n_jac:
             pts = Xt[torch.as_tensor(rng.choice(X.shape[0], n_jac, replace=False))]
@@ -263,7 +280,17 @@ class _DeepL2Base(BaseEstimator):
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        self._check_representable(X, "X")
+        return X
+
+    def _check_representable(self, X, name):
+        if self.dtype == "float32" and X.size and np.abs(X).max() > _FLOAT32_SAFE:
+            raise ValueError(
+                f"{name} holds values up to {np.abs(X).max():.3g}, too large for "
+                "float32 arithmetic; rescale it (e.g. StandardScaler) or use "
+                "dtype='float64'."
+            )
 
     def _batched(self, X, fn):
         """Apply ``fn`` to bounded chunks of rows of a validated ``X``."""
@@ -275,7 +302,13 @@ class _DeepL2Base(BaseEstimator):
                 chunk = torch.tensor(
                     X[start : start + PREDICT_BATCH_ROWS], dtype=p.dtype, device=p.device
                 )
-                outs.append(fn(chunk).to("cpu", torch.float64).numpy())
+                out = fn(chunk)
+                if not torch.isfinite(out).all():
+                    raise ValueError(
+                        "The network's output overflowed (non-finite values) on these "
+                        "inputs; they are far outside the training data's scale."
+                    )
+                outs.append(out.to("cpu", torch.float64).numpy())
         return np.concatenate(outs, axis=0)
 
     def _forward(self, X):
@@ -288,11 +321,58 @@ class _DeepL2Base(BaseEstimator):
         mean = torch.as_tensor(self.bottleneck_mean_)
 
         def codes(chunk):
-            _, post = self.module_.forward_layers(chunk)
-            a = post[layer - 1].to("cpu", torch.float64)
+            a = self.module_.forward_to(chunk, layer).to("cpu", torch.float64)
             return (a - mean) @ comps.T
 
         return self._batched(X, codes)
+
+    def _decode_codes(self, Z):
+        """Map bottleneck coordinates back through the layers after the bottleneck."""
+        check_is_fitted(self)
+        Z = validate_data(self, Z, reset=False, skip_check_array=True)
+        Z = check_array(Z, dtype=[np.float64, np.float32])
+        k = self.bottleneck_components_.shape[0]
+        if Z.shape[1] != k:
+            raise ValueError(
+                f"Codes have {Z.shape[1]} columns but the bottleneck has {k} "
+                "coordinates (transform's output)."
+            )
+        p = next(self.module_.parameters())
+        comps = torch.as_tensor(self.bottleneck_components_, dtype=p.dtype, device=p.device)
+        mean = torch.as_tensor(self.bottleneck_mean_, dtype=p.dtype, device=p.device)
+        layer = self.bottleneck_layer_
+
+        def decode(chunk):
+            return self.module_.forward_from(chunk @ comps + mean, layer)
+
+        return self._batched(Z, decode)
+
+    # ---- pickling --------------------------------------------------------------
+    def __getstate__(self):
+        # The network travels on the CPU so that a model trained on a GPU unpickles
+        # on a machine without one; __setstate__ moves it back when it can.
+        state = super().__getstate__()
+        module = state.get("module_")
+        if module is not None and next(module.parameters()).device.type != "cpu":
+            state = dict(state)
+            state["module_"] = copy.deepcopy(module).to("cpu")
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        module = getattr(self, "module_", None)
+        device = getattr(self, "device_", "cpu")
+        if module is None:
+            return
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            warnings.warn(
+                f"This model was trained on {device!r} but CUDA is not available "
+                "here; it was loaded on the CPU.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.device_ = "cpu"
+        self.module_ = module.to(self.device_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -34,6 +34,10 @@ class TrainingInterruptedWarning(RuntimeWarning):
     """Training was interrupted by the user; the last good parameters were kept."""
 
 
+class _Stop(Exception):
+    """Ends training from inside a phase."""
+
+
 @dataclass
 class TrainingResult:
     loss_curve: list = field(default_factory=list)
@@ -110,6 +114,7 @@ def train(
     generator=None,
     verbose=0,
     callback=None,
+    warmup_iter=0,
 ):
     """Minimize ``loss_fn(module(X), Y) + alpha * penalty``; return a :class:`TrainingResult`.
 
@@ -172,6 +177,14 @@ def train(
     verbose_every = 1 if verbose > 1 else max(1, max_iter // 20)
     module.train()
     try:
+        if solver == "lbfgs" and warmup_iter:
+            _run_minibatch(module, params, X, Y, loss_fn, alpha, penalty_groups, "adam",
+                           warmup_iter, batch_size, learning_rate_init, momentum,
+                           generator, end_of_iteration, result)
+            if result.stop_reason in ("diverged", "callback"):
+                raise _Stop
+            should_stop = _stopping(tol, n_iter_no_change)
+            result.stop_reason = "max_iter"
         if solver == "lbfgs":
             _run_lbfgs(module, params, X, Y, loss_fn, alpha, penalty_groups, max_iter,
                        end_of_iteration, result)
@@ -179,6 +192,8 @@ def train(
             _run_minibatch(module, params, X, Y, loss_fn, alpha, penalty_groups, solver,
                            max_iter, batch_size, learning_rate_init, momentum,
                            generator, end_of_iteration, result)
+    except _Stop:
+        pass
     except KeyboardInterrupt:
         good.restore()
         result.stop_reason = "interrupted"
@@ -250,6 +265,9 @@ def _run_lbfgs(module, params, X, Y, loss_fn, alpha, groups, max_iter,
     for _ in range(max_iter):
         optimizer.step(closure)
         loss_value = float(closure())
+        if not math.isfinite(loss_value):
+            end_of_iteration(loss_value)  # restores the last finite parameters, warns
+            return
         if loss_value < prev:
             stalls = 0
         else:

@@ -109,6 +109,21 @@ class FullyConnectedNet(nn.Module):
                 post.append(x)
         return pre, post
 
+    def forward_to(self, x, layer):
+        """Hidden activation ``a_layer(x)``, ``1 <= layer <= L - 1``."""
+        for layer_module in self.layers[:layer]:
+            x = self._sigma(layer_module(x), self.negative_slope)
+        return x
+
+    def forward_from(self, a, layer):
+        """Network output given the hidden activation ``a = a_layer``."""
+        last = len(self.layers) - 1
+        for i in range(layer, len(self.layers)):
+            a = self.layers[i](a)
+            if i < last:
+                a = self._sigma(a, self.negative_slope)
+        return a
+
     def weight_matrices(self):
         return [layer.weight for layer in self.layers]
 

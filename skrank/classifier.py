@@ -36,7 +36,7 @@ class DeepL2Classifier(ClassifierMixin, _DeepL2Base):
     ----------
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
 penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
-tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
+warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, dtype, device, \
 random_state, verbose
         As in :class:`DeepL2Regressor` (the defaults too, but ``alpha=0.01``:
@@ -116,6 +116,7 @@ random_state, verbose
         momentum=0.9,
         batch_size="auto",
         max_iter=500,
+        warmup_iter=0,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -143,6 +144,7 @@ random_state, verbose
         self.momentum = momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.warmup_iter = warmup_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping

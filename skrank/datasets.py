@@ -8,12 +8,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "make_bottleneck_regression",
     "make_low_rank_regression",
     "make_shifted_s",
+    "make_noisy_curve",
+    "make_manifold",
 ]
 
 
@@ -233,3 +235,116 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     X = _add_noise(rng, X, noise)
     perm = rng.permutation(n_samples)
     return X[perm], y[perm]
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
+    """Points near a 1-D curve in the plane (Jacot 2023a, Fig. 3B).
+
+    The clean curve is ``(t, sin(2 t) / 2 + t^2 / 4)`` for ``t ~ U(-1.5, 1.5)``,
+    a bent arc of intrinsic dimension 1; Gaussian noise of standard deviation
+    ``noise`` is added to both coordinates.
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+    noise : float, default=0.05
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        Noisy points.
+    X_clean : ndarray of shape (n_samples, 2)
+        The same points before noise: the denoising target.
+
+    Examples
+    --------
+    >>> from skrank.datasets import make_noisy_curve
+    >>> X, X_clean = make_noisy_curve(5, random_state=0)
+    >>> X.shape, X_clean.shape
+    ((5, 2), (5, 2))
+    """
+    rng = check_random_state(random_state)
+    t = rng.uniform(-1.5, 1.5, n_samples)
+    clean = np.column_stack([t, np.sin(2 * t) / 2 + t**2 / 4])
+    return _add_noise(rng, clean, noise), clean
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "kind": [StrOptions({"swiss_roll", "curve", "sphere"})],
+        "n_features": [Interval(Integral, 2, None, closed="left"), None],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.0,
+                  random_state=None):
+    """Points on a nonlinear manifold of known dimension, optionally noisy.
+
+    ``'curve'``: a helix of 1.5 turns, dimension 1; ``'swiss_roll'``: one turn of
+    a rolled sheet ``(t cos t, h, t sin t)``, ``t in [pi/2, 5 pi/2]``, dimension 2;
+    ``'sphere'``: a hemisphere cap, dimension 2. The points live in R^3, or in
+    R^n_features through a fixed random isometric embedding when ``n_features``
+    is larger.
+
+    Parameters
+    ----------
+    n_samples : int, default=500
+    kind : {'swiss_roll', 'curve', 'sphere'}, default='swiss_roll'
+    n_features : int or None, default=None
+        Ambient dimension (at least 3); ``None`` means 3.
+    noise : float, default=0.0
+        Standard deviation of Gaussian noise added in the ambient space.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The (noisy) points.
+    X_clean : ndarray of shape (n_samples, n_features)
+        The points on the manifold.
+    dimension : int
+        The manifold's intrinsic dimension.
+
+    Examples
+    --------
+    >>> from skrank.datasets import make_manifold
+    >>> X, X_clean, dim = make_manifold(100, kind="swiss_roll", random_state=0)
+    >>> X.shape, dim
+    ((100, 3), 2)
+    """
+    rng = check_random_state(random_state)
+    if kind == "swiss_roll":
+        # one turn of a roll, radius growing with the angle, scaled to unit size
+        t = np.pi * (0.5 + 2.0 * rng.uniform(size=n_samples))
+        h = rng.uniform(-1.0, 1.0, size=n_samples)
+        clean = np.column_stack([t * np.cos(t), h * t.max(), t * np.sin(t)]) / t.max()
+        dim = 2
+    elif kind == "curve":
+        t = rng.uniform(0, 3 * np.pi, n_samples)
+        clean = np.column_stack([np.cos(t), np.sin(t), t / (1.5 * np.pi) - 1.0])
+        dim = 1
+    else:
+        v = rng.standard_normal((n_samples, 3))
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        v[:, 2] = np.abs(v[:, 2])
+        clean = v
+        dim = 2
+    clean = clean - clean.mean(0)
+    if n_features is not None and n_features > 3:
+        Q = np.linalg.qr(rng.standard_normal((n_features, 3)))[0]
+        clean = clean @ Q.T
+    elif n_features is not None and n_features < 3:
+        raise ValueError(f"n_features must be at least 3, got {n_features}.")
+    return _add_noise(rng, clean, noise), clean, dim

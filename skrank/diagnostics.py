@@ -36,6 +36,7 @@ __all__ = [
     "representation_spectra",
     "representation_ranks",
     "bottleneck",
+    "principal_components",
     "projected_layer_spectra",
     "Bottleneck",
     "jacobian_spectra",
@@ -296,6 +297,18 @@ def projected_layer_spectra(model, X):
     return [_offset_free_spectrum(W, a) for W, a in zip(_weights(model), [x] + post)]
 
 
+def principal_components(representation, k):
+    """Top ``k`` principal directions (k, width) of a centered representation."""
+    a = representation.to(torch.float64) if isinstance(representation, torch.Tensor) \
+        else torch.as_tensor(np.asarray(representation, dtype=np.float64))
+    _, _, vh = torch.linalg.svd(a - a.mean(0), full_matrices=False)
+    if k > vh.shape[0]:
+        raise ValueError(
+            f"Asked for {k} components of a representation with only {vh.shape[0]}."
+        )
+    return vh[:k].cpu().numpy()
+
+
 @dataclass
 class Bottleneck:
     """Where a network is narrowest.
@@ -362,10 +375,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
     (k, _), index = best
     layer = min(index, len(post))
     a = post[layer - 1].to(torch.float64)
-    mean = a.mean(0)
-    _, _, vh = torch.linalg.svd(a - mean, full_matrices=False)
-    return Bottleneck(rank=int(k), layer=layer, components=vh[:k].cpu().numpy(),
-                      mean=mean.cpu().numpy(), weight_ranks=np.array(ranks, dtype=int))
+    return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
+                      mean=a.mean(0).cpu().numpy(), weight_ranks=np.array(ranks, dtype=int))
 
 
 def jacobian_spectra(model, X, *, chunk_size=256):

@@ -57,6 +57,11 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         Mini-batch size of 'adam' and 'sgd'; 'auto' is ``min(200, n_samples)``.
     max_iter : int, default=500
         Maximum epochs ('adam', 'sgd') or iterations ('lbfgs').
+    warmup_iter : int, default=0
+        With 'lbfgs': this many Adam epochs on mini-batches (``batch_size``,
+        ``learning_rate_init``) first. Their gradient noise carries the parameters
+        out of flat regions where full-batch L-BFGS stalls; they count in
+        ``n_iter_`` and ``loss_curve_``.
     tol : float, default=1e-5
         Training stops once the objective (or, with early stopping, the
         validation score) has not improved by ``tol`` for ``n_iter_no_change``
@@ -190,6 +195,7 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         momentum=0.9,
         batch_size="auto",
         max_iter=500,
+        warmup_iter=0,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -217,6 +223,7 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         self.momentum = momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.warmup_iter = warmup_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -233,6 +240,7 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
 
     def _encode_targets(self, y, *, fitting):
         y = np.asarray(y, dtype=np.float64)
+        self._check_representable(y, "y")
         if fitting:
             self._y_ndim = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]

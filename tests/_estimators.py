@@ -1,0 +1,46 @@
+"""Every public skrank estimator, discovered from the package (new ones are covered
+automatically), with a small configuration and a data set it can be fitted on."""
+
+import inspect
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+
+import skrank
+
+SMALL = dict(depth=3, width=8, max_iter=15, n_jacobian_points=2, random_state=0)
+
+
+def all_estimators():
+    out = []
+    for name in skrank.__all__:
+        obj = getattr(skrank, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            params = inspect.signature(obj).parameters
+            kw = {k: v for k, v in SMALL.items() if k in params}
+            if "warmup_iter" in params:
+                kw["warmup_iter"] = 2
+            out.append(obj(**kw))
+    return out
+
+
+def data_for(estimator, n=40, d=3, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.rand(n, d)
+    if isinstance(estimator, ClassifierMixin):
+        y = np.array(["a", "b", "c"])[np.arange(n) % 3]
+    elif isinstance(estimator, TransformerMixin) and not hasattr(estimator, "predict"):
+        y = None
+    else:
+        y = X @ rng.rand(d, 2)
+    return X, y
+
+
+def outputs(estimator, X):
+    """Every prediction-like method's output, by name."""
+    out = {}
+    for method in ("predict", "predict_proba", "decision_function", "transform",
+                   "reconstruct"):
+        if hasattr(estimator, method):
+            out[method] = getattr(estimator, method)(X)
+    return out

@@ -1,0 +1,189 @@
+import io
+import os
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+import skrank
+from skrank import load, save
+
+from ._estimators import all_estimators, data_for, outputs
+
+ESTIMATORS = all_estimators()
+IDS = [type(e).__name__ for e in ESTIMATORS]
+
+
+def _fitted(est):
+    X, y = data_for(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y) if y is not None else est.fit(X), X
+
+
+def _same_outputs(a, b, X):
+    oa, ob = outputs(a, X), outputs(b, X)
+    assert oa.keys() == ob.keys() and oa
+    for k in oa:
+        np.testing.assert_array_equal(oa[k], ob[k], err_msg=k)
+
+
+def test_every_public_estimator_is_covered():
+    assert {"DeepL2Regressor", "DeepL2Classifier", "BottleneckAutoencoder"} <= set(IDS)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_pickle_and_joblib_round_trips(est, tmp_path):
+    est, X = _fitted(est)
+    _same_outputs(est, pickle.loads(pickle.dumps(est)), X)
+    joblib.dump(est, tmp_path / "m.joblib")
+    _same_outputs(est, joblib.load(tmp_path / "m.joblib"), X)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_save_load_round_trip_is_exact(est, tmp_path):
+    est, X = _fitted(est)
+    path = tmp_path / "m.skrank"
+    save(est, path)
+    back = load(path)
+    assert type(back) is type(est)
+    assert back.get_params() == est.get_params()
+    _same_outputs(est, back, X)
+    for key, value in vars(est).items():
+        if key == "module_":
+            continue
+        other = getattr(back, key)
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(other, value)
+            assert other.dtype == value.dtype
+        elif isinstance(value, list):
+            for a, b in zip(value, other):
+                np.testing.assert_array_equal(a, b)
+        elif isinstance(value, dict):
+            assert value.keys() == other.keys()
+        else:
+            assert other == value or (value != value and other != other), key
+
+
+def test_unfitted_estimator_saves_and_loads(tmp_path):
+    est = skrank.DeepL2Regressor(depth=5, alpha=0.2)
+    save(est, tmp_path / "u.skrank")
+    back = load(tmp_path / "u.skrank")
+    assert back.get_params() == est.get_params() and not hasattr(back, "module_")
+
+
+def test_cuda_model_unpickles_on_cpu_with_warning(tmp_path):
+    est, X = _fitted(next(e for e in ESTIMATORS if hasattr(e, "predict")))
+    expected = est.predict(X)
+    est.device_ = "cuda:0"  # as recorded by a fit on a GPU machine
+    blob = pickle.dumps(est)
+    if torch.cuda.is_available():
+        pytest.skip("remapping only happens on a machine without CUDA")
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        back = pickle.loads(blob)
+    assert back.device_ == "cpu"
+    np.testing.assert_array_equal(back.predict(X), expected)
+    save(est, tmp_path / "g.skrank")
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        assert load(tmp_path / "g.skrank").device_ == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_fit_pickles_to_cpu_state():
+    X, y = data_for(skrank.DeepL2Regressor())
+    est = skrank.DeepL2Regressor(depth=3, width=8, max_iter=5, device="cuda").fit(X, y)
+    state = est.__getstate__()
+    assert next(state["module_"].parameters()).device.type == "cpu"
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(est)).predict(X), est.predict(X))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    est, X = _fitted(skrank.DeepL2Regressor(depth=3, width=8, max_iter=5, random_state=0))
+    path = tmp_path / "m.skrank"
+    save(est, path)
+    return path
+
+
+def test_truncated_file_is_refused(saved):
+    data = saved.read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 7):
+        saved.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="truncated, corrupted"):
+            load(saved)
+
+
+def test_corrupted_bytes_are_refused(saved):
+    data = bytearray(saved.read_bytes())
+    rng = np.random.RandomState(0)
+    refused = 0
+    for _ in range(20):
+        bad = bytearray(data)
+        for i in rng.randint(0, len(bad), 5):
+            bad[i] ^= 0xFF
+        saved.write_bytes(bytes(bad))
+        try:
+            load(saved)
+        except ValueError:
+            refused += 1
+    assert refused == 20
+
+
+def test_tampered_content_is_refused(saved):
+    payload = torch.load(saved, weights_only=True)
+    payload["header"] = payload["header"].replace('"alpha": {"__float__": "0.1"}',
+                                                  '"alpha": {"__float__": "0.5"}')
+    torch.save(payload, saved)
+    with pytest.raises(ValueError, match="digest"):
+        load(saved)
+    payload = torch.load(saved, weights_only=True)
+    key = next(k for k in payload["tensors"] if k.startswith("module."))
+    payload["tensors"][key] = payload["tensors"][key] + 1
+    torch.save(payload, saved)
+    with pytest.raises(ValueError, match="digest"):
+        load(saved)
+
+
+def test_newer_format_version_is_refused(saved):
+    from skrank.persistence import _digest
+
+    payload = torch.load(saved, weights_only=True)
+    payload["header"] = payload["header"].replace('"version": 1', '"version": 99')
+    payload["digest"] = _digest(payload["header"], payload["tensors"])
+    torch.save(payload, saved)
+    with pytest.raises(ValueError, match="newer"):
+        load(saved)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_file_crafted_to_execute_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.skrank"
+    torch.save({"header": "{}", "tensors": {}, "digest": _Exploit(marker)}, path)
+    with pytest.raises(ValueError, match="weights-only"):
+        load(path)
+    assert not marker.exists()
+    # the same payload as a plain pickle
+    path.write_bytes(pickle.dumps(_Exploit(marker)))
+    with pytest.raises(ValueError):
+        load(path)
+    assert not marker.exists()
+
+
+def test_save_rejects_non_skrank_objects(tmp_path):
+    from sklearn.linear_model import Ridge
+
+    with pytest.raises(TypeError, match="skrank estimator"):
+        save(Ridge(), tmp_path / "r.skrank")
+    with pytest.raises(ValueError):
+        load(io.BytesIO(b"not a model"))

@@ -1,0 +1,167 @@
+"""Bad input never crashes, hangs or returns silent NaN; interrupted fits keep a model."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import ClassifierMixin
+
+import skrank._base as base
+from skrank import TrainingInterruptedWarning
+
+from ._estimators import all_estimators, data_for, outputs
+
+ESTIMATORS = all_estimators()
+IDS = [type(e).__name__ for e in ESTIMATORS]
+N_EXAMPLES = 1000 // len(ESTIMATORS) + 1  # >= 1000 malformed inputs in all
+
+
+def _malformed(kind, rng, n, d):
+    X = rng.rand(n, d)
+    if kind == "nan":
+        X[rng.randint(n), rng.randint(d)] = np.nan
+    elif kind == "inf":
+        X[rng.randint(n), rng.randint(d)] = -np.inf
+    elif kind == "empty":
+        X = X[:0]
+    elif kind == "one_sample":
+        X = X[:1]
+    elif kind == "wrong_features":
+        X = rng.rand(n, d + 1 + rng.randint(3))
+    elif kind == "object":
+        X = X.astype(object)
+        X[0, 0] = "spam"
+    elif kind == "complex":
+        X = X + 1j
+    elif kind == "sparse":
+        X = sp.csr_matrix(X)
+    elif kind == "huge":
+        X = X * 10.0 ** rng.randint(20, 300)
+    elif kind == "1d":
+        X = X[:, 0]
+    elif kind == "3d":
+        X = X[:, :, None]
+    return X
+
+
+KINDS = ["nan", "inf", "empty", "one_sample", "wrong_features", "object", "complex",
+         "sparse", "huge", "1d", "3d", "mismatched_y", "nan_y", "ok"]
+
+
+def _ok_or_clear_error(fn):
+    try:
+        out = fn()
+    except (ValueError, TypeError) as exc:
+        assert str(exc).strip(), "error without a message"
+        return None
+    return out
+
+
+def _check_finite(outs):
+    for name, value in outs.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.isfinite(value).all(), f"silent non-finite output from {name}"
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+@settings(max_examples=N_EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow,
+                                 HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**16), n=st.integers(2, 12),
+       stage=st.sampled_from(["fit", "predict"]))
+def test_fuzz_malformed_inputs(est, kind, seed, n, stage):
+    rng = np.random.RandomState(seed)
+    d = 3
+    X_good, y_good = data_for(est, n=30, d=d, seed=seed)
+    est = est.set_params(max_iter=3)
+    if "warmup_iter" in est.get_params():
+        est.set_params(warmup_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if stage == "fit":
+            X = _malformed(kind, rng, n, d) if kind not in ("mismatched_y", "nan_y") \
+                else rng.rand(n, d)
+            _, y = data_for(est, n=n, d=d, seed=seed)
+            if y is not None and kind == "mismatched_y":
+                y = y[:-1]
+            if y is not None and kind == "nan_y":
+                y = y.astype(object) if y.dtype.kind in "OU" else y.astype(float)
+                y[0] = np.nan
+            fitted = _ok_or_clear_error(
+                lambda: est.fit(X, y) if y is not None else est.fit(X))
+            if fitted is not None:
+                _check_finite(_ok_or_clear_error(lambda: outputs(fitted, X_good[:5]))
+                              or {})
+        else:
+            est.fit(X_good, y_good) if y_good is not None else est.fit(X_good)
+            X = _malformed(kind, rng, n, d) if kind not in ("mismatched_y", "nan_y") \
+                else rng.rand(n, d)
+            outs = _ok_or_clear_error(lambda: outputs(est, X))
+            if outs is not None:
+                _check_finite(outs)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_messages_name_the_problem(est):
+    X, y = data_for(est)
+    fit = (lambda X_: est.fit(X_, y)) if y is not None else est.fit
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fit(bad)
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        fit(sp.csr_matrix(X))
+    with pytest.raises(ValueError, match="[Cc]omplex"):
+        fit(X + 1j)
+    with pytest.raises(ValueError, match="too large for float32"):
+        fit(X * 1e200)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_keyboard_interrupt_during_fit_leaves_a_usable_model(est, monkeypatch):
+    X, y = data_for(est)
+    calls = {"n": 0}
+    original = type(est)._loss
+
+    def interrupting_loss(self, output, target):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return original(self, output, target)
+
+    monkeypatch.setattr(type(est), "_loss", interrupting_loss)
+    est.set_params(max_iter=50)
+    with pytest.warns(TrainingInterruptedWarning, match="interrupted"):
+        est.fit(X, y) if y is not None else est.fit(X)
+    assert est.stop_reason_ == "interrupted"
+    _check_finite(outputs(est, X))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_predict_runs_in_bounded_batches(est, monkeypatch):
+    X, y = data_for(est, n=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y) if y is not None else est.fit(X)
+    expected = outputs(est, X)
+    rows = []
+    module = est.module_
+    handle = module.register_forward_pre_hook(lambda m, a: rows.append(a[0].shape[0]))
+    monkeypatch.setattr(base, "PREDICT_BATCH_ROWS", 7)
+    got = outputs(est, X)
+    handle.remove()
+    assert rows and max(rows) <= 7
+    for k in expected:
+        if expected[k].dtype.kind == "f":
+            np.testing.assert_allclose(got[k], expected[k], rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(got[k], expected[k])
+
+
+def test_classifier_refuses_a_single_class():
+    est = next(e for e in ESTIMATORS if isinstance(e, ClassifierMixin))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        est.fit(np.random.rand(5, 2), ["x"] * 5)
