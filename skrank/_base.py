@@ -329,7 +329,6 @@ class _DeepL2Base(BaseEstimator):
     def _decode_codes(self, Z):
         """Map bottleneck coordinates back through the layers after the bottleneck."""
         check_is_fitted(self)
-        Z = validate_data(self, Z, reset=False, skip_check_array=True)
         Z = check_array(Z, dtype=[np.float64, np.float32])
         k = self.bottleneck_components_.shape[0]
         if Z.shape[1] != k:

@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+
+from skrank import BottleneckAutoencoder
+from skrank.datasets import make_manifold, make_noisy_curve
+
+FAST = dict(depth=3, width=16, max_iter=30, warmup_iter=2, n_jacobian_points=2,
+            random_state=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank_of_a_curve_in_the_plane_is_one(seed):
+    X, _ = make_noisy_curve(300, noise=0.0, random_state=seed)
+    ae = BottleneckAutoencoder(random_state=seed).fit(X)
+    assert ae.bottleneck_rank_ == 1
+    assert ae.transform(X).shape == (300, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank_of_a_rolled_sheet_in_3d_is_two(seed):
+    X, _, dim = make_manifold(400, kind="swiss_roll", random_state=seed)
+    ae = BottleneckAutoencoder(random_state=seed).fit(X)
+    assert ae.bottleneck_rank_ == dim == 2
+    # it reconstructs the sheet (it is not merely a rank-2 linear projection)
+    pca_err = np.mean((PCA(2).fit(X).inverse_transform(PCA(2).fit(X).transform(X))
+                       - X) ** 2)
+    assert np.mean((ae.reconstruct(X) - X) ** 2) < pca_err / 3
+
+
+def test_codes_decode_and_reconstruction():
+    X, _ = make_noisy_curve(200, noise=0.0, random_state=0)
+    ae = BottleneckAutoencoder(n_components=1, **{**FAST, "max_iter": 200}).fit(X)
+    Z = ae.transform(X)
+    assert Z.shape == (200, 1) and ae.n_components_ == 1
+    # decoding the codes runs the layers after the bottleneck: it agrees with the
+    # full forward pass up to the (small) variance the codes leave out
+    assert np.mean((ae.inverse_transform(Z) - ae.reconstruct(X)) ** 2) < 0.05 * X.var()
+    with pytest.raises(ValueError, match="bottleneck has 1 coordinates"):
+        ae.inverse_transform(np.zeros((3, 2)))
+
+
+def test_exact_decoding_when_codes_keep_the_whole_layer():
+    X, _ = make_noisy_curve(100, noise=0.05, random_state=0)
+    ae = BottleneckAutoencoder(n_components=16, **FAST).fit(X)
+    np.testing.assert_allclose(ae.decode(ae.encode(X)), ae.reconstruct(X), atol=1e-4)
+
+
+def test_reconstruction_output_serves_as_denoising_step_in_a_pipeline():
+    X, X_clean = make_noisy_curve(200, noise=0.05, random_state=0)
+    y = X_clean[:, 1]
+    ae = BottleneckAutoencoder(output="reconstruction", **FAST)
+    pipe = make_pipeline(ae, Ridge()).fit(X, y)
+    assert pipe.predict(X).shape == (200,)
+    np.testing.assert_array_equal(pipe[0].transform(X), pipe[0].reconstruct(X))
+    assert list(pipe[0].get_feature_names_out(["u", "v"])) == ["u", "v"]
+    np.testing.assert_array_equal(ae.inverse_transform(X), X)
+
+
+def test_codes_as_a_reducer_with_pandas_output():
+    X, _ = make_noisy_curve(100, noise=0.05, random_state=0)
+    df = pd.DataFrame(X, columns=["u", "v"])
+    ae = BottleneckAutoencoder(n_components=2, **FAST).set_output(transform="pandas")
+    out = ae.fit(df).transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == ["bottleneckautoencoder0", "bottleneckautoencoder1"]
+    rec = BottleneckAutoencoder(output="reconstruction", **FAST)
+    rec.set_output(transform="pandas")
+    assert list(rec.fit(df).transform(df).columns) == ["u", "v"]
+
+
+def test_n_components_too_large_is_a_clear_error():
+    X, _ = make_noisy_curve(50, random_state=0)
+    with pytest.raises(ValueError, match="n_components=99 exceeds"):
+        BottleneckAutoencoder(n_components=99, **FAST).fit(X)
