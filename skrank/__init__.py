@@ -6,6 +6,7 @@ from .autoencoder import BottleneckAutoencoder
 from .classifier import DeepL2Classifier
 from .persistence import load, save
 from .regressor import DeepL2Regressor
+from .resnet import ResNetL2Regressor
 
 __version__ = "0.1.0"
 
@@ -13,6 +14,7 @@ __all__ = [
     "BottleneckAutoencoder",
     "DeepL2Classifier",
     "DeepL2Regressor",
+    "ResNetL2Regressor",
     "DivergenceWarning",
     "TrainingInterruptedWarning",
     "datasets",

@@ -137,3 +137,101 @@ class FullyConnectedNet(nn.Module):
         if penalize_bias and self.biases():
             groups.append((self.biases(), coef))
         return groups
+
+
+class ResidualNet(nn.Module):
+    """``f = f_u o (id + f_L) o ... o (id + f_1) o f_e`` (Boix-Adsera 2025).
+
+    Embedding ``f_e(z) = W_e z + b_e`` into width ``n``, ``depth`` residual blocks
+    (``block_depth=1``: ``f_l(z) = sigma(W_l z + b_l)``; ``block_depth=2``:
+    ``f_l(z) = W_l2 sigma(W_l1 z + b_l1) + b_l2``) and unembedding
+    ``f_u(z) = W_u z + b_u``. The hidden representations are the residual stream
+    ``s_0 = f_e(x)``, ``s_l = s_{l-1} + f_l(s_{l-1})``.
+    """
+
+    def __init__(self, n_inputs, n_outputs, *, depth, width, block_depth=1,
+                 activation="relu", negative_slope=0.01, dtype=torch.float32,
+                 device="cpu"):
+        super().__init__()
+        self.depth = depth
+        self.block_depth = block_depth
+        self.activation = activation
+        self.negative_slope = negative_slope
+        self._sigma = ACTIVATIONS[activation]
+        kw = dict(dtype=dtype, device=device)
+        self.embed = nn.Linear(n_inputs, width, **kw)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(nn.Linear(width, width, **kw) for _ in range(block_depth))
+            for _ in range(depth)
+        )
+        self.unembed = nn.Linear(width, n_outputs, **kw)
+
+    def reset_parameters(self, generator=None):
+        # Blocks start small (std ~ 1/(sqrt(n) L)) so that the stream starts near
+        # identity whatever the depth; the last layer of a depth-2 block starts at
+        # zero, as in zero-init residual networks.
+        n = self.embed.out_features
+        with torch.no_grad():
+            for lin, fan in ((self.embed, self.embed.in_features), (self.unembed, n)):
+                lin.weight.normal_(0.0, 1.0 / math.sqrt(fan), generator=generator)
+                lin.bias.zero_()
+            gain = activation_gain(self.activation, self.negative_slope)
+            for block in self.blocks:
+                for j, lin in enumerate(block):
+                    lin.bias.zero_()
+                    if self.block_depth == 2 and j == 1:
+                        lin.weight.zero_()
+                    else:
+                        std = gain / math.sqrt(n) / (self.depth if self.block_depth == 1
+                                                     else 1.0)
+                        lin.weight.normal_(0.0, std, generator=generator)
+        return self
+
+    def sigma(self, z):
+        return self._sigma(z, self.negative_slope)
+
+    def _block(self, block, s):
+        h = self._sigma(block[0](s), self.negative_slope)
+        return h if self.block_depth == 1 else block[1](h)
+
+    def forward(self, x):
+        s = self.embed(x)
+        for block in self.blocks:
+            s = s + self._block(block, s)
+        return self.unembed(s)
+
+    def forward_layers(self, x):
+        """``([s_0..s_L, f(x)], [s_0..s_L])``: the stream is its own pre-activation."""
+        s = self.embed(x)
+        stream = [s]
+        for block in self.blocks:
+            s = s + self._block(block, s)
+            stream.append(s)
+        return stream + [self.unembed(s)], stream
+
+    def forward_to(self, x, layer):
+        """Residual stream ``s_{layer-1}`` (``layer`` counts from 1 at ``s_0``)."""
+        s = self.embed(x)
+        for block in self.blocks[: layer - 1]:
+            s = s + self._block(block, s)
+        return s
+
+    def forward_from(self, s, layer):
+        for block in self.blocks[layer - 1:]:
+            s = s + self._block(block, s)
+        return self.unembed(s)
+
+    def weight_matrices(self):
+        return ([self.embed.weight] + [lin.weight for b in self.blocks for lin in b]
+                + [self.unembed.weight])
+
+    def rank_candidates(self, x, stream):
+        """(weight, its input, hidden layer after it) where the function can narrow:
+        the embedding and the unembedding (residual blocks add, never cut)."""
+        return [(self.embed.weight, x, 1), (self.unembed.weight, stream[-1], len(stream))]
+
+    def penalty_groups(self, *, lam=1.0):
+        """Paper 003's cost: ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + block term``, biases free."""
+        blocks = [lin.weight for b in self.blocks for lin in b]
+        coef = lam * self.depth if self.block_depth == 1 else lam / 2.0
+        return [([self.embed.weight, self.unembed.weight], 0.5), (blocks, coef)]

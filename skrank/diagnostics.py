@@ -335,7 +335,10 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
     penalized biases the constant offset occupies one weight direction of its own,
     which is not part of the function's rank. The function factors through the
     narrowest of these maps, so the bottleneck rank is the least of their effective
-    ranks; ties go to the sharpest spectral gap.
+    ranks; ties go to the sharpest spectral gap. A model may name the maps where
+    its function can narrow with a ``rank_candidates(x, hidden)`` method (a
+    residual network: its embedding and unembedding, since blocks add to the
+    stream and never cut it).
 
     Parameters
     ----------
@@ -364,16 +367,20 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
     _, post = layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
+    if hasattr(model, "rank_candidates"):
+        candidates = model.rank_candidates(x, post)
+    else:
+        candidates = [(W, a, min(i, len(post))) for i, (W, a)
+                      in enumerate(zip(_weights(model), [x] + post), start=1)]
     best, ranks = None, []
-    for index, (W, a) in enumerate(zip(_weights(model), [x] + post), start=1):
+    for W, a, after in candidates:
         s = _offset_free_spectrum(W, a)
         k = effective_rank(s, tol=tol)
         ranks.append(k)
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
         if best is None or (k, sharp) < best[0]:
-            best = ((k, sharp), index)
-    (k, _), index = best
-    layer = min(index, len(post))
+            best = ((k, sharp), after)
+    (k, _), layer = best
     a = post[layer - 1].to(torch.float64)
     return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
                       mean=a.mean(0).cpu().numpy(), weight_ranks=np.array(ranks, dtype=int))

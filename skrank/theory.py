@@ -4,14 +4,22 @@ References
 ----------
 .. [1] A. Jacot, "Bottleneck structure in learned features: low-dimension vs
    regularity tradeoff", NeurIPS 2023, sec. 3.
+.. [2] E. Boix-Adsera, "On the inductive bias of infinite-depth ResNets and the
+   bottleneck rank", 2025, Thm. 2.1 and Cor. 2.2-2.3.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from scipy.optimize import brentq
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["deep_linear_cost", "deep_linear_cost_expansion"]
+__all__ = [
+    "deep_linear_cost",
+    "deep_linear_cost_expansion",
+    "resnet_linear_cost",
+    "resnet_linear_cost_limit",
+]
 
 
 def _spectrum(A):
@@ -110,3 +118,112 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
     logs = np.log(s)
     terms = [depth * s.size, 2.0 * logs.sum(), 2.0 * np.sum(logs**2) / depth]
     return float(sum(terms[: order + 1]))
+
+
+def _depth1_singular_cost(sigma, lam, depth):
+    """``min_{a >= 0} sigma / (1 + a/L)^L + lam a^2`` (``depth=None``: ``sigma e^-a``).
+
+    The objective is convex in ``a``, so its minimizer is the root of its
+    increasing derivative (negative, ``-sigma``, at 0), bracketed by doubling.
+    """
+    if sigma <= 0:
+        return 0.0
+    if depth is None:
+        def decay(a):
+            return np.exp(-a)
+
+        def slope(a):
+            return -sigma * np.exp(-a) + 2 * lam * a
+    else:
+        def decay(a):
+            return np.exp(-depth * np.log1p(a / depth))
+
+        def slope(a):
+            return -sigma * np.exp(-(depth + 1) * np.log1p(a / depth)) + 2 * lam * a
+    hi = 1.0
+    while slope(hi) < 0:
+        hi *= 2.0
+    a = brentq(slope, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return float(sigma * decay(a) + lam * a * a)
+
+
+def _depth2_singular_cost(sigma, lam, depth):
+    if sigma <= lam:
+        return float(sigma)
+    if depth is None:
+        return float(lam * (1.0 + np.log(sigma / lam)))
+    return float(lam * ((depth + 1) * (sigma / lam) ** (1.0 / (depth + 1)) - depth))
+
+
+_RESNET_PARAMS = {
+    "A": ["array-like"],
+    "lam": [Interval(Real, 0, None, closed="neither")],
+    "block_depth": [StrOptions({"1", "2"}), Interval(Integral, 1, 2, closed="both")],
+}
+
+
+@validate_params(
+    {**_RESNET_PARAMS, "depth": [Interval(Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
+def resnet_linear_cost(A, depth, lam, *, block_depth=1):
+    """Least cost of a depth-``L`` linear ResNet computing ``A`` (paper [2], Thm. 2.1).
+
+    The cost is ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + lam L sum_l ||W_l||^2`` for
+    depth-1 blocks and ``... + lam/2 sum_{l,j} ||W_lj||^2`` for depth-2 blocks;
+    its minimum decomposes over the singular values ``s_i`` of ``A``:
+
+    * depth-1: ``sum_i min_{a >= 0} s_i / (1 + a/L)^L + lam a^2``;
+    * depth-2: ``sum_{s_i <= lam} s_i + sum_{s_i > lam} lam ((L+1)(s_i/lam)^(1/(L+1)) - L)``.
+
+    Parameters
+    ----------
+    A : array-like of shape (n_out, n_in)
+    depth : int
+        Number of residual blocks ``L``.
+    lam : float > 0
+        Weight of the residual blocks against the embedding and unembedding.
+    block_depth : {1, 2}, default=1
+
+    Returns
+    -------
+    cost : float
+
+    See Also
+    --------
+    resnet_linear_cost_limit : the infinite-depth limit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.theory import resnet_linear_cost
+    >>> A = np.diag([3.0, 0.5])
+    >>> round(resnet_linear_cost(A, 4, 1.0, block_depth=2), 6)  # 0.5 + (5 * 3**0.2 - 4)
+    2.728655
+    """
+    s = _nonzero(_spectrum(A), A)
+    one = _depth1_singular_cost if int(block_depth) == 1 else _depth2_singular_cost
+    return float(sum(one(float(v), float(lam), int(depth)) for v in s))
+
+
+@validate_params(_RESNET_PARAMS, prefer_skip_nested_validation=True)
+def resnet_linear_cost_limit(A, lam, *, block_depth=1):
+    """Infinite-depth limit of :func:`resnet_linear_cost` (paper [2], Cor. 2.2).
+
+    depth-1: ``sum_i min_{a >= 0} s_i e^{-a} + lam a^2``; depth-2:
+    ``sum_{s_i <= lam} s_i + sum_{s_i > lam} lam (1 + log(s_i / lam))``. For large
+    ``lam`` both tend to the nuclear norm ``sum_i s_i``; for small ``lam`` the
+    depth-1 cost over ``lam log(1/lam)^2`` and the depth-2 cost over
+    ``lam log(1/lam)`` tend to ``rank(A)`` (Cor. 2.3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.theory import resnet_linear_cost_limit
+    >>> A = np.diag([2.0, 1.0, 0.0])
+    >>> round(resnet_linear_cost_limit(A, 1e6, block_depth=2), 6)  # nuclear norm
+    3.0
+    """
+    s = _nonzero(_spectrum(A), A)
+    one = _depth1_singular_cost if int(block_depth) == 1 else _depth2_singular_cost
+    return float(sum(one(float(v), float(lam), None) for v in s))

@@ -2,7 +2,12 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrank import BottleneckAutoencoder, DeepL2Classifier, DeepL2Regressor
+from skrank import (
+    BottleneckAutoencoder,
+    DeepL2Classifier,
+    DeepL2Regressor,
+    ResNetL2Regressor,
+)
 
 # Small, fast configurations: the checks fit dozens of times.
 SMALL = dict(depth=3, width=16, max_iter=60, n_jacobian_points=2, random_state=0)
@@ -12,6 +17,8 @@ ESTIMATORS = [
     DeepL2Classifier(**SMALL),
     BottleneckAutoencoder(**SMALL),
     BottleneckAutoencoder(**SMALL, output="reconstruction"),
+    ResNetL2Regressor(**SMALL),
+    ResNetL2Regressor(**SMALL, block_depth=1),
 ]
 
 _FLOAT32_BATCH = (

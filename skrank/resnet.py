@@ -1,0 +1,224 @@
+"""Residual networks with the embedding/unembedding cost of Boix-Adsera (2025)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._networks import ResidualNet
+from .regressor import DeepL2Regressor
+
+__all__ = ["ResNetL2Regressor"]
+
+_NOT_APPLICABLE = ("penalty_scaling", "penalize_bias", "bias")
+
+
+class ResNetL2Regressor(DeepL2Regressor):
+    """Residual network regressor trained on MSE plus paper 003's weight cost.
+
+    ``f = f_u o (id + f_L) o ... o (id + f_1) o f_e`` with an embedding
+    ``W_e`` into width ``n``, ``depth`` residual blocks and an unembedding
+    ``W_u``; it minimizes ``(1/N) sum_i ||f(x_i) - y_i||^2 + alpha * cost`` with
+
+    * ``block_depth=1`` (``f_l(z) = sigma(W_l z + b_l)``):
+      ``cost = 1/2 ||W_u||^2 + 1/2 ||W_e||^2 + lam L sum_l ||W_l||^2``;
+    * ``block_depth=2`` (``f_l(z) = W_l2 sigma(W_l1 z + b_l1) + b_l2``):
+      ``cost = 1/2 ||W_u||^2 + 1/2 ||W_e||^2 + lam/2 sum_{l,j} ||W_lj||^2``;
+
+    biases free. ``lam`` balances the embedding against the residual blocks: for
+    linear networks the least cost interpolates between the nuclear norm (large
+    ``lam``) and the rank (small ``lam``) of the learned map
+    (:func:`skrank.theory.resnet_linear_cost`). Skip connections make the identity
+    free inside the stream, so the function narrows in the embedding, the
+    unembedding, or where depth-2 blocks cancel stream directions:
+    ``bottleneck_rank_`` is the least of the effective ranks of ``W_e``, ``W_u``
+    and the centered residual stream after each block (``stream_ranks_``).
+
+    Parameters
+    ----------
+    depth : int, default=8
+        Number of residual blocks ``L``.
+    block_depth : {1, 2}, default=2
+        Depth-2 blocks (the MLP blocks of transformers) can also cancel stream
+        directions; with them the rank-2 task is recovered at the defaults.
+    width : int, default=64
+        Width ``n`` of the residual stream.
+    lam : float > 0, default=0.01
+        The ``lambda`` of the cost above; small values favour low rank.
+    alpha : float, default=0.1
+        Weight of the cost against the squared error.
+    activation, negative_slope, solver, learning_rate_init, momentum, batch_size, \
+max_iter, warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, \
+warm_start, rank_tol, n_diagnostic_samples, n_jacobian_points, track_rank_every, \
+dtype, device, random_state, verbose
+        As in :class:`DeepL2Regressor`.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` has string column names.
+    n_outputs_ : int
+    device_ : str
+    loss_curve_ : ndarray of shape (n_iter_,)
+    n_iter_ : int
+    validation_scores_ : ndarray of shape (n_iter_,) or None
+    best_validation_score_ : float or None
+    stop_reason_ : str
+    train_time_ : float
+    layer_spectra_ : list of ndarray
+        Singular values of ``W_e``, then the block weights in order, then ``W_u``.
+    embedding_spectrum_ : ndarray
+    unembedding_spectrum_ : ndarray
+    representation_spectra_ : ndarray of shape (depth + 1, min(n, width))
+        Singular values of the residual stream ``s_0 .. s_L``.
+    stream_ranks_ : ndarray of shape (depth + 1,)
+        Effective rank of the centered residual stream after the embedding and
+        after each block.
+    layer_ranks_ : ndarray of shape (2,)
+        Effective ranks of ``W_e`` and ``W_u`` (offset direction projected out).
+    bottleneck_rank_ : int
+        Least of ``layer_ranks_`` and ``stream_ranks_``.
+    bottleneck_layer_ : int
+        Stream position (1 = after the embedding, depth + 1 = before the
+        unembedding) whose representation :meth:`transform` projects.
+    bottleneck_components_ : ndarray of shape (bottleneck_rank_, width)
+    bottleneck_mean_ : ndarray of shape (width,)
+    jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_outputs))
+    jacobian_rank_ : int
+    parameter_norm_ : float
+    norm_per_depth_ : float
+    cost_ : float
+        Paper 003's cost of the trained weights (without ``alpha``).
+    nonlinearity_impact_ : ndarray of shape (depth + 1,)
+        Zero by construction for the stream (kept for a uniform interface).
+    regularity_ : float
+    rank_history_ : dict of ndarray or None
+
+    See Also
+    --------
+    DeepL2Regressor : plain fully-connected networks.
+    skrank.theory.resnet_linear_cost : the closed form the training reaches.
+
+    References
+    ----------
+    .. [1] E. Boix-Adsera, "On the inductive bias of infinite-depth ResNets and the
+       bottleneck rank", 2025.
+
+    Examples
+    --------
+    >>> from skrank import ResNetL2Regressor
+    >>> from skrank.datasets import make_bottleneck_regression
+    >>> X, y = make_bottleneck_regression(300, random_state=0)
+    >>> reg = ResNetL2Regressor(random_state=0).fit(X, y)
+    >>> reg.bottleneck_rank_
+    2
+    """
+
+    _parameter_constraints = {
+        **{k: v for k, v in DeepL2Regressor._parameter_constraints.items()
+           if k not in _NOT_APPLICABLE},
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "block_depth": [Interval(Integral, 1, 2, closed="both")],
+        "lam": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        depth=8,
+        block_depth=2,
+        width=64,
+        lam=0.01,
+        activation="relu",
+        negative_slope=0.01,
+        alpha=0.1,
+        solver="lbfgs",
+        learning_rate_init=1e-3,
+        momentum=0.9,
+        batch_size="auto",
+        max_iter=500,
+        warmup_iter=0,
+        tol=1e-5,
+        n_iter_no_change=20,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        rank_tol=0.1,
+        n_diagnostic_samples=1000,
+        n_jacobian_points=10,
+        track_rank_every=0,
+        dtype="float32",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.depth = depth
+        self.block_depth = block_depth
+        self.width = width
+        self.lam = lam
+        self.activation = activation
+        self.negative_slope = negative_slope
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.warmup_iter = warmup_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.rank_tol = rank_tol
+        self.n_diagnostic_samples = n_diagnostic_samples
+        self.n_jacobian_points = n_jacobian_points
+        self.track_rank_every = track_rank_every
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_module(self, n_inputs, n_outputs, dtype):
+        return ResidualNet(n_inputs, n_outputs, depth=self.depth, width=self.width,
+                           block_depth=self.block_depth, activation=self.activation,
+                           negative_slope=self.negative_slope, dtype=dtype)
+
+    def _penalty_groups(self, module):
+        return module.penalty_groups(lam=self.lam)
+
+    def _compatible_module(self, n_inputs, n_outputs):
+        module = getattr(self, "module_", None)
+        return (isinstance(module, ResidualNet) and module.depth == self.depth
+                and module.block_depth == self.block_depth
+                and module.embed.in_features == n_inputs
+                and module.unembed.out_features == n_outputs)
+
+    def _compute_diagnostics(self, X, rng):
+        super()._compute_diagnostics(X, rng)
+        from . import diagnostics as _diag
+
+        module = self.module_
+        Xt = _diag._as_input(module, X[: self.n_diagnostic_samples])
+        self.embedding_spectrum_ = self.layer_spectra_[0]
+        self.unembedding_spectrum_ = self.layer_spectra_[-1]
+        self.stream_ranks_ = _diag.representation_ranks(module, Xt, tol=self.rank_tol)
+        # Depth-2 blocks can also cancel stream directions (W_l2 W_l1 ~ -I on a
+        # subspace): the stream itself may be the narrowest place.
+        position = int(np.argmin(self.stream_ranks_))
+        k = int(self.stream_ranks_[position])
+        if k < self.bottleneck_rank_:
+            _, stream = _diag.layer_outputs(module, Xt)
+            a = stream[position].to(torch.float64)
+            self.bottleneck_rank_ = k
+            self.bottleneck_layer_ = position + 1
+            self.bottleneck_mean_ = a.mean(0).cpu().numpy()
+            self.bottleneck_components_ = _diag.principal_components(a, k)
+            self.regularity_ = self.parameter_norm_ - self.depth * k
+        with torch.no_grad():
+            self.cost_ = float(sum(
+                c * sum(float(p.detach().double().square().sum()) for p in params)
+                for params, c in module.penalty_groups(lam=self.lam)))
