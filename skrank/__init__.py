@@ -4,6 +4,7 @@ from . import datasets, diagnostics, theory
 from ._engine import DivergenceWarning, TrainingInterruptedWarning
 from .autoencoder import BottleneckAutoencoder
 from .classifier import DeepL2Classifier
+from .model_selection import RankAwareDepthSelector
 from .persistence import load, save
 from .regressor import DeepL2Regressor
 from .resnet import ResNetL2Regressor
@@ -14,6 +15,7 @@ __all__ = [
     "BottleneckAutoencoder",
     "DeepL2Classifier",
     "DeepL2Regressor",
+    "RankAwareDepthSelector",
     "ResNetL2Regressor",
     "DivergenceWarning",
     "TrainingInterruptedWarning",

@@ -1,0 +1,321 @@
+"""Rank-aware choice of depth: fit over depths, read ranks and norms, choose."""
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    process_routing,
+)
+from sklearn.utils import _safe_indexing
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, indexable
+
+__all__ = ["RankAwareDepthSelector"]
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "best_estimator_"):
+            return hasattr(self.best_estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params):
+    """One (depth, split) job. Runs single-threaded: sweeps parallelize over jobs,
+    and the same thread count everywhere makes a distributed sweep reproduce the
+    sequential one bit for bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        est = clone(estimator).set_params(depth=depth)
+        start = time.perf_counter()
+        X_tr = _take(X, train)
+        if y is None:
+            est.fit(X_tr, **fit_params)
+        else:
+            est.fit(X_tr, _take(y, train), **fit_params)
+        fit_time = time.perf_counter() - start
+        X_te = _take(X, test)
+        score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
+        return {
+            "depth": depth,
+            "score": float(score),
+            "rank": int(est.bottleneck_rank_),
+            "parameter_norm": float(est.parameter_norm_),
+            "fit_time": fit_time,
+        }
+    finally:
+        torch.set_num_threads(threads)
+
+def _take(a, idx):
+    return _safe_indexing(a, idx)
+
+class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
+    """Fit a skrank estimator over a range of depths and choose one by rank.
+
+    Every depth is cross-validated; per depth the selector records the
+    validation score, the bottleneck rank of each fold's network, ``||theta||^2``
+    and ``||theta||^2 / L``. The choice is rank-aware: among the depths whose mean
+    score is within ``score_tol`` of the best, it takes the one with the lowest
+    stable rank (the median over folds), and among those the shallowest. Too
+    shallow a network cannot reach the low-rank solution; too deep a one
+    under-estimates the rank and loses score (Jacot 2023a, sec. 4), which the
+    tolerance catches.
+
+    Within a range of depths where the rank is constant, ``||theta||^2`` is affine
+    in the depth with slope equal to the rank (Jacot 2023b, Fig. 1a):
+    ``norm_slope_`` is that slope fitted over the chosen depth's rank plateau, a
+    second, parameter-norm estimate of the rank.
+
+    After fit the selector behaves as the refitted chosen estimator.
+
+    Parameters
+    ----------
+    estimator : skrank estimator
+        Anything with a ``depth`` parameter and ``bottleneck_rank_`` /
+        ``parameter_norm_`` after fit.
+    depths : array-like of int, default=(4, 6, 8, 10, 12)
+    cv : int, cross-validation generator or iterable, default=3
+    scoring : str, callable or None, default=None
+        The estimator's ``score`` by default.
+    score_tol : float, default=0.01
+        Depths whose mean validation score is at least ``best - score_tol`` are
+        candidates.
+    n_jobs : int or None, default=None
+        Parallel (depth, fold) fits through joblib: any joblib backend works,
+        e.g. ``with joblib.parallel_config(backend="dask"):`` on a Dask cluster
+        or ``backend="ray"`` after ``ray.util.joblib.register_ray()``.
+    refit : bool, default=True
+        Refit the chosen depth on the whole data.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    best_depth_ : int
+    best_estimator_ : estimator
+        Refitted on the whole data (if ``refit``).
+    best_rank_ : int
+        Median bottleneck rank over folds at ``best_depth_``.
+    norm_slope_ : float
+        Slope of the mean ``||theta||^2`` against depth over the rank plateau of
+        ``best_depth_`` (NaN if the plateau holds a single depth).
+    depth_results_ : dict of ndarray
+        Per depth: ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
+        ``'bottleneck_rank'`` (median), ``'rank_per_fold'`` (n_depths, n_folds),
+        ``'parameter_norm'`` (mean ``||theta||^2``), ``'norm_per_depth'``,
+        ``'mean_fit_time'``. Ready for ``pandas.DataFrame``.
+    n_features_in_ : int
+    classes_ : ndarray
+        Only for classifiers.
+
+    See Also
+    --------
+    sklearn.model_selection.GridSearchCV : exhaustive search, no rank.
+
+    References
+    ----------
+    .. [1] A. Jacot, "Bottleneck structure in learned features: low-dimension vs
+       regularity tradeoff", NeurIPS 2023, Fig. 1a.
+
+    Examples
+    --------
+    >>> from skrank import DeepL2Regressor, RankAwareDepthSelector
+    >>> from skrank.datasets import make_bottleneck_regression
+    >>> X, y = make_bottleneck_regression(200, random_state=0)
+    >>> sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=100, random_state=0),
+    ...                              depths=[3, 6], cv=2).fit(X, y)
+    >>> sel.best_depth_ in (3, 6)
+    True
+    >>> sel.predict(X).shape
+    (200, 20)
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"])],
+        "depths": ["array-like"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set()), callable, None, str],
+        "score_tol": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "refit": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, estimator, *, depths=(4, 6, 8, 10, 12), cv=3, scoring=None,
+                 score_tol=0.01, n_jobs=None, refit=True, verbose=0):
+        self.estimator = estimator
+        self.depths = depths
+        self.cv = cv
+        self.scoring = scoring
+        self.score_tol = score_tol
+        self.n_jobs = n_jobs
+        self.refit = refit
+        self.verbose = verbose
+
+    def _check_depths(self):
+        depths = np.asarray(self.depths)
+        if depths.ndim != 1 or depths.size == 0 or depths.dtype.kind not in "iu" \
+                or np.any(depths < 1) or len(set(depths.tolist())) != depths.size:
+            raise ValueError(
+                f"depths must be a non-empty list of distinct positive integers, got "
+                f"{self.depths!r}."
+            )
+        if "depth" not in self.estimator.get_params():
+            raise ValueError(
+                f"{type(self.estimator).__name__} has no 'depth' parameter to select."
+            )
+        return np.sort(depths)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **params):
+        """Cross-validate every depth, choose one, refit it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        **params : dict
+            Metadata routed (with ``sklearn.set_config(enable_metadata_routing=True)``)
+            to the estimator's ``fit`` and the splitter's ``split`` (e.g. ``groups``).
+
+        Returns
+        -------
+        self : RankAwareDepthSelector
+        """
+        depths = self._check_depths()
+        if y is None and self.estimator.__sklearn_tags__().target_tags.required:
+            raise ValueError(
+                f"{type(self.estimator).__name__} requires y to be passed, but the "
+                "target y is None."
+            )
+        _raise_for_params(params, self, "fit")
+        routed = process_routing(self, "fit", **params)
+        X, y = indexable(X, y)
+        from sklearn.base import is_classifier
+
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        splits = list(cv.split(X, y, **routed.splitter.split))
+        scorer = check_scoring(self.estimator, scoring=self.scoring)
+        jobs = (delayed(_fit_and_score)(self.estimator, int(d), X, y, tr, te, scorer,
+                                        routed.estimator.fit)
+                for d in depths for tr, te in splits)
+        out = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(jobs)
+        self._summarize(depths, out, len(splits))
+        if self.refit:
+            est = clone(self.estimator).set_params(depth=self.best_depth_)
+            if y is None:
+                est.fit(X, **routed.estimator.fit)
+            else:
+                est.fit(X, y, **routed.estimator.fit)
+            self.best_estimator_ = est
+            for attr in ("n_features_in_", "feature_names_in_", "classes_"):
+                if hasattr(est, attr):
+                    setattr(self, attr, getattr(est, attr))
+        return self
+
+    def _summarize(self, depths, out, n_folds):
+        by_depth = {int(d): [r for r in out if r["depth"] == d] for d in depths}
+        res = {
+            "depth": depths.astype(int),
+            "mean_test_score": np.array([np.mean([r["score"] for r in by_depth[d]])
+                                         for d in depths]),
+            "std_test_score": np.array([np.std([r["score"] for r in by_depth[d]])
+                                        for d in depths]),
+            "rank_per_fold": np.array([[r["rank"] for r in by_depth[d]] for d in depths]),
+            "parameter_norm": np.array([np.mean([r["parameter_norm"] for r in by_depth[d]])
+                                        for d in depths]),
+            "mean_fit_time": np.array([np.mean([r["fit_time"] for r in by_depth[d]])
+                                       for d in depths]),
+        }
+        res["bottleneck_rank"] = np.round(np.median(res["rank_per_fold"], axis=1)).astype(int)
+        res["norm_per_depth"] = res["parameter_norm"] / res["depth"]
+        self.depth_results_ = res
+        best = res["mean_test_score"].max()
+        ok = res["mean_test_score"] >= best - self.score_tol
+        candidates = np.flatnonzero(ok)
+        # lowest stable rank first, then the shallowest depth
+        i = min(candidates, key=lambda j: (res["bottleneck_rank"][j], res["depth"][j]))
+        self.best_index_ = int(i)
+        self.best_depth_ = int(res["depth"][i])
+        self.best_rank_ = int(res["bottleneck_rank"][i])
+        self.best_score_ = float(res["mean_test_score"][i])
+        plateau = res["bottleneck_rank"] == self.best_rank_
+        # the contiguous run of depths around the chosen one with the same rank
+        lo = hi = i
+        while lo > 0 and plateau[lo - 1]:
+            lo -= 1
+        while hi < len(plateau) - 1 and plateau[hi + 1]:
+            hi += 1
+        if hi > lo:
+            L = res["depth"][lo: hi + 1].astype(float)
+            self.norm_slope_ = float(np.polyfit(L, res["parameter_norm"][lo: hi + 1], 1)[0])
+        else:
+            self.norm_slope_ = float("nan")
+
+    def get_metadata_routing(self):
+        router = MetadataRouter(owner=self)
+        router.add(estimator=self.estimator,
+                   method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        router.add(splitter=check_cv(self.cv),
+                   method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        return router
+
+    # ---- behave as the chosen estimator ------------------------------------------
+    def _check_refit(self):
+        check_is_fitted(self, "depth_results_")
+        if not hasattr(self, "best_estimator_"):
+            raise AttributeError("refit=False: no estimator was refitted to use.")
+        return self.best_estimator_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """``best_estimator_.predict``."""
+        return self._check_refit().predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """``best_estimator_.predict_proba``."""
+        return self._check_refit().predict_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """``best_estimator_.decision_function``."""
+        return self._check_refit().decision_function(X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """``best_estimator_.transform``: the chosen network's bottleneck coordinates."""
+        return self._check_refit().transform(X)
+
+    @available_if(_estimator_has("transform"))
+    def fit_transform(self, X, y=None, **params):
+        """Fit, then :meth:`transform` ``X``."""
+        return self.fit(X, y, **params).transform(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y=None):
+        """``best_estimator_.score``."""
+        est = self._check_refit()
+        return est.score(X) if y is None else est.score(X, y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        sub = self.estimator.__sklearn_tags__()
+        tags.estimator_type = sub.estimator_type
+        tags.target_tags = sub.target_tags
+        tags.classifier_tags = sub.classifier_tags
+        tags.regressor_tags = sub.regressor_tags
+        tags.transformer_tags = sub.transformer_tags
+        tags.input_tags = sub.input_tags
+        return tags
+

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+import sklearn
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skrank import DeepL2Classifier, DeepL2Regressor, RankAwareDepthSelector
+from skrank.datasets import make_bottleneck_regression
+
+FAST = dict(width=12, max_iter=20, n_jacobian_points=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_bottleneck_regression(80, n_features=6, n_targets=3, n_latent=4,
+                                      random_state=0)
+
+
+@parametrize_with_checks(
+    [RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2)],
+    expected_failed_checks=lambda est: {
+        "check_methods_subset_invariance": (
+            "float32 results differ in the last bit with the batch's row count "
+            "(see tests/test_common.py)")},
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_results_table_and_delegation(small):
+    X, y = small
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[4, 2, 3], cv=3).fit(X, y)
+    r = sel.depth_results_
+    assert r["depth"].tolist() == [2, 3, 4]
+    assert r["rank_per_fold"].shape == (3, 3)
+    for key in ("mean_test_score", "std_test_score", "bottleneck_rank",
+                "parameter_norm", "norm_per_depth", "mean_fit_time"):
+        assert r[key].shape == (3,)
+    np.testing.assert_allclose(r["norm_per_depth"], r["parameter_norm"] / r["depth"])
+    assert sel.best_depth_ == sel.best_estimator_.depth
+    np.testing.assert_array_equal(sel.predict(X), sel.best_estimator_.predict(X))
+    np.testing.assert_array_equal(sel.transform(X), sel.best_estimator_.transform(X))
+    assert sel.score(X, y) == sel.best_estimator_.score(X, y)
+
+
+def test_rule_prefers_lowest_rank_within_tolerance():
+    sel = RankAwareDepthSelector(DeepL2Regressor(), score_tol=0.05)
+    out = []
+    for d, score, rank, norm in [(2, 0.90, 5, 10), (4, 0.95, 3, 14), (6, 0.93, 2, 16),
+                                 (8, 0.92, 2, 20), (10, 0.80, 1, 22)]:
+        out.append(dict(depth=d, score=score, rank=rank, parameter_norm=norm, fit_time=0))
+    sel._summarize(np.array([2, 4, 6, 8, 10]), out, 1)
+    # 10 has rank 1 but loses 0.15 in score; 6 and 8 have rank 2: the shallower wins
+    assert sel.best_depth_ == 6 and sel.best_rank_ == 2
+    assert sel.norm_slope_ == pytest.approx(2.0)  # (20 - 16) / (8 - 6)
+
+
+def test_classifier_selection_exposes_classes():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    sel = RankAwareDepthSelector(DeepL2Classifier(**FAST), depths=[2, 3], cv=2).fit(X, y)
+    assert list(sel.classes_) == [0, 1, 2]
+    np.testing.assert_allclose(sel.predict_proba(X).sum(1), 1)
+
+
+def test_bad_depths_and_estimators_are_refused(small):
+    X, y = small
+    with pytest.raises(ValueError, match="distinct positive integers"):
+        RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 2]).fit(X, y)
+    with pytest.raises(ValueError, match="distinct positive integers"):
+        RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[]).fit(X, y)
+    from sklearn.linear_model import Ridge
+
+    with pytest.raises(ValueError, match="no 'depth' parameter"):
+        RankAwareDepthSelector(Ridge(), depths=[2]).fit(X, y)
+
+
+def test_pipeline_in_gridsearch_over_depth_and_alpha(small):
+    X, y = small
+    pipe = Pipeline([("scale", StandardScaler()), ("net", DeepL2Regressor(**FAST))])
+    grid = GridSearchCV(pipe, {"net__depth": [2, 3], "net__alpha": [0.01, 0.1]},
+                        cv=2).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.predict(X).shape == y.shape
+
+
+def test_selector_inside_gridsearch_and_pipeline(small):
+    X, y = small
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2)
+    pipe = Pipeline([("scale", StandardScaler()), ("sel", sel)])
+    grid = GridSearchCV(pipe, {"sel__estimator__alpha": [0.01, 0.1]}, cv=2).fit(X, y)
+    assert grid.best_estimator_["sel"].best_depth_ in (2, 3)
+    assert grid.predict(X).shape == y.shape
+
+
+def test_parallel_joblib_equals_sequential(small):
+    X, y = small
+    seq = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2).fit(X, y)
+    par = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2,
+                                 n_jobs=2).fit(X, y)
+    for key in ("mean_test_score", "parameter_norm", "rank_per_fold"):
+        np.testing.assert_array_equal(seq.depth_results_[key], par.depth_results_[key])
+
+
+def test_dask_backend_equals_sequential(small):
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    X, y = small
+    seq = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2).fit(X, y)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            dist = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3],
+                                          cv=2, n_jobs=-1).fit(X, y)
+    for key in ("mean_test_score", "parameter_norm", "rank_per_fold"):
+        np.testing.assert_array_equal(seq.depth_results_[key], dist.depth_results_[key])
+    assert dist.best_depth_ == seq.best_depth_
+
+
+def test_metadata_routing_sends_groups_to_the_splitter(small):
+    X, y = small
+    groups = np.arange(len(X)) % 4
+    with sklearn.config_context(enable_metadata_routing=True):
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=GroupKFold(2))
+        sel.fit(X, y, groups=groups)
+        assert sel.depth_results_["rank_per_fold"].shape == (1, 2)
+        with pytest.raises(TypeError, match="unexpected"):
+            sel.fit(X, y, not_a_param=groups)
+
+
+def test_depth_sweep_display(small):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skrank.plotting import DepthSweepDisplay, SpectraDisplay
+
+    X, y = small
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2).fit(X, y)
+    disp = DepthSweepDisplay.from_estimator(sel)
+    assert disp.ax_.get_lines()[0].get_ydata().tolist() == \
+        sel.depth_results_["parameter_norm"].tolist()
+    spec = SpectraDisplay.from_estimator(sel.best_estimator_, kind="weights")
+    assert len(spec.spectra) == sel.best_depth_
+    with pytest.raises(ValueError, match="kind"):
+        SpectraDisplay.from_estimator(sel.best_estimator_, kind="nope")
