@@ -58,7 +58,8 @@ class _RankTracker:
     Times exclude the tracking itself, so they read as training time to a rank.
     """
 
-    def __init__(self, X, every, tol, n_samples, rng):
+    def __init__(self, X, every, tol, n_samples, rng, include_bias):
+        self.include_bias = include_bias
         self.every = every
         self.tol = tol
         self.rows = []
@@ -75,7 +76,7 @@ class _RankTracker:
             return False
         t0 = time.perf_counter()
         bn = _diag.bottleneck(module, self.X, tol=self.tol)
-        norm = _diag.parameter_norm(module)
+        norm = _diag.parameter_norm(module, include_bias=self.include_bias)
         self.rows.append((n_iter, t0 - self.start - self.overhead, bn.rank, norm))
         self.overhead += time.perf_counter() - t0
         return False
@@ -185,7 +186,7 @@ class _DeepL2Base(BaseEstimator):
             )
         batch_size = (min(200, len(X_tr)) if self.batch_size == "auto" else self.batch_size)
         tracker = _RankTracker(X_tr, self.track_rank_every, self.rank_tol,
-                               self.n_diagnostic_samples, rng)
+                               self.n_diagnostic_samples, rng, self._bias_in_norm())
         result = train(
             self.module_, X_t, Y_t,
             loss_fn=self._loss, alpha=self.alpha,
@@ -213,6 +214,10 @@ class _DeepL2Base(BaseEstimator):
 
     def _n_network_outputs(self, Y):
         return Y.shape[1]
+
+    def _bias_in_norm(self):
+        """``parameter_norm_`` counts what the penalty counts."""
+        return bool(getattr(self, "penalize_bias", False))
 
     def _n_codes(self, rank):
         """Number of bottleneck coordinates :meth:`transform` returns."""
@@ -272,7 +277,7 @@ class _DeepL2Base(BaseEstimator):
         else:
             self.jacobian_spectra_ = np.zeros((0, 0))
             self.jacobian_rank_ = None
-        self.parameter_norm_ = _diag.parameter_norm(module)
+        self.parameter_norm_ = _diag.parameter_norm(module, include_bias=self._bias_in_norm())
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = _diag.nonlinearity_impact(module, Xt)
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_

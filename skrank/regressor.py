@@ -134,7 +134,8 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
     jacobian_rank_ : int
         ``max_x rank Jf(x)`` over those points.
     parameter_norm_ : float
-        ``||theta||^2``, biases included.
+        ``||theta||^2`` of the penalized parameters: biases included when
+        ``penalize_bias`` (as the penalty counts them).
     norm_per_depth_ : float
         ``||theta||^2 / L``, the rank estimate of Jacot (2023a), Thm. 1.
     nonlinearity_impact_ : ndarray of shape (depth - 1,)

@@ -149,3 +149,20 @@ def test_depth_sweep_display(small):
     assert len(spec.spectra) == sel.best_depth_
     with pytest.raises(ValueError, match="kind"):
         SpectraDisplay.from_estimator(sel.best_estimator_, kind="nope")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank2_task_selected_depth_and_norm_slope(seed):
+    """Paper 001 Fig. 1a: inside a rank plateau ||theta||^2 grows with slope = rank.
+
+    Biases unpenalized: a penalized bias makes the constant offset cost about one
+    more unit per layer (slope ~2.8 measured with penalize_bias=True).
+    """
+    X, y = make_bottleneck_regression(500, random_state=0)
+    base = DeepL2Regressor(alpha=0.5, penalize_bias=False, max_iter=1500,
+                           random_state=seed)
+    sel = RankAwareDepthSelector(base, depths=[6, 8, 10], cv=2).fit(X, y)
+    assert sel.best_estimator_.bottleneck_rank_ == 2
+    assert sel.best_rank_ == 2
+    assert abs(sel.norm_slope_ - 2) < 0.5
