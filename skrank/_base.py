@@ -174,9 +174,10 @@ class _DeepL2Base(BaseEstimator):
         self.device_ = str(device)
 
         X_tr, Y_tr, X_val, Y_val = self._split(X, Y, rng)
+        X_fit, Y_fit = self._training_pairs(X_tr, Y_tr, rng)
         to = dict(device=device, dtype=dtype)
-        X_t = torch.tensor(X_tr, **to)
-        Y_t = torch.tensor(Y_tr, device=device, dtype=self._target_dtype(dtype))
+        X_t = torch.tensor(X_fit, **to)
+        Y_t = torch.tensor(Y_fit, device=device, dtype=self._target_dtype(dtype))
         val = {}
         if X_val is not None:
             val = dict(
@@ -214,6 +215,10 @@ class _DeepL2Base(BaseEstimator):
 
     def _n_network_outputs(self, Y):
         return Y.shape[1]
+
+    def _training_pairs(self, X, Y, rng):
+        """The (input, target) pairs the engine trains on; diagnostics use ``X``."""
+        return X, Y
 
     def _bias_in_norm(self):
         """``parameter_norm_`` counts what the penalty counts."""

@@ -1,6 +1,6 @@
 """Deep L2 autoencoders that find the data's bottleneck and denoise."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import TransformerMixin, _fit_context
@@ -31,6 +31,15 @@ class BottleneckAutoencoder(TransformerMixin, _DeepL2Base):
         What :meth:`transform` returns: the ``k`` bottleneck coordinates (a
         reducer, like PCA) or the reconstruction ``f(X)`` in input space (a
         denoising preprocessing step).
+    input_noise : float >= 0, default=0.0
+        Train as a *denoising* autoencoder: inputs are ``n_noisy_copies`` copies
+        of ``X`` with Gaussian noise of this standard deviation (in the units of
+        ``X``), targets the points themselves. The network then learns the
+        projection of nearby points onto the data, not only the identity on it.
+        Set it to the noise level expected at ``transform`` time.
+    n_noisy_copies : int, default=4
+        Noisy copies of each training point when ``input_noise > 0`` (drawn once,
+        from ``random_state``, so the objective is deterministic for L-BFGS).
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
 penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
 warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
@@ -88,6 +97,8 @@ random_state, verbose
     ----------
     .. [1] A. Jacot, "Implicit bias of large depth networks: a notion of rank for
        nonlinear functions", ICLR 2023, sec. 5 and Fig. 3.
+    .. [2] P. Vincent et al., "Extracting and composing robust features with
+       denoising autoencoders", ICML 2008 (the ``input_noise`` training).
 
     Examples
     --------
@@ -107,6 +118,8 @@ random_state, verbose
         **_DeepL2Base._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "output": [StrOptions({"codes", "reconstruction"})],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
+        "n_noisy_copies": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -114,6 +127,8 @@ random_state, verbose
         *,
         n_components=None,
         output="codes",
+        input_noise=0.0,
+        n_noisy_copies=4,
         depth=12,
         width=64,
         activation="relu",
@@ -144,6 +159,8 @@ random_state, verbose
     ):
         self.n_components = n_components
         self.output = output
+        self.input_noise = input_noise
+        self.n_noisy_copies = n_noisy_copies
         self.depth = depth
         self.width = width
         self.activation = activation
@@ -182,6 +199,13 @@ random_state, verbose
                 f"can hold: min(width={self.width}, n_samples={X.shape[0]})."
             )
         return X, X
+
+    def _training_pairs(self, X, Y, rng):
+        if not self.input_noise:
+            return X, Y
+        noisy = [X + self.input_noise * rng.standard_normal(X.shape)
+                 for _ in range(self.n_noisy_copies)]
+        return np.vstack(noisy), np.vstack([Y] * self.n_noisy_copies)
 
     def _encode_targets(self, y, *, fitting):
         return np.asarray(y)

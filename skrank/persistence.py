@@ -30,13 +30,11 @@ def _registry():
     from .classifier import DeepL2Classifier
     from .regressor import DeepL2Regressor
 
-    classes = [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder]
-    try:
-        from .resnet import ResNetL2Regressor
+    from .model_selection import RankAwareDepthSelector
+    from .resnet import ResNetL2Regressor
 
-        classes.append(ResNetL2Regressor)
-    except ImportError:  # pragma: no cover - module added later
-        pass
+    classes = [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder,
+               ResNetL2Regressor, RankAwareDepthSelector]
     return {cls.__name__: cls for cls in classes}
 
 
@@ -71,7 +69,27 @@ class _Encoder:
             if not all(isinstance(k, str) for k in value):
                 raise TypeError("Only dicts with string keys can be saved.")
             return {"__dict__": {k: self.encode(v) for k, v in value.items()}}
+        if type(value).__name__ in _registry():
+            return {"__estimator__": self.estimator(value)}
         raise TypeError(f"Cannot save a value of type {type(value).__name__}.")
+
+    def estimator(self, est):
+        """An estimator as JSON: class, parameters, fitted attributes, network."""
+        params = {k: self.encode(v) for k, v in est.get_params(deep=False).items()}
+        attrs = {k: self.encode(v) for k, v in vars(est).items()
+                 if k != "module_" and k not in params}
+        module = getattr(est, "module_", None)
+        arch = None
+        if module is not None:
+            prefix = f"m{len(self.tensors)}."
+            for k, v in module.state_dict().items():
+                self.tensors[prefix + k] = v.detach().cpu().clone()
+            arch = {"n_inputs": int(est.n_features_in_),
+                    "n_outputs": int(module.weight_matrices()[-1].shape[0]),
+                    "dtype": str(next(module.parameters()).dtype).replace("torch.", ""),
+                    "prefix": prefix}
+        return {"class": type(est).__name__, "params": params, "attributes": attrs,
+                "architecture": arch}
 
 
 def _decode(value, tensors):
@@ -88,7 +106,44 @@ def _decode(value, tensors):
         return [_decode(v, tensors) for v in value["__list__"]]
     if "__dict__" in value:
         return {k: _decode(v, tensors) for k, v in value["__dict__"].items()}
+    if "__estimator__" in value:
+        return _build(value["__estimator__"], tensors)
     raise ValueError(f"Unknown encoded value {sorted(value)}.")
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _build(meta, tensors, device=None):
+    """An estimator from :meth:`_Encoder.estimator`'s JSON and the tensors."""
+    registry = _registry()
+    if not isinstance(meta, dict) or meta.get("class") not in registry:
+        raise _Refused(f"unknown estimator class {meta.get('class')!r}.")
+    cls = registry[meta["class"]]
+    params = {k: _decode(v, tensors) for k, v in meta["params"].items()}
+    try:
+        estimator = cls(**params)
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise _Refused(f"invalid parameters ({exc}).") from exc
+    for key, value in meta["attributes"].items():
+        setattr(estimator, key, _decode(value, tensors))
+    arch = meta.get("architecture")
+    if arch is not None:
+        dtype = getattr(torch, arch["dtype"])
+        module = estimator._build_module(arch["n_inputs"], arch["n_outputs"], dtype)
+        prefix = arch["prefix"]
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as exc:
+            raise _Refused(f"network weights do not fit the architecture ({exc}).") \
+                from exc
+        target = _available_device(device or getattr(estimator, "device_", "cpu"))
+        estimator.module_ = module.to(target).eval()
+        estimator.device_ = str(target)
+    return estimator
 
 
 def _digest(header, tensors):
@@ -126,26 +181,11 @@ def save(estimator, path):
     if name not in _registry():
         raise TypeError(f"save() takes a skrank estimator, got {name}.")
     enc = _Encoder()
-    params = {k: enc.encode(v) for k, v in estimator.get_params(deep=False).items()}
-    attrs = {}
-    module = getattr(estimator, "module_", None)
-    for key, value in vars(estimator).items():
-        if key == "module_" or key in params:
-            continue
-        attrs[key] = enc.encode(value)
-    state = {}
-    arch = None
-    if module is not None:
-        state = {f"module.{k}": v.detach().cpu().clone()
-                 for k, v in module.state_dict().items()}
-        arch = {"n_inputs": int(estimator.n_features_in_),
-                "n_outputs": int(module.weight_matrices()[-1].shape[0]),
-                "dtype": str(next(module.parameters()).dtype).replace("torch.", "")}
-    tensors = {**enc.tensors, **state}
-    header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "class": name,
-                         "params": params, "attributes": attrs, "architecture": arch},
+    body = enc.estimator(estimator)
+    header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},
                         sort_keys=True)
-    payload = {"header": header, "tensors": tensors, "digest": _digest(header, tensors)}
+    payload = {"header": header, "tensors": enc.tensors,
+               "digest": _digest(header, enc.tensors)}
     torch.save(payload, path)
 
 
@@ -201,33 +241,12 @@ def load(path, *, device=None):
     if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
         raise _refuse(path, f"format version {meta.get('version')!r} is newer than this "
                             f"skrank's ({FORMAT_VERSION}); upgrade skrank.")
-    registry = _registry()
-    if meta.get("class") not in registry:
-        raise _refuse(path, f"unknown estimator class {meta.get('class')!r}.")
-    cls = registry[meta["class"]]
-    params = {k: _decode(v, tensors) for k, v in meta["params"].items()}
     try:
-        estimator = cls(**params)
-        estimator._validate_params()
-    except (TypeError, ValueError) as exc:
-        raise _refuse(path, f"invalid parameters ({exc}).") from exc
-    for key, value in meta["attributes"].items():
-        setattr(estimator, key, _decode(value, tensors))
-    arch = meta.get("architecture")
-    if arch is not None:
-        dtype = getattr(torch, arch["dtype"])
-        module = estimator._build_module(arch["n_inputs"], arch["n_outputs"], dtype)
-        state = {k[len("module."):]: v for k, v in tensors.items()
-                 if k.startswith("module.")}
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            raise _refuse(path, f"network weights do not fit the architecture ({exc}).") \
-                from exc
-        target = _available_device(device or getattr(estimator, "device_", "cpu"))
-        estimator.module_ = module.to(target).eval()
-        estimator.device_ = str(target)
-    return estimator
+        return _build(meta, tensors, device)
+    except _Refused as exc:
+        raise _refuse(path, str(exc)) from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _refuse(path, f"malformed content ({type(exc).__name__}: {exc}).") from exc
 
 
 def _available_device(device):

@@ -11,23 +11,28 @@ import skrank
 SMALL = dict(depth=3, width=8, max_iter=15, n_jacobian_points=2, random_state=0)
 
 
+def _small(cls):
+    params = inspect.signature(cls).parameters
+    kw = {k: v for k, v in SMALL.items() if k in params}
+    if "warmup_iter" in params:
+        kw["warmup_iter"] = 2
+    if "estimator" in params:  # a meta-estimator: wrap a small network
+        kw = dict(estimator=skrank.DeepL2Regressor(**SMALL), depths=[2, 3], cv=2)
+    return cls(**kw)
+
+
 def all_estimators():
-    out = []
-    for name in skrank.__all__:
-        obj = getattr(skrank, name)
-        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
-            params = inspect.signature(obj).parameters
-            kw = {k: v for k, v in SMALL.items() if k in params}
-            if "warmup_iter" in params:
-                kw["warmup_iter"] = 2
-            out.append(obj(**kw))
-    return out
+    return [_small(getattr(skrank, name)) for name in skrank.__all__
+            if inspect.isclass(getattr(skrank, name))
+            and issubclass(getattr(skrank, name), BaseEstimator)]
 
 
 def data_for(estimator, n=40, d=3, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.rand(n, d)
-    if isinstance(estimator, ClassifierMixin):
+    if isinstance(estimator, ClassifierMixin) or (
+            hasattr(estimator, "estimator")
+            and isinstance(estimator.estimator, ClassifierMixin)):
         y = np.array(["a", "b", "c"])[np.arange(n) % 3]
     elif isinstance(estimator, TransformerMixin) and not hasattr(estimator, "predict"):
         y = None

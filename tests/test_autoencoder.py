@@ -76,3 +76,21 @@ def test_n_components_too_large_is_a_clear_error():
     X, _ = make_noisy_curve(50, random_state=0)
     with pytest.raises(ValueError, match="n_components=99 exceeds"):
         BottleneckAutoencoder(n_components=99, **FAST).fit(X)
+
+
+def test_input_noise_training_denoises_better_than_pca():
+    from sklearn.decomposition import PCA
+
+    _, clean = make_noisy_curve(600, noise=0.0, random_state=0)
+    train, test = clean[:300], clean[300:]
+    rng = np.random.default_rng(1)
+    noisy = test + 0.1 * rng.standard_normal(test.shape)
+    ae = BottleneckAutoencoder(alpha=0.01, input_noise=0.1, random_state=0).fit(train)
+    err_ae = np.mean(np.sum((ae.reconstruct(noisy) - test) ** 2, axis=1))
+    best_pca = min(
+        np.mean(np.sum((PCA(k).fit(train).inverse_transform(
+            PCA(k).fit(train).transform(noisy)) - test) ** 2, axis=1)) for k in (1, 2))
+    err_noisy = np.mean(np.sum((noisy - test) ** 2, axis=1))
+    assert err_ae < 0.7 * best_pca and err_ae < 0.7 * err_noisy
+    # the training pairs are noisy copies, the diagnostics use the clean points
+    assert ae.bottleneck_rank_ == 1
