@@ -28,9 +28,8 @@ FORMAT_VERSION = 1
 def _registry():
     from .autoencoder import BottleneckAutoencoder
     from .classifier import DeepL2Classifier
-    from .regressor import DeepL2Regressor
-
     from .model_selection import RankAwareDepthSelector
+    from .regressor import DeepL2Regressor
     from .resnet import ResNetL2Regressor
 
     classes = [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder,
