@@ -312,12 +312,13 @@ def _run_minibatch(module, params, X, Y, loss_fn, alpha, groups, solver, max_ite
     for _ in range(max_iter):
         epoch_loss = torch.zeros((), dtype=X.dtype, device=X.device)
         if full_batch:
-            batches = (None,)
+            Xs, Ys = X, Y
         else:
+            # one gather per epoch, then contiguous slices (views, no copies)
             perm = torch.randperm(n, generator=generator, device="cpu").to(X.device)
-            batches = perm.split(batch_size)
-        for idx in batches:
-            xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
+            Xs, Ys = X[perm], Y[perm]
+        for start in range(0, n, batch_size):
+            xb, yb = Xs[start:start + batch_size], Ys[start:start + batch_size]
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(module(xb), yb)
             loss.backward()

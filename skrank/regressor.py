@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
+from torch.nn import functional as F
 
 from ._base import _DeepL2Base
 
@@ -248,7 +249,8 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         return y.reshape(y.shape[0], -1)
 
     def _loss(self, output, target):
-        return (output - target).square().sum(1).mean()
+        # (1/N) sum_i ||f(x_i) - y_i||^2 in one fused kernel
+        return F.mse_loss(output, target, reduction="sum") / output.shape[0]
 
     def _validation_score(self, module, X, Y):
         return _r2(module(X), Y)
