@@ -179,6 +179,16 @@ def layer_outputs(model, X):
     Uses the model's own ``forward_layers`` when it has one; for any other module
     the children are run in order, ``z_l`` being the output of the l-th
     ``nn.Linear`` and ``a_l`` the input of the next one. Returns tensors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import layer_outputs
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(4, 2))
+    >>> pre, post = layer_outputs(net, torch.randn(5, 3))
+    >>> [z.shape[1] for z in pre], [a.shape[1] for a in post]
+    ([4, 2], [4])
     """
     x = _as_input(model, X)
     with torch.no_grad():
@@ -234,7 +244,17 @@ def representation_spectra(model, X, *, center=False):
 
 
 def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL):
-    """Effective rank of each centered hidden representation (see :func:`effective_rank`)."""
+    """Effective rank of each centered hidden representation (see :func:`effective_rank`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import representation_ranks
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Identity(),
+    ...                           torch.nn.Linear(1, 3))
+    >>> representation_ranks(net, torch.randn(20, 3)).tolist()
+    [1]
+    """
     return np.array(
         [effective_rank(s, tol=tol) for s in representation_spectra(model, X, center=True)],
         dtype=int,
@@ -298,7 +318,16 @@ def projected_layer_spectra(model, X):
 
 
 def principal_components(representation, k):
-    """Top ``k`` principal directions (k, width) of a centered representation."""
+    """Top ``k`` principal directions (k, width) of a centered representation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.diagnostics import principal_components
+    >>> A = np.outer(np.arange(5.0), [0.0, 1.0, 0.0]) + 7.0  # a line in R^3
+    >>> np.abs(principal_components(A, 1)).round(6).tolist()
+    [[0.0, 1.0, 0.0]]
+    """
     a = representation.to(torch.float64) if isinstance(representation, torch.Tensor) \
         else torch.as_tensor(np.asarray(representation, dtype=np.float64))
     _, _, vh = torch.linalg.svd(a - a.mean(0), full_matrices=False)
@@ -420,7 +449,17 @@ def jacobian_spectra(model, X, *, chunk_size=256):
 
 
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
-    """``max_x rank Jf(x)`` over the rows of ``X`` (paper [1], Def. 1)."""
+    """``max_x rank Jf(x)`` over the rows of ``X`` (paper [1], Def. 1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import jacobian_rank
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(2, 4))
+    >>> jacobian_rank(net, torch.randn(3, 4))
+    2
+    """
     spectra = jacobian_spectra(model, X)
     return max((effective_rank(s, tol=tol) for s in spectra), default=0)
 
@@ -455,6 +494,15 @@ def nonlinearity_impact(model, X):
     Returns
     -------
     impact : ndarray of shape (L - 1,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import nonlinearity_impact
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Identity(),
+    ...                           torch.nn.Linear(3, 1))
+    >>> nonlinearity_impact(net, torch.randn(4, 2)).tolist()
+    [0.0]
     """
     pre, post = layer_outputs(model, X)
     out = []

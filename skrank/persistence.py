@@ -212,6 +212,16 @@ def load(path, *, device=None):
     ValueError
         The file is not a skrank file, is truncated or corrupted, comes from a
         newer format version, or its content does not match its digest.
+
+    Examples
+    --------
+    >>> import io
+    >>> from skrank import load
+    >>> try:
+    ...     load(io.BytesIO(b"not a model"))
+    ... except ValueError as exc:
+    ...     print("refused")
+    refused
     """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
