@@ -67,6 +67,8 @@ class DepthSweepDisplay:
         ax2.step(self.depths, self.bottleneck_rank, where="mid", color="tab:red",
                  label="bottleneck rank")
         ax2.set_ylabel("bottleneck rank", color="tab:red")
+        ax2.set_ylim(0, max(int(np.max(self.bottleneck_rank)), 1) + 1)
+        ax2.yaxis.get_major_locator().set_params(integer=True)
         if self.best_depth is not None:
             ax.axvline(self.best_depth, color="gray", ls="--", lw=0.8)
         self.ax_, self.ax_rank_, self.figure_ = ax, ax2, ax.figure
