@@ -129,6 +129,47 @@ class FullyConnectedNet(nn.Module):
     def weight_matrices(self):
         return [layer.weight for layer in self.layers]
 
+    def deepened(self, n_new, layer, x, *, free_bias=False, rtol=1e-3):
+        """A copy with ``n_new`` identity-like layers inserted after hidden layer ``layer``.
+
+        Each new layer maps every representation ``a = a_layer(x)`` of the data to
+        itself, and ReLU leaves the (non-negative) result unchanged, so the deeper
+        network computes the same function on the data while paying only for the
+        directions in use (paper 000 sec. 4: the middle layers of a deep network
+        are such identities). With penalized biases the layer is the orthogonal
+        projector onto the span of the ``a`` (the constant offset costs one
+        direction); with ``free_bias`` it is the projector ``P`` onto the span of
+        the centered ``a`` with bias ``(I - P) mean(a)``, which carries the offset
+        for free.
+        """
+        with torch.no_grad():
+            a = self.forward_to(x, layer).to(torch.float64)
+            mean = a.mean(0)
+            basis = a - mean if free_bias else a
+            _, s, vh = torch.linalg.svd(basis, full_matrices=False)
+            keep = vh[s > rtol * s[0]] if s.numel() and s[0] > 0 else vh[:0]
+            projector = keep.T @ keep
+            offset = (mean - projector @ mean) if free_bias else torch.zeros_like(mean)
+            dtype = self.layers[0].weight.dtype
+            projector, offset = projector.to(dtype), offset.to(dtype)
+        w = self.layers[0].weight
+        deep = FullyConnectedNet(self.layers[0].in_features, self.layers[-1].out_features,
+                                 depth=self.depth + n_new, width=self.layers[0].out_features,
+                                 activation=self.activation,
+                                 negative_slope=self.negative_slope,
+                                 bias=self.layers[0].bias is not None,
+                                 dtype=w.dtype, device=w.device)
+        sources = list(self.layers[:layer]) + [None] * n_new + list(self.layers[layer:])
+        with torch.no_grad():
+            for dst, src in zip(deep.layers, sources):
+                if src is None:
+                    dst.weight.copy_(projector)
+                    if dst.bias is not None:
+                        dst.bias.copy_(offset)
+                else:
+                    dst.load_state_dict(src.state_dict())
+        return deep
+
     def biases(self):
         return [layer.bias for layer in self.layers if layer.bias is not None]
 
@@ -226,6 +267,29 @@ class ResidualNet(nn.Module):
     def weight_matrices(self):
         return ([self.embed.weight] + [lin.weight for b in self.blocks for lin in b]
                 + [self.unembed.weight])
+
+    def deepened(self, n_new, layer, x, *, free_bias=True):
+        """A copy with ``n_new`` zero residual blocks appended after block ``layer - 1``:
+        ``id + 0`` is the identity and costs nothing, so the function is unchanged."""
+        w = self.embed.weight
+        deep = ResidualNet(self.embed.in_features, self.unembed.out_features,
+                           depth=self.depth + n_new, width=self.embed.out_features,
+                           block_depth=self.block_depth, activation=self.activation,
+                           negative_slope=self.negative_slope, dtype=w.dtype,
+                           device=w.device)
+        blocks = list(self.blocks[: layer - 1]) + [None] * n_new \
+            + list(self.blocks[layer - 1:])
+        with torch.no_grad():
+            deep.embed.load_state_dict(self.embed.state_dict())
+            deep.unembed.load_state_dict(self.unembed.state_dict())
+            for dst, src in zip(deep.blocks, blocks):
+                if src is None:
+                    for lin in dst:
+                        lin.weight.zero_()
+                        lin.bias.zero_()
+                else:
+                    dst.load_state_dict(src.state_dict())
+        return deep
 
     def rank_candidates(self, x, stream):
         """(weight, its input, hidden layer after it) where the function can narrow:

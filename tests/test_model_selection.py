@@ -166,3 +166,35 @@ def test_rank2_task_selected_depth_and_norm_slope(seed):
     assert sel.best_estimator_.bottleneck_rank_ == 2
     assert sel.best_rank_ == 2
     assert abs(sel.norm_slope_ - 2) < 0.5
+
+
+@pytest.mark.parametrize("free_bias", [False, True])
+@pytest.mark.parametrize("cls, kw", [
+    (DeepL2Regressor, dict(activation="relu")),
+    (DeepL2Regressor, dict(activation="identity")),
+    ("resnet", dict()),
+])
+def test_deepened_network_computes_the_same_function(small, cls, kw, free_bias):
+    import torch
+
+    from skrank import ResNetL2Regressor
+
+    X, y = small
+    est = (ResNetL2Regressor(depth=2, width=12, max_iter=30, random_state=0)
+           if cls == "resnet" else cls(depth=3, **{**FAST, "max_iter": 30}, **kw))
+    est.fit(X, y)
+    x = torch.tensor(X, dtype=torch.float32)
+    deep = est.module_.deepened(2, est.bottleneck_layer_, x, free_bias=free_bias)
+    assert deep.depth == est.module_.depth + 2
+    with torch.no_grad():
+        torch.testing.assert_close(deep(x), est.module_(x), rtol=1e-4, atol=1e-4)
+
+
+def test_warm_started_sweep(small):
+    X, y = small
+    base = DeepL2Regressor(**{**FAST, "max_iter": 40})
+    sel = RankAwareDepthSelector(base, depths=[2, 3, 4], cv=2, warm_start=True).fit(X, y)
+    r = sel.depth_results_
+    assert r["depth"].tolist() == [2, 3, 4] and r["rank_per_fold"].shape == (3, 2)
+    assert np.isfinite(r["mean_test_score"]).all()
+    assert sel.best_estimator_.depth == sel.best_depth_
