@@ -259,8 +259,11 @@ class _DeepL2Base(BaseEstimator):
         Xt = _diag._as_input(module, X)
         tol = self.rank_tol
         self.layer_spectra_ = _diag.layer_spectra(module)
-        self.representation_spectra_ = _diag.representation_spectra(module, Xt)
-        bn = _diag.bottleneck(module, Xt, tol=tol)
+        # one forward pass serves every representation-based diagnostic
+        outputs = _diag.layer_outputs(module, Xt)
+        self.representation_spectra_ = _diag.representation_spectra(module, Xt,
+                                                                     outputs=outputs)
+        bn = _diag.bottleneck(module, Xt, tol=tol, outputs=outputs)
         self.layer_ranks_ = bn.weight_ranks
         self.bottleneck_rank_ = bn.rank
         self.bottleneck_layer_ = bn.layer
@@ -269,7 +272,7 @@ class _DeepL2Base(BaseEstimator):
         if k == bn.rank:
             self.bottleneck_components_ = bn.components
         else:
-            _, post = _diag.layer_outputs(module, Xt)
+            _, post = outputs
             self.bottleneck_components_ = _diag.principal_components(
                 post[bn.layer - 1], k)
         n_jac = min(self.n_jacobian_points, X.shape[0])
@@ -284,8 +287,12 @@ class _DeepL2Base(BaseEstimator):
             self.jacobian_rank_ = None
         self.parameter_norm_ = _diag.parameter_norm(module, include_bias=self._bias_in_norm())
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
-        self.nonlinearity_impact_ = _diag.nonlinearity_impact(module, Xt)
+        self.nonlinearity_impact_ = _diag.nonlinearity_impact(module, Xt, outputs=outputs)
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
+        self._more_diagnostics(module, outputs)
+
+    def _more_diagnostics(self, module, outputs):
+        """Estimator-specific diagnostics from the shared forward pass ``outputs``."""
 
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X):

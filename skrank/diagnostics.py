@@ -214,7 +214,7 @@ def _spectra_of(reps, center):
     return out
 
 
-def representation_spectra(model, X, *, center=False):
+def representation_spectra(model, X, *, center=False, outputs=None):
     """Singular values of each hidden representation ``A_l`` over the inputs ``X``.
 
     Parameters
@@ -225,6 +225,8 @@ def representation_spectra(model, X, *, center=False):
         Subtract the mean representation first. Uncentered spectra are paper [1]'s
         Fig. 1; centered ones drop the constant offset direction, so that a
         representation lying on a k-dimensional affine plane shows k values.
+    outputs : tuple or None, default=None
+        ``layer_outputs(model, X)`` when already computed (saves a forward pass).
 
     Returns
     -------
@@ -239,11 +241,11 @@ def representation_spectra(model, X, *, center=False):
     >>> representation_spectra(net, torch.randn(10, 3)).shape
     (1, 4)
     """
-    _, post = layer_outputs(model, X)
+    _, post = outputs if outputs is not None else layer_outputs(model, X)
     return np.array(_spectra_of(post, center))
 
 
-def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL):
+def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Effective rank of each centered hidden representation (see :func:`effective_rank`).
 
     Examples
@@ -256,7 +258,8 @@ def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL):
     [1]
     """
     return np.array(
-        [effective_rank(s, tol=tol) for s in representation_spectra(model, X, center=True)],
+        [effective_rank(s, tol=tol)
+         for s in representation_spectra(model, X, center=True, outputs=outputs)],
         dtype=int,
     )
 
@@ -356,7 +359,7 @@ class Bottleneck:
     weight_ranks: np.ndarray
 
 
-def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
+def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
 
     Every weight matrix ``W_l`` is read with the mean direction of its input
@@ -376,6 +379,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
     X : array-like of shape (n_samples, n_features)
     tol : float, default=0.1
         Passed to :func:`effective_rank`.
+    outputs : tuple or None, default=None
+        ``layer_outputs(model, X)`` when already computed (saves a forward pass).
 
     Returns
     -------
@@ -393,7 +398,7 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL):
     1
     """
     x = _as_input(model, X)
-    _, post = layer_outputs(model, x)
+    _, post = outputs if outputs is not None else layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     if hasattr(model, "rank_candidates"):
@@ -484,7 +489,7 @@ def parameter_norm(model, *, include_bias=True):
     return float(sum(np.sum(_to_numpy(t) ** 2) for t in tensors))
 
 
-def nonlinearity_impact(model, X):
+def nonlinearity_impact(model, X, *, outputs=None):
     """``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer (paper [1], Fig. 1 middle).
 
     ``Z~_l`` are the pre-activations and ``Z_l`` the activations over ``X``; values
@@ -504,7 +509,7 @@ def nonlinearity_impact(model, X):
     >>> nonlinearity_impact(net, torch.randn(4, 2)).tolist()
     [0.0]
     """
-    pre, post = layer_outputs(model, X)
+    pre, post = outputs if outputs is not None else layer_outputs(model, X)
     out = []
     for z, a in zip(pre, post):
         denom = torch.linalg.norm(z)

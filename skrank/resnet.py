@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
+from . import diagnostics as _diag
 from ._networks import ResidualNet
 from .regressor import DeepL2Regressor
 
@@ -197,21 +198,17 @@ dtype, device, random_state, verbose
                 and module.embed.in_features == n_inputs
                 and module.unembed.out_features == n_outputs)
 
-    def _compute_diagnostics(self, X, rng):
-        super()._compute_diagnostics(X, rng)
-        from . import diagnostics as _diag
-
-        module = self.module_
-        Xt = _diag._as_input(module, X[: self.n_diagnostic_samples])
+    def _more_diagnostics(self, module, outputs):
         self.embedding_spectrum_ = self.layer_spectra_[0]
         self.unembedding_spectrum_ = self.layer_spectra_[-1]
-        self.stream_ranks_ = _diag.representation_ranks(module, Xt, tol=self.rank_tol)
+        self.stream_ranks_ = _diag.representation_ranks(module, None, tol=self.rank_tol,
+                                                        outputs=outputs)
         # Depth-2 blocks can also cancel stream directions (W_l2 W_l1 ~ -I on a
         # subspace): the stream itself may be the narrowest place.
         position = int(np.argmin(self.stream_ranks_))
         k = int(self.stream_ranks_[position])
         if k < self.bottleneck_rank_:
-            _, stream = _diag.layer_outputs(module, Xt)
+            _, stream = outputs
             a = stream[position].to(torch.float64)
             self.bottleneck_rank_ = k
             self.bottleneck_layer_ = position + 1
