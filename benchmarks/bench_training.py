@@ -5,16 +5,18 @@ Adam, N=1000, 20 -> 20), at batch size 64 and full batch; then the time skrank's
 default L-BFGS needs to recover the bottleneck rank on the papers' two tasks.
 Ratios (skrank / peer) are what to read: they survive a noisy shared machine.
 
-Every library runs single-threaded (torch and BLAS) so that the comparison is of the
-training loops, not of thread scheduling on a small machine.
+Every library runs with the same number of threads (torch and BLAS; one by default)
+so that the comparison is of the training loops, not of thread scheduling.
 
-    python benchmarks/bench_training.py [--epochs 10] [--quick]
+    python benchmarks/bench_training.py [--epochs 10] [--quick] [--threads 1]
 """
 
 import os
+import sys
 
+_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+    os.environ.setdefault(var, _THREADS)
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -28,7 +30,7 @@ from sklearn.neural_network import MLPRegressor  # noqa: E402
 from skrank import DeepL2Regressor  # noqa: E402
 from skrank.datasets import make_bottleneck_regression, make_low_rank_regression  # noqa: E402
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(_THREADS))
 warnings.simplefilter("ignore", ConvergenceWarning)
 
 DEPTH, WIDTH, N = 11, 128, 1000
@@ -89,11 +91,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="fewer epochs, rank-2 only")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for every library (torch and BLAS)")
     args = parser.parse_args()
     epochs = 3 if args.quick else args.epochs
 
     X, y = make_bottleneck_regression(N, random_state=0)
-    print(f"per-epoch seconds, L={DEPTH}, width={WIDTH}, N={N}, Adam, one thread")
+    print(f"per-epoch seconds, L={DEPTH}, width={WIDTH}, N={N}, Adam, "
+          f"{args.threads} thread(s) for every library")
     print(f"{'batch':>8} {'skrank':>9} {'sklearn':>9} {'skorch':>9} "
           f"{'skrank/sklearn':>15} {'skrank/skorch':>14}")
     for fn in (per_epoch_skrank, per_epoch_sklearn, per_epoch_skorch):
