@@ -1,6 +1,7 @@
 """Rank-aware choice of depth: fit over depths, read ranks and norms, choose."""
 
 import time
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,46 +31,34 @@ def _estimator_has(attr):
 
     return check
 
-def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params):
-    """One (depth, split) job. Runs single-threaded: sweeps parallelize over jobs,
-    and the same thread count everywhere makes a distributed sweep reproduce the
-    sequential one bit for bit."""
+@contextmanager
+def _single_thread():
+    """Sweeps parallelize over jobs; the same thread count everywhere also makes a
+    distributed sweep reproduce the sequential one bit for bit."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        est = clone(estimator).set_params(depth=depth)
-        start = time.perf_counter()
-        X_tr = _take(X, train)
-        if y is None:
-            est.fit(X_tr, **fit_params)
-        else:
-            est.fit(X_tr, _take(y, train), **fit_params)
-        fit_time = time.perf_counter() - start
-        X_te = _take(X, test)
-        score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
-        return {
-            "depth": depth,
-            "score": float(score),
-            "rank": int(est.bottleneck_rank_),
-            "parameter_norm": float(est.parameter_norm_),
-            "fit_time": fit_time,
-        }
+        yield
     finally:
         torch.set_num_threads(threads)
 
+
+def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params):
+    """One (depth, split) job, trained from scratch."""
+    return _fit_chain(estimator, [depth], X, y, train, test, scorer, fit_params, None)[0]
+
+
 def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_iter):
-    """All depths of one fold, each deeper network started from the previous one
-    with identity layers inserted in its bottleneck (``warm_start=True``)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        out, prev = [], None
-        X_tr, X_te = _take(X, train), _take(X, test)
-        y_tr = None if y is None else _take(y, train)
+    """The depths of one fold in order; with ``warm_iter``, each deeper network
+    starts from the previous one with identity layers inserted in its bottleneck."""
+    X_tr, X_te = _take(X, train), _take(X, test)
+    y_tr = None if y is None else _take(y, train)
+    out, prev = [], None
+    with _single_thread():
         for depth in depths:
             est = clone(estimator).set_params(depth=depth)
             start = time.perf_counter()
-            if prev is not None:
+            if prev is not None and warm_iter is not None:
                 p = next(prev.module_.parameters())
                 x = torch.tensor(np.asarray(X_tr), dtype=p.dtype, device=p.device)
                 free_bias = not est.get_params().get("penalize_bias", False)
@@ -87,9 +76,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
                         "parameter_norm": float(est.parameter_norm_),
                         "fit_time": fit_time})
             prev = est
-        return out
-    finally:
-        torch.set_num_threads(threads)
+    return out
 
 
 #: Directions of the bottleneck representation below this fraction of its largest
