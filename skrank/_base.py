@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import diagnostics as _diag
 from ._engine import train
 from ._networks import FullyConnectedNet
+from ._scaling import IsotropicScaling
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
@@ -52,16 +53,45 @@ def resolve_device(device):
     return torch.device(device)
 
 
+class AmbiguousRankWarning(UserWarning):
+    """A rank was read where the spectrum shows no clear gap, or the network does
+    not factor through the rank it read: the number moves with ``rank_tol``."""
+
+
+#: Below this fidelity the network passed through its bottleneck coordinates no
+#: longer reproduces the network (a tenth of its variance lost): the cut
+#: directions still matter and the reading understates the rank.
+MIN_FIDELITY = 0.9
+
+
+def _warn_if_unclear(report, tol):
+    bn = report.bottleneck
+    if bn.reading is not None and not bn.reading.clear:
+        warnings.warn(
+            f"The bottleneck spectrum has no clear gap (largest ratio "
+            f"{bn.reading.gap:.2g} < rank_gap): bottleneck_rank_={bn.rank} counts the "
+            f"values above rank_tol={tol} and changes with it. Train longer, raise "
+            "alpha or depth, or read est.diagnose(X, rank_tol=...).",
+            AmbiguousRankWarning, stacklevel=4)
+    elif np.isfinite(report.fidelity) and report.fidelity < MIN_FIDELITY:
+        warnings.warn(
+            f"The network passed through its {bn.rank} bottleneck coordinates keeps "
+            f"only {report.fidelity:.0%} of its output variance: the directions the "
+            "rank reading cut still matter, so bottleneck_rank_ understates what the "
+            "network computes.", AmbiguousRankWarning, stacklevel=4)
+
+
 class _RankTracker:
     """Records the bottleneck rank during training (``track_rank_every`` > 0).
 
     Times exclude the tracking itself, so they read as training time to a rank.
     """
 
-    def __init__(self, X, every, tol, n_samples, rng, include_bias):
+    def __init__(self, X, every, tol, n_samples, rng, include_bias, min_gap):
         self.include_bias = include_bias
         self.every = every
         self.tol = tol
+        self.min_gap = min_gap
         self.rows = []
         if every:
             if X.shape[0] > n_samples:
@@ -75,7 +105,7 @@ class _RankTracker:
         if n_iter % self.every:
             return False
         t0 = time.perf_counter()
-        bn = _diag.bottleneck(module, self.X, tol=self.tol)
+        bn = _diag.bottleneck(module, self.X, tol=self.tol, min_gap=self.min_gap)
         norm = _diag.parameter_norm(module, include_bias=self.include_bias)
         self.rows.append((n_iter, t0 - self.start - self.overhead, bn.rank, norm))
         self.overhead += time.perf_counter() - t0
@@ -117,14 +147,20 @@ class _DeepL2Base(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "warm_start": ["boolean"],
         "rank_tol": [Interval(Real, 0, 1, closed="neither")],
+        "rank_gap": [Interval(Real, 1, None, closed="left")],
         "n_diagnostic_samples": [Interval(Integral, 1, None, closed="left")],
         "n_jacobian_points": [Interval(Integral, 0, None, closed="left")],
         "track_rank_every": [Interval(Integral, 0, None, closed="left")],
+        "normalize": ["boolean"],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    #: What the targets are: 'real' values (rescaled like any data), class
+    #: 'labels' (never rescaled) or the 'inputs' themselves (the inputs' scaling).
+    _target_kind = "real"
 
     # ---- hooks for subclasses -------------------------------------------------
     def _encode_targets(self, y, *, fitting):
@@ -157,8 +193,11 @@ class _DeepL2Base(BaseEstimator):
     # ---- fit ------------------------------------------------------------------
     def _fit(self, X, y):
         X, y = self._validate_fit_data(X, y)
-        self._check_representable(X, "X")
         Y = self._encode_targets(y, fitting=True)
+        X, Y = self._normalize_fit_data(X, Y)
+        self._check_representable(X, "X")
+        if self._target_kind == "real":
+            self._check_representable(Y, "y")
         device = resolve_device(self.device)
         dtype = _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
@@ -187,7 +226,8 @@ class _DeepL2Base(BaseEstimator):
             )
         batch_size = (min(200, len(X_tr)) if self.batch_size == "auto" else self.batch_size)
         tracker = _RankTracker(X_tr, self.track_rank_every, self.rank_tol,
-                               self.n_diagnostic_samples, rng, self._bias_in_norm())
+                               self.n_diagnostic_samples, rng, self._bias_in_norm(),
+                               self.rank_gap)
         result = train(
             self.module_, X_t, Y_t,
             loss_fn=self._loss, alpha=self.alpha,
@@ -213,6 +253,35 @@ class _DeepL2Base(BaseEstimator):
     def _target_dtype(self, dtype):
         return dtype
 
+    def _normalize_fit_data(self, X, Y):
+        """Center and scale ``X`` and ``Y`` isotropically (see ``skrank._scaling``).
+
+        Stores ``input_mean_``, ``input_scale_``, ``target_mean_`` and
+        ``target_scale_``; class codes are never rescaled and a reconstruction
+        target takes the inputs' scaling.
+        """
+        sx = IsotropicScaling.fit(X) if self.normalize else \
+            IsotropicScaling.identity(X.shape[1])
+        if self._target_kind == "inputs":
+            sy = sx
+        elif self._target_kind == "real" and self.normalize:
+            sy = IsotropicScaling.fit(Y)
+        else:
+            sy = IsotropicScaling.identity(Y.shape[1])
+        self.input_mean_, self.input_scale_ = sx.mean, sx.scale
+        self.target_mean_, self.target_scale_ = sy.mean, sy.scale
+        Yn = Y if self._target_kind == "labels" else sy.forward(Y)
+        return np.ascontiguousarray(sx.forward(X)), np.ascontiguousarray(Yn)
+
+    def _scale_inputs(self, X):
+        return (np.asarray(X, dtype=np.float64) - self.input_mean_) / self.input_scale_
+
+    def _unscale_outputs(self, out):
+        """Network outputs back in the targets' units (logits stay as they are)."""
+        if self._target_kind == "labels":
+            return out
+        return out * self.target_scale_ + self.target_mean_
+
     def _n_network_outputs(self, Y):
         return Y.shape[1]
 
@@ -223,10 +292,6 @@ class _DeepL2Base(BaseEstimator):
     def _bias_in_norm(self):
         """``parameter_norm_`` counts what the penalty counts."""
         return bool(getattr(self, "penalize_bias", False))
-
-    def _n_codes(self, rank):
-        """Number of bottleneck coordinates :meth:`transform` returns."""
-        return rank
 
     def _compatible_module(self, n_inputs, n_outputs):
         module = getattr(self, "module_", None)
@@ -253,51 +318,75 @@ class _DeepL2Base(BaseEstimator):
 
     # ---- diagnostics ------------------------------------------------------------
     def _compute_diagnostics(self, X, rng):
-        module = self.module_
+        """Copy :func:`skrank.diagnostics.diagnose`'s report to fitted attributes."""
         if X.shape[0] > self.n_diagnostic_samples:
             X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
-        Xt = _diag._as_input(module, X)
-        tol = self.rank_tol
-        self.layer_spectra_ = _diag.layer_spectra(module)
-        # one forward pass serves every representation-based diagnostic
-        outputs = _diag.layer_outputs(module, Xt)
-        self.representation_spectra_ = _diag.representation_spectra(module, Xt,
-                                                                     outputs=outputs)
-        bn = _diag.bottleneck(module, Xt, tol=tol, outputs=outputs)
+        n_jac = min(self.n_jacobian_points, X.shape[0])
+        points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
+        report = _diag.diagnose(self.module_, X, jacobian_points=points,
+                                tol=self.rank_tol, min_gap=self.rank_gap,
+                                include_bias=self._bias_in_norm())
+        bn = report.bottleneck
+        self.layer_spectra_ = report.layer_spectra
+        self.representation_spectra_ = report.representation_spectra
         self.layer_ranks_ = bn.weight_ranks
         self.bottleneck_rank_ = bn.rank
         self.bottleneck_layer_ = bn.layer
         self.bottleneck_mean_ = bn.mean
-        k = self._n_codes(bn.rank)
-        if k == bn.rank:
-            self.bottleneck_components_ = bn.components
-        else:
-            _, post = outputs
-            self.bottleneck_components_ = _diag.principal_components(
-                post[bn.layer - 1], k)
-        n_jac = min(self.n_jacobian_points, X.shape[0])
-        if n_jac:
-            pts = Xt[torch.as_tensor(rng.choice(X.shape[0], n_jac, replace=False))]
-            self.jacobian_spectra_ = _diag.jacobian_spectra(module, pts)
-            self.jacobian_rank_ = max(
-                _diag.effective_rank(s, tol=tol) for s in self.jacobian_spectra_
-            )
-        else:
-            self.jacobian_spectra_ = np.zeros((0, 0))
-            self.jacobian_rank_ = None
-        self.parameter_norm_ = _diag.parameter_norm(module, include_bias=self._bias_in_norm())
+        self.bottleneck_gap_ = bn.reading.gap
+        self.bottleneck_fidelity_ = report.fidelity
+        self.bottleneck_components_ = self._code_components(bn, X)
+        self.jacobian_spectra_ = report.jacobian_spectra
+        self.jacobian_rank_ = report.jacobian_rank
+        self.parameter_norm_ = report.parameter_norm
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
-        self.nonlinearity_impact_ = _diag.nonlinearity_impact(module, Xt, outputs=outputs)
+        self.nonlinearity_impact_ = report.nonlinearity_impact
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
-        self._more_diagnostics(module, outputs)
+        self._more_diagnostics(report)
+        _warn_if_unclear(report, self.rank_tol)
 
-    def _more_diagnostics(self, module, outputs):
-        """Estimator-specific diagnostics from the shared forward pass ``outputs``."""
+    def _code_components(self, bn, X):
+        """The principal directions :meth:`transform` projects on (``bn``'s own)."""
+        return bn.components
+
+    def _more_diagnostics(self, report):
+        """Estimator-specific attributes from the report (never overwrites the rest)."""
+
+    def diagnose(self, X, *, rank_tol=None, rank_gap=None):
+        """Re-read the fitted network over ``X`` at other rank settings, without refitting.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs over which to measure (e.g. the training inputs); at most
+            ``n_diagnostic_samples`` rows are used.
+        rank_tol, rank_gap : float or None
+            The rank rule's floor and gap; ``None`` keeps the estimator's.
+
+        Returns
+        -------
+        report : skrank.diagnostics.Report
+            Spectra, ranks with their evidence, Jacobians and norm; the fitted
+            attributes are left as they are.
+        """
+        X = self._check_X(X)
+        rng = check_random_state(self.random_state)
+        if X.shape[0] > self.n_diagnostic_samples:
+            X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
+        n_jac = min(self.n_jacobian_points, X.shape[0])
+        points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
+        return _diag.diagnose(
+            self.module_, X, jacobian_points=points,
+            tol=self.rank_tol if rank_tol is None else rank_tol,
+            min_gap=self.rank_gap if rank_gap is None else rank_gap,
+            include_bias=self._bias_in_norm())
 
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X):
+        """Validated inputs in the network's (normalized) units."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._scale_inputs(X)
         self._check_representable(X, "X")
         return X
 
@@ -329,7 +418,7 @@ class _DeepL2Base(BaseEstimator):
         return np.concatenate(outs, axis=0)
 
     def _forward(self, X):
-        return self._batched(self._check_X(X), self.module_)
+        return self._unscale_outputs(self._batched(self._check_X(X), self.module_))
 
     def _bottleneck_codes(self, X):
         X = self._check_X(X)
@@ -361,7 +450,7 @@ class _DeepL2Base(BaseEstimator):
         def decode(chunk):
             return self.module_.forward_from(chunk @ comps + mean, layer)
 
-        return self._batched(Z, decode)
+        return self._unscale_outputs(self._batched(Z, decode))
 
     # ---- pickling --------------------------------------------------------------
     def __getstate__(self):

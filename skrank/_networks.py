@@ -293,8 +293,12 @@ class ResidualNet(nn.Module):
 
     def rank_candidates(self, x, stream):
         """(weight, its input, hidden layer after it) where the function can narrow:
-        the embedding and the unembedding (residual blocks add, never cut)."""
-        return [(self.embed.weight, x, 1), (self.unembed.weight, stream[-1], len(stream))]
+        the embedding, the unembedding, and the stream itself (``None``: read the
+        representation), since depth-2 blocks can cancel stream directions
+        (``W_l2 W_l1 ~ -I`` on a subspace)."""
+        return ([(self.embed.weight, x, 1)]
+                + [(None, s, i) for i, s in enumerate(stream, start=1)]
+                + [(self.unembed.weight, stream[-1], len(stream))])
 
     def penalty_groups(self, *, lam=1.0):
         """Paper 003's cost: ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + block term``, biases free."""

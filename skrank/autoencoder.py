@@ -3,11 +3,13 @@
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.nn import functional as F
 
+from . import diagnostics as _diag
 from ._base import _DeepL2Base
 
 __all__ = ["BottleneckAutoencoder"]
@@ -43,8 +45,8 @@ class BottleneckAutoencoder(TransformerMixin, _DeepL2Base):
         from ``random_state``, so the objective is deterministic for L-BFGS).
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
 penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
-warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
-n_diagnostic_samples, n_jacobian_points, track_rank_every, dtype, device, \
+warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, rank_gap, \
+n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
 random_state, verbose
         As in :class:`DeepL2Regressor`, but ``alpha=0.03``, ``batch_size=50`` and
         ``warmup_iter=100``: full-batch
@@ -115,6 +117,7 @@ random_state, verbose
     (300, 2)
     """
 
+    _target_kind = "inputs"
     _parameter_constraints = {
         **_DeepL2Base._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
@@ -150,9 +153,11 @@ random_state, verbose
         validation_fraction=0.1,
         warm_start=False,
         rank_tol=0.1,
+        rank_gap=3.0,
         n_diagnostic_samples=1000,
         n_jacobian_points=10,
         track_rank_every=0,
+        normalize=True,
         dtype="float32",
         device="auto",
         random_state=None,
@@ -182,9 +187,11 @@ random_state, verbose
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.rank_tol = rank_tol
+        self.rank_gap = rank_gap
         self.n_diagnostic_samples = n_diagnostic_samples
         self.n_jacobian_points = n_jacobian_points
         self.track_rank_every = track_rank_every
+        self.normalize = normalize
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
@@ -204,7 +211,9 @@ random_state, verbose
     def _training_pairs(self, X, Y, rng):
         if not self.input_noise:
             return X, Y
-        noisy = [X + self.input_noise * rng.standard_normal(X.shape)
+        # X is normalized here; input_noise is in the units of the data
+        sigma = self.input_noise / self.input_scale_
+        noisy = [X + sigma * rng.standard_normal(X.shape)
                  for _ in range(self.n_noisy_copies)]
         return np.vstack(noisy), np.vstack([Y] * self.n_noisy_copies)
 
@@ -220,10 +229,16 @@ random_state, verbose
 
         return _r2(module(X), Y)
 
-    def _n_codes(self, rank):
-        self.n_components_ = max(1, rank) if self.n_components is None \
-            else self.n_components
-        return self.n_components_
+    def _code_components(self, bn, X):
+        k = max(1, bn.rank) if self.n_components is None else self.n_components
+        if k == bn.rank:
+            return bn.components
+        with torch.no_grad():
+            a = self.module_.forward_to(_diag._as_input(self.module_, X), bn.layer)
+        return _diag.principal_components(a, k)
+
+    def _more_diagnostics(self, report):
+        self.n_components_ = self.bottleneck_components_.shape[0]
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

@@ -36,8 +36,8 @@ class DeepL2Classifier(ClassifierMixin, _DeepL2Base):
     ----------
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
 penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
-warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
-n_diagnostic_samples, n_jacobian_points, track_rank_every, dtype, device, \
+warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, rank_gap, \
+n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
 random_state, verbose
         As in :class:`DeepL2Regressor` (the defaults too, but ``alpha=0.01``:
         cross-entropy is smaller than a squared error on standardized targets);
@@ -98,6 +98,7 @@ random_state, verbose
     [1.0, 1.0]
     """
 
+    _target_kind = "labels"
     _parameter_constraints = dict(_DeepL2Base._parameter_constraints)
 
     def __init__(
@@ -123,9 +124,11 @@ random_state, verbose
         validation_fraction=0.1,
         warm_start=False,
         rank_tol=0.1,
+        rank_gap=3.0,
         n_diagnostic_samples=1000,
         n_jacobian_points=10,
         track_rank_every=0,
+        normalize=True,
         dtype="float32",
         device="auto",
         random_state=None,
@@ -151,9 +154,11 @@ random_state, verbose
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.rank_tol = rank_tol
+        self.rank_gap = rank_gap
         self.n_diagnostic_samples = n_diagnostic_samples
         self.n_jacobian_points = n_jacobian_points
         self.track_rank_every = track_rank_every
+        self.normalize = normalize
         self.dtype = dtype
         self.device = device
         self.random_state = random_state

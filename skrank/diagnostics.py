@@ -30,6 +30,12 @@ __all__ = [
     "DEFAULT_RANK_TOL",
     "DEFAULT_MIN_GAP",
     "effective_rank",
+    "read_rank",
+    "RankReading",
+    "diagnose",
+    "Report",
+    "factored_jacobian_spectra",
+    "bottleneck_fidelity",
     "singular_values",
     "layer_spectra",
     "layer_outputs",
@@ -77,6 +83,51 @@ def singular_values(matrix):
     return np.linalg.svd(m, compute_uv=False)
 
 
+@dataclass(frozen=True)
+class RankReading:
+    """A rank with its evidence.
+
+    ``gap`` is the ratio ``s_k / s_{k+1}`` at the cut (``inf`` when ``s_{k+1}`` is
+    zero, ``nan`` for rank 0) and ``clear`` says whether it reached ``min_gap``:
+    when it did not, the spectrum decays without a gap and ``rank`` only counts
+    the values above the floor, a number that moves with ``tol``.
+    """
+
+    rank: int
+    gap: float
+    clear: bool
+
+
+def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
+    """The rule behind every rank in skrank, with its evidence (see :func:`effective_rank`).
+
+    Returns
+    -------
+    reading : RankReading
+
+    Examples
+    --------
+    >>> from skrank.diagnostics import read_rank
+    >>> r = read_rank([1.0, 0.8, 0.05, 0.001])
+    >>> r.rank, round(r.gap, 1), r.clear
+    (2, 16.0, True)
+    >>> r = read_rank([1.0, 0.7, 0.5, 0.35, 0.25, 0.15, 0.09])  # no gap
+    >>> r.rank, r.clear
+    (6, False)
+    """
+    s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64).ravel()))[::-1]
+    if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
+        return RankReading(rank=0, gap=float("nan"), clear=True)
+    K = int(np.count_nonzero(s > tol * s[0]))
+    nxt = np.append(s, 0.0)[1 : K + 1]
+    with np.errstate(divide="ignore"):
+        gaps = s[:K] / nxt
+    k = int(np.argmax(gaps))
+    if gaps[k] >= min_gap:
+        return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
+    return RankReading(rank=K, gap=float(gaps[K - 1]), clear=False)
+
+
 @validate_params(
     {
         "spectrum": ["array-like"],
@@ -104,6 +155,10 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     -------
     rank : int
 
+    See Also
+    --------
+    read_rank : the same rule, with the gap at the cut as evidence.
+
     Notes
     -----
     In the bottleneck of a deep L2-regularized network the spectrum has ``k``
@@ -123,15 +178,7 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> effective_rank([0.0, 0.0])
     0
     """
-    s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64).ravel()))[::-1]
-    if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
-        return 0
-    K = int(np.count_nonzero(s > tol * s[0]))
-    nxt = np.append(s, 0.0)[1 : K + 1]
-    with np.errstate(divide="ignore"):
-        gaps = s[:K] / nxt
-    k = int(np.argmax(gaps))
-    return k + 1 if gaps[k] >= min_gap else K
+    return read_rank(spectrum, tol=tol, min_gap=min_gap).rank
 
 
 def _weights(model):
@@ -231,6 +278,7 @@ def representation_spectra(model, X, *, center=False, outputs=None):
     Returns
     -------
     spectra : ndarray of shape (L - 1, min(n_samples, width))
+        Rows of narrower layers are padded with zeros.
 
     Examples
     --------
@@ -242,7 +290,12 @@ def representation_spectra(model, X, *, center=False, outputs=None):
     (1, 4)
     """
     _, post = outputs if outputs is not None else layer_outputs(model, X)
-    return np.array(_spectra_of(post, center))
+    spectra = _spectra_of(post, center)
+    # layers of unequal width: pad with zeros (a narrower layer has no more values)
+    out = np.zeros((len(spectra), max((s.size for s in spectra), default=0)))
+    for row, s in zip(out, spectra):
+        row[: s.size] = s
+    return out
 
 
 def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
@@ -270,7 +323,7 @@ def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
 OFFSET_FRACTION = 0.1
 
 
-def _offset_free_spectrum(W, a):
+def _offset_free_spectrum(W, a, tol=DEFAULT_RANK_TOL):
     """Singular values of ``W`` with the input's mean direction projected out.
 
     With penalized biases, a deep network carries its constant offset through a
@@ -287,12 +340,12 @@ def _offset_free_spectrum(W, a):
         projected = torch.linalg.svdvals(W - torch.outer(W @ m, m) / mm)
         # when the mean is the only direction W sees (a 1-D input, say), it is
         # the signal, not an offset beside it
-        if s.numel() and projected[0] > DEFAULT_RANK_TOL * s[0]:
+        if s.numel() and projected[0] > tol * s[0]:
             s = projected
     return s.cpu().numpy()
 
 
-def projected_layer_spectra(model, X):
+def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Singular values of each ``W_l`` with its input's offset direction removed.
 
     Parameters
@@ -316,8 +369,8 @@ def projected_layer_spectra(model, X):
     [(3,), (2,)]
     """
     x = _as_input(model, X)
-    _, post = layer_outputs(model, x)
-    return [_offset_free_spectrum(W, a) for W, a in zip(_weights(model), [x] + post)]
+    _, post = outputs if outputs is not None else layer_outputs(model, x)
+    return [_offset_free_spectrum(W, a, tol) for W, a in zip(_weights(model), [x] + post)]
 
 
 def principal_components(representation, k):
@@ -338,18 +391,22 @@ def principal_components(representation, k):
         raise ValueError(
             f"Asked for {k} components of a representation with only {vh.shape[0]}."
         )
-    return vh[:k].cpu().numpy()
+    # vh[:k] is a Fortran-ordered view: a fitted array must be C-contiguous, or
+    # a pickle round trip (which makes it so) changes matmul kernels and results
+    return np.ascontiguousarray(vh[:k].cpu().numpy())
 
 
 @dataclass
 class Bottleneck:
     """Where a network is narrowest.
 
-    ``rank`` is the least effective rank over the offset-free weight spectra,
-    ``weight_ranks`` those ranks per weight matrix, ``layer`` the hidden layer
-    (1-based) just after the narrowest weight, and ``components`` (k, width) and
+    ``rank`` is the least effective rank over the candidate maps (the offset-free
+    weight spectra), ``weight_ranks`` those ranks per candidate, ``layer`` the hidden
+    layer (1-based) just after the narrowest map, ``components`` (k, width) and
     ``mean`` (width,) the principal directions and mean of that layer's
-    representation, which map ``a_layer(x)`` to k bottleneck coordinates.
+    representation, which map ``a_layer(x)`` to k bottleneck coordinates, and
+    ``reading`` the rank's evidence (:class:`RankReading`) on ``spectrum``, the
+    narrowest map's spectrum.
     """
 
     rank: int
@@ -357,9 +414,18 @@ class Bottleneck:
     components: np.ndarray
     mean: np.ndarray
     weight_ranks: np.ndarray
+    reading: RankReading = None
+    spectrum: np.ndarray = None
 
 
-def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
+def _candidate_spectrum(W, a, tol):
+    """A weight read without its input's offset; ``W=None``: the representation ``a``."""
+    if W is None:
+        return _spectra_of([a], center=True)[0]
+    return _offset_free_spectrum(W, a, tol)
+
+
+def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
 
     Every weight matrix ``W_l`` is read with the mean direction of its input
@@ -368,17 +434,18 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     which is not part of the function's rank. The function factors through the
     narrowest of these maps, so the bottleneck rank is the least of their effective
     ranks; ties go to the sharpest spectral gap. A model may name the maps where
-    its function can narrow with a ``rank_candidates(x, hidden)`` method (a
-    residual network: its embedding and unembedding, since blocks add to the
-    stream and never cut it).
+    its function can narrow with a ``rank_candidates(x, hidden)`` method returning
+    ``(W, input, layer)`` triples, ``W=None`` standing for the representation
+    ``input`` itself (a residual network: its embedding, its unembedding and its
+    stream, since blocks may cancel stream directions).
 
     Parameters
     ----------
     model : torch.nn.Module
         A network with at least one hidden layer.
     X : array-like of shape (n_samples, n_features)
-    tol : float, default=0.1
-        Passed to :func:`effective_rank`.
+    tol, min_gap : float
+        Passed to :func:`read_rank`, for every candidate and for the offset test.
     outputs : tuple or None, default=None
         ``layer_outputs(model, X)`` when already computed (saves a forward pass).
 
@@ -408,16 +475,19 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
                       in enumerate(zip(_weights(model), [x] + post), start=1)]
     best, ranks = None, []
     for W, a, after in candidates:
-        s = _offset_free_spectrum(W, a)
-        k = effective_rank(s, tol=tol)
-        ranks.append(k)
+        s = _candidate_spectrum(W, a, tol)
+        reading = read_rank(s, tol=tol, min_gap=min_gap)
+        ranks.append(reading.rank)
+        k = reading.rank
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
         if best is None or (k, sharp) < best[0]:
-            best = ((k, sharp), after)
-    (k, _), layer = best
+            best = ((k, sharp), after, reading, s)
+    (k, _), layer, reading, spectrum = best
     a = post[layer - 1].to(torch.float64)
     return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
-                      mean=a.mean(0).cpu().numpy(), weight_ranks=np.array(ranks, dtype=int))
+                      mean=np.ascontiguousarray(a.mean(0).cpu().numpy()),
+                      weight_ranks=np.array(ranks, dtype=int), reading=reading,
+                      spectrum=spectrum)
 
 
 def jacobian_spectra(model, X, *, chunk_size=256):
@@ -440,17 +510,7 @@ def jacobian_spectra(model, X, *, chunk_size=256):
     >>> jacobian_spectra(lin, torch.randn(4, 3)).round(4).tolist()[0]
     [2.0, 1.0]
     """
-    x = _as_input(model, X)
-
-    def f(v):
-        return model(v.unsqueeze(0)).squeeze(0)
-
-    jac = torch.func.vmap(torch.func.jacrev(f), chunk_size=chunk_size)
-    with torch.no_grad():
-        J = jac(x).detach()
-    if J.ndim == 2:  # scalar output: (n, d)
-        J = J.unsqueeze(1)
-    return torch.linalg.svdvals(J.to(torch.float64)).cpu().numpy()
+    return _jacobian_svdvals(model, _as_input(model, X), chunk_size)
 
 
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
@@ -467,6 +527,113 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
     """
     spectra = jacobian_spectra(model, X)
     return max((effective_rank(s, tol=tol) for s in spectra), default=0)
+
+
+def _split(model, layer):
+    """``(to, from)``: the network up to hidden layer ``layer`` and the rest."""
+    if hasattr(model, "forward_to") and hasattr(model, "forward_from"):
+        return (lambda v: model.forward_to(v, layer)), (lambda a: model.forward_from(a, layer))
+    children = list(model.children())
+    linear = [i for i, c in enumerate(children) if isinstance(c, nn.Linear)]
+    cut = linear[layer]  # hidden layer l is the input of the (l+1)-th Linear
+
+    def run(mods, v):
+        for m in mods:
+            v = m(v)
+        return v
+
+    return (lambda v: run(children[:cut], v)), (lambda a: run(children[cut:], a))
+
+
+def _factored(model, layer, mean, components):
+    """``x -> g(P_k a_layer(x))``: the network passed through its k bottleneck
+    coordinates, ``P_k`` the projection onto ``components`` around ``mean``."""
+    to, rest = _split(model, layer)
+    p = next(iter(model.parameters()))
+    C = torch.as_tensor(np.asarray(components), dtype=p.dtype, device=p.device)
+    m = torch.as_tensor(np.asarray(mean), dtype=p.dtype, device=p.device)
+
+    def f(v):
+        return rest(((to(v) - m) @ C.T) @ C + m)
+
+    return f
+
+
+def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
+    """Jacobian spectra of the network passed through its bottleneck coordinates.
+
+    ``bn`` is :func:`bottleneck`'s result: the function ``x -> g(P_k a(x))``, with
+    ``a`` the bottleneck layer's representation and ``P_k`` the projection onto its
+    ``k`` principal directions, is what the bottleneck rank says the network
+    computes; its Jacobian has rank at most ``k`` by construction, so the Jacobian
+    rank read on it never contradicts the bottleneck rank.
+
+    Returns
+    -------
+    spectra : ndarray of shape (n_points, min(n_outputs, n_features))
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import bottleneck, factored_jacobian_spectra
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(8, 1), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(1, 4))
+    >>> X = torch.randn(30, 4)
+    >>> bn = bottleneck(net, X)
+    >>> bool((factored_jacobian_spectra(net, X[:3], bn)[:, 1:] < 1e-5).all())
+    True
+    """
+    f = _factored(model, bn.layer, bn.mean, bn.components)
+    return _jacobian_svdvals(f, _as_input(model, X), chunk_size)
+
+
+def _jacobian_svdvals(fn, x, chunk_size):
+    def single(v):
+        return fn(v.unsqueeze(0)).squeeze(0)
+
+    jac = torch.func.vmap(torch.func.jacrev(single), chunk_size=chunk_size)
+    with torch.no_grad():
+        J = jac(x).detach()
+    if J.ndim == 2:  # scalar output: (n, d)
+        J = J.unsqueeze(1)
+    J = J.to(torch.float64)
+    if not torch.isfinite(J).all():
+        # a diverged network: no spectrum to read, and SVD would fail
+        return np.zeros((J.shape[0], min(J.shape[1], J.shape[2])))
+    return torch.linalg.svdvals(J).cpu().numpy()
+
+
+def bottleneck_fidelity(model, X, bn, *, outputs=None):
+    """How well the network passed through its bottleneck coordinates reproduces it.
+
+    ``1 - ||g(P_k a(X)) - f(X)||^2 / ||f(X) - mean f(X)||^2`` over the rows of
+    ``X``: 1 when the ``k`` coordinates carry everything the network computes,
+    lower when the directions cut by the rank reading still matter (then the
+    bottleneck rank understates what the network does).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import bottleneck, bottleneck_fidelity
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(8, 1), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(1, 4))
+    >>> X = torch.randn(30, 4)
+    >>> round(bottleneck_fidelity(net, X, bottleneck(net, X)), 6)
+    1.0
+    """
+    x = _as_input(model, X)
+    with torch.no_grad():
+        full = (outputs[0][-1] if outputs is not None else model(x)).to(torch.float64)
+        cut = _factored(model, bn.layer, bn.mean, bn.components)(x).to(torch.float64)
+    den = float((full - full.mean(0)).square().sum())
+    num = float((cut - full).square().sum())
+    if not np.isfinite(num) or not np.isfinite(den):
+        return float("nan")
+    return 1.0 - num / den if den > 0 else float(num == 0.0)
 
 
 def parameter_norm(model, *, include_bias=True):
@@ -516,6 +683,95 @@ def nonlinearity_impact(model, X, *, outputs=None):
         out.append(float(torch.linalg.norm(z - a) / denom) if denom > 0 else 0.0)
     return np.array(out)
 
+
+
+@dataclass
+class Report:
+    """Everything skrank reads from one network over one sample, at one setting.
+
+    Built by :func:`diagnose`; estimators copy its fields to their fitted
+    attributes (``layer_spectra_``, ``bottleneck_rank_``, ...). Every rank in it
+    comes from :func:`read_rank` at the same ``tol`` and ``min_gap``, and
+    ``jacobian_rank <= bottleneck.rank`` always (the Jacobians are those of the
+    network passed through its bottleneck coordinates; ``fidelity`` says how
+    well that factored network reproduces the network).
+    """
+
+    layer_spectra: list
+    representation_spectra: np.ndarray
+    bottleneck: Bottleneck
+    fidelity: float
+    jacobian_spectra: np.ndarray
+    jacobian_rank: object
+    parameter_norm: float
+    nonlinearity_impact: np.ndarray
+    tol: float
+    min_gap: float
+
+    @property
+    def rank(self):
+        """The bottleneck rank."""
+        return self.bottleneck.rank
+
+
+def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
+             min_gap=DEFAULT_MIN_GAP, include_bias=True):
+    """Read a network over the inputs ``X``: spectra, ranks, norm, in one pass.
+
+    A pure function of its arguments (nothing is stored on ``model``), so the
+    same network can be re-read at other settings without refitting.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with at least one hidden layer.
+    X : array-like of shape (n_samples, n_features)
+        Inputs over which representations are measured.
+    jacobian_points : array-like of shape (n_points, n_features) or None
+        Where Jacobians are taken; ``None`` or empty skips them.
+    tol, min_gap : float
+        The rank rule (:func:`read_rank`), used for every rank.
+    include_bias : bool, default=True
+        Whether ``parameter_norm`` counts the biases.
+
+    Returns
+    -------
+    report : Report
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import diagnose
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(8, 1), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(1, 4))
+    >>> X = torch.randn(40, 4)
+    >>> r = diagnose(net, X, jacobian_points=X[:5])
+    >>> r.rank, r.jacobian_rank
+    (1, 1)
+    """
+    x = _as_input(model, X)
+    outputs = layer_outputs(model, x)
+    bn = bottleneck(model, x, tol=tol, min_gap=min_gap, outputs=outputs)
+    n_jac = 0 if jacobian_points is None else len(jacobian_points)
+    if n_jac:
+        jac = factored_jacobian_spectra(model, jacobian_points, bn)
+        jac_rank = max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
+    else:
+        jac, jac_rank = np.zeros((0, 0)), None
+    return Report(
+        layer_spectra=layer_spectra(model),
+        representation_spectra=representation_spectra(model, x, outputs=outputs),
+        bottleneck=bn,
+        fidelity=bottleneck_fidelity(model, x, bn, outputs=outputs),
+        jacobian_spectra=jac,
+        jacobian_rank=jac_rank,
+        parameter_norm=parameter_norm(model, include_bias=include_bias),
+        nonlinearity_impact=nonlinearity_impact(model, x, outputs=outputs),
+        tol=tol,
+        min_gap=min_gap,
+    )
 
 
 def _check_bounds(bounds):

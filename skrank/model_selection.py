@@ -60,7 +60,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
             start = time.perf_counter()
             if prev is not None and warm_iter is not None:
                 p = next(prev.module_.parameters())
-                x = torch.tensor(np.asarray(X_tr), dtype=p.dtype, device=p.device)
+                x = torch.tensor(prev._scale_inputs(X_tr), dtype=p.dtype, device=p.device)
                 free_bias = not est.get_params().get("penalize_bias", False)
                 est.module_ = _deepen(prev.module_, depth - prev.depth,
                                       prev.bottleneck_layer_, x, free_bias)

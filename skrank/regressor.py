@@ -78,6 +78,11 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         Relative tolerance of every rank in the diagnostics: singular values below
         ``rank_tol * s_max`` never count, and the rank is cut at the largest clear
         spectral gap above that floor (:func:`skrank.diagnostics.effective_rank`).
+    rank_gap : float >= 1, default=3.0
+        The least ratio ``s_k / s_{k+1}`` that counts as a clear gap in that rule.
+        Without a clear gap the rank counts the values above the floor, and an
+        ``AmbiguousRankWarning`` says so. :meth:`diagnose` re-reads the fitted
+        network at other ``rank_tol`` / ``rank_gap`` without refitting.
     n_diagnostic_samples : int, default=1000
         Training points (a random subset if more) over which representations are
         measured after fit.
@@ -87,6 +92,14 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         If positive, measure the bottleneck rank every that many iterations
         during training and store it in ``rank_history_`` (Galanti et al.'s
         rank-during-training plots).
+    normalize : bool, default=True
+        Train on inputs and targets centered and divided by one scale each (the
+        root mean square of the centered entries), undone in :meth:`predict`: the
+        same data in other units (x100, x0.01) then give the same network up to
+        that scale, the same ranks and the same predictions, so ``alpha`` means
+        one thing in any units. The scaling is isotropic, so it keeps the data's
+        geometry; a per-feature ``StandardScaler`` changes it and with it, possibly,
+        the rank. ``False`` trains on the data as given (the papers' setting).
     dtype : {'float32', 'float64'}, default='float32'
     device : str, default='auto'
         'cpu', 'cuda', 'cuda:<index>' or 'auto' (CUDA when available).
@@ -115,7 +128,7 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
     train_time_ : float
         Seconds spent in the training loop.
     layer_spectra_ : list of ndarray
-        Singular values of each weight matrix ``W_1..W_L``.
+        Singular values of each weight matrix ``W_1..W_L`` (in normalized units).
     representation_spectra_ : ndarray of shape (depth - 1, min(n, width))
         Singular values of each (uncentered) hidden representation.
     layer_ranks_ : ndarray of shape (depth,)
@@ -132,8 +145,21 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         Principal directions and mean of the bottleneck representation (used by
         :meth:`transform`).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_outputs))
+    bottleneck_gap_ : float
+        Evidence for ``bottleneck_rank_``: the ratio ``s_k / s_{k+1}`` at the cut
+        in the narrowest map's spectrum (at least ``rank_gap`` when clear).
+    bottleneck_fidelity_ : float
+        R^2 of the network passed through its ``k`` bottleneck coordinates against
+        the network itself, on the diagnostic sample (1: the ``k`` coordinates
+        carry everything; below 0.9 an ``AmbiguousRankWarning`` is issued).
     jacobian_rank_ : int
-        ``max_x rank Jf(x)`` over those points.
+        ``max_x rank Jf(x)`` over those points, read by the same rule on the
+        network passed through its bottleneck coordinates, so it never exceeds
+        ``bottleneck_rank_`` (a function that factors through ``k`` dimensions has
+        Jacobian rank at most ``k``).
+    input_mean_, target_mean_ : ndarray
+    input_scale_, target_scale_ : float
+        The isotropic normalization of inputs and targets (see ``normalize``).
     parameter_norm_ : float
         ``||theta||^2`` of the penalized parameters: biases included when
         ``penalize_bias`` (as the penalty counts them).
@@ -204,9 +230,11 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         validation_fraction=0.1,
         warm_start=False,
         rank_tol=0.1,
+        rank_gap=3.0,
         n_diagnostic_samples=1000,
         n_jacobian_points=10,
         track_rank_every=0,
+        normalize=True,
         dtype="float32",
         device="auto",
         random_state=None,
@@ -232,9 +260,11 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.rank_tol = rank_tol
+        self.rank_gap = rank_gap
         self.n_diagnostic_samples = n_diagnostic_samples
         self.n_jacobian_points = n_jacobian_points
         self.track_rank_every = track_rank_every
+        self.normalize = normalize
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
@@ -242,7 +272,6 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
 
     def _encode_targets(self, y, *, fitting):
         y = np.asarray(y, dtype=np.float64)
-        self._check_representable(y, "y")
         if fitting:
             self._y_ndim = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]

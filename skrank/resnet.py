@@ -52,7 +52,7 @@ class ResNetL2Regressor(DeepL2Regressor):
     activation, negative_slope, solver, learning_rate_init, momentum, batch_size, \
 max_iter, warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, \
 warm_start, rank_tol, n_diagnostic_samples, n_jacobian_points, track_rank_every, \
-dtype, device, random_state, verbose
+normalize, dtype, device, random_state, verbose
         As in :class:`DeepL2Regressor`.
 
     Attributes
@@ -148,9 +148,11 @@ dtype, device, random_state, verbose
         validation_fraction=0.1,
         warm_start=False,
         rank_tol=0.1,
+        rank_gap=3.0,
         n_diagnostic_samples=1000,
         n_jacobian_points=10,
         track_rank_every=0,
+        normalize=True,
         dtype="float32",
         device="auto",
         random_state=None,
@@ -175,9 +177,11 @@ dtype, device, random_state, verbose
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.rank_tol = rank_tol
+        self.rank_gap = rank_gap
         self.n_diagnostic_samples = n_diagnostic_samples
         self.n_jacobian_points = n_jacobian_points
         self.track_rank_every = track_rank_every
+        self.normalize = normalize
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
@@ -198,24 +202,12 @@ dtype, device, random_state, verbose
                 and module.embed.in_features == n_inputs
                 and module.unembed.out_features == n_outputs)
 
-    def _more_diagnostics(self, module, outputs):
+    def _more_diagnostics(self, report):
         self.embedding_spectrum_ = self.layer_spectra_[0]
         self.unembedding_spectrum_ = self.layer_spectra_[-1]
-        self.stream_ranks_ = _diag.representation_ranks(module, None, tol=self.rank_tol,
-                                                        outputs=outputs)
-        # Depth-2 blocks can also cancel stream directions (W_l2 W_l1 ~ -I on a
-        # subspace): the stream itself may be the narrowest place.
-        position = int(np.argmin(self.stream_ranks_))
-        k = int(self.stream_ranks_[position])
-        if k < self.bottleneck_rank_:
-            _, stream = outputs
-            a = stream[position].to(torch.float64)
-            self.bottleneck_rank_ = k
-            self.bottleneck_layer_ = position + 1
-            self.bottleneck_mean_ = a.mean(0).cpu().numpy()
-            self.bottleneck_components_ = _diag.principal_components(a, k)
-            self.regularity_ = self.parameter_norm_ - self.depth * k
+        # candidates: embedding, the stream s_0..s_L, unembedding (ResidualNet)
+        self.stream_ranks_ = np.asarray(report.bottleneck.weight_ranks[1:-1])
         with torch.no_grad():
             self.cost_ = float(sum(
                 c * sum(float(p.detach().double().square().sum()) for p in params)
-                for params, c in module.penalty_groups(lam=self.lam)))
+                for params, c in self.module_.penalty_groups(lam=self.lam)))

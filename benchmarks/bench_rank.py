@@ -1,0 +1,201 @@
+"""Is the rank trustworthy? Units, manifolds and denoising, at defaults, in one run.
+
+Three tables, every estimator at its defaults behind the same preprocessing:
+
+1. **Units.** Rank-k regression teachers this repository does not ship (random
+   tanh, sine and quadratic read-outs of ``k`` random projections, raw features
+   in mixed units) fitted by ``DeepL2Regressor()`` on the raw data, after
+   ``StandardScaler``, x100 and x0.01: the bottleneck and Jacobian ranks per
+   scaling. With ``normalize=True`` (the default) raw, x100 and x0.01 must read
+   the same; ``StandardScaler`` rescales features unequally, which changes the
+   geometry and may change the answer.
+2. **Manifolds.** scikit-dimension's benchmark manifolds that live in R^3 plus a
+   curve and a sheet of our own in R^10, standardized: the autoencoder's
+   bottleneck dimension (``BottleneckAutoencoder().bottleneck_rank_``) and local
+   dimension (the Jacobian rank of a denoising autoencoder,
+   ``input_noise=0.1``), beside scikit-dimension's TwoNN and MLE.
+3. **Denoising.** Noisy digits, a noisy circle and a noisy sheet in R^3, every
+   method fitted on the noisy data: error of the autoencoder (``input_noise`` =
+   the noise level) against the best PCA and KernelPCA of a grid.
+
+    python benchmarks/bench_rank.py [--seeds 0 1 2] [--quick] [--only units manifolds denoise]
+"""
+
+import argparse
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.decomposition import PCA, KernelPCA  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from skrank import BottleneckAutoencoder, DeepL2Regressor  # noqa: E402
+
+torch.set_num_threads(1)
+warnings.simplefilter("ignore")
+
+
+# ---- held-out generators (not in skrank.datasets: nothing was tuned on them) ----
+def teacher(n, *, k, kind, seed, d=16, m=12):
+    """``y = g(A x)``, ``A`` a random k x d map, features in mixed units."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Z = X @ (rng.standard_normal((k, d)) / np.sqrt(d)).T
+    if kind == "tanh":
+        H = rng.standard_normal((k, 32))
+        Y = np.tanh(Z @ H) @ (rng.standard_normal((32, m)) / np.sqrt(32))
+    elif kind == "sin":
+        Y = np.hstack([np.sin(2 * Z), np.cos(Z)]) @ rng.standard_normal((2 * k, m))
+    else:
+        Y = (Z**2 + Z) @ rng.standard_normal((k, m))
+    units = rng.uniform(0.3, 5.0, d)
+    return X * units, Y * rng.uniform(0.5, 20.0)
+
+
+def curve_in(n, ambient, seed):
+    """An open curve (a trefoil-like arc) isometrically rotated into R^ambient."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 1.5 * np.pi, n)
+    P = np.column_stack([np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t),
+                         -np.sin(3 * t)])
+    Q, _ = np.linalg.qr(rng.standard_normal((ambient, 3)))
+    return P @ Q.T
+
+
+def sheet_in(n, ambient, seed):
+    """An open 2-d sheet (a saddle patch) rotated into R^ambient."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.uniform(-1, 1, (2, n))
+    P = np.column_stack([u, v, u**2 - v**2, np.sin(2 * u) * v])
+    Q, _ = np.linalg.qr(rng.standard_normal((ambient, 4)))
+    return P @ Q.T
+
+
+def manifolds(n, seed):
+    """(name, X, bottleneck dimension m, local dimension d)."""
+    import skdim
+
+    bm = skdim.datasets.BenchmarkManifolds(random_state=seed)
+    out = []
+    # M11 (a 10-times twisted Moebius band): m = 3, d = 2
+    for name, m in [("M5a_Helix1d", 1), ("M5b_Helix2d", 2), ("M7_Roll", 2),
+                    ("M11_Moebius", 3), ("M13a_Scurve", 2)]:
+        X = bm.generate(name, n=n)
+        out.append((name, X, m, int(bm.truth.loc[name, "Intrinsic Dimension"])))
+    out.append(("curve_R10", curve_in(n, 10, seed), 1, 1))
+    out.append(("sheet_R10", sheet_in(n, 10, seed), 2, 2))
+    return out
+
+
+# ---- tables -----------------------------------------------------------------------
+def units_table(seeds, n):
+    print("\n## 1. Ranks per scaling (DeepL2Regressor defaults)")
+    print(f"{'task':12s} {'seed':>4s}  " + "  ".join(f"{s:>12s}" for s in
+                                                    ("raw", "standard", "x100", "x0.01")))
+    for k in (1, 2, 3):
+        for kind in ("tanh", "sin", "quad"):
+            for seed in seeds:
+                X, Y = teacher(n, k=k, kind=kind, seed=seed)
+                cells = []
+                for Xs, Ys in ((X, Y), (StandardScaler().fit_transform(X),
+                                        StandardScaler().fit_transform(Y)),
+                               (100 * X, 100 * Y), (0.01 * X, 0.01 * Y)):
+                    r = DeepL2Regressor(random_state=seed).fit(Xs, Ys)
+                    cells.append(f"{r.bottleneck_rank_}/{r.jacobian_rank_}"
+                                 f"{'*' if r.stop_reason_ != 'converged' else ' '}")
+                print(f"{kind}-rank{k:<6d} {seed:4d}  " + "  ".join(f"{c:>12s}" for c in cells),
+                      flush=True)
+    print("cells: bottleneck_rank_/jacobian_rank_; * = stopped at max_iter")
+
+
+def manifold_table(seeds, n):
+    import skdim
+
+    print("\n## 2. Manifold dimension (standardized inputs)")
+    print(f"{'manifold':14s} {'m':>2s} {'d':>2s} {'seed':>4s} {'AE bn':>6s} "
+          f"{'DAE jac':>7s} {'TwoNN':>6s} {'MLE':>6s} {'fit s':>6s}")
+    hits_m = hits_d = total = 0
+    for seed in seeds:
+        for name, X, m, d in manifolds(n, seed):
+            X = StandardScaler().fit_transform(X)
+            t = time.perf_counter()
+            ae = BottleneckAutoencoder(random_state=seed).fit(X)
+            dae = BottleneckAutoencoder(input_noise=0.1, random_state=seed).fit(X)
+            dt = time.perf_counter() - t
+            twonn = skdim.id.TwoNN().fit(X).dimension_
+            mle = skdim.id.MLE().fit(X).dimension_
+            hits_m += ae.bottleneck_rank_ == m
+            hits_d += dae.jacobian_rank_ == d
+            total += 1
+            print(f"{name:14s} {m:2d} {d:2d} {seed:4d} {ae.bottleneck_rank_:6d} "
+                  f"{dae.jacobian_rank_:7d} {twonn:6.2f} {mle:6.2f} {dt:6.1f}", flush=True)
+    print(f"bottleneck dimension right: {hits_m}/{total}; local dimension right: "
+          f"{hits_d}/{total}")
+
+
+def _error(model, X_fit, X_in, clean):
+    model.fit(X_fit)
+    return float(np.mean(np.sum((model.inverse_transform(model.transform(X_in))
+                                 - clean) ** 2, 1)))
+
+
+def denoise_table(seeds):
+    print("\n## 3. Denoising, fitted on noisy data (mean squared error to the clean points)")
+    print(f"{'data':10s} {'seed':>4s} {'autoencoder':>12s} {'best PCA':>9s} "
+          f"{'best KPCA':>9s}")
+    digits = load_digits().data / 16.0
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        t = rng.uniform(0, 2 * np.pi, 600)
+        circle = np.column_stack([np.cos(t), np.sin(t)])
+        sheet = _sheet3(rng)
+        for name, clean, sigma in (("digits", digits[rng.permutation(len(digits))[:800]],
+                                    0.3), ("circle", circle, 0.1), ("sheet", sheet, 0.1)):
+            noisy = clean + sigma * rng.standard_normal(clean.shape)
+            half = len(clean) // 2
+            fit, (test, test_clean) = noisy[:half], (noisy[half:], clean[half:])
+            ae = BottleneckAutoencoder(input_noise=sigma, output="reconstruction",
+                                       random_state=seed).fit(fit)
+            e_ae = np.mean(np.sum((ae.transform(test) - test_clean) ** 2, 1))
+            d = clean.shape[1]
+            # the best of each grid, chosen on the test error itself (favours them)
+            e_pca = min(_error(PCA(k), fit, test, test_clean)
+                        for k in sorted({1, 2, 5, 10, 20} & set(range(1, d))))
+            e_kpca = min(_error(KernelPCA(k, kernel="rbf", gamma=g / d, alpha=a,
+                                          fit_inverse_transform=True),
+                                fit, test, test_clean)
+                         for k in (2, 8, 32) for g in (0.5, 2.0, 8.0) for a in (0.01, 0.1))
+            print(f"{name:10s} {seed:4d} {e_ae:12.4f} {e_pca:9.4f} {e_kpca:9.4f}", flush=True)
+
+
+def _sheet3(rng):
+    u, v = rng.uniform(-1, 1, (2, 600))
+    return np.column_stack([u, v, 0.5 * (u**2 - v**2)])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--n", type=int, default=600, help="samples per data set")
+    parser.add_argument("--only", nargs="+", default=["units", "manifolds", "denoise"],
+                        choices=["units", "manifolds", "denoise"])
+    args = parser.parse_args(argv)
+    t = time.perf_counter()
+    if "units" in args.only:
+        units_table(args.seeds, args.n)
+    if "manifolds" in args.only:
+        manifold_table(args.seeds, args.n)
+    if "denoise" in args.only:
+        denoise_table(args.seeds)
+    print(f"\ntotal {time.perf_counter() - t:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
