@@ -84,11 +84,11 @@ def manifolds(n, seed):
 
     bm = skdim.datasets.BenchmarkManifolds(random_state=seed)
     out = []
-    # M11 (a 10-times twisted Moebius band): m = 3, d = 2
-    for name, m in [("M5a_Helix1d", 1), ("M5b_Helix2d", 2), ("M7_Roll", 2),
-                    ("M11_Moebius", 3), ("M13a_Scurve", 2)]:
-        X = bm.generate(name, n=n)
-        out.append((name, X, m, int(bm.truth.loc[name, "Intrinsic Dimension"])))
+    # (name, bottleneck dimension m, local dimension d): M5a is a closed curve
+    # (m = 2), M11 a Moebius band (m = 3), M13b an open helix (5 turns)
+    for name, m, d in [("M5a_Helix1d", 2, 1), ("M5b_Helix2d", 2, 2), ("M7_Roll", 2, 2),
+                       ("M11_Moebius", 3, 2), ("M13a_Scurve", 2, 2), ("M13b_Spiral", 1, 1)]:
+        out.append((name, bm.generate(name, n=n, dim=3, d=d), m, d))
     out.append(("curve_R10", curve_in(n, 10, seed), 1, 1))
     out.append(("sheet_R10", sheet_in(n, 10, seed), 2, 2))
     return out

@@ -339,6 +339,7 @@ class _DeepL2Base(BaseEstimator):
         self.jacobian_spectra_ = report.jacobian_spectra
         self.jacobian_rank_ = report.jacobian_rank
         self.parameter_norm_ = report.parameter_norm
+        self.offset_free_norm_ = float(sum(np.sum(sp ** 2) for sp in bn.spectra))
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = report.nonlinearity_impact
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_

@@ -78,17 +78,27 @@ def _penalty_value(groups, alpha):
 
 
 def _stopping(tol, n_iter_no_change):
-    """scikit-learn's rule: stop after ``n_iter_no_change`` epochs without a ``tol`` gain."""
-    state = {"best": math.inf, "count": 0}
+    """Stop once the cost fell by less than ``tol`` (relative) per iteration, on
+    average over the last ``n_iter_no_change`` iterations.
+
+    Relative, so that the rule means the same on any objective scale; averaged
+    over a window, because L-BFGS and mini-batch epochs alternate large and tiny
+    steps and a count of consecutive small steps resets on noise.
+    """
+    history = []
 
     def update(value):
         # value is a cost (lower is better)
-        if value > state["best"] - tol:
-            state["count"] += 1
-        else:
-            state["count"] = 0
-        state["best"] = min(state["best"], value)
-        return state["count"] > n_iter_no_change
+        history.append(value)
+        if len(history) <= n_iter_no_change:
+            return False
+        old = history[-1 - n_iter_no_change]
+        best_before = min(history[:-n_iter_no_change])
+        gain = best_before - min(history[-n_iter_no_change:])
+        del history[: -n_iter_no_change - 1]
+        history[0] = min(best_before, old)
+        scale = max(abs(value), 1e-12)
+        return gain < tol * n_iter_no_change * scale
 
     return update
 

@@ -404,9 +404,9 @@ class Bottleneck:
     weight spectra), ``weight_ranks`` those ranks per candidate, ``layer`` the hidden
     layer (1-based) just after the narrowest map, ``components`` (k, width) and
     ``mean`` (width,) the principal directions and mean of that layer's
-    representation, which map ``a_layer(x)`` to k bottleneck coordinates, and
+    representation, which map ``a_layer(x)`` to k bottleneck coordinates,
     ``reading`` the rank's evidence (:class:`RankReading`) on ``spectrum``, the
-    narrowest map's spectrum.
+    narrowest map's spectrum, and ``spectra`` every candidate's spectrum.
     """
 
     rank: int
@@ -416,6 +416,7 @@ class Bottleneck:
     weight_ranks: np.ndarray
     reading: RankReading = None
     spectrum: np.ndarray = None
+    spectra: list = None
 
 
 def _candidate_spectrum(W, a, tol):
@@ -473,11 +474,12 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     else:
         candidates = [(W, a, min(i, len(post))) for i, (W, a)
                       in enumerate(zip(_weights(model), [x] + post), start=1)]
-    best, ranks = None, []
+    best, ranks, spectra = None, [], []
     for W, a, after in candidates:
         s = _candidate_spectrum(W, a, tol)
         reading = read_rank(s, tol=tol, min_gap=min_gap)
         ranks.append(reading.rank)
+        spectra.append(s)
         k = reading.rank
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
         if best is None or (k, sharp) < best[0]:
@@ -487,7 +489,7 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
                       mean=np.ascontiguousarray(a.mean(0).cpu().numpy()),
                       weight_ranks=np.array(ranks, dtype=int), reading=reading,
-                      spectrum=spectrum)
+                      spectrum=spectrum, spectra=spectra)
 
 
 def jacobian_spectra(model, X, *, chunk_size=256):

@@ -74,6 +74,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
             out.append({"depth": depth, "score": float(score),
                         "rank": int(est.bottleneck_rank_),
                         "parameter_norm": float(est.parameter_norm_),
+                        "offset_free_norm": float(est.offset_free_norm_),
                         "fit_time": fit_time})
             prev = est
     return out
@@ -111,7 +112,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     Within a range of depths where the rank is constant, ``||theta||^2`` is affine
     in the depth with slope equal to the rank (Jacot 2023b, Fig. 1a):
     ``norm_slope_`` is that slope fitted over the chosen depth's rank plateau, a
-    second, parameter-norm estimate of the rank.
+    second, parameter-norm estimate of the rank. It is fitted to
+    ``offset_free_norm_``, the norm the theory counts: with penalized biases each
+    layer also carries the constant offset in a weight direction of its own, so
+    the full ``||theta||^2`` grows by ``k + 1`` per layer, not ``k``.
 
     After fit the selector behaves as the refitted chosen estimator.
 
@@ -150,14 +154,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     best_estimator_ : estimator
         Refitted on the whole data (if ``refit``).
     best_rank_ : int
-        Median bottleneck rank over folds at ``best_depth_``.
+        Lower median of the folds' bottleneck ranks at ``best_depth_`` (always a
+        rank some fold had).
     norm_slope_ : float
-        Slope of the mean ``||theta||^2`` against depth over the rank plateau of
-        ``best_depth_`` (NaN if the plateau holds a single depth).
+        Slope of the mean ``offset_free_norm_`` against depth over the rank
+        plateau of ``best_depth_`` (NaN if the plateau holds a single depth).
     depth_results_ : dict of ndarray
         Per depth: ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
-        ``'bottleneck_rank'`` (median), ``'rank_per_fold'`` (n_depths, n_folds),
-        ``'parameter_norm'`` (mean ``||theta||^2``), ``'norm_per_depth'``,
+        ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (n_depths, n_folds),
+        ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``,
+        ``'norm_per_depth'``,
         ``'mean_fit_time'``. Ready for ``pandas.DataFrame``.
     n_features_in_ : int
     classes_ : ndarray
@@ -294,10 +300,15 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
             "rank_per_fold": np.array([[r["rank"] for r in by_depth[d]] for d in depths]),
             "parameter_norm": np.array([np.mean([r["parameter_norm"] for r in by_depth[d]])
                                         for d in depths]),
+            "offset_free_norm": np.array([np.mean([r["offset_free_norm"]
+                                                   for r in by_depth[d]]) for d in depths]),
             "mean_fit_time": np.array([np.mean([r["fit_time"] for r in by_depth[d]])
                                        for d in depths]),
         }
-        res["bottleneck_rank"] = np.round(np.median(res["rank_per_fold"], axis=1)).astype(int)
+        # the lower median: always a rank some fold had (a rounded mean of 2 and 4
+        # would report a 3 no network showed)
+        ranks = np.sort(res["rank_per_fold"], axis=1)
+        res["bottleneck_rank"] = ranks[:, (ranks.shape[1] - 1) // 2].astype(int)
         res["norm_per_depth"] = res["parameter_norm"] / res["depth"]
         self.depth_results_ = res
         best = res["mean_test_score"].max()
@@ -318,7 +329,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
             hi += 1
         if hi > lo:
             L = res["depth"][lo: hi + 1].astype(float)
-            self.norm_slope_ = float(np.polyfit(L, res["parameter_norm"][lo: hi + 1], 1)[0])
+            norms = res["offset_free_norm"][lo: hi + 1]
+            self.norm_slope_ = float(np.polyfit(L, norms, 1)[0])
         else:
             self.norm_slope_ = float("nan")
 

@@ -56,18 +56,23 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         Nesterov momentum of 'sgd'.
     batch_size : int or 'auto', default='auto'
         Mini-batch size of 'adam' and 'sgd'; 'auto' is ``min(200, n_samples)``.
-    max_iter : int, default=500
-        Maximum epochs ('adam', 'sgd') or iterations ('lbfgs').
+    max_iter : int, default=2000
+        Maximum epochs ('adam', 'sgd') or iterations ('lbfgs'). A cap, not the
+        usual way a fit ends: at the defaults fits stop on ``tol``.
     warmup_iter : int, default=0
         With 'lbfgs': this many Adam epochs on mini-batches (``batch_size``,
         ``learning_rate_init``) first. Their gradient noise carries the parameters
         out of flat regions where full-batch L-BFGS stalls; they count in
         ``n_iter_`` and ``loss_curve_``.
-    tol : float, default=1e-5
-        Training stops once the objective (or, with early stopping, the
-        validation score) has not improved by ``tol`` for ``n_iter_no_change``
-        consecutive iterations.
+    tol : float, default=1e-4
+        Training stops once the objective (or, with early stopping, minus the
+        validation score) fell by less than ``tol`` times its value per
+        iteration, on average over the last ``n_iter_no_change`` iterations: a
+        relative rule, the same on any objective scale. Stopping at 1e-4 leaves
+        ``||theta||^2`` within a few percent of where 2e-5 ends (measured on
+        rank-2 teachers, depths 6-12: slope 3.10 against 3.06).
     n_iter_no_change : int, default=20
+        Length of that window.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop on its R^2 score and
         restore the best parameters.
@@ -163,6 +168,12 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
     parameter_norm_ : float
         ``||theta||^2`` of the penalized parameters: biases included when
         ``penalize_bias`` (as the penalty counts them).
+    offset_free_norm_ : float
+        ``sum_l ||W_l P_l||_F^2``, each weight read with its input's offset
+        direction projected out (``P_l``), the norm the theory counts: on a rank
+        plateau it grows with depth by the rank ``k`` per layer, where
+        ``parameter_norm_`` grows by ``k + 1`` with penalized biases (measured:
+        slopes 2.1 and 3.1 over depths 6-12 on a rank-2 teacher).
     norm_per_depth_ : float
         ``||theta||^2 / L``, the rank estimate of Jacot (2023a), Thm. 1.
     nonlinearity_impact_ : ndarray of shape (depth - 1,)
@@ -222,9 +233,9 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         learning_rate_init=1e-3,
         momentum=0.9,
         batch_size="auto",
-        max_iter=500,
+        max_iter=2000,
         warmup_iter=0,
-        tol=1e-5,
+        tol=1e-4,
         n_iter_no_change=20,
         early_stopping=False,
         validation_fraction=0.1,

@@ -26,7 +26,7 @@ def test_linear_resnet_reaches_theorem_2_1_cost(block_depth, lam):
     reg = ResNetL2Regressor(depth=L, block_depth=block_depth, width=6, lam=lam,
                             activation="identity", alpha=1e-3, dtype="float64",
                             max_iter=3000, tol=0, n_jacobian_points=2,
-                            random_state=0).fit(X, y)
+                            normalize=False, random_state=0).fit(X, y)
     learned = _learned_map(reg, d)
     np.testing.assert_allclose(learned, A, atol=0.02 * np.abs(A).max())
     expected = resnet_linear_cost(A, L, lam, block_depth=block_depth)
