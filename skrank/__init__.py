@@ -1,6 +1,7 @@
 """skrank: deep L2-regularized networks that tell you the rank of what they learned."""
 
 from . import datasets, diagnostics, theory
+from ._base import AmbiguousRankWarning
 from ._engine import DivergenceWarning, TrainingInterruptedWarning
 from .autoencoder import BottleneckAutoencoder
 from .classifier import DeepL2Classifier
@@ -17,6 +18,7 @@ __all__ = [
     "DeepL2Regressor",
     "RankAwareDepthSelector",
     "ResNetL2Regressor",
+    "AmbiguousRankWarning",
     "DivergenceWarning",
     "TrainingInterruptedWarning",
     "datasets",

@@ -1,0 +1,175 @@
+"""The rank a user reads: the same in any units, at convergence, from one rule.
+
+The data here come from generators that are not in ``skrank.datasets`` (random
+tanh / quadratic read-outs of k random projections, features in mixed units), so
+that nothing was tuned on them.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skrank import AmbiguousRankWarning, BottleneckAutoencoder, DeepL2Regressor
+from skrank.diagnostics import read_rank
+
+SMALL = dict(depth=4, width=16, max_iter=150, n_jacobian_points=5)
+
+
+def teacher(n, *, k, seed, d=8, m=5, kind="tanh"):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Z = X @ (rng.standard_normal((k, d)) / np.sqrt(d)).T
+    if kind == "tanh":
+        Y = np.tanh(Z @ rng.standard_normal((k, 16))) @ rng.standard_normal((16, m)) / 4
+    else:
+        Y = (Z**2 + Z) @ rng.standard_normal((k, m))
+    return X * rng.uniform(0.3, 5.0, d), Y * rng.uniform(0.5, 20.0)
+
+
+@pytest.mark.parametrize("scale", [100.0, 0.01, 3e4])
+def test_units_do_not_change_ranks_or_predictions(scale):
+    X, Y = teacher(200, k=2, seed=11)
+    kw = dict(**SMALL, dtype="float64", random_state=0)
+    a = DeepL2Regressor(**kw).fit(X, Y)
+    b = DeepL2Regressor(**kw).fit(scale * X, scale * Y)
+    assert b.bottleneck_rank_ == a.bottleneck_rank_
+    assert b.jacobian_rank_ == a.jacobian_rank_
+    # equal up to rounding, which 150 L-BFGS iterations amplify to ~1e-5
+    np.testing.assert_allclose(b.predict(scale * X), scale * a.predict(X),
+                               rtol=1e-3, atol=1e-3 * scale * np.abs(Y).max())
+    assert b.parameter_norm_ == pytest.approx(a.parameter_norm_, rel=1e-3)
+    # the scaling is stored, one number per array
+    assert b.input_scale_ == pytest.approx(scale * a.input_scale_)
+    assert b.target_scale_ == pytest.approx(scale * a.target_scale_)
+
+
+def test_shift_of_inputs_and_targets_does_not_change_the_fit():
+    X, Y = teacher(150, k=1, seed=3)
+    kw = dict(**SMALL, dtype="float64", random_state=0)
+    a = DeepL2Regressor(**kw).fit(X, Y)
+    b = DeepL2Regressor(**kw).fit(X + 50.0, Y - 7.0)
+    np.testing.assert_allclose(b.predict(X + 50.0), a.predict(X) - 7.0,
+                               atol=1e-3 * np.abs(Y).max())
+
+
+def test_normalize_false_trains_on_raw_units():
+    X, Y = teacher(150, k=1, seed=3)
+    kw = dict(**SMALL, dtype="float64", random_state=0, normalize=False)
+    a = DeepL2Regressor(**kw).fit(X, Y)
+    b = DeepL2Regressor(**kw).fit(100 * X, 100 * Y)
+    assert a.input_scale_ == b.input_scale_ == 1.0
+    assert b.parameter_norm_ != pytest.approx(a.parameter_norm_, rel=1e-3)
+
+
+def test_autoencoder_units_and_noise_in_data_units():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 3, 150)
+    X = np.column_stack([t, np.sin(2 * t), 0.3 * t**2])
+    kw = dict(depth=4, width=16, max_iter=80, warmup_iter=5, n_jacobian_points=3,
+              dtype="float64", input_noise=0.05, random_state=0)
+    a = BottleneckAutoencoder(**kw).fit(X)
+    b = BottleneckAutoencoder(**{**kw, "input_noise": 0.05 * 1e3}).fit(1e3 * X)
+    assert a.bottleneck_rank_ == b.bottleneck_rank_
+    np.testing.assert_allclose(b.reconstruct(1e3 * X), 1e3 * a.reconstruct(X),
+                               rtol=1e-3, atol=1e-3 * 1e3)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_jacobian_rank_never_exceeds_bottleneck_rank(seed):
+    """A function that factors through k dimensions has Jacobian rank <= k."""
+    rng = np.random.default_rng(seed)
+    X, Y = teacher(120, k=int(rng.integers(1, 4)), seed=100 + seed,
+                   kind=["tanh", "quad"][seed % 2])
+    reg = DeepL2Regressor(depth=int(rng.integers(3, 7)), width=int(rng.choice([8, 16])),
+                          alpha=float(rng.choice([0.01, 0.1, 0.5])), max_iter=60,
+                          n_jacobian_points=20, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, Y)
+    assert reg.jacobian_rank_ <= reg.bottleneck_rank_
+    # every reported rank comes from the one rule on the stored spectra
+    assert reg.jacobian_rank_ == max(read_rank(s, tol=reg.rank_tol).rank
+                                     for s in reg.jacobian_spectra_)
+
+
+def test_diagnose_rereads_without_refitting():
+    X, Y = teacher(150, k=2, seed=5)
+    reg = DeepL2Regressor(**SMALL, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AmbiguousRankWarning)
+        reg.fit(X, Y)
+    before = reg.module_.state_dict()
+    same = reg.diagnose(X)
+    assert same.rank == reg.bottleneck_rank_
+    assert same.jacobian_rank == reg.jacobian_rank_
+    assert same.parameter_norm == pytest.approx(reg.parameter_norm_)
+    strict, loose = reg.diagnose(X, rank_tol=0.5), reg.diagnose(X, rank_tol=1e-3)
+    assert strict.tol == 0.5 and loose.tol == 1e-3
+    assert strict.rank <= same.rank <= loose.rank
+    assert strict.rank == read_rank(strict.bottleneck.spectrum, tol=0.5).rank
+    # nothing fitted moved
+    assert reg.bottleneck_rank_ == same.rank
+    for k, v in reg.module_.state_dict().items():
+        assert (v == before[k]).all()
+
+
+def test_no_clear_gap_warns_and_clear_gap_does_not():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 10))
+    Q, _ = np.linalg.qr(rng.standard_normal((10, 10)))
+    # singular values 0.4^i (per layer of 3: 0.74^i): they decay through the
+    # floor with no gap
+    Y = X @ (Q * 0.4 ** np.arange(10))
+    with pytest.warns(AmbiguousRankWarning, match="no clear gap"):
+        reg = DeepL2Regressor(depth=3, width=16, activation="identity", alpha=1e-4,
+                              rank_tol=0.3, max_iter=300, random_state=0).fit(X, Y)
+    assert reg.bottleneck_gap_ < reg.rank_gap
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AmbiguousRankWarning)
+        reg = DeepL2Regressor(depth=3, width=16, activation="identity", alpha=0.1,
+                              max_iter=300, random_state=0).fit(X, Y[:, :2] @ Q[:2])
+    assert reg.bottleneck_rank_ == 2 and reg.bottleneck_gap_ >= reg.rank_gap
+
+
+def test_rank_gap_is_the_rule_gap():
+    X, Y = teacher(120, k=2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, rank_gap=1e6, random_state=0).fit(X, Y)
+    # no gap can reach 1e6: the rank falls back to counting values over the floor
+    spec = reg.diagnose(X).bottleneck.spectrum
+    assert reg.bottleneck_rank_ == int(np.sum(spec > reg.rank_tol * spec.max())) \
+        or reg.bottleneck_gap_ == np.inf
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_fit_converges_on_unseen_teachers(seed):
+    X, Y = teacher(300, k=2, seed=40 + seed, d=16, m=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = DeepL2Regressor(random_state=seed).fit(X, Y)
+    assert reg.stop_reason_ == "converged"
+    assert reg.n_iter_ < reg.max_iter
+    assert reg.bottleneck_rank_ == 2 and reg.jacobian_rank_ == 2
+    assert reg.score(X, Y) > 0.9
+
+
+@pytest.mark.slow
+def test_offset_free_norm_grows_by_the_rank_per_layer():
+    """Jacot 2023b, Fig. 1a: on a rank plateau ||theta||^2 is affine in L, slope k."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((500, 16))
+    Z = X @ (rng.standard_normal((2, 16)) / 4).T
+    Y = np.tanh(Z @ rng.standard_normal((2, 32))) @ (rng.standard_normal((32, 12)) / 6)
+    depths, norms, full = [6, 8, 10, 12], [], []
+    for L in depths:
+        reg = DeepL2Regressor(depth=L, random_state=0).fit(X, Y)
+        assert reg.bottleneck_rank_ == 2 and reg.stop_reason_ == "converged"
+        norms.append(reg.offset_free_norm_)
+        full.append(reg.parameter_norm_)
+    slope = np.polyfit(depths, norms, 1)[0]
+    assert slope == pytest.approx(2, rel=0.15)
+    # the full norm also carries the offset direction: one more per layer
+    assert np.polyfit(depths, full, 1)[0] == pytest.approx(3, rel=0.15)
