@@ -96,6 +96,7 @@ def test_selector_inside_gridsearch_and_pipeline(small):
     assert grid.predict(X).shape == y.shape
 
 
+@pytest.mark.slow
 def test_parallel_joblib_equals_sequential(small):
     X, y = small
     seq = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2).fit(X, y)
@@ -105,6 +106,7 @@ def test_parallel_joblib_equals_sequential(small):
         np.testing.assert_array_equal(seq.depth_results_[key], par.depth_results_[key])
 
 
+@pytest.mark.slow
 def test_dask_backend_equals_sequential(small):
     distributed = pytest.importorskip("distributed")
     import joblib

@@ -14,6 +14,7 @@ def _learned_map(reg, d):
         return (m(eye) - m(torch.zeros(1, d, dtype=torch.float64))).T.numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block_depth", [1, 2])
 @pytest.mark.parametrize("lam", [0.1, 1.0])
 def test_linear_resnet_reaches_theorem_2_1_cost(block_depth, lam):
@@ -68,6 +69,7 @@ def test_depth2_closed_form_value():
         0.5 + (L + 1) * 3 ** (1 / (L + 1)) - L)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rank2_task_recovered_with_small_lambda(seed):
     X, y = make_bottleneck_regression(500, random_state=0)
