@@ -200,6 +200,12 @@ random_state, verbose
     # ---- engine hooks ---------------------------------------------------------
     def _validate_fit_data(self, X, y):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        if X.shape[0] < 2:
+            # one point has no shape: no representation to read a dimension from
+            raise ValueError(
+                f"BottleneckAutoencoder needs at least 2 samples, got n_samples = "
+                f"{X.shape[0]}."
+            )
         if self.n_components is not None and self.n_components > min(self.width,
                                                                        X.shape[0]):
             raise ValueError(

@@ -1,10 +1,14 @@
-"""The training engine: the penalty, stopping, interruption."""
+"""The training engine: the penalty, stopping, divergence, interruption."""
+
+import inspect
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from skrank import TrainingInterruptedWarning
+import skrank._engine as engine
+from skrank import DivergenceWarning, TrainingInterruptedWarning
 from skrank._engine import train
 from skrank._networks import FullyConnectedNet
 
@@ -80,3 +84,82 @@ def test_lbfgs_converges_on_a_convex_problem():
     assert res.stop_reason == "converged"
     assert res.n_iter < 2000
     assert np.all(np.diff(res.loss_curve) <= 1e-12)
+
+
+def _flat(net):
+    return torch.cat([p.detach().reshape(-1) for p in net.parameters()]).clone()
+
+
+@pytest.mark.parametrize("batch_size, lr", [(5, 10.0), (None, 100.0), (None, 3.0)])
+def test_divergence_keeps_parameters_at_which_the_loss_was_finite(batch_size, lr):
+    """The parameters kept are ones the loss was evaluated at and found finite, never
+    the step taken after that evaluation."""
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    finite_at = []
+
+    def recording_mse(out, y):
+        loss = _mse(out, y)
+        if torch.isfinite(loss):
+            finite_at.append(_flat(net))
+        return loss
+
+    with pytest.warns(DivergenceWarning):
+        res = train(net, X, Y, loss_fn=recording_mse, alpha=0.0,
+                    penalty_groups=net.penalty_groups(), solver="sgd",
+                    batch_size=batch_size, learning_rate_init=lr, max_iter=50)
+    assert res.stop_reason == "diverged"
+    kept = _flat(net)
+    assert torch.isfinite(kept).all()
+    assert any(torch.equal(kept, p) for p in finite_at)
+    if batch_size is None:  # full batch: the kept loss is the training loss, and sane
+        assert _mse(net(X), Y) < 1e30 * _mse(_net()(X), Y)
+
+
+def test_non_finite_gradient_behind_a_finite_loss_is_divergence():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    calls = {"n": 0}
+
+    def poisoned_mse(out, y):
+        calls["n"] += 1
+        loss = _mse(out, y)
+        if calls["n"] == 3:
+            # value 0, gradient NaN (d|u|/du = 0 times d sqrt(v)/dv = inf at 0)
+            loss = loss + (out * 0).abs().sqrt().sum()
+        return loss
+
+    with pytest.warns(DivergenceWarning):
+        # alpha=0: no penalty value computed on the poisoned parameters to give it away
+        res = train(net, X, Y, loss_fn=poisoned_mse, alpha=0.0,
+                    penalty_groups=net.penalty_groups(), solver="sgd",
+                    learning_rate_init=1e-3, max_iter=10)
+    assert res.stop_reason == "diverged"
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    assert torch.isfinite(net(X)).all()
+
+
+def test_interrupt_is_reraised_when_the_caller_asks():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    signal = KeyboardInterrupt("from the user")
+
+    def interrupt(n_iter, module):
+        if n_iter == 2:
+            raise signal
+
+    with pytest.warns(TrainingInterruptedWarning):
+        res = train(net, X, Y, loss_fn=_mse, alpha=0.1,
+                    penalty_groups=net.penalty_groups(), solver="sgd",
+                    learning_rate_init=1e-2, max_iter=50, callback=interrupt)
+    with pytest.raises(KeyboardInterrupt) as info:
+        res.raise_if_interrupted()
+    assert info.value is signal
+    done = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+                 max_iter=3, n_iter_no_change=1)
+    done.raise_if_interrupted()  # nothing to re-raise
+
+
+def test_engine_uses_only_public_torch_api():
+    source = inspect.getsource(engine)
+    assert not re.findall(r"torch\._\w+|\.data\b", source)

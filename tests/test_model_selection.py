@@ -50,11 +50,21 @@ def test_rule_prefers_lowest_rank_within_tolerance():
     out = []
     for d, score, rank, norm in [(2, 0.90, 5, 10), (4, 0.95, 3, 14), (6, 0.93, 2, 16),
                                  (8, 0.92, 2, 20), (10, 0.80, 1, 22)]:
-        out.append(dict(depth=d, score=score, rank=rank, parameter_norm=norm, fit_time=0))
+        out.append(dict(depth=d, score=score, rank=rank, parameter_norm=norm + d,
+                        offset_free_norm=norm, fit_time=0))
     sel._summarize(np.array([2, 4, 6, 8, 10]), out, 1)
     # 10 has rank 1 but loses 0.15 in score; 6 and 8 have rank 2: the shallower wins
     assert sel.best_depth_ == 6 and sel.best_rank_ == 2
-    assert sel.norm_slope_ == pytest.approx(2.0)  # (20 - 16) / (8 - 6)
+    # the slope is read on the offset-free norm: (20 - 16) / (8 - 6)
+    assert sel.norm_slope_ == pytest.approx(2.0)
+
+
+def test_rank_summary_is_a_rank_some_fold_had():
+    sel = RankAwareDepthSelector(DeepL2Regressor())
+    out = [dict(depth=4, score=0.9, rank=r, parameter_norm=1.0, offset_free_norm=1.0,
+                fit_time=0) for r in (2, 4)]
+    sel._summarize(np.array([4]), out, 2)
+    assert sel.best_rank_ in (2, 4)
 
 
 def test_classifier_selection_exposes_classes():
