@@ -126,6 +126,21 @@ class FullyConnectedNet(nn.Module):
                 a = self._sigma(a, self.negative_slope)
         return a
 
+    def bottleneck_in(self, x, layer):
+        """Pre-activation ``z_layer(x)``: where a rank-k weight leaves a k-dim image.
+
+        The bottleneck is read here, not after the activation: ``z = W a + b``
+        lies on a k-dimensional affine plane when ``W`` has rank k, while
+        ``sigma(z)`` bends that plane out of any k-dimensional subspace.
+        """
+        for layer_module in self.layers[: layer - 1]:
+            x = self._sigma(layer_module(x), self.negative_slope)
+        return self.layers[layer - 1](x)
+
+    def bottleneck_out(self, z, layer):
+        """Network output given the pre-activation ``z = z_layer``."""
+        return self.forward_from(self._sigma(z, self.negative_slope), layer)
+
     def weight_matrices(self):
         return [layer.weight for layer in self.layers]
 
@@ -263,6 +278,10 @@ class ResidualNet(nn.Module):
         for block in self.blocks[layer - 1:]:
             s = s + self._block(block, s)
         return self.unembed(s)
+
+    # the stream has no activation: it is read where it flows
+    bottleneck_in = forward_to
+    bottleneck_out = forward_from
 
     def weight_matrices(self):
         return ([self.embed.weight] + [lin.weight for b in self.blocks for lin in b]

@@ -240,7 +240,7 @@ random_state, verbose
         if k == bn.rank:
             return bn.components
         with torch.no_grad():
-            a = self.module_.forward_to(_diag._as_input(self.module_, X), bn.layer)
+            a = self.module_.bottleneck_in(_diag._as_input(self.module_, X), bn.layer)
         return _diag.principal_components(a, k)
 
     def _more_diagnostics(self, report):

@@ -400,8 +400,8 @@ def principal_components(representation, k):
 class Bottleneck:
     """Where a network is narrowest.
 
-    ``rank`` is the least effective rank over the candidate maps (the offset-free
-    weight spectra), ``weight_ranks`` those ranks per candidate, ``layer`` the hidden
+    ``rank`` is the least effective rank over the candidate maps (each read by
+    its centered image on the data), ``weight_ranks`` those ranks per candidate, ``layer`` the hidden
     layer (1-based) just after the narrowest map, ``components`` (k, width) and
     ``mean`` (width,) the principal directions and mean of that layer's
     representation, which map ``a_layer(x)`` to k bottleneck coordinates,
@@ -420,21 +420,30 @@ class Bottleneck:
 
 
 def _candidate_spectrum(W, a, tol):
-    """A weight read without its input's offset; ``W=None``: the representation ``a``."""
-    if W is None:
-        return _spectra_of([a], center=True)[0]
-    return _offset_free_spectrum(W, a, tol)
+    """Singular values of the image ``(a - mean a) W^T`` of a map on the data.
+
+    The image, not the weight alone: a direction the weight shrinks but its input
+    carries at a large scale still passes (measured: an autoencoder whose middle
+    weights read rank 2 passed a third direction this way and kept only 68% of
+    its output through two coordinates). Centering drops the constant offset,
+    which with penalized biases occupies a weight direction of its own. ``W=None``
+    reads the centered representation ``a`` itself.
+    """
+    a = a.to(torch.float64)
+    a = a - a.mean(0, keepdim=True)
+    z = a if W is None else a @ W.detach().to(device=a.device, dtype=torch.float64).T
+    return torch.linalg.svdvals(z).cpu().numpy()
 
 
 def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
 
-    Every weight matrix ``W_l`` is read with the mean direction of its input
-    representation projected out (see :func:`projected_layer_spectra`): with
-    penalized biases the constant offset occupies one weight direction of its own,
-    which is not part of the function's rank. The function factors through the
-    narrowest of these maps, so the bottleneck rank is the least of their effective
-    ranks; ties go to the sharpest spectral gap. A model may name the maps where
+    Every weight matrix ``W_l`` is read by its image on the data: the singular
+    values of the centered pre-activations ``(a_{l-1} - mean) W_l^T`` (centering
+    drops the constant offset, which with penalized biases occupies a weight
+    direction of its own and is not part of the function's rank). The function
+    factors through the narrowest of these images, so the bottleneck rank is the
+    least of their effective ranks; ties go to the sharpest spectral gap. A model may name the maps where
     its function can narrow with a ``rank_candidates(x, hidden)`` method returning
     ``(W, input, layer)`` triples, ``W=None`` standing for the representation
     ``input`` itself (a residual network: its embedding, its unembedding and its
@@ -466,7 +475,7 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     1
     """
     x = _as_input(model, X)
-    _, post = outputs if outputs is not None else layer_outputs(model, x)
+    pre, post = outputs if outputs is not None else layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     if hasattr(model, "rank_candidates"):
@@ -485,7 +494,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
         if best is None or (k, sharp) < best[0]:
             best = ((k, sharp), after, reading, s)
     (k, _), layer, reading, spectrum = best
-    a = post[layer - 1].to(torch.float64)
+    # the pre-activation: a rank-k map's image is a k-dim affine plane there
+    a = pre[layer - 1].to(torch.float64)
     return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
                       mean=np.ascontiguousarray(a.mean(0).cpu().numpy()),
                       weight_ranks=np.array(ranks, dtype=int), reading=reading,
@@ -532,12 +542,14 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
 
 
 def _split(model, layer):
-    """``(to, from)``: the network up to hidden layer ``layer`` and the rest."""
-    if hasattr(model, "forward_to") and hasattr(model, "forward_from"):
-        return (lambda v: model.forward_to(v, layer)), (lambda a: model.forward_from(a, layer))
+    """``(to, from)``: the network up to the pre-activation of hidden layer
+    ``layer`` (the output of its ``layer``-th linear map) and the rest."""
+    if hasattr(model, "bottleneck_in") and hasattr(model, "bottleneck_out"):
+        return ((lambda v: model.bottleneck_in(v, layer)),
+                (lambda z: model.bottleneck_out(z, layer)))
     children = list(model.children())
     linear = [i for i, c in enumerate(children) if isinstance(c, nn.Linear)]
-    cut = linear[layer]  # hidden layer l is the input of the (l+1)-th Linear
+    cut = linear[layer - 1] + 1
 
     def run(mods, v):
         for m in mods:
@@ -701,6 +713,7 @@ class Report:
 
     layer_spectra: list
     representation_spectra: np.ndarray
+    offset_free_spectra: list
     bottleneck: Bottleneck
     fidelity: float
     jacobian_spectra: np.ndarray
@@ -762,8 +775,15 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         jac_rank = max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
     else:
         jac, jac_rank = np.zeros((0, 0)), None
+    if hasattr(model, "rank_candidates"):
+        # maps whose inputs are not the hidden layers in order (a residual
+        # stream): no offset to attribute, the plain spectra
+        free = layer_spectra(model)
+    else:
+        free = projected_layer_spectra(model, x, tol=tol, outputs=outputs)
     return Report(
         layer_spectra=layer_spectra(model),
+        offset_free_spectra=free,
         representation_spectra=representation_spectra(model, x, outputs=outputs),
         bottleneck=bn,
         fidelity=bottleneck_fidelity(model, x, bn, outputs=outputs),

@@ -17,6 +17,39 @@ def _r2(pred, Y):
     return (1 - ss_res / ss_tot).mean()
 
 
+def _numeric_targets(y, name):
+    """``y`` with numbers held as objects or strings converted to floats.
+
+    Text targets are refused by name: numpy's own error ("could not convert string
+    to float") says neither which parameter is wrong nor what to use instead. The
+    conversion also lets validate_data see a None (NaN), which it skips in objects.
+    """
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError):
+        return y  # ragged input: validate_data explains it
+    if arr.ndim == 0 or arr.dtype.kind not in "OUS":
+        return y  # numeric, or not an array at all (sparse): validate_data's message
+    try:
+        return arr.astype(np.float64)
+    except (ValueError, TypeError):
+        pass
+    bad = next(v for v in arr.ravel() if not _is_number(v))
+    bad = bad.item() if isinstance(bad, np.generic) else bad  # 'a', not np.str_('a')
+    raise ValueError(
+        f"{name} needs numeric targets, but y holds {bad!r}. To predict class labels "
+        "use DeepL2Classifier."
+    )
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
     """Deep fully-connected network trained with an L2 penalty that selects rank.
 
@@ -137,12 +170,13 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
     representation_spectra_ : ndarray of shape (depth - 1, min(n, width))
         Singular values of each (uncentered) hidden representation.
     layer_ranks_ : ndarray of shape (depth,)
-        Effective rank of each weight matrix with its input's offset direction
-        projected out (:func:`skrank.diagnostics.projected_layer_spectra`).
+        Effective rank of each weight matrix's image on the data: the centered
+        pre-activations ``(a_{l-1} - mean) W_l^T`` (:func:`skrank.diagnostics.bottleneck`).
     bottleneck_rank_ : int
         Least of ``layer_ranks_``: the dimension the network's function passes
-        through (``k`` weight singular values of order one in the bottleneck,
-        Jacot 2023b, Thm. 6).
+        through on the data (in the bottleneck the weights have ``k`` singular
+        values of order one, Jacot 2023b, Thm. 6, and the representations are
+        k-planar).
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     bottleneck_components_ : ndarray of shape (bottleneck_rank_, width)
@@ -280,6 +314,9 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    def _validate_fit_data(self, X, y):
+        return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__))
 
     def _encode_targets(self, y, *, fitting):
         y = np.asarray(y, dtype=np.float64)
