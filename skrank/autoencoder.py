@@ -18,8 +18,11 @@ __all__ = ["BottleneckAutoencoder"]
 class BottleneckAutoencoder(TransformerMixin, _DeepL2Base):
     """A deep L2-regularized network trained to reproduce its input.
 
-    Fits ``f: R^d -> R^d`` minimizing ``(1/N) sum_i ||f(x_i) - x_i||^2 +
-    (alpha / L) ||theta||^2``. The penalty's bias towards low bottleneck rank makes
+    Fits ``f: R^d -> R^d`` minimizing ``(1/(N d)) sum_i ||f(x_i) - x_i||^2 +
+    (alpha / L) ||theta||^2``: the reconstruction error is averaged over the ``d``
+    features, so that ``alpha`` does not grow weaker with their number (summed,
+    as the regressor's error is over its outputs, a 64-pixel image would need an
+    ``alpha`` 32 times larger than a point in the plane). The penalty's bias towards low bottleneck rank makes
     ``f`` factor through ``k`` dimensions, ``k`` the dimension of the data manifold
     when depth and ``alpha`` recover it; ``f`` is then the identity on the manifold
     and a projection onto it nearby, so the reconstruction of a noisy point lies
@@ -48,7 +51,9 @@ penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter,
 warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
 random_state, verbose
-        As in :class:`DeepL2Regressor`, but ``alpha=0.03``, ``batch_size=50`` and
+        As in :class:`DeepL2Regressor`, but ``alpha=0.03`` (on the feature-averaged
+        error; measured on noisy digits: 0.01 keeps 9 dimensions and denoises
+        worse, 0.1 collapses to a constant), ``batch_size=50`` and
         ``warmup_iter=100``: full-batch
         L-BFGS alone stalls far from the optimum on reconstruction tasks (measured
         on a rolled sheet: objective 4.3 after 2,500 iterations, against 0.31 with
@@ -228,7 +233,7 @@ random_state, verbose
 
     def _loss(self, output, target):
         # (1/N) sum_i ||f(x_i) - y_i||^2 in one fused kernel
-        return F.mse_loss(output, target, reduction="sum") / output.shape[0]
+        return F.mse_loss(output, target, reduction="sum") / output.numel()
 
     def _validation_score(self, module, X, Y):
         from .regressor import _r2
@@ -273,6 +278,23 @@ random_state, verbose
         X_hat : ndarray of shape (n_samples, n_features_in_)
         """
         return self._forward(X)
+
+    def score(self, X, y=None):
+        """Reconstruction R^2: ``1 - ||X - f(X)||^2 / ||X - mean(X)||^2``.
+
+        The default score of :class:`~skrank.RankAwareDepthSelector` and of
+        scikit-learn's searches on an autoencoder. ``y`` is ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        X_hat = self.reconstruct(X)
+        X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]),
+                       dtype=np.float64)
+        total = np.sum((X - X.mean(0)) ** 2)
+        residual = np.sum((X - X_hat) ** 2)
+        return float(1 - residual / total) if total > 0 else float(residual == 0)
 
     def transform(self, X):
         """Codes (``output='codes'``) or reconstruction (``output='reconstruction'``).
