@@ -11,7 +11,13 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -43,6 +49,20 @@ def _single_thread():
         torch.set_num_threads(threads)
 
 
+def _fit_or_stop(est, X, y, fit_params):
+    """``est.fit``; a fit that Ctrl-C cut short ends the sweep too.
+
+    The estimator keeps a usable model after a ``KeyboardInterrupt`` during training
+    (``stop_reason_ == 'interrupted'``); scoring it as if it had finished would put
+    a half-trained network among the candidates, and the user asked to stop.
+    """
+    est.fit(X, **fit_params) if y is None else est.fit(X, y, **fit_params)
+    if getattr(est, "stop_reason_", None) == "interrupted":
+        raise KeyboardInterrupt(f"{type(est).__name__}(depth={est.depth}) was "
+                                "interrupted; the depth sweep stops.")
+    return est
+
+
 def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params):
     """One (depth, split) job, trained from scratch."""
     return _fit_chain(estimator, [depth], X, y, train, test, scorer, fit_params, None)[0]
@@ -68,7 +88,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
                 if "warmup_iter" in est.get_params():
                     params["warmup_iter"] = 0
                 est.set_params(**params)
-            est.fit(X_tr, **fit_params) if y is None else est.fit(X_tr, y_tr, **fit_params)
+            _fit_or_stop(est, X_tr, y_tr, fit_params)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
             out.append({"depth": depth, "score": float(score),
@@ -226,10 +246,19 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
                 f"depths must be a non-empty list of distinct positive integers, got "
                 f"{self.depths!r}."
             )
+        name = type(self.estimator).__name__
         if "depth" not in self.estimator.get_params():
-            raise ValueError(
-                f"{type(self.estimator).__name__} has no 'depth' parameter to select."
-            )
+            raise ValueError(f"{name} has no 'depth' parameter to select.")
+        # before any fit: a depth the estimator refuses would otherwise fail a whole
+        # sweep late, inside a parallel job
+        constraint = getattr(self.estimator, "_parameter_constraints", {}).get("depth")
+        for depth in depths.tolist() if constraint else ():
+            try:
+                validate_parameter_constraints({"depth": constraint}, {"depth": depth},
+                                               caller_name=name)
+            except InvalidParameterError as exc:
+                raise ValueError(f"depths={self.depths!r} holds {depth}, which {name} "
+                                 f"refuses: {exc}") from None
         return np.sort(depths)
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -279,11 +308,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         self._summarize(depths, out, len(splits))
         if self.refit:
             est = clone(self.estimator).set_params(depth=self.best_depth_)
-            if y is None:
-                est.fit(X, **routed.estimator.fit)
-            else:
-                est.fit(X, y, **routed.estimator.fit)
-            self.best_estimator_ = est
+            self.best_estimator_ = _fit_or_stop(est, X, y, routed.estimator.fit)
             for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                 if hasattr(est, attr):
                     setattr(self, attr, getattr(est, attr))

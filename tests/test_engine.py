@@ -163,3 +163,22 @@ def test_interrupt_is_reraised_when_the_caller_asks():
 def test_engine_uses_only_public_torch_api():
     source = inspect.getsource(engine)
     assert not re.findall(r"torch\._\w+|\.data\b", source)
+
+
+def test_interrupt_mid_epoch_keeps_the_last_complete_epoch():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    at_call = []
+
+    def interrupting_mse(out, y):
+        at_call.append(_flat(net))
+        if len(at_call) == 6 * 3 + 2:  # batch 2 of epoch 4 (6 batches an epoch)
+            raise KeyboardInterrupt
+        return _mse(out, y)
+
+    with pytest.warns(TrainingInterruptedWarning):
+        res = train(net, X, Y, loss_fn=interrupting_mse, alpha=0.1,
+                    penalty_groups=net.penalty_groups(), solver="sgd", batch_size=5,
+                    learning_rate_init=1e-2, max_iter=50)
+    assert res.n_iter == 3
+    assert torch.equal(_flat(net), at_call[6 * 3])  # where epoch 4 started

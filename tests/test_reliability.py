@@ -1,0 +1,205 @@
+"""Issue 10: a diverged fit keeps only sane parameters, devices are checked before
+training, Ctrl-C stops the searches around a fit, and errors say what is needed."""
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+
+from skrank import (
+    DeepL2Regressor,
+    DivergenceWarning,
+    RankAwareDepthSelector,
+    ResNetL2Regressor,
+    TrainingInterruptedWarning,
+)
+from skrank._base import _DeepL2Base
+
+from ._estimators import all_estimators, data_for, outputs
+
+ESTIMATORS = all_estimators()
+IDS = [type(e).__name__ for e in ESTIMATORS]
+SMALL = dict(depth=3, width=8, n_jacobian_points=2, random_state=0)
+
+
+def _max_abs_param(est):
+    with torch.no_grad():
+        return max(float(p.abs().max()) for p in est.module_.parameters())
+
+
+def _teacher(n=60, d=4, scale=1.0):
+    X = np.random.RandomState(0).randn(n, d) * scale
+    return X, (X[:, 0] - 2 * X[:, 1]) / scale
+
+
+# ---- divergence ------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_divergence_keeps_parameters_whose_loss_was_finite(dtype):
+    # lr=1e3 full batch: the second step explodes the weights (float32: to 1e30,
+    # then inf; float64: through a finite 1e162 objective). What comes back must be
+    # the last point whose own loss was sane, not the exploded step after it.
+    X, y = _teacher()
+    reg = DeepL2Regressor(depth=4, width=12, max_iter=30, solver="sgd", alpha=0,
+                          learning_rate_init=1e3, batch_size=10**6, dtype=dtype,
+                          random_state=0)
+    with pytest.warns(DivergenceWarning, match="diverged"):
+        reg.fit(X, y)
+    assert reg.stop_reason_ == "diverged"
+    assert np.isfinite(reg.predict(X)).all()
+    assert _max_abs_param(reg) < 1e8
+
+
+@pytest.mark.parametrize("make, scale", [
+    (lambda: ResNetL2Regressor(max_iter=30, solver="sgd", learning_rate_init=10,
+                               batch_size=10**6, normalize=False, **SMALL), 1.0),
+    (lambda: ResNetL2Regressor(max_iter=30, solver="sgd", learning_rate_init=10,
+                               batch_size=10**6, **SMALL), 1.0),
+    (lambda: DeepL2Regressor(max_iter=30, solver="sgd", dtype="float64",
+                             normalize=False, **{**SMALL, "depth": 4}), 1e10),
+], ids=["resnet", "resnet-normalized", "deep-huge-X"])
+def test_diverged_fit_gives_finite_diagnostics(make, scale):
+    # these crashed in the diagnostics (linalg.svd on non-finite representations)
+    X, y = _teacher(scale=scale)
+    reg = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+    assert reg.stop_reason_ == "diverged"
+    assert np.isfinite(reg.predict(X)).all()
+    assert all(np.isfinite(s).all() for s in reg.layer_spectra_)
+    assert np.isfinite(reg.representation_spectra_).all()
+
+
+# ---- devices ---------------------------------------------------------------------
+def _with_device(est, device):
+    key = "estimator__device" if "estimator__device" in est.get_params() else "device"
+    return est.set_params(**{key: device})
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_unavailable_mps_is_a_clear_error_before_training(est):
+    X, y = data_for(est)
+    est = _with_device(est, "mps")
+    with pytest.raises(ValueError, match=r"device='mps'.*supports 'auto', 'cpu'"):
+        est.fit(X, y) if y is not None else est.fit(X)
+
+
+def test_unknown_device_lists_the_supported_ones():
+    X, y = _teacher()
+    with pytest.raises(ValueError, match=r"device='tpu' is not a device name.*'cpu'"):
+        DeepL2Regressor(device="tpu", **SMALL).fit(X, y)
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------
+@pytest.fixture
+def interrupt_once(monkeypatch):
+    """The 6th loss evaluation raises KeyboardInterrupt (as Ctrl-C would); records
+    the depth of every fit started."""
+    calls, fits = {"n": 0}, []
+    loss, fit = DeepL2Regressor._loss, DeepL2Regressor.fit
+
+    def interrupting_loss(self, output, target):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return loss(self, output, target)
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(self.depth)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeepL2Regressor, "_loss", interrupting_loss)
+    monkeypatch.setattr(DeepL2Regressor, "fit", counting_fit)
+    return fits
+
+
+#: The estimator re-raises Ctrl-C from ``_DeepL2Base._fit``, once its fitted state is
+#: complete; until that line is in, the tests that need it are expected to fail.
+FIT_RERAISES = "raise_if_interrupted" in inspect.getsource(_DeepL2Base._fit)
+needs_reraise = pytest.mark.xfail(
+    not FIT_RERAISES, strict=True,
+    reason="_DeepL2Base._fit does not call result.raise_if_interrupted() yet")
+
+
+@needs_reraise
+def test_interrupted_fit_reraises_with_a_complete_usable_model(interrupt_once):
+    X, y = _teacher()
+    reg = DeepL2Regressor(max_iter=50, **SMALL)
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y)
+    assert reg.stop_reason_ == "interrupted"
+    assert reg.bottleneck_rank_ >= 0
+    for value in outputs(reg, X).values():
+        assert np.isfinite(value).all()
+
+
+def test_interrupt_stops_the_depth_sweep(interrupt_once):
+    X, y = _teacher()
+    sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=50, **SMALL),
+                                 depths=[2, 3], cv=2)
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        sel.fit(X, y)
+    assert interrupt_once == [2]  # the interrupted fit was the last one
+    assert not hasattr(sel, "depth_results_")
+
+
+@needs_reraise
+def test_interrupt_stops_grid_search(interrupt_once):
+    X, y = _teacher()
+    search = GridSearchCV(DeepL2Regressor(max_iter=50, **SMALL),
+                          {"alpha": [0.01, 0.1]}, cv=2)
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    assert len(interrupt_once) == 1
+    assert not hasattr(search, "cv_results_")
+
+
+# ---- messages --------------------------------------------------------------------
+@pytest.mark.parametrize("fraction, need", [(0.1, 6), (0.25, 3), (0.9, 5)])
+def test_early_stopping_says_how_many_samples_it_needs(fraction, need):
+    X, y = _teacher(n=need - 1)
+    reg = DeepL2Regressor(early_stopping=True, validation_fraction=fraction, **SMALL)
+    with pytest.raises(ValueError, match=f"at least {need} samples; got {need - 1}"):
+        reg.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.set_params(max_iter=2).fit(*_teacher(n=need))  # enough: no error
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_text_targets_are_refused_by_name(cls):
+    X, _ = _teacher(n=6)
+    with pytest.raises(ValueError, match=f"{cls.__name__} needs numeric targets, but y "
+                                         "holds 'a'.*DeepL2Classifier"):
+        cls(**SMALL).fit(X, list("abcabc"))
+
+
+def test_none_in_object_targets_is_reported_as_missing():
+    # validate_data does not look for NaN inside object arrays; this one trained on NaN
+    X, _ = _teacher(n=4)
+    with pytest.raises(ValueError, match="NaN"):
+        DeepL2Regressor(**SMALL).fit(X, np.array([1.0, None, 2.0, 3.0], dtype=object))
+
+
+def test_selector_refuses_depths_the_estimator_refuses(interrupt_once):
+    X, y = _teacher()
+    sel = RankAwareDepthSelector(DeepL2Regressor(**SMALL), depths=[1, 3], cv=2)
+    with pytest.raises(ValueError, match=r"depths=\[1, 3\] holds 1, which "
+                                         r"DeepL2Regressor refuses.*range \[2, inf\)"):
+        sel.fit(X, y)
+    assert interrupt_once == []  # refused before any fit
+
+
+def test_selector_accepts_depths_the_estimator_accepts():
+    # a ResNet's depth counts blocks and may be 1
+    X, y = _teacher()
+    sel = RankAwareDepthSelector(ResNetL2Regressor(max_iter=3, **SMALL), depths=[1, 2],
+                                 cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)
+    assert sel.best_depth_ in (1, 2)
