@@ -35,21 +35,34 @@ _FLOAT32_SAFE = 1e15
 
 
 def resolve_device(device):
-    """Turn the ``device`` parameter into a ``torch.device``, with a clear error."""
+    """Turn the ``device`` parameter into a ``torch.device``, with a clear error.
+
+    Every device is checked against what this torch build and machine offer, here
+    rather than at the first tensor operation, whose error names no parameter.
+    """
+    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
+    supported = ["'auto'", "'cpu'"]
+    if n_cuda:
+        supported += ["'cuda'"] + [f"'cuda:{i}'" for i in range(n_cuda)]
+    if has_mps:
+        supported.append("'mps'")
     if not isinstance(device, str) or not _DEVICE_RE.match(device):
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}."
-        )
+        problem = "is not a device name"
+    elif device.startswith("cuda") and not n_cuda:
+        problem = "was requested but CUDA is not available"
+    elif device.startswith("cuda") and int(device.partition(":")[2] or 0) >= n_cuda:
+        problem = f"was requested but there are only {n_cuda} CUDA device(s)"
+    elif device == "mps" and not has_mps:
+        problem = "was requested but MPS (Apple GPU) is not available"
+    else:
+        problem = None
+    if problem:
+        raise ValueError(f"device={device!r} {problem}; this torch build on this "
+                         f"machine supports {', '.join(supported)}.")
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available.")
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s)."
-            )
+        return torch.device("cuda" if n_cuda else "cpu")
     return torch.device(device)
 
 
@@ -248,6 +261,9 @@ class _DeepL2Base(BaseEstimator):
         self.stop_reason_ = result.stop_reason
         self.train_time_ = result.train_time
         self._compute_diagnostics(X_tr, rng)
+        # Ctrl-C: the model above is complete and usable; callers (a search, a
+        # sweep) must still stop
+        result.raise_if_interrupted()
         return self
 
     def _target_dtype(self, dtype):
@@ -306,11 +322,20 @@ class _DeepL2Base(BaseEstimator):
     def _split(self, X, Y, rng):
         if not self.early_stopping:
             return X, Y, None, None
-        n_val = int(round(self.validation_fraction * X.shape[0]))
+        frac = self.validation_fraction
+        n_val = int(round(frac * X.shape[0]))
         if n_val < 1 or X.shape[0] - n_val < 1:
+            # the least n with round(frac * n) in [1, n - 1]: start below it (each
+            # split needs about half a sample's share), then step over rounding ties
+            need = max(2, int(0.5 // frac), int(0.5 // (1 - frac)))
+            while not 1 <= round(frac * need) <= need - 1:
+                need += 1
             raise ValueError(
-                f"early_stopping with validation_fraction={self.validation_fraction} "
-                f"needs at least 2 samples and one in each split; got {X.shape[0]}."
+                f"early_stopping with validation_fraction={frac} holds out "
+                f"round({frac} * n_samples) samples and needs at least one in the "
+                f"validation split and one to train on, hence at least {need} samples; "
+                f"got {X.shape[0]}. Pass more samples, another validation_fraction or "
+                "early_stopping=False."
             )
         perm = rng.permutation(X.shape[0])
         val, tr = perm[:n_val], perm[n_val:]
@@ -339,7 +364,8 @@ class _DeepL2Base(BaseEstimator):
         self.jacobian_spectra_ = report.jacobian_spectra
         self.jacobian_rank_ = report.jacobian_rank
         self.parameter_norm_ = report.parameter_norm
-        self.offset_free_norm_ = float(sum(np.sum(sp ** 2) for sp in bn.spectra))
+        self.offset_free_norm_ = float(sum(np.sum(sp ** 2)
+                                           for sp in report.offset_free_spectra))
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = report.nonlinearity_impact
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
@@ -428,7 +454,7 @@ class _DeepL2Base(BaseEstimator):
         mean = torch.as_tensor(self.bottleneck_mean_)
 
         def codes(chunk):
-            a = self.module_.forward_to(chunk, layer).to("cpu", torch.float64)
+            a = self.module_.bottleneck_in(chunk, layer).to("cpu", torch.float64)
             return (a - mean) @ comps.T
 
         return self._batched(X, codes)
@@ -449,7 +475,7 @@ class _DeepL2Base(BaseEstimator):
         layer = self.bottleneck_layer_
 
         def decode(chunk):
-            return self.module_.forward_from(chunk @ comps + mean, layer)
+            return self.module_.bottleneck_out(chunk @ comps + mean, layer)
 
         return self._unscale_outputs(self._batched(Z, decode))
 

@@ -113,13 +113,13 @@ random_state, verbose
     >>> from skrank import BottleneckAutoencoder
     >>> from skrank.datasets import make_noisy_curve
     >>> X, _ = make_noisy_curve(300, noise=0.0, random_state=0)
-    >>> ae = BottleneckAutoencoder(random_state=0).fit(X)
-    >>> ae.bottleneck_rank_
-    1
+    >>> ae = BottleneckAutoencoder(n_components=1, random_state=0).fit(X)
     >>> ae.transform(X).shape
     (300, 1)
     >>> ae.reconstruct(X).shape
     (300, 2)
+    >>> ae.score(X) > 0.99
+    True
     """
 
     _target_kind = "inputs"

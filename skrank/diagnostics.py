@@ -257,7 +257,7 @@ def _spectra_of(reps, center):
         a = a.to(torch.float64)
         if center:
             a = a - a.mean(0, keepdim=True)
-        out.append(torch.linalg.svdvals(a).cpu().numpy())
+        out.append(_svdvals(a))
     return out
 
 
@@ -386,7 +386,11 @@ def principal_components(representation, k):
     """
     a = representation.to(torch.float64) if isinstance(representation, torch.Tensor) \
         else torch.as_tensor(np.asarray(representation, dtype=np.float64))
-    _, _, vh = torch.linalg.svd(a - a.mean(0), full_matrices=False)
+    centered = a - a.mean(0)
+    if not torch.isfinite(centered).all():
+        # a diverged network: no directions to read
+        centered = torch.zeros_like(centered)
+    _, _, vh = torch.linalg.svd(centered, full_matrices=False)
     if k > vh.shape[0]:
         raise ValueError(
             f"Asked for {k} components of a representation with only {vh.shape[0]}."
@@ -432,6 +436,14 @@ def _candidate_spectrum(W, a, tol):
     a = a.to(torch.float64)
     a = a - a.mean(0, keepdim=True)
     z = a if W is None else a @ W.detach().to(device=a.device, dtype=torch.float64).T
+    return _svdvals(z)
+
+
+def _svdvals(z):
+    """Singular values; a diverged network's non-finite values read as zero (SVD
+    would fail on them) rather than crash a diagnostic."""
+    if not torch.isfinite(z).all():
+        return np.zeros(min(z.shape[-2:]))
     return torch.linalg.svdvals(z).cpu().numpy()
 
 
