@@ -22,7 +22,8 @@ class BottleneckAutoencoder(TransformerMixin, _DeepL2Base):
     (alpha / L) ||theta||^2``: the reconstruction error is averaged over the ``d``
     features, so that ``alpha`` does not grow weaker with their number (summed,
     as the regressor's error is over its outputs, a 64-pixel image would need an
-    ``alpha`` 32 times larger than a point in the plane). The penalty's bias towards low bottleneck rank makes
+    ``alpha`` 32 times larger than a point in the plane). The penalty's bias
+    towards low bottleneck rank makes
     ``f`` factor through ``k`` dimensions, ``k`` the dimension of the data manifold
     when depth and ``alpha`` recover it; ``f`` is then the identity on the manifold
     and a projection onto it nearby, so the reconstruction of a noisy point lies
@@ -48,7 +49,8 @@ class BottleneckAutoencoder(TransformerMixin, _DeepL2Base):
         from ``random_state``, so the objective is deterministic for L-BFGS).
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
 penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
-warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, rank_gap, \
+warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, \
+rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
 random_state, verbose
         As in :class:`DeepL2Regressor`, but ``alpha=0.03`` (on the feature-averaged

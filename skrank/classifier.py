@@ -36,7 +36,8 @@ class DeepL2Classifier(ClassifierMixin, _DeepL2Base):
     ----------
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
 penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
-warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, rank_gap, \
+warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, \
+rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
 random_state, verbose
         As in :class:`DeepL2Regressor` (the defaults too, but ``alpha=0.01``:

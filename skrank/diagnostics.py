@@ -405,7 +405,8 @@ class Bottleneck:
     """Where a network is narrowest.
 
     ``rank`` is the least effective rank over the candidate maps (each read by
-    its centered image on the data), ``weight_ranks`` those ranks per candidate, ``layer`` the hidden
+    its centered image on the data), ``weight_ranks`` those ranks per candidate,
+    ``layer`` the hidden
     layer (1-based) just after the narrowest map, ``components`` (k, width) and
     ``mean`` (width,) the principal directions and mean of that layer's
     representation, which map ``a_layer(x)`` to k bottleneck coordinates,
@@ -455,7 +456,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     drops the constant offset, which with penalized biases occupies a weight
     direction of its own and is not part of the function's rank). The function
     factors through the narrowest of these images, so the bottleneck rank is the
-    least of their effective ranks; ties go to the sharpest spectral gap. A model may name the maps where
+    least of their effective ranks; ties go to the sharpest spectral gap. A model
+    may name the maps where
     its function can narrow with a ``rank_candidates(x, hidden)`` method returning
     ``(W, input, layer)`` triples, ``W=None`` standing for the representation
     ``input`` itself (a residual network: its embedding, its unembedding and its

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from . import diagnostics as _diag
 from ._networks import ResidualNet
 from .regressor import DeepL2Regressor
 

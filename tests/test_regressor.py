@@ -3,8 +3,8 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from skrank import DeepL2Regressor, DivergenceWarning
 from skrank.datasets import make_bottleneck_regression, make_low_rank_regression

@@ -1,7 +1,6 @@
 """Issue 10: a diverged fit keeps only sane parameters, devices are checked before
 training, Ctrl-C stops the searches around a fit, and errors say what is needed."""
 
-import inspect
 import warnings
 
 import numpy as np
@@ -16,7 +15,6 @@ from skrank import (
     ResNetL2Regressor,
     TrainingInterruptedWarning,
 )
-from skrank._base import _DeepL2Base
 
 from ._estimators import all_estimators, data_for, outputs
 
@@ -117,15 +115,6 @@ def interrupt_once(monkeypatch):
     return fits
 
 
-#: The estimator re-raises Ctrl-C from ``_DeepL2Base._fit``, once its fitted state is
-#: complete; until that line is in, the tests that need it are expected to fail.
-FIT_RERAISES = "raise_if_interrupted" in inspect.getsource(_DeepL2Base._fit)
-needs_reraise = pytest.mark.xfail(
-    not FIT_RERAISES, strict=True,
-    reason="_DeepL2Base._fit does not call result.raise_if_interrupted() yet")
-
-
-@needs_reraise
 def test_interrupted_fit_reraises_with_a_complete_usable_model(interrupt_once):
     X, y = _teacher()
     reg = DeepL2Regressor(max_iter=50, **SMALL)
@@ -147,7 +136,6 @@ def test_interrupt_stops_the_depth_sweep(interrupt_once):
     assert not hasattr(sel, "depth_results_")
 
 
-@needs_reraise
 def test_interrupt_stops_grid_search(interrupt_once):
     X, y = _teacher()
     search = GridSearchCV(DeepL2Regressor(max_iter=50, **SMALL),
