@@ -49,6 +49,25 @@ def _single_thread():
         torch.set_num_threads(threads)
 
 
+def _param_name(estimator, name):
+    """``name`` or the one ``step__name`` of a Pipeline (or other composite)."""
+    keys = [k for k in estimator.get_params() if k == name or k.endswith("__" + name)]
+    if not keys:
+        raise ValueError(f"{type(estimator).__name__} has no {name!r} parameter (nor "
+                         f"a '<step>__{name}') to select.")
+    if len(keys) > 1:
+        raise ValueError(f"{type(estimator).__name__} has several {name!r} parameters "
+                         f"({keys}); the selector needs exactly one.")
+    return keys[0]
+
+
+def _network(est, depth_param):
+    """The fitted skrank estimator inside ``est`` (``est`` itself, or a step)."""
+    if "__" not in depth_param:
+        return est
+    return est.get_params()[depth_param.rsplit("__", 1)[0]]
+
+
 def _fit_or_stop(est, X, y, fit_params):
     """``est.fit``; a fit that Ctrl-C cut short ends the sweep too.
 
@@ -58,25 +77,33 @@ def _fit_or_stop(est, X, y, fit_params):
     """
     est.fit(X, **fit_params) if y is None else est.fit(X, y, **fit_params)
     if getattr(est, "stop_reason_", None) == "interrupted":
-        raise KeyboardInterrupt(f"{type(est).__name__}(depth={est.depth}) was "
-                                "interrupted; the depth sweep stops.")
+        raise KeyboardInterrupt(f"{type(est).__name__} was interrupted; the depth "
+                                "sweep stops.")
     return est
 
 
-def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params):
-    """One (depth, split) job, trained from scratch."""
-    return _fit_chain(estimator, [depth], X, y, train, test, scorer, fit_params, None)[0]
+def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params,
+                   names=("depth", None), alpha=None):
+    """One (depth, alpha, split) job, trained from scratch."""
+    return _fit_chain(estimator, [depth], X, y, train, test, scorer, fit_params, None,
+                      names, alpha)[0]
 
 
-def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_iter):
+def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_iter,
+               names=("depth", None), alpha=None):
     """The depths of one fold in order; with ``warm_iter``, each deeper network
-    starts from the previous one with identity layers inserted in its bottleneck."""
+    starts from the previous one with identity layers inserted in its bottleneck.
+    ``names`` are the depth and alpha parameters' names (``step__depth`` in a
+    Pipeline); ``alpha`` is set when the sweep has an alpha grid."""
+    depth_param, alpha_param = names
     X_tr, X_te = _take(X, train), _take(X, test)
     y_tr = None if y is None else _take(y, train)
     out, prev = [], None
     with _single_thread():
         for depth in depths:
-            est = clone(estimator).set_params(depth=depth)
+            est = clone(estimator).set_params(**{depth_param: depth})
+            if alpha is not None:
+                est.set_params(**{alpha_param: alpha})
             start = time.perf_counter()
             if prev is not None and warm_iter is not None:
                 p = next(prev.module_.parameters())
@@ -91,10 +118,11 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
             _fit_or_stop(est, X_tr, y_tr, fit_params)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
-            out.append({"depth": depth, "score": float(score),
-                        "rank": int(est.bottleneck_rank_),
-                        "parameter_norm": float(est.parameter_norm_),
-                        "offset_free_norm": float(est.offset_free_norm_),
+            net = _network(est, depth_param)
+            out.append({"depth": depth, "alpha": alpha, "score": float(score),
+                        "rank": int(net.bottleneck_rank_),
+                        "parameter_norm": float(net.parameter_norm_),
+                        "offset_free_norm": float(net.offset_free_norm_),
                         "fit_time": fit_time})
             prev = est
     return out
@@ -141,10 +169,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : skrank estimator
-        Anything with a ``depth`` parameter and ``bottleneck_rank_`` /
-        ``parameter_norm_`` after fit.
+    estimator : skrank estimator or Pipeline
+        A skrank estimator (regressor, classifier, autoencoder, ResNet), or a
+        Pipeline ending in one: its ``step__depth`` (and ``step__alpha``) are set
+        and the rank is read on that step.
     depths : array-like of int, default=(4, 6, 8, 10, 12)
+    alphas : array-like of float or None, default=None
+        If given, every depth is cross-validated at every ``alpha`` too, and the
+        choice runs over (depth, alpha) pairs: the lowest rank within
+        ``score_tol`` of the best score, then the shallowest, then the largest
+        ``alpha``. ``None`` keeps the estimator's ``alpha``.
     cv : int, cross-validation generator or iterable, default=3
     scoring : str, callable or None, default=None
         The estimator's ``score`` by default.
@@ -173,6 +207,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     best_depth_ : int
     best_estimator_ : estimator
         Refitted on the whole data (if ``refit``).
+    best_alpha_ : float or None
+        The chosen ``alpha`` (``None`` without an alpha grid).
     best_rank_ : int
         Lower median of the folds' bottleneck ranks at ``best_depth_`` (always a
         rank some fold had).
@@ -180,7 +216,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         Slope of the mean ``offset_free_norm_`` against depth over the rank
         plateau of ``best_depth_`` (NaN if the plateau holds a single depth).
     depth_results_ : dict of ndarray
-        Per depth: ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
+        Per depth (per (alpha, depth) pair with ``alphas``, then with an
+        ``'alpha'`` column): ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
         ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (n_depths, n_folds),
         ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``,
         ``'norm_per_depth'``,
@@ -214,6 +251,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
         "depths": ["array-like"],
+        "alphas": ["array-like", None],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set()), callable, None, str],
         "score_tol": [Interval(Real, 0, None, closed="left")],
@@ -224,11 +262,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, estimator, *, depths=(4, 6, 8, 10, 12), cv=3, scoring=None,
-                 score_tol=0.01, warm_start=False, warm_start_iter=None, n_jobs=None,
-                 refit=True, verbose=0):
+    def __init__(self, estimator, *, depths=(4, 6, 8, 10, 12), alphas=None, cv=3,
+                 scoring=None, score_tol=0.01, warm_start=False, warm_start_iter=None,
+                 n_jobs=None, refit=True, verbose=0):
         self.estimator = estimator
         self.depths = depths
+        self.alphas = alphas
         self.cv = cv
         self.scoring = scoring
         self.score_tol = score_tol
@@ -246,12 +285,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
                 f"depths must be a non-empty list of distinct positive integers, got "
                 f"{self.depths!r}."
             )
-        name = type(self.estimator).__name__
-        if "depth" not in self.estimator.get_params():
-            raise ValueError(f"{name} has no 'depth' parameter to select.")
+        depth_param = _param_name(self.estimator, "depth")
+        owner = _network(self.estimator, depth_param)
+        name = type(owner).__name__
         # before any fit: a depth the estimator refuses would otherwise fail a whole
         # sweep late, inside a parallel job
-        constraint = getattr(self.estimator, "_parameter_constraints", {}).get("depth")
+        constraint = getattr(owner, "_parameter_constraints", {}).get("depth")
         for depth in depths.tolist() if constraint else ():
             try:
                 validate_parameter_constraints({"depth": constraint}, {"depth": depth},
@@ -291,71 +330,90 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **routed.splitter.split))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
+        names = (_param_name(self.estimator, "depth"),
+                 None if self.alphas is None else _param_name(self.estimator, "alpha"))
+        alphas = [None] if self.alphas is None else [float(a) for a in self.alphas]
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
+        fit_params = routed.estimator.fit
         if self.warm_start:
+            if "__" in names[0]:
+                raise ValueError("warm_start needs a bare skrank estimator, not a "
+                                 f"{type(self.estimator).__name__}.")
             warm_iter = self.warm_start_iter or max(
                 1, self.estimator.get_params()["max_iter"] // 4)
             chains = parallel(
                 delayed(_fit_chain)(self.estimator, [int(d) for d in depths], X, y, tr,
-                                    te, scorer, routed.estimator.fit, warm_iter)
-                for tr, te in splits)
+                                    te, scorer, fit_params, warm_iter, names, a)
+                for a in alphas for tr, te in splits)
             out = [r for chain in chains for r in chain]
         else:
             out = parallel(
                 delayed(_fit_and_score)(self.estimator, int(d), X, y, tr, te, scorer,
-                                        routed.estimator.fit)
-                for d in depths for tr, te in splits)
-        self._summarize(depths, out, len(splits))
+                                        fit_params, names, a)
+                for a in alphas for d in depths for tr, te in splits)
+        self._summarize(depths, out, len(splits), alphas)
         if self.refit:
-            est = clone(self.estimator).set_params(depth=self.best_depth_)
-            self.best_estimator_ = _fit_or_stop(est, X, y, routed.estimator.fit)
+            best = {names[0]: self.best_depth_}
+            if names[1] is not None:
+                best[names[1]] = self.best_alpha_
+            est = clone(self.estimator).set_params(**best)
+            self.best_estimator_ = _fit_or_stop(est, X, y, fit_params)
             for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                 if hasattr(est, attr):
                     setattr(self, attr, getattr(est, attr))
         return self
 
-    def _summarize(self, depths, out, n_folds):
-        by_depth = {int(d): [r for r in out if r["depth"] == d] for d in depths}
+    def _summarize(self, depths, out, n_folds, alphas=(None,)):
+        rows = [(int(d), a) for a in alphas for d in depths]
+        cell = {row: [r for r in out if (r["depth"], r.get("alpha")) == row] for row in rows}
+
+        def column(key, fn=np.mean):
+            return np.array([fn([r[key] for r in cell[row]]) for row in rows])
+
         res = {
-            "depth": depths.astype(int),
-            "mean_test_score": np.array([np.mean([r["score"] for r in by_depth[d]])
-                                         for d in depths]),
-            "std_test_score": np.array([np.std([r["score"] for r in by_depth[d]])
-                                        for d in depths]),
-            "rank_per_fold": np.array([[r["rank"] for r in by_depth[d]] for d in depths]),
-            "parameter_norm": np.array([np.mean([r["parameter_norm"] for r in by_depth[d]])
-                                        for d in depths]),
-            "offset_free_norm": np.array([np.mean([r["offset_free_norm"]
-                                                   for r in by_depth[d]]) for d in depths]),
-            "mean_fit_time": np.array([np.mean([r["fit_time"] for r in by_depth[d]])
-                                       for d in depths]),
+            "depth": np.array([d for d, _ in rows], dtype=int),
+            "mean_test_score": column("score"),
+            "std_test_score": column("score", np.std),
+            "rank_per_fold": np.array([[r["rank"] for r in cell[row]] for row in rows]),
+            "parameter_norm": column("parameter_norm"),
+            "offset_free_norm": column("offset_free_norm"),
+            "mean_fit_time": column("fit_time"),
         }
+        if alphas != [None] and alphas != (None,):
+            res["alpha"] = np.array([a for _, a in rows], dtype=float)
         # the lower median: always a rank some fold had (a rounded mean of 2 and 4
         # would report a 3 no network showed)
         ranks = np.sort(res["rank_per_fold"], axis=1)
         res["bottleneck_rank"] = ranks[:, (ranks.shape[1] - 1) // 2].astype(int)
         res["norm_per_depth"] = res["parameter_norm"] / res["depth"]
         self.depth_results_ = res
+        self._choose(res, rows)
+
+    def _choose(self, res, rows):
+        """Lowest stable rank within ``score_tol`` of the best score, then the
+        shallowest depth, then the strongest penalty; the norm slope over its plateau."""
         best = res["mean_test_score"].max()
-        ok = res["mean_test_score"] >= best - self.score_tol
-        candidates = np.flatnonzero(ok)
-        # lowest stable rank first, then the shallowest depth
-        i = min(candidates, key=lambda j: (res["bottleneck_rank"][j], res["depth"][j]))
+        candidates = np.flatnonzero(res["mean_test_score"] >= best - self.score_tol)
+        i = min(candidates, key=lambda j: (res["bottleneck_rank"][j], res["depth"][j],
+                                           -(rows[j][1] or 0.0)))
         self.best_index_ = int(i)
         self.best_depth_ = int(res["depth"][i])
+        self.best_alpha_ = rows[i][1]
         self.best_rank_ = int(res["bottleneck_rank"][i])
         self.best_score_ = float(res["mean_test_score"][i])
-        plateau = res["bottleneck_rank"] == self.best_rank_
-        # the contiguous run of depths around the chosen one with the same rank
-        lo = hi = i
-        while lo > 0 and plateau[lo - 1]:
+        # the contiguous run of depths (at the chosen alpha) with the same rank
+        same = [j for j, row in enumerate(rows) if row[1] == rows[i][1]]
+        plateau = [j for j in same if res["bottleneck_rank"][j] == self.best_rank_]
+        pos = same.index(i)
+        lo = hi = pos
+        while lo > 0 and same[lo - 1] in plateau:
             lo -= 1
-        while hi < len(plateau) - 1 and plateau[hi + 1]:
+        while hi < len(same) - 1 and same[hi + 1] in plateau:
             hi += 1
         if hi > lo:
-            L = res["depth"][lo: hi + 1].astype(float)
-            norms = res["offset_free_norm"][lo: hi + 1]
-            self.norm_slope_ = float(np.polyfit(L, norms, 1)[0])
+            run = same[lo: hi + 1]
+            self.norm_slope_ = float(np.polyfit(res["depth"][run].astype(float),
+                                                res["offset_free_norm"][run], 1)[0])
         else:
             self.norm_slope_ = float("nan")
 

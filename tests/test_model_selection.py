@@ -210,3 +210,40 @@ def test_warm_started_sweep(small):
     assert r["depth"].tolist() == [2, 3, 4] and r["rank_per_fold"].shape == (3, 2)
     assert np.isfinite(r["mean_test_score"]).all()
     assert sel.best_estimator_.depth == sel.best_depth_
+
+
+def test_pipeline_autoencoder_and_alpha_grid():
+    """A Pipeline's step__depth, the autoencoder's reconstruction score, an alpha grid."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skrank import BottleneckAutoencoder
+
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 3, 120)
+    X = np.column_stack([t, np.sin(2 * t), 0.3 * t**2]) * [1.0, 50.0, 0.1]
+    ae = BottleneckAutoencoder(width=12, max_iter=40, warmup_iter=3, n_jacobian_points=2,
+                               random_state=0)
+    sel = RankAwareDepthSelector(make_pipeline(StandardScaler(), ae), depths=[2, 3],
+                                 alphas=[0.01, 0.3], cv=2).fit(X)
+    res = sel.depth_results_
+    assert list(res["depth"]) == [2, 3, 2, 3]
+    assert list(res["alpha"]) == [0.01, 0.01, 0.3, 0.3]
+    # the default score is the autoencoder's reconstruction R^2
+    assert np.all(res["mean_test_score"] <= 1.0)
+    step = sel.best_estimator_[-1]
+    assert step.depth == sel.best_depth_ and step.alpha == sel.best_alpha_
+    assert sel.best_rank_ in res["rank_per_fold"][sel.best_index_]
+    assert sel.transform(X).shape[0] == 120
+
+
+def test_alpha_grid_choice_rule():
+    sel = RankAwareDepthSelector(DeepL2Regressor(), alphas=[0.1, 1.0], score_tol=0.05)
+    out = [dict(depth=d, alpha=a, score=s, rank=r, parameter_norm=1.0,
+                offset_free_norm=float(d * r), fit_time=0)
+           for d, a, s, r in [(4, 0.1, 0.95, 3), (6, 0.1, 0.95, 3),
+                              (4, 1.0, 0.93, 2), (6, 1.0, 0.92, 2)]]
+    sel._summarize(np.array([4, 6]), out, 1, [0.1, 1.0])
+    # rank 2 at alpha=1 is within the tolerance: lowest rank, then shallowest
+    assert (sel.best_depth_, sel.best_alpha_, sel.best_rank_) == (4, 1.0, 2)
+    assert sel.norm_slope_ == pytest.approx(2.0)  # over depths 4, 6 at alpha=1
