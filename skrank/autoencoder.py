@@ -1,5 +1,6 @@
 """Deep L2 autoencoders that find the data's bottleneck and denoise."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.nn import functional as F
 
 from . import diagnostics as _diag
-from ._base import _DeepL2Base
+from ._base import AmbiguousRankWarning, _DeepL2Base
 
 __all__ = ["BottleneckAutoencoder"]
 
@@ -252,6 +253,14 @@ random_state, verbose
 
     def _more_diagnostics(self, report):
         self.n_components_ = self.bottleneck_components_.shape[0]
+        if self.n_features_in_ > 1 and self.bottleneck_rank_ >= self.n_features_in_:
+            warnings.warn(
+                f"The autoencoder passes all {self.n_features_in_} input dimensions: "
+                "no bottleneck was found. Either the data fill their space, or the "
+                "depth is too small for the rank to win over regularity (a curved "
+                "manifold is cheaper to pass through more dimensions at small depth, "
+                "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.",
+                AmbiguousRankWarning, stacklevel=4)
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

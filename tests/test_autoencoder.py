@@ -5,7 +5,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
-from skrank import BottleneckAutoencoder
+from skrank import AmbiguousRankWarning, BottleneckAutoencoder
 from skrank.datasets import make_manifold, make_noisy_curve
 
 FAST = dict(depth=3, width=16, max_iter=30, warmup_iter=2, n_jacobian_points=2,
@@ -122,3 +122,10 @@ def test_score_is_reconstruction_r2():
     expected = 1 - np.sum((X - X_hat) ** 2) / np.sum((X - X.mean(0)) ** 2)
     assert ae.score(X) == pytest.approx(expected)
     assert ae.score(X) > ae.score(X + 1.0)  # a shifted copy is reconstructed worse
+
+
+def test_no_bottleneck_found_is_said():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))  # fills R^3: nothing to compress
+    with pytest.warns(AmbiguousRankWarning, match="passes all 3 input dimensions"):
+        BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
