@@ -60,7 +60,7 @@ class FullyConnectedNet(nn.Module):
         negative_slope=0.01,
         bias=True,
         dtype=torch.float32,
-        device="cpu",
+        device=None,
     ):
         super().__init__()
         self.depth = depth
@@ -209,7 +209,7 @@ class ResidualNet(nn.Module):
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, block_depth=1,
                  activation="relu", negative_slope=0.01, dtype=torch.float32,
-                 device="cpu"):
+                 device=None):
         super().__init__()
         self.depth = depth
         self.block_depth = block_depth

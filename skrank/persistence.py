@@ -3,16 +3,29 @@
 ``save(estimator, path)`` writes one file that :func:`load` reads back with
 ``torch.load(weights_only=True)``: only tensors, strings, numbers, lists and dicts
 can come out of it, so loading never unpickles (never executes) an arbitrary
-object. The file carries a format name, a version and a SHA-256 digest of its
-content; a truncated, corrupted or edited file is refused with a ``ValueError``.
+object. Before anything is allocated, the file is checked against limits derived
+from its own size (no compressed entries, no tensor views larger than their data,
+a bounded header, an architecture whose weights the file actually holds), so a
+crafted file costs at most about its size in memory and time.
+
+The file carries a format name, a version and a SHA-256 digest of its content.
+The digest detects **corruption** (a truncated download, a flipped bit); it has no
+key, so it cannot detect a deliberate edit: anyone can change the weights and
+recompute it. For **authenticity**, pass a secret ``key`` to :func:`save` and
+:func:`load`: the file then carries an HMAC-SHA256 of its content, which only a
+holder of the key can produce.
 
 Pickle and joblib also work (``pickle.dumps(estimator)``); unlike :func:`load`,
 unpickling runs code from the file, so only unpickle files you trust.
 """
 
 import hashlib
+import hmac
 import io
 import json
+import math
+import os
+import re
 import warnings
 import zipfile
 
@@ -23,6 +36,19 @@ __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "skrank-estimator"
 FORMAT_VERSION = 1
+
+#: JSON nesting deeper than this is refused before parsing (the encoder writes
+#: at most a few levels; Python's parser would recurse until it crashes).
+MAX_JSON_DEPTH = 64
+#: Tensor dtypes a saved estimator holds; anything else (quantized, float8,
+#: complex) is refused.
+_TENSOR_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64,
+                  torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
+                  torch.bool}
+_NETWORK_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_STRING_DTYPE = re.compile(r"^[<>|=]?U(\d{1,6})$")
+_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
 
 def _registry():
@@ -91,79 +117,193 @@ class _Encoder:
                 "architecture": arch}
 
 
-def _decode(value, tensors):
-    if not isinstance(value, dict):
-        return value
-    if "__float__" in value:
-        return float(value["__float__"])
-    if "__tensor__" in value:
-        return tensors[value["__tensor__"]].numpy().copy()
-    if "__array__" in value:
-        dtype = object if value["dtype"] == "object" else value["dtype"]
-        return np.array(value["__array__"], dtype=dtype).reshape(value["shape"])
-    if "__list__" in value:
-        return [_decode(v, tensors) for v in value["__list__"]]
-    if "__dict__" in value:
-        return {k: _decode(v, tensors) for k, v in value["__dict__"].items()}
-    if "__estimator__" in value:
-        return _build(value["__estimator__"], tensors)
-    raise ValueError(f"Unknown encoded value {sorted(value)}.")
-
-
 class _Refused(ValueError):
     pass
+
+
+def _decode(value, tensors):
+    """A fitted attribute's value from its JSON encoding, every field checked."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    if not isinstance(value, dict) or len(value) == 0:
+        raise _Refused(f"unexpected encoded value of type {type(value).__name__}.")
+    kind = next(iter(value))
+    if kind == "__float__" and isinstance(value[kind], str):
+        try:
+            return float(value[kind])
+        except ValueError:
+            raise _Refused(f"{value[kind][:40]!r} is not a number.") from None
+    if kind == "__tensor__":
+        ref = value[kind]
+        if not isinstance(ref, str) or ref not in tensors:
+            raise _Refused(f"reference to a missing tensor {str(ref)[:40]!r}.")
+        return np.ascontiguousarray(tensors[ref].numpy().copy())
+    if kind == "__array__":
+        return _decode_array(value)
+    if kind == "__list__" and isinstance(value[kind], list):
+        return [_decode(v, tensors) for v in value[kind]]
+    if kind == "__dict__" and isinstance(value[kind], dict):
+        return {k: _decode(v, tensors) for k, v in value[kind].items()}
+    if kind == "__estimator__":
+        return _build(value[kind], tensors)
+    raise _Refused(f"unknown encoded value {sorted(value)[:3]}.")
+
+
+def _decode_array(value):
+    """An array of strings or Python objects, its dtype and shape checked first."""
+    items, shape, dtype = value.get("__array__"), value.get("shape"), value.get("dtype")
+    if not (isinstance(items, list) and isinstance(shape, list)
+            and all(type(n) is int and n >= 0 for n in shape)
+            and math.prod(shape) == len(items)
+            and all(isinstance(v, (str, int, float, bool)) for v in items)):
+        raise _Refused("malformed array.")
+    if dtype == "object":
+        return np.array(items, dtype=object).reshape(shape)
+    match = _STRING_DTYPE.match(dtype) if isinstance(dtype, str) else None
+    # a string dtype reserves its width for every item: no wider than the items
+    longest = max((len(str(v)) for v in items), default=0)
+    if match is None or int(match.group(1)) > max(longest, 1):
+        raise _Refused(f"array dtype {str(dtype)[:40]!r} is not a string dtype as wide "
+                       "as its items.")
+    return np.array(items, dtype=dtype).reshape(shape)
+
+
+def _check_params(meta, cls):
+    params = meta.get("params")
+    if not isinstance(params, dict) or not isinstance(meta.get("attributes"), dict):
+        raise _Refused("params and attributes must be JSON objects.")
+    unknown = set(params) - set(cls._get_param_names())
+    if unknown:
+        raise _Refused(f"unknown parameters {sorted(map(str, unknown))[:5]}.")
+    return params
+
+
+def _check_attribute(cls, key):
+    """A fitted attribute's name: no method, property, class attribute or module."""
+    if not isinstance(key, str) or not _NAME.match(key) or key == "module_" \
+            or hasattr(cls, key) or not (key.endswith("_") or key.startswith("_")):
+        raise _Refused(f"{str(key)[:40]!r} is not a fitted attribute of "
+                       f"{cls.__name__}.")
 
 
 def _build(meta, tensors, device=None):
     """An estimator from :meth:`_Encoder.estimator`'s JSON and the tensors."""
     registry = _registry()
     if not isinstance(meta, dict) or meta.get("class") not in registry:
-        raise _Refused(f"unknown estimator class {meta.get('class')!r}.")
+        cls_name = meta.get("class") if isinstance(meta, dict) else None
+        raise _Refused(f"unknown estimator class {str(cls_name)[:40]!r}.")
     cls = registry[meta["class"]]
-    params = {k: _decode(v, tensors) for k, v in meta["params"].items()}
+    params = {k: _decode(v, tensors) for k, v in _check_params(meta, cls).items()}
     try:
         estimator = cls(**params)
         estimator._validate_params()
     except (TypeError, ValueError) as exc:
         raise _Refused(f"invalid parameters ({exc}).") from exc
     for key, value in meta["attributes"].items():
+        _check_attribute(cls, key)
         setattr(estimator, key, _decode(value, tensors))
     arch = meta.get("architecture")
     if arch is not None:
-        dtype = getattr(torch, arch["dtype"])
-        module = estimator._build_module(arch["n_inputs"], arch["n_outputs"], dtype)
-        prefix = arch["prefix"]
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            raise _Refused(f"network weights do not fit the architecture ({exc}).") \
-                from exc
-        target = _available_device(device or getattr(estimator, "device_", "cpu"))
-        estimator.module_ = module.to(target).eval()
-        estimator.device_ = str(target)
+        _attach_network(estimator, arch, tensors, device)
+    if meta["attributes"]:
+        _smoke_test(estimator)
     return estimator
+
+
+def _check_architecture(estimator, arch, tensors):
+    """The declared network, checked against the file before it is allocated."""
+    if not isinstance(arch, dict) or set(arch) != {"n_inputs", "n_outputs", "dtype",
+                                                   "prefix"}:
+        raise _Refused("malformed architecture.")
+    n_in, n_out, dtype, prefix = (arch["n_inputs"], arch["n_outputs"], arch["dtype"],
+                                  arch["prefix"])
+    if not (type(n_in) is int and type(n_out) is int and n_in >= 1 and n_out >= 1):
+        raise _Refused("the architecture's input and output sizes must be positive "
+                       "integers.")
+    if dtype not in _NETWORK_DTYPES or not isinstance(prefix, str):
+        raise _Refused(f"network dtype {str(dtype)[:20]!r} is not float32 or float64.")
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    if getattr(estimator, "n_features_in_", n_in) != n_in:
+        raise _Refused(f"n_features_in_={estimator.n_features_in_} but the network "
+                       f"takes {n_in} inputs.")
+    # every layer holds at least one tensor: a depth beyond the file's tensors is a
+    # lie, refused before building anything of that depth
+    if getattr(estimator, "depth", 0) > len(state):
+        raise _Refused(f"depth={estimator.depth} but the file holds {len(state)} "
+                       "network tensors.")
+    with torch.device("meta"):  # shapes only, nothing allocated
+        shapes = {k: tuple(v.shape) for k, v in estimator._build_module(
+            n_in, n_out, _NETWORK_DTYPES[dtype]).state_dict().items()}
+    if shapes != {k: tuple(v.shape) for k, v in state.items()}:
+        raise _Refused("the network weights do not fit the declared architecture.")
+    return state, _NETWORK_DTYPES[dtype]
+
+
+def _attach_network(estimator, arch, tensors, device):
+    state, dtype = _check_architecture(estimator, arch, tensors)
+    module = estimator._build_module(arch["n_inputs"], arch["n_outputs"], dtype)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise _Refused(f"network weights do not fit the architecture ({exc}).") from exc
+    saved = getattr(estimator, "device_", "cpu")
+    if not isinstance(saved, str) or not _DEVICE.match(saved):
+        raise _Refused(f"device_={str(saved)[:40]!r} is not a device name.")
+    target = _target_device(device, saved)
+    estimator.module_ = module.to(target).eval()
+    estimator.device_ = str(target)
+
+
+def _smoke_test(estimator):
+    """A fitted estimator must answer on one row now, not fail later at predict."""
+    n = getattr(estimator, "n_features_in_", None)
+    if type(n) is not int or n < 1:
+        raise _Refused("a fitted estimator without a valid n_features_in_.")
+    X = np.zeros((1, n))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for method in ("predict", "predict_proba", "transform"):
+                if hasattr(estimator, method):
+                    getattr(estimator, method)(X)
+    except Exception as exc:  # any failure here means an inconsistent file
+        raise _Refused(f"its fitted state is inconsistent ({type(exc).__name__}: "
+                       f"{str(exc)[:120]}).") from None
 
 
 def _digest(header, tensors):
     h = hashlib.sha256(header.encode())
     for key in sorted(tensors):
-        t = tensors[key].contiguous().cpu()
+        t = tensors[key]
         h.update(key.encode())
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy()
-                 .tobytes())
+        # contiguous, bounded tensors only reach here (see _check_tensors)
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
-def save(estimator, path):
+def _signature(key, digest):
+    if isinstance(key, str):
+        key = key.encode()
+    if not isinstance(key, (bytes, bytearray)) or not key:
+        raise TypeError("key must be a non-empty str or bytes.")
+    return hmac.new(bytes(key), digest.encode(), hashlib.sha256).hexdigest()
+
+
+def save(estimator, path, *, key=None):
     """Write a fitted (or unfitted) skrank estimator to ``path``.
 
     Parameters
     ----------
     estimator : skrank estimator
     path : str or path-like or binary file object
+    key : str, bytes or None, default=None
+        A secret: the file then carries an HMAC-SHA256 of its content, and
+        :func:`load` refuses it without the same key. Without a key the file's
+        SHA-256 digest detects corruption, not deliberate edits.
 
     Examples
     --------
@@ -172,8 +312,8 @@ def save(estimator, path):
     >>> X = np.random.RandomState(0).rand(20, 3); y = X.sum(1)
     >>> reg = DeepL2Regressor(depth=3, width=8, max_iter=20, random_state=0).fit(X, y)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.skrank")
-    >>> save(reg, path)
-    >>> np.array_equal(load(path).predict(X), reg.predict(X))
+    >>> save(reg, path, key="my secret")
+    >>> np.array_equal(load(path, key="my secret").predict(X), reg.predict(X))
     True
     """
     name = type(estimator).__name__
@@ -183,25 +323,164 @@ def save(estimator, path):
     body = enc.estimator(estimator)
     header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},
                         sort_keys=True)
-    payload = {"header": header, "tensors": enc.tensors,
-               "digest": _digest(header, enc.tensors)}
+    tensors = {k: v.contiguous() for k, v in enc.tensors.items()}
+    payload = {"header": header, "tensors": tensors, "digest": _digest(header, tensors)}
+    if key is not None:
+        payload["hmac"] = _signature(key, payload["digest"])
     torch.save(payload, path)
 
 
 def _refuse(path, why):
-    return ValueError(f"Cannot load {path!r} as a skrank estimator: {why}")
+    name = path if isinstance(path, (str, os.PathLike)) else type(path).__name__
+    return ValueError(f"Cannot load {str(name)!r} as a skrank estimator: {why}")
 
 
-def load(path, *, device=None):
+def _read(path):
+    """The file's bytes (its size is the budget everything else is checked against)."""
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "rb") as f:
+            return f.read()
+    data = path.read()
+    if not isinstance(data, bytes):
+        raise _Refused("the file object does not read bytes.")
+    return data
+
+
+def _check_zip(raw):
+    """torch writes uncompressed zip entries: refuse compression (a small file that
+    expands to gigabytes) and entries claiming more bytes than the file has."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise _Refused(f"the file is truncated, corrupted or not a torch zip file "
+                       f"({type(exc).__name__}).") from None
+    if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+        raise _Refused("it holds compressed entries (torch never writes them).")
+    if sum(i.file_size for i in infos) > len(raw):
+        raise _Refused("its entries claim more bytes than the file holds.")
+
+
+def _check_tensors(tensors, budget):
+    """Plain, dense, contiguous CPU tensors of known dtypes, within the file's size.
+
+    A tensor view can describe far more elements than its storage holds (an
+    ``expand`` of one value to 250 million): materializing it would allocate
+    gigabytes from a few bytes of file.
+    """
+    if not isinstance(tensors, dict):
+        raise _Refused("unexpected content.")
+    total = 0
+    for k, t in tensors.items():
+        if not isinstance(k, str) or type(t) is not torch.Tensor:
+            raise _Refused(f"tensor entry {str(k)[:40]!r} is not a plain tensor.")
+        if t.layout != torch.strided or t.device.type != "cpu" or t.dtype not in \
+                _TENSOR_DTYPES or t.is_quantized:
+            raise _Refused(f"tensor {k!r} has an unsupported kind ({t.dtype}, "
+                           f"{t.layout}, {t.device.type}).")
+        nbytes = t.numel() * t.element_size()
+        if not t.is_contiguous() or t.storage_offset() != 0 \
+                or t.untyped_storage().nbytes() != nbytes:
+            raise _Refused(f"tensor {k!r} is a view, not the data it describes.")
+        total += nbytes
+    if total > budget:
+        raise _Refused("its tensors claim more bytes than the file holds.")
+
+
+def _json_depth_ok(text):
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            escaped = not escaped and ch == "\\"
+            in_string = escaped or ch != '"'
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _open_payload(raw, key):
+    """The verified (header text, tensors) of a file's bytes."""
+    _check_zip(raw)
+    try:
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types on malformed input
+        raise _Refused(f"the file is truncated, corrupted or not a weights-only torch "
+                       f"file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(payload, dict) or set(payload) not in ({"header", "tensors", "digest"},
+                             {"header", "tensors", "digest", "hmac"}):
+        raise _Refused("unexpected content.")
+    header, tensors, digest = payload["header"], payload["tensors"], payload["digest"]
+    if not isinstance(header, str) or not isinstance(digest, str):
+        raise _Refused("unexpected content.")
+    _check_tensors(tensors, len(raw))
+    if not hmac.compare_digest(_digest(header, tensors), digest):
+        raise _Refused("its content does not match its SHA-256 digest (the file is "
+                       "damaged).")
+    signed = payload.get("hmac")
+    if key is not None and (not isinstance(signed, str)
+                            or not hmac.compare_digest(_signature(key, digest), signed)):
+        raise _Refused("its HMAC does not match the key (wrong key, an unsigned file, "
+                       "or a file edited without the key).")
+    if key is None and signed is not None:
+        raise _Refused("it was saved with a key: pass key= to load it.")
+    return header, tensors
+
+
+def _parse_header(header):
+    if not _json_depth_ok(header):
+        raise _Refused(f"its header nests deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        meta = json.loads(header)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise _Refused("its header is not valid JSON.") from exc
+    if not isinstance(meta, dict):
+        raise _Refused("its header is not a JSON object.")
+    if meta.get("format") != FORMAT:
+        raise _Refused(f"format {str(meta.get('format'))[:40]!r} is not {FORMAT!r}.")
+    version = meta.get("version")
+    if type(version) is not int or version < 1:
+        raise _Refused(f"format version {version!r} is not a version number.")
+    if version > FORMAT_VERSION:
+        raise _Refused(f"format version {version} is newer than this skrank's "
+                       f"({FORMAT_VERSION}); upgrade skrank.")
+    return meta
+
+
+def _target_device(requested, saved):
+    from ._base import resolve_device
+
+    if requested is not None:
+        return resolve_device(requested)  # the caller's choice: a clear error
+    if saved.startswith("cuda") and not torch.cuda.is_available() or saved == "mps":
+        try:
+            return resolve_device(saved)
+        except ValueError:
+            warnings.warn(f"The model was on {saved!r} but CUDA is not available here "
+                          "(or that device is missing); it is loaded on the CPU.",
+                          UserWarning, stacklevel=4)
+            return torch.device("cpu")
+    return resolve_device(saved)
+
+
+def load(path, *, device=None, key=None):
     """Read an estimator written by :func:`save`, never unpickling arbitrary objects.
 
     Parameters
     ----------
     path : str or path-like or binary file object
     device : str or None, default=None
-        Where to put the network; ``None`` keeps the saved ``device`` parameter
-        when it is available here and falls back to the CPU with a warning
-        otherwise.
+        Where to put the network; ``None`` keeps the saved device when it is
+        available here and falls back to the CPU with a warning otherwise.
+    key : str, bytes or None, default=None
+        The key the file was saved with, if any: its HMAC is then checked.
 
     Returns
     -------
@@ -210,8 +489,11 @@ def load(path, *, device=None):
     Raises
     ------
     ValueError
-        The file is not a skrank file, is truncated or corrupted, comes from a
-        newer format version, or its content does not match its digest.
+        Naming what is wrong: not a skrank file, truncated or damaged (the digest
+        does not match), crafted (views, compression, sizes or an architecture
+        beyond what the file holds, unknown dtypes or fields), inconsistent (its
+        network and attributes disagree), a newer format version, or an HMAC that
+        does not match ``key``.
 
     Examples
     --------
@@ -223,49 +505,10 @@ def load(path, *, device=None):
     ...     print("refused")
     refused
     """
+    if device is not None:
+        _target_device(device, "cpu")  # an unavailable device: refused up front
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError,
-            KeyError, TypeError, AttributeError, IndexError, io.UnsupportedOperation,
-            Exception) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise _refuse(path, f"the file is truncated, corrupted or not a weights-only "
-                            f"torch file ({type(exc).__name__}: {str(exc)[:200]})") from exc
-    if not isinstance(payload, dict) or set(payload) != {"header", "tensors", "digest"}:
-        raise _refuse(path, "unexpected content.")
-    header, tensors, digest = payload["header"], payload["tensors"], payload["digest"]
-    if not isinstance(header, str) or not isinstance(tensors, dict) \
-            or not isinstance(digest, str):
-        raise _refuse(path, "unexpected content.")
-    if _digest(header, tensors) != digest:
-        raise _refuse(path, "its content does not match its SHA-256 digest (the file "
-                            "was modified or damaged).")
-    try:
-        meta = json.loads(header)
-    except json.JSONDecodeError as exc:
-        raise _refuse(path, "its header is not valid JSON.") from exc
-    if meta.get("format") != FORMAT:
-        raise _refuse(path, f"format {meta.get('format')!r} is not {FORMAT!r}.")
-    if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
-        raise _refuse(path, f"format version {meta.get('version')!r} is newer than this "
-                            f"skrank's ({FORMAT_VERSION}); upgrade skrank.")
-    try:
-        return _build(meta, tensors, device)
+        header, tensors = _open_payload(_read(path), key)
+        return _build(_parse_header(header), tensors, device)
     except _Refused as exc:
-        raise _refuse(path, str(exc)) from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _refuse(path, f"malformed content ({type(exc).__name__}: {exc}).") from exc
-
-
-def _available_device(device):
-    device = str(device)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(
-            f"The model was on {device!r} but CUDA is not available here; it is "
-            "loaded on the CPU.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return torch.device(device)
+        raise _refuse(path, str(exc)) from None
