@@ -364,8 +364,12 @@ class _DeepL2Base(BaseEstimator):
         self.jacobian_spectra_ = report.jacobian_spectra
         self.jacobian_rank_ = report.jacobian_rank
         self.parameter_norm_ = report.parameter_norm
-        self.offset_free_norm_ = float(sum(np.sum(sp ** 2)
-                                           for sp in report.offset_free_spectra))
+        # with penalized biases the constant offset takes a weight direction per
+        # layer (projected out); with free biases the biases carry it, and every
+        # weight direction is part of the function
+        spectra = report.offset_free_spectra if self._bias_in_norm() \
+            else report.layer_spectra
+        self.offset_free_norm_ = float(sum(np.sum(sp ** 2) for sp in spectra))
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = report.nonlinearity_impact
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_

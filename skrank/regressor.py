@@ -203,11 +203,13 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         ``||theta||^2`` of the penalized parameters: biases included when
         ``penalize_bias`` (as the penalty counts them).
     offset_free_norm_ : float
+        The norm the theory counts. With penalized biases,
         ``sum_l ||W_l P_l||_F^2``, each weight read with its input's offset
-        direction projected out (``P_l``), the norm the theory counts: on a rank
-        plateau it grows with depth by the rank ``k`` per layer, where
-        ``parameter_norm_`` grows by ``k + 1`` with penalized biases (measured:
-        slopes 2.1 and 3.1 over depths 6-12 on a rank-2 teacher).
+        direction projected out (``P_l``): on a rank plateau it grows with depth
+        by the rank ``k`` per layer, where ``parameter_norm_`` grows by ``k + 1``
+        (measured: slopes 2.1 and 3.1 over depths 6-12 on a rank-2 teacher).
+        With free biases (``penalize_bias=False``) the biases carry the offset and
+        it is ``sum_l ||W_l||_F^2``.
     norm_per_depth_ : float
         ``||theta||^2 / L``, the rank estimate of Jacot (2023a), Thm. 1.
     nonlinearity_impact_ : ndarray of shape (depth - 1,)
