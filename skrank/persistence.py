@@ -258,6 +258,8 @@ def _attach_network(estimator, arch, tensors, device):
 
 def _smoke_test(estimator):
     """A fitted estimator must answer on one row now, not fail later at predict."""
+    if getattr(estimator, "refit", True) is False:
+        return  # a selector fitted with refit=False answers nothing, by design
     n = getattr(estimator, "n_features_in_", None)
     if type(n) is not int or n < 1:
         raise _Refused("a fitted estimator without a valid n_features_in_.")

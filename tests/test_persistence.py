@@ -208,3 +208,18 @@ def test_save_rejects_non_skrank_objects(tmp_path):
         save(Ridge(), tmp_path / "r.skrank")
     with pytest.raises(ValueError):
         load(io.BytesIO(b"not a model"))
+
+
+def test_selector_without_refit_round_trips(tmp_path):
+    X = np.random.RandomState(0).rand(40, 3)
+    sel = skrank.RankAwareDepthSelector(
+        skrank.DeepL2Regressor(width=8, max_iter=10, random_state=0), depths=[2, 3],
+        cv=2, refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, X.sum(1))
+    save(sel, tmp_path / "s.skrank")
+    back = load(tmp_path / "s.skrank")
+    assert back.best_depth_ == sel.best_depth_
+    np.testing.assert_array_equal(back.depth_results_["rank_per_fold"],
+                                  sel.depth_results_["rank_per_fold"])
