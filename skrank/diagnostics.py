@@ -119,9 +119,16 @@ def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
         return RankReading(rank=0, gap=float("nan"), clear=True)
     K = int(np.count_nonzero(s > tol * s[0]))
-    nxt = np.append(s, 0.0)[1 : K + 1]
-    with np.errstate(divide="ignore"):
-        gaps = s[:K] / nxt
+    if K == s.size:
+        # nothing under the floor: the last value has no gap to measure (a ratio to
+        # a missing zero would win over every real gap); the internal gaps decide,
+        # and without a clear one every value counts
+        gaps = s[: K - 1] / s[1:K]
+        k = int(np.argmax(gaps)) if gaps.size else 0
+        if gaps.size and gaps[k] >= min_gap:
+            return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
+        return RankReading(rank=K, gap=float("inf"), clear=True)
+    gaps = s[:K] / s[1 : K + 1]
     k = int(np.argmax(gaps))
     if gaps[k] >= min_gap:
         return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
@@ -148,8 +155,9 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
         values remain, ``s_1 >= ... >= s_K``.
     min_gap : float >= 1, default=3.0
         If the largest ratio ``s_k / s_{k+1}`` (``k <= K``, ``s_{K+1}`` being the
-        first value under the floor, or 0) is at least ``min_gap``, the rank is that
-        ``k``; otherwise the spectrum decays without a clear gap and the rank is ``K``.
+        first value under the floor; ``k < K`` when no value is under it) is at
+        least ``min_gap``, the rank is that ``k``; otherwise the rank is ``K``
+        (a spectrum that decays without a clear gap, or a flat full-rank one).
 
     Returns
     -------
@@ -175,6 +183,8 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     2
     >>> effective_rank([1.0, 0.6, 0.45, 0.3, 0.2, 0.01])
     5
+    >>> effective_rank([1.0, 1.0, 0.14])  # a clear gap above the floor
+    2
     >>> effective_rank([0.0, 0.0])
     0
     """
@@ -424,6 +434,16 @@ class Bottleneck:
     spectra: list = None
 
 
+def _constant(out):
+    """Whether a network's outputs over the data are equal to working precision."""
+    out = out.detach()
+    if out.shape[0] < 2 or not torch.isfinite(out).all():
+        return False
+    eps = torch.finfo(out.dtype).eps
+    spread = float((out - out.mean(0)).abs().max())
+    return spread <= 16 * eps * max(1.0, float(out.abs().max()))
+
+
 def _candidate_spectrum(W, a, tol):
     """Singular values of the image ``(a - mean a) W^T`` of a map on the data.
 
@@ -498,16 +518,24 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
         candidates = [(W, a, min(i, len(post))) for i, (W, a)
                       in enumerate(zip(_weights(model), [x] + post), start=1)]
     best, ranks, spectra = None, [], []
-    for W, a, after in candidates:
+    # the output map is read and reported, but never chosen (unless it is the only
+    # map): its rank is at most n_outputs by construction, and there is no hidden
+    # layer after it to read the bottleneck coordinates from
+    inner = len(candidates) - 1 if len(candidates) > 1 else 1
+    for i, (W, a, after) in enumerate(candidates):
         s = _candidate_spectrum(W, a, tol)
         reading = read_rank(s, tol=tol, min_gap=min_gap)
         ranks.append(reading.rank)
         spectra.append(s)
         k = reading.rank
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
-        if best is None or (k, sharp) < best[0]:
+        if i < inner and (best is None or (k, sharp) < best[0]):
             best = ((k, sharp), after, reading, s)
     (k, _), layer, reading, spectrum = best
+    if _constant(pre[-1]):
+        # the function is constant on the data: rank 0, whatever round-off the
+        # inner maps carry
+        k, reading = 0, RankReading(rank=0, gap=float("nan"), clear=True)
     # the pre-activation: a rank-k map's image is a k-dim affine plane there
     a = pre[layer - 1].to(torch.float64)
     return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
@@ -661,7 +689,10 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
     num = float((cut - full).square().sum())
     if not np.isfinite(num) or not np.isfinite(den):
         return float("nan")
-    return 1.0 - num / den if den > 0 else float(num == 0.0)
+    # a constant network (round-off spread only) has no variance to lose
+    floor = full.numel() * (64 * torch.finfo(torch.float32).eps
+                            * max(1.0, float(full.abs().max()))) ** 2
+    return 1.0 - num / den if den > floor else 1.0
 
 
 def parameter_norm(model, *, include_bias=True):

@@ -392,8 +392,13 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     def _choose(self, res, rows):
         """Lowest stable rank within ``score_tol`` of the best score, then the
         shallowest depth, then the strongest penalty; the norm slope over its plateau."""
-        best = res["mean_test_score"].max()
-        candidates = np.flatnonzero(res["mean_test_score"] >= best - self.score_tol)
+        scores = res["mean_test_score"]
+        if not np.isfinite(scores).any():
+            raise ValueError("Every (depth, alpha) cross-validation score is NaN or "
+                             "infinite: no depth can be chosen. Check the scoring and "
+                             "the fits' stop_reason_.")
+        best = np.nanmax(np.where(np.isfinite(scores), scores, np.nan))
+        candidates = np.flatnonzero(np.isfinite(scores) & (scores >= best - self.score_tol))
         i = min(candidates, key=lambda j: (res["bottleneck_rank"][j], res["depth"][j],
                                            -(rows[j][1] or 0.0)))
         self.best_index_ = int(i)

@@ -191,8 +191,9 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         R^2 of the network passed through its ``k`` bottleneck coordinates against
         the network itself, on the diagnostic sample (1: the ``k`` coordinates
         carry everything; below 0.9 an ``AmbiguousRankWarning`` is issued).
-    jacobian_rank_ : int
-        ``max_x rank Jf(x)`` over those points, read by the same rule on the
+    jacobian_rank_ : int or None
+        ``max_x rank Jf(x)`` over those points (``None`` when
+        ``n_jacobian_points=0``), read by the same rule on the
         network passed through its bottleneck coordinates, so it never exceeds
         ``bottleneck_rank_`` (a function that factors through ``k`` dimensions has
         Jacobian rank at most ``k``).

@@ -173,3 +173,38 @@ def test_offset_free_norm_grows_by_the_rank_per_layer():
     assert slope == pytest.approx(2, rel=0.15)
     # the full norm also carries the offset direction: one more per layer
     assert np.polyfit(depths, full, 1)[0] == pytest.approx(3, rel=0.15)
+
+
+def test_a_constant_network_reads_rank_zero_without_warning():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AmbiguousRankWarning)
+        reg = DeepL2Regressor(depth=3, width=8, max_iter=100, dtype="float64",
+                              random_state=0).fit(X, np.full(60, 5.0))
+    assert np.ptp(reg.predict(X)) == 0
+    assert reg.bottleneck_rank_ == 0 and np.isnan(reg.bottleneck_gap_)
+    assert reg.bottleneck_fidelity_ == 1.0 and reg.jacobian_rank_ == 0
+
+
+def test_the_output_map_is_never_the_bottleneck():
+    """A scalar output has rank <= 1 by construction; the bottleneck is read inside."""
+    X, Y = teacher(200, k=2, seed=9, kind="quad")  # y depends on 2 directions
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(depth=4, width=16, max_iter=200, alpha=1e-3,
+                              random_state=0).fit(
+            X, Y[:, 0])
+    assert reg.layer_ranks_[-1] <= 1 < reg.bottleneck_rank_
+    assert reg.bottleneck_layer_ < reg.depth
+    assert reg.bottleneck_rank_ == min(reg.layer_ranks_[:-1])
+
+
+def test_selector_refuses_when_every_score_is_nan():
+    from skrank import RankAwareDepthSelector
+
+    sel = RankAwareDepthSelector(DeepL2Regressor())
+    out = [dict(depth=d, score=float("nan"), rank=1, parameter_norm=1.0,
+                offset_free_norm=1.0, fit_time=0) for d in (2, 3)]
+    with pytest.raises(ValueError, match="NaN"):
+        sel._summarize(np.array([2, 3]), out, 1)
