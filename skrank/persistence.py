@@ -3,17 +3,23 @@
 ``save(estimator, path)`` writes one file that :func:`load` reads back with
 ``torch.load(weights_only=True)``: only tensors, strings, numbers, lists and dicts
 can come out of it, so loading never unpickles (never executes) an arbitrary
-object. Before anything is allocated, the file is checked against limits derived
-from its own size (no compressed entries, no tensor views larger than their data,
-a bounded header, an architecture whose weights the file actually holds), so a
-crafted file costs at most about its size in memory and time.
+object.
+
+A crafted file costs at most about its own size in memory and time: before any
+tensor data is read, the file is checked against limits derived from its size
+(uncompressed zip entries within the file, tensors that are not views and hold no
+more bytes than the file, a header of at most :data:`MAX_HEADER_CHARS` characters
+nested at most :data:`MAX_JSON_DEPTH` deep, every tensor used once, an
+architecture whose weights the file actually holds). Every field is type-checked
+and the fitted state is tried on one row, so an inconsistent file is refused at
+load, not at predict. Every refusal is a :class:`ValueError` naming the problem.
 
 The file carries a format name, a version and a SHA-256 digest of its content.
 The digest detects **corruption** (a truncated download, a flipped bit); it has no
 key, so it cannot detect a deliberate edit: anyone can change the weights and
 recompute it. For **authenticity**, pass a secret ``key`` to :func:`save` and
 :func:`load`: the file then carries an HMAC-SHA256 of its content, which only a
-holder of the key can produce.
+holder of the key can produce, and :func:`load` refuses it without that key.
 
 Pickle and joblib also work (``pickle.dumps(estimator)``); unlike :func:`load`,
 unpickling runs code from the file, so only unpickle files you trust.
@@ -32,23 +38,37 @@ import zipfile
 import numpy as np
 import torch
 
-__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "MAX_HEADER_CHARS",
+           "MAX_JSON_DEPTH"]
 
 FORMAT = "skrank-estimator"
 FORMAT_VERSION = 1
 
+#: A header longer than this is refused before it is parsed: parsed JSON takes
+#: many times its text's size, and a real header holds a few kilobytes (arrays of
+#: numbers are stored as tensors, not in the header).
+MAX_HEADER_CHARS = 4 * 2**20
 #: JSON nesting deeper than this is refused before parsing (the encoder writes
 #: at most a few levels; Python's parser would recurse until it crashes).
 MAX_JSON_DEPTH = 64
-#: Tensor dtypes a saved estimator holds; anything else (quantized, float8,
-#: complex) is refused.
-_TENSOR_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64,
-                  torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
-                  torch.bool}
+#: String arrays may take this many bytes beyond four per header character: a
+#: fixed-width dtype reserves its widest item's width for every item.
+_STRING_SLACK_BYTES = 16 * 2**20
+
+#: The dtypes of numpy arrays and of float32/float64 networks; anything else
+#: (quantized, float8, bfloat16, complex) is refused.
+_TENSOR_DTYPES = {torch.float16, torch.float32, torch.float64, torch.int8,
+                  torch.int16, torch.int32, torch.int64, torch.uint8, torch.uint16,
+                  torch.uint32, torch.uint64, torch.bool}
 _NETWORK_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_STRING_DTYPE = re.compile(r"^[<>|=]?U(\d{1,6})$")
+_STRING_DTYPE = re.compile(r"^[<>|=]?U(\d{1,9})$")
 _NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+#: The keys :class:`_Encoder` writes. With these, the digest's byte stream (key,
+#: dtype, shape, data, next key...) can be split into fields in one way only.
+_TENSOR_KEY = re.compile(r"^(t\d{1,9}|m\d{1,9}\.[A-Za-z0-9_.]{1,200})$")
+_DEVICE = re.compile(r"^(cpu|cuda(:\d{1,4})?|mps)$")
+_ESTIMATOR_FIELDS = {"class", "params", "attributes", "architecture"}
+_SMOKE_METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
 
 def _registry():
@@ -70,6 +90,7 @@ class _Encoder:
         self.tensors = {}
 
     def encode(self, value):
+        """One value as JSON; a numeric array becomes a reference to a new tensor."""
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, (int, np.integer)):
@@ -77,17 +98,7 @@ class _Encoder:
         if isinstance(value, (float, np.floating)):
             return {"__float__": repr(float(value))}  # keeps nan/inf exactly
         if isinstance(value, np.ndarray):
-            if value.dtype.kind in "biuf":
-                key = f"t{len(self.tensors)}"
-                self.tensors[key] = torch.from_numpy(np.ascontiguousarray(value))
-                return {"__tensor__": key}
-            if value.dtype.kind in "OU":
-                items = value.ravel().tolist()
-                if not all(isinstance(v, (str, int, float, bool)) for v in items):
-                    raise TypeError("Only arrays of numbers or strings can be saved.")
-                return {"__array__": items, "shape": list(value.shape),
-                        "dtype": "object" if value.dtype.kind == "O" else str(value.dtype)}
-            raise TypeError(f"Cannot save an array of dtype {value.dtype}.")
+            return self.array(value)
         if isinstance(value, (list, tuple)):
             return {"__list__": [self.encode(v) for v in value]}
         if isinstance(value, dict):
@@ -97,6 +108,20 @@ class _Encoder:
         if type(value).__name__ in _registry():
             return {"__estimator__": self.estimator(value)}
         raise TypeError(f"Cannot save a value of type {type(value).__name__}.")
+
+    def array(self, value):
+        """Numbers go to a tensor (a C-ordered copy, 0-d kept 0-d); strings to JSON."""
+        if value.dtype.kind in "biuf":
+            key = f"t{len(self.tensors)}"
+            self.tensors[key] = torch.from_numpy(np.array(value, order="C"))
+            return {"__tensor__": key}
+        if value.dtype.kind in "OU":
+            items = value.ravel().tolist()
+            if not all(isinstance(v, (str, int, float, bool)) for v in items):
+                raise TypeError("Only arrays of numbers or strings can be saved.")
+            return {"__array__": items, "shape": list(value.shape),
+                    "dtype": "object" if value.dtype.kind == "O" else str(value.dtype)}
+        raise TypeError(f"Cannot save an array of dtype {value.dtype}.")
 
     def estimator(self, est):
         """An estimator as JSON: class, parameters, fitted attributes, network."""
@@ -108,7 +133,7 @@ class _Encoder:
         if module is not None:
             prefix = f"m{len(self.tensors)}."
             for k, v in module.state_dict().items():
-                self.tensors[prefix + k] = v.detach().cpu().clone()
+                self.tensors[prefix + k] = v.detach().cpu().clone().contiguous()
             arch = {"n_inputs": int(est.n_features_in_),
                     "n_outputs": int(module.weight_matrices()[-1].shape[0]),
                     "dtype": str(next(module.parameters()).dtype).replace("torch.", ""),
@@ -118,156 +143,246 @@ class _Encoder:
 
 
 class _Refused(ValueError):
-    pass
+    """A file refused by :func:`load`; re-raised as a ValueError naming the file."""
 
 
-def _decode(value, tensors):
-    """A fitted attribute's value from its JSON encoding, every field checked."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value
-    if not isinstance(value, dict) or len(value) == 0:
-        raise _Refused(f"unexpected encoded value of type {type(value).__name__}.")
-    kind = next(iter(value))
-    if kind == "__float__" and isinstance(value[kind], str):
-        try:
-            return float(value[kind])
-        except ValueError:
-            raise _Refused(f"{value[kind][:40]!r} is not a number.") from None
-    if kind == "__tensor__":
-        ref = value[kind]
-        if not isinstance(ref, str) or ref not in tensors:
-            raise _Refused(f"reference to a missing tensor {str(ref)[:40]!r}.")
-        return np.ascontiguousarray(tensors[ref].numpy().copy())
-    if kind == "__array__":
-        return _decode_array(value)
-    if kind == "__list__" and isinstance(value[kind], list):
-        return [_decode(v, tensors) for v in value[kind]]
-    if kind == "__dict__" and isinstance(value[kind], dict):
-        return {k: _decode(v, tensors) for k, v in value[kind].items()}
-    if kind == "__estimator__":
-        return _build(value[kind], tensors)
-    raise _Refused(f"unknown encoded value {sorted(value)[:3]}.")
+def _short(value, n=40):
+    return repr(value)[:n]
 
 
-def _decode_array(value):
-    """An array of strings or Python objects, its dtype and shape checked first."""
-    items, shape, dtype = value.get("__array__"), value.get("shape"), value.get("dtype")
-    if not (isinstance(items, list) and isinstance(shape, list)
-            and all(type(n) is int and n >= 0 for n in shape)
-            and math.prod(shape) == len(items)
-            and all(isinstance(v, (str, int, float, bool)) for v in items)):
-        raise _Refused("malformed array.")
-    if dtype == "object":
-        return np.array(items, dtype=object).reshape(shape)
-    match = _STRING_DTYPE.match(dtype) if isinstance(dtype, str) else None
-    # a string dtype reserves its width for every item: no wider than the items
-    longest = max((len(str(v)) for v in items), default=0)
-    if match is None or int(match.group(1)) > max(longest, 1):
-        raise _Refused(f"array dtype {str(dtype)[:40]!r} is not a string dtype as wide "
-                       "as its items.")
-    return np.array(items, dtype=dtype).reshape(shape)
+def _size(nbytes):
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+
+
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise _Refused(f"{text[:40]!r} is not a number.") from None
+
+
+class _Decoder:
+    """Estimators from a header's JSON and the file's tensors, each tensor used once.
+
+    A tensor referenced twice would be copied again for every reference (a few
+    bytes of header for each copy of a large tensor), so every tensor must be used
+    exactly once, by one attribute or one network. String arrays are charged to a
+    budget proportional to the header.
+
+    Parameters
+    ----------
+    tensors : dict of str to Tensor
+        The file's tensors, already checked by :func:`_check_tensors`.
+    header_chars, file_bytes : int
+        The sizes the budgets derive from.
+    device : str or None
+        Where to put every network (``None``: where it was saved, if available).
+    """
+
+    def __init__(self, tensors, header_chars, file_bytes, device):
+        self.tensors = tensors
+        self.unused = set(tensors)
+        self.string_budget = 4 * header_chars + _STRING_SLACK_BYTES
+        self.file_bytes = file_bytes
+        self.device = device
+
+    def take(self, key):
+        """The tensor ``key``, refused if missing or already used."""
+        if not isinstance(key, str) or key not in self.tensors:
+            raise _Refused(f"reference to a missing tensor {_short(key)}.")
+        if key not in self.unused:
+            raise _Refused(f"tensor {key!r} is used twice.")
+        self.unused.discard(key)
+        return self.tensors[key]
+
+    def finish(self):
+        """Every tensor was used: a file holds nothing its header does not describe."""
+        if self.unused:
+            raise _Refused(f"tensors {sorted(self.unused)[:3]} are not referenced.")
+
+    def value(self, value):
+        """A fitted attribute's (or parameter's) value from its JSON encoding."""
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, dict) and "__array__" in value:
+            return self.string_array(value)
+        if not isinstance(value, dict) or len(value) != 1:
+            raise _Refused(f"unexpected encoded value {_short(value)}.")
+        kind, inner = next(iter(value.items()))
+        if kind == "__float__" and isinstance(inner, str):
+            return _float(inner)
+        if kind == "__tensor__":
+            # a C-ordered copy: fitted arrays never share memory with, or take
+            # their layout from, what torch read
+            return self.take(inner).numpy().copy(order="C")
+        if kind == "__list__" and isinstance(inner, list):
+            return [self.value(v) for v in inner]
+        if kind == "__dict__" and isinstance(inner, dict):
+            return {k: self.value(v) for k, v in inner.items()}
+        if kind == "__estimator__":
+            return self.estimator(inner)
+        raise _Refused(f"unknown encoded value {_short(value)}.")
+
+    def string_array(self, value):
+        """An array of strings or Python objects, its shape and dtype checked first."""
+        items, shape, dtype = value.get("__array__"), value.get("shape"), value.get("dtype")
+        if not (set(value) == {"__array__", "shape", "dtype"} and isinstance(items, list)
+                and isinstance(shape, list) and len(shape) <= 32
+                and all(type(n) is int and n >= 0 for n in shape)
+                and math.prod(shape) == len(items)
+                and all(isinstance(v, (str, int, float, bool)) for v in items)):
+            raise _Refused("malformed array.")
+        if dtype == "object":
+            return np.array(items, dtype=object).reshape(shape)
+        match = _STRING_DTYPE.match(dtype) if isinstance(dtype, str) else None
+        # the width is allocated for every item: no wider than the widest item, and
+        # all string arrays together within the budget
+        width = int(match.group(1)) if match else 0
+        longest = max((len(str(v)) for v in items), default=0)
+        if match is None or width > max(longest, 1):
+            raise _Refused(f"array dtype {_short(dtype)} is not a string dtype as wide "
+                           "as its items.")
+        self.string_budget -= 4 * width * len(items)
+        if self.string_budget < 0:
+            raise _Refused("its string arrays take more memory than its header allows.")
+        return np.array(items, dtype=dtype).reshape(shape)
+
+    def estimator(self, meta):
+        """An estimator from :meth:`_Encoder.estimator`'s JSON, checked as it goes."""
+        cls = _estimator_class(meta)
+        params = {k: self.value(v) for k, v in _check_params(meta, cls).items()}
+        estimator = _instantiate(cls, params)
+        for key, value in meta["attributes"].items():
+            _check_attribute(cls, key)
+            setattr(estimator, key, self.value(value))
+        arch = meta.get("architecture")
+        if arch is not None:
+            state = _check_architecture(estimator, arch, self.tensors)
+            for name in state:
+                self.take(arch["prefix"] + name)
+            _attach_network(estimator, arch, state, self.device)
+        if meta["attributes"] or arch is not None:
+            _smoke_test(estimator, self.file_bytes)
+        return estimator
+
+
+def _estimator_class(meta):
+    """The class an estimator's JSON names, its fields checked."""
+    registry = _registry()
+    if not isinstance(meta, dict) or not {"class", "params", "attributes"} <= set(meta) \
+            or not set(meta) <= _ESTIMATOR_FIELDS:
+        raise _Refused(f"an estimator needs the fields {sorted(_ESTIMATOR_FIELDS)}, "
+                       f"got {_short(sorted(meta) if isinstance(meta, dict) else meta, 80)}.")
+    if not isinstance(meta["class"], str) or meta["class"] not in registry:
+        raise _Refused(f"unknown estimator class {_short(meta['class'])}.")
+    return registry[meta["class"]]
 
 
 def _check_params(meta, cls):
-    params = meta.get("params")
-    if not isinstance(params, dict) or not isinstance(meta.get("attributes"), dict):
+    params = meta["params"]
+    if not isinstance(params, dict) or not isinstance(meta["attributes"], dict):
         raise _Refused("params and attributes must be JSON objects.")
     unknown = set(params) - set(cls._get_param_names())
     if unknown:
-        raise _Refused(f"unknown parameters {sorted(map(str, unknown))[:5]}.")
+        raise _Refused(f"unknown parameters {sorted(unknown)[:5]}.")
     return params
+
+
+def _instantiate(cls, params):
+    try:
+        estimator = cls(**params)
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise _Refused(f"invalid parameters ({exc}).") from None
+    return estimator
 
 
 def _check_attribute(cls, key):
     """A fitted attribute's name: no method, property, class attribute or module."""
     if not isinstance(key, str) or not _NAME.match(key) or key == "module_" \
             or hasattr(cls, key) or not (key.endswith("_") or key.startswith("_")):
-        raise _Refused(f"{str(key)[:40]!r} is not a fitted attribute of "
-                       f"{cls.__name__}.")
-
-
-def _build(meta, tensors, device=None):
-    """An estimator from :meth:`_Encoder.estimator`'s JSON and the tensors."""
-    registry = _registry()
-    if not isinstance(meta, dict) or meta.get("class") not in registry:
-        cls_name = meta.get("class") if isinstance(meta, dict) else None
-        raise _Refused(f"unknown estimator class {str(cls_name)[:40]!r}.")
-    cls = registry[meta["class"]]
-    params = {k: _decode(v, tensors) for k, v in _check_params(meta, cls).items()}
-    try:
-        estimator = cls(**params)
-        estimator._validate_params()
-    except (TypeError, ValueError) as exc:
-        raise _Refused(f"invalid parameters ({exc}).") from exc
-    for key, value in meta["attributes"].items():
-        _check_attribute(cls, key)
-        setattr(estimator, key, _decode(value, tensors))
-    arch = meta.get("architecture")
-    if arch is not None:
-        _attach_network(estimator, arch, tensors, device)
-    if meta["attributes"]:
-        _smoke_test(estimator)
-    return estimator
+        raise _Refused(f"{_short(key)} is not a fitted attribute of {cls.__name__} "
+                       "(a method, a parameter or not a name ending in '_').")
 
 
 def _check_architecture(estimator, arch, tensors):
-    """The declared network, checked against the file before it is allocated."""
+    """The declared network, checked against the file's tensors before it is built.
+
+    Returns
+    -------
+    state : dict of str to Tensor
+        The network's tensors, named as in its ``state_dict``.
+    """
     if not isinstance(arch, dict) or set(arch) != {"n_inputs", "n_outputs", "dtype",
                                                    "prefix"}:
-        raise _Refused("malformed architecture.")
+        raise _Refused(f"malformed architecture {_short(arch)}.")
     n_in, n_out, dtype, prefix = (arch["n_inputs"], arch["n_outputs"], arch["dtype"],
                                   arch["prefix"])
     if not (type(n_in) is int and type(n_out) is int and n_in >= 1 and n_out >= 1):
-        raise _Refused("the architecture's input and output sizes must be positive "
-                       "integers.")
-    if dtype not in _NETWORK_DTYPES or not isinstance(prefix, str):
-        raise _Refused(f"network dtype {str(dtype)[:20]!r} is not float32 or float64.")
+        raise _Refused(f"the architecture's n_inputs={_short(n_in)} and n_outputs="
+                       f"{_short(n_out)} must be positive integers.")
+    if dtype not in _NETWORK_DTYPES or not isinstance(prefix, str) or not prefix:
+        raise _Refused(f"network dtype {_short(dtype)} is not float32 or float64.")
     state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     if getattr(estimator, "n_features_in_", n_in) != n_in:
-        raise _Refused(f"n_features_in_={estimator.n_features_in_} but the network "
-                       f"takes {n_in} inputs.")
-    # every layer holds at least one tensor: a depth beyond the file's tensors is a
-    # lie, refused before building anything of that depth
+        raise _Refused(f"n_features_in_={_short(estimator.n_features_in_)} but the "
+                       f"network takes {n_in} inputs.")
+    # every layer holds at least one tensor: a depth beyond the file's tensors is
+    # refused before even the meta device builds that many layers
     if getattr(estimator, "depth", 0) > len(state):
         raise _Refused(f"depth={estimator.depth} but the file holds {len(state)} "
                        "network tensors.")
     with torch.device("meta"):  # shapes only, nothing allocated
-        shapes = {k: tuple(v.shape) for k, v in estimator._build_module(
+        expected = {k: tuple(v.shape) for k, v in estimator._build_module(
             n_in, n_out, _NETWORK_DTYPES[dtype]).state_dict().items()}
-    if shapes != {k: tuple(v.shape) for k, v in state.items()}:
-        raise _Refused("the network weights do not fit the declared architecture.")
-    return state, _NETWORK_DTYPES[dtype]
+    for name in sorted(set(expected) | set(state)):
+        got = tuple(state[name].shape) if name in state else None
+        if expected.get(name) != got:
+            raise _Refused(f"network tensor {name!r} has shape {got} where the "
+                           f"parameters ({_architecture_params(estimator)}) need "
+                           f"{expected.get(name)}.")
+    return state
 
 
-def _attach_network(estimator, arch, tensors, device):
-    state, dtype = _check_architecture(estimator, arch, tensors)
-    module = estimator._build_module(arch["n_inputs"], arch["n_outputs"], dtype)
+def _architecture_params(estimator):
+    names = ("depth", "width", "block_depth", "bias")
+    return ", ".join(f"{k}={getattr(estimator, k)!r}" for k in names
+                     if hasattr(estimator, k))
+
+
+def _attach_network(estimator, arch, state, device):
+    """Build the network the file describes (shapes already checked) and load it."""
+    module = estimator._build_module(arch["n_inputs"], arch["n_outputs"],
+                                     _NETWORK_DTYPES[arch["dtype"]])
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
-        raise _Refused(f"network weights do not fit the architecture ({exc}).") from exc
+        raise _Refused(f"network weights do not fit the architecture ({exc}).") from None
     saved = getattr(estimator, "device_", "cpu")
     if not isinstance(saved, str) or not _DEVICE.match(saved):
-        raise _Refused(f"device_={str(saved)[:40]!r} is not a device name.")
+        raise _Refused(f"device_={_short(saved)} is not a device name.")
     target = _target_device(device, saved)
     estimator.module_ = module.to(target).eval()
     estimator.device_ = str(target)
 
 
-def _smoke_test(estimator):
+def _smoke_test(estimator, file_bytes):
     """A fitted estimator must answer on one row now, not fail later at predict."""
     if getattr(estimator, "refit", True) is False:
         return  # a selector fitted with refit=False answers nothing, by design
     n = getattr(estimator, "n_features_in_", None)
-    if type(n) is not int or n < 1:
-        raise _Refused("a fitted estimator without a valid n_features_in_.")
+    # a network taking n inputs holds at least n weights: n is within the file
+    if type(n) is not int or not 1 <= n <= file_bytes:
+        raise _Refused(f"a fitted estimator with n_features_in_={_short(n)}, not a "
+                       "positive integer within the file's size.")
     X = np.zeros((1, n))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for method in ("predict", "predict_proba", "transform"):
+            for method in _SMOKE_METHODS:
                 if hasattr(estimator, method):
                     getattr(estimator, method)(X)
     except Exception as exc:  # any failure here means an inconsistent file
@@ -276,6 +391,7 @@ def _smoke_test(estimator):
 
 
 def _digest(header, tensors):
+    """SHA-256 of the header and of every tensor's key, dtype, shape and bytes."""
     h = hashlib.sha256(header.encode())
     for key in sorted(tensors):
         t = tensors[key]
@@ -283,20 +399,28 @@ def _digest(header, tensors):
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
         # contiguous, bounded tensors only reach here (see _check_tensors)
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
-def _signature(key, digest):
+def _key_bytes(key):
     if isinstance(key, str):
         key = key.encode()
     if not isinstance(key, (bytes, bytearray)) or not key:
-        raise TypeError("key must be a non-empty str or bytes.")
-    return hmac.new(bytes(key), digest.encode(), hashlib.sha256).hexdigest()
+        raise TypeError(f"key must be a non-empty str or bytes, got {type(key).__name__}.")
+    return bytes(key)
+
+
+def _signature(key, digest):
+    """HMAC-SHA256 of the digest under ``key``: only a key holder can produce it."""
+    return hmac.new(_key_bytes(key), digest.encode(), hashlib.sha256).hexdigest()
 
 
 def save(estimator, path, *, key=None):
     """Write a fitted (or unfitted) skrank estimator to ``path``.
+
+    The file holds the estimator's parameters and fitted attributes as JSON, its
+    arrays and network weights as tensors, and a SHA-256 digest of all of it.
 
     Parameters
     ----------
@@ -305,7 +429,8 @@ def save(estimator, path, *, key=None):
     key : str, bytes or None, default=None
         A secret: the file then carries an HMAC-SHA256 of its content, and
         :func:`load` refuses it without the same key. Without a key the file's
-        SHA-256 digest detects corruption, not deliberate edits.
+        digest detects corruption and truncation, **not** deliberate edits:
+        anyone can change the weights and recompute the digest.
 
     Examples
     --------
@@ -321,12 +446,14 @@ def save(estimator, path, *, key=None):
     name = type(estimator).__name__
     if name not in _registry():
         raise TypeError(f"save() takes a skrank estimator, got {name}.")
+    if key is not None:
+        _key_bytes(key)  # a bad key fails before anything is written
     enc = _Encoder()
     body = enc.estimator(estimator)
     header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},
                         sort_keys=True)
-    tensors = {k: v.contiguous() for k, v in enc.tensors.items()}
-    payload = {"header": header, "tensors": tensors, "digest": _digest(header, tensors)}
+    payload = {"header": header, "tensors": enc.tensors,
+               "digest": _digest(header, enc.tensors)}
     if key is not None:
         payload["hmac"] = _signature(key, payload["digest"])
     torch.save(payload, path)
@@ -357,39 +484,51 @@ def _check_zip(raw):
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise _Refused(f"the file is truncated, corrupted or not a torch zip file "
                        f"({type(exc).__name__}).") from None
-    if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
-        raise _Refused("it holds compressed entries (torch never writes them).")
-    if sum(i.file_size for i in infos) > len(raw):
-        raise _Refused("its entries claim more bytes than the file holds.")
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise _Refused(f"it holds compressed entries ({_short(packed[0])}...; torch "
+                       "never writes them, and they could expand far beyond the file).")
+    claimed = sum(i.file_size for i in infos)
+    if claimed > len(raw):
+        raise _Refused(f"its zip entries claim {_size(claimed)} but the file holds "
+                       f"{_size(len(raw))}.")
 
 
-def _check_tensors(tensors, budget):
-    """Plain, dense, contiguous CPU tensors of known dtypes, within the file's size.
+def _check_tensor(key, t, device):
+    """One plain, dense, contiguous tensor of a known dtype, not a view."""
+    if not isinstance(key, str) or not _TENSOR_KEY.match(key) \
+            or type(t) is not torch.Tensor:
+        raise _Refused(f"tensor entry {_short(key)} is not a plain tensor under a "
+                       f"tensor name (got {type(t).__name__}).")
+    if t.layout != torch.strided or t.device.type != device or t.dtype not in \
+            _TENSOR_DTYPES:
+        raise _Refused(f"tensor {key!r} has an unsupported kind ({t.dtype}, "
+                       f"{t.layout}, {t.device.type}).")
+    # a view can describe far more elements than its storage holds (an expand of
+    # one value to 250 million): materializing it would allocate gigabytes
+    nbytes = t.numel() * t.element_size()
+    stored = t.untyped_storage().nbytes()
+    if not t.is_contiguous() or t.storage_offset() != 0 or stored != nbytes:
+        raise _Refused(f"tensor {key!r} describes {_size(nbytes)} over {_size(stored)} "
+                       "of data: a view (expanded, strided, overlapping or offset), "
+                       "not the data it describes.")
 
-    A tensor view can describe far more elements than its storage holds (an
-    ``expand`` of one value to 250 million): materializing it would allocate
-    gigabytes from a few bytes of file.
-    """
+
+def _check_tensors(tensors, budget, device):
+    """Every tensor checked, and all of them within the file's size."""
     if not isinstance(tensors, dict):
-        raise _Refused("unexpected content.")
+        raise _Refused(f"its tensors are a {type(tensors).__name__}, not a dict.")
     total = 0
-    for k, t in tensors.items():
-        if not isinstance(k, str) or type(t) is not torch.Tensor:
-            raise _Refused(f"tensor entry {str(k)[:40]!r} is not a plain tensor.")
-        if t.layout != torch.strided or t.device.type != "cpu" or t.dtype not in \
-                _TENSOR_DTYPES or t.is_quantized:
-            raise _Refused(f"tensor {k!r} has an unsupported kind ({t.dtype}, "
-                           f"{t.layout}, {t.device.type}).")
-        nbytes = t.numel() * t.element_size()
-        if not t.is_contiguous() or t.storage_offset() != 0 \
-                or t.untyped_storage().nbytes() != nbytes:
-            raise _Refused(f"tensor {k!r} is a view, not the data it describes.")
-        total += nbytes
-    if total > budget:
-        raise _Refused("its tensors claim more bytes than the file holds.")
+    for key, t in tensors.items():
+        _check_tensor(key, t, device)
+        total += t.numel() * t.element_size()
+        if total > budget:
+            raise _Refused(f"its tensors declare {_size(total)} (up to {key!r}) but "
+                           f"the file holds {_size(budget)}.")
 
 
 def _json_depth_ok(text):
+    """Whether JSON ``text`` nests at most :data:`MAX_JSON_DEPTH` levels."""
     depth = 0
     in_string = escaped = False
     for ch in text:
@@ -408,52 +547,79 @@ def _json_depth_ok(text):
     return True
 
 
-def _open_payload(raw, key):
-    """The verified (header text, tensors) of a file's bytes."""
-    _check_zip(raw)
+def _torch_load(raw, location):
+    """torch's weights-only unpickler: tensors, strings, numbers, lists, dicts only."""
     try:
-        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(raw), map_location=location, weights_only=True)
     except Exception as exc:  # torch raises many types on malformed input
         raise _Refused(f"the file is truncated, corrupted or not a weights-only torch "
                        f"file ({type(exc).__name__}: {str(exc)[:200]})") from None
-    if not isinstance(payload, dict) or set(payload) not in ({"header", "tensors", "digest"},
-                             {"header", "tensors", "digest", "hmac"}):
-        raise _Refused("unexpected content.")
+
+
+def _payload_parts(payload):
+    """(header, tensors, digest, hmac or None) of a loaded payload, types checked."""
+    if not isinstance(payload, dict) or set(payload) not in (
+            {"header", "tensors", "digest"}, {"header", "tensors", "digest", "hmac"}):
+        raise _Refused(f"unexpected content (a {type(payload).__name__}, not a skrank "
+                       "payload).")
     header, tensors, digest = payload["header"], payload["tensors"], payload["digest"]
-    if not isinstance(header, str) or not isinstance(digest, str):
-        raise _Refused("unexpected content.")
-    _check_tensors(tensors, len(raw))
+    signed = payload.get("hmac")
+    if not isinstance(header, str) or not isinstance(digest, str) \
+            or not isinstance(signed, (str, type(None))):
+        raise _Refused("its header, digest and hmac must be strings.")
+    if len(header) > MAX_HEADER_CHARS:
+        raise _Refused(f"its header holds {len(header)} characters, more than "
+                       f"{MAX_HEADER_CHARS}.")
+    return header, tensors, digest, signed
+
+
+def _verify(header, tensors, digest, signed, key):
+    """The digest (corruption), then the HMAC if a key is given (authenticity)."""
     if not hmac.compare_digest(_digest(header, tensors), digest):
         raise _Refused("its content does not match its SHA-256 digest (the file is "
                        "damaged).")
-    signed = payload.get("hmac")
-    if key is not None and (not isinstance(signed, str)
+    if key is not None and (signed is None
                             or not hmac.compare_digest(_signature(key, digest), signed)):
         raise _Refused("its HMAC does not match the key (wrong key, an unsigned file, "
                        "or a file edited without the key).")
     if key is None and signed is not None:
         raise _Refused("it was saved with a key: pass key= to load it.")
+
+
+def _open_payload(raw, key):
+    """The verified header text and tensors of a file's bytes."""
+    _check_zip(raw)
+    # first on the meta device: shapes, strides, dtypes and sizes are checked
+    # before any tensor data is read or allocated
+    _, tensors, _, _ = _payload_parts(_torch_load(raw, "meta"))
+    _check_tensors(tensors, len(raw), "meta")
+    header, tensors, digest, signed = _payload_parts(_torch_load(raw, "cpu"))
+    _check_tensors(tensors, len(raw), "cpu")
+    _verify(header, tensors, digest, signed, key)
     return header, tensors
 
 
 def _parse_header(header):
+    """The header's JSON object, its format and version checked, without them."""
     if not _json_depth_ok(header):
         raise _Refused(f"its header nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
         meta = json.loads(header)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise _Refused("its header is not valid JSON.") from exc
+    except (ValueError, RecursionError) as exc:  # also ints of over 4300 digits
+        raise _Refused(f"its header is not valid JSON ({str(exc)[:80]}).") from None
     if not isinstance(meta, dict):
-        raise _Refused("its header is not a JSON object.")
+        kind = {list: "array", str: "string", type(None): "null", bool: "boolean"}.get(
+            type(meta), "number")
+        raise _Refused(f"its header is a JSON {kind}, not an object.")
     if meta.get("format") != FORMAT:
-        raise _Refused(f"format {str(meta.get('format'))[:40]!r} is not {FORMAT!r}.")
+        raise _Refused(f"format {_short(meta.get('format'))} is not {FORMAT!r}.")
     version = meta.get("version")
     if type(version) is not int or version < 1:
-        raise _Refused(f"format version {version!r} is not a version number.")
+        raise _Refused(f"format version {_short(version)} is not a version number.")
     if version > FORMAT_VERSION:
         raise _Refused(f"format version {version} is newer than this skrank's "
                        f"({FORMAT_VERSION}); upgrade skrank.")
-    return meta
+    return {k: v for k, v in meta.items() if k not in ("format", "version")}
 
 
 def _target_device(requested, saved):
@@ -467,7 +633,7 @@ def _target_device(requested, saved):
         except ValueError:
             warnings.warn(f"The model was on {saved!r} but CUDA is not available here "
                           "(or that device is missing); it is loaded on the CPU.",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=2)
             return torch.device("cpu")
     return resolve_device(saved)
 
@@ -475,14 +641,21 @@ def _target_device(requested, saved):
 def load(path, *, device=None, key=None):
     """Read an estimator written by :func:`save`, never unpickling arbitrary objects.
 
+    A crafted file costs about its own size in memory and time: everything it
+    declares is checked against its size before anything is allocated.
+
     Parameters
     ----------
     path : str or path-like or binary file object
     device : str or None, default=None
         Where to put the network; ``None`` keeps the saved device when it is
-        available here and falls back to the CPU with a warning otherwise.
+        available here and falls back to the CPU with a warning otherwise. A
+        device this machine lacks is a ValueError listing the supported ones.
     key : str, bytes or None, default=None
-        The key the file was saved with, if any: its HMAC is then checked.
+        The key the file was saved with, if any: its HMAC-SHA256 is then checked.
+        A file saved with a key is refused without it. Without a key only the
+        digest is checked, which detects corruption and truncation but not a
+        deliberate edit (anyone can recompute it).
 
     Returns
     -------
@@ -493,9 +666,9 @@ def load(path, *, device=None, key=None):
     ValueError
         Naming what is wrong: not a skrank file, truncated or damaged (the digest
         does not match), crafted (views, compression, sizes or an architecture
-        beyond what the file holds, unknown dtypes or fields), inconsistent (its
-        network and attributes disagree), a newer format version, or an HMAC that
-        does not match ``key``.
+        beyond what the file holds, unknown dtypes, fields or attributes),
+        inconsistent (its network and attributes disagree), a newer format
+        version, an HMAC that does not match ``key``, or an unavailable device.
 
     Examples
     --------
@@ -509,8 +682,14 @@ def load(path, *, device=None, key=None):
     """
     if device is not None:
         _target_device(device, "cpu")  # an unavailable device: refused up front
+    if key is not None:
+        _key_bytes(key)
     try:
-        header, tensors = _open_payload(_read(path), key)
-        return _build(_parse_header(header), tensors, device)
+        raw = _read(path)
+        header, tensors = _open_payload(raw, key)
+        decoder = _Decoder(tensors, len(header), len(raw), device)
+        estimator = decoder.estimator(_parse_header(header))
+        decoder.finish()
+        return estimator
     except _Refused as exc:
         raise _refuse(path, str(exc)) from None
