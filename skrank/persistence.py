@@ -508,6 +508,9 @@ def _check_tensor(key, t, device):
     # one value to 250 million): materializing it would allocate gigabytes
     nbytes = t.numel() * t.element_size()
     stored = t.untyped_storage().nbytes()
+    if stored > nbytes:
+        raise _Refused(f"tensor {key!r} holds {_size(nbytes)} but its storage declares "
+                       f"{_size(stored)}.")
     if not t.is_contiguous() or t.storage_offset() != 0 or stored != nbytes:
         raise _Refused(f"tensor {key!r} describes {_size(nbytes)} over {_size(stored)} "
                        "of data: a view (expanded, strided, overlapping or offset), "

@@ -1,7 +1,10 @@
 import io
 import os
 import pickle
+import re
+import struct
 import warnings
+import zipfile
 
 import joblib
 import numpy as np
@@ -132,25 +135,40 @@ def test_truncated_file_is_refused(saved):
             load(saved)
 
 
+def _tensor_records(data):
+    """{zip entry: (start, end)} of the bytes of every tensor data record."""
+    spans = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            if re.search(r"/data/\d+$", info.filename):
+                n, m = struct.unpack_from("<HH", data, info.header_offset + 26)
+                start = info.header_offset + 30 + n + m  # after the local header
+                spans[info.filename] = (start, start + info.file_size)
+    return spans
+
+
 def test_corrupted_bytes_are_refused(saved):
-    """Every byte flipped inside digested content (each tensor's data, the header)
-    is refused: the flips are placed there, not at random."""
+    """Bytes flipped inside digested content (the header every 7 bytes, each
+    tensor's data at its first, middle and last byte) are all refused: the flips
+    are placed there, not at random, so none lands in padding torch ignores."""
     data = saved.read_bytes()
     payload = torch.load(saved, weights_only=True)
-    spots = [data.find(payload["header"][:40].encode()) + 20]
-    for t in payload["tensors"].values():
-        raw = t.contiguous().view(torch.uint8).numpy().tobytes()
-        if len(raw) >= 8:
-            start = data.find(raw)
-            assert start >= 0
-            spots += [start, start + len(raw) // 2, start + len(raw) - 1]
-    assert len(spots) > 10
+    header = payload["header"].encode()
+    at = data.find(header)
+    assert at >= 0 and data.find(header, at + 1) < 0
+    spots = [*range(at, at + len(header), 7), at + len(header) - 1]
+    tensor_bytes = {t.reshape(-1).view(torch.uint8).numpy().tobytes()
+                    for t in payload["tensors"].values()}
+    records = _tensor_records(data)
+    assert len(records) == len(payload["tensors"]) > 5
+    for start, end in records.values():
+        assert data[start:end] in tensor_bytes  # digested content, located exactly
+        spots += sorted({start, (start + end) // 2, end - 1})
     for i in spots:
         bad = bytearray(data)
         bad[i] ^= 0x5A
-        saved.write_bytes(bytes(bad))
-        with pytest.raises(ValueError, match="digest|JSON|format|truncated"):
-            load(saved)
+        with pytest.raises(ValueError, match="does not match its SHA-256 digest"):
+            load(io.BytesIO(bytes(bad)))
 
 
 def test_edited_content_without_a_new_digest_is_refused(saved):

@@ -1,11 +1,18 @@
 """Crafted files: every one refused with a ValueError naming the problem, fast,
-without allocating more than the file's size allows."""
+without allocating more than the file's size allows.
 
+Each file carries a *valid* digest wherever one can be computed: the digest has
+no key, so an attacker can always recompute it; the checks must not rely on it.
+"""
+
+import hashlib
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -14,10 +21,16 @@ import torch
 
 import skrank
 from skrank import load, save
-from skrank.persistence import _digest, _signature
+from skrank.persistence import MAX_HEADER_CHARS, _digest
 
 X = np.random.RandomState(0).rand(30, 3)
 Y = X @ np.array([1.0, -2.0, 0.5])
+#: The length of a uint8 tensor whose pickled size is easy to find and patch: the
+#: BININT opcode followed by these four bytes, once for the storage, once for the
+#: tensor's shape.
+_MARK = 0x10203
+_MARK_OP = b"J" + _MARK.to_bytes(4, "little")
+_GB40 = 40 * 10**9
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +43,7 @@ def payload():
 
 
 def _craft(payload, header=None, tensors=None, edit=None, extra=None):
-    """A file with the given content and a *valid* digest (anyone can compute it)."""
+    """A file with the given content and a valid digest where one can be computed."""
     header = payload["header"] if header is None else header
     if edit is not None:
         meta = json.loads(header)
@@ -38,12 +51,9 @@ def _craft(payload, header=None, tensors=None, edit=None, extra=None):
         header = json.dumps(meta)
     tensors = dict(payload["tensors"]) if tensors is None else tensors
     out = {"header": header, "tensors": tensors}
-    if isinstance(header, str) and isinstance(tensors, dict):
-        try:
-            out["digest"] = _digest(header, tensors)
-        except Exception:
-            out["digest"] = "0" * 64
-    else:
+    try:
+        out["digest"] = _digest(header, tensors)
+    except Exception:  # views, sparse, quantized or non-tensor entries
         out["digest"] = "0" * 64
     out.update(extra or {})
     buf = io.BytesIO()
@@ -73,66 +83,233 @@ def _tensors_with(payload, key, value):
     return t
 
 
+def _rezip(data, suffix, change, compression=zipfile.ZIP_STORED):
+    """The zip ``data`` with the entry whose name ends with ``suffix`` changed."""
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as z:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            z.writestr(info.filename,
+                       change(body) if info.filename.endswith(suffix) else body)
+    return out.getvalue()
+
+
+def _long1(n):
+    """The pickle opcode LONG1 pushing ``n``."""
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "little", signed=True)
+    return b"\x8a" + bytes([len(raw)]) + raw
+
+
+def _declaring(payload, nbytes, storage=True, shape=True):
+    """A file whose tensor t0 declares ``nbytes`` (its storage, its shape or both)
+    while the file holds _MARK bytes of it: the pickle is patched, the data is not."""
+    data = _craft(payload, tensors=_tensors_with(payload, "t0",
+                                                 torch.zeros(_MARK, dtype=torch.uint8)))
+
+    def patch(pkl):
+        first, second, rest = pkl.split(_MARK_OP)  # storage size, then shape
+        return (first + (_long1(nbytes) if storage else _MARK_OP) + second
+                + (_long1(nbytes) if shape else _MARK_OP) + rest)
+    return _rezip(data, "data.pkl", patch)
+
+
+def _claiming(data, suffix, size):
+    """``data`` with the zip central directory claiming ``size`` bytes for an entry."""
+    out = bytearray(data)
+    pos = out.find(b"PK\x01\x02")
+    while pos >= 0:
+        n = struct.unpack_from("<H", out, pos + 28)[0]
+        if bytes(out[pos + 46:pos + 46 + n]).endswith(suffix.encode()):
+            struct.pack_into("<II", out, pos + 20, size, size)
+        pos = out.find(b"PK\x01\x02", pos + 4)
+    return bytes(out)
+
+
+def _with_text(payload, old, new):
+    """The header edited as text (for what ``json.dumps`` would not write)."""
+    assert old in payload["header"]
+    return _craft(payload, header=payload["header"].replace(old, new, 1))
+
+
+def _twin_network(meta):
+    """A second estimator inside the first, using the first one's network tensors."""
+    twin = {k: meta[k] for k in ("class", "params", "attributes", "architecture")}
+    meta["attributes"]["twin_"] = {"__estimator__": json.loads(json.dumps(twin))}
+
+
+def _skewed_strings(meta):
+    """One wide item and many empty ones: 40 GB as a fixed-width string array."""
+    n, width = 200_000, 50_000
+    meta["attributes"]["labels_"] = {"__array__": ["x" * width] + [""] * (n - 1),
+                                     "shape": [n], "dtype": f"<U{width}"}
+
+
+def _no_network(meta):
+    meta["architecture"] = None
+    meta["attributes"]["n_features_in_"] = 10**12
+
+
+def _qint8():
+    with warnings.catch_warnings():  # quantized tensors are deprecated in torch
+        warnings.simplefilter("ignore")
+        return torch.quantize_per_tensor(torch.zeros(4), 0.1, 0, torch.qint8)
+
+
+#: name: (the crafted file from the fixture's payload, what the refusal must name)
 CRAFTED = {
-    "expand_view": lambda p: _craft(p, tensors=_tensors_with(
-        p, "t0", torch.zeros(1).expand(250_000_000))),
-    "width_12000": lambda p: _craft(p, edit=_set(["params", "width"], 12000)),
-    "width_50000": lambda p: _craft(p, edit=_set(["params", "width"], 50000)),
-    "depth_200000": lambda p: _craft(p, edit=_set(["params", "depth"], 200000)),
-    "wide_string_dtype": lambda p: _craft(p, edit=_set(
-        ["attributes", "_extra_"],
-        {"__array__": ["a"], "shape": [1], "dtype": "U250000000"})),
-    "header_list": lambda p: _craft(p, header="[]"),
-    "header_number": lambda p: _craft(p, header="3"),
-    "header_null": lambda p: _craft(p, header="null"),
-    "header_deep": lambda p: _craft(p, header="[" * 100_000 + "]" * 100_000),
-    "tensor_not_tensor": lambda p: _craft(p, tensors=_tensors_with(p, "t0", [1, 2])),
-    "tensor_int_key": lambda p: _craft(p, tensors={**p["tensors"], 3: torch.zeros(2)}),
-    "parameter": lambda p: _craft(p, tensors=_tensors_with(
-        p, "t0", torch.nn.Parameter(torch.zeros(2)))),
-    "float8": lambda p: _craft(p, tensors=_tensors_with(
-        p, "t0", torch.zeros(2).to(torch.float8_e4m3fn))),
-    "qint8": lambda p: _craft(p, tensors=_tensors_with(p, "t0", torch.quantize_per_tensor(
-        torch.zeros(4), 0.1, 0, torch.qint8))),
-    "sparse": lambda p: _craft(p, tensors=_tensors_with(
-        p, "t0", torch.eye(3).to_sparse())),
-    "meta": lambda p: _craft(p, tensors=_tensors_with(
-        p, "t0", torch.zeros(3, device="meta"))),
-    "n_inputs_negative": lambda p: _craft(p, edit=_set(["architecture", "n_inputs"], -1)),
-    "dtype_int64": lambda p: _craft(p, edit=_set(["architecture", "dtype"], "int64")),
-    "dtype_bool": lambda p: _craft(p, edit=_set(["architecture", "dtype"], "bool")),
-    "dtype_float8": lambda p: _craft(p, edit=_set(["architecture", "dtype"],
-                                                  "float8_e4m3fn")),
-    "device_foo": lambda p: _craft(p, edit=_set(["attributes", "device_"], "foo")),
-    "n_features_mismatch": lambda p: _craft(p, edit=_set(
-        ["attributes", "n_features_in_"], 5)),
-    "attribute_predict": lambda p: _craft(p, edit=_set(["attributes", "predict"], 1)),
-    "attribute_module": lambda p: _craft(p, edit=_set(["attributes", "module_"], 1)),
-    "missing_bottleneck_layer": lambda p: _craft(
-        p, edit=lambda m: m["attributes"].pop("bottleneck_layer_")),
-    "version_0": lambda p: _craft(p, edit=_set(["version"], 0)),
-    "version_negative": lambda p: _craft(p, edit=_set(["version"], -1)),
-    "version_true": lambda p: _craft(p, edit=_set(["version"], True)),
-    "unknown_param": lambda p: _craft(p, edit=_set(["params", "evil"], 1)),
+    # sizes, shapes, strides and architecture beyond the file
+    "expand_view": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.zeros(1).expand(250_000_000))), "t0.*1.0 GB over 4 bytes.*view"),
+    "storage_40gb": (lambda p: _declaring(p, _GB40, shape=False),
+                     "t0.*storage declares 40.0 GB"),
+    "shape_40gb": (lambda p: _declaring(p, _GB40, storage=False), "declare 40.0 GB"),
+    "storage_and_shape_40gb": (lambda p: _declaring(p, _GB40), "declare 40.0 GB"),
+    "zip_entry_claims_4gb": (lambda p: _claiming(_craft(p), "data/0", 0xFFFFFFF0),
+                             "zip entries claim 4.3 GB"),
+    "width_12000": (lambda p: _craft(p, edit=_set(["params", "width"], 12000)),
+                    "width=12000"),
+    "width_50000": (lambda p: _craft(p, edit=_set(["params", "width"], 50000)),
+                    "width=50000"),
+    "depth_200000": (lambda p: _craft(p, edit=_set(["params", "depth"], 200000)),
+                     "depth=200000"),
+    "wide_string_dtype": (lambda p: _craft(p, edit=_set(
+        ["attributes", "extra_"],
+        {"__array__": ["a"], "shape": [1], "dtype": "U250000000"})), "U250000000"),
+    "skewed_string_array": (lambda p: _craft(p, edit=_skewed_strings), "string arrays"),
+    "header_too_long": (lambda p: _craft(p, edit=_set(
+        ["attributes", "pad_"], "x" * MAX_HEADER_CHARS)), "characters, more than"),
+    "n_features_without_network": (lambda p: _craft(p, edit=_no_network),
+                                   "n_features_in_=1000000000000"),
+    "tensor_used_twice": (lambda p: _craft(p, edit=_set(
+        ["attributes", "again_"], {"__tensor__": "t0"})), "'t0' is used twice"),
+    "network_used_twice": (lambda p: _craft(p, edit=_twin_network), "used twice"),
+    # malformed headers
+    "header_list": (lambda p: _craft(p, header="[]"), "JSON array"),
+    "header_number": (lambda p: _craft(p, header="3"), "JSON number"),
+    "header_null": (lambda p: _craft(p, header="null"), "JSON null"),
+    "header_deep": (lambda p: _craft(p, header="[" * 100_000 + "]" * 100_000),
+                    "nests deeper"),
+    "int_of_5000_digits": (lambda p: _with_text(p, '"n_features_in_": 3',
+                                                '"n_features_in_": ' + "9" * 5000),
+                           "not valid JSON"),
+    "unknown_field": (lambda p: _craft(p, edit=_set(["extra"], 1)), "fields"),
+    "float_with_extra_key": (lambda p: _craft(p, edit=_set(
+        ["params", "alpha"], {"__float__": "0.1", "x": 1})), "unexpected encoded value"),
+    "version_0": (lambda p: _craft(p, edit=_set(["version"], 0)), "version 0"),
+    "version_negative": (lambda p: _craft(p, edit=_set(["version"], -1)), "version -1"),
+    "version_true": (lambda p: _craft(p, edit=_set(["version"], True)), "version True"),
+    "unknown_param": (lambda p: _craft(p, edit=_set(["params", "evil"], 1)), "evil"),
+    # tensors that are not plain dense tensors of a saved dtype
+    "tensor_not_tensor": (lambda p: _craft(p, tensors=_tensors_with(p, "t0", [1, 2])),
+                          "'t0' is not a plain tensor"),
+    "tensor_int_key": (lambda p: _craft(p, tensors={**p["tensors"], 3: torch.zeros(2)}),
+                       "entry 3 is not a plain tensor"),
+    "tensor_bad_name": (lambda p: _craft(p, tensors={**p["tensors"],
+                                                     "t1torch.float32": torch.zeros(2)}),
+                        "not a plain tensor under a tensor name"),
+    "unreferenced_tensor": (lambda p: _craft(p, tensors={**p["tensors"],
+                                                         "t999": torch.zeros(2)}),
+                            "'t999'.* not referenced"),
+    "parameter": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.nn.Parameter(torch.zeros(2)))), "Parameter"),
+    "float8": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.zeros(2).to(torch.float8_e4m3fn))), "float8"),
+    "bfloat16": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.zeros(3, dtype=torch.bfloat16))), "bfloat16"),
+    "qint8": (lambda p: _craft(p, tensors=_tensors_with(p, "t0", _qint8())),
+              "quantized|qint8"),
+    "sparse": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.eye(3).to_sparse())), "sparse"),
+    "meta": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.zeros(3, device="meta"))), "meta"),
+    # an architecture, a device or fitted attributes that do not fit
+    "n_inputs_negative": (lambda p: _craft(p, edit=_set(
+        ["architecture", "n_inputs"], -1)), "n_inputs=-1"),
+    "dtype_int64": (lambda p: _craft(p, edit=_set(["architecture", "dtype"], "int64")),
+                    "'int64' is not float32"),
+    "dtype_bool": (lambda p: _craft(p, edit=_set(["architecture", "dtype"], "bool")),
+                   "'bool' is not float32"),
+    "dtype_float8": (lambda p: _craft(p, edit=_set(["architecture", "dtype"],
+                                                   "float8_e4m3fn")), "'float8_e4m3fn'"),
+    "device_foo": (lambda p: _craft(p, edit=_set(["attributes", "device_"], "foo")),
+                   "device_='foo'"),
+    "device_long_index": (lambda p: _craft(p, edit=_set(["attributes", "device_"],
+                                                        "cuda:" + "9" * 30)), "device_="),
+    "n_features_mismatch": (lambda p: _craft(p, edit=_set(
+        ["attributes", "n_features_in_"], 5)), "n_features_in_=5"),
+    "attribute_predict": (lambda p: _craft(p, edit=_set(["attributes", "predict"], 1)),
+                          "'predict' is not a fitted attribute"),
+    "attribute_not_fitted_name": (lambda p: _craft(p, edit=_set(
+        ["attributes", "alpha2"], 1)), "'alpha2' is not a fitted attribute"),
+    "attribute_module": (lambda p: _craft(p, edit=_set(["attributes", "module_"], 1)),
+                         "'module_' is not a fitted attribute"),
+    "missing_bottleneck_layer": (lambda p: _craft(
+        p, edit=lambda m: m["attributes"].pop("bottleneck_layer_")), "bottleneck_layer_"),
+    "network_without_attributes": (lambda p: _craft(p, edit=_set(["attributes"], {})),
+                                   "n_features_in_=None"),
 }
 
 
+@pytest.mark.filterwarnings("ignore:.*quantize_per_tensor:UserWarning")
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated:UserWarning")
 @pytest.mark.parametrize("name", sorted(CRAFTED))
 def test_crafted_file_is_refused_with_a_value_error(payload, name):
-    _refused(CRAFTED[name](payload))
+    make, match = CRAFTED[name]
+    _refused(make(payload), match=match)
+
+
+def test_the_uncrafted_payload_loads(payload):
+    """The crafted files differ from a loadable one only by what each test names."""
+    assert load(io.BytesIO(_craft(payload))).predict(X[:2]).shape == (2,)
 
 
 def _deflated(data):
     """The same zip, its entries deflate-compressed (torch never writes that)."""
-    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    return _rezip(data, "data.pkl", lambda body: body, compression=zipfile.ZIP_DEFLATED)
+
+
+def _bomb(payload, nbytes):
+    """A valid file (valid digest too) whose extra attribute holds ``nbytes`` zeros,
+    deflate-compressed: a file about a thousandth the size of what it expands to."""
+    meta = json.loads(payload["header"])
+    meta["attributes"]["padding_"] = {"__tensor__": "t99"}
+    header = json.dumps(meta)
+    small = {**payload["tensors"], "t99": torch.zeros(_MARK, dtype=torch.uint8)}
+    h = hashlib.sha256(header.encode())
+    for key in sorted(small):  # the digest of the large tensor, computed by parts
+        t = small[key]
+        shape = (nbytes,) if key == "t99" else tuple(t.shape)
+        h.update(key.encode() + str(t.dtype).encode() + str(shape).encode())
+        if key != "t99":
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            for start in range(0, nbytes, 2**24):
+                h.update(bytes(min(2**24, nbytes - start)))
+    buf = io.BytesIO()
+    torch.save({"header": header, "tensors": small, "digest": h.hexdigest()}, buf)
+    src, out = zipfile.ZipFile(buf), io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for info in src.infolist():
-            z.writestr(info.filename, src.read(info.filename))
+            body = src.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                body = body.replace(_MARK_OP, _long1(nbytes))
+            if len(body) != _MARK:
+                z.writestr(info.filename, body)
+                continue
+            with z.open(info.filename, "w", force_zip64=True) as f:
+                for start in range(0, nbytes, 2**24):
+                    f.write(bytes(min(2**24, nbytes - start)))
     return out.getvalue()
 
 
 def test_compressed_file_is_refused(payload):
     _refused(_deflated(_craft(payload)), match="compressed")
+
+
+def test_deflate_bomb_is_refused(payload):
+    data = _bomb(payload, 128 * 2**20)
+    assert len(data) < 2**20  # 128 MiB of tensor in under a megabyte
+    _refused(data, match="compressed")
 
 
 def test_zip_bomb_is_refused():
@@ -143,11 +320,17 @@ def test_zip_bomb_is_refused():
 
 
 def test_unavailable_device_argument_is_a_clear_error(payload):
-    with pytest.raises(ValueError, match="mps.*supports"):
-        load(io.BytesIO(_craft(payload)), device="mps")
+    data = _craft(payload)
+    for device in ("mps", "foo", "cuda:99"):
+        with pytest.raises(ValueError, match="supports 'auto', 'cpu'"):
+            load(io.BytesIO(data), device=device)
+    with pytest.raises(ValueError, match="not a device name"):
+        load(io.BytesIO(data), device=3)
 
 
 def test_the_digest_detects_damage_but_a_key_detects_edits(payload, tmp_path):
+    from skrank.persistence import _signature
+
     edited = _craft(payload, tensors={k: v + 1 if v.is_floating_point() else v
                                       for k, v in payload["tensors"].items()})
     load(io.BytesIO(edited))  # a recomputed digest: the keyless check cannot tell
@@ -164,41 +347,93 @@ def test_the_digest_detects_damage_but_a_key_detects_edits(payload, tmp_path):
                                       for k, v in signed["tensors"].items()},
                     header=signed["header"], extra={"hmac": signed["hmac"]})
     _refused(forged, match="HMAC", key="secret")
+    _refused(_craft(payload, header=signed["header"], tensors=signed["tensors"],
+                    extra={"hmac": 7}), match="hmac must be")
     assert signed["hmac"] == _signature("secret", signed["digest"])
 
 
+def test_a_key_must_be_nonempty_bytes_or_str(payload, tmp_path):
+    est = load(io.BytesIO(_craft(payload)))
+    for bad in ("", b"", 7):
+        with pytest.raises(TypeError, match="key must be"):
+            save(est, tmp_path / "k.skrank", key=bad)
+        with pytest.raises(TypeError, match="key must be"):
+            load(io.BytesIO(_craft(payload)), key=bad)
+    assert not (tmp_path / "k.skrank").exists()
+
+
+def test_loaded_arrays_are_c_ordered_and_keep_their_shape(payload):
+    est = load(io.BytesIO(_craft(payload)))
+    est.fortran_ = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    est.scalar_ = np.array(2.5)
+    buf = io.BytesIO()
+    save(est, buf)
+    back = load(io.BytesIO(buf.getvalue()))
+    assert back.scalar_.shape == () and back.scalar_ == 2.5
+    np.testing.assert_array_equal(back.fortran_, est.fortran_)
+    for value in vars(back).values():
+        if isinstance(value, np.ndarray):
+            assert value.flags.c_contiguous and value.flags.owndata
+    assert all(p.is_contiguous() for p in back.module_.parameters())
+
+
 _MEASURE = r"""
-import io, resource, sys, time, warnings
+import io, json, resource, sys, time, tracemalloc, warnings
 import skrank
-data = [open(p, "rb").read() for p in sys.argv[1:]]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-worst = 0.0
-for blob in data:
+warnings.simplefilter("ignore")
+valid, paths = sys.argv[1], sys.argv[2:]
+skrank.load(valid)  # imports and first-call costs, before the baseline
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for path in paths:
+    blob = open(path, "rb").read()
     t = time.perf_counter()
     try:
         skrank.load(io.BytesIO(blob))
-    except ValueError:
+        error = None
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    seconds = time.perf_counter() - t
+    tracemalloc.start()
+    try:
+        skrank.load(io.BytesIO(blob))
+    except Exception:
         pass
-    worst = max(worst, time.perf_counter() - t)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024, worst)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    print(json.dumps({"name": path.rsplit("/", 1)[-1], "bytes": len(blob),
+                      "seconds": seconds, "traced_mb": peak / 2**20,
+                      "rss_growth_mb": rss / 1024, "error": error}))
 """
 
 
-def test_crafted_files_cost_little_memory_and_time(payload, tmp_path):
-    """Peak memory over all crafted files below 50 MB more than before them, each
-    refused within a second (a subprocess, since torch allocates outside Python)."""
+def measure(files, tmp_path, valid):
+    """Each file loaded in a fresh process: time, peak traced (Python and numpy)
+    memory, and growth of the process's peak RSS (torch's allocations included)
+    since a valid file was loaded."""
     paths = []
-    for name, make in sorted(CRAFTED.items()):
-        path = tmp_path / f"{name}.skrank"
-        path.write_bytes(make(payload))
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
         paths.append(str(path))
-    (tmp_path / "deflated.skrank").write_bytes(_deflated(_craft(payload)))
-    paths.append(str(tmp_path / "deflated.skrank"))
+    (tmp_path / "valid.skrank").write_bytes(valid)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *paths], capture_output=True,
-                         text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr
-    extra_mb, worst_s = map(float, out.stdout.split())
-    assert extra_mb < 50, extra_mb
-    assert worst_s < 1.0, worst_s
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(tmp_path / "valid.skrank"),
+                          *paths], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_crafted_files_cost_little_memory_and_time(payload, tmp_path):
+    """Every crafted file refused with a ValueError within a second, its peak
+    memory less than 50 MB above that of loading a valid file."""
+    files = {name: make(payload) for name, (make, _) in sorted(CRAFTED.items())}
+    files["deflated"] = _deflated(_craft(payload))
+    files["deflate_bomb_128mb"] = _bomb(payload, 128 * 2**20)
+    rows = measure(files, tmp_path, _craft(payload))
+    assert [r["name"] for r in rows] == list(files)
+    for r in rows:
+        assert r["error"] is not None and r["error"].startswith("ValueError: Cannot load"), r
+        assert r["seconds"] < 1.0, r
+        assert r["traced_mb"] < 50, r
+        assert r["rss_growth_mb"] < 50, r
