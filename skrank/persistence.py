@@ -236,7 +236,7 @@ class _Decoder:
                 and all(isinstance(v, (str, int, float, bool)) for v in items)):
             raise _Refused("malformed array.")
         if dtype == "object":
-            return np.array(items, dtype=object).reshape(shape)
+            return _reshaped(np.array(items, dtype=object), shape)
         match = _STRING_DTYPE.match(dtype) if isinstance(dtype, str) else None
         # the width is allocated for every item: no wider than the widest item, and
         # all string arrays together within the budget
@@ -248,7 +248,7 @@ class _Decoder:
         self.string_budget -= 4 * width * len(items)
         if self.string_budget < 0:
             raise _Refused("its string arrays take more memory than its header allows.")
-        return np.array(items, dtype=dtype).reshape(shape)
+        return _reshaped(np.array(items, dtype=dtype), shape)
 
     def estimator(self, meta):
         """An estimator from :meth:`_Encoder.estimator`'s JSON, checked as it goes."""
@@ -267,6 +267,13 @@ class _Decoder:
         if meta["attributes"] or arch is not None:
             _smoke_test(estimator, self.file_bytes)
         return estimator
+
+
+def _reshaped(array, shape):
+    try:  # an empty array may declare any shape with a zero in it
+        return array.reshape(shape)
+    except ValueError as exc:  # a dimension beyond what numpy indexes
+        raise _Refused(f"array shape {_short(shape)} is invalid ({exc}).") from None
 
 
 def _estimator_class(meta):
@@ -335,15 +342,23 @@ def _check_architecture(estimator, arch, tensors):
     if getattr(estimator, "depth", 0) > len(state):
         raise _Refused(f"depth={estimator.depth} but the file holds {len(state)} "
                        "network tensors.")
-    with torch.device("meta"):  # shapes only, nothing allocated
-        expected = {k: tuple(v.shape) for k, v in estimator._build_module(
-            n_in, n_out, _NETWORK_DTYPES[dtype]).state_dict().items()}
+    try:
+        with torch.device("meta"):  # shapes only, nothing allocated
+            expected = {k: tuple(v.shape) for k, v in estimator._build_module(
+                n_in, n_out, _NETWORK_DTYPES[dtype]).state_dict().items()}
+    except (RuntimeError, TypeError, ValueError, OverflowError) as exc:
+        # sizes beyond int64 or whose product overflows: no network has them
+        raise _Refused(f"no network has n_inputs={n_in}, n_outputs={n_out}, "
+                       f"{_architecture_params(estimator)} ({str(exc)[:80]}).") from None
+    params = _architecture_params(estimator)
     for name in sorted(set(expected) | set(state)):
-        got = tuple(state[name].shape) if name in state else None
-        if expected.get(name) != got:
-            raise _Refused(f"network tensor {name!r} has shape {got} where the "
-                           f"parameters ({_architecture_params(estimator)}) need "
-                           f"{expected.get(name)}.")
+        if name not in expected or name not in state:
+            why = "missing" if name in expected else "not part of the network"
+            raise _Refused(f"network tensor {name!r} is {why} for the parameters "
+                           f"({params}).")
+        if expected[name] != tuple(state[name].shape):
+            raise _Refused(f"network tensor {name!r} has shape {tuple(state[name].shape)} "
+                           f"where the parameters ({params}) need {expected[name]}.")
     return state
 
 
@@ -626,19 +641,19 @@ def _parse_header(header):
 
 
 def _target_device(requested, saved):
+    """The device asked for (refused if unavailable), else the saved one if here."""
     from ._base import resolve_device
 
     if requested is not None:
         return resolve_device(requested)  # the caller's choice: a clear error
-    if saved.startswith("cuda") and not torch.cuda.is_available() or saved == "mps":
-        try:
-            return resolve_device(saved)
-        except ValueError:
-            warnings.warn(f"The model was on {saved!r} but CUDA is not available here "
-                          "(or that device is missing); it is loaded on the CPU.",
-                          UserWarning, stacklevel=2)
-            return torch.device("cpu")
-    return resolve_device(saved)
+    try:
+        return resolve_device(saved)
+    except ValueError:
+        backend = "MPS" if saved == "mps" else "CUDA"
+        warnings.warn(f"The model was on {saved!r} but {backend} is not available here "
+                      "(or that device is missing); it is loaded on the CPU.",
+                      UserWarning, stacklevel=5)
+        return torch.device("cpu")
 
 
 def load(path, *, device=None, key=None):

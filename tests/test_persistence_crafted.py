@@ -170,6 +170,15 @@ CRAFTED = {
                     "width=12000"),
     "width_50000": (lambda p: _craft(p, edit=_set(["params", "width"], 50000)),
                     "width=50000"),
+    "width_10e12": (lambda p: _craft(p, edit=_set(["params", "width"], 10**12)),
+                    "no network has .*width=1000000000000"),
+    "n_outputs_10e30": (lambda p: _craft(p, edit=_set(["architecture", "n_outputs"],
+                                                      10**30)), "no network has"),
+    "network_tensor_unknown": (lambda p: _craft(p, edit=_set(["architecture", "prefix"],
+                                                             "t")), "not part of"),
+    "array_shape_10e30": (lambda p: _craft(p, edit=_set(
+        ["attributes", "extra_"],
+        {"__array__": [], "shape": [10**30, 0], "dtype": "<U1"})), "shape"),
     "depth_200000": (lambda p: _craft(p, edit=_set(["params", "depth"], 200000)),
                      "depth=200000"),
     "wide_string_dtype": (lambda p: _craft(p, edit=_set(
