@@ -19,7 +19,9 @@ The digest detects **corruption** (a truncated download, a flipped bit); it has 
 key, so it cannot detect a deliberate edit: anyone can change the weights and
 recompute it. For **authenticity**, pass a secret ``key`` to :func:`save` and
 :func:`load`: the file then carries an HMAC-SHA256 of its content, which only a
-holder of the key can produce, and :func:`load` refuses it without that key.
+holder of the key can produce; ``load(path, key=...)`` refuses a file whose HMAC
+is missing or does not match. Anyone can strip the HMAC and recompute the digest,
+so a reader expecting signed files must always pass its key.
 
 Pickle and joblib also work (``pickle.dumps(estimator)``); unlike :func:`load`,
 unpickling runs code from the file, so only unpickle files you trust.
@@ -670,10 +672,12 @@ def load(path, *, device=None, key=None):
         available here and falls back to the CPU with a warning otherwise. A
         device this machine lacks is a ValueError listing the supported ones.
     key : str, bytes or None, default=None
-        The key the file was saved with, if any: its HMAC-SHA256 is then checked.
-        A file saved with a key is refused without it. Without a key only the
-        digest is checked, which detects corruption and truncation but not a
-        deliberate edit (anyone can recompute it).
+        The key the file was saved with, if any: its HMAC-SHA256 is then checked,
+        and a file without an HMAC is refused. A file saved with a key is refused
+        without one. Without a key only the digest is checked, which detects
+        corruption and truncation but not a deliberate edit: anyone can edit the
+        file and recompute it (and strip an HMAC), so pass the key whenever the
+        file is meant to be signed.
 
     Returns
     -------

@@ -359,6 +359,12 @@ def test_the_digest_detects_damage_but_a_key_detects_edits(payload, tmp_path):
     _refused(_craft(payload, header=signed["header"], tensors=signed["tensors"],
                     extra={"hmac": 7}), match="hmac must be")
     assert signed["hmac"] == _signature("secret", signed["digest"])
+    # the documented limit: the HMAC stripped, an edit passes a keyless load only
+    stripped = _craft(payload, header=signed["header"],
+                      tensors={k: v + 1 if v.is_floating_point() else v
+                               for k, v in signed["tensors"].items()})
+    load(io.BytesIO(stripped))
+    _refused(stripped, match="HMAC", key="secret")
 
 
 def test_a_key_must_be_nonempty_bytes_or_str(payload, tmp_path):
