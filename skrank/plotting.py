@@ -14,21 +14,252 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "skrank.plotting needs matplotlib: pip install 'skrank[plot]'."
+            "skrank.plotting needs matplotlib, which is not installed: "
+            "pip install 'skrank[plot]' (or pip install matplotlib)."
         ) from exc
     return plt
 
 
-class DepthSweepDisplay:
-    """``||theta||^2`` and bottleneck rank against depth (Jacot 2023b, Fig. 1a).
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
 
-    Within a rank plateau ``||theta||^2`` is affine in the depth with slope equal
-    to the rank; the plot shows both so the plateaus can be read off.
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+_ROW_LABELS = {"weights": "layer l (weight matrix W_l)",
+               "representations": "hidden layer l (representation after W_l)",
+               "jacobian": "sample point (Jacobian Jf(x_i))"}
+
+
+class SpectraDisplay:
+    """Singular values of every layer (or sample point) of a fitted network.
+
+    One column of markers per row of ``spectra`` (a layer, or a sample point for
+    Jacobians), each normalized by its largest value, on a log scale, so that the
+    rank rule's floor ``rank_tol`` is one horizontal line: values under it never
+    count. The ``i``-th largest value of every row has the same colour (a colour
+    bar gives ``i``), so the directions that survive through the bottleneck read
+    as a band of colours above the floor (Jacot 2023a, Fig. 1).
 
     Parameters
     ----------
-    depths, parameter_norm, bottleneck_rank, mean_test_score : array-like
-    best_depth : int or None
+    spectra : list of array-like
+        One 1-D array of singular values per row, in decreasing order.
+    kind : {'weights', 'representations', 'jacobian'}, default='weights'
+        What the rows are; sets the x label ("layer", "hidden layer" or
+        "sample point") and the title.
+    n_values : int or None, default=None
+        Plot only the largest ``n_values`` values of each row; None plots all.
+    rank_tol : float or None, default=None
+        The rank rule's relative floor; drawn as a dashed line when given.
+    bottleneck_layer : int or None, default=None
+        1-based index of the bottleneck layer (the estimators'
+        ``bottleneck_layer_``); marked with a vertical band when given. Not used
+        for ``kind='jacobian'``.
+    bottleneck_rank : int or None, default=None
+        The rank read at the bottleneck (or the Jacobian rank), written in the
+        legend.
+    normalize : bool, default=True
+        Divide each row by its largest value. With False the raw values are
+        drawn and the floor ``rank_tol * s_max`` is a short dash per row.
+    title : str or None, default=None
+        Axes title; None gives one from ``kind``.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes drawn on.
+    figure_ : matplotlib Figure
+        The figure of ``ax_``.
+    colorbar_ : matplotlib Colorbar
+        The colour bar giving the index of each singular value.
+
+    See Also
+    --------
+    DepthSweepDisplay : Parameter norm, rank and score against depth.
+    skrank.diagnostics.layer_spectra : Weight spectra of any network.
+
+    Examples
+    --------
+    >>> from skrank.plotting import SpectraDisplay
+    >>> disp = SpectraDisplay([[1.0, 0.1], [2.0, 0.5]], rank_tol=0.1)
+    >>> len(disp.spectra)
+    2
+    """
+
+    def __init__(self, spectra, *, kind="weights", n_values=None, rank_tol=None,
+                 bottleneck_layer=None, bottleneck_rank=None, normalize=True, title=None):
+        if kind not in _ROW_LABELS:
+            raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
+        self.spectra = [np.sort(np.abs(np.asarray(s, dtype=float)).ravel())[::-1]
+                        for s in spectra]
+        self.kind = kind
+        self.n_values = n_values
+        self.rank_tol = rank_tol
+        self.bottleneck_layer = bottleneck_layer
+        self.bottleneck_rank = bottleneck_rank
+        self.normalize = normalize
+        self.title = title
+
+    @classmethod
+    def from_estimator(cls, estimator, *, kind="weights", ax=None, n_values=None,
+                       normalize=True):
+        """Plot the spectra of a fitted skrank estimator.
+
+        Parameters
+        ----------
+        estimator : fitted skrank estimator
+            Any estimator with ``layer_spectra_``, ``representation_spectra_``
+            and ``jacobian_spectra_`` (a fitted selector: its ``best_estimator_``).
+        kind : {'weights', 'representations', 'jacobian'}, default='weights'
+            ``layer_spectra_`` (one row per weight matrix),
+            ``representation_spectra_`` (one row per hidden layer) or
+            ``jacobian_spectra_`` (one row per sample point).
+        ax : matplotlib Axes or None, default=None
+            Where to draw; None makes a new figure.
+        n_values : int or None, default=None
+            Plot only the largest ``n_values`` values of each row.
+        normalize : bool, default=True
+            Divide each row by its largest value.
+
+        Returns
+        -------
+        display : SpectraDisplay
+            The drawn display.
+        """
+        est = getattr(estimator, "best_estimator_", estimator)
+        attrs = {"weights": "layer_spectra_", "representations": "representation_spectra_",
+                 "jacobian": "jacobian_spectra_"}
+        if kind not in attrs:
+            raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
+        if kind == "jacobian":
+            layer, rank = None, getattr(est, "jacobian_rank_", None)
+        else:
+            layer = getattr(est, "bottleneck_layer_", None)
+            rank = getattr(est, "bottleneck_rank_", None)
+        disp = cls(getattr(est, attrs[kind]), kind=kind, n_values=n_values,
+                   rank_tol=getattr(est, "rank_tol", None), bottleneck_layer=layer,
+                   bottleneck_rank=rank, normalize=normalize)
+        return disp.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the spectra.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Where to draw; None makes a new figure.
+
+        Returns
+        -------
+        display : SpectraDisplay
+            This display, with ``ax_``, ``figure_`` and ``colorbar_`` set.
+        """
+        plt = _pyplot()
+        from matplotlib.colors import BoundaryNorm
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+        rows = [s[: self.n_values] if self.n_values else s for s in self.spectra]
+        n_max = max((s.size for s in rows), default=1)
+        cmap = plt.get_cmap("viridis_r" if n_max > 1 else "viridis")
+        norm = BoundaryNorm(np.arange(0.5, n_max + 1.5), cmap.N) if n_max <= 20 else None
+        tiny = 1e-12
+        xs, ys, cs = [], [], []
+        for i, s in enumerate(rows):
+            scale = s[0] if (self.normalize and s.size and s[0] > 0) else 1.0
+            xs.append(np.full(s.size, i + 1))
+            ys.append(np.maximum(s / scale, tiny))
+            cs.append(np.arange(1, s.size + 1))
+        x, y, c = (np.concatenate(a) if a else np.empty(0) for a in (xs, ys, cs))
+        sc = ax.scatter(x, y, c=c, cmap=cmap, norm=norm,
+                        vmin=None if norm else 1, vmax=None if norm else n_max,
+                        s=18, edgecolors="none", zorder=3)
+        ax.set_yscale("log")
+        handles = []
+        if self.rank_tol is not None:
+            if self.normalize:
+                h = ax.axhline(self.rank_tol, color="tab:red", ls="--", lw=1,
+                               label=f"rank_tol floor ({self.rank_tol:g} x largest)")
+            else:
+                tops = np.array([s[0] if s.size else np.nan for s in rows])
+                h = ax.hlines(self.rank_tol * tops, np.arange(1, len(rows) + 1) - 0.35,
+                              np.arange(1, len(rows) + 1) + 0.35, colors="tab:red",
+                              linestyles="--", lw=1,
+                              label=f"rank_tol floor ({self.rank_tol:g} x largest)")
+            handles.append(h)
+        if self.bottleneck_layer is not None and self.kind != "jacobian":
+            rank = "" if self.bottleneck_rank is None else f", rank {self.bottleneck_rank}"
+            h = ax.axvspan(self.bottleneck_layer - 0.45, self.bottleneck_layer + 0.45,
+                           color="tab:orange", alpha=0.25, zorder=1,
+                           label=f"bottleneck (layer {self.bottleneck_layer}{rank})")
+            handles.append(h)
+        elif self.kind == "jacobian" and self.bottleneck_rank is not None:
+            handles.append(ax.plot([], [], " ",
+                                   label=f"Jacobian rank {self.bottleneck_rank}")[0])
+        ax.set_xlabel(_ROW_LABELS[self.kind])
+        ax.set_ylabel("singular value / largest of its row" if self.normalize
+                      else "singular value", labelpad=6)
+        ax.set_xlim(0.4, len(rows) + 0.6)
+        _integer_ticks(ax.xaxis)
+        ax.grid(True, which="major", axis="y", alpha=0.3)
+        if handles:
+            ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.9)
+        default = {"weights": "weight spectra", "representations": "representation spectra",
+                   "jacobian": "Jacobian spectra"}[self.kind]
+        ax.set_title(self.title if self.title is not None else default)
+        self.colorbar_ = ax.figure.colorbar(sc, ax=ax, pad=0.02)
+        self.colorbar_.set_label("index i of the singular value s_i")
+        if norm is not None:
+            step = max(1, n_max // 10)
+            self.colorbar_.set_ticks(np.arange(1, n_max + 1, step))
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+class DepthSweepDisplay:
+    """Parameter norm, bottleneck rank and test score against depth.
+
+    Two panels over the same depths: ``||theta||^2`` (left axis) and the
+    bottleneck rank (right axis, integers), then the cross-validated test score
+    with its standard deviation. Every quantity is drawn only at the fitted
+    depths (markers; the norm's markers are joined to show its slope). Within a
+    rank plateau ``||theta||^2`` is affine in the depth with slope equal to the
+    rank (Jacot 2023b, Fig. 1a); the chosen depth is marked.
+
+    Parameters
+    ----------
+    depths : array-like of shape (n_rows,)
+        The fitted depths.
+    parameter_norm : array-like of shape (n_rows,)
+        ``||theta||^2`` per row (mean over folds).
+    bottleneck_rank : array-like of shape (n_rows,)
+        The stable bottleneck rank per row.
+    mean_test_score : array-like of shape (n_rows,) or None, default=None
+        Cross-validated score per row; None leaves the score panel empty.
+    best_depth : int or None, default=None
+        The chosen depth, marked by a vertical line.
+    std_test_score : array-like of shape (n_rows,) or None, default=None
+        Standard deviation of the score over folds (error bars).
+    alpha : array-like of shape (n_rows,) or None, default=None
+        The ``alpha`` of each row when the sweep had an ``alpha`` grid: one
+        series per value.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The norm panel.
+    ax_rank_ : matplotlib Axes
+        The rank axis (a twin of ``ax_``).
+    ax_score_ : matplotlib Axes or None
+        The score panel.
+    figure_ : matplotlib Figure
+        The figure.
+
+    See Also
+    --------
+    SpectraDisplay : The spectra of one fitted network.
+    skrank.RankAwareDepthSelector : Produces the sweep.
 
     Examples
     --------
@@ -39,78 +270,101 @@ class DepthSweepDisplay:
     """
 
     def __init__(self, depths, parameter_norm, bottleneck_rank, mean_test_score=None,
-                 best_depth=None):
+                 best_depth=None, *, std_test_score=None, alpha=None):
         self.depths = np.asarray(depths)
         self.parameter_norm = np.asarray(parameter_norm, dtype=float)
         self.bottleneck_rank = np.asarray(bottleneck_rank)
         self.mean_test_score = (None if mean_test_score is None
                                 else np.asarray(mean_test_score, dtype=float))
+        self.std_test_score = (None if std_test_score is None
+                               else np.asarray(std_test_score, dtype=float))
+        self.alpha = None if alpha is None else np.asarray(alpha, dtype=float)
         self.best_depth = best_depth
 
     @classmethod
-    def from_estimator(cls, selector, *, ax=None):
-        """Plot a fitted :class:`skrank.RankAwareDepthSelector`'s sweep."""
+    def from_estimator(cls, selector, *, ax=None, score_ax=None):
+        """Plot a fitted :class:`skrank.RankAwareDepthSelector`'s sweep.
+
+        Parameters
+        ----------
+        selector : fitted RankAwareDepthSelector
+            Its ``depth_results_`` and ``best_depth_`` are drawn.
+        ax : matplotlib Axes or None, default=None
+            Axes for the norm and rank; None makes a new figure with two panels.
+        score_ax : matplotlib Axes or None, default=None
+            Axes for the score; None with ``ax`` given skips the score panel.
+
+        Returns
+        -------
+        display : DepthSweepDisplay
+            The drawn display.
+        """
         r = selector.depth_results_
         disp = cls(r["depth"], r["parameter_norm"], r["bottleneck_rank"],
-                   r["mean_test_score"], selector.best_depth_)
-        return disp.plot(ax=ax)
+                   r.get("mean_test_score"), getattr(selector, "best_depth_", None),
+                   std_test_score=r.get("std_test_score"), alpha=r.get("alpha"))
+        return disp.plot(ax=ax, score_ax=score_ax)
 
-    def plot(self, ax=None):
-        """Draw on ``ax`` (a new figure when None); sets ``ax_``, ``ax_rank_``, ``figure_``."""
+    def _series(self):
+        if self.alpha is None or np.unique(self.alpha).size < 2:
+            order = np.argsort(self.depths, kind="stable")
+            return [("", order)]
+        return [(f", alpha={a:g}", np.flatnonzero(self.alpha == a)[
+                 np.argsort(self.depths[self.alpha == a], kind="stable")])
+                for a in np.unique(self.alpha)]
+
+    def plot(self, ax=None, *, score_ax=None):
+        """Draw the sweep.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Axes for the norm and the rank; None makes a new figure with the
+            norm and rank panel on the left and the score panel on the right.
+        score_ax : matplotlib Axes or None, default=None
+            Axes for the score; None with ``ax`` given skips the score panel.
+
+        Returns
+        -------
+        display : DepthSweepDisplay
+            This display, with ``ax_``, ``ax_rank_``, ``ax_score_`` and
+            ``figure_`` set.
+        """
         plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots()
-        ax.plot(self.depths, self.parameter_norm, "o-", label="||theta||^2")
+            _, (ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+        series = self._series()
+        ax2 = ax.twinx()
+        for k, (suffix, idx) in enumerate(series):
+            ax.plot(self.depths[idx], self.parameter_norm[idx], "o-", color=f"C{2 * k}",
+                    label=f"||theta||^2{suffix}")
+            ax2.plot(self.depths[idx], self.bottleneck_rank[idx], "s", ms=8, mfc="none",
+                     mew=1.5, color=f"C{2 * k + 1}", label=f"bottleneck rank{suffix}")
         ax.set_xlabel("depth L")
         ax.set_ylabel("||theta||^2")
-        ax2 = ax.twinx()
-        ax2.step(self.depths, self.bottleneck_rank, where="mid", color="tab:red",
-                 label="bottleneck rank")
-        ax2.set_ylabel("bottleneck rank", color="tab:red")
-        ax2.set_ylim(0, max(int(np.max(self.bottleneck_rank)), 1) + 1)
-        ax2.yaxis.get_major_locator().set_params(integer=True)
+        ax2.set_ylabel("bottleneck rank")
+        ax2.set_ylim(0, max(int(np.max(self.bottleneck_rank, initial=0)), 1) + 1)
+        _integer_ticks(ax2.yaxis)
+        _integer_ticks(ax.xaxis)
+        ax.set_xticks(np.unique(self.depths))
+        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
         if self.best_depth is not None:
-            ax.axvline(self.best_depth, color="gray", ls="--", lw=0.8)
-        self.ax_, self.ax_rank_, self.figure_ = ax, ax2, ax.figure
-        return self
-
-
-class SpectraDisplay:
-    """Singular values of every layer of a fitted skrank estimator (log scale).
-
-    Examples
-    --------
-    >>> from skrank.plotting import SpectraDisplay
-    >>> disp = SpectraDisplay([[1.0, 0.1], [2.0, 0.5]], title="weights")
-    >>> len(disp.spectra)
-    2
-    """
-
-    def __init__(self, spectra, *, title=None, n_values=10):
-        self.spectra = [np.asarray(s, dtype=float) for s in spectra]
-        self.title = title
-        self.n_values = n_values
-
-    @classmethod
-    def from_estimator(cls, estimator, *, kind="weights", ax=None, n_values=10):
-        """``kind``: 'weights' (``layer_spectra_``), 'representations' or 'jacobian'."""
-        spectra = {"weights": lambda: estimator.layer_spectra_,
-                   "representations": lambda: estimator.representation_spectra_,
-                   "jacobian": lambda: estimator.jacobian_spectra_}
-        if kind not in spectra:
-            raise ValueError(f"kind must be one of {sorted(spectra)}, got {kind!r}.")
-        return cls(spectra[kind](), title=kind, n_values=n_values).plot(ax=ax)
-
-    def plot(self, ax=None):
-        plt = _pyplot()
-        if ax is None:
-            _, ax = plt.subplots()
-        for i, s in enumerate(self.spectra):
-            top = s[: self.n_values]
-            ax.semilogy(np.full(top.size, i + 1), np.maximum(top, 1e-12), "o", ms=3)
-        ax.set_xlabel("layer")
-        ax.set_ylabel("singular value")
-        if self.title:
-            ax.set_title(self.title)
-        self.ax_, self.figure_ = ax, ax.figure
+            for a in (ax, score_ax):
+                if a is not None:
+                    a.axvline(self.best_depth, color="gray", ls="--", lw=0.8,
+                              label=f"chosen depth {self.best_depth}")
+            handles.append(ax.get_legend_handles_labels()[0][-1])
+        ax.legend(handles=handles, loc="upper left", fontsize="small")
+        if score_ax is not None:
+            if self.mean_test_score is not None:
+                for k, (suffix, idx) in enumerate(series):
+                    err = None if self.std_test_score is None else self.std_test_score[idx]
+                    score_ax.errorbar(self.depths[idx], self.mean_test_score[idx], yerr=err,
+                                      fmt="o", capsize=3, color=f"C{2 * k}",
+                                      label=f"mean test score{suffix} (+/- std)")
+            score_ax.set_xlabel("depth L")
+            score_ax.set_ylabel("mean test score")
+            score_ax.set_xticks(np.unique(self.depths))
+            score_ax.legend(loc="lower right", fontsize="small")
+        self.ax_, self.ax_rank_, self.ax_score_, self.figure_ = ax, ax2, score_ax, ax.figure
         return self

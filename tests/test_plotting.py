@@ -1,0 +1,205 @@
+"""skrank.plotting: each test fails when the feature it names breaks (Agg backend)."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skrank.plotting import DepthSweepDisplay, SpectraDisplay  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _fitted(depth=5, k=2, width=6, n_points=4):
+    """A stand-in for a fitted estimator: the attributes the displays read."""
+    layer = [np.r_[np.ones(k), np.full(width - k, 1e-3)] * (1 + 0.1 * i)
+             for i in range(depth)]
+    reps = [np.r_[np.full(k, 3.0), np.full(width - k, 1e-2)] for _ in range(depth - 1)]
+    jac = np.tile(np.r_[2.0, 1.0, np.full(4, 1e-4)], (n_points, 1))
+    return types.SimpleNamespace(layer_spectra_=layer, representation_spectra_=reps,
+                                 jacobian_spectra_=jac, bottleneck_layer_=3,
+                                 bottleneck_rank_=k, jacobian_rank_=2, rank_tol=0.1)
+
+
+def _selector(alpha=None):
+    results = {"depth": np.array([4, 6, 8, 12]),
+               "mean_test_score": np.array([0.80, 0.90, 0.93, 0.92]),
+               "std_test_score": np.array([0.02, 0.01, 0.01, 0.03]),
+               "parameter_norm": np.array([20.0, 25.0, 29.0, 37.0]),
+               "bottleneck_rank": np.array([3, 2, 2, 2])}
+    if alpha is not None:
+        results = {k: np.r_[v, v] for k, v in results.items()}
+        results["alpha"] = np.r_[np.full(4, alpha[0]), np.full(4, alpha[1])]
+    return types.SimpleNamespace(depth_results_=results, best_depth_=6)
+
+
+# -- SpectraDisplay -------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, word", [("weights", "layer"),
+                                        ("representations", "hidden layer"),
+                                        ("jacobian", "sample point")])
+def test_spectra_x_label_names_the_rows(kind, word):
+    disp = SpectraDisplay.from_estimator(_fitted(), kind=kind)
+    label = disp.ax_.get_xlabel()
+    assert word in label
+    if kind == "jacobian":
+        assert "layer" not in label
+
+
+def test_spectra_colour_encodes_the_value_index_not_the_layer():
+    est = _fitted(depth=5, width=6)
+    disp = SpectraDisplay.from_estimator(est)
+    coll = disp.ax_.collections[0]
+    colours = np.asarray(coll.get_array())
+    # every layer has values 1..6: the colour array repeats the index per layer
+    assert colours.tolist() == list(range(1, 7)) * 5
+    assert disp.colorbar_ is not None
+    assert "index" in disp.colorbar_.ax.get_ylabel()
+
+
+def test_spectra_all_values_by_default_and_n_values_caps():
+    est = _fitted(width=30)
+    disp = SpectraDisplay.from_estimator(est)
+    assert len(disp.ax_.collections[0].get_offsets()) == 30 * 5
+    plt.close("all")
+    disp = SpectraDisplay.from_estimator(est, n_values=4)
+    assert len(disp.ax_.collections[0].get_offsets()) == 4 * 5
+
+
+def test_spectra_values_normalized_per_row():
+    disp = SpectraDisplay.from_estimator(_fitted())
+    y = disp.ax_.collections[0].get_offsets()[:, 1]
+    assert np.max(y) == pytest.approx(1.0)
+    assert disp.ax_.get_yscale() == "log"
+
+
+def test_spectra_draws_the_rank_tol_floor():
+    disp = SpectraDisplay.from_estimator(_fitted())
+    floors = [ln for ln in disp.ax_.get_lines() if "rank_tol" in ln.get_label()]
+    assert len(floors) == 1
+    assert floors[0].get_ydata()[0] == pytest.approx(0.1)
+
+
+def test_spectra_marks_the_bottleneck_layer():
+    disp = SpectraDisplay.from_estimator(_fitted())
+    labels = disp.ax_.get_legend_handles_labels()[1]
+    assert any("bottleneck (layer 3, rank 2)" in lab for lab in labels)
+    band = [p for p in disp.ax_.patches if "bottleneck" in p.get_label()]
+    x0, width = band[0].get_x(), band[0].get_width()
+    assert x0 < 3 < x0 + width
+
+
+def test_spectra_jacobian_has_no_bottleneck_band_but_names_its_rank():
+    disp = SpectraDisplay.from_estimator(_fitted(), kind="jacobian")
+    labels = disp.ax_.get_legend_handles_labels()[1]
+    assert not any("bottleneck" in lab for lab in labels)
+    assert any("Jacobian rank 2" in lab for lab in labels)
+
+
+def test_spectra_y_label_does_not_overlap_tick_labels():
+    disp = SpectraDisplay.from_estimator(_fitted())
+    fig = disp.figure_
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    label_box = disp.ax_.yaxis.label.get_window_extent(renderer)
+    for tick in disp.ax_.get_yticklabels():
+        if tick.get_text():
+            assert not label_box.overlaps(tick.get_window_extent(renderer))
+
+
+def test_spectra_raw_values_floor_per_row():
+    disp = SpectraDisplay.from_estimator(_fitted(), normalize=False)
+    floors = [c for c in disp.ax_.collections if "rank_tol" in str(c.get_label())]
+    assert len(floors) == 1
+    assert len(floors[0].get_segments()) == 5
+
+
+def test_spectra_bad_kind():
+    with pytest.raises(ValueError, match="kind"):
+        SpectraDisplay.from_estimator(_fitted(), kind="nope")
+
+
+def test_spectra_draws_on_given_axes():
+    fig, ax = plt.subplots()
+    disp = SpectraDisplay.from_estimator(_fitted(), ax=ax)
+    assert disp.ax_ is ax and disp.figure_ is fig
+
+
+# -- DepthSweepDisplay -----------------------------------------------------------
+
+def test_sweep_plots_the_score_per_depth():
+    disp = DepthSweepDisplay.from_estimator(_selector())
+    assert disp.ax_score_ is not None and disp.ax_score_ is not disp.ax_
+    (line,) = [ln for ln in disp.ax_score_.get_lines() if ln.get_marker() == "o"]
+    assert np.asarray(line.get_xdata()).tolist() == [4, 6, 8, 12]
+    assert np.allclose(line.get_ydata(), [0.80, 0.90, 0.93, 0.92])
+    assert "score" in disp.ax_score_.get_ylabel()
+
+
+def test_sweep_rank_only_at_fitted_depths_no_steps():
+    disp = DepthSweepDisplay.from_estimator(_selector())
+    (rank_line,) = [ln for ln in disp.ax_rank_.get_lines()
+                    if "rank" in ln.get_label()]
+    assert rank_line.get_xdata().tolist() == [4, 6, 8, 12]
+    assert rank_line.get_ydata().tolist() == [3, 2, 2, 2]
+    assert rank_line.get_linestyle() == "None"
+    assert rank_line.get_drawstyle() == "default"
+    assert rank_line.get_marker() not in (None, "", "None")
+
+
+def test_sweep_norm_has_markers_at_fitted_depths():
+    disp = DepthSweepDisplay.from_estimator(_selector())
+    norm = disp.ax_.get_lines()[0]
+    assert norm.get_xdata().tolist() == [4, 6, 8, 12]
+    assert norm.get_marker() == "o"
+
+
+def test_sweep_legends_name_every_series_and_the_chosen_depth():
+    disp = DepthSweepDisplay.from_estimator(_selector())
+    texts = [t.get_text() for t in disp.ax_.get_legend().get_texts()]
+    assert any("||theta||^2" in t for t in texts)
+    assert any("bottleneck rank" in t for t in texts)
+    assert any("chosen depth 6" in t for t in texts)
+    assert disp.ax_score_.get_legend() is not None
+
+
+def test_sweep_alpha_grid_one_series_per_alpha():
+    disp = DepthSweepDisplay.from_estimator(_selector(alpha=(0.1, 1.0)))
+    labels = [ln.get_label() for ln in disp.ax_.get_lines()]
+    assert any("alpha=0.1" in lab for lab in labels)
+    assert any("alpha=1" in lab for lab in labels)
+
+
+def test_sweep_on_one_given_axes_skips_the_score():
+    fig, ax = plt.subplots()
+    disp = DepthSweepDisplay.from_estimator(_selector(), ax=ax)
+    assert disp.ax_ is ax and disp.ax_score_ is None
+
+
+def test_missing_matplotlib_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install"):
+        DepthSweepDisplay([4], [1.0], [1]).plot()
+
+
+def test_real_fit_round_trip():
+    from skrank import DeepL2Regressor
+    from skrank.datasets import make_bottleneck_regression
+
+    X, y = make_bottleneck_regression(60, rank=2, random_state=0)
+    est = DeepL2Regressor(depth=4, width=16, max_iter=50, random_state=0).fit(X, y)
+    for kind in ("weights", "representations", "jacobian"):
+        disp = SpectraDisplay.from_estimator(est, kind=kind)
+        assert len(disp.spectra) == len(getattr(est, {"weights": "layer_spectra_",
+                                                      "representations":
+                                                      "representation_spectra_",
+                                                      "jacobian": "jacobian_spectra_"}[kind]))
