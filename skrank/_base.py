@@ -1,16 +1,19 @@
 """scikit-learn plumbing shared by every skrank estimator.
 
-``_DeepL2Base`` validates parameters and data, builds the torch module, hands it to
-the engine and turns the trained module into numpy diagnostics. Subclasses say
-what the targets are (``_encode_targets``), which loss is minimized (``_loss``),
-how a validation set is scored (``_validation_score``) and which module to build
-(``_build_module``).
+An estimator composes a task (:mod:`skrank._tasks`: targets, loss, score) with a
+network (:mod:`skrank._networks`: named by the class attribute ``_network`` and
+built from the parameters listed in ``_network_params``). ``_DeepL2Base`` validates
+parameters and data, normalizes them, builds the network, hands it to the engine
+and copies :func:`skrank.diagnostics.diagnose`'s report to fitted attributes.
+
+What a subclass may add: ``_validate_fit_data`` (its own input checks),
+``_training_pairs`` (data augmentation), ``_n_codes`` (how many bottleneck
+coordinates ``transform`` returns) and ``_extra_attributes`` (attributes of its own
+from the report, returned as a dict: nothing overwrites the shared ones).
 """
 
 import copy
-import re
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,12 +24,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import diagnostics as _diag
-from ._engine import train
+from ._device import as_tensor, device_or_cpu, placement, resolve_device
+from ._engine import Settings, train
 from ._networks import FullyConnectedNet
 from ._scaling import IsotropicScaling
+from ._warn import warn_user
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
 #: Rows per forward pass at predict time: memory stays bounded on huge inputs.
 PREDICT_BATCH_ROWS = 65536
@@ -34,36 +38,24 @@ PREDICT_BATCH_ROWS = 65536
 _FLOAT32_SAFE = 1e15
 
 
-def resolve_device(device):
-    """Turn the ``device`` parameter into a ``torch.device``, with a clear error.
+def build_network(estimator, n_inputs, n_outputs, dtype, device=None):
+    """The network an estimator's parameters describe (also used by persistence)."""
+    kwargs = {name: getattr(estimator, name) for name in estimator._network_params}
+    return estimator._network(n_inputs, n_outputs, dtype=dtype, device=device, **kwargs)
 
-    Every device is checked against what this torch build and machine offer, here
-    rather than at the first tensor operation, whose error names no parameter.
+
+def warm_deeper(previous, estimator, X, *, rtol):
+    """Start ``estimator`` (an unfitted, deeper clone) from ``previous``'s network.
+
+    Identity-like layers are inserted at ``previous``'s bottleneck (``deepened`` in
+    :mod:`skrank._networks`): the deeper network computes the same function on
+    ``X``, and with ``warm_start`` the next fit continues from it (the
+    scikit-learn convention: a warm start reuses ``module_``).
     """
-    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = mps is not None and mps.is_available()
-    supported = ["'auto'", "'cpu'"]
-    if n_cuda:
-        supported += ["'cuda'"] + [f"'cuda:{i}'" for i in range(n_cuda)]
-    if has_mps:
-        supported.append("'mps'")
-    if not isinstance(device, str) or not _DEVICE_RE.match(device):
-        problem = "is not a device name"
-    elif device.startswith("cuda") and not n_cuda:
-        problem = "was requested but CUDA is not available"
-    elif device.startswith("cuda") and int(device.partition(":")[2] or 0) >= n_cuda:
-        problem = f"was requested but there are only {n_cuda} CUDA device(s)"
-    elif device == "mps" and not has_mps:
-        problem = "was requested but MPS (Apple GPU) is not available"
-    else:
-        problem = None
-    if problem:
-        raise ValueError(f"device={device!r} {problem}; this torch build on this "
-                         f"machine supports {', '.join(supported)}.")
-    if device == "auto":
-        return torch.device("cuda" if n_cuda else "cpu")
-    return torch.device(device)
+    x = as_tensor(previous._scale_inputs(X), previous.module_)
+    estimator.module_ = previous.module_.deepened(
+        estimator.depth - previous.depth, previous.bottleneck_layer_, x, rtol=rtol)
+    return estimator
 
 
 class AmbiguousRankWarning(UserWarning):
@@ -80,18 +72,18 @@ MIN_FIDELITY = 0.9
 def _warn_if_unclear(report, tol):
     bn = report.bottleneck
     if bn.reading is not None and not bn.reading.clear:
-        warnings.warn(
+        warn_user(
             f"The bottleneck spectrum has no clear gap (largest ratio "
             f"{bn.reading.gap:.2g} < rank_gap): bottleneck_rank_={bn.rank} counts the "
             f"values above rank_tol={tol} and changes with it. Train longer, raise "
             "alpha or depth, or read est.diagnose(X, rank_tol=...).",
-            AmbiguousRankWarning, stacklevel=4)
+            AmbiguousRankWarning)
     elif np.isfinite(report.fidelity) and report.fidelity < MIN_FIDELITY:
-        warnings.warn(
+        warn_user(
             f"The network passed through its {bn.rank} bottleneck coordinates keeps "
             f"only {report.fidelity:.0%} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
-            "network computes.", AmbiguousRankWarning, stacklevel=4)
+            "network computes.", AmbiguousRankWarning)
 
 
 class _RankTracker:
@@ -137,17 +129,15 @@ class _RankTracker:
 
 
 class _DeepL2Base(BaseEstimator):
-    """Shared fit/predict machinery for the fully-connected deep L2 estimators."""
+    """Shared fit/predict machinery: a task and a network over one engine."""
 
+    #: Parameters every skrank estimator has; each adds its network's own.
     _parameter_constraints = {
         "depth": [Interval(Integral, 2, None, closed="left")],
         "width": [Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"relu", "leaky_relu", "identity"})],
         "negative_slope": [Interval(Real, -1, 1, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "penalty_scaling": [StrOptions({"depth", "none"})],
-        "penalize_bias": ["boolean"],
-        "bias": ["boolean"],
         "solver": [StrOptions({"lbfgs", "adam", "sgd"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -171,103 +161,103 @@ class _DeepL2Base(BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    #: What the targets are: 'real' values (rescaled like any data), class
-    #: 'labels' (never rescaled) or the 'inputs' themselves (the inputs' scaling).
-    _target_kind = "real"
+    #: The fully connected network's own parameters (``_FullyConnected`` below).
+    _fc_constraints = {
+        "penalty_scaling": [StrOptions({"depth", "none"})],
+        "penalize_bias": ["boolean"],
+        "bias": ["boolean"],
+    }
 
-    # ---- hooks for subclasses -------------------------------------------------
-    def _encode_targets(self, y, *, fitting):
-        raise NotImplementedError
+    #: The task (:mod:`skrank._tasks`) and network (:mod:`skrank._networks`) this
+    #: estimator composes; ``_network_params`` go to the network's constructor.
+    _task = None
+    _network = None
+    _network_params = ()
 
-    def _loss(self, output, target):
-        raise NotImplementedError
-
-    def _validation_score(self, module, X, Y):
-        raise NotImplementedError
-
+    # ---- what a subclass may add ------------------------------------------------
     def _validate_fit_data(self, X, y):
-        return validate_data(
-            self, X, y, multi_output=True, y_numeric=True,
-            dtype=[np.float64, np.float32],
-        )
+        return validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=[np.float64, np.float32])
 
-    def _build_module(self, n_inputs, n_outputs, dtype):
-        return FullyConnectedNet(
-            n_inputs, n_outputs, depth=self.depth, width=self.width,
-            activation=self.activation, negative_slope=self.negative_slope,
-            bias=self.bias, dtype=dtype,
-        )
+    def _training_pairs(self, X, Y, rng):
+        """The (input, target) pairs the engine trains on; diagnostics use ``X``."""
+        return X, Y
 
-    def _penalty_groups(self, module):
-        return module.penalty_groups(
-            penalty_scaling=self.penalty_scaling, penalize_bias=self.penalize_bias
-        )
+    def _n_codes(self, bn):
+        """How many bottleneck coordinates :meth:`transform` returns."""
+        return bn.rank
 
-    # ---- fit ------------------------------------------------------------------
+    def _extra_attributes(self, report):
+        """Estimator-specific fitted attributes from the report, as a dict."""
+        return {}
+
+    # ---- fit --------------------------------------------------------------------
     def _fit(self, X, y):
         X, y = self._validate_fit_data(X, y)
-        Y = self._encode_targets(y, fitting=True)
+        Y, target_attrs = self._task.encode(y)
+        for name, value in target_attrs.items():
+            setattr(self, name, value)
         X, Y = self._normalize_fit_data(X, Y)
-        self._check_representable(X, "X")
-        if self._target_kind == "real":
-            self._check_representable(Y, "y")
-        device = resolve_device(self.device)
-        dtype = _DTYPES[self.dtype]
+        device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        generator = torch.Generator().manual_seed(seed)
-
-        n_out = self._n_network_outputs(Y)
-        if not (self.warm_start and self._compatible_module(X.shape[1], n_out)):
-            module = self._build_module(X.shape[1], n_out, dtype)
-            module.reset_parameters(generator=generator)
-            self.module_ = module
-        self.module_.to(device=device, dtype=dtype)
-        self.device_ = str(device)
-
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self._prepare_network(X.shape[1], self._task.n_outputs(Y), dtype, device,
+                              generator)
         X_tr, Y_tr, X_val, Y_val = self._split(X, Y, rng)
         X_fit, Y_fit = self._training_pairs(X_tr, Y_tr, rng)
-        to = dict(device=device, dtype=dtype)
-        X_t = torch.tensor(X_fit, **to)
-        Y_t = torch.tensor(Y_fit, device=device, dtype=self._target_dtype(dtype))
-        val = {}
-        if X_val is not None:
-            val = dict(
-                X_val=torch.tensor(X_val, **to),
-                Y_val=torch.tensor(Y_val, device=device, dtype=self._target_dtype(dtype)),
-                score_fn=self._validation_score,
-            )
-        batch_size = (min(200, len(X_tr)) if self.batch_size == "auto" else self.batch_size)
         tracker = _RankTracker(X_tr, self.track_rank_every, self.rank_tol,
-                               self.n_diagnostic_samples, rng, self._bias_in_norm(),
-                               self.rank_gap)
+                               self.n_diagnostic_samples, rng,
+                               self.module_.penalizes_bias, self.rank_gap)
+        validation = None if X_val is None else (
+            *self._tensors(X_val, Y_val), self._task.score)
         result = train(
-            self.module_, X_t, Y_t,
-            loss_fn=self._loss, alpha=self.alpha,
-            penalty_groups=self._penalty_groups(self.module_),
-            solver=self.solver, max_iter=self.max_iter, batch_size=batch_size,
-            learning_rate_init=self.learning_rate_init, momentum=self.momentum,
-            tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            generator=generator, verbose=self.verbose, callback=tracker.callback,
-            warmup_iter=self.warmup_iter, **val,
-        )
-        self.rank_history_ = tracker.history()
-        self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
-        self.n_iter_ = result.n_iter
-        self.validation_scores_ = (
-            np.asarray(result.validation_scores) if X_val is not None else None
-        )
-        self.best_validation_score_ = result.best_validation_score
-        self.stop_reason_ = result.stop_reason
-        self.train_time_ = result.train_time
-        self._compute_diagnostics(X_tr, rng)
+            self.module_, *self._tensors(X_fit, Y_fit), loss_fn=self._task.loss,
+            alpha=self.alpha, penalty_groups=self.module_.penalty_groups(),
+            settings=self._settings(len(X_tr)), validation=validation,
+            generator=generator, verbose=self.verbose, callback=tracker.callback)
+        self._record_training(result, tracker)
+        self._set_diagnostics(self._diagnose(X_tr, rng))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop
         result.raise_if_interrupted()
         return self
 
-    def _target_dtype(self, dtype):
-        return dtype
+    def _prepare_network(self, n_inputs, n_outputs, dtype, device, generator):
+        """A fresh network, or with ``warm_start`` the fitted one if its shape fits."""
+        module = getattr(self, "module_", None)
+        if self.warm_start and module is not None:
+            with torch.device("meta"):
+                wanted = build_network(self, n_inputs, n_outputs, dtype)
+            if module.same_architecture(wanted):
+                self.module_ = module.to(device=device, dtype=dtype)
+                self.device_ = str(device)
+                return
+        module = build_network(self, n_inputs, n_outputs, dtype)
+        self.module_ = module.reset_parameters(generator=generator).to(device)
+        self.device_ = str(device)
+
+    def _tensors(self, X, Y):
+        where = placement(self.module_)
+        target = dict(where, dtype=self._task.target_dtype(where["dtype"]))
+        return torch.tensor(X, **where), torch.tensor(Y, **target)
+
+    def _settings(self, n_train):
+        return Settings(
+            solver=self.solver, max_iter=self.max_iter, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            batch_size=min(200, n_train) if self.batch_size == "auto" else self.batch_size,
+            learning_rate_init=self.learning_rate_init, momentum=self.momentum,
+            warmup_iter=self.warmup_iter)
+
+    def _record_training(self, result, tracker):
+        self.rank_history_ = tracker.history()
+        self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
+        self.n_iter_ = result.n_iter
+        self.validation_scores_ = (np.asarray(result.validation_scores)
+                                   if self.early_stopping else None)
+        self.best_validation_score_ = result.best_validation_score
+        self.stop_reason_ = result.stop_reason
+        self.train_time_ = result.train_time
 
     def _normalize_fit_data(self, X, Y):
         """Center and scale ``X`` and ``Y`` isotropically (see ``skrank._scaling``).
@@ -276,48 +266,31 @@ class _DeepL2Base(BaseEstimator):
         ``target_scale_``; class codes are never rescaled and a reconstruction
         target takes the inputs' scaling.
         """
+        kind = self._task.kind
         sx = IsotropicScaling.fit(X) if self.normalize else \
             IsotropicScaling.identity(X.shape[1])
-        if self._target_kind == "inputs":
+        if kind == "inputs":
             sy = sx
-        elif self._target_kind == "real" and self.normalize:
+        elif kind == "real" and self.normalize:
             sy = IsotropicScaling.fit(Y)
         else:
             sy = IsotropicScaling.identity(Y.shape[1])
         self.input_mean_, self.input_scale_ = sx.mean, sx.scale
         self.target_mean_, self.target_scale_ = sy.mean, sy.scale
-        Yn = Y if self._target_kind == "labels" else sy.forward(Y)
-        return np.ascontiguousarray(sx.forward(X)), np.ascontiguousarray(Yn)
+        Xn, Yn = sx.forward(X), (Y if kind == "labels" else sy.forward(Y))
+        self._check_representable(Xn, "X")
+        if kind == "real":
+            self._check_representable(Yn, "y")
+        return np.ascontiguousarray(Xn), np.ascontiguousarray(Yn)
 
     def _scale_inputs(self, X):
         return (np.asarray(X, dtype=np.float64) - self.input_mean_) / self.input_scale_
 
     def _unscale_outputs(self, out):
         """Network outputs back in the targets' units (logits stay as they are)."""
-        if self._target_kind == "labels":
+        if self._task.kind == "labels":
             return out
         return out * self.target_scale_ + self.target_mean_
-
-    def _n_network_outputs(self, Y):
-        return Y.shape[1]
-
-    def _training_pairs(self, X, Y, rng):
-        """The (input, target) pairs the engine trains on; diagnostics use ``X``."""
-        return X, Y
-
-    def _bias_in_norm(self):
-        """``parameter_norm_`` counts what the penalty counts."""
-        return bool(getattr(self, "penalize_bias", False))
-
-    def _compatible_module(self, n_inputs, n_outputs):
-        module = getattr(self, "module_", None)
-        if module is None:
-            return False
-        W = module.weight_matrices()
-        return (
-            W[0].shape[1] == n_inputs and W[-1].shape[0] == n_outputs
-            and len(W) == self.depth
-        )
 
     def _split(self, X, Y, rng):
         if not self.early_stopping:
@@ -342,16 +315,22 @@ class _DeepL2Base(BaseEstimator):
         return X[tr], Y[tr], X[val], Y[val]
 
     # ---- diagnostics ------------------------------------------------------------
-    def _compute_diagnostics(self, X, rng):
-        """Copy :func:`skrank.diagnostics.diagnose`'s report to fitted attributes."""
+    def _diagnose(self, X, rng, rank_tol=None, rank_gap=None):
+        """:func:`skrank.diagnostics.diagnose` over a sample of the (scaled) ``X``."""
         if X.shape[0] > self.n_diagnostic_samples:
             X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
         n_jac = min(self.n_jacobian_points, X.shape[0])
         points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
-        report = _diag.diagnose(self.module_, X, jacobian_points=points,
-                                tol=self.rank_tol, min_gap=self.rank_gap,
-                                include_bias=self._bias_in_norm())
+        return _diag.diagnose(
+            self.module_, X, jacobian_points=points,
+            tol=self.rank_tol if rank_tol is None else rank_tol,
+            min_gap=self.rank_gap if rank_gap is None else rank_gap,
+            include_bias=self.module_.penalizes_bias)
+
+    def _set_diagnostics(self, report):
+        """Copy the report to fitted attributes (the one place that sets them)."""
         bn = report.bottleneck
+        k = self._n_codes(bn)
         self.layer_spectra_ = report.layer_spectra
         self.representation_spectra_ = report.representation_spectra
         self.layer_ranks_ = bn.weight_ranks
@@ -360,28 +339,18 @@ class _DeepL2Base(BaseEstimator):
         self.bottleneck_mean_ = bn.mean
         self.bottleneck_gap_ = bn.reading.gap
         self.bottleneck_fidelity_ = report.fidelity
-        self.bottleneck_components_ = self._code_components(bn, X)
+        self.bottleneck_components_ = bn.components if k == bn.rank \
+            else _diag.principal_components(bn.representation, k)
         self.jacobian_spectra_ = report.jacobian_spectra
         self.jacobian_rank_ = report.jacobian_rank
         self.parameter_norm_ = report.parameter_norm
-        # with penalized biases the constant offset takes a weight direction per
-        # layer (projected out); with free biases the biases carry it, and every
-        # weight direction is part of the function
-        spectra = report.offset_free_spectra if self._bias_in_norm() \
-            else report.layer_spectra
-        self.offset_free_norm_ = float(sum(np.sum(sp ** 2) for sp in spectra))
+        self.offset_free_norm_ = report.offset_free_norm
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = report.nonlinearity_impact
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
-        self._more_diagnostics(report)
+        for name, value in self._extra_attributes(report).items():
+            setattr(self, name, value)
         _warn_if_unclear(report, self.rank_tol)
-
-    def _code_components(self, bn, X):
-        """The principal directions :meth:`transform` projects on (``bn``'s own)."""
-        return bn.components
-
-    def _more_diagnostics(self, report):
-        """Estimator-specific attributes from the report (never overwrites the rest)."""
 
     def diagnose(self, X, *, rank_tol=None, rank_gap=None):
         """Re-read the fitted network over ``X`` at other rank settings, without refitting.
@@ -400,17 +369,8 @@ class _DeepL2Base(BaseEstimator):
             Spectra, ranks with their evidence, Jacobians and norm; the fitted
             attributes are left as they are.
         """
-        X = self._check_X(X)
-        rng = check_random_state(self.random_state)
-        if X.shape[0] > self.n_diagnostic_samples:
-            X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
-        n_jac = min(self.n_jacobian_points, X.shape[0])
-        points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
-        return _diag.diagnose(
-            self.module_, X, jacobian_points=points,
-            tol=self.rank_tol if rank_tol is None else rank_tol,
-            min_gap=self.rank_gap if rank_gap is None else rank_gap,
-            include_bias=self._bias_in_norm())
+        return self._diagnose(self._check_X(X), check_random_state(self.random_state),
+                              rank_tol, rank_gap)
 
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X):
@@ -431,14 +391,11 @@ class _DeepL2Base(BaseEstimator):
 
     def _batched(self, X, fn):
         """Apply ``fn`` to bounded chunks of rows of a validated ``X``."""
-        module = self.module_
-        p = next(module.parameters())
+        where = placement(self.module_)
         outs = []
         with torch.no_grad():
             for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-                chunk = torch.tensor(
-                    X[start : start + PREDICT_BATCH_ROWS], dtype=p.dtype, device=p.device
-                )
+                chunk = torch.tensor(X[start : start + PREDICT_BATCH_ROWS], **where)
                 out = fn(chunk)
                 if not torch.isfinite(out).all():
                     raise ValueError(
@@ -473,9 +430,9 @@ class _DeepL2Base(BaseEstimator):
                 f"Codes have {Z.shape[1]} columns but the bottleneck has {k} "
                 "coordinates (transform's output)."
             )
-        p = next(self.module_.parameters())
-        comps = torch.as_tensor(self.bottleneck_components_, dtype=p.dtype, device=p.device)
-        mean = torch.as_tensor(self.bottleneck_mean_, dtype=p.dtype, device=p.device)
+        where = placement(self.module_)
+        comps = torch.as_tensor(self.bottleneck_components_, **where)
+        mean = torch.as_tensor(self.bottleneck_mean_, **where)
         layer = self.bottleneck_layer_
 
         def decode(chunk):
@@ -489,29 +446,33 @@ class _DeepL2Base(BaseEstimator):
         # on a machine without one; __setstate__ moves it back when it can.
         state = super().__getstate__()
         module = state.get("module_")
-        if module is not None and next(module.parameters()).device.type != "cpu":
+        if module is not None and placement(module)["device"].type != "cpu":
             state = dict(state)
             state["module_"] = copy.deepcopy(module).to("cpu")
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        module = getattr(self, "module_", None)
-        device = getattr(self, "device_", "cpu")
-        if module is None:
+        if state.get("module_") is None:
             return
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            warnings.warn(
-                f"This model was trained on {device!r} but CUDA is not available "
-                "here; it was loaded on the CPU.",
-                UserWarning,
-                stacklevel=2,
-            )
+        if device_or_cpu(self.device_) is None:
+            backend = "MPS" if self.device_ == "mps" else "CUDA"
+            warn_user(f"This model was trained on {self.device_!r} but {backend} is not "
+                      "available here; it was loaded on the CPU.", UserWarning)
             self.device_ = "cpu"
-        self.module_ = module.to(self.device_)
+        self.module_ = self.module_.to(self.device_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
 
+
+class _FullyConnected:
+    """Mixin naming the fully connected network and the parameters it takes."""
+
+    _network = FullyConnectedNet
+    _network_params = ("depth", "width", "activation", "negative_slope", "bias",
+                       "penalty_scaling", "penalize_bias")
+    _parameter_constraints = {**_DeepL2Base._parameter_constraints,
+                              **_DeepL2Base._fc_constraints}

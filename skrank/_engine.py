@@ -29,13 +29,16 @@ the end.
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["TrainingResult", "train", "DivergenceWarning", "TrainingInterruptedWarning"]
+from ._penalty import add_penalty_gradient, decay_groups, entry_weights, penalty_value
+from ._warn import warn_user
+
+__all__ = ["TrainingResult", "Settings", "train", "Callback", "DivergenceWarning",
+           "TrainingInterruptedWarning", "SOLVERS"]
 
 #: An objective this many times its first value has diverged, even while floats (in
 #: float64, up to 1e308) still hold it: no penalized fit grows its loss thirty orders
@@ -52,8 +55,8 @@ class TrainingInterruptedWarning(RuntimeWarning):
     """Training was interrupted by the user; the last good parameters were kept."""
 
 
-class _Stop(Exception):
-    """Ends training from inside a phase."""
+class _Diverged(Exception):
+    """A solver met a non-finite or exploded loss or parameters."""
 
 
 @dataclass
@@ -177,39 +180,36 @@ class _Guard:
         self.flat.scatter(self.good)
 
 
-def _squared_norm(params):
-    """``sum ||p||^2`` as a tensor (one norm kernel per tensor, one sum)."""
-    norms = [torch.linalg.vector_norm(p.detach()) for p in params]
-    return torch.stack(norms).square().sum()
+@dataclass
+class Settings:
+    """How to train: the solver and its stopping rule (the estimators' parameters)."""
+
+    solver: str = "lbfgs"
+    max_iter: int = 200
+    tol: float = 1e-4
+    n_iter_no_change: int = 20
+    batch_size: int = None
+    learning_rate_init: float = 1e-3
+    momentum: float = 0.9
+    warmup_iter: int = 0
 
 
-def _penalty_value(groups, alpha):
-    if alpha == 0:
-        return 0.0
-    total = 0.0
-    with torch.no_grad():
-        for params, coef in groups:
-            if coef == 0 or not params:
-                continue
-            total += coef * float(_squared_norm(params))
-    return alpha * total
+# ---- callbacks: small objects around the loop ---------------------------------------
+class Callback:
+    """Hooks around the training loop (skorch's callbacks are the model).
 
+    ``on_iteration`` returns True to stop; callbacks run in order, so one may read
+    what an earlier one recorded on the run (the validation score, say).
+    """
 
-def _penalty_weights(params, groups, alpha):
-    """``alpha * c_g`` for each entry of the flat parameters (see :class:`_Flat`): the
-    penalty is then one dot product, not a norm kernel and a host sync per tensor.
-    None without a penalty, or when a penalized tensor is not trained (not in the
-    flat layout)."""
-    if alpha == 0:
-        return None
-    index = {id(p): i for i, p in enumerate(params)}
-    weights = [torch.zeros_like(p.detach()).reshape(-1) for p in params]
-    for p_list, coef in groups:
-        for p in p_list:
-            if id(p) not in index:
-                return None
-            weights[index[id(p)]] += alpha * coef
-    return torch.cat(weights)
+    def on_phase(self, run):
+        """A solver phase starts (the warm-up, then L-BFGS)."""
+
+    def on_iteration(self, run, loss_value):
+        return False
+
+    def on_end(self, run):
+        """Training ended (converged, capped, diverged or interrupted)."""
 
 
 def _stopping(tol, n_iter_no_change):
@@ -238,302 +238,224 @@ def _stopping(tol, n_iter_no_change):
     return update
 
 
-class _Run:
-    """What the solvers share: the result, the kept parameters, the stopping rule."""
+class Plateau(Callback):
+    """Convergence: the monitored cost (the objective, or minus the validation
+    score when there is one) stopped falling; a new phase starts a new window."""
 
-    def __init__(self, module, params, *, max_iter, tol, n_iter_no_change, X_val, Y_val,
-                 score_fn, verbose, callback):
-        self.module = module
-        self.guard = _Guard(params)
-        self.best = _Snapshot(params) if X_val is not None else None
-        self.best_val = -math.inf
-        self.result = TrainingResult()
-        self.tol, self.n_iter_no_change = tol, n_iter_no_change
-        self.should_stop = _stopping(tol, n_iter_no_change)
-        self.X_val, self.Y_val, self.score_fn = X_val, Y_val, score_fn
-        self.verbose, self.callback = verbose, callback
-        self.verbose_every = 1 if verbose > 1 else max(1, max_iter // 20)
+    def __init__(self, tol, n_iter_no_change):
+        self.tol, self.n = tol, n_iter_no_change
+
+    def on_phase(self, run):
+        self.update = _stopping(self.tol, self.n)
+
+    def on_iteration(self, run, loss_value):
+        scores = run.result.validation_scores
+        if self.update(-scores[-1] if scores else loss_value):
+            run.result.stop_reason = "converged"
+            return True
+        return False
+
+
+class Validation(Callback):
+    """Scores held-out data after every iteration and restores the best parameters
+    at the end (unless training diverged: then the last sane ones stay)."""
+
+    def __init__(self, X, Y, score_fn, params):
+        self.X, self.Y, self.score_fn = X, Y, score_fn
+        self.best = _Snapshot(params)
+        self.best_score = -math.inf
+
+    def on_iteration(self, run, loss_value):
+        run.module.eval()
+        with torch.no_grad():
+            score = float(self.score_fn(run.module(self.X), self.Y))
+        run.module.train()
+        run.result.validation_scores.append(score)
+        if score > self.best_score:
+            self.best_score = score
+            self.best.save()
+        return False
+
+    def on_end(self, run):
+        if run.result.validation_scores and run.result.stop_reason != "diverged":
+            self.best.restore()
+            run.result.best_validation_score = self.best_score
+
+
+class Progress(Callback):
+    """Prints the objective, the validation score, elapsed time and an estimate of
+    the time left (to ``max_iter``, an upper bound: fits usually stop earlier)."""
+
+    def __init__(self, verbose, max_iter):
+        self.every = 1 if verbose > 1 else max(1, max_iter // 20)
         self.max_iter = max_iter
+        self.start = time.perf_counter()
 
-    def restart_stopping(self):
-        """A new phase (L-BFGS after the warm-up) starts with a fresh stopping rule."""
-        self.should_stop = _stopping(self.tol, self.n_iter_no_change)
-        self.result.stop_reason = "max_iter"
+    def on_iteration(self, run, loss_value):
+        n = run.result.n_iter
+        if n % self.every == 0:
+            elapsed = time.perf_counter() - self.start
+            left = elapsed / n * max(0, self.max_iter - n)
+            msg = f"iter {n:5d}  objective {loss_value:.6g}"
+            if run.result.validation_scores:
+                msg += f"  validation {run.result.validation_scores[-1]:.4f}"
+            print(f"{msg}  elapsed {elapsed:.1f}s  at most {left:.0f}s left", flush=True)
+        return False
 
-    def end_of_iteration(self, loss_value):
-        """Bookkeeping after one sane epoch / iteration; returns True to stop."""
-        result = self.result
-        result.n_iter += 1
-        result.loss_curve.append(loss_value)
-        if self.X_val is not None:
-            stop = self.should_stop(-self._validate())
-        else:
-            stop = self.should_stop(loss_value)
-        if self.verbose and (result.n_iter % self.verbose_every == 0 or stop):
-            msg = f"iter {result.n_iter:5d}  objective {loss_value:.6g}"
-            if result.validation_scores:
-                msg += f"  validation {result.validation_scores[-1]:.4f}"
-            print(msg, flush=True)
-        if stop:
-            result.stop_reason = "converged"
-        if self.callback is not None:
-            with torch.no_grad():
-                if self.callback(result.n_iter, self.module) and not stop:
-                    result.stop_reason = "callback"
-                    stop = True
+    def on_end(self, run):
+        result = run.result
+        print(f"stopped after {result.n_iter} iterations ({result.stop_reason}) in "
+              f"{time.perf_counter() - self.start:.1f}s", flush=True)
+
+
+class UserCallback(Callback):
+    """``fn(n_iter, module)`` after every iteration, in eval mode without
+    gradients; returning True stops training (``stop_reason='callback'``)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_iteration(self, run, loss_value):
+        run.module.eval()
+        with torch.no_grad():
+            stop = bool(self.fn(run.result.n_iter, run.module))
+        run.module.train()
+        if stop and run.result.stop_reason != "converged":
+            run.result.stop_reason = "callback"
         return stop
 
-    def _validate(self):
-        self.module.eval()
-        with torch.no_grad():
-            score = float(self.score_fn(self.module, self.X_val, self.Y_val))
-        self.module.train()
-        self.result.validation_scores.append(score)
-        if score > self.best_val:
-            self.best_val = score
-            self.best.save()
-        return score
 
-    def diverge(self):
-        """Restore the last sane parameters and say so; ends the solver's loop."""
-        self.guard.restore()
-        self.result.stop_reason = "diverged"
-        warnings.warn(
-            f"Training diverged at iteration {self.result.n_iter + 1} (non-finite or "
-            "exploding loss or parameters); the last parameters with a finite loss "
-            "were restored. Lower learning_rate_init or use solver='lbfgs'.",
-            DivergenceWarning,
-            stacklevel=4,
-        )
-        return True
+# ---- solvers: each yields the objective after every sane iteration ------------------
+class _LBFGS:
+    """Full-batch L-BFGS with a strong Wolfe line search, one iteration per step."""
 
-    def interrupted(self, exc):
-        self.guard.restore()
-        self.result.stop_reason = "interrupted"
-        self.result.interrupt = exc
-        warnings.warn(
-            f"Training interrupted after {self.result.n_iter} iterations; the model keeps "
-            "the last parameters with a finite loss and is usable.",
-            TrainingInterruptedWarning,
-            stacklevel=3,
-        )
+    def __init__(self, run, X, Y, loss_fn, alpha, groups, settings):
+        self.run, self.X, self.Y = run, X, Y
+        self.loss_fn, self.alpha, self.groups = loss_fn, alpha, groups
+        self.cache = None
 
-    def finish(self):
-        result = self.result
-        if self.best is not None and result.validation_scores \
-                and result.stop_reason != "diverged":
-            self.best.restore()
-            result.best_validation_score = self.best_val
-        self.module.eval()
-        if result.stop_reason == "max_iter":
-            warnings.warn(
-                f"Maximum iterations ({self.max_iter}) reached and the optimization "
-                "hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return result
+    def _optimizer(self):
+        # unit steps: the line search chooses the length; torch caps the line
+        # search at max_eval minus the evaluations already spent in the step, so
+        # one iteration per step needs an explicit budget
+        return torch.optim.LBFGS(self.run.params, lr=1.0, max_iter=1, max_eval=26,
+                                 history_size=20, tolerance_grad=1e-9,
+                                 tolerance_change=1e-12, line_search_fn="strong_wolfe")
 
-
-def train(module, X, Y, *, loss_fn, alpha, penalty_groups, solver="lbfgs", max_iter=200,
-          batch_size=None, learning_rate_init=1e-3, momentum=0.9, tol=1e-6,
-          n_iter_no_change=10, X_val=None, Y_val=None, score_fn=None, generator=None,
-          verbose=0, callback=None, warmup_iter=0):
-    """Minimize ``loss_fn(module(X), Y) + alpha * penalty``; return a :class:`TrainingResult`.
-
-    ``score_fn(module, X_val, Y_val)`` returns a validation score (higher is better);
-    when validation data are given, stopping follows the validation score and the
-    best parameters are restored. ``callback(n_iter, module)`` runs after every
-    iteration (in eval mode, without gradients) and may return True to stop.
-    ``warmup_iter`` Adam epochs on mini-batches run before L-BFGS: their gradient
-    noise carries the parameters out of the flat regions where full-batch L-BFGS
-    stalls (measured on autoencoders). A ``KeyboardInterrupt`` returns normally with
-    ``stop_reason='interrupted'``; see :meth:`TrainingResult.raise_if_interrupted`.
-    """
-    params = [p for p in module.parameters() if p.requires_grad]
-    run = _Run(module, params, max_iter=max_iter, tol=tol,
-               n_iter_no_change=n_iter_no_change, X_val=X_val, Y_val=Y_val,
-               score_fn=score_fn, verbose=verbose, callback=callback)
-    start = time.perf_counter()
-    module.train()
-    minibatch = dict(batch_size=batch_size, lr=learning_rate_init, momentum=momentum,
-                     generator=generator)
-    try:
-        if solver == "lbfgs" and warmup_iter:
-            _run_minibatch(run, params, X, Y, loss_fn, alpha, penalty_groups, "adam",
-                           warmup_iter, **minibatch)
-            if run.result.stop_reason in ("diverged", "callback"):
-                raise _Stop
-            run.restart_stopping()
-        if solver == "lbfgs":
-            _run_lbfgs(run, params, X, Y, loss_fn, alpha, penalty_groups, max_iter)
-        else:
-            _run_minibatch(run, params, X, Y, loss_fn, alpha, penalty_groups, solver,
-                           max_iter, **minibatch)
-    except _Stop:
-        pass
-    except KeyboardInterrupt as exc:
-        run.interrupted(exc)
-    result = run.finish()
-    result.train_time = time.perf_counter() - start
-    return result
-
-
-def _run_lbfgs(run, params, X, Y, loss_fn, alpha, groups, max_iter):
-    # unit steps: the strong Wolfe line search chooses the length
-    optimizer = torch.optim.LBFGS(
-        params,
-        lr=1.0,
-        max_iter=1,
-        # torch caps the line search at max_eval minus the evaluations already
-        # spent in the step; one iteration per step needs an explicit budget
-        max_eval=26,
-        history_size=20,
-        tolerance_grad=1e-9,
-        tolerance_change=1e-12,
-        line_search_fn="strong_wolfe",
-    )
-    cache = {"x": None}
-    closure = _lbfgs_closure(run.module, params, X, Y, loss_fn, alpha, groups,
-                             optimizer, cache)
-    prev, stalls = math.inf, 0
-    for _ in range(max_iter):
-        optimizer.step(closure)
-        # the objective at the parameters the step produced (cached, not recomputed),
-        # read in one sync with the parameters' sum
-        params_sum = run.guard.stage().sum()
-        loss_value, params_sum = torch.stack([closure(), params_sum]).tolist()
-        if not (run.guard.sane(loss_value) and math.isfinite(params_sum)):
-            return run.diverge()
-        if loss_value < prev:
-            stalls = 0
-        else:
-            # The line search found no decrease along the quasi-Newton direction
-            # (ReLU kinks and float32 rounding corrupt the curvature pairs); torch's
-            # L-BFGS would then repeat that direction forever. Restart its memory
-            # from steepest descent; two restarts in a row without progress mean
-            # a stationary point.
-            stalls += 1
-            optimizer.state.clear()
-            cache["x"] = None
-            if stalls >= 2:
-                run.result.stop_reason = "converged"
-                return
-            continue
-        prev = loss_value
-        run.guard.keep_staged()
-        if run.end_of_iteration(loss_value):
-            return
-
-
-def _lbfgs_closure(module, params, X, Y, loss_fn, alpha, groups, optimizer, cache):
-    coefs = [(p_list, 2.0 * alpha * c) for p_list, c in groups if c and alpha and p_list]
-
-    def flat():
-        return torch.cat([p.detach().reshape(-1) for p in params])
-
-    def closure():
+    def _closure(self):
         # torch's L-BFGS re-evaluates at the start of each step the point its line
-        # search just accepted; reuse that evaluation instead of paying for it twice.
-        x = flat()
-        if cache["x"] is not None and torch.equal(x, cache["x"]):
-            for p, g in zip(params, cache["grads"]):
+        # search just accepted: reuse that evaluation instead of paying for it twice
+        params = self.run.params
+        x = torch.cat([p.detach().reshape(-1) for p in params])
+        if self.cache is not None and torch.equal(x, self.cache[0]):
+            for p, g in zip(params, self.cache[2]):
                 p.grad = g.clone()
-            return cache["loss"]
-        optimizer.zero_grad(set_to_none=False)
-        loss = loss_fn(module(X), Y)
+            return self.cache[1]
+        for p in params:
+            if p.grad is not None:
+                p.grad.zero_()
+        loss = self.loss_fn(self.run.module(self.X), self.Y)
         loss.backward()
-        total = loss.detach()
-        with torch.no_grad():
-            for p_list, c2 in coefs:
-                for p in p_list:
-                    p.grad.add_(p, alpha=c2)
-                total = total + 0.5 * c2 * _squared_norm(p_list)
-        cache["x"] = x
-        cache["loss"] = total
-        cache["grads"] = [p.grad.detach().clone() for p in params]
+        add_penalty_gradient(self.groups, self.alpha)
+        total = loss.detach() + penalty_value(self.groups, self.alpha).to(loss.device)
+        self.cache = (x, total, [p.grad.detach().clone() for p in params])
         return total
 
-    return closure
+    def iterations(self, max_iter):
+        optimizer, prev, stalls = self._optimizer(), math.inf, 0
+        guard = self.run.guard
+        for _ in range(max_iter):
+            optimizer.step(self._closure)
+            # the objective at the step's end (cached, not recomputed) and the
+            # parameters' sum (non-finite parameters reach it), in one host sync
+            params_sum = guard.stage().sum()
+            loss_value, params_sum = torch.stack([self._closure(), params_sum]).tolist()
+            if not (guard.sane(loss_value) and math.isfinite(params_sum)):
+                raise _Diverged
+            if loss_value >= prev:
+                # No decrease along the quasi-Newton direction (ReLU kinks and
+                # float32 rounding corrupt the curvature pairs): torch's L-BFGS
+                # would repeat that direction forever. Restart its memory from
+                # steepest descent; two restarts without progress: stationary.
+                stalls += 1
+                optimizer, self.cache = self._optimizer(), None
+                if stalls >= 2:
+                    self.run.result.stop_reason = "converged"
+                    return
+                continue
+            prev, stalls = loss_value, 0
+            guard.keep_staged()
+            yield loss_value
 
 
-def _run_minibatch(run, params, X, Y, loss_fn, alpha, groups, solver, max_iter,
-                   batch_size, lr, momentum, generator):
-    n = X.shape[0]
-    batch_size = n if batch_size is None else max(1, min(batch_size, n))
-    optimizer = _minibatch_optimizer(params, groups, alpha, solver, lr, momentum,
-                                     fused=X.device.type in ("cuda", "cpu"))
-    guard = run.guard
-    guard.stage()
-    guard.hold_staged()
-    weights = _penalty_weights(params, groups, alpha)
-    for _ in range(max_iter):
-        total, first, worst = _epoch(run.module, optimizer, loss_fn, X, Y, batch_size,
-                                     generator, guard)
-        # One host sync per epoch reads the loss at the epoch's starting point (kept
-        # if sane), the largest batch loss, the penalty and the sum of the end point's
-        # parameters (non-finite after a non-finite gradient); any of them going
-        # wrong, or the epoch's objective, is divergence.
-        end = guard.stage()
-        penalty = torch.dot(end * weights, end) if weights is not None else 0 * total
-        first, worst, total, penalty, params_sum = torch.stack(
-            [first, worst, total, penalty, end.sum()]).tolist()
-        if not guard.settle(first):
-            return run.diverge()
+class _Minibatch:
+    """Adam or SGD (Nesterov momentum) on shuffled mini-batches, one epoch a step."""
+
+    def __init__(self, run, X, Y, loss_fn, alpha, groups, settings, solver, generator):
+        n = X.shape[0]
+        bs = settings.batch_size
+        self.run, self.X, self.Y, self.loss_fn = run, X, Y, loss_fn
+        self.batch_size = n if bs is None else max(1, min(bs, n))
+        self.generator = generator
+        self.alpha, self.groups = alpha, groups
+        # coupled L2: the optimizer adds weight_decay * p to the gradient inside
+        # its (fused where available) kernel, so the penalty costs no autograd work
+        param_groups = decay_groups(run.params, groups, alpha)
+        kwargs = {"lr": settings.learning_rate_init}
+        if solver == "sgd":
+            kwargs.update(momentum=settings.momentum, nesterov=settings.momentum > 0)
+        cls = torch.optim.Adam if solver == "adam" else torch.optim.SGD
+        self.optimizer = _make(cls, param_groups, X.device.type in ("cuda", "cpu"),
+                               **kwargs)
+        self.weights = entry_weights(run.params, groups, alpha)
+
+    def iterations(self, max_iter):
+        guard, n = self.run.guard, self.X.shape[0]
+        guard.stage()
         guard.hold_staged()
-        if weights is None:
-            penalty = _penalty_value(groups, alpha)
-        loss_value = total / n + penalty
-        if not (guard.sane(worst) and guard.sane(loss_value)
-                and math.isfinite(params_sum)):
-            return run.diverge()
-        if run.end_of_iteration(loss_value):
-            return
+        for _ in range(max_iter):
+            total, first, worst = self._epoch()
+            # one host sync per epoch reads the loss at the epoch's starting point
+            # (kept if sane), the largest batch loss, the penalty and the end
+            # point's parameter sum (non-finite after a non-finite gradient)
+            end = guard.stage()
+            penalty = (torch.dot(end * self.weights, end) if self.weights is not None
+                       else penalty_value(self.groups, self.alpha).to(end.device))
+            first, worst, total, penalty, params_sum = torch.stack(
+                [first, worst, total, penalty.to(total.dtype), end.sum()]).tolist()
+            if not guard.settle(first):
+                raise _Diverged
+            guard.hold_staged()
+            loss_value = total / n + penalty
+            if not (guard.sane(worst) and guard.sane(loss_value)
+                    and math.isfinite(params_sum)):
+                raise _Diverged
+            yield loss_value
 
-
-def _epoch(module, optimizer, loss_fn, X, Y, batch_size, generator, guard):
-    """One pass over mini-batches: the sum of size x batch loss, the first batch's
-    loss (at the held parameters) and the largest batch loss, as tensors."""
-    n = X.shape[0]
-    if batch_size >= n:
-        Xs, Ys = X, Y
-    else:
-        # one gather per epoch, then contiguous slices (views, no copies)
-        perm = torch.randperm(n, generator=generator, device="cpu").to(X.device)
-        Xs, Ys = X[perm], Y[perm]
-    total = torch.zeros((), dtype=X.dtype, device=X.device)
-    first = worst = None
-    for start in range(0, n, batch_size):
-        xb, yb = Xs[start:start + batch_size], Ys[start:start + batch_size]
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(module(xb), yb)
-        loss.backward()
-        optimizer.step()
-        value = loss.detach()
-        total += value * xb.shape[0]
-        if first is None:
-            # the guard reads it if Ctrl-C comes before the epoch's end
-            first = worst = guard.first = value
-        else:
-            worst = torch.maximum(worst, value)  # NaN propagates; no host sync
-    return total, first, worst
-
-
-def _minibatch_optimizer(params, groups, alpha, solver, lr, momentum, fused):
-    # Coupled L2: the optimizer adds weight_decay * p to the gradient inside its
-    # (fused where available) kernel, so the penalty costs no autograd work.
-    param_groups = []
-    seen = set()
-    for p_list, c in groups:
-        param_groups.append({"params": list(p_list), "weight_decay": 2.0 * alpha * c})
-        seen.update(id(p) for p in p_list)
-    rest = [p for p in params if id(p) not in seen]
-    if rest:
-        param_groups.append({"params": rest, "weight_decay": 0.0})
-    if solver == "adam":
-        return _make(torch.optim.Adam, param_groups, fused, lr=lr)
-    return _make(torch.optim.SGD, param_groups, fused, lr=lr, momentum=momentum,
-                 nesterov=momentum > 0)
+    def _epoch(self):
+        """One pass over mini-batches: the sum of size x batch loss, the first batch's
+        loss (at the held parameters) and the largest batch loss, as tensors."""
+        X, Y, bs, n = self.X, self.Y, self.batch_size, self.X.shape[0]
+        if bs < n:
+            # one gather per epoch, then contiguous slices (views, no copies)
+            perm = torch.randperm(n, generator=self.generator, device="cpu").to(X.device)
+            X, Y = X[perm], Y[perm]
+        total = torch.zeros((), dtype=X.dtype, device=X.device)
+        first = worst = None
+        for start in range(0, n, bs):
+            xb, yb = X[start:start + bs], Y[start:start + bs]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.run.module(xb), yb)
+            loss.backward()
+            self.optimizer.step()
+            value = loss.detach()
+            total += value * xb.shape[0]
+            if first is None:
+                # the guard reads it if Ctrl-C comes before the epoch's end
+                first = worst = self.run.guard.first = value
+            else:
+                worst = torch.maximum(worst, value)  # NaN propagates; no host sync
+        return total, first, worst
 
 
 def _make(cls, groups, fused, **kwargs):
@@ -543,3 +465,111 @@ def _make(cls, groups, fused, **kwargs):
         except (RuntimeError, ValueError, TypeError):
             pass
     return cls(groups, **kwargs)
+
+
+SOLVERS = {
+    "lbfgs": lambda run, data, settings, generator: _LBFGS(run, *data, settings),
+    "adam": lambda run, data, settings, generator: _Minibatch(
+        run, *data, settings, "adam", generator),
+    "sgd": lambda run, data, settings, generator: _Minibatch(
+        run, *data, settings, "sgd", generator),
+}
+
+
+# ---- the loop -----------------------------------------------------------------------
+class _Run:
+    """What the solvers and callbacks share: module, parameters, guard, result."""
+
+    def __init__(self, module, callbacks):
+        self.module = module
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.guard = _Guard(self.params)
+        self.callbacks = callbacks
+        self.result = TrainingResult()
+
+    def phase(self, solver, max_iter):
+        self.result.stop_reason = "max_iter"
+        for cb in self.callbacks:
+            cb.on_phase(self)
+        for loss_value in solver.iterations(max_iter):
+            self.result.n_iter += 1
+            self.result.loss_curve.append(loss_value)
+            # every callback sees every iteration, even after one asked to stop
+            stops = [cb.on_iteration(self, loss_value) for cb in self.callbacks]
+            if any(stops):
+                return
+
+
+def _phases(settings):
+    """(solver, iterations): the Adam warm-up before L-BFGS, when asked for."""
+    if settings.solver == "lbfgs" and settings.warmup_iter:
+        return [("adam", settings.warmup_iter), ("lbfgs", settings.max_iter)]
+    return [(settings.solver, settings.max_iter)]
+
+
+def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=None,
+          generator=None, verbose=0, callback=None):
+    """Minimize ``loss_fn(module(X), Y) + alpha * penalty``; return a :class:`TrainingResult`.
+
+    ``validation=(X_val, Y_val, score_fn)``, ``score_fn(output, target)`` higher is
+    better: stopping follows the validation score and the best parameters are
+    restored. ``callback(n_iter, module)`` runs after every iteration and may
+    return True to stop. A ``KeyboardInterrupt`` returns normally with
+    ``stop_reason='interrupted'``; see :meth:`TrainingResult.raise_if_interrupted`.
+    """
+    callbacks = _callbacks(module, settings, validation, verbose, callback)
+    run = _Run(module, callbacks)
+    start = time.perf_counter()
+    module.train()
+    data = (X, Y, loss_fn, alpha, penalty_groups)
+    try:
+        for name, max_iter in _phases(settings):
+            run.phase(SOLVERS[name](run, data, settings, generator), max_iter)
+            # a converged warm-up hands over to L-BFGS; a user's stop ends it all
+            if run.result.stop_reason == "callback":
+                break
+    except _Diverged:
+        _diverged(run)
+    except KeyboardInterrupt as exc:
+        _interrupted(run, exc)
+    for cb in callbacks:
+        cb.on_end(run)
+    module.eval()
+    result = run.result
+    if result.stop_reason == "max_iter":
+        warn_user(f"Maximum iterations ({settings.max_iter}) reached and the "
+                  "optimization hasn't converged yet.", ConvergenceWarning)
+    result.train_time = time.perf_counter() - start
+    return result
+
+
+def _callbacks(module, settings, validation, verbose, callback):
+    params = [p for p in module.parameters() if p.requires_grad]
+    out = [] if validation is None else [Validation(*validation, params)]
+    out.append(Plateau(settings.tol, settings.n_iter_no_change))
+    if callback is not None:
+        out.append(UserCallback(callback))
+    if verbose:
+        out.append(Progress(verbose, settings.max_iter + settings.warmup_iter))
+    return out
+
+
+def _diverged(run):
+    """Restore the last sane parameters and say so."""
+    run.guard.restore()
+    run.result.stop_reason = "diverged"
+    warn_user(
+        f"Training diverged at iteration {run.result.n_iter + 1} (non-finite or "
+        "exploding loss or parameters); the last parameters with a finite loss "
+        "were restored. Lower learning_rate_init or use solver='lbfgs'.",
+        DivergenceWarning)
+
+
+def _interrupted(run, exc):
+    run.guard.restore()
+    run.result.stop_reason = "interrupted"
+    run.result.interrupt = exc
+    warn_user(
+        f"Training interrupted after {run.result.n_iter} iterations; the model keeps "
+        "the last parameters with a finite loss and is usable.",
+        TrainingInterruptedWarning)

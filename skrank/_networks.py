@@ -1,13 +1,29 @@
-"""Torch modules trained by skrank.
+"""Torch networks trained by skrank, and the protocol the rest of the package reads.
 
-Each module allocates its parameters, re-initializes them in ``reset_parameters``,
-and knows three things the rest of the package needs:
+A network is an ``nn.Module`` subclassing :class:`Network`. It allocates and
+initializes its parameters in ``__init__`` (``reset_parameters`` re-draws them), and
+answers the questions training, diagnostics, persistence and the depth selector ask:
 
-* ``forward_layers(x)``: the pre-activations and activations of every layer, the
-  single forward pass that diagnostics read (no diagnostic re-implements it);
-* ``weight_matrices()``: the weight matrices in layer order;
-* ``penalty_groups(...)``: ``(parameters, coefficient)`` pairs whose weighted sum of
-  squared norms is the regularization cost the engine adds to the data loss.
+======================================  ==============================================
+``forward(x)``                          the output ``f(x)``
+``forward_layers(x)``                   ``(pre, post)``: every pre-activation and
+                                        every hidden representation, one pass
+``weight_matrices()``                   the weight matrices, in order
+``weight_inputs(x, post)``              each weight's input when it is a layer
+                                        representation (offset read), else ``None``
+``rank_candidates(x, post)``            ``(W or None, input, layer after)``: where
+                                        the function may narrow
+``bottleneck_in(x, l)`` / ``_out(z, l)``  the network cut at hidden layer ``l``
+``penalty_groups()``                    ``(tensors, c)``: the cost ``sum c ||p||^2``
+``penalizes_bias``                      whether biases are in that cost
+``deepened(n_new, l, x)``               the same function on ``x``, deeper
+``architecture()``                      constructor keywords: rebuilds the shapes
+======================================  ==============================================
+
+A new architecture is one subclass here plus an estimator that names it (its class
+in ``_network`` and the parameters it takes in ``_network_params``): two files.
+Any other ``nn.Module`` is read through :func:`as_network`, which runs its children
+in order (an ``nn.Sequential`` of ``nn.Linear`` layers and activations).
 """
 
 import math
@@ -16,7 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["FullyConnectedNet", "ACTIVATIONS", "activation_gain"]
+__all__ = ["Network", "FullyConnectedNet", "ResidualNet", "as_network", "ACTIVATIONS",
+           "activation_gain"]
 
 
 def _leaky(x, negative_slope):
@@ -42,36 +59,91 @@ def activation_gain(activation, negative_slope=0.0):
     return math.sqrt(2.0 / (1.0 + slope**2))
 
 
-class FullyConnectedNet(nn.Module):
+def _kaiming_(weight, gain, generator):
+    weight.normal_(0.0, gain / math.sqrt(weight.shape[1]), generator=generator)
+
+
+def _projector(a, free_bias, rtol):
+    """The identity on the span of the rows of ``a`` (centered if ``free_bias``),
+    as ``(P, offset)`` with ``P a + offset = a`` for every row."""
+    a = a.to(torch.float64)
+    mean = a.mean(0)
+    basis = a - mean if free_bias else a
+    _, s, vh = torch.linalg.svd(basis, full_matrices=False)
+    keep = vh[s > rtol * s[0]] if s.numel() and s[0] > 0 else vh[:0]
+    P = keep.T @ keep
+    return P, (mean - P @ mean) if free_bias else torch.zeros_like(mean)
+
+
+class Network(nn.Module):
+    """Base class of skrank's networks: the protocol in the module docstring.
+
+    Subclasses define ``_pass`` (the one layer loop) and the methods below that
+    raise ``NotImplementedError``.
+    """
+
+    penalizes_bias = False
+
+    def _pass(self, a, start, stop, record=None):
+        raise NotImplementedError
+
+    def reset_parameters(self, generator=None):
+        raise NotImplementedError
+
+    def weight_matrices(self):
+        raise NotImplementedError
+
+    def penalty_groups(self):
+        raise NotImplementedError
+
+    def architecture(self):
+        raise NotImplementedError
+
+    def rank_candidates(self, x, post):
+        """Every weight read by its image on its input (the default: a chain)."""
+        n = len(post)
+        return [(W, a, min(i, n)) for i, (W, a)
+                in enumerate(zip(self.weight_matrices(), [x] + list(post)), start=1)]
+
+    def weight_inputs(self, x, post):
+        return [x] + list(post)
+
+    def same_architecture(self, other):
+        return type(self) is type(other) and self.architecture() == other.architecture()
+
+
+class FullyConnectedNet(Network):
     """``f(x) = z_L`` with ``z_l = W_l a_{l-1} + b_l`` and ``a_l = sigma(z_l)``.
 
     ``depth`` is the number of weight matrices ``L``; all hidden layers have
-    ``width`` units. The output layer has no activation.
+    ``width`` units; the output layer has no activation. The cost is
+    ``c sum_l ||W_l||^2`` (plus the biases when ``penalize_bias``), with
+    ``c = 1 / L`` (``penalty_scaling='depth'``, the papers') or 1.
     """
 
-    def __init__(
-        self,
-        n_inputs,
-        n_outputs,
-        *,
-        depth,
-        width,
-        activation="relu",
-        negative_slope=0.01,
-        bias=True,
-        dtype=torch.float32,
-        device=None,
-    ):
+    def __init__(self, n_inputs, n_outputs, *, depth, width, activation="relu",
+                 negative_slope=0.01, bias=True, penalty_scaling="depth",
+                 penalize_bias=True, dtype=torch.float32, device=None):
         super().__init__()
         self.depth = depth
         self.activation = activation
         self.negative_slope = negative_slope
+        self.penalty_scaling = penalty_scaling
+        self.penalizes_bias = bool(penalize_bias and bias)
         self._sigma = ACTIVATIONS[activation]
         sizes = [n_inputs] + [width] * (depth - 1) + [n_outputs]
         self.layers = nn.ModuleList(
             nn.Linear(sizes[i], sizes[i + 1], bias=bias, dtype=dtype, device=device)
-            for i in range(depth)
-        )
+            for i in range(depth))
+        self.reset_parameters()
+
+    def architecture(self):
+        first = self.layers[0]
+        return {"n_inputs": first.in_features, "n_outputs": self.layers[-1].out_features,
+                "depth": self.depth, "width": first.out_features,
+                "activation": self.activation, "negative_slope": self.negative_slope,
+                "bias": first.bias is not None, "penalty_scaling": self.penalty_scaling,
+                "penalize_bias": self.penalizes_bias}
 
     def reset_parameters(self, generator=None):
         # torch's default nn.Linear init shrinks the signal layer after layer; at
@@ -80,51 +152,37 @@ class FullyConnectedNet(nn.Module):
         gain = activation_gain(self.activation, self.negative_slope)
         with torch.no_grad():
             for layer in self.layers:
-                std = gain / math.sqrt(layer.in_features)
-                layer.weight.normal_(0.0, std, generator=generator)
+                _kaiming_(layer.weight, gain, generator)
                 if layer.bias is not None:
                     layer.bias.zero_()
         return self
 
-    def sigma(self, z):
-        return self._sigma(z, self.negative_slope)
+    def _pass(self, a, start, stop, record=None):
+        """Layers ``start+1 .. stop`` from their input ``a``; returns ``z_stop``.
+
+        F.linear on the parameters directly: at small batch sizes the per-layer
+        nn.Module call overhead is a measurable share of a training step.
+        """
+        z = a
+        for i in range(start, stop):
+            layer = self.layers[i]
+            z = F.linear(a, layer.weight, layer.bias)
+            if record is not None:
+                record[0].append(z)
+            if i < stop - 1:
+                a = self._sigma(z, self.negative_slope)
+                if record is not None:
+                    record[1].append(a)
+        return z
 
     def forward(self, x):
-        # F.linear on the parameters directly: at small batch sizes the per-layer
-        # nn.Module call overhead is a measurable share of a training step
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = F.linear(x, layer.weight, layer.bias)
-            if i < last:
-                x = self._sigma(x, self.negative_slope)
-        return x
+        return self._pass(x, 0, self.depth)
 
     def forward_layers(self, x):
         """Pre-activations ``[z_1..z_L]`` and hidden activations ``[a_1..a_{L-1}]``."""
-        pre, post = [], []
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            pre.append(x)
-            if i < last:
-                x = self._sigma(x, self.negative_slope)
-                post.append(x)
-        return pre, post
-
-    def forward_to(self, x, layer):
-        """Hidden activation ``a_layer(x)``, ``1 <= layer <= L - 1``."""
-        for layer_module in self.layers[:layer]:
-            x = self._sigma(layer_module(x), self.negative_slope)
-        return x
-
-    def forward_from(self, a, layer):
-        """Network output given the hidden activation ``a = a_layer``."""
-        last = len(self.layers) - 1
-        for i in range(layer, len(self.layers)):
-            a = self.layers[i](a)
-            if i < last:
-                a = self._sigma(a, self.negative_slope)
-        return a
+        record = ([], [])
+        self._pass(x, 0, self.depth, record)
+        return record
 
     def bottleneck_in(self, x, layer):
         """Pre-activation ``z_layer(x)``: where a rank-k weight leaves a k-dim image.
@@ -133,194 +191,224 @@ class FullyConnectedNet(nn.Module):
         lies on a k-dimensional affine plane when ``W`` has rank k, while
         ``sigma(z)`` bends that plane out of any k-dimensional subspace.
         """
-        for layer_module in self.layers[: layer - 1]:
-            x = self._sigma(layer_module(x), self.negative_slope)
-        return self.layers[layer - 1](x)
+        return self._pass(x, 0, layer)
 
     def bottleneck_out(self, z, layer):
         """Network output given the pre-activation ``z = z_layer``."""
-        return self.forward_from(self._sigma(z, self.negative_slope), layer)
+        return self._pass(self._sigma(z, self.negative_slope), layer, self.depth)
 
     def weight_matrices(self):
         return [layer.weight for layer in self.layers]
 
-    def deepened(self, n_new, layer, x, *, free_bias=False, rtol=1e-3):
+    def biases(self):
+        return [layer.bias for layer in self.layers if layer.bias is not None]
+
+    def penalty_groups(self):
+        coef = 1.0 / self.depth if self.penalty_scaling == "depth" else 1.0
+        groups = [(self.weight_matrices(), coef)]
+        if self.penalizes_bias:
+            groups.append((self.biases(), coef))
+        return groups
+
+    def deepened(self, n_new, layer, x, *, rtol=1e-3):
         """A copy with ``n_new`` identity-like layers inserted after hidden layer ``layer``.
 
         Each new layer maps every representation ``a = a_layer(x)`` of the data to
         itself, and ReLU leaves the (non-negative) result unchanged, so the deeper
         network computes the same function on the data while paying only for the
-        directions in use (paper 000 sec. 4: the middle layers of a deep network
-        are such identities). With penalized biases the layer is the orthogonal
+        directions in use (the middle layers of a deep network are such identities,
+        Jacot 2023a, sec. 4). With penalized biases the layer is the orthogonal
         projector onto the span of the ``a`` (the constant offset costs one
-        direction); with ``free_bias`` it is the projector ``P`` onto the span of
+        direction); with free biases it is the projector ``P`` onto the span of
         the centered ``a`` with bias ``(I - P) mean(a)``, which carries the offset
         for free.
         """
         with torch.no_grad():
-            a = self.forward_to(x, layer).to(torch.float64)
-            mean = a.mean(0)
-            basis = a - mean if free_bias else a
-            _, s, vh = torch.linalg.svd(basis, full_matrices=False)
-            keep = vh[s > rtol * s[0]] if s.numel() and s[0] > 0 else vh[:0]
-            projector = keep.T @ keep
-            offset = (mean - projector @ mean) if free_bias else torch.zeros_like(mean)
-            dtype = self.layers[0].weight.dtype
-            projector, offset = projector.to(dtype), offset.to(dtype)
+            a = self._sigma(self.bottleneck_in(x, layer), self.negative_slope)
+            P, offset = _projector(a, not self.penalizes_bias, rtol)
         w = self.layers[0].weight
-        deep = FullyConnectedNet(self.layers[0].in_features, self.layers[-1].out_features,
-                                 depth=self.depth + n_new, width=self.layers[0].out_features,
-                                 activation=self.activation,
-                                 negative_slope=self.negative_slope,
-                                 bias=self.layers[0].bias is not None,
+        deep = FullyConnectedNet(**{**self.architecture(), "depth": self.depth + n_new},
                                  dtype=w.dtype, device=w.device)
         sources = list(self.layers[:layer]) + [None] * n_new + list(self.layers[layer:])
         with torch.no_grad():
             for dst, src in zip(deep.layers, sources):
-                if src is None:
-                    dst.weight.copy_(projector)
-                    if dst.bias is not None:
-                        dst.bias.copy_(offset)
-                else:
+                if src is not None:
                     dst.load_state_dict(src.state_dict())
+                    continue
+                dst.weight.copy_(P.to(w.dtype))
+                if dst.bias is not None:
+                    dst.bias.copy_(offset.to(w.dtype))
         return deep
 
-    def biases(self):
-        return [layer.bias for layer in self.layers if layer.bias is not None]
 
-    def penalty_groups(self, *, penalty_scaling="depth", penalize_bias=True):
-        """Coefficients ``c`` of the cost ``sum c * ||p||^2`` (times ``alpha``)."""
-        coef = 1.0 / self.depth if penalty_scaling == "depth" else 1.0
-        groups = [(self.weight_matrices(), coef)]
-        if penalize_bias and self.biases():
-            groups.append((self.biases(), coef))
-        return groups
-
-
-class ResidualNet(nn.Module):
+class ResidualNet(Network):
     """``f = f_u o (id + f_L) o ... o (id + f_1) o f_e`` (Boix-Adsera 2025).
 
     Embedding ``f_e(z) = W_e z + b_e`` into width ``n``, ``depth`` residual blocks
     (``block_depth=1``: ``f_l(z) = sigma(W_l z + b_l)``; ``block_depth=2``:
     ``f_l(z) = W_l2 sigma(W_l1 z + b_l1) + b_l2``) and unembedding
     ``f_u(z) = W_u z + b_u``. The hidden representations are the residual stream
-    ``s_0 = f_e(x)``, ``s_l = s_{l-1} + f_l(s_{l-1})``.
+    ``s_0 = f_e(x)``, ``s_l = s_{l-1} + f_l(s_{l-1})``. The cost (biases free) is
+    ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + c sum ||W_block||^2`` with ``c = lam L``
+    (``block_depth=1``) or ``lam / 2``.
     """
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, block_depth=1,
-                 activation="relu", negative_slope=0.01, dtype=torch.float32,
+                 activation="relu", negative_slope=0.01, lam=1.0, dtype=torch.float32,
                  device=None):
         super().__init__()
         self.depth = depth
         self.block_depth = block_depth
         self.activation = activation
         self.negative_slope = negative_slope
+        self.lam = lam
         self._sigma = ACTIVATIONS[activation]
         kw = dict(dtype=dtype, device=device)
         self.embed = nn.Linear(n_inputs, width, **kw)
         self.blocks = nn.ModuleList(
             nn.ModuleList(nn.Linear(width, width, **kw) for _ in range(block_depth))
-            for _ in range(depth)
-        )
+            for _ in range(depth))
         self.unembed = nn.Linear(width, n_outputs, **kw)
+        self.reset_parameters()
+
+    def architecture(self):
+        return {"n_inputs": self.embed.in_features, "n_outputs": self.unembed.out_features,
+                "depth": self.depth, "width": self.embed.out_features,
+                "block_depth": self.block_depth, "activation": self.activation,
+                "negative_slope": self.negative_slope, "lam": self.lam}
 
     def reset_parameters(self, generator=None):
         # Blocks start small (std ~ 1/(sqrt(n) L)) so that the stream starts near
         # identity whatever the depth; the last layer of a depth-2 block starts at
         # zero, as in zero-init residual networks.
-        n = self.embed.out_features
+        gain = activation_gain(self.activation, self.negative_slope)
+        shrink = self.depth if self.block_depth == 1 else 1.0
         with torch.no_grad():
-            for lin, fan in ((self.embed, self.embed.in_features), (self.unembed, n)):
-                lin.weight.normal_(0.0, 1.0 / math.sqrt(fan), generator=generator)
+            for lin in (self.embed, self.unembed):
+                _kaiming_(lin.weight, 1.0, generator)
                 lin.bias.zero_()
-            gain = activation_gain(self.activation, self.negative_slope)
             for block in self.blocks:
                 for j, lin in enumerate(block):
                     lin.bias.zero_()
                     if self.block_depth == 2 and j == 1:
                         lin.weight.zero_()
                     else:
-                        std = gain / math.sqrt(n) / (self.depth if self.block_depth == 1
-                                                     else 1.0)
-                        lin.weight.normal_(0.0, std, generator=generator)
+                        _kaiming_(lin.weight, gain / shrink, generator)
         return self
 
-    def sigma(self, z):
-        return self._sigma(z, self.negative_slope)
-
-    def _block(self, block, s):
-        h = self._sigma(block[0](s), self.negative_slope)
-        return h if self.block_depth == 1 else block[1](h)
+    def _pass(self, s, start, stop, record=None):
+        """Blocks ``start+1 .. stop`` applied to the stream ``s``."""
+        for block in self.blocks[start:stop]:
+            h = self._sigma(block[0](s), self.negative_slope)
+            s = s + (h if self.block_depth == 1 else block[1](h))
+            if record is not None:
+                record.append(s)
+        return s
 
     def forward(self, x):
-        s = self.embed(x)
-        for block in self.blocks:
-            s = s + self._block(block, s)
-        return self.unembed(s)
+        return self.unembed(self._pass(self.embed(x), 0, self.depth))
 
     def forward_layers(self, x):
         """``([s_0..s_L, f(x)], [s_0..s_L])``: the stream is its own pre-activation."""
-        s = self.embed(x)
-        stream = [s]
-        for block in self.blocks:
-            s = s + self._block(block, s)
-            stream.append(s)
-        return stream + [self.unembed(s)], stream
+        stream = [self.embed(x)]
+        self._pass(stream[0], 0, self.depth, stream)
+        return stream + [self.unembed(stream[-1])], list(stream)
 
-    def forward_to(self, x, layer):
-        """Residual stream ``s_{layer-1}`` (``layer`` counts from 1 at ``s_0``)."""
-        s = self.embed(x)
-        for block in self.blocks[: layer - 1]:
-            s = s + self._block(block, s)
-        return s
+    def bottleneck_in(self, x, layer):
+        """Residual stream ``s_{layer-1}`` (``layer`` counts from 1 at ``s_0``); the
+        stream has no activation: it is read where it flows."""
+        return self._pass(self.embed(x), 0, layer - 1)
 
-    def forward_from(self, s, layer):
-        for block in self.blocks[layer - 1:]:
-            s = s + self._block(block, s)
-        return self.unembed(s)
-
-    # the stream has no activation: it is read where it flows
-    bottleneck_in = forward_to
-    bottleneck_out = forward_from
+    def bottleneck_out(self, s, layer):
+        return self.unembed(self._pass(s, layer - 1, self.depth))
 
     def weight_matrices(self):
         return ([self.embed.weight] + [lin.weight for b in self.blocks for lin in b]
                 + [self.unembed.weight])
 
-    def deepened(self, n_new, layer, x, *, free_bias=True):
-        """A copy with ``n_new`` zero residual blocks appended after block ``layer - 1``:
+    def weight_inputs(self, x, post):
+        # the blocks' inputs are not the layer representations in order: no
+        # offset direction to attribute to them
+        return [None] * len(self.weight_matrices())
+
+    def rank_candidates(self, x, post):
+        """The embedding, the stream itself (``None``: read the representation),
+        since depth-2 blocks can cancel stream directions (``W_l2 W_l1 ~ -I`` on a
+        subspace), and the unembedding."""
+        return ([(self.embed.weight, x, 1)]
+                + [(None, s, i) for i, s in enumerate(post, start=1)]
+                + [(self.unembed.weight, post[-1], len(post))])
+
+    def penalty_groups(self):
+        blocks = [lin.weight for b in self.blocks for lin in b]
+        coef = self.lam * self.depth if self.block_depth == 1 else self.lam / 2.0
+        return [([self.embed.weight, self.unembed.weight], 0.5), (blocks, coef)]
+
+    def deepened(self, n_new, layer, x, *, rtol=None):
+        """A copy with ``n_new`` zero residual blocks inserted before block ``layer``:
         ``id + 0`` is the identity and costs nothing, so the function is unchanged."""
         w = self.embed.weight
-        deep = ResidualNet(self.embed.in_features, self.unembed.out_features,
-                           depth=self.depth + n_new, width=self.embed.out_features,
-                           block_depth=self.block_depth, activation=self.activation,
-                           negative_slope=self.negative_slope, dtype=w.dtype,
-                           device=w.device)
+        deep = ResidualNet(**{**self.architecture(), "depth": self.depth + n_new},
+                           dtype=w.dtype, device=w.device)
         blocks = list(self.blocks[: layer - 1]) + [None] * n_new \
             + list(self.blocks[layer - 1:])
         with torch.no_grad():
             deep.embed.load_state_dict(self.embed.state_dict())
             deep.unembed.load_state_dict(self.unembed.state_dict())
             for dst, src in zip(deep.blocks, blocks):
-                if src is None:
-                    for lin in dst:
-                        lin.weight.zero_()
-                        lin.bias.zero_()
-                else:
+                for lin in dst if src is None else ():
+                    lin.weight.zero_()
+                    lin.bias.zero_()
+                if src is not None:
                     dst.load_state_dict(src.state_dict())
         return deep
 
-    def rank_candidates(self, x, stream):
-        """(weight, its input, hidden layer after it) where the function can narrow:
-        the embedding, the unembedding, and the stream itself (``None``: read the
-        representation), since depth-2 blocks can cancel stream directions
-        (``W_l2 W_l1 ~ -I`` on a subspace)."""
-        return ([(self.embed.weight, x, 1)]
-                + [(None, s, i) for i, s in enumerate(stream, start=1)]
-                + [(self.unembed.weight, stream[-1], len(stream))])
 
-    def penalty_groups(self, *, lam=1.0):
-        """Paper 003's cost: ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + block term``, biases free."""
-        blocks = [lin.weight for b in self.blocks for lin in b]
-        coef = lam * self.depth if self.block_depth == 1 else lam / 2.0
-        return [([self.embed.weight, self.unembed.weight], 0.5), (blocks, coef)]
+class _ChildrenInOrder(Network):
+    """Any module read as a chain: its children run in order, the l-th
+    ``nn.Linear`` giving ``z_l`` and its input ``a_{l-1}``."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+        self.children_ = list(module.children())
+        self.linear = [i for i, c in enumerate(self.children_) if isinstance(c, nn.Linear)]
+        self.depth = len(self.linear)
+        self.penalizes_bias = True
+
+    def forward(self, x):
+        return self.module(x)
+
+    def _run(self, x, mods):
+        for m in mods:
+            x = m(x)
+        return x
+
+    def forward_layers(self, x):
+        pre, post = [], []
+        for child in self.children_:
+            if isinstance(child, nn.Linear) and pre:
+                post.append(x)
+            x = child(x)
+            if isinstance(child, nn.Linear):
+                pre.append(x)
+        return pre, post
+
+    def weight_matrices(self):
+        return [self.children_[i].weight for i in self.linear]
+
+    def bottleneck_in(self, x, layer):
+        return self._run(x, self.children_[: self.linear[layer - 1] + 1])
+
+    def bottleneck_out(self, z, layer):
+        return self._run(z, self.children_[self.linear[layer - 1] + 1:])
+
+    def penalty_groups(self):
+        return [(list(self.module.parameters()), 1.0)]
+
+
+def as_network(model):
+    """``model`` itself when it is a :class:`Network`, else a chain reading of it."""
+    if isinstance(model, Network):
+        return model
+    return _ChildrenInOrder(model)

@@ -1,22 +1,20 @@
 """Deep L2 autoencoders that find the data's bottleneck and denoise."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
-from torch.nn import functional as F
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from . import diagnostics as _diag
-from ._base import AmbiguousRankWarning, _DeepL2Base
+from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected
+from ._tasks import Reconstruction
+from ._warn import warn_user
 
 __all__ = ["BottleneckAutoencoder"]
 
 
-class BottleneckAutoencoder(TransformerMixin, _DeepL2Base):
+class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
     """A deep L2-regularized network trained to reproduce its input.
 
     Fits ``f: R^d -> R^d`` minimizing ``(1/(N d)) sum_i ||f(x_i) - x_i||^2 +
@@ -125,9 +123,9 @@ random_state, verbose
     True
     """
 
-    _target_kind = "inputs"
+    _task = Reconstruction()
     _parameter_constraints = {
-        **_DeepL2Base._parameter_constraints,
+        **_FullyConnected._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "output": [StrOptions({"codes", "reconstruction"})],
         "input_noise": [Interval(Real, 0, None, closed="left")],
@@ -135,41 +133,15 @@ random_state, verbose
     }
 
     def __init__(
-        self,
-        *,
-        n_components=None,
-        output="codes",
-        input_noise=0.0,
-        n_noisy_copies=4,
-        depth=12,
-        width=64,
-        activation="relu",
-        negative_slope=0.01,
-        alpha=0.03,
-        penalty_scaling="depth",
-        penalize_bias=True,
-        bias=True,
-        solver="lbfgs",
-        learning_rate_init=1e-3,
-        momentum=0.9,
-        batch_size=50,
-        max_iter=2000,
-        warmup_iter=100,
-        tol=1e-4,
-        n_iter_no_change=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        warm_start=False,
-        rank_tol=0.1,
-        rank_gap=3.0,
-        n_diagnostic_samples=1000,
-        n_jacobian_points=10,
-        track_rank_every=0,
-        normalize=True,
-        dtype="float32",
-        device="auto",
-        random_state=None,
-        verbose=0,
+        self, *,
+        n_components=None, output="codes", input_noise=0.0, n_noisy_copies=4, depth=12,
+        width=64, activation="relu", negative_slope=0.01, alpha=0.03,
+        penalty_scaling="depth", penalize_bias=True, bias=True, solver="lbfgs",
+        learning_rate_init=1e-3, momentum=0.9, batch_size=50, max_iter=2000,
+        warmup_iter=100, tol=1e-4, n_iter_no_change=20, early_stopping=False,
+        validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
+        n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
+        normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
     ):
         self.n_components = n_components
         self.output = output
@@ -231,36 +203,20 @@ random_state, verbose
                  for _ in range(self.n_noisy_copies)]
         return np.vstack(noisy), np.vstack([Y] * self.n_noisy_copies)
 
-    def _encode_targets(self, y, *, fitting):
-        return np.asarray(y)
+    def _n_codes(self, bn):
+        return max(1, bn.rank) if self.n_components is None else self.n_components
 
-    def _loss(self, output, target):
-        # (1/N) sum_i ||f(x_i) - y_i||^2 in one fused kernel
-        return F.mse_loss(output, target, reduction="sum") / output.numel()
-
-    def _validation_score(self, module, X, Y):
-        from .regressor import _r2
-
-        return _r2(module(X), Y)
-
-    def _code_components(self, bn, X):
-        k = max(1, bn.rank) if self.n_components is None else self.n_components
-        if k == bn.rank:
-            return bn.components
-        with torch.no_grad():
-            a = self.module_.bottleneck_in(_diag._as_input(self.module_, X), bn.layer)
-        return _diag.principal_components(a, k)
-
-    def _more_diagnostics(self, report):
-        self.n_components_ = self.bottleneck_components_.shape[0]
-        if self.n_features_in_ > 1 and self.bottleneck_rank_ >= self.n_features_in_:
-            warnings.warn(
-                f"The autoencoder passes all {self.n_features_in_} input dimensions: "
+    def _extra_attributes(self, report):
+        n_in, rank = self.n_features_in_, report.bottleneck.rank
+        if n_in > 1 and rank >= n_in:
+            warn_user(
+                f"The autoencoder passes all {n_in} input dimensions: "
                 "no bottleneck was found. Either the data fill their space, or the "
                 "depth is too small for the rank to win over regularity (a curved "
                 "manifold is cheaper to pass through more dimensions at small depth, "
                 "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.",
-                AmbiguousRankWarning, stacklevel=4)
+                AmbiguousRankWarning)
+        return {"n_components_": self._n_codes(report.bottleneck)}
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -338,8 +294,6 @@ random_state, verbose
         the input feature names.
         """
         check_is_fitted(self)
-        from sklearn.utils.validation import _check_feature_names_in
-
         names_in = _check_feature_names_in(self, input_features)
         if self.output == "reconstruction":
             return names_in

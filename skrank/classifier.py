@@ -1,14 +1,11 @@
 """Deep L2-regularized classification with rank diagnostics."""
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
-from torch.nn import functional as F
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _DeepL2Base
+from ._base import _DeepL2Base, _FullyConnected
+from ._tasks import Classification
 
 __all__ = ["DeepL2Classifier"]
 
@@ -22,7 +19,7 @@ def _has_missing_labels(y):
     return False
 
 
-class DeepL2Classifier(ClassifierMixin, _DeepL2Base):
+class DeepL2Classifier(_FullyConnected, ClassifierMixin, _DeepL2Base):
     """Deep fully-connected classifier trained with cross-entropy and an L2 penalty.
 
     Minimizes ``(1/N) sum_i CE(softmax(f(x_i)), y_i) + (alpha / L) ||theta||^2``
@@ -99,41 +96,17 @@ random_state, verbose
     [1.0, 1.0]
     """
 
-    _target_kind = "labels"
-    _parameter_constraints = dict(_DeepL2Base._parameter_constraints)
+    _task = Classification()
 
     def __init__(
-        self,
-        *,
-        depth=12,
-        width=64,
-        activation="relu",
-        negative_slope=0.01,
-        alpha=0.01,
-        penalty_scaling="depth",
-        penalize_bias=True,
-        bias=True,
-        solver="lbfgs",
-        learning_rate_init=1e-3,
-        momentum=0.9,
-        batch_size="auto",
-        max_iter=2000,
-        warmup_iter=0,
-        tol=1e-4,
-        n_iter_no_change=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        warm_start=False,
-        rank_tol=0.1,
-        rank_gap=3.0,
-        n_diagnostic_samples=1000,
-        n_jacobian_points=10,
-        track_rank_every=0,
-        normalize=True,
-        dtype="float32",
-        device="auto",
-        random_state=None,
-        verbose=0,
+        self, *,
+        depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.01,
+        penalty_scaling="depth", penalize_bias=True, bias=True, solver="lbfgs",
+        learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
+        warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
+        validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
+        n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
+        normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
     ):
         self.depth = depth
         self.width = width
@@ -171,31 +144,6 @@ random_state, verbose
             raise ValueError("y contains NaN or None labels; every sample needs a class.")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         return X, y
-
-    def _encode_targets(self, y, *, fitting):
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError(
-                "DeepL2Classifier needs samples of at least 2 classes; got only one "
-                f"class: {encoder.classes_[0]!r}."
-            )
-        self.classes_ = encoder.classes_
-        self.n_outputs_ = len(self.classes_)
-        return encoder.transform(y).reshape(-1, 1)
-
-    def _n_network_outputs(self, Y):
-        return len(self.classes_)
-
-    def _target_dtype(self, dtype):
-        return torch.long
-
-    def _loss(self, output, target):
-        return F.cross_entropy(output, target.reshape(-1))
-
-    def _validation_score(self, module, X, Y):
-        return (module(X).argmax(1) == Y.reshape(-1)).to(torch.float64).mean()
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

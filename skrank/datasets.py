@@ -50,18 +50,9 @@ def _add_noise(rng, a, noise):
     },
     prefer_skip_nested_validation=True,
 )
-def make_bottleneck_regression(
-    n_samples=500,
-    *,
-    n_features=20,
-    n_targets=20,
-    n_latent=8,
-    rank=2,
-    n_hidden=100,
-    noise=0.0,
-    return_latent=False,
-    random_state=None,
-):
+def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_latent=8,
+                               rank=2, n_hidden=100, noise=0.0, return_latent=False,
+                               random_state=None):
     """The rank-k regression task of Jacot (2023b), App. E.
 
     A latent ``z ~ N(0, I_{n_latent})`` is drawn; inputs are ``x = g(z)`` and

@@ -18,13 +18,17 @@ References
    regularity tradeoff", NeurIPS 2023.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy import ndimage
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from torch import nn
+
+from ._device import as_tensor
+from ._networks import as_network
 
 __all__ = [
     "DEFAULT_RANK_TOL",
@@ -193,9 +197,7 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
 
 def _weights(model):
     if isinstance(model, nn.Module):
-        if hasattr(model, "weight_matrices"):
-            return list(model.weight_matrices())
-        return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+        return list(as_network(model).weight_matrices())
     return list(model)
 
 
@@ -223,11 +225,7 @@ def layer_spectra(model):
 
 
 def _as_input(model, X):
-    p = next(iter(model.parameters()))
-    if isinstance(X, torch.Tensor):
-        return X.to(device=p.device, dtype=p.dtype)
-    # a copy: read-only inputs (memmaps) must not become writable tensors
-    return torch.tensor(np.asarray(X), dtype=p.dtype, device=p.device)
+    return as_tensor(X, model)
 
 
 def layer_outputs(model, X):
@@ -249,16 +247,7 @@ def layer_outputs(model, X):
     """
     x = _as_input(model, X)
     with torch.no_grad():
-        if hasattr(model, "forward_layers"):
-            return model.forward_layers(x)
-        pre, post = [], []
-        for child in model.children():
-            if isinstance(child, nn.Linear) and pre:
-                post.append(x)
-            x = child(x)
-            if isinstance(child, nn.Linear):
-                pre.append(x)
-        return pre, post
+        return as_network(model).forward_layers(x)
 
 
 def _spectra_of(reps, center):
@@ -380,7 +369,9 @@ def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """
     x = _as_input(model, X)
     _, post = outputs if outputs is not None else layer_outputs(model, x)
-    return [_offset_free_spectrum(W, a, tol) for W, a in zip(_weights(model), [x] + post)]
+    net = as_network(model)
+    return [_offset_free_spectrum(W, a, tol) if a is not None else singular_values(W)
+            for W, a in zip(net.weight_matrices(), net.weight_inputs(x, post))]
 
 
 def principal_components(representation, k):
@@ -432,6 +423,7 @@ class Bottleneck:
     reading: RankReading = None
     spectrum: np.ndarray = None
     spectra: list = None
+    representation: object = field(default=None, repr=False)
 
 
 def _constant(out):
@@ -468,6 +460,25 @@ def _svdvals(z):
     return torch.linalg.svdvals(z).cpu().numpy()
 
 
+def _narrowest(candidates, tol, min_gap):
+    """The candidate map of least rank (ties: the sharpest gap), with every reading."""
+    best, ranks, spectra = None, [], []
+    # the output map is read and reported, but never chosen (unless it is the only
+    # map): its rank is at most n_outputs by construction, and there is no hidden
+    # layer after it to read the bottleneck coordinates from
+    inner = len(candidates) - 1 if len(candidates) > 1 else 1
+    for i, (W, a, after) in enumerate(candidates):
+        s = _candidate_spectrum(W, a, tol)
+        reading = read_rank(s, tol=tol, min_gap=min_gap)
+        ranks.append(reading.rank)
+        spectra.append(s)
+        k = reading.rank
+        sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
+        if i < inner and (best is None or (k, sharp) < best[0]):
+            best = ((k, sharp), after, reading, s)
+    return (*best, ranks, spectra)
+
+
 def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
 
@@ -476,12 +487,10 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     drops the constant offset, which with penalized biases occupies a weight
     direction of its own and is not part of the function's rank). The function
     factors through the narrowest of these images, so the bottleneck rank is the
-    least of their effective ranks; ties go to the sharpest spectral gap. A model
-    may name the maps where
-    its function can narrow with a ``rank_candidates(x, hidden)`` method returning
-    ``(W, input, layer)`` triples, ``W=None`` standing for the representation
-    ``input`` itself (a residual network: its embedding, its unembedding and its
-    stream, since blocks may cancel stream directions).
+    least of their effective ranks; ties go to the sharpest spectral gap. A
+    skrank network names the maps where its function can narrow
+    (``rank_candidates``; a residual network: its embedding, its stream and its
+    unembedding).
 
     Parameters
     ----------
@@ -512,26 +521,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     pre, post = outputs if outputs is not None else layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
-    if hasattr(model, "rank_candidates"):
-        candidates = model.rank_candidates(x, post)
-    else:
-        candidates = [(W, a, min(i, len(post))) for i, (W, a)
-                      in enumerate(zip(_weights(model), [x] + post), start=1)]
-    best, ranks, spectra = None, [], []
-    # the output map is read and reported, but never chosen (unless it is the only
-    # map): its rank is at most n_outputs by construction, and there is no hidden
-    # layer after it to read the bottleneck coordinates from
-    inner = len(candidates) - 1 if len(candidates) > 1 else 1
-    for i, (W, a, after) in enumerate(candidates):
-        s = _candidate_spectrum(W, a, tol)
-        reading = read_rank(s, tol=tol, min_gap=min_gap)
-        ranks.append(reading.rank)
-        spectra.append(s)
-        k = reading.rank
-        sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
-        if i < inner and (best is None or (k, sharp) < best[0]):
-            best = ((k, sharp), after, reading, s)
-    (k, _), layer, reading, spectrum = best
+    (k, _), layer, reading, spectrum, ranks, spectra = _narrowest(
+        as_network(model).rank_candidates(x, post), tol, min_gap)
     if _constant(pre[-1]):
         # the function is constant on the data: rank 0, whatever round-off the
         # inner maps carry
@@ -541,7 +532,7 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
                       mean=np.ascontiguousarray(a.mean(0).cpu().numpy()),
                       weight_ranks=np.array(ranks, dtype=int), reading=reading,
-                      spectrum=spectrum, spectra=spectra)
+                      spectrum=spectrum, spectra=spectra, representation=a)
 
 
 def jacobian_spectra(model, X, *, chunk_size=256):
@@ -583,34 +574,15 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
     return max((effective_rank(s, tol=tol) for s in spectra), default=0)
 
 
-def _split(model, layer):
-    """``(to, from)``: the network up to the pre-activation of hidden layer
-    ``layer`` (the output of its ``layer``-th linear map) and the rest."""
-    if hasattr(model, "bottleneck_in") and hasattr(model, "bottleneck_out"):
-        return ((lambda v: model.bottleneck_in(v, layer)),
-                (lambda z: model.bottleneck_out(z, layer)))
-    children = list(model.children())
-    linear = [i for i, c in enumerate(children) if isinstance(c, nn.Linear)]
-    cut = linear[layer - 1] + 1
-
-    def run(mods, v):
-        for m in mods:
-            v = m(v)
-        return v
-
-    return (lambda v: run(children[:cut], v)), (lambda a: run(children[cut:], a))
-
-
 def _factored(model, layer, mean, components):
     """``x -> g(P_k a_layer(x))``: the network passed through its k bottleneck
     coordinates, ``P_k`` the projection onto ``components`` around ``mean``."""
-    to, rest = _split(model, layer)
-    p = next(iter(model.parameters()))
-    C = torch.as_tensor(np.asarray(components), dtype=p.dtype, device=p.device)
-    m = torch.as_tensor(np.asarray(mean), dtype=p.dtype, device=p.device)
+    net = as_network(model)
+    C, m = as_tensor(components, model), as_tensor(mean, model)
 
     def f(v):
-        return rest(((to(v) - m) @ C.T) @ C + m)
+        z = net.bottleneck_in(v, layer)
+        return net.bottleneck_out(((z - m) @ C.T) @ C + m, layer)
 
     return f
 
@@ -764,6 +736,7 @@ class Report:
     jacobian_spectra: np.ndarray
     jacobian_rank: object
     parameter_norm: float
+    offset_free_norm: float
     nonlinearity_impact: np.ndarray
     tol: float
     min_gap: float
@@ -772,6 +745,14 @@ class Report:
     def rank(self):
         """The bottleneck rank."""
         return self.bottleneck.rank
+
+
+def _jacobian_reading(model, points, bn, tol, min_gap):
+    """Spectra and rank (``max`` over the points) of the factored network's Jacobians."""
+    if points is None or len(points) == 0:
+        return np.zeros((0, 0)), None
+    jac = factored_jacobian_spectra(model, points, bn)
+    return jac, max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
 
 
 def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
@@ -814,20 +795,15 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     x = _as_input(model, X)
     outputs = layer_outputs(model, x)
     bn = bottleneck(model, x, tol=tol, min_gap=min_gap, outputs=outputs)
-    n_jac = 0 if jacobian_points is None else len(jacobian_points)
-    if n_jac:
-        jac = factored_jacobian_spectra(model, jacobian_points, bn)
-        jac_rank = max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
-    else:
-        jac, jac_rank = np.zeros((0, 0)), None
-    if hasattr(model, "rank_candidates"):
-        # maps whose inputs are not the hidden layers in order (a residual
-        # stream): no offset to attribute, the plain spectra
-        free = layer_spectra(model)
-    else:
-        free = projected_layer_spectra(model, x, tol=tol, outputs=outputs)
+    jac, jac_rank = _jacobian_reading(model, jacobian_points, bn, tol, min_gap)
+    free = projected_layer_spectra(model, x, tol=tol, outputs=outputs)
+    plain = layer_spectra(model)
+    # with penalized biases the offset takes a weight direction per layer (read
+    # out); with free biases the biases carry it and every direction counts
+    counted = free if include_bias else plain
     return Report(
-        layer_spectra=layer_spectra(model),
+        layer_spectra=plain,
+        offset_free_norm=float(sum(np.sum(sp ** 2) for sp in counted)),
         offset_free_spectra=free,
         representation_spectra=representation_spectra(model, x, outputs=outputs),
         bottleneck=bn,
@@ -863,6 +839,23 @@ def _check_bounds(bounds):
     },
     prefer_skip_nested_validation=True,
 )
+def _three_class_cells(labels):
+    """Grid cells whose four corners carry at least three distinct labels."""
+    _, codes = np.unique(labels, return_inverse=True)
+    grid = codes.reshape(labels.shape)
+    corners = np.stack([grid[:-1, :-1], grid[1:, :-1], grid[:-1, 1:], grid[1:, 1:]])
+    srt = np.sort(corners, axis=0)
+    return 1 + (np.diff(srt, axis=0) != 0).sum(axis=0) >= 3
+
+
+def _centres(marked, components, n, xs, ys):
+    """The (x, y) centre of each connected group of marked grid cells."""
+    centres = ndimage.center_of_mass(marked, components, range(1, n + 1))
+    step = np.array([xs[1] - xs[0], ys[1] - ys[0]])
+    return np.array([[xs[0] + (c + 0.5) * step[0], ys[0] + (r + 0.5) * step[1]]
+                     for r, c in centres]).reshape(-1, 2)
+
+
 def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False):
     """Count the points where three or more classes meet, for a 2-D input space.
 
@@ -908,8 +901,6 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     >>> count_tripoints(Stripes(), ((-1, 1), (-1, 1)))
     0
     """
-    from scipy import ndimage
-
     b = _check_bounds(bounds)
     n_in = getattr(estimator, "n_features_in_", 2)
     if n_in != 2:
@@ -918,17 +909,8 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     ys = np.linspace(b[1, 0], b[1, 1], resolution)
     gx, gy = np.meshgrid(xs, ys)
     labels = np.asarray(estimator.predict(np.column_stack([gx.ravel(), gy.ravel()])))
-    _, codes = np.unique(labels, return_inverse=True)
-    grid = codes.reshape(resolution, resolution)
-    corners = np.stack([grid[:-1, :-1], grid[1:, :-1], grid[:-1, 1:], grid[1:, 1:]])
-    srt = np.sort(corners, axis=0)
-    distinct = 1 + (np.diff(srt, axis=0) != 0).sum(axis=0)
-    marked = distinct >= 3
+    marked = _three_class_cells(labels.reshape(resolution, resolution))
     components, n = ndimage.label(marked, structure=np.ones((3, 3)))
     if not return_locations:
         return int(n)
-    centres = ndimage.center_of_mass(marked, components, range(1, n + 1))
-    step = np.array([xs[1] - xs[0], ys[1] - ys[0]])
-    locs = np.array([[b[0, 0] + (c + 0.5) * step[0], b[1, 0] + (r + 0.5) * step[1]]
-                     for r, c in centres]).reshape(-1, 2)
-    return int(n), locs
+    return int(n), _centres(marked, components, n, xs, ys)

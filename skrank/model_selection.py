@@ -27,6 +27,8 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, indexable
 
+from ._base import warm_deeper
+
 __all__ = ["RankAwareDepthSelector"]
 
 def _estimator_has(attr):
@@ -68,7 +70,7 @@ def _network(est, depth_param):
     return est.get_params()[depth_param.rsplit("__", 1)[0]]
 
 
-def _fit_or_stop(est, X, y, fit_params):
+def _fit_or_stop(est, X, y, fit_params, depth_param="depth"):
     """``est.fit``; a fit that Ctrl-C cut short ends the sweep too.
 
     The estimator keeps a usable model after a ``KeyboardInterrupt`` during training
@@ -76,7 +78,7 @@ def _fit_or_stop(est, X, y, fit_params):
     a half-trained network among the candidates, and the user asked to stop.
     """
     est.fit(X, **fit_params) if y is None else est.fit(X, y, **fit_params)
-    if getattr(est, "stop_reason_", None) == "interrupted":
+    if _network(est, depth_param).stop_reason_ == "interrupted":
         raise KeyboardInterrupt(f"{type(est).__name__} was interrupted; the depth "
                                 "sweep stops.")
     return est
@@ -106,16 +108,9 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
                 est.set_params(**{alpha_param: alpha})
             start = time.perf_counter()
             if prev is not None and warm_iter is not None:
-                p = next(prev.module_.parameters())
-                x = torch.tensor(prev._scale_inputs(X_tr), dtype=p.dtype, device=p.device)
-                free_bias = not est.get_params().get("penalize_bias", False)
-                est.module_ = _deepen(prev.module_, depth - prev.depth,
-                                      prev.bottleneck_layer_, x, free_bias)
-                params = {"warm_start": True, "max_iter": warm_iter}
-                if "warmup_iter" in est.get_params():
-                    params["warmup_iter"] = 0
-                est.set_params(**params)
-            _fit_or_stop(est, X_tr, y_tr, fit_params)
+                warm_deeper(prev, est, X_tr, rtol=_DEEPEN_RTOL)
+                est.set_params(warm_start=True, max_iter=warm_iter, warmup_iter=0)
+            _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
             net = _network(est, depth_param)
@@ -134,12 +129,6 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
 #: ||theta||^2 per layer that training then has to remove (measured: the norm slope
 #: of a warm sweep read 2.97 instead of 2.11 with them).
 _DEEPEN_RTOL = 0.05
-
-
-def _deepen(module, n_new, layer, x, free_bias):
-    if hasattr(module, "layers"):  # fully connected
-        return module.deepened(n_new, layer, x, free_bias=free_bias, rtol=_DEEPEN_RTOL)
-    return module.deepened(n_new, layer, x, free_bias=free_bias)
 
 
 def _take(a, idx):
@@ -290,7 +279,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         name = type(owner).__name__
         # before any fit: a depth the estimator refuses would otherwise fail a whole
         # sweep late, inside a parallel job
-        constraint = getattr(owner, "_parameter_constraints", {}).get("depth")
+        constraint = type(owner)._parameter_constraints.get("depth")
         for depth in depths.tolist() if constraint else ():
             try:
                 validate_parameter_constraints({"depth": constraint}, {"depth": depth},
@@ -333,35 +322,39 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         names = (_param_name(self.estimator, "depth"),
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
         alphas = [None] if self.alphas is None else [float(a) for a in self.alphas]
-        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
         fit_params = routed.estimator.fit
-        if self.warm_start:
-            if "__" in names[0]:
-                raise ValueError("warm_start needs a bare skrank estimator, not a "
-                                 f"{type(self.estimator).__name__}.")
-            warm_iter = self.warm_start_iter or max(
-                1, self.estimator.get_params()["max_iter"] // 4)
-            chains = parallel(
-                delayed(_fit_chain)(self.estimator, [int(d) for d in depths], X, y, tr,
-                                    te, scorer, fit_params, warm_iter, names, a)
-                for a in alphas for tr, te in splits)
-            out = [r for chain in chains for r in chain]
-        else:
-            out = parallel(
-                delayed(_fit_and_score)(self.estimator, int(d), X, y, tr, te, scorer,
-                                        fit_params, names, a)
-                for a in alphas for d in depths for tr, te in splits)
+        out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)
         self._summarize(depths, out, len(splits), alphas)
         if self.refit:
             best = {names[0]: self.best_depth_}
             if names[1] is not None:
                 best[names[1]] = self.best_alpha_
             est = clone(self.estimator).set_params(**best)
-            self.best_estimator_ = _fit_or_stop(est, X, y, fit_params)
+            self.best_estimator_ = _fit_or_stop(est, X, y, fit_params, names[0])
             for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                 if hasattr(est, attr):
                     setattr(self, attr, getattr(est, attr))
         return self
+
+    def _sweep(self, depths, alphas, names, X, y, splits, scorer, fit_params):
+        """Every (alpha, depth, fold) fit, spread over joblib workers: one job per
+        fit, or with ``warm_start`` one job per (alpha, fold) chain of depths."""
+        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
+        if not self.warm_start:
+            return parallel(
+                delayed(_fit_and_score)(self.estimator, int(d), X, y, tr, te, scorer,
+                                        fit_params, names, a)
+                for a in alphas for d in depths for tr, te in splits)
+        if "__" in names[0]:
+            raise ValueError("warm_start needs a bare skrank estimator, not a "
+                             f"{type(self.estimator).__name__}.")
+        warm_iter = self.warm_start_iter or max(
+            1, self.estimator.get_params()["max_iter"] // 4)
+        chains = parallel(
+            delayed(_fit_chain)(self.estimator, [int(d) for d in depths], X, y, tr, te,
+                                scorer, fit_params, warm_iter, names, a)
+            for a in alphas for tr, te in splits)
+        return [r for chain in chains for r in chain]
 
     def _summarize(self, depths, out, n_folds, alphas=(None,)):
         rows = [(int(d), a) for a in alphas for d in depths]

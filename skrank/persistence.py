@@ -40,6 +40,10 @@ import zipfile
 import numpy as np
 import torch
 
+from ._base import build_network
+from ._device import device_or_cpu, placement, resolve_device
+from ._warn import warn_user
+
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "MAX_HEADER_CHARS",
            "MAX_JSON_DEPTH"]
 
@@ -138,7 +142,7 @@ class _Encoder:
                 self.tensors[prefix + k] = v.detach().cpu().clone().contiguous()
             arch = {"n_inputs": int(est.n_features_in_),
                     "n_outputs": int(module.weight_matrices()[-1].shape[0]),
-                    "dtype": str(next(module.parameters()).dtype).replace("torch.", ""),
+                    "dtype": str(placement(module)["dtype"]).replace("torch.", ""),
                     "prefix": prefix}
         return {"class": type(est).__name__, "params": params, "attributes": attrs,
                 "architecture": arch}
@@ -346,8 +350,8 @@ def _check_architecture(estimator, arch, tensors):
                        "network tensors.")
     try:
         with torch.device("meta"):  # shapes only, nothing allocated
-            expected = {k: tuple(v.shape) for k, v in estimator._build_module(
-                n_in, n_out, _NETWORK_DTYPES[dtype]).state_dict().items()}
+            expected = {k: tuple(v.shape) for k, v in build_network(
+                estimator, n_in, n_out, _NETWORK_DTYPES[dtype]).state_dict().items()}
     except (RuntimeError, TypeError, ValueError, OverflowError) as exc:
         # sizes beyond int64 or whose product overflows: no network has them
         raise _Refused(f"no network has n_inputs={n_in}, n_outputs={n_out}, "
@@ -365,15 +369,13 @@ def _check_architecture(estimator, arch, tensors):
 
 
 def _architecture_params(estimator):
-    names = ("depth", "width", "block_depth", "bias")
-    return ", ".join(f"{k}={getattr(estimator, k)!r}" for k in names
-                     if hasattr(estimator, k))
+    return ", ".join(f"{k}={getattr(estimator, k)!r}" for k in estimator._network_params)
 
 
 def _attach_network(estimator, arch, state, device):
     """Build the network the file describes (shapes already checked) and load it."""
-    module = estimator._build_module(arch["n_inputs"], arch["n_outputs"],
-                                     _NETWORK_DTYPES[arch["dtype"]])
+    module = build_network(estimator, arch["n_inputs"], arch["n_outputs"],
+                           _NETWORK_DTYPES[arch["dtype"]])
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
@@ -644,18 +646,15 @@ def _parse_header(header):
 
 def _target_device(requested, saved):
     """The device asked for (refused if unavailable), else the saved one if here."""
-    from ._base import resolve_device
-
     if requested is not None:
         return resolve_device(requested)  # the caller's choice: a clear error
-    try:
-        return resolve_device(saved)
-    except ValueError:
+    here = device_or_cpu(saved)
+    if here is None:
         backend = "MPS" if saved == "mps" else "CUDA"
-        warnings.warn(f"The model was on {saved!r} but {backend} is not available here "
-                      "(or that device is missing); it is loaded on the CPU.",
-                      UserWarning, stacklevel=5)
+        warn_user(f"The model was on {saved!r} but {backend} is not available here "
+                  "(or that device is missing); it is loaded on the CPU.", UserWarning)
         return torch.device("cpu")
+    return here
 
 
 def load(path, *, device=None, key=None):

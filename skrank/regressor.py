@@ -1,20 +1,12 @@
 """Deep L2-regularized regression with rank diagnostics."""
 
 import numpy as np
-import torch
 from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
-from torch.nn import functional as F
 
-from ._base import _DeepL2Base
+from ._base import _DeepL2Base, _FullyConnected
+from ._tasks import Regression
 
 __all__ = ["DeepL2Regressor"]
-
-
-def _r2(pred, Y):
-    ss_res = ((Y - pred) ** 2).sum(0)
-    ss_tot = ((Y - Y.mean(0)) ** 2).sum(0)
-    ss_tot = torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
-    return (1 - ss_res / ss_tot).mean()
 
 
 def _numeric_targets(y, name):
@@ -50,7 +42,61 @@ def _is_number(value):
     return True
 
 
-class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
+class _RegressionEstimator(RegressorMixin, TransformerMixin, _DeepL2Base):
+    """Regression over any network: predict, and transform to the bottleneck."""
+
+    _task = Regression()
+
+    def _validate_fit_data(self, X, y):
+        return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on ``X`` (n_samples, n_features) and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Network output ``f(X)``, shape (n_samples,) or (n_samples, n_outputs)."""
+        out = self._forward(X)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def transform(self, X):
+        """Bottleneck coordinates: ``(z_l(X) - mean) @ components.T``, l the bottleneck layer.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, bottleneck_rank_)
+            The ``k`` summary statistics the network computes from its inputs.
+        """
+        return self._bottleneck_codes(X)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then return :meth:`transform` of the training inputs."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__}.fit_transform requires y "
+                             "(supervised).")
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.target_tags.required = True
+        return tags
+
+
+class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     """Deep fully-connected network trained with an L2 penalty that selects rank.
 
     Minimizes ``(1/N) sum_i ||f(x_i) - y_i||^2 + (alpha / L) ||theta||^2`` over
@@ -253,40 +299,15 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
     (300, 2)
     """
 
-    _parameter_constraints = dict(_DeepL2Base._parameter_constraints)
-
     def __init__(
-        self,
-        *,
-        depth=12,
-        width=64,
-        activation="relu",
-        negative_slope=0.01,
-        alpha=0.1,
-        penalty_scaling="depth",
-        penalize_bias=True,
-        bias=True,
-        solver="lbfgs",
-        learning_rate_init=1e-3,
-        momentum=0.9,
-        batch_size="auto",
-        max_iter=2000,
-        warmup_iter=0,
-        tol=1e-4,
-        n_iter_no_change=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        warm_start=False,
-        rank_tol=0.1,
-        rank_gap=3.0,
-        n_diagnostic_samples=1000,
-        n_jacobian_points=10,
-        track_rank_every=0,
-        normalize=True,
-        dtype="float32",
-        device="auto",
-        random_state=None,
-        verbose=0,
+        self, *,
+        depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.1,
+        penalty_scaling="depth", penalize_bias=True, bias=True, solver="lbfgs",
+        learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
+        warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
+        validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
+        n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
+        normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
     ):
         self.depth = depth
         self.width = width
@@ -317,63 +338,3 @@ class DeepL2Regressor(RegressorMixin, TransformerMixin, _DeepL2Base):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _validate_fit_data(self, X, y):
-        return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__))
-
-    def _encode_targets(self, y, *, fitting):
-        y = np.asarray(y, dtype=np.float64)
-        if fitting:
-            self._y_ndim = y.ndim
-            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        return y.reshape(y.shape[0], -1)
-
-    def _loss(self, output, target):
-        # (1/N) sum_i ||f(x_i) - y_i||^2 in one fused kernel
-        return F.mse_loss(output, target, reduction="sum") / output.shape[0]
-
-    def _validation_score(self, module, X, Y):
-        return _r2(module(X), Y)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train the network on ``X`` (n_samples, n_features) and ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        self : DeepL2Regressor
-        """
-        return self._fit(X, y)
-
-    def predict(self, X):
-        """Network output ``f(X)``, shape (n_samples,) or (n_samples, n_outputs)."""
-        out = self._forward(X)
-        return out.ravel() if self._y_ndim == 1 else out
-
-    def transform(self, X):
-        """Bottleneck coordinates: ``(a_l(X) - mean) @ components.T``, l the bottleneck layer.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, bottleneck_rank_)
-            The ``k`` summary statistics the network computes from its inputs.
-        """
-        return self._bottleneck_codes(X)
-
-    def fit_transform(self, X, y=None, **fit_params):
-        """Fit, then return :meth:`transform` of the training inputs."""
-        if y is None:
-            raise ValueError("DeepL2Regressor.fit_transform requires y (supervised).")
-        return self.fit(X, y, **fit_params).transform(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        tags.target_tags.required = True
-        return tags

@@ -3,18 +3,17 @@
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval
 
+from ._base import _DeepL2Base
 from ._networks import ResidualNet
-from .regressor import DeepL2Regressor
+from ._penalty import penalty_value
+from .regressor import _RegressionEstimator
 
 __all__ = ["ResNetL2Regressor"]
 
-_NOT_APPLICABLE = ("penalty_scaling", "penalize_bias", "bias")
 
-
-class ResNetL2Regressor(DeepL2Regressor):
+class ResNetL2Regressor(_RegressionEstimator):
     """Residual network regressor trained on MSE plus paper 003's weight cost.
 
     ``f = f_u o (id + f_L) o ... o (id + f_1) o f_e`` with an embedding
@@ -77,10 +76,12 @@ normalize, dtype, device, random_state, verbose
     stream_ranks_ : ndarray of shape (depth + 1,)
         Effective rank of the centered residual stream after the embedding and
         after each block.
-    layer_ranks_ : ndarray of shape (2,)
-        Effective ranks of ``W_e`` and ``W_u`` (offset direction projected out).
+    layer_ranks_ : ndarray of shape (depth + 3,)
+        Effective ranks of every candidate, each read by its centered image on
+        the data: ``W_e``, the stream ``s_0 .. s_L``, ``W_u``.
     bottleneck_rank_ : int
-        Least of ``layer_ranks_`` and ``stream_ranks_``.
+        Least of ``layer_ranks_`` over all but ``W_u`` (the output map is read,
+        never chosen).
     bottleneck_layer_ : int
         Stream position (1 = after the embedding, depth + 1 = before the
         unembedding) whose representation :meth:`transform` projects.
@@ -117,45 +118,25 @@ normalize, dtype, device, random_state, verbose
     2
     """
 
+    _network = ResidualNet
+    _network_params = ("depth", "width", "block_depth", "activation", "negative_slope",
+                       "lam")
     _parameter_constraints = {
-        **{k: v for k, v in DeepL2Regressor._parameter_constraints.items()
-           if k not in _NOT_APPLICABLE},
+        **_DeepL2Base._parameter_constraints,
         "depth": [Interval(Integral, 1, None, closed="left")],
         "block_depth": [Interval(Integral, 1, 2, closed="both")],
         "lam": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
-        self,
-        *,
-        depth=8,
-        block_depth=2,
-        width=64,
-        lam=0.01,
-        activation="relu",
-        negative_slope=0.01,
-        alpha=0.1,
-        solver="lbfgs",
-        learning_rate_init=1e-3,
-        momentum=0.9,
-        batch_size="auto",
-        max_iter=2000,
-        warmup_iter=0,
-        tol=1e-4,
-        n_iter_no_change=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        warm_start=False,
-        rank_tol=0.1,
-        rank_gap=3.0,
-        n_diagnostic_samples=1000,
-        n_jacobian_points=10,
-        track_rank_every=0,
-        normalize=True,
-        dtype="float32",
-        device="auto",
-        random_state=None,
-        verbose=0,
+        self, *,
+        depth=8, block_depth=2, width=64, lam=0.01, activation="relu",
+        negative_slope=0.01, alpha=0.1, solver="lbfgs", learning_rate_init=1e-3,
+        momentum=0.9, batch_size="auto", max_iter=2000, warmup_iter=0, tol=1e-4,
+        n_iter_no_change=20, early_stopping=False, validation_fraction=0.1,
+        warm_start=False, rank_tol=0.1, rank_gap=3.0, n_diagnostic_samples=1000,
+        n_jacobian_points=10, track_rank_every=0, normalize=True, dtype="float32",
+        device="auto", random_state=None, verbose=0,
     ):
         self.depth = depth
         self.block_depth = block_depth
@@ -186,27 +167,11 @@ normalize, dtype, device, random_state, verbose
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_module(self, n_inputs, n_outputs, dtype):
-        return ResidualNet(n_inputs, n_outputs, depth=self.depth, width=self.width,
-                           block_depth=self.block_depth, activation=self.activation,
-                           negative_slope=self.negative_slope, dtype=dtype)
-
-    def _penalty_groups(self, module):
-        return module.penalty_groups(lam=self.lam)
-
-    def _compatible_module(self, n_inputs, n_outputs):
-        module = getattr(self, "module_", None)
-        return (isinstance(module, ResidualNet) and module.depth == self.depth
-                and module.block_depth == self.block_depth
-                and module.embed.in_features == n_inputs
-                and module.unembed.out_features == n_outputs)
-
-    def _more_diagnostics(self, report):
-        self.embedding_spectrum_ = self.layer_spectra_[0]
-        self.unembedding_spectrum_ = self.layer_spectra_[-1]
+    def _extra_attributes(self, report):
         # candidates: embedding, the stream s_0..s_L, unembedding (ResidualNet)
-        self.stream_ranks_ = np.asarray(report.bottleneck.weight_ranks[1:-1])
-        with torch.no_grad():
-            self.cost_ = float(sum(
-                c * sum(float(p.detach().double().square().sum()) for p in params)
-                for params, c in self.module_.penalty_groups(lam=self.lam)))
+        return {
+            "embedding_spectrum_": report.layer_spectra[0],
+            "unembedding_spectrum_": report.layer_spectra[-1],
+            "stream_ranks_": np.asarray(report.bottleneck.weight_ranks[1:-1]),
+            "cost_": float(penalty_value(self.module_.penalty_groups(), 1.0)),
+        }

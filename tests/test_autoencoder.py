@@ -8,8 +8,9 @@ from sklearn.pipeline import make_pipeline
 from skrank import AmbiguousRankWarning, BottleneckAutoencoder
 from skrank.datasets import make_manifold, make_noisy_curve
 
-FAST = dict(depth=3, width=16, max_iter=30, warmup_iter=2, n_jacobian_points=2,
-            random_state=0)
+from ._estimators import small
+
+FAST = small(warmup_iter=2, random_state=0)
 
 
 @pytest.mark.slow

@@ -6,7 +6,9 @@ from skrank import DeepL2Classifier, DeepL2Regressor
 from skrank.datasets import make_shifted_s
 from skrank.diagnostics import count_tripoints
 
-FAST = dict(depth=3, width=16, max_iter=60, n_jacobian_points=3, random_state=0)
+from ._estimators import small
+
+FAST = small(max_iter=60, n_jacobian_points=3, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,10 @@ from skrank import (
     ResNetL2Regressor,
 )
 
+from ._estimators import small
+
 # Small, fast configurations: the checks fit dozens of times.
-SMALL = dict(depth=3, width=16, max_iter=60, n_jacobian_points=2, random_state=0)
+SMALL = small(max_iter=60, random_state=0)
 
 ESTIMATORS = [
     DeepL2Regressor(**SMALL),

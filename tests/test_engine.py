@@ -1,16 +1,27 @@
 """The training engine: the penalty, stopping, divergence, interruption."""
 
+import ast
 import inspect
 import re
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
-import skrank._engine as engine
+import skrank
 from skrank import DivergenceWarning, TrainingInterruptedWarning
-from skrank._engine import train
+from skrank._engine import Settings
+from skrank._engine import train as _train
 from skrank._networks import FullyConnectedNet
+
+_SETTINGS = set(Settings.__dataclass_fields__)
+
+
+def train(net, X, Y, **kw):
+    """The engine with the solver settings given as keywords."""
+    settings = Settings(**{k: kw.pop(k) for k in list(kw) if k in _SETTINGS})
+    return _train(net, X, Y, settings=settings, **kw)
 
 
 def _net(seed=0, **kw):
@@ -28,11 +39,9 @@ def test_penalty_gradient_matches_autograd(scaling, penalize_bias):
     """One plain SGD step of the engine equals a step on the autograd objective."""
     X, Y = torch.randn(20, 3), torch.randn(20, 2)
     alpha, lr = 0.7, 0.05
-    net = _net()
+    net = _net(penalty_scaling=scaling, penalize_bias=penalize_bias)
     ref = _net()
-    train(net, X, Y, loss_fn=_mse, alpha=alpha,
-          penalty_groups=net.penalty_groups(penalty_scaling=scaling,
-                                            penalize_bias=penalize_bias),
+    train(net, X, Y, loss_fn=_mse, alpha=alpha, penalty_groups=net.penalty_groups(),
           solver="sgd", momentum=0.0, learning_rate_init=lr, max_iter=1)
     coef = alpha / 3 if scaling == "depth" else alpha
     penalised = [p for n, p in ref.named_parameters() if penalize_bias or "weight" in n]
@@ -160,9 +169,34 @@ def test_interrupt_is_reraised_when_the_caller_asks():
     done.raise_if_interrupted()  # nothing to re-raise
 
 
-def test_engine_uses_only_public_torch_api():
-    source = inspect.getsource(engine)
-    assert not re.findall(r"torch\._\w+|\.data\b", source)
+def _private_torch_uses(tree):
+    """Attribute chains rooted at ``torch`` with a private part, ``.data``, and
+    ``.state.clear()`` (an optimizer's internal state): code, not docstrings."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        chain, root = [node.attr], node.value
+        while isinstance(root, ast.Attribute):
+            chain.append(root.attr)
+            root = root.value
+        if isinstance(root, ast.Name) and root.id == "torch" \
+                and any(part.startswith("_") for part in chain):
+            found.append("torch." + ".".join(reversed(chain)))
+        if node.attr == "data" or (node.attr == "clear" and chain[1:2] == ["state"]):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_package_uses_only_public_torch_api():
+    import pkgutil
+
+    for info in pkgutil.iter_modules(skrank.__path__, "skrank."):
+        source = inspect.getsource(__import__(info.name, fromlist=["_"]))
+        assert _private_torch_uses(ast.parse(source)) == [], info.name
+    # the check sees what it guards
+    bad = "torch._foreach_add_(a, b)\np.data.zero_()\nopt.state.clear()\n"
+    assert len(_private_torch_uses(ast.parse(bad))) == 3
 
 
 def test_interrupt_mid_epoch_keeps_the_last_complete_epoch():
@@ -182,3 +216,46 @@ def test_interrupt_mid_epoch_keeps_the_last_complete_epoch():
                     learning_rate_init=1e-2, max_iter=50)
     assert res.n_iter == 3
     assert torch.equal(_flat(net), at_call[6 * 3])  # where epoch 4 started
+
+
+def test_validation_restores_the_best_parameters():
+    """The parameters that come back are those of the best validation score, not
+    the last ones (scores scripted: best at iteration 2 of 6)."""
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    scripted = iter([0.1, 0.9, 0.5, 0.4, 0.3, 0.2])
+    seen = []
+
+    def score(output, target):
+        return next(scripted)
+
+    def record(n_iter, module):
+        seen.append(_flat(module))
+
+    res = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+                solver="sgd", learning_rate_init=1e-2, max_iter=6, tol=0.0,
+                validation=(X[:5], Y[:5], score), callback=record)
+    assert res.validation_scores == [0.1, 0.9, 0.5, 0.4, 0.3, 0.2]
+    assert res.best_validation_score == 0.9
+    assert not torch.equal(seen[1], seen[-1])
+    assert torch.equal(_flat(net), seen[1])
+
+
+def test_progress_shows_elapsed_time_and_time_left(capsys):
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+          max_iter=4, tol=0.0, verbose=2)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 5  # one line per iteration, then the summary
+    assert re.search(r"iter\s+4 .*elapsed \d+\.\d+s\s+at most \d+s left", out[3])
+    assert out[-1].startswith("stopped after 4 iterations (max_iter)")
+
+
+def test_convergence_warning_points_at_the_callers_line():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    with pytest.warns(ConvergenceWarning) as record:
+        train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+              max_iter=2, tol=0.0)
+    assert record[0].filename == __file__

@@ -9,7 +9,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skrank import DeepL2Classifier, DeepL2Regressor, RankAwareDepthSelector
 from skrank.datasets import make_bottleneck_regression
 
-FAST = dict(width=12, max_iter=20, n_jacobian_points=2, random_state=0)
+from ._estimators import small
+
+FAST = {k: v for k, v in small(width=12, max_iter=20, random_state=0).items()
+        if k != "depth"}
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +196,11 @@ def test_deepened_network_computes_the_same_function(small, cls, kw, free_bias):
 
     X, y = small
     est = (ResNetL2Regressor(depth=2, width=12, max_iter=30, random_state=0)
-           if cls == "resnet" else cls(depth=3, **{**FAST, "max_iter": 30}, **kw))
+           if cls == "resnet" else cls(depth=3, **{**FAST, "max_iter": 30}, **kw,
+                                       penalize_bias=not free_bias))
     est.fit(X, y)
-    x = torch.tensor(X, dtype=torch.float32)
-    deep = est.module_.deepened(2, est.bottleneck_layer_, x, free_bias=free_bias)
+    x = torch.tensor(est._scale_inputs(X), dtype=torch.float32)
+    deep = est.module_.deepened(2, est.bottleneck_layer_, x)
     assert deep.depth == est.module_.depth + 2
     with torch.no_grad():
         torch.testing.assert_close(deep(x), est.module_(x), rtol=1e-4, atol=1e-4)

@@ -1,4 +1,5 @@
 import re
+import time
 import warnings
 
 import numpy as np
@@ -10,7 +11,9 @@ from skrank import DeepL2Regressor, DivergenceWarning
 from skrank.datasets import make_bottleneck_regression, make_low_rank_regression
 from skrank.theory import deep_linear_cost
 
-FAST = dict(depth=3, width=16, max_iter=30, n_jacobian_points=3)
+from ._estimators import small
+
+FAST = small(n_jacobian_points=3)
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +156,23 @@ def test_early_stopping_restores_best_validation(rank2_data):
     assert reg.n_iter_ < 200
 
 
+def test_early_stopping_trains_on_the_larger_split(rank2_data, monkeypatch):
+    """The engine trains on 1 - validation_fraction of the rows and validates on
+    the rest (a swapped split would train on a tenth)."""
+    import skrank._base as base
+
+    seen = {}
+    real = base.train
+
+    def spy(module, X, Y, **kw):
+        seen["train"], seen["validation"] = X.shape[0], kw["validation"][0].shape[0]
+        return real(module, X, Y, **kw)
+
+    monkeypatch.setattr(base, "train", spy)
+    X, y = rank2_data
+    DeepL2Regressor(**FAST, early_stopping=True, validation_fraction=0.2).fit(
+        X[:100], y[:100])
+    assert seen == {"train": 80, "validation": 20}
 def test_random_state_reproducible_and_warm_start_continues(rank2_data):
     X, y = rank2_data
     a = DeepL2Regressor(**FAST, random_state=3).fit(X, y).predict(X)
@@ -164,12 +184,44 @@ def test_random_state_reproducible_and_warm_start_continues(rank2_data):
     assert reg.loss_curve_[0] <= first * 1.01
 
 
-def test_float64_and_penalty_options(rank2_data):
+@pytest.mark.parametrize("scaling", ["depth", "none"])
+@pytest.mark.parametrize("penalize_bias", [True, False])
+def test_float64_and_penalty_options(rank2_data, scaling, penalize_bias):
+    """The reported objective is the data loss plus the penalty the options name,
+    recomputed here from the trained parameters by the formula."""
     X, y = rank2_data
-    reg = DeepL2Regressor(**FAST, dtype="float64", penalty_scaling="none",
-                          penalize_bias=False, random_state=0).fit(X, y)
+    X, y = X[:60], y[:60]
+    alpha = 0.3
+    reg = DeepL2Regressor(**FAST, dtype="float64", alpha=alpha, penalty_scaling=scaling,
+                          penalize_bias=penalize_bias, normalize=False,
+                          random_state=0).fit(X, y)
     assert next(reg.module_.parameters()).dtype == torch.float64
     assert reg.predict(X).dtype == np.float64
+    net = reg.module_
+    weights = sum(float((lin.weight ** 2).sum()) for lin in net.layers)
+    biases = sum(float((lin.bias ** 2).sum()) for lin in net.layers)
+    coef = alpha / 3 if scaling == "depth" else alpha
+    penalty = coef * (weights + (biases if penalize_bias else 0.0))
+    data = float(((reg.predict(X) - y) ** 2).sum(1).mean())
+    assert reg.loss_curve_[-1] == pytest.approx(data + penalty, rel=1e-9)
+    expected_norm = weights + (biases if penalize_bias else 0.0)
+    assert reg.parameter_norm_ == pytest.approx(expected_norm, rel=1e-9)
+
+
+def test_rank_tol_reaches_every_reading(rank2_data):
+    """A floor above every singular value but the largest leaves rank 1 in every
+    reading (a reading that ignored rank_tol would keep the default's answer)."""
+    X, y = rank2_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = DeepL2Regressor(**FAST, random_state=0).fit(X[:80], y[:80])
+        high = DeepL2Regressor(**FAST, rank_tol=0.999, random_state=0).fit(X[:80], y[:80])
+    assert default.bottleneck_rank_ >= 2
+    assert high.bottleneck_rank_ == 1 and high.jacobian_rank_ <= 1
+    assert set(high.layer_ranks_) == {1}
+    report = default.diagnose(X[:80], rank_tol=0.999)
+    assert report.rank == 1 and report.tol == 0.999
+    assert default.bottleneck_rank_ >= 2  # re-reading leaves the attributes alone
 
 
 def _documented_attributes(cls):
@@ -217,3 +269,24 @@ def test_rank_history_tracks_training(rank2_data):
     assert np.all(np.diff(h["time"]) > 0)
     assert h["bottleneck_rank"][-1] == reg.bottleneck_rank_
     assert h["parameter_norm"][-1] == pytest.approx(reg.parameter_norm_, rel=1e-6)
+
+
+
+def test_rank_history_times_exclude_tracking(rank2_data, monkeypatch):
+    """Each record's time is training time: a slow measurement must not add to it."""
+    import skrank._base as base
+
+    real = base._diag.bottleneck
+    pause = 0.05
+
+    def slow(*args, **kwargs):
+        time.sleep(pause)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base._diag, "bottleneck", slow)
+    X, y = rank2_data
+    reg = DeepL2Regressor(**FAST, track_rank_every=1).fit(X[:50], y[:50])
+    h = reg.rank_history_
+    assert len(h["n_iter"]) >= 10
+    # train_time_ holds the pauses; the records' times must not
+    assert h["time"][-1] < reg.train_time_ - 0.5 * len(h["n_iter"]) * pause

@@ -16,11 +16,11 @@ from skrank import (
     TrainingInterruptedWarning,
 )
 
-from ._estimators import all_estimators, data_for, outputs
+from ._estimators import all_estimators, data_for, outputs, small
 
 ESTIMATORS = all_estimators()
 IDS = [type(e).__name__ for e in ESTIMATORS]
-SMALL = dict(depth=3, width=8, n_jacobian_points=2, random_state=0)
+SMALL = {k: v for k, v in small(width=8, random_state=0).items() if k != "max_iter"}
 
 
 def _max_abs_param(est):
@@ -98,19 +98,20 @@ def interrupt_once(monkeypatch):
     """The 6th loss evaluation raises KeyboardInterrupt (as Ctrl-C would); records
     the depth of every fit started."""
     calls, fits = {"n": 0}, []
-    loss, fit = DeepL2Regressor._loss, DeepL2Regressor.fit
+    task, fit = DeepL2Regressor._task, DeepL2Regressor.fit
+    loss = task.loss
 
-    def interrupting_loss(self, output, target):
+    def interrupting_loss(output, target):
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt
-        return loss(self, output, target)
+        return loss(output, target)
 
     def counting_fit(self, *args, **kwargs):
         fits.append(self.depth)
         return fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(DeepL2Regressor, "_loss", interrupting_loss)
+    monkeypatch.setattr(task, "loss", interrupting_loss)
     monkeypatch.setattr(DeepL2Regressor, "fit", counting_fit)
     return fits
 

@@ -142,19 +142,19 @@ def test_messages_name_the_problem(est):
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
 def test_keyboard_interrupt_during_fit_leaves_a_usable_model(est, monkeypatch):
-    if not hasattr(est, "_loss"):
+    if not hasattr(est, "_task"):
         pytest.skip("a meta-estimator: the networks it fits are covered on their own")
     X, y = data_for(est)
     calls = {"n": 0}
-    original = type(est)._loss
+    original = est._task.loss
 
-    def interrupting_loss(self, output, target):
+    def interrupting_loss(output, target):
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt
-        return original(self, output, target)
+        return original(output, target)
 
-    monkeypatch.setattr(type(est), "_loss", interrupting_loss)
+    monkeypatch.setattr(est._task, "loss", interrupting_loss)
     est.set_params(max_iter=50)
     # fit may re-raise the KeyboardInterrupt once the estimator is complete, so that
     # a search around it stops (tests/test_reliability.py); usable either way

@@ -14,7 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 from skrank import AmbiguousRankWarning, BottleneckAutoencoder, DeepL2Regressor
 from skrank.diagnostics import read_rank
 
-SMALL = dict(depth=4, width=16, max_iter=150, n_jacobian_points=5)
+from ._estimators import small
+
+SMALL = small(depth=4, max_iter=150, n_jacobian_points=5)
 
 
 def teacher(n, *, k, seed, d=8, m=5, kind="tanh"):

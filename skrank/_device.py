@@ -1,0 +1,94 @@
+"""Where networks live: the one place that reads device names and placements.
+
+The estimators' ``device`` parameter, persistence's saved ``device_`` and the
+diagnostics' input tensors all go through these functions, so that a device name
+means the same thing and fails with the same message everywhere.
+"""
+
+import re
+
+import numpy as np
+import torch
+
+__all__ = ["resolve_device", "placement", "as_tensor", "device_or_cpu"]
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+def _available():
+    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    has_mps = torch.backends.mps.is_available()
+    return n_cuda, has_mps
+
+
+def resolve_device(device):
+    """Turn a device name into a ``torch.device``, with a clear error.
+
+    Every device is checked against what this torch build and machine offer, here
+    rather than at the first tensor operation, whose error names no parameter.
+
+    Parameters
+    ----------
+    device : str
+        'auto' (CUDA when available, else the CPU), 'cpu', 'cuda', 'cuda:<index>'
+        or 'mps'.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> from skrank._device import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    n_cuda, has_mps = _available()
+    supported = ["'auto'", "'cpu'"]
+    if n_cuda:
+        supported += ["'cuda'"] + [f"'cuda:{i}'" for i in range(n_cuda)]
+    if has_mps:
+        supported.append("'mps'")
+    if not isinstance(device, str) or not _DEVICE_RE.match(device):
+        problem = "is not a device name"
+    elif device.startswith("cuda") and not n_cuda:
+        problem = "was requested but CUDA is not available"
+    elif device.startswith("cuda") and int(device.partition(":")[2] or 0) >= n_cuda:
+        problem = f"was requested but there are only {n_cuda} CUDA device(s)"
+    elif device == "mps" and not has_mps:
+        problem = "was requested but MPS (Apple GPU) is not available"
+    else:
+        problem = None
+    if problem:
+        raise ValueError(f"device={device!r} {problem}; this torch build on this "
+                         f"machine supports {', '.join(supported)}.")
+    if device == "auto":
+        return torch.device("cuda" if n_cuda else "cpu")
+    return torch.device(device)
+
+
+def device_or_cpu(saved):
+    """``saved`` as a ``torch.device`` when this machine has it, else ``None``."""
+    try:
+        return resolve_device(saved)
+    except ValueError:
+        return None
+
+
+def placement(module):
+    """``{'device': ..., 'dtype': ...}`` of a module's parameters (CPU float32 if none)."""
+    for p in module.parameters():
+        return {"device": p.device, "dtype": p.dtype}
+    return {"device": torch.device("cpu"), "dtype": torch.float32}
+
+
+def as_tensor(X, module):
+    """``X`` as a tensor on the module's device, in its dtype.
+
+    A numpy input is copied: read-only inputs (memmaps) must not become writable
+    tensors that share their memory.
+    """
+    where = placement(module)
+    if isinstance(X, torch.Tensor):
+        return X.to(**where)
+    return torch.tensor(np.asarray(X), **where)

@@ -1,0 +1,101 @@
+"""What an estimator learns: targets, loss, validation score and output count.
+
+A task is a small object that an estimator composes with a network; the engine only
+sees its ``loss`` and ``score``. Each task is one of three kinds of target, which
+decides how normalization treats it (:mod:`skrank._scaling`):
+
+* ``'real'`` values, rescaled like any data (regression);
+* class ``'labels'``, never rescaled (classification);
+* the ``'inputs'`` themselves, which take the inputs' scaling (reconstruction).
+
+``encode(y)`` is pure: it returns the network's targets and the fitted attributes
+they imply (``n_outputs_``, ``classes_``), which the estimator sets.
+"""
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+from torch.nn import functional as F
+
+__all__ = ["Regression", "Classification", "Reconstruction", "r2_score"]
+
+
+def r2_score(output, target):
+    """Coefficient of determination averaged over output columns, as a tensor."""
+    ss_res = ((target - output) ** 2).sum(0)
+    ss_tot = ((target - target.mean(0)) ** 2).sum(0)
+    ss_tot = torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
+    return (1 - ss_res / ss_tot).mean()
+
+
+def _squared_error(output, target, denominator):
+    # one fused kernel for the sum of squares
+    return F.mse_loss(output, target, reduction="sum") / denominator
+
+
+class Regression:
+    """``(1/N) sum_i ||f(x_i) - y_i||^2`` (the papers' loss, summed over outputs)."""
+
+    kind = "real"
+
+    def encode(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        attrs = {"n_outputs_": 1 if y.ndim == 1 else y.shape[1], "_y_ndim": y.ndim}
+        return y.reshape(y.shape[0], -1), attrs
+
+    def n_outputs(self, Y):
+        return Y.shape[1]
+
+    def target_dtype(self, dtype):
+        return dtype
+
+    def loss(self, output, target):
+        return _squared_error(output, target, output.shape[0])
+
+    def score(self, output, target):
+        return r2_score(output, target)
+
+
+class Reconstruction(Regression):
+    """``(1/(N d)) sum_i ||f(x_i) - x_i||^2``: the error per feature, so that one
+    ``alpha`` means the same trade-off whatever the number of features."""
+
+    kind = "inputs"
+
+    def encode(self, y):
+        return np.asarray(y), {}
+
+    def loss(self, output, target):
+        return _squared_error(output, target, output.numel())
+
+
+class Classification:
+    """Cross-entropy on the logits of ``n_classes`` outputs; accuracy as score."""
+
+    kind = "labels"
+
+    def encode(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                "DeepL2Classifier needs samples of at least 2 classes; got only one "
+                f"class: {encoder.classes_[0]!r}."
+            )
+        attrs = {"classes_": encoder.classes_, "n_outputs_": len(encoder.classes_)}
+        return encoder.transform(y).reshape(-1, 1), attrs
+
+    def n_outputs(self, Y):
+        return int(Y.max()) + 1
+
+    def target_dtype(self, dtype):
+        return torch.long
+
+    def loss(self, output, target):
+        return F.cross_entropy(output, target.reshape(-1))
+
+    def score(self, output, target):
+        return (output.argmax(1) == target.reshape(-1)).to(torch.float64).mean()
