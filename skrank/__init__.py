@@ -1,5 +1,7 @@
 """skrank: deep L2-regularized networks that tell you the rank of what they learned."""
 
+from importlib import metadata as _metadata
+
 from . import datasets, diagnostics, theory
 from ._base import AmbiguousRankWarning
 from ._engine import DivergenceWarning, TrainingInterruptedWarning
@@ -10,7 +12,10 @@ from .persistence import load, save
 from .regressor import DeepL2Regressor
 from .resnet import ResNetL2Regressor
 
-__version__ = "0.1.0"
+try:  # one source of truth: pyproject.toml, read from the installed metadata
+    __version__ = _metadata.version("skrank")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BottleneckAutoencoder",

@@ -21,7 +21,12 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import diagnostics as _diag
 from ._device import as_tensor, device_or_cpu, placement, resolve_device
@@ -179,9 +184,9 @@ class _DeepL2Base(BaseEstimator):
         return validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=[np.float64, np.float32])
 
-    def _training_pairs(self, X, Y, rng):
-        """The (input, target) pairs the engine trains on; diagnostics use ``X``."""
-        return X, Y
+    def _training_pairs(self, X, Y, W, rng):
+        """The (input, target, weight) rows the engine trains on; diagnostics use ``X``."""
+        return X, Y, W
 
     def _n_codes(self, bn):
         """How many bottleneck coordinates :meth:`transform` returns."""
@@ -192,19 +197,23 @@ class _DeepL2Base(BaseEstimator):
         return {}
 
     # ---- fit --------------------------------------------------------------------
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight=None):
         X, y = self._validate_fit_data(X, y)
+        if sample_weight is not None:
+            # refuses negative weights and all-zero ones by name
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
         Y, target_attrs = self._task.encode(y)
         for name, value in target_attrs.items():
             setattr(self, name, value)
-        X, Y = self._normalize_fit_data(X, Y)
+        X, Y = self._normalize_fit_data(X, Y, sample_weight)
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self._prepare_network(X.shape[1], self._task.n_outputs(Y), dtype, device,
                               generator)
-        X_tr, Y_tr, X_val, Y_val = self._split(X, Y, rng)
-        X_fit, Y_fit = self._training_pairs(X_tr, Y_tr, rng)
+        X_tr, Y_tr, X_val, Y_val, W_tr = self._split(X, Y, rng, sample_weight)
+        X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
         tracker = _RankTracker(X_tr, self.track_rank_every, self.rank_tol,
                                self.n_diagnostic_samples, rng,
                                self.module_.penalizes_bias, self.rank_gap)
@@ -214,7 +223,9 @@ class _DeepL2Base(BaseEstimator):
             self.module_, *self._tensors(X_fit, Y_fit), loss_fn=self._task.loss,
             alpha=self.alpha, penalty_groups=self.module_.penalty_groups(),
             settings=self._settings(len(X_tr)), validation=validation,
-            generator=generator, verbose=self.verbose, callback=tracker.callback)
+            generator=generator, verbose=self.verbose, callback=tracker.callback,
+            sample_weight=None if W_fit is None else torch.tensor(
+                W_fit, **placement(self.module_)))
         self._record_training(result, tracker)
         self._set_diagnostics(self._diagnose(X_tr, rng))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
@@ -252,14 +263,16 @@ class _DeepL2Base(BaseEstimator):
     def _record_training(self, result, tracker):
         self.rank_history_ = tracker.history()
         self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
-        self.n_iter_ = result.n_iter
+        # scikit-learn's n_iter_: the solver's iterations (at most max_iter); the
+        # warm-up epochs come first in loss_curve_ and are not counted
+        self.n_iter_ = result.n_iter - result.n_warmup
         self.validation_scores_ = (np.asarray(result.validation_scores)
                                    if self.early_stopping else None)
         self.best_validation_score_ = result.best_validation_score
         self.stop_reason_ = result.stop_reason
         self.train_time_ = result.train_time
 
-    def _normalize_fit_data(self, X, Y):
+    def _normalize_fit_data(self, X, Y, weight=None):
         """Center and scale ``X`` and ``Y`` isotropically (see ``skrank._scaling``).
 
         Stores ``input_mean_``, ``input_scale_``, ``target_mean_`` and
@@ -267,12 +280,12 @@ class _DeepL2Base(BaseEstimator):
         target takes the inputs' scaling.
         """
         kind = self._task.kind
-        sx = IsotropicScaling.fit(X) if self.normalize else \
+        sx = IsotropicScaling.fit(X, weight) if self.normalize else \
             IsotropicScaling.identity(X.shape[1])
         if kind == "inputs":
             sy = sx
         elif kind == "real" and self.normalize:
-            sy = IsotropicScaling.fit(Y)
+            sy = IsotropicScaling.fit(Y, weight)
         else:
             sy = IsotropicScaling.identity(Y.shape[1])
         self.input_mean_, self.input_scale_ = sx.mean, sx.scale
@@ -292,9 +305,9 @@ class _DeepL2Base(BaseEstimator):
             return out
         return out * self.target_scale_ + self.target_mean_
 
-    def _split(self, X, Y, rng):
+    def _split(self, X, Y, rng, W=None):
         if not self.early_stopping:
-            return X, Y, None, None
+            return X, Y, None, None, W
         frac = self.validation_fraction
         n_val = int(round(frac * X.shape[0]))
         if n_val < 1 or X.shape[0] - n_val < 1:
@@ -312,7 +325,7 @@ class _DeepL2Base(BaseEstimator):
             )
         perm = rng.permutation(X.shape[0])
         val, tr = perm[:n_val], perm[n_val:]
-        return X[tr], Y[tr], X[val], Y[val]
+        return X[tr], Y[tr], X[val], Y[val], (None if W is None else W[tr])
 
     # ---- diagnostics ------------------------------------------------------------
     def _diagnose(self, X, rng, rank_tol=None, rank_gap=None):

@@ -64,6 +64,7 @@ class TrainingResult:
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
     n_iter: int = 0
+    n_warmup: int = 0
     stop_reason: str = "max_iter"
     best_validation_score: float = None
     train_time: float = 0.0
@@ -326,11 +327,16 @@ class UserCallback(Callback):
 
 
 # ---- solvers: each yields the objective after every sane iteration ------------------
+def _data_loss(loss_fn, output, Y, W):
+    """``loss_fn(output, Y)``, or with sample weights ``loss_fn(output, Y, W)``."""
+    return loss_fn(output, Y) if W is None else loss_fn(output, Y, W)
+
+
 class _LBFGS:
     """Full-batch L-BFGS with a strong Wolfe line search, one iteration per step."""
 
-    def __init__(self, run, X, Y, loss_fn, alpha, groups, settings):
-        self.run, self.X, self.Y = run, X, Y
+    def __init__(self, run, X, Y, W, loss_fn, alpha, groups, settings):
+        self.run, self.X, self.Y, self.W = run, X, Y, W
         self.loss_fn, self.alpha, self.groups = loss_fn, alpha, groups
         self.cache = None
 
@@ -354,7 +360,7 @@ class _LBFGS:
         for p in params:
             if p.grad is not None:
                 p.grad.zero_()
-        loss = self.loss_fn(self.run.module(self.X), self.Y)
+        loss = _data_loss(self.loss_fn, self.run.module(self.X), self.Y, self.W)
         loss.backward()
         add_penalty_gradient(self.groups, self.alpha)
         total = loss.detach() + penalty_value(self.groups, self.alpha).to(loss.device)
@@ -391,10 +397,10 @@ class _LBFGS:
 class _Minibatch:
     """Adam or SGD (Nesterov momentum) on shuffled mini-batches, one epoch a step."""
 
-    def __init__(self, run, X, Y, loss_fn, alpha, groups, settings, solver, generator):
+    def __init__(self, run, X, Y, W, loss_fn, alpha, groups, settings, solver, generator):
         n = X.shape[0]
         bs = settings.batch_size
-        self.run, self.X, self.Y, self.loss_fn = run, X, Y, loss_fn
+        self.run, self.X, self.Y, self.W, self.loss_fn = run, X, Y, W, loss_fn
         self.batch_size = n if bs is None else max(1, min(bs, n))
         self.generator = generator
         self.alpha, self.groups = alpha, groups
@@ -435,21 +441,22 @@ class _Minibatch:
     def _epoch(self):
         """One pass over mini-batches: the sum of size x batch loss, the first batch's
         loss (at the held parameters) and the largest batch loss, as tensors."""
-        X, Y, bs, n = self.X, self.Y, self.batch_size, self.X.shape[0]
+        X, Y, W, bs, n = self.X, self.Y, self.W, self.batch_size, self.X.shape[0]
         if bs < n:
             # one gather per epoch, then contiguous slices (views, no copies)
             perm = torch.randperm(n, generator=self.generator, device="cpu").to(X.device)
-            X, Y = X[perm], Y[perm]
+            X, Y, W = X[perm], Y[perm], (None if W is None else W[perm])
         total = torch.zeros((), dtype=X.dtype, device=X.device)
         first = worst = None
         for start in range(0, n, bs):
             xb, yb = X[start:start + bs], Y[start:start + bs]
+            wb = None if W is None else W[start:start + bs]
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.run.module(xb), yb)
+            loss = _data_loss(self.loss_fn, self.run.module(xb), yb, wb)
             loss.backward()
             self.optimizer.step()
             value = loss.detach()
-            total += value * xb.shape[0]
+            total += value * (xb.shape[0] if wb is None else wb.sum() / W.mean())
             if first is None:
                 # the guard reads it if Ctrl-C comes before the epoch's end
                 first = worst = self.run.guard.first = value
@@ -508,9 +515,11 @@ def _phases(settings):
 
 
 def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=None,
-          generator=None, verbose=0, callback=None):
+          generator=None, verbose=0, callback=None, sample_weight=None):
     """Minimize ``loss_fn(module(X), Y) + alpha * penalty``; return a :class:`TrainingResult`.
 
+    ``sample_weight`` (a tensor of one weight per row, or None) is handed to
+    ``loss_fn(output, target, weight)``, which averages with it.
     ``validation=(X_val, Y_val, score_fn)``, ``score_fn(output, target)`` higher is
     better: stopping follows the validation score and the best parameters are
     restored. ``callback(n_iter, module)`` runs after every iteration and may
@@ -521,10 +530,13 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
     run = _Run(module, callbacks)
     start = time.perf_counter()
     module.train()
-    data = (X, Y, loss_fn, alpha, penalty_groups)
+    data = (X, Y, sample_weight, loss_fn, alpha, penalty_groups)
     try:
-        for name, max_iter in _phases(settings):
+        phases = _phases(settings)
+        for i, (name, max_iter) in enumerate(phases):
             run.phase(SOLVERS[name](run, data, settings, generator), max_iter)
+            if i < len(phases) - 1:
+                run.result.n_warmup = run.result.n_iter
             # a converged warm-up hands over to L-BFGS; a user's stop ends it all
             if run.result.stop_reason == "callback":
                 break

@@ -30,14 +30,16 @@ class IsotropicScaling:
     scale: float
 
     @classmethod
-    def fit(cls, A):
-        """The scaling of a 2-D array ``A``; constant data get ``scale = 1``."""
+    def fit(cls, A, weight=None):
+        """The scaling of a 2-D array ``A`` (rows weighted by ``weight``, so that an
+        integer weight equals repeating the row); constant data get ``scale = 1``."""
         A = np.asarray(A, dtype=np.float64)
-        mean = np.ascontiguousarray(A.mean(axis=0))
+        mean = np.ascontiguousarray(np.average(A, axis=0, weights=weight))
         centered = A - mean
         # divide by the largest entry first: squares of huge data overflow
         peak = float(np.max(np.abs(centered))) if A.size else 0.0
-        rms = peak * float(np.sqrt(np.mean((centered / peak) ** 2))) if peak > 0 else 0.0
+        square = ((centered / peak) ** 2).mean(1) if peak > 0 else np.zeros(len(A))
+        rms = peak * float(np.sqrt(np.average(square, weights=weight))) if peak > 0 else 0.0
         # a constant column set carries no unit to remove
         scale = rms if np.isfinite(rms) and rms > 0 else 1.0
         return cls(mean=mean, scale=scale)

@@ -30,9 +30,16 @@ def r2_score(output, target):
     return (1 - ss_res / ss_tot).mean()
 
 
-def _squared_error(output, target, denominator):
-    # one fused kernel for the sum of squares
-    return F.mse_loss(output, target, reduction="sum") / denominator
+def _squared_error(output, target, weight, per_entry):
+    """Mean squared error per sample (summed over outputs) or per entry; with
+    ``weight``, each sample counts ``weight_i / mean(weight)`` times."""
+    if weight is None:
+        # one fused kernel for the sum of squares
+        total = F.mse_loss(output, target, reduction="sum")
+        return total / (output.numel() if per_entry else output.shape[0])
+    rows = (output - target).square().sum(1)
+    total = (weight * rows).sum() / weight.sum()
+    return total / output.shape[1] if per_entry else total
 
 
 class Regression:
@@ -51,8 +58,8 @@ class Regression:
     def target_dtype(self, dtype):
         return dtype
 
-    def loss(self, output, target):
-        return _squared_error(output, target, output.shape[0])
+    def loss(self, output, target, weight=None):
+        return _squared_error(output, target, weight, per_entry=False)
 
     def score(self, output, target):
         return r2_score(output, target)
@@ -67,8 +74,8 @@ class Reconstruction(Regression):
     def encode(self, y):
         return np.asarray(y), {}
 
-    def loss(self, output, target):
-        return _squared_error(output, target, output.numel())
+    def loss(self, output, target, weight=None):
+        return _squared_error(output, target, weight, per_entry=True)
 
 
 class Classification:
@@ -94,8 +101,11 @@ class Classification:
     def target_dtype(self, dtype):
         return torch.long
 
-    def loss(self, output, target):
-        return F.cross_entropy(output, target.reshape(-1))
+    def loss(self, output, target, weight=None):
+        if weight is None:
+            return F.cross_entropy(output, target.reshape(-1))
+        each = F.cross_entropy(output, target.reshape(-1), reduction="none")
+        return (weight * each).sum() / weight.sum()
 
     def score(self, output, target):
         return (output.argmax(1) == target.reshape(-1)).to(torch.float64).mean()

@@ -70,8 +70,9 @@ random_state, verbose
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` has string column names.
     device_ : str
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
     n_iter_ : int
+        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
     validation_scores_ : ndarray of shape (n_iter_,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -194,14 +195,16 @@ random_state, verbose
             )
         return X, X
 
-    def _training_pairs(self, X, Y, rng):
+    def _training_pairs(self, X, Y, W, rng):
         if not self.input_noise:
-            return X, Y
+            return X, Y, W
         # X is normalized here; input_noise is in the units of the data
         sigma = self.input_noise / self.input_scale_
         noisy = [X + sigma * rng.standard_normal(X.shape)
                  for _ in range(self.n_noisy_copies)]
-        return np.vstack(noisy), np.vstack([Y] * self.n_noisy_copies)
+        copies = self.n_noisy_copies
+        return (np.vstack(noisy), np.vstack([Y] * copies),
+                None if W is None else np.tile(W, copies))
 
     def _n_codes(self, bn):
         return max(1, bn.rank) if self.n_components is None else self.n_components
@@ -220,14 +223,17 @@ random_state, verbose
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder on ``X`` (n_samples, n_features); ``y`` is ignored.
+
+        ``sample_weight`` (n_samples,) weighs each sample's reconstruction error
+        (and the normalization's mean and scale); ``None``: equal weights.
 
         Returns
         -------
         self : BottleneckAutoencoder
         """
-        return self._fit(X, None)
+        return self._fit(X, None, sample_weight)
 
     def encode(self, X):
         """Bottleneck coordinates of ``X``, shape (n_samples, n_components_)."""

@@ -52,8 +52,9 @@ random_state, verbose
     n_outputs_ : int
         Number of logits, ``n_classes``.
     device_ : str
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
     n_iter_ : int
+        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
     validation_scores_ : ndarray of shape (n_iter_,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -147,14 +148,22 @@ random_state, verbose
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``X`` (n_samples, n_features) and class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the cross-entropy (an integer weight counts
+            like repeating the sample).
 
         Returns
         -------
         self : DeepL2Classifier
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def decision_function(self, X):
         """Logits; for two classes, the logit difference of class 1 over class 0.

@@ -25,7 +25,7 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, indexable
+from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
 
 from ._base import warm_deeper
 
@@ -100,6 +100,8 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
     depth_param, alpha_param = names
     X_tr, X_te = _take(X, train), _take(X, test)
     y_tr = None if y is None else _take(y, train)
+    # per-sample fit parameters (sample_weight) follow the training rows
+    fit_params = _check_method_params(X, fit_params, train)
     out, prev = [], None
     with _single_thread():
         for depth in depths:
@@ -323,8 +325,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
         alphas = [None] if self.alphas is None else [float(a) for a in self.alphas]
         fit_params = routed.estimator.fit
+        start = time.perf_counter()
         out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)
         self._summarize(depths, out, len(splits), alphas)
+        if self.verbose:
+            self._print_summary(time.perf_counter() - start)
         if self.refit:
             best = {names[0]: self.best_depth_}
             if names[1] is not None:
@@ -355,6 +360,18 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
                                 scorer, fit_params, warm_iter, names, a)
             for a in alphas for tr, te in splits)
         return [r for chain in chains for r in chain]
+
+    def _print_summary(self, elapsed):
+        """One line per (depth, alpha): score, rank per fold, fit time."""
+        res = self.depth_results_
+        for i, depth in enumerate(res["depth"]):
+            alpha = f"  alpha {res['alpha'][i]:g}" if "alpha" in res else ""
+            mark = "  <- chosen" if i == self.best_index_ else ""
+            print(f"depth {depth:3d}{alpha}  score {res['mean_test_score'][i]:.4f} "
+                  f"(+/- {res['std_test_score'][i]:.4f})  rank {res['bottleneck_rank'][i]} "
+                  f"(folds {res['rank_per_fold'][i].tolist()})  fit "
+                  f"{res['mean_fit_time'][i]:.1f}s{mark}", flush=True)
+        print(f"sweep of {len(res['depth'])} settings took {elapsed:.1f}s", flush=True)
 
     def _summarize(self, depths, out, n_folds, alphas=(None,)):
         rows = [(int(d), a) for a in alphas for d in depths]

@@ -1,7 +1,15 @@
 """Deep L2-regularized regression with rank diagnostics."""
 
+from numbers import Integral
+
 import numpy as np
-from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
 
 from ._base import _DeepL2Base, _FullyConnected
 from ._tasks import Regression
@@ -42,29 +50,46 @@ def _is_number(value):
     return True
 
 
-class _RegressionEstimator(RegressorMixin, TransformerMixin, _DeepL2Base):
+class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
+                           TransformerMixin, _DeepL2Base):
     """Regression over any network: predict, and transform to the bottleneck."""
 
     _task = Regression()
+    _transform_constraints = {"n_components": [Interval(Integral, 1, None,
+                                                        closed="left"), None]}
+
+    def _n_codes(self, bn):
+        return bn.rank if self.n_components is None else self.n_components
+
+    def _extra_attributes(self, report):
+        return {"n_components_": self._n_codes(report.bottleneck)}
+
+    @property
+    def _n_features_out(self):
+        """Columns of :meth:`transform` (for ``get_feature_names_out``)."""
+        return self.bottleneck_components_.shape[0]
 
     def _validate_fit_data(self, X, y):
         return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X`` (n_samples, n_features) and ``y``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss (and in the normalization's mean
+            and scale): an integer weight counts like repeating the sample.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples,) or (n_samples, n_outputs)."""
@@ -76,8 +101,9 @@ class _RegressionEstimator(RegressorMixin, TransformerMixin, _DeepL2Base):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, bottleneck_rank_)
-            The ``k`` summary statistics the network computes from its inputs.
+        Z : ndarray of shape (n_samples, n_components_)
+            The ``k`` summary statistics the network computes from its inputs
+            (``k = bottleneck_rank_``, or ``n_components`` when set).
         """
         return self._bottleneck_codes(X)
 
@@ -141,8 +167,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     warmup_iter : int, default=0
         With 'lbfgs': this many Adam epochs on mini-batches (``batch_size``,
         ``learning_rate_init``) first. Their gradient noise carries the parameters
-        out of flat regions where full-batch L-BFGS stalls; they count in
-        ``n_iter_`` and ``loss_curve_``.
+        out of flat regions where full-batch L-BFGS stalls; they come first
+        in ``loss_curve_`` and are not counted in ``n_iter_`` (at most
+        ``max_iter``, scikit-learn's meaning).
     tol : float, default=1e-4
         Training stops once the objective (or, with early stopping, minus the
         validation score) fell by less than ``tol`` times its value per
@@ -190,7 +217,13 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, batching and the validation split.
     verbose : int, default=0
-        Print progress (every ``max_iter // 20`` iterations; every one if > 1).
+        Print progress (every ``max_iter // 20`` iterations; every one if > 1)
+        with the elapsed time and a bound on the time left.
+    n_components : int or None, default=None
+        Columns of :meth:`transform`: ``None`` returns the ``bottleneck_rank_``
+        coordinates the fit found (their number varies between fits); an integer
+        pins the width (the top principal directions of the bottleneck
+        representation), for pipelines that need a fixed number of features.
 
     Attributes
     ----------
@@ -201,9 +234,10 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Only when ``X`` has string column names.
     n_outputs_ : int
     device_ : str
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
         Objective (data loss plus penalty) after each iteration.
     n_iter_ : int
+        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
     validation_scores_ : ndarray of shape (n_iter_,) or None
         Validation R^2 per iteration, with early stopping.
     best_validation_score_ : float or None
@@ -225,7 +259,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         k-planar).
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
-    bottleneck_components_ : ndarray of shape (bottleneck_rank_, width)
+    n_components_ : int
+        Columns of :meth:`transform` (``bottleneck_rank_`` unless ``n_components``).
+    bottleneck_components_ : ndarray of shape (n_components_, width)
     bottleneck_mean_ : ndarray of shape (width,)
         Principal directions and mean of the bottleneck representation (used by
         :meth:`transform`).
@@ -299,6 +335,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     (300, 2)
     """
 
+    _parameter_constraints = {**_FullyConnected._parameter_constraints,
+                              **_RegressionEstimator._transform_constraints}
+
     def __init__(
         self, *,
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.1,
@@ -308,6 +347,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
+        n_components=None,
     ):
         self.depth = depth
         self.width = width
@@ -338,3 +378,4 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_components = n_components

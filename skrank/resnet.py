@@ -50,7 +50,7 @@ class ResNetL2Regressor(_RegressionEstimator):
     activation, negative_slope, solver, learning_rate_init, momentum, batch_size, \
 max_iter, warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, \
 warm_start, rank_tol, n_diagnostic_samples, n_jacobian_points, track_rank_every, \
-normalize, dtype, device, random_state, verbose
+normalize, dtype, device, random_state, verbose, n_components
         As in :class:`DeepL2Regressor`.
 
     Attributes
@@ -61,8 +61,9 @@ normalize, dtype, device, random_state, verbose
         Only when ``X`` has string column names.
     n_outputs_ : int
     device_ : str
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
     n_iter_ : int
+        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
     validation_scores_ : ndarray of shape (n_iter_,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -123,6 +124,7 @@ normalize, dtype, device, random_state, verbose
                        "lam")
     _parameter_constraints = {
         **_DeepL2Base._parameter_constraints,
+        **_RegressionEstimator._transform_constraints,
         "depth": [Interval(Integral, 1, None, closed="left")],
         "block_depth": [Interval(Integral, 1, 2, closed="both")],
         "lam": [Interval(Real, 0, None, closed="neither")],
@@ -136,7 +138,7 @@ normalize, dtype, device, random_state, verbose
         n_iter_no_change=20, early_stopping=False, validation_fraction=0.1,
         warm_start=False, rank_tol=0.1, rank_gap=3.0, n_diagnostic_samples=1000,
         n_jacobian_points=10, track_rank_every=0, normalize=True, dtype="float32",
-        device="auto", random_state=None, verbose=0,
+        device="auto", random_state=None, verbose=0, n_components=None,
     ):
         self.depth = depth
         self.block_depth = block_depth
@@ -166,10 +168,12 @@ normalize, dtype, device, random_state, verbose
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_components = n_components
 
     def _extra_attributes(self, report):
         # candidates: embedding, the stream s_0..s_L, unembedding (ResidualNet)
         return {
+            **super()._extra_attributes(report),
             "embedding_spectrum_": report.layer_spectra[0],
             "unembedding_spectrum_": report.layer_spectra[-1],
             "stream_ranks_": np.asarray(report.bottleneck.weight_ranks[1:-1]),

@@ -1,0 +1,131 @@
+"""scikit-learn conventions users rely on: set_output and feature names, a fixed
+transform width, sample_weight, n_iter_, warnings at the user's line, progress."""
+
+import importlib.metadata
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skrank
+from skrank import (
+    BottleneckAutoencoder,
+    DeepL2Classifier,
+    DeepL2Regressor,
+    RankAwareDepthSelector,
+    ResNetL2Regressor,
+)
+
+from ._estimators import small
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    return X, np.tanh(X @ rng.randn(4, 3))
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_pandas_output_in_a_pipeline(cls, data):
+    pytest.importorskip("pandas")
+    X, y = data
+    kw = small(random_state=0) if cls is DeepL2Regressor else dict(
+        depth=2, width=8, max_iter=20, random_state=0)
+    pipe = make_pipeline(StandardScaler(), cls(**kw)).set_output(transform="pandas")
+    Z = pipe.fit(X, y).transform(X)
+    est = pipe[-1]
+    prefix = cls.__name__.lower()
+    assert Z.columns.tolist() == [f"{prefix}{i}" for i in range(est.n_components_)]
+    assert est.get_feature_names_out().tolist() == Z.columns.tolist()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_n_components_pins_the_transform_width(k, data):
+    X, y = data
+    reg = DeepL2Regressor(**small(random_state=0), n_components=k).fit(X, y)
+    assert reg.transform(X).shape == (60, k) and reg.n_components_ == k
+    assert reg.bottleneck_components_.shape[0] == k
+    # the bottleneck rank is still read, not pinned
+    free = DeepL2Regressor(**small(random_state=0)).fit(X, y)
+    assert reg.bottleneck_rank_ == free.bottleneck_rank_
+    assert free.transform(X).shape[1] == free.bottleneck_rank_
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder])
+def test_integer_sample_weight_equals_repeating_rows(cls, data):
+    X, y = data
+    if cls is DeepL2Classifier:
+        y = (y[:, 0] > 0).astype(int)
+    w = np.random.RandomState(1).randint(0, 3, len(X))
+    kw = small(dtype="float64", n_jacobian_points=0, random_state=0, warmup_iter=0)
+    args = (X,) if cls is BottleneckAutoencoder else (X, y)
+    rep = (np.repeat(X, w, 0),) + (() if cls is BottleneckAutoencoder
+                                    else (np.repeat(y, w, 0),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = cls(**kw).fit(*args, sample_weight=w)
+        b = cls(**kw).fit(*rep)
+        c = cls(**kw).fit(*args)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-8)
+    assert not np.allclose(a.loss_curve_, c.loss_curve_)  # the weights do something
+
+
+def test_sample_weight_errors(data):
+    X, y = data
+    reg = DeepL2Regressor(**small())
+    with pytest.raises(ValueError, match="sample_weight"):
+        reg.fit(X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="non-zero"):
+        reg.fit(X, y, sample_weight=np.zeros(len(X)))
+    with pytest.raises(ValueError, match="(?i)negative"):
+        reg.fit(X, y, sample_weight=-np.ones(len(X)))
+
+
+def test_sample_weight_follows_the_folds_of_a_sweep(data):
+    X, y = data
+    w = np.r_[np.ones(30), np.full(30, 2.0)]
+    with skrank_routing():
+        est = DeepL2Regressor(**small(random_state=0)).set_fit_request(sample_weight=True)
+        sel = RankAwareDepthSelector(est, depths=[2, 3], cv=2).fit(X, y, sample_weight=w)
+    assert sel.best_depth_ in (2, 3)
+
+
+def skrank_routing():
+    import sklearn
+
+    return sklearn.config_context(enable_metadata_routing=True)
+
+
+def test_n_iter_counts_solver_iterations_only(data):
+    X, _ = data
+    ae = BottleneckAutoencoder(**small(max_iter=7, tol=0.0, warmup_iter=5)).fit(X)
+    assert ae.n_iter_ == 7
+    assert len(ae.loss_curve_) == 5 + 7
+
+
+def test_convergence_warning_points_at_the_users_line(data):
+    X, y = data
+    with pytest.warns(ConvergenceWarning) as record:
+        DeepL2Regressor(**small(max_iter=2, tol=0.0)).fit(X, y)
+    assert {r.filename for r in record if r.category is ConvergenceWarning} == {__file__}
+
+
+def test_verbose_fit_and_sweep_report_time(data, capsys):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DeepL2Regressor(**small(max_iter=4, tol=0.0), verbose=2).fit(X, y)
+        out = capsys.readouterr().out
+        assert "elapsed" in out and "left" in out and "stopped after 4 iterations" in out
+        RankAwareDepthSelector(DeepL2Regressor(**small(max_iter=4)), depths=[2, 3], cv=2,
+                               verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.count("depth   ") == 2 and "<- chosen" in out and "sweep of 2" in out
+
+
+def test_one_version_string():
+    assert skrank.__version__ == importlib.metadata.version("skrank")
