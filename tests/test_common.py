@@ -33,7 +33,15 @@ _FLOAT32_BATCH = (
 
 # Any estimator may hit it (whether the last bit differs depends on the shapes), so
 # the entry applies to all; pytest reports the runs that pass as XPASS.
-EXPECTED_FAILURES = {"check_methods_subset_invariance": _FLOAT32_BATCH}
+_FLOAT32_WEIGHTS = (
+    "float32 arithmetic: a weighted sum and the same rows repeated round differently "
+    "in the last bit, and the non-convex L-BFGS path amplifies such differences over "
+    "its iterations (predictions differ by ~1e-3 here). In float64 an integer "
+    "weight equals repeating the row to 1e-8 over the whole fit "
+    "(tests/test_conventions.py::test_integer_sample_weight_equals_repeating_rows)."
+)
+EXPECTED_FAILURES = {"check_methods_subset_invariance": _FLOAT32_BATCH,
+                     "check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
 
 
 def _expected(estimator):

@@ -124,3 +124,18 @@ def test_representation_spectra_and_nonlinearity_impact():
 def test_singular_values_rejects_non_matrix():
     with pytest.raises(ValueError, match="2-D"):
         D.singular_values(np.ones(3))
+
+
+@pytest.mark.parametrize("include_bias", [True, False])
+def test_offset_free_norm_sums_the_spectra_it_names(include_bias):
+    from skrank._networks import FullyConnectedNet
+    from skrank.diagnostics import diagnose
+
+    torch.manual_seed(0)
+    net = FullyConnectedNet(4, 2, depth=4, width=8)
+    X = torch.randn(100, 4)
+    r = diagnose(net, X, include_bias=include_bias)
+    plain = sum(float(np.sum(s ** 2)) for s in r.layer_spectra)
+    free = sum(float(np.sum(s ** 2)) for s in r.offset_free_spectra)
+    assert free < plain * 0.999  # ReLU inputs have a mean: something was projected out
+    assert r.offset_free_norm == pytest.approx(free if include_bias else plain, rel=1e-9)

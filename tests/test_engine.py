@@ -3,6 +3,7 @@
 import ast
 import inspect
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -259,3 +260,51 @@ def test_convergence_warning_points_at_the_callers_line():
         train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
               max_iter=2, tol=0.0)
     assert record[0].filename == __file__
+
+
+def test_adam_stops_on_the_plateau_rule():
+    """Adam has no stall rule of its own: only the plateau rule can stop it."""
+    X, Y = torch.randn(40, 3, dtype=torch.float64), torch.randn(40, 2, dtype=torch.float64)
+    net = FullyConnectedNet(3, 2, depth=2, width=4, activation="identity",
+                            dtype=torch.float64).reset_parameters(
+        generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+                    solver="adam", learning_rate_init=1e-2, max_iter=3000,
+                    tol=1e-4, n_iter_no_change=10)
+    assert res.stop_reason == "converged"
+    assert res.n_iter < 3000
+
+
+def _autograd_penalty(groups, alpha):
+    return sum(alpha * c * sum(p.square().sum() for p in ts) for ts, c in groups)
+
+
+@pytest.mark.parametrize("scaling", ["depth", "none"])
+@pytest.mark.parametrize("penalize_bias", [True, False])
+def test_add_penalty_gradient_is_the_gradient_of_the_penalty(scaling, penalize_bias):
+    from skrank._penalty import add_penalty_gradient
+
+    net = _net(penalty_scaling=scaling, penalize_bias=penalize_bias)
+    groups, alpha = net.penalty_groups(), 0.7
+    params = list(net.parameters())
+    expected = torch.autograd.grad(_autograd_penalty(groups, alpha), params,
+                                   allow_unused=True)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    add_penalty_gradient(groups, alpha)
+    for p, g in zip(params, expected):
+        torch.testing.assert_close(p.grad, torch.zeros_like(p) if g is None else g)
+
+
+def test_lbfgs_stops_at_a_stationary_point_of_the_objective():
+    X, Y = torch.randn(40, 3, dtype=torch.float64), torch.randn(40, 2, dtype=torch.float64)
+    net = FullyConnectedNet(3, 2, depth=2, width=4, activation="identity",
+                            dtype=torch.float64)
+    groups = net.penalty_groups()
+    train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=groups, max_iter=2000,
+          tol=1e-10, n_iter_no_change=5)
+    objective = _mse(net(X), Y) + _autograd_penalty(groups, 0.1)
+    grads = torch.autograd.grad(objective, list(net.parameters()))
+    assert max(float(g.abs().max()) for g in grads) < 1e-5
