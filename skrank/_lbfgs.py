@@ -118,7 +118,8 @@ def _strong_wolfe(f, g, gtd, t, d_norm, c1, c2, tolerance_change, max_ls):
 
     Yields the next trial step length and receives ``(f_new, g_new, gtd_new)`` at
     ``x + t d``: the caller evaluates all problems' trials in one batched call.
-    The logic is that of torch's ``_strong_wolfe`` (bracketing, then zoom).
+    The logic is that of torch's ``_strong_wolfe``: :func:`_bracket`, then
+    :func:`_zoom`, sharing one budget of ``max_ls`` iterations.
 
     Parameters
     ----------
@@ -145,23 +146,38 @@ def _strong_wolfe(f, g, gtd, t, d_norm, c1, c2, tolerance_change, max_ls):
         The accepted step length (possibly 0) with the objective and gradient there
         (as the generator's return value, ``StopIteration.value``).
     """
+    bracket, b_f, b_g, b_gtd, ls_iter, done = yield from _bracket(
+        f, g, gtd, t, c1, c2, max_ls)
+    return (yield from _zoom(f, gtd, bracket, b_f, b_g, b_gtd, ls_iter, done,
+                             d_norm, c1, c2, tolerance_change, max_ls))
+
+
+def _bracket(f, g, gtd, t, c1, c2, max_ls):
+    """Bracketing phase of :func:`_strong_wolfe`, as a generator.
+
+    Grows the step until an interval contains an acceptable point. Yields trial
+    step lengths and receives ``(f_new, g_new, gtd_new)``, as :func:`_strong_wolfe`.
+
+    Returns
+    -------
+    bracket, b_f, b_g, b_gtd : list
+        Bracket ends with their objectives, gradients and directional derivatives:
+        one end when ``done``; ``b_gtd`` is None when the zoom will not read it
+        (``done``, or the budget spent).
+    ls_iter : int
+        Line search iterations spent.
+    done : bool
+        Whether the single end satisfies the strong Wolfe conditions.
+    """
     f_new, g_new, gtd_new = yield t
-    # bracketing: grow the step until an interval contains an acceptable point
     t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
-    done = False
     ls_iter = 0
     while ls_iter < max_ls:
         if f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev):
-            bracket, b_f, b_g = [t_prev, t], [f_prev, f_new], [g_prev, g_new]
-            b_gtd = [gtd_prev, gtd_new]
             break
         if abs(gtd_new) <= -c2 * gtd:
-            bracket, b_f, b_g = [t], [f_new], [g_new]
-            done = True
-            break
+            return [t], [f_new], [g_new], None, ls_iter, True
         if gtd_new >= 0:
-            bracket, b_f, b_g = [t_prev, t], [f_prev, f_new], [g_prev, g_new]
-            b_gtd = [gtd_prev, gtd_new]
             break
         # extrapolate: at least 1% beyond t, at most 10 t
         t_next = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
@@ -172,28 +188,57 @@ def _strong_wolfe(f, g, gtd, t, d_norm, c1, c2, tolerance_change, max_ls):
         ls_iter += 1
     if ls_iter == max_ls:
         # out of budget (without testing the last point, as torch): keep the better
-        # of the start and the last trial; the zoom below will not run
-        bracket, b_f, b_g = [0.0, t], [f, f_new], [g, g_new]
+        # of the start and the last trial; the zoom will not run
+        return [0.0, t], [f, f_new], [g, g_new], None, ls_iter, False
+    return ([t_prev, t], [f_prev, f_new], [g_prev, g_new], [gtd_prev, gtd_new],
+            ls_iter, False)
 
-    # zoom: shrink the bracket around a point satisfying the strong Wolfe conditions
+
+def _safeguard(t, bracket, insuf_progress):
+    """Keep a zoom trial ``t`` away from the ends of ``bracket``.
+
+    A trial too close to an end of the bracket twice in a row (or outside it) is
+    moved to 10% of the bracket's width from that end, to guarantee progress.
+
+    Returns
+    -------
+    t : float
+        The trial, possibly moved.
+    insuf_progress : bool
+        Whether this trial was close to an end without being moved.
+    """
+    b_max, b_min = max(bracket), min(bracket)
+    eps = 0.1 * (b_max - b_min)
+    if min(b_max - t, t - b_min) < eps:
+        if insuf_progress or t >= b_max or t <= b_min:
+            t = b_max - eps if abs(t - b_max) < abs(t - b_min) else b_min + eps
+            return t, False
+        return t, True
+    return t, False
+
+
+def _zoom(f, gtd, bracket, b_f, b_g, b_gtd, ls_iter, done, d_norm, c1, c2,
+          tolerance_change, max_ls):
+    """Zoom phase of :func:`_strong_wolfe`, as a generator.
+
+    Shrinks the bracket found by :func:`_bracket` (its outputs, updated in place)
+    around a point satisfying the strong Wolfe conditions, until that point is
+    found (or ``done`` already), the budget of ``max_ls`` iterations (``ls_iter``
+    of them spent) runs out, or the bracket is narrower than ``tolerance_change``.
+
+    Returns
+    -------
+    t, f_new, g_new : float, float, Tensor
+        The low end of the bracket, as :func:`_strong_wolfe`.
+    """
     insuf_progress = False
     low, high = (0, 1) if b_f[0] <= b_f[-1] else (1, 0)
     while not done and ls_iter < max_ls:
         if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
             break
-        t = _cubic_interpolate(bracket[0], b_f[0], b_gtd[0], bracket[1], b_f[1], b_gtd[1])
-        # a trial too close to an end of the bracket twice in a row (or outside it)
-        # is moved to 10% of the bracket's width from that end, to guarantee progress
-        b_max, b_min = max(bracket), min(bracket)
-        eps = 0.1 * (b_max - b_min)
-        if min(b_max - t, t - b_min) < eps:
-            if insuf_progress or t >= b_max or t <= b_min:
-                t = b_max - eps if abs(t - b_max) < abs(t - b_min) else b_min + eps
-                insuf_progress = False
-            else:
-                insuf_progress = True
-        else:
-            insuf_progress = False
+        t = _cubic_interpolate(bracket[0], b_f[0], b_gtd[0],
+                               bracket[1], b_f[1], b_gtd[1])
+        t, insuf_progress = _safeguard(t, bracket, insuf_progress)
 
         f_new, g_new, gtd_new = yield t
         ls_iter += 1
@@ -431,12 +476,30 @@ class BatchedLBFGS:
             n_evals = [int(a) for a in active]
         f, g = f.detach().to(x.dtype).reshape(n), g.detach()
 
-        # one sync for everything the per-problem decisions need
         d = self._direction(g, [i for i in range(n) if active[i]])
+        status, f0, searches, trial = self._start_searches(f, g, d, active)
+        results = self._line_search(x, fun, d, searches, trial, status, n_evals)
+        return self._accept(x, f, g, d, f0, results, status, n_evals)
+
+    def _start_searches(self, f, g, d, active):
+        """Decide each active problem's fate and start the line searches.
+
+        Returns
+        -------
+        status : list of str
+            Per problem, final unless a line search is started for it.
+        f0 : list of float
+            Objective at the start point.
+        searches, trial : dict
+            Per problem searching, its :func:`_strong_wolfe` generator and first
+            trial step length.
+        """
+        n = len(active)
+        # one sync for everything the per-problem decisions need
         finite = torch.isfinite(f) & torch.isfinite(g).all(dim=1)
         stats = torch.stack([
             f, g.abs().amax(dim=1), g.abs().sum(dim=1), torch.linalg.vecdot(g, d),
-            d.abs().amax(dim=1), finite.to(x.dtype),
+            d.abs().amax(dim=1), finite.to(f.dtype),
         ]).tolist()
         f0, g_max, g_sum, gtd, d_norm, finite = stats
 
@@ -461,22 +524,50 @@ class BatchedLBFGS:
                 f0[i], g[i], gtd[i], t0, d_norm[i], self.c1, self.c2,
                 self.line_search_tolerance, self.max_ls)
             trial[i] = next(searches[i])
+        return status, f0, searches, trial
 
-        # line search rounds: one batched evaluation for all problems still searching
+    def _evaluate_trials(self, x, fun, d, trial):
+        """Evaluate ``fun`` once at the trial points of all problems in ``trial``.
+
+        Rows of the other problems are evaluated at ``x``.
+
+        Returns
+        -------
+        f_l, gtd_l, ok_l : list of float
+            Per problem: objective, directional derivative, and 1 where f and g
+            are finite (0 elsewhere).
+        g_t : Tensor of shape (S, P)
+            Gradients.
+        """
+        n = x.shape[0]
+        t_list = [0.0] * n
+        m_list = [False] * n
+        for i in trial:
+            t_list[i], m_list[i] = trial[i], True
+        t_vec = torch.tensor(t_list, dtype=x.dtype, device=x.device)
+        mask = torch.tensor(m_list, device=x.device)
+        f_t, g_t = fun(self._move(x, t_vec, d, mask))
+        f_t, g_t = f_t.detach().to(x.dtype).reshape(n), g_t.detach()
+        ok = torch.isfinite(f_t) & torch.isfinite(g_t).all(dim=1)
+        f_l, gtd_l, ok_l = torch.stack(
+            [f_t, torch.linalg.vecdot(g_t, d), ok.to(x.dtype)]).tolist()
+        return f_l, gtd_l, ok_l, g_t
+
+    def _line_search(self, x, fun, d, searches, trial, status, n_evals):
+        """Run the line searches to their end, one batched evaluation per round.
+
+        ``searches`` and ``trial`` are emptied; ``status`` (for problems stopped
+        on a non-finite evaluation) and ``n_evals`` are updated in place.
+
+        Returns
+        -------
+        dict
+            Per problem whose search ended, ``(t, f, g)`` as :func:`_strong_wolfe`.
+        """
         results = {}
         while trial:
             rows = sorted(trial)
-            t_list = [0.0] * n
-            m_list = [False] * n
-            for i in rows:
-                t_list[i], m_list[i] = trial[i], True
-            t_vec = torch.tensor(t_list, dtype=x.dtype, device=x.device)
-            mask = torch.tensor(m_list, device=x.device)
-            f_t, g_t = fun(self._move(x, t_vec, d, mask))
-            f_t, g_t = f_t.detach().to(x.dtype).reshape(n), g_t.detach()
-            ok = torch.isfinite(f_t) & torch.isfinite(g_t).all(dim=1)
-            f_l, gtd_l, ok_l = torch.stack(
-                [f_t, torch.linalg.vecdot(g_t, d), ok.to(x.dtype)]).tolist()
+            f_l, gtd_l, ok_l, g_t = self._evaluate_trials(x, fun, d, trial)
             for i in rows:
                 n_evals[i] += 1
                 if not (ok_l[i] and math.isfinite(gtd_l[i])):
@@ -492,8 +583,18 @@ class BatchedLBFGS:
                 except StopIteration as stop:
                     results[i] = stop.value
                     del searches[i], trial[i]
+        return results
 
-        # accept the line search results
+    def _accept(self, x, f, g, d, f0, results, status, n_evals):
+        """Move the problems in ``results`` to their accepted points.
+
+        Sets their ``status`` and adds their curvature pairs to the memory.
+
+        Returns
+        -------
+        LBFGSStep
+        """
+        n = x.shape[0]
         t_acc = [0.0] * n
         f_new = list(f0)
         g_rows = list(g.unbind(0))
@@ -508,5 +609,6 @@ class BatchedLBFGS:
         x_new = self._move(x, t_vec, d, moved_t)
         g_new = torch.stack(g_rows)
         self._update_memory(sorted(results), t_vec, d, g, g_new)
-        f_out = torch.where(moved_t, torch.tensor(f_new, dtype=x.dtype, device=x.device), f)
+        f_new_t = torch.tensor(f_new, dtype=x.dtype, device=x.device)
+        f_out = torch.where(moved_t, f_new_t, f)
         return LBFGSStep(x_new, f_out, g_new, status, n_evals)
