@@ -1,7 +1,7 @@
 """
-==========================================================
-Deep autoencoders denoise, shallow ones much less (Fig. 3)
-==========================================================
+=======================================================================
+Deep autoencoders denoise, shallow ones much less (Jacot 2023a, Fig. 3)
+=======================================================================
 
 Jacot (2023a), Fig. 3: an autoencoder whose learned function has the right
 bottleneck rank maps points *near* the data manifold *onto* it. We train

@@ -1,7 +1,7 @@
 """
-==============================================
+=================================================
 Choosing the depth by rank, with cross-validation
-==============================================
+=================================================
 
 :class:`skrank.RankAwareDepthSelector` cross-validates a range of depths on the
 rank-2 task and records, per depth, the test score, the bottleneck rank of each

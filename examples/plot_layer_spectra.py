@@ -1,7 +1,7 @@
 """
-=====================================================================
-Layer spectra, nonlinearity impact and Jacobian rank vs depth (Fig. 1)
-=====================================================================
+===================================================================================
+Layer spectra, nonlinearity impact and Jacobian rank vs depth (Jacot 2023a, Fig. 1)
+===================================================================================
 
 Jacot (2023a), Fig. 1, on the rank-2 task of Jacot (2023b), App. E
 (:func:`skrank.datasets.make_bottleneck_regression`: inputs in R^20, targets in

@@ -1,7 +1,7 @@
 """
-===================================================================
+=====================================================================
 Linear ResNets: cost between nuclear norm and rank (Boix-Adsera 2025)
-===================================================================
+=====================================================================
 
 Boix-Adsera (2025), Thm. 2.1, gives the least cost of a depth-``L`` *linear* ResNet
 with embedding and unembedding layers computing a map ``A``

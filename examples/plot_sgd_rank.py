@@ -1,7 +1,7 @@
 """
-=======================================================================
-SGD and weight decay lower the rank: batch size, learning rate, decay
-=======================================================================
+====================================================
+SGD and weight decay lower the rank (Galanti et al.)
+====================================================
 
 Galanti et al. show that mini-batch SGD with weight decay drives the weight
 matrices of a deep ReLU network towards low rank, and that the bias is stronger

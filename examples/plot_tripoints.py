@@ -1,7 +1,7 @@
 """
-=====================================================
-Class boundaries of shallow and deep networks (Fig. 2)
-=====================================================
+===================================================================
+Class boundaries of shallow and deep networks (Jacot 2023a, Fig. 2)
+===================================================================
 
 Jacot (2023a), Fig. 2: four classes sampled from identical inverted "S" curves
 translated along the x axis (:func:`skrank.datasets.make_shifted_s`). A shallow

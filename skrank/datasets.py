@@ -66,9 +66,13 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     Parameters
     ----------
     n_samples : int, default=500
+        Number of samples.
     n_features : int, default=20
+        Dimension of the inputs ``x = g(z)``.
     n_targets : int, default=20
+        Dimension of the targets ``y = h(z_1..z_rank)``.
     n_latent : int, default=8
+        Dimension of the latent ``z``.
     rank : int, default=2
         The bottleneck rank of the true function; must not exceed ``n_latent``.
     n_hidden : int, default=100
@@ -78,18 +82,23 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     return_latent : bool, default=False
         Also return the latent ``z``.
     random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output; see the scikit-learn
+        glossary entry for ``random_state``.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        The inputs, centered and scaled.
     y : ndarray of shape (n_samples, n_targets)
+        The targets, centered and scaled (plus ``noise``).
     Z : ndarray of shape (n_samples, n_latent)
-        Only when ``return_latent=True``.
+        The latent variables; only when ``return_latent=True``.
 
     References
     ----------
     A. Jacot, "Bottleneck structure in learned features: low-dimension vs
-    regularity tradeoff", NeurIPS 2023, App. E.
+    regularity tradeoff", Advances in Neural Information Processing Systems 36
+    (NeurIPS 2023), App. E.
 
     Examples
     --------
@@ -131,7 +140,7 @@ def make_low_rank_regression(
     noise=0.0,
     random_state=None,
 ):
-    """The rank-5 task of Jacot (2023a), Fig. 1: ``f*: R^50 -> R^50`` of rank 5.
+    """Generate the rank-5 task of Jacot (2023a), Fig. 1: ``R^50 -> R^50``, rank 5.
 
     Inputs ``x ~ N(0, I)``; targets ``y = h(P x)`` where ``P`` has ``rank``
     random orthonormal rows and ``h`` is a random shallow ReLU network. The true
@@ -140,23 +149,34 @@ def make_low_rank_regression(
     Parameters
     ----------
     n_samples : int, default=300
+        Number of samples.
     n_features : int, default=50
+        Dimension of the inputs.
     n_targets : int, default=50
+        Dimension of the targets.
     rank : int, default=5
-        Must not exceed ``n_features``.
+        Rank of the projection ``P``, the true function's rank; must not exceed
+        ``n_features``.
     n_hidden : int, default=100
+        Width of the random network ``h``.
     noise : float, default=0.0
+        Standard deviation of Gaussian noise added to the (scaled) targets.
     random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output; see the scikit-learn
+        glossary entry for ``random_state``.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        The inputs, standard normal.
     y : ndarray of shape (n_samples, n_targets)
+        The targets, centered and scaled (plus ``noise``).
 
     References
     ----------
     A. Jacot, "Implicit bias of large depth networks: a notion of rank for
-    nonlinear functions", ICLR 2023, Fig. 1.
+    nonlinear functions", International Conference on Learning Representations
+    (ICLR) 2023, Fig. 1.
 
     Examples
     --------
@@ -187,7 +207,7 @@ def make_low_rank_regression(
 )
 def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
                    random_state=None):
-    """Classes drawn from identical inverted 'S' curves translated along x.
+    """Draw classes from identical inverted 'S' curves translated along x.
 
     The task of Jacot (2023a), Fig. 2. Class ``c`` samples points on the curve
     ``x = -sin(t) / 2 + c * shift``, ``y = sign(t) (cos(t) - 1) / 2``,
@@ -201,14 +221,19 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     n_samples : int, default=400
         Total number of points, split as evenly as possible among classes.
     n_classes : int, default=4
+        Number of classes (curves).
     shift : float, default=0.6
         Translation between consecutive classes.
     noise : float, default=0.05
+        Standard deviation of Gaussian noise added to both coordinates.
     random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output; see the scikit-learn
+        glossary entry for ``random_state``.
 
     Returns
     -------
     X : ndarray of shape (n_samples, 2)
+        The points.
     y : ndarray of shape (n_samples,)
         Class index 0..n_classes - 1.
 
@@ -237,7 +262,7 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     prefer_skip_nested_validation=True,
 )
 def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
-    """Points near a 1-D curve in the plane (Jacot 2023a, Fig. 3B).
+    """Sample points near a 1-D curve in the plane (Jacot 2023a, Fig. 3B).
 
     The clean curve is ``(t, sin(2 t) / 2 + t^2 / 4)`` for ``t ~ U(-1.5, 1.5)``,
     a bent arc of intrinsic dimension 1; Gaussian noise of standard deviation
@@ -246,8 +271,12 @@ def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
     Parameters
     ----------
     n_samples : int, default=300
+        Number of points.
     noise : float, default=0.05
+        Standard deviation of Gaussian noise added to both coordinates.
     random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output; see the scikit-learn
+        glossary entry for ``random_state``.
 
     Returns
     -------
@@ -281,7 +310,7 @@ def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
 )
 def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.0,
                   random_state=None):
-    """Points on a nonlinear manifold of known dimension, optionally noisy.
+    """Sample points on a nonlinear manifold of known dimension, optionally noisy.
 
     ``'curve'``: a helix of 1.5 turns, dimension 1; ``'swiss_roll'``: one turn of
     a rolled sheet ``(t cos t, h, t sin t)``, ``t in [pi/2, 5 pi/2]``, dimension 2;
@@ -292,12 +321,16 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
     Parameters
     ----------
     n_samples : int, default=500
+        Number of points.
     kind : {'swiss_roll', 'curve', 'sphere'}, default='swiss_roll'
+        Which manifold (see above).
     n_features : int or None, default=None
         Ambient dimension (at least 3); ``None`` means 3.
     noise : float, default=0.0
         Standard deviation of Gaussian noise added in the ambient space.
     random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output; see the scikit-learn
+        glossary entry for ``random_state``.
 
     Returns
     -------

@@ -2,10 +2,11 @@
 
 References
 ----------
-.. [1] A. Jacot, "Bottleneck structure in learned features: low-dimension vs
-   regularity tradeoff", NeurIPS 2023, sec. 3.
-.. [2] E. Boix-Adsera, "On the inductive bias of infinite-depth ResNets and the
-   bottleneck rank", 2025, Thm. 2.1 and Cor. 2.2-2.3.
+- A. Jacot, "Bottleneck structure in learned features: low-dimension vs
+  regularity tradeoff", Advances in Neural Information Processing Systems 36
+  (NeurIPS 2023), sec. 3 (deep linear networks).
+- E. Boix-Adsera, "On the inductive bias of infinite-depth ResNets and the
+  bottleneck rank", preprint, 2025, Thm. 2.1 and Cor. 2.2-2.3 (linear ResNets).
 """
 
 from numbers import Integral, Real
@@ -60,12 +61,17 @@ def deep_linear_cost(A, depth):
 
     See Also
     --------
-    deep_linear_cost_expansion : its large-depth expansion.
+    deep_linear_cost_expansion : Its large-depth expansion.
 
     Notes
     -----
     As ``L -> oo``, ``R(A; L) / L -> rank(A)``: the parameter norm per layer of a
     deep network counts the rank of the map it computes.
+
+    References
+    ----------
+    A. Jacot, "Bottleneck structure in learned features: low-dimension vs
+    regularity tradeoff", NeurIPS 2023, sec. 3.
 
     Examples
     --------
@@ -96,13 +102,25 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
     Parameters
     ----------
     A : array-like of shape (n_out, n_in)
+        The linear map ``x -> A x``.
     depth : int
+        Number of weight matrices ``L``.
     order : {0, 1, 2}, default=2
         Number of correction terms kept after ``L * rank(A)``.
 
     Returns
     -------
     cost : float
+        The truncated expansion of the least ``||theta||^2``.
+
+    See Also
+    --------
+    deep_linear_cost : The exact cost.
+
+    References
+    ----------
+    A. Jacot, "Bottleneck structure in learned features: low-dimension vs
+    regularity tradeoff", NeurIPS 2023, sec. 3.
 
     Examples
     --------
@@ -167,7 +185,7 @@ _RESNET_PARAMS = {
     prefer_skip_nested_validation=True,
 )
 def resnet_linear_cost(A, depth, lam, *, block_depth=1):
-    """Least cost of a depth-``L`` linear ResNet computing ``A`` (paper [2], Thm. 2.1).
+    """Least cost of a depth-``L`` linear ResNet computing ``A`` (Boix-Adsera, Thm. 2.1).
 
     The cost is ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + lam L sum_l ||W_l||^2`` for
     depth-1 blocks and ``... + lam/2 sum_{l,j} ||W_lj||^2`` for depth-2 blocks;
@@ -179,19 +197,27 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
     Parameters
     ----------
     A : array-like of shape (n_out, n_in)
+        The linear map ``x -> A x``.
     depth : int
         Number of residual blocks ``L``.
     lam : float > 0
         Weight of the residual blocks against the embedding and unembedding.
     block_depth : {1, 2}, default=1
+        Number of weight matrices per residual block.
 
     Returns
     -------
     cost : float
+        The least cost over all weights computing ``A``.
 
     See Also
     --------
-    resnet_linear_cost_limit : the infinite-depth limit.
+    resnet_linear_cost_limit : The infinite-depth limit.
+
+    References
+    ----------
+    E. Boix-Adsera, "On the inductive bias of infinite-depth ResNets and the
+    bottleneck rank", preprint, 2025, Thm. 2.1.
 
     Examples
     --------
@@ -208,13 +234,42 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
 
 @validate_params(_RESNET_PARAMS, prefer_skip_nested_validation=True)
 def resnet_linear_cost_limit(A, lam, *, block_depth=1):
-    """Infinite-depth limit of :func:`resnet_linear_cost` (paper [2], Cor. 2.2).
+    """Infinite-depth limit of :func:`resnet_linear_cost` (Boix-Adsera, Cor. 2.2).
 
     depth-1: ``sum_i min_{a >= 0} s_i e^{-a} + lam a^2``; depth-2:
     ``sum_{s_i <= lam} s_i + sum_{s_i > lam} lam (1 + log(s_i / lam))``. For large
     ``lam`` both tend to the nuclear norm ``sum_i s_i``; for small ``lam`` the
     depth-1 cost over ``lam log(1/lam)^2`` and the depth-2 cost over
     ``lam log(1/lam)`` tend to ``rank(A)`` (Cor. 2.3).
+
+    Parameters
+    ----------
+    A : array-like of shape (n_out, n_in)
+        The linear map ``x -> A x``.
+    lam : float > 0
+        Weight of the residual blocks against the embedding and unembedding.
+    block_depth : {1, 2}, default=1
+        Number of weight matrices per residual block.
+
+    Returns
+    -------
+    cost : float
+        The limit of the least cost as the number of blocks grows.
+
+    See Also
+    --------
+    resnet_linear_cost : The cost at a finite depth.
+
+    Notes
+    -----
+    The depth-1 ratio reaches the rank slowly, like
+    ``(1 - log log(1/lam) / log(1/lam))^2`` (per singular value the optimal
+    ``a`` is the Lambert function ``W(s_i / 2 lam)``).
+
+    References
+    ----------
+    E. Boix-Adsera, "On the inductive bias of infinite-depth ResNets and the
+    bottleneck rank", preprint, 2025, Cor. 2.2-2.3.
 
     Examples
     --------
