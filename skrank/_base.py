@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
 
 from . import diagnostics as _diag
 from ._device import as_tensor, device_or_cpu, placement, resolve_device
-from ._engine import Settings, train
+from ._engine import Settings, train_many
 from ._networks import FullyConnectedNet
 from ._scaling import IsotropicScaling
 from ._warn import warn_user
@@ -164,6 +164,7 @@ class _DeepL2Base(BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
     }
 
     #: The fully connected network's own parameters (``_FullyConnected`` below).
@@ -209,46 +210,64 @@ class _DeepL2Base(BaseEstimator):
         X, Y = self._normalize_fit_data(X, Y, sample_weight)
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
-        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        self._prepare_network(X.shape[1], self._task.n_outputs(Y), dtype, device,
-                              generator)
+        generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+                      for _ in range(1 if self.warm_start else self.n_init)]
+        modules = self._networks(X.shape[1], self._task.n_outputs(Y), dtype, device,
+                                 generators)
         X_tr, Y_tr, X_val, Y_val, W_tr = self._split(X, Y, rng, sample_weight)
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
-        tracker = _RankTracker(X_tr, self.track_rank_every, self.rank_tol,
-                               self.n_diagnostic_samples, rng,
-                               self.module_.penalizes_bias, self.rank_gap)
+        trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
+                                 self.n_diagnostic_samples, rng, m.penalizes_bias,
+                                 self.rank_gap) for m in modules]
         validation = None if X_val is None else (
-            *self._tensors(X_val, Y_val), self._task.score)
-        result = train(
-            self.module_, *self._tensors(X_fit, Y_fit), loss_fn=self._task.loss,
-            alpha=self.alpha, penalty_groups=self.module_.penalty_groups(),
-            settings=self._settings(len(X_tr)), validation=validation,
-            generator=generator, verbose=self.verbose, callback=tracker.callback,
-            sample_weight=None if W_fit is None else torch.tensor(
-                W_fit, **placement(self.module_)))
-        self._record_training(result, tracker)
+            *self._tensors(X_val, Y_val, modules[0]), self._task.score)
+        W = None if W_fit is None else torch.tensor(W_fit, **placement(modules[0]))
+        results = train_many(
+            modules, *self._tensors(X_fit, Y_fit, modules[0]), loss_fn=self._task.loss,
+            alphas=[self.alpha] * len(modules), penalty_groups=modules[0].penalty_groups(),
+            settings=self._settings(len(X_tr)), validations=[validation] * len(modules),
+            generators=generators, verbose=self.verbose,
+            callbacks=[t.callback for t in trackers], sample_weight=W)
+        best = self._keep_best(modules, results, X_tr, rng)
+        self._record_training(results[best], trackers[best])
         self._set_diagnostics(self._diagnose(X_tr, rng))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop
-        result.raise_if_interrupted()
+        results[best].raise_if_interrupted()
         return self
 
-    def _prepare_network(self, n_inputs, n_outputs, dtype, device, generator):
-        """A fresh network, or with ``warm_start`` the fitted one if its shape fits."""
+    def _keep_best(self, modules, results, X, rng):
+        """Keep the restart of lowest final objective; record every restart's."""
+        objectives = np.array([r.loss_curve[-1] if r.loss_curve else np.inf
+                               for r in results])
+        best = int(np.argmin(np.where(np.isfinite(objectives), objectives, np.inf)))
+        self.module_ = modules[best]
+        self.restart_objectives_ = objectives
+        self.best_restart_ = best
+        if len(modules) > 1:
+            sample = X[rng.choice(len(X), min(len(X), self.n_diagnostic_samples),
+                                  replace=False)]
+            self.restart_ranks_ = np.array([_diag.bottleneck(
+                m, sample, tol=self.rank_tol, min_gap=self.rank_gap).rank for m in modules])
+        else:
+            self.restart_ranks_ = None
+        return best
+
+    def _networks(self, n_inputs, n_outputs, dtype, device, generators):
+        """Fresh networks (one per restart), or with ``warm_start`` the fitted one if
+        its shape fits."""
         module = getattr(self, "module_", None)
+        self.device_ = str(device)
         if self.warm_start and module is not None:
             with torch.device("meta"):
                 wanted = build_network(self, n_inputs, n_outputs, dtype)
             if module.same_architecture(wanted):
-                self.module_ = module.to(device=device, dtype=dtype)
-                self.device_ = str(device)
-                return
-        module = build_network(self, n_inputs, n_outputs, dtype)
-        self.module_ = module.reset_parameters(generator=generator).to(device)
-        self.device_ = str(device)
+                return [module.to(device=device, dtype=dtype)]
+        return [build_network(self, n_inputs, n_outputs, dtype).reset_parameters(
+            generator=g).to(device) for g in generators]
 
-    def _tensors(self, X, Y):
-        where = placement(self.module_)
+    def _tensors(self, X, Y, module):
+        where = placement(module)
         target = dict(where, dtype=self._task.target_dtype(where["dtype"]))
         return torch.tensor(X, **where), torch.tensor(Y, **target)
 

@@ -30,11 +30,14 @@ the end.
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._penalty import add_penalty_gradient, decay_groups, entry_weights, penalty_value
+from ._lbfgs import BatchedLBFGS
+from ._penalty import decay_groups, entry_weights, penalty_value
+from ._stack import StackedObjective
 from ._warn import warn_user
 
 __all__ = ["TrainingResult", "Settings", "train", "Callback", "DivergenceWarning",
@@ -287,9 +290,10 @@ class Progress(Callback):
     """Prints the objective, the validation score, elapsed time and an estimate of
     the time left (to ``max_iter``, an upper bound: fits usually stop earlier)."""
 
-    def __init__(self, verbose, max_iter):
+    def __init__(self, verbose, max_iter, label=""):
         self.every = 1 if verbose > 1 else max(1, max_iter // 20)
         self.max_iter = max_iter
+        self.label = label
         self.start = time.perf_counter()
 
     def on_iteration(self, run, loss_value):
@@ -297,7 +301,7 @@ class Progress(Callback):
         if n % self.every == 0:
             elapsed = time.perf_counter() - self.start
             left = elapsed / n * max(0, self.max_iter - n)
-            msg = f"iter {n:5d}  objective {loss_value:.6g}"
+            msg = f"{self.label}iter {n:5d}  objective {loss_value:.6g}"
             if run.result.validation_scores:
                 msg += f"  validation {run.result.validation_scores[-1]:.4f}"
             print(f"{msg}  elapsed {elapsed:.1f}s  at most {left:.0f}s left", flush=True)
@@ -305,7 +309,7 @@ class Progress(Callback):
 
     def on_end(self, run):
         result = run.result
-        print(f"stopped after {result.n_iter} iterations ({result.stop_reason}) in "
+        print(f"{self.label}stopped after {result.n_iter} iterations ({result.stop_reason}) in "
               f"{time.perf_counter() - self.start:.1f}s", flush=True)
 
 
@@ -330,68 +334,6 @@ class UserCallback(Callback):
 def _data_loss(loss_fn, output, Y, W):
     """``loss_fn(output, Y)``, or with sample weights ``loss_fn(output, Y, W)``."""
     return loss_fn(output, Y) if W is None else loss_fn(output, Y, W)
-
-
-class _LBFGS:
-    """Full-batch L-BFGS with a strong Wolfe line search, one iteration per step."""
-
-    def __init__(self, run, X, Y, W, loss_fn, alpha, groups, settings):
-        self.run, self.X, self.Y, self.W = run, X, Y, W
-        self.loss_fn, self.alpha, self.groups = loss_fn, alpha, groups
-        self.cache = None
-
-    def _optimizer(self):
-        # unit steps: the line search chooses the length; torch caps the line
-        # search at max_eval minus the evaluations already spent in the step, so
-        # one iteration per step needs an explicit budget
-        return torch.optim.LBFGS(self.run.params, lr=1.0, max_iter=1, max_eval=26,
-                                 history_size=20, tolerance_grad=1e-9,
-                                 tolerance_change=1e-12, line_search_fn="strong_wolfe")
-
-    def _closure(self):
-        # torch's L-BFGS re-evaluates at the start of each step the point its line
-        # search just accepted: reuse that evaluation instead of paying for it twice
-        params = self.run.params
-        x = torch.cat([p.detach().reshape(-1) for p in params])
-        if self.cache is not None and torch.equal(x, self.cache[0]):
-            for p, g in zip(params, self.cache[2]):
-                p.grad = g.clone()
-            return self.cache[1]
-        for p in params:
-            if p.grad is not None:
-                p.grad.zero_()
-        loss = _data_loss(self.loss_fn, self.run.module(self.X), self.Y, self.W)
-        loss.backward()
-        add_penalty_gradient(self.groups, self.alpha)
-        total = loss.detach() + penalty_value(self.groups, self.alpha).to(loss.device)
-        self.cache = (x, total, [p.grad.detach().clone() for p in params])
-        return total
-
-    def iterations(self, max_iter):
-        optimizer, prev, stalls = self._optimizer(), math.inf, 0
-        guard = self.run.guard
-        for _ in range(max_iter):
-            optimizer.step(self._closure)
-            # the objective at the step's end (cached, not recomputed) and the
-            # parameters' sum (non-finite parameters reach it), in one host sync
-            params_sum = guard.stage().sum()
-            loss_value, params_sum = torch.stack([self._closure(), params_sum]).tolist()
-            if not (guard.sane(loss_value) and math.isfinite(params_sum)):
-                raise _Diverged
-            if loss_value >= prev:
-                # No decrease along the quasi-Newton direction (ReLU kinks and
-                # float32 rounding corrupt the curvature pairs): torch's L-BFGS
-                # would repeat that direction forever. Restart its memory from
-                # steepest descent; two restarts without progress: stationary.
-                stalls += 1
-                optimizer, self.cache = self._optimizer(), None
-                if stalls >= 2:
-                    self.run.result.stop_reason = "converged"
-                    return
-                continue
-            prev, stalls = loss_value, 0
-            guard.keep_staged()
-            yield loss_value
 
 
 class _Minibatch:
@@ -474,18 +416,64 @@ def _make(cls, groups, fused, **kwargs):
     return cls(groups, **kwargs)
 
 
+# ---- phases: one solver over every network still training ----------------------------
+@dataclass
+class _Data:
+    """What the networks train on: shared rows, or one copy per network."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    W: torch.Tensor
+    loss_fn: object
+    alphas: list
+    groups: list
+    per_network: bool = False
+
+    def row(self, i):
+        if not self.per_network:
+            return self.X, self.Y, self.W
+        return self.X[i], self.Y[i], None if self.W is None else self.W[i]
+
+
+def _groups_for(module, base, groups):
+    """``groups`` (named on ``base``'s tensors) on ``module``'s tensors, by position."""
+    if module is base:
+        return groups
+    index = {id(p): i for i, p in enumerate(base.parameters())}
+    own = list(module.parameters())
+    return [([own[index[id(p)]] for p in tensors], c) for tensors, c in groups]
+
+
+def _minibatch_phase(solver, runs, data, settings, max_iter, generators):
+    """Adam or SGD, one network after the other (each its own shuffling)."""
+    base = runs[0].module
+    for i, (run, generator) in enumerate(zip(runs, generators)):
+        if run.finished:
+            continue
+        run.start_phase()
+        groups = _groups_for(run.module, base, data.groups)
+        epochs = _Minibatch(run, *data.row(i), data.loss_fn, data.alphas[i], groups,
+                            settings, solver, generator)
+        try:
+            for loss_value in epochs.iterations(max_iter):
+                if run.record(loss_value):
+                    break
+        except _Diverged:
+            _diverged(run)
+
+
 SOLVERS = {
-    "lbfgs": lambda run, data, settings, generator: _LBFGS(run, *data, settings),
-    "adam": lambda run, data, settings, generator: _Minibatch(
-        run, *data, settings, "adam", generator),
-    "sgd": lambda run, data, settings, generator: _Minibatch(
-        run, *data, settings, "sgd", generator),
+    "lbfgs": lambda runs, data, settings, max_iter, generators: _lbfgs_phase(
+        runs, data, max_iter),
+    "adam": partial(_minibatch_phase, "adam"),
+    "sgd": partial(_minibatch_phase, "sgd"),
 }
+
 
 
 # ---- the loop -----------------------------------------------------------------------
 class _Run:
-    """What the solvers and callbacks share: module, parameters, guard, result."""
+    """One network's training: module, parameters, guard, callbacks and result."""
 
     def __init__(self, module, callbacks):
         self.module = module
@@ -494,17 +482,116 @@ class _Run:
         self.callbacks = callbacks
         self.result = TrainingResult()
 
-    def phase(self, solver, max_iter):
+    @property
+    def finished(self):
+        """Stopped for good (a converged or capped warm-up hands over to L-BFGS)."""
+        return self.result.stop_reason in ("diverged", "callback", "interrupted")
+
+    def start_phase(self):
         self.result.stop_reason = "max_iter"
         for cb in self.callbacks:
             cb.on_phase(self)
-        for loss_value in solver.iterations(max_iter):
-            self.result.n_iter += 1
-            self.result.loss_curve.append(loss_value)
-            # every callback sees every iteration, even after one asked to stop
-            stops = [cb.on_iteration(self, loss_value) for cb in self.callbacks]
-            if any(stops):
-                return
+
+    def record(self, loss_value):
+        """Bookkeeping after one sane iteration; True to stop."""
+        self.result.n_iter += 1
+        self.result.loss_curve.append(loss_value)
+        # every callback sees every iteration, even after one asked to stop
+        stops = [cb.on_iteration(self, loss_value) for cb in self.callbacks]
+        return any(stops)
+
+    def keep(self):
+        """The module's current parameters become the ones a restore returns to."""
+        self.guard.stage()
+        self.guard.keep_staged()
+
+
+def _lbfgs_phase(runs, data, max_iter):
+    """Full-batch L-BFGS (strong Wolfe) on every live network at once.
+
+    Each network keeps its own curvature pairs, line search and stopping; one
+    objective evaluation serves all of them (:mod:`skrank._stack`). The module of
+    each network holds its latest sane iterate after every iteration (callbacks
+    read it) and at the end.
+    """
+    objective = StackedObjective([r.module for r in runs], data.X, data.Y, data.W,
+                                 data.loss_fn, data.alphas, data.groups,
+                                 per_network=data.per_network)
+    state = _LBFGSState(runs, objective)
+    try:
+        for _ in range(max_iter):
+            if not any(state.active):
+                break
+            state.step()
+    finally:
+        # Ctrl-C or the end: every module holds its last sane iterate
+        for i, run in enumerate(runs):
+            objective.scatter(i, state.good[i])
+            run.keep()
+
+
+class _LBFGSState:
+    """The per-network bookkeeping of the batched L-BFGS phase."""
+
+    def __init__(self, runs, objective):
+        self.runs, self.objective = runs, objective
+        self.x = objective.gather()
+        self.f, self.g = objective(self.x)
+        self.good = self.x.clone()
+        self.prev = self.f.tolist()
+        self.stalls = [0] * len(runs)
+        self.active = []
+        self.optimizer = BatchedLBFGS(history_size=20, max_ls=25, tolerance_grad=1e-9,
+                                      tolerance_change=1e-12)
+        for i, run in enumerate(runs):
+            live = not run.finished
+            if live:
+                run.start_phase()
+            if live and not (run.guard.sane(self.prev[i])
+                             and math.isfinite(float(self.g[i].sum()))):
+                _diverged(run)
+                live = False
+            self.active.append(live)
+
+    def step(self):
+        step = self.optimizer.step(self.x, self.objective, self.f, self.g,
+                                   active=self.active)
+        self.x, self.f, self.g = step.x, step.f, step.g
+        values = self.f.tolist()
+        resets = [False] * len(self.runs)
+        for i, status in enumerate(step.status):
+            if self.active[i]:
+                resets[i] = self._after(i, status, values[i])
+        self.optimizer.reset(resets)
+
+    def _after(self, i, status, value):
+        """Network ``i``'s outcome of one iteration; True to reset its memory."""
+        run = self.runs[i]
+        if status == "nonfinite" or (status == "ok" and not run.guard.sane(value)):
+            self.objective.scatter(i, self.good[i])
+            run.keep()
+            _diverged(run)
+            self.active[i] = False
+            return False
+        if status == "converged":
+            run.result.stop_reason = "converged"
+            self.active[i] = False
+            return False
+        if status != "ok" or value >= self.prev[i]:
+            # No decrease along the quasi-Newton direction (ReLU kinks and float32
+            # rounding corrupt the curvature pairs): restart from steepest descent;
+            # two restarts without progress mean a stationary point.
+            self.stalls[i] += 1
+            if self.stalls[i] >= 2:
+                run.result.stop_reason = "converged"
+                self.active[i] = False
+            return True
+        self.prev[i], self.stalls[i] = value, 0
+        self.good[i] = self.x[i]
+        self.objective.scatter(i, self.x[i])
+        if run.record(value):
+            self.active[i] = False
+        return False
 
 
 def _phases(settings):
@@ -526,43 +613,69 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
     return True to stop. A ``KeyboardInterrupt`` returns normally with
     ``stop_reason='interrupted'``; see :meth:`TrainingResult.raise_if_interrupted`.
     """
-    callbacks = _callbacks(module, settings, validation, verbose, callback)
-    run = _Run(module, callbacks)
+    return train_many([module], X, Y, loss_fn=loss_fn, alphas=[alpha],
+                      penalty_groups=penalty_groups, settings=settings,
+                      validations=[validation], generators=[generator], verbose=verbose,
+                      callbacks=[callback], sample_weight=sample_weight)[0]
+
+
+def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
+               validations=None, generators=None, verbose=0, callbacks=None,
+               sample_weight=None, per_network=False):
+    """Train S networks of one architecture together; one result per network.
+
+    Each network follows the path it would follow alone (:func:`train` with its
+    own ``alpha``, generator, validation and callback), up to floating-point
+    rounding: L-BFGS runs batched (one evaluation for all), each network with its
+    own curvature pairs, line search and stopping; Adam and SGD epochs run one
+    network after the other. ``penalty_groups`` name the first network's tensors.
+    With ``per_network``, ``X``, ``Y`` and ``sample_weight`` carry a leading axis
+    of size S (cross-validation folds: each its own weights and scaling).
+    """
+    n = len(modules)
+    validations = validations or [None] * n
+    generators = generators or [None] * n
+    callbacks = callbacks or [None] * n
+    runs = [_Run(m, _callbacks(m, settings, v, verbose, c, f"[{i}] " if n > 1 else ""))
+            for i, (m, v, c) in enumerate(zip(modules, validations, callbacks))]
+    data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()
-    module.train()
-    data = (X, Y, sample_weight, loss_fn, alpha, penalty_groups)
+    for m in modules:
+        m.train()
     try:
         phases = _phases(settings)
-        for i, (name, max_iter) in enumerate(phases):
-            run.phase(SOLVERS[name](run, data, settings, generator), max_iter)
-            if i < len(phases) - 1:
-                run.result.n_warmup = run.result.n_iter
-            # a converged warm-up hands over to L-BFGS; a user's stop ends it all
-            if run.result.stop_reason == "callback":
-                break
-    except _Diverged:
-        _diverged(run)
+        for k, (name, max_iter) in enumerate(phases):
+            SOLVERS[name](runs, data, settings, max_iter, generators)
+            if k < len(phases) - 1:
+                for run in runs:
+                    run.result.n_warmup = run.result.n_iter
     except KeyboardInterrupt as exc:
-        _interrupted(run, exc)
-    for cb in callbacks:
+        for run in runs:
+            _interrupted(run, exc)
+    elapsed = time.perf_counter() - start
+    return [_finish(run, settings, elapsed) for run in runs]
+
+
+def _finish(run, settings, elapsed):
+    for cb in run.callbacks:
         cb.on_end(run)
-    module.eval()
+    run.module.eval()
     result = run.result
     if result.stop_reason == "max_iter":
         warn_user(f"Maximum iterations ({settings.max_iter}) reached and the "
                   "optimization hasn't converged yet.", ConvergenceWarning)
-    result.train_time = time.perf_counter() - start
+    result.train_time = elapsed
     return result
 
 
-def _callbacks(module, settings, validation, verbose, callback):
+def _callbacks(module, settings, validation, verbose, callback, label=""):
     params = [p for p in module.parameters() if p.requires_grad]
     out = [] if validation is None else [Validation(*validation, params)]
     out.append(Plateau(settings.tol, settings.n_iter_no_change))
     if callback is not None:
         out.append(UserCallback(callback))
     if verbose:
-        out.append(Progress(verbose, settings.max_iter + settings.warmup_iter))
+        out.append(Progress(verbose, settings.max_iter + settings.warmup_iter, label))
     return out
 
 

@@ -36,7 +36,7 @@ penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter,
 warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, \
 rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
-random_state, verbose
+random_state, verbose, n_init
         As in :class:`DeepL2Regressor` (the defaults too, but ``alpha=0.01``:
         cross-entropy is smaller than a squared error on standardized targets);
         with ``early_stopping`` the validation score is the accuracy.
@@ -74,6 +74,12 @@ random_state, verbose
     regularity_ : float
     rank_history_ : dict of ndarray or None
         As in :class:`DeepL2Regressor`.
+    restart_objectives_ : ndarray of shape (n_init,)
+        The final objective of every restart (the lowest was kept).
+    restart_ranks_ : ndarray of shape (n_init,) or None
+        The bottleneck rank of every restart (``None`` when ``n_init=1``).
+    best_restart_ : int
+        Index of the restart kept.
 
     See Also
     --------
@@ -108,6 +114,7 @@ random_state, verbose
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
+        n_init=1,
     ):
         self.depth = depth
         self.width = width
@@ -138,6 +145,7 @@ random_state, verbose
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_init = n_init
 
     # ---- engine hooks ---------------------------------------------------------
     def _validate_fit_data(self, X, y):

@@ -219,6 +219,12 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     verbose : int, default=0
         Print progress (every ``max_iter // 20`` iterations; every one if > 1)
         with the elapsed time and a bound on the time left.
+    n_init : int, default=1
+        Restarts from ``n_init`` random initializations, trained together (one
+        batched L-BFGS: each network keeps its own curvature pairs, line search
+        and stopping, and follows the path it would follow alone); the one with
+        the lowest final objective is kept. Restarts catch the fits that end in a
+        higher-rank basin. Ignored with ``warm_start`` (one network continues).
     n_components : int or None, default=None
         Columns of :meth:`transform`: ``None`` returns the ``bottleneck_rank_``
         coordinates the fit found (their number varies between fits); an integer
@@ -302,6 +308,12 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     rank_history_ : dict of ndarray or None
         With ``track_rank_every > 0``: ``'n_iter'``, ``'time'`` (training seconds,
         tracking excluded), ``'bottleneck_rank'`` and ``'parameter_norm'`` per record.
+    restart_objectives_ : ndarray of shape (n_init,)
+        The final objective of every restart (the lowest was kept).
+    restart_ranks_ : ndarray of shape (n_init,) or None
+        The bottleneck rank of every restart (``None`` when ``n_init=1``).
+    best_restart_ : int
+        Index of the restart kept.
 
     See Also
     --------
@@ -348,6 +360,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
         n_components=None,
+        n_init=1,
     ):
         self.depth = depth
         self.width = width
@@ -378,4 +391,5 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_init = n_init
         self.n_components = n_components

@@ -162,13 +162,13 @@ def test_early_stopping_trains_on_the_larger_split(rank2_data, monkeypatch):
     import skrank._base as base
 
     seen = {}
-    real = base.train
+    real = base.train_many
 
-    def spy(module, X, Y, **kw):
-        seen["train"], seen["validation"] = X.shape[0], kw["validation"][0].shape[0]
-        return real(module, X, Y, **kw)
+    def spy(modules, X, Y, **kw):
+        seen["train"], seen["validation"] = X.shape[0], kw["validations"][0][0].shape[0]
+        return real(modules, X, Y, **kw)
 
-    monkeypatch.setattr(base, "train", spy)
+    monkeypatch.setattr(base, "train_many", spy)
     X, y = rank2_data
     DeepL2Regressor(**FAST, early_stopping=True, validation_fraction=0.2).fit(
         X[:100], y[:100])

@@ -1,0 +1,102 @@
+"""S networks of one architecture as one objective of flat parameters ``(S, P)``.
+
+The batched L-BFGS (:mod:`skrank._lbfgs`) asks for ``f(x), g(x)`` of all S problems at
+once. Here the S networks' parameters are the rows of ``x``; one call runs every
+network on its data with ``torch.func.vmap`` over ``torch.func.functional_call`` (a
+batched matrix product per layer, not S Python loops), each network with its own
+penalty strength ``alpha_s``. Gradients of the data losses come from one backward
+pass through their sum (the networks share nothing); the penalty's gradient is
+added in closed form, ``2 alpha_s c theta`` (:mod:`skrank._penalty`).
+
+Data are shared by all networks or given per network (a leading axis of size S):
+restarts share them, cross-validation folds give each network its own weights (zero
+outside its training rows) and, with normalization, its own scaled copy.
+"""
+
+import torch
+from torch.func import functional_call, vmap
+
+__all__ = ["StackedObjective"]
+
+
+class StackedObjective:
+    """``fun(x) -> (f, g)`` over the rows of ``x``, one per network.
+
+    Parameters
+    ----------
+    modules : list of torch.nn.Module
+        S networks of one architecture (their parameters in the same order).
+    X, Y : Tensor
+        Inputs and targets, shared (``(N, d)``) or per network (``(S, N, d)``,
+        with ``per_network=True``).
+    W : Tensor or None
+        Sample weights, shared ``(N,)`` or per network ``(S, N)``.
+    loss_fn : callable
+        ``loss_fn(output, target[, weight])``, the data loss of one network.
+    alphas : sequence of float
+        The penalty strength of each network.
+    groups : list of (list of Tensor, float)
+        Network 0's penalty groups; every network has the same structure.
+    """
+
+    def __init__(self, modules, X, Y, W, loss_fn, alphas, groups, *, per_network=False):
+        self.modules = list(modules)
+        base = self.modules[0]
+        self.base = base
+        named = [(k, p) for k, p in base.named_parameters() if p.requires_grad]
+        self.names = [k for k, _ in named]
+        self.shapes = [tuple(p.shape) for _, p in named]
+        self.sizes = [p.numel() for _, p in named]
+        where = dict(device=named[0][1].device, dtype=named[0][1].dtype)
+        coef = {id(p): c for tensors, c in groups for p in tensors}
+        self.coef = torch.cat([torch.full((p.numel(),), float(coef.get(id(p), 0.0)),
+                                          **where) for _, p in named])
+        self.alphas = torch.tensor([float(a) for a in alphas], **where)
+        self.X, self.Y, self.W = X, Y, W
+        self.loss_fn = loss_fn
+        self.dims = (0, 0 if per_network else None, 0 if per_network else None,
+                     None if W is None else (0 if per_network else None))
+
+    @property
+    def n_networks(self):
+        return len(self.modules)
+
+    def _params(self, m):
+        return [p for p in m.parameters() if p.requires_grad]
+
+    def gather(self):
+        """The networks' current parameters as rows ``(S, P)``."""
+        with torch.no_grad():
+            return torch.stack([torch.cat([p.detach().reshape(-1) for p in self._params(m)])
+                                for m in self.modules])
+
+    def scatter(self, i, row):
+        """Write row ``i`` into network ``i``'s parameters."""
+        with torch.no_grad():
+            for p, chunk in zip(self._params(self.modules[i]), torch.split(row, self.sizes)):
+                p.copy_(chunk.view_as(p))
+
+    def _unflatten(self, x):
+        chunks = torch.split(x, self.sizes, dim=1)
+        return {k: c.reshape((x.shape[0],) + s)
+                for k, c, s in zip(self.names, chunks, self.shapes)}
+
+    def data_losses(self, x):
+        """The S data losses at the rows of ``x`` (differentiable in ``x``)."""
+        loss_fn, base = self.loss_fn, self.base
+
+        def one(params, X, Y, W):
+            out = functional_call(base, params, (X,))
+            return loss_fn(out, Y) if W is None else loss_fn(out, Y, W)
+
+        return vmap(one, in_dims=self.dims)(self._unflatten(x), self.X, self.Y, self.W)
+
+    def __call__(self, x):
+        xg = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            losses = self.data_losses(xg)
+            (grad,) = torch.autograd.grad(losses.sum(), xg)
+        with torch.no_grad():
+            decay = self.alphas[:, None] * self.coef
+            penalty = (decay * x * x).sum(1)
+            return losses.detach() + penalty, grad + 2.0 * decay * x

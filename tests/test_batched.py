@@ -1,0 +1,116 @@
+"""Many networks trained at once: each as it would be alone, independently, and
+restarts (``n_init``) keeping the lowest objective."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from skrank import DeepL2Regressor, DivergenceWarning
+from skrank._engine import Settings, train, train_many
+from skrank._networks import FullyConnectedNet
+
+from ._estimators import small
+
+
+def _mse(out, y):
+    return (out - y).square().sum(1).mean()
+
+
+def _nets(seeds, **kw):
+    return [FullyConnectedNet(4, 2, depth=4, width=8, dtype=torch.float64, **kw)
+            .reset_parameters(torch.Generator().manual_seed(s)) for s in seeds]
+
+
+def _flat(net):
+    return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+
+@pytest.fixture
+def data():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(50, 4, generator=g, dtype=torch.float64)
+    return X, torch.tanh(X[:, :2] @ torch.randn(2, 2, generator=g, dtype=torch.float64))
+
+
+SETTINGS = Settings(solver="lbfgs", max_iter=40, tol=0.0)
+
+
+def test_batched_networks_follow_their_separate_paths(data):
+    """Four seeds and four alphas batched = four separate fits, to rounding."""
+    X, Y = data
+    alphas = [0.0, 0.01, 0.1, 1.0]
+    nets = _nets([0, 1, 2, 3])
+    alone = [copy.deepcopy(n) for n in nets]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = train_many(nets, X, Y, loss_fn=_mse, alphas=alphas,
+                             penalty_groups=nets[0].penalty_groups(), settings=SETTINGS)
+        for net, alpha, res in zip(alone, alphas, results):
+            own = train(net, X, Y, loss_fn=_mse, alpha=alpha,
+                        penalty_groups=net.penalty_groups(), settings=SETTINGS)
+            np.testing.assert_allclose(res.loss_curve, own.loss_curve, rtol=1e-9)
+            assert res.n_iter == own.n_iter and res.stop_reason == own.stop_reason
+    for a, b in zip(nets, alone):
+        torch.testing.assert_close(_flat(a), _flat(b), rtol=1e-8, atol=1e-10)
+    # the alphas were not shared: their objectives differ
+    assert len({round(r.loss_curve[-1], 6) for r in results}) == 4
+
+
+def test_one_network_diverging_or_stopping_early_leaves_the_others_alone(data):
+    """Per-network data: network 1 sees a non-finite input (diverges at once),
+    network 2 a constant target with a huge penalty (converges early)."""
+    X, Y = data
+    Xs, Ys = X.expand(4, -1, -1).clone(), Y.expand(4, -1, -1).clone()
+    Xs[1, 0, 0] = float("inf")
+    Ys[2] = 0.0
+    alphas = [0.1, 0.1, 100.0, 0.01]
+    nets = _nets([0, 1, 2, 3])
+    start = [_flat(n).clone() for n in nets]
+    with pytest.warns(DivergenceWarning):
+        results = train_many(nets, Xs, Ys, loss_fn=_mse, alphas=alphas,
+                             penalty_groups=nets[0].penalty_groups(), per_network=True,
+                             settings=Settings(solver="lbfgs", max_iter=60))
+    assert results[1].stop_reason == "diverged"
+    assert torch.equal(_flat(nets[1]), start[1])  # back to its last sane point
+    assert results[2].stop_reason == "converged"
+    assert results[2].n_iter < results[0].n_iter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in (0, 2, 3):
+            net = _nets([i])[0]
+            own = train(net, Xs[i], Ys[i], loss_fn=_mse, alpha=alphas[i],
+                        penalty_groups=net.penalty_groups(),
+                        settings=Settings(solver="lbfgs", max_iter=60))
+            np.testing.assert_allclose(results[i].loss_curve, own.loss_curve, rtol=1e-9)
+            torch.testing.assert_close(_flat(nets[i]), _flat(net), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_n_init_keeps_the_lowest_objective_and_records_every_restart(seed):
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 5)
+    y = np.maximum(X[:, :2] @ rng.randn(2, 3), 0)
+    kw = small(depth=4, max_iter=60, dtype="float64", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        many = DeepL2Regressor(**kw, n_init=4).fit(X, y)
+        one = DeepL2Regressor(**kw).fit(X, y)
+    obj = many.restart_objectives_
+    assert obj.shape == (4,) and many.restart_ranks_.shape == (4,)
+    assert many.best_restart_ == int(np.argmin(obj))
+    assert many.loss_curve_[-1] == obj.min()
+    assert len(set(np.round(obj, 8))) > 1  # the restarts differ
+    # restart 0 is the single fit (same seed, trained as it would be alone)
+    assert obj[0] == pytest.approx(one.loss_curve_[-1], rel=1e-9)
+    # the kept network is the one whose objective was recorded (seed 1: not the first)
+    net = many.module_
+    Xs = torch.tensor(many._scale_inputs(X))
+    Ys = torch.tensor((y - many.target_mean_) / many.target_scale_)
+    with torch.no_grad():
+        penalty = sum(float((p ** 2).sum()) for p in net.parameters()) * 0.1 / 4
+        assert float(_mse(net(Xs), Ys)) + penalty == pytest.approx(obj.min(), rel=1e-8)
+    if seed == 1:
+        assert many.best_restart_ != 0 and obj.min() < one.loss_curve_[-1]
