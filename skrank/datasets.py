@@ -50,6 +50,17 @@ def _add_noise(rng, a, noise):
     },
     prefer_skip_nested_validation=True,
 )
+def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden, noise):
+    """``x = g(z)``, ``y = h(z_1..z_rank)`` for random shallow ReLU networks."""
+    if rank > n_latent:
+        raise ValueError(f"rank={rank} must not exceed n_latent={n_latent}.")
+    g = _random_relu_net(rng, n_latent, n_features, n_hidden)
+    h = _random_relu_net(rng, rank, n_targets, n_hidden)
+    Z = rng.standard_normal((n_samples, n_latent))
+    X = _standardize(g(Z))
+    return X, _add_noise(rng, _standardize(h(Z[:, :rank])), noise), Z
+
+
 def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_latent=8,
                                rank=2, n_hidden=100, noise=0.0, return_latent=False,
                                random_state=None):
@@ -107,14 +118,8 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     >>> X.shape, y.shape
     ((100, 20), (100, 20))
     """
-    if rank > n_latent:
-        raise ValueError(f"rank={rank} must not exceed n_latent={n_latent}.")
-    rng = check_random_state(random_state)
-    g = _random_relu_net(rng, n_latent, n_features, n_hidden)
-    h = _random_relu_net(rng, rank, n_targets, n_hidden)
-    Z = rng.standard_normal((n_samples, n_latent))
-    X = _standardize(g(Z))
-    y = _add_noise(rng, _standardize(h(Z[:, :rank])), noise)
+    X, y, Z = _latent_task(check_random_state(random_state), n_samples, n_features,
+                           n_targets, n_latent, rank, n_hidden, noise)
     return (X, y, Z) if return_latent else (X, y)
 
 
@@ -130,16 +135,8 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     },
     prefer_skip_nested_validation=True,
 )
-def make_low_rank_regression(
-    n_samples=300,
-    *,
-    n_features=50,
-    n_targets=50,
-    rank=5,
-    n_hidden=100,
-    noise=0.0,
-    random_state=None,
-):
+def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank=5,
+                             n_hidden=100, noise=0.0, random_state=None):
     """Generate the rank-5 task of Jacot (2023a), Fig. 1: ``R^50 -> R^50``, rank 5.
 
     Inputs ``x ~ N(0, I)``; targets ``y = h(P x)`` where ``P`` has ``rank``
@@ -308,6 +305,28 @@ def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
     },
     prefer_skip_nested_validation=True,
 )
+def _swiss_roll(rng, n):
+    # one turn of a roll, radius growing with the angle, scaled to unit size
+    t = np.pi * (0.5 + 2.0 * rng.uniform(size=n))
+    h = rng.uniform(-1.0, 1.0, size=n)
+    return np.column_stack([t * np.cos(t), h * t.max(), t * np.sin(t)]) / t.max(), 2
+
+
+def _helix(rng, n):
+    t = rng.uniform(0, 3 * np.pi, n)
+    return np.column_stack([np.cos(t), np.sin(t), t / (1.5 * np.pi) - 1.0]), 1
+
+
+def _sphere_cap(rng, n):
+    v = rng.standard_normal((n, 3))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v[:, 2] = np.abs(v[:, 2])
+    return v, 2
+
+
+_MANIFOLDS = {"swiss_roll": _swiss_roll, "curve": _helix, "sphere": _sphere_cap}
+
+
 def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.0,
                   random_state=None):
     """Sample points on a nonlinear manifold of known dimension, optionally noisy.
@@ -349,22 +368,7 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
     ((100, 3), 2)
     """
     rng = check_random_state(random_state)
-    if kind == "swiss_roll":
-        # one turn of a roll, radius growing with the angle, scaled to unit size
-        t = np.pi * (0.5 + 2.0 * rng.uniform(size=n_samples))
-        h = rng.uniform(-1.0, 1.0, size=n_samples)
-        clean = np.column_stack([t * np.cos(t), h * t.max(), t * np.sin(t)]) / t.max()
-        dim = 2
-    elif kind == "curve":
-        t = rng.uniform(0, 3 * np.pi, n_samples)
-        clean = np.column_stack([np.cos(t), np.sin(t), t / (1.5 * np.pi) - 1.0])
-        dim = 1
-    else:
-        v = rng.standard_normal((n_samples, 3))
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        v[:, 2] = np.abs(v[:, 2])
-        clean = v
-        dim = 2
+    clean, dim = _MANIFOLDS[kind](rng, n_samples)
     clean = clean - clean.mean(0)
     if n_features is not None and n_features > 3:
         Q = np.linalg.qr(rng.standard_normal((n_features, 3)))[0]
