@@ -7,15 +7,16 @@ Jacot (2023a), Fig. 1, on the rank-2 task of Jacot (2023b), App. E
 (:func:`skrank.datasets.make_bottleneck_regression`: inputs in R^20, targets in
 R^20, the targets depend on the inputs through 2 latent dimensions).
 
-* **Left**: the singular values of every hidden representation of a depth-12
-  network, each divided by its largest. In the middle layers only 2 directions
+* **Top left**: the singular values of every hidden representation of a depth-12
+  network, each divided by its largest (top right: the same for the weight
+  matrices). In the middle layers only 2 directions
   carry the data (plus the constant offset that penalized biases store in a
   weight direction of its own): the *bottleneck*.
-* **Middle**: the nonlinearity impact ``||ReLU(Z_l) - Z_l|| / ||ReLU(Z_l)||`` per
+* **Bottom left**: the nonlinearity impact ``||ReLU(Z_l) - Z_l|| / ||ReLU(Z_l)||`` per
   layer: close to 0 in the middle layers, which act almost linearly (a near
   identity on the bottleneck), large in the first and last layers, where the
   nonlinear work is done.
-* **Right**: the singular values of the Jacobian ``Jf(x)`` of the whole network
+* **Bottom right**: the singular values of the Jacobian ``Jf(x)`` of the whole network
   at 10 sample points (:func:`skrank.diagnostics.jacobian_spectra` on the fitted
   torch module, in the network's normalized input coordinates), for networks of
   increasing depth: deeper networks have lower-rank Jacobians, and from some
@@ -73,14 +74,17 @@ print(f"nonlinearity impact: first layer {impact[0]:.2f}, central layers at most
 # %%
 # Plot
 # ----
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), layout="constrained")
+fig, grid = plt.subplots(2, 2, figsize=(12, 9), layout="constrained")
+axes = [grid[0, 0], grid[1, 0], grid[1, 1], grid[0, 1]]
 SpectraDisplay.from_estimator(deep, kind="representations", ax=axes[0], n_values=12)
 axes[0].set_title("representation spectra, depth 12")
+SpectraDisplay.from_estimator(deep, kind="weights", ax=axes[3], n_values=12)
+axes[3].set_title("weight spectra, depth 12")
 
 layers = np.arange(1, impact.size + 1)
 axes[1].semilogy(layers, np.maximum(impact, 1e-6), "o-")
 axes[1].set_xlabel("hidden layer l")
-axes[1].set_ylabel("nonlinearity impact ||ReLU(Z_l) - Z_l|| / ||ReLU(Z_l)||")
+axes[1].set_ylabel("||ReLU(Z_l) - Z_l|| / ||ReLU(Z_l)||")
 axes[1].set_xticks(layers)
 axes[1].set_title("nonlinearity impact, depth 12")
 

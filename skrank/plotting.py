@@ -204,7 +204,7 @@ class SpectraDisplay:
         _integer_ticks(ax.xaxis)
         ax.grid(True, which="major", axis="y", alpha=0.3)
         if handles:
-            ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.9)
+            ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.9)
         default = {"weights": "weight spectra", "representations": "representation spectra",
                    "jacobian": "Jacobian spectra"}[self.kind]
         ax.set_title(self.title if self.title is not None else default)
