@@ -85,7 +85,7 @@ for bd in (1, 2):
 # ----------------
 worst = max(abs(c / resnet_linear_cost(A, L, lam, block_depth=bd) - 1)
             for bd in (1, 2) for c, lam in zip(trained[bd], train_lams))
-print(f"trained costs within {100 * worst:.1f}% of Thm 2.1 (expected within 2%): "
+print(f"trained costs within {100 * worst:.2f}% of Thm 2.1 (expected within 2%): "
       f"{'OK' if worst < 0.02 else 'NOT REPRODUCED'}")
 large = curves[2]["inf"][-1] / nuclear
 print(f"cost / nuclear norm at lam=1e3 (depth-2 blocks): {large:.3f} (expected 1)")
