@@ -14,6 +14,7 @@ from the report, returned as a dict: nothing overwrites the shared ones).
 
 import copy
 import time
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,7 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from . import diagnostics as _diag
-from ._device import as_tensor, device_or_cpu, placement, resolve_device
+from ._device import as_tensor, device_or_cpu, placement, resolve_device, threads
 from ._engine import Settings, train_many
 from ._networks import FullyConnectedNet
 from ._scaling import IsotropicScaling
@@ -61,6 +62,45 @@ def warm_deeper(previous, estimator, X, *, rtol):
     estimator.module_ = previous.module_.deepened(
         estimator.depth - previous.depth, previous.bottleneck_layer_, x, rtol=rtol)
     return estimator
+
+
+def _tensors(task, X, Y, module):
+    where = placement(module)
+    target = dict(where, dtype=task.target_dtype(where["dtype"]))
+    return torch.tensor(X, **where), torch.tensor(Y, **target)
+
+
+@dataclass
+class _Plan:
+    """A fit between preparation and completion: what the engine needs."""
+
+    X_tr: np.ndarray
+    X_fit: np.ndarray
+    Y_fit: np.ndarray
+    W_fit: np.ndarray
+    validation: tuple
+    modules: list
+    generators: list
+    trackers: list
+    rng: np.random.RandomState
+    task: object
+
+    def training_tensors(self):
+        return _tensors(self.task, self.X_fit, self.Y_fit, self.modules[0])
+
+    def weight_tensor(self):
+        if self.W_fit is None:
+            return None
+        return torch.tensor(self.W_fit, **placement(self.modules[0]))
+
+    def train_kwargs(self, est):
+        n = len(self.modules)
+        return dict(loss_fn=self.task.loss, alphas=[est.alpha] * n,
+                    penalty_groups=self.modules[0].penalty_groups(),
+                    settings=est._settings(len(self.X_tr)),
+                    validations=[self.validation] * n, generators=self.generators,
+                    verbose=est.verbose, callbacks=[t.callback for t in self.trackers],
+                    sample_weight=self.weight_tensor())
 
 
 class AmbiguousRankWarning(UserWarning):
@@ -165,6 +205,7 @@ class _DeepL2Base(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     #: The fully connected network's own parameters (``_FullyConnected`` below).
@@ -199,6 +240,17 @@ class _DeepL2Base(BaseEstimator):
 
     # ---- fit --------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None):
+        with threads(self.n_threads):
+            return self._fit_data(X, y, sample_weight)
+
+    def _fit_data(self, X, y, sample_weight):
+        plan = self._plan(X, y, sample_weight)
+        results = train_many(plan.modules, *plan.training_tensors(),
+                             **plan.train_kwargs(self))
+        return self._complete(plan, results)
+
+    def _plan(self, X, y, sample_weight):
+        """Everything before training: validated, normalized, split data; networks."""
         X, y = self._validate_fit_data(X, y)
         if sample_weight is not None:
             # refuses negative weights and all-zero ones by name
@@ -221,16 +273,14 @@ class _DeepL2Base(BaseEstimator):
                                  self.rank_gap) for m in modules]
         validation = None if X_val is None else (
             *self._tensors(X_val, Y_val, modules[0]), self._task.score)
-        W = None if W_fit is None else torch.tensor(W_fit, **placement(modules[0]))
-        results = train_many(
-            modules, *self._tensors(X_fit, Y_fit, modules[0]), loss_fn=self._task.loss,
-            alphas=[self.alpha] * len(modules), penalty_groups=modules[0].penalty_groups(),
-            settings=self._settings(len(X_tr)), validations=[validation] * len(modules),
-            generators=generators, verbose=self.verbose,
-            callbacks=[t.callback for t in trackers], sample_weight=W)
-        best = self._keep_best(modules, results, X_tr, rng)
-        self._record_training(results[best], trackers[best])
-        self._set_diagnostics(self._diagnose(X_tr, rng))
+        return _Plan(X_tr, X_fit, Y_fit, W_fit, validation, modules, generators,
+                     trackers, rng, self._task)
+
+    def _complete(self, plan, results):
+        """Everything after training: the kept network, the record, the diagnostics."""
+        best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng)
+        self._record_training(results[best], plan.trackers[best])
+        self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop
         results[best].raise_if_interrupted()
@@ -267,9 +317,7 @@ class _DeepL2Base(BaseEstimator):
             generator=g).to(device) for g in generators]
 
     def _tensors(self, X, Y, module):
-        where = placement(module)
-        target = dict(where, dtype=self._task.target_dtype(where["dtype"]))
-        return torch.tensor(X, **where), torch.tensor(Y, **target)
+        return _tensors(self._task, X, Y, module)
 
     def _settings(self, n_train):
         return Settings(
@@ -508,3 +556,51 @@ class _FullyConnected:
                        "penalty_scaling", "penalize_bias")
     _parameter_constraints = {**_DeepL2Base._parameter_constraints,
                               **_DeepL2Base._fc_constraints}
+
+
+def _batchable(plans, estimators):
+    """Whether these fits can share one batched L-BFGS run."""
+    first = estimators[0]
+    return (all(len(p.modules) == 1 and p.validation is None for p in plans)
+            and first.solver == "lbfgs" and first.warmup_iter == 0
+            and all(p.modules[0].same_architecture(plans[0].modules[0]) for p in plans)
+            and all(type(e) is type(first) and e.dtype == first.dtype for e in estimators))
+
+
+def _padded(arrays, n):
+    """Rows of each array padded with zeros to ``n``, stacked: (S, n, ...)."""
+    return np.stack([np.concatenate([a, np.zeros((n - len(a),) + a.shape[1:], a.dtype)])
+                     for a in arrays])
+
+
+def fit_many(estimators, datasets):
+    """Fit unfitted skrank estimators, each on its own ``(X, y)``, batched when they
+    can be (one architecture, L-BFGS without warm-up or early stopping).
+
+    Each network trains on its own rows (padded to a common length with rows of
+    weight zero) and its own normalization, as a separate ``fit`` would, up to
+    floating-point rounding; cross-validation folds and an alpha grid of one depth
+    then cost one batched run. Returns the fitted estimators.
+    """
+    with threads(estimators[0].n_threads):
+        plans = [est._plan(X, y, None) for est, (X, y) in zip(estimators, datasets)]
+        if len(estimators) == 1 or not _batchable(plans, estimators):
+            for est, plan in zip(estimators, plans):
+                est._complete(plan, train_many(plan.modules, *plan.training_tensors(),
+                                               **plan.train_kwargs(est)))
+            return estimators
+        n = max(len(p.X_fit) for p in plans)
+        weights = [np.ones(len(p.X_fit)) if p.W_fit is None else p.W_fit for p in plans]
+        modules = [p.modules[0] for p in plans]
+        X, Y = _tensors(plans[0].task, _padded([p.X_fit for p in plans], n),
+                        _padded([p.Y_fit for p in plans], n), modules[0])
+        kwargs = plans[0].train_kwargs(estimators[0])
+        kwargs.update(alphas=[e.alpha for e in estimators], validations=None,
+                      generators=[p.generators[0] for p in plans],
+                      callbacks=[p.trackers[0].callback for p in plans],
+                      sample_weight=torch.tensor(_padded(weights, n),
+                                                 **placement(modules[0])))
+        results = train_many(modules, X, Y, per_network=True, **kwargs)
+        for est, plan, result in zip(estimators, plans, results):
+            est._complete(plan, [result])
+        return estimators

@@ -541,6 +541,7 @@ class _LBFGSState:
         self.prev = self.f.tolist()
         self.stalls = [0] * len(runs)
         self.active = []
+        self._parts = {}
         self.optimizer = BatchedLBFGS(history_size=20, max_ls=25, tolerance_grad=1e-9,
                                       tolerance_change=1e-12)
         for i, run in enumerate(runs):
@@ -553,8 +554,23 @@ class _LBFGSState:
                 live = False
             self.active.append(live)
 
+    def _fun(self, x):
+        """All networks' objectives, computed for the active ones only: the rows of
+        stopped networks keep their last values (the optimizer leaves them be)."""
+        rows = [i for i, a in enumerate(self.active) if a]
+        if len(rows) == len(self.active):
+            return self.objective(x)
+        key = tuple(rows)
+        if key not in self._parts:
+            self._parts = {key: self.objective.subset(rows)}
+        index = torch.tensor(rows, device=x.device)
+        f_part, g_part = self._parts[key](x[index])
+        f, g = self.f.clone(), self.g.clone()
+        f[index], g[index] = f_part.to(f.dtype), g_part
+        return f, g
+
     def step(self):
-        step = self.optimizer.step(self.x, self.objective, self.f, self.g,
+        step = self.optimizer.step(self.x, self._fun, self.f, self.g,
                                    active=self.active)
         self.x, self.f, self.g = step.x, step.f, step.g
         values = self.f.tolist()

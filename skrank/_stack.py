@@ -61,6 +61,19 @@ class StackedObjective:
     def n_networks(self):
         return len(self.modules)
 
+    def subset(self, rows):
+        """The objective of the networks ``rows`` only (networks that stopped cost
+        nothing more)."""
+        part = object.__new__(StackedObjective)
+        part.__dict__.update(self.__dict__)
+        part.modules = [self.modules[i] for i in rows]
+        index = torch.tensor(rows, device=self.alphas.device)
+        part.alphas = self.alphas[index]
+        if self.dims[1] == 0:  # per-network data
+            part.X, part.Y = self.X[index], self.Y[index]
+            part.W = None if self.W is None else self.W[index]
+        return part
+
     def _params(self, m):
         return [p for p in m.parameters() if p.requires_grad]
 

@@ -51,7 +51,7 @@ penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter,
 warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, \
 rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
-random_state, verbose, n_init
+random_state, verbose, n_init, n_threads
         As in :class:`DeepL2Regressor`, but ``alpha=0.03`` (on the feature-averaged
         error; measured on noisy digits: 0.01 keeps 9 dimensions and denoises
         worse, 0.1 collapses to a constant), ``batch_size=50`` and
@@ -149,7 +149,7 @@ random_state, verbose, n_init
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
-        n_init=1,
+        n_init=1, n_threads=None,
     ):
         self.n_components = n_components
         self.output = output
@@ -185,6 +185,7 @@ random_state, verbose, n_init
         self.random_state = random_state
         self.verbose = verbose
         self.n_init = n_init
+        self.n_threads = n_threads
 
     # ---- engine hooks ---------------------------------------------------------
     def _validate_fit_data(self, X, y):

@@ -27,7 +27,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
 
-from ._base import warm_deeper
+from ._base import _DeepL2Base, fit_many, warm_deeper
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -91,6 +91,41 @@ def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params,
                       names, alpha)[0]
 
 
+def _row(net, depth, alpha, score, fit_time):
+    """One (depth, alpha, fold) record of the sweep."""
+    return {"depth": depth, "alpha": alpha, "score": float(score),
+            "rank": int(net.bottleneck_rank_), "parameter_norm": float(net.parameter_norm_),
+            "offset_free_norm": float(net.offset_free_norm_), "fit_time": fit_time}
+
+
+def _fit_depth(estimator, depth, X, y, splits, alphas, scorer, fit_params, names):
+    """Every (alpha, fold) fit of one depth: one batched L-BFGS run over all of them
+    (:func:`skrank._base.fit_many`) for a bare skrank estimator without fit
+    parameters, else one fit after the other."""
+    depth_param, alpha_param = names
+    jobs = [(a, tr, te) for a in alphas for tr, te in splits]
+    if "__" in depth_param or fit_params or not isinstance(estimator, _DeepL2Base):
+        return [_fit_and_score(estimator, depth, X, y, tr, te, scorer, fit_params,
+                               names, a) for a, tr, te in jobs]
+    ests = [clone(estimator).set_params(
+        **{depth_param: depth}, **({} if a is None else {alpha_param: a}))
+        for a, _, _ in jobs]
+    data = [(_take(X, tr), None if y is None else _take(y, tr)) for _, tr, _ in jobs]
+    with _single_thread():
+        start = time.perf_counter()
+        fit_many(ests, data)
+        fit_time = (time.perf_counter() - start) / len(ests)
+    rows = []
+    for est, (a, _, te) in zip(ests, jobs):
+        if est.stop_reason_ == "interrupted":
+            raise KeyboardInterrupt(f"{type(est).__name__} was interrupted; the depth "
+                                    "sweep stops.")
+        score = scorer(est, _take(X, te)) if y is None else \
+            scorer(est, _take(X, te), _take(y, te))
+        rows.append(_row(est, depth, a, score, fit_time))
+    return rows
+
+
 def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_iter,
                names=("depth", None), alpha=None):
     """The depths of one fold in order; with ``warm_iter``, each deeper network
@@ -115,12 +150,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
             _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
-            net = _network(est, depth_param)
-            out.append({"depth": depth, "alpha": alpha, "score": float(score),
-                        "rank": int(net.bottleneck_rank_),
-                        "parameter_norm": float(net.parameter_norm_),
-                        "offset_free_norm": float(net.offset_free_norm_),
-                        "fit_time": fit_time})
+            out.append(_row(_network(est, depth_param), depth, alpha, score, fit_time))
             prev = est
     return out
 
@@ -343,13 +373,14 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
 
     def _sweep(self, depths, alphas, names, X, y, splits, scorer, fit_params):
         """Every (alpha, depth, fold) fit, spread over joblib workers: one job per
-        fit, or with ``warm_start`` one job per (alpha, fold) chain of depths."""
+        depth (its folds and alphas batched), or with ``warm_start`` one job per
+        (alpha, fold) chain of depths."""
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
         if not self.warm_start:
-            return parallel(
-                delayed(_fit_and_score)(self.estimator, int(d), X, y, tr, te, scorer,
-                                        fit_params, names, a)
-                for a in alphas for d in depths for tr, te in splits)
+            per_depth = parallel(
+                delayed(_fit_depth)(self.estimator, int(d), X, y, splits, alphas, scorer,
+                                    fit_params, names) for d in depths)
+            return [r for rows in per_depth for r in rows]
         if "__" in names[0]:
             raise ValueError("warm_start needs a bare skrank estimator, not a "
                              f"{type(self.estimator).__name__}.")

@@ -50,7 +50,7 @@ class ResNetL2Regressor(_RegressionEstimator):
     activation, negative_slope, solver, learning_rate_init, momentum, batch_size, \
 max_iter, warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, \
 warm_start, rank_tol, n_diagnostic_samples, n_jacobian_points, track_rank_every, \
-normalize, dtype, device, random_state, verbose, n_components, n_init
+normalize, dtype, device, random_state, verbose, n_components, n_init, n_threads
         As in :class:`DeepL2Regressor`.
 
     Attributes
@@ -145,7 +145,7 @@ normalize, dtype, device, random_state, verbose, n_components, n_init
         warm_start=False, rank_tol=0.1, rank_gap=3.0, n_diagnostic_samples=1000,
         n_jacobian_points=10, track_rank_every=0, normalize=True, dtype="float32",
         device="auto", random_state=None, verbose=0, n_components=None,
-        n_init=1,
+        n_init=1, n_threads=None,
     ):
         self.depth = depth
         self.block_depth = block_depth
@@ -176,6 +176,7 @@ normalize, dtype, device, random_state, verbose, n_components, n_init
         self.random_state = random_state
         self.verbose = verbose
         self.n_init = n_init
+        self.n_threads = n_threads
         self.n_components = n_components
 
     def _extra_attributes(self, report):

@@ -114,3 +114,54 @@ def test_n_init_keeps_the_lowest_objective_and_records_every_restart(seed):
         assert float(_mse(net(Xs), Ys)) + penalty == pytest.approx(obj.min(), rel=1e-8)
     if seed == 1:
         assert many.best_restart_ != 0 and obj.min() < one.loss_curve_[-1]
+
+
+def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
+    import skrank._base as base
+
+    seen = []
+    real = base.train_many
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "train_many", spy)
+    before = torch.get_num_threads()
+    X = np.random.RandomState(0).randn(30, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DeepL2Regressor(**small(max_iter=3), n_threads=1).fit(X, X[:, 0])
+        DeepL2Regressor(**small(max_iter=3)).fit(X, X[:, 0])
+    assert seen == [1, before]
+    assert torch.get_num_threads() == before
+
+
+def test_sweep_folds_and_alphas_batched_equal_separate_fits():
+    """The selector trains the folds and alphas of one depth in one batched run;
+    each gives the score and rank of a separate fit on its fold."""
+    from sklearn.base import clone
+    from sklearn.metrics import check_scoring
+    from sklearn.model_selection import KFold
+
+    from skrank import RankAwareDepthSelector
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(61, 4)  # folds of unequal size: padded rows of weight zero
+    y = np.tanh(X[:, :2] @ rng.randn(2, 3))
+    base = DeepL2Regressor(**small(max_iter=40, dtype="float64", random_state=0))
+    cv = KFold(3, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(base, depths=[3], alphas=[0.05, 0.3], cv=cv,
+                                     refit=False).fit(X, y)
+        scorer = check_scoring(base)
+        for row, alpha in enumerate([0.05, 0.3]):
+            scores, ranks = [], []
+            for tr, te in cv.split(X):
+                est = clone(base).set_params(alpha=alpha, depth=3).fit(X[tr], y[tr])
+                scores.append(scorer(est, X[te], y[te]))
+                ranks.append(est.bottleneck_rank_)
+            assert sel.depth_results_["rank_per_fold"][row].tolist() == ranks
+            assert sel.depth_results_["mean_test_score"][row] == pytest.approx(
+                np.mean(scores), rel=1e-7)
