@@ -176,27 +176,7 @@ class SpectraDisplay:
                         vmin=None if norm else 1, vmax=None if norm else n_max,
                         s=18, edgecolors="none", zorder=3)
         ax.set_yscale("log")
-        handles = []
-        if self.rank_tol is not None:
-            if self.normalize:
-                h = ax.axhline(self.rank_tol, color="tab:red", ls="--", lw=1,
-                               label=f"rank_tol floor ({self.rank_tol:g} x largest)")
-            else:
-                tops = np.array([s[0] if s.size else np.nan for s in rows])
-                h = ax.hlines(self.rank_tol * tops, np.arange(1, len(rows) + 1) - 0.35,
-                              np.arange(1, len(rows) + 1) + 0.35, colors="tab:red",
-                              linestyles="--", lw=1,
-                              label=f"rank_tol floor ({self.rank_tol:g} x largest)")
-            handles.append(h)
-        if self.bottleneck_layer is not None and self.kind != "jacobian":
-            rank = "" if self.bottleneck_rank is None else f", rank {self.bottleneck_rank}"
-            h = ax.axvspan(self.bottleneck_layer - 0.45, self.bottleneck_layer + 0.45,
-                           color="tab:orange", alpha=0.25, zorder=1,
-                           label=f"bottleneck (layer {self.bottleneck_layer}{rank})")
-            handles.append(h)
-        elif self.kind == "jacobian" and self.bottleneck_rank is not None:
-            handles.append(ax.plot([], [], " ",
-                                   label=f"Jacobian rank {self.bottleneck_rank}")[0])
+        handles = self._floor(ax, rows) + self._bottleneck_marker(ax)
         ax.set_xlabel(_ROW_LABELS[self.kind])
         ax.set_ylabel("singular value / largest of its row" if self.normalize
                       else "singular value", labelpad=6)
@@ -215,6 +195,36 @@ class SpectraDisplay:
             self.colorbar_.set_ticks(np.arange(1, n_max + 1, step))
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+    def _floor(self, ax, rows):
+        """The rank_tol floor: one line for normalized rows, else one per row."""
+        handles = []
+        if self.rank_tol is not None:
+            if self.normalize:
+                h = ax.axhline(self.rank_tol, color="tab:red", ls="--", lw=1,
+                               label=f"rank_tol floor ({self.rank_tol:g} x largest)")
+            else:
+                tops = np.array([s[0] if s.size else np.nan for s in rows])
+                h = ax.hlines(self.rank_tol * tops, np.arange(1, len(rows) + 1) - 0.35,
+                              np.arange(1, len(rows) + 1) + 0.35, colors="tab:red",
+                              linestyles="--", lw=1,
+                              label=f"rank_tol floor ({self.rank_tol:g} x largest)")
+            handles.append(h)
+        return handles
+
+    def _bottleneck_marker(self, ax):
+        """The bottleneck layer shaded (its rank named), or the Jacobian rank."""
+        handles = []
+        if self.bottleneck_layer is not None and self.kind != "jacobian":
+            rank = "" if self.bottleneck_rank is None else f", rank {self.bottleneck_rank}"
+            h = ax.axvspan(self.bottleneck_layer - 0.45, self.bottleneck_layer + 0.45,
+                           color="tab:orange", alpha=0.25, zorder=1,
+                           label=f"bottleneck (layer {self.bottleneck_layer}{rank})")
+            handles.append(h)
+        elif self.kind == "jacobian" and self.bottleneck_rank is not None:
+            handles.append(ax.plot([], [], " ",
+                                   label=f"Jacobian rank {self.bottleneck_rank}")[0])
+        return handles
 
 
 class DepthSweepDisplay:
