@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
 
 from . import diagnostics as _diag
 from ._device import as_tensor, device_or_cpu, placement, resolve_device, threads
-from ._engine import Settings, train_many
+from ._engine import Settings, Stepper, train_many
 from ._networks import FullyConnectedNet
 from ._scaling import IsotropicScaling
 from ._warn import warn_user
@@ -48,6 +48,14 @@ def build_network(estimator, n_inputs, n_outputs, dtype, device=None):
     """The network an estimator's parameters describe (also used by persistence)."""
     kwargs = {name: getattr(estimator, name) for name in estimator._network_params}
     return estimator._network(n_inputs, n_outputs, dtype=dtype, device=device, **kwargs)
+
+
+def _stochastic(estimator):
+    """``partial_fit`` exists for the mini-batch solvers, as in scikit-learn's MLPs."""
+    if estimator.solver not in ("adam", "sgd"):
+        raise AttributeError(f"partial_fit is only available for the mini-batch solvers "
+                             f"'adam' and 'sgd', not solver={estimator.solver!r}.")
+    return True
 
 
 def warm_deeper(previous, estimator, X, *, rtol):
@@ -104,8 +112,11 @@ class _Plan:
 
 
 class AmbiguousRankWarning(UserWarning):
-    """A rank was read where the spectrum shows no clear gap, or the network does
-    not factor through the rank it read: the number moves with ``rank_tol``."""
+    """Warning issued when a bottleneck rank reading is ambiguous.
+
+    A rank was read where the spectrum shows no clear gap, or the network does
+    not factor through the rank it read: the number moves with ``rank_tol``.
+    """
 
 
 #: Below this fidelity the network passed through its bottleneck coordinates no
@@ -222,9 +233,9 @@ class _DeepL2Base(BaseEstimator):
     _network_params = ()
 
     # ---- what a subclass may add ------------------------------------------------
-    def _validate_fit_data(self, X, y):
+    def _validate_fit_data(self, X, y, reset=True):
         return validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=[np.float64, np.float32])
+                             dtype=[np.float64, np.float32], reset=reset)
 
     def _training_pairs(self, X, Y, W, rng):
         """The (input, target, weight) rows the engine trains on; diagnostics use ``X``."""
@@ -251,6 +262,7 @@ class _DeepL2Base(BaseEstimator):
 
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
+        self._stepper = None  # a full fit starts over: no partial_fit state
         X, y = self._validate_fit_data(X, y)
         if sample_weight is not None:
             # refuses negative weights and all-zero ones by name
@@ -264,8 +276,8 @@ class _DeepL2Base(BaseEstimator):
         rng = check_random_state(self.random_state)
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
                       for _ in range(1 if self.warm_start else self.n_init)]
-        modules = self._networks(X.shape[1], self._task.n_outputs(Y), dtype, device,
-                                 generators)
+        modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
+                                 device, generators)
         X_tr, Y_tr, X_val, Y_val, W_tr = self._split(X, Y, rng, sample_weight)
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
         trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
@@ -285,6 +297,69 @@ class _DeepL2Base(BaseEstimator):
         # sweep) must still stop
         results[best].raise_if_interrupted()
         return self
+
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of the mini-batch solver on ``(X, y)`` (see ``partial_fit``)."""
+        with threads(self.n_threads):
+            first = getattr(self, "_stepper", None) is None
+            X, y = self._validate_fit_data(X, y, reset=first)
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                     ensure_non_negative=True)
+            X, Y, attrs = self._partial_data(X, y, sample_weight, classes, first)
+            rng = check_random_state(self.random_state)
+            if first:
+                self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
+            X_t, Y_t = self._tensors(X, Y, self.module_)
+            W = None if sample_weight is None else torch.tensor(
+                sample_weight, **placement(self.module_))
+            start = time.perf_counter()
+            self._stepper.epoch(X_t, Y_t, W)
+            result = self._stepper.run.result
+            result.train_time = getattr(self, "train_time_", 0.0) * (not first) \
+                + time.perf_counter() - start
+            self._record_training(result, _RankTracker(X, 0, 0, 0, rng, False, 0))
+            self.stop_reason_ = "diverged" if result.stop_reason == "diverged" \
+                else "partial_fit"
+            self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
+                np.array(result.loss_curve[-1:]), 0, None
+            self._set_diagnostics(self._diagnose(X, rng))
+        return self
+
+    def _partial_data(self, X, y, sample_weight, classes, first):
+        """The call's data encoded and normalized: by this data on the first call,
+        by the first call's scaling afterwards."""
+        task = self._task
+        extra = {}
+        if task.kind == "labels":
+            known = classes if first else self.classes_
+            if known is None:
+                raise ValueError("classes must be passed on the first call to "
+                                 "partial_fit (all labels the calls will hold).")
+            extra = {"classes": known}
+        Y, attrs = task.encode(y, **extra)
+        if first:
+            for name, value in attrs.items():
+                setattr(self, name, value)
+            return (*self._normalize_fit_data(X, Y, sample_weight), attrs)
+        if "n_outputs_" in attrs and attrs["n_outputs_"] != self.n_outputs_:
+            raise ValueError(f"y has {attrs['n_outputs_']} outputs; the first call to "
+                             f"partial_fit had {self.n_outputs_}.")
+        Xn = self._scale_inputs(X)
+        self._check_representable(Xn, "X")
+        if task.kind == "labels":
+            return Xn, Y, attrs
+        scale = self.input_scale_ if task.kind == "inputs" else self.target_scale_
+        mean = self.input_mean_ if task.kind == "inputs" else self.target_mean_
+        return Xn, (np.asarray(Y, dtype=np.float64) - mean) / scale, attrs
+
+    def _start_partial(self, X, n_outputs, rng):
+        device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self.module_ = self._networks(X.shape[1], n_outputs, dtype, device, [generator])[0]
+        self._stepper = Stepper(self.module_, loss_fn=self._task.loss, alpha=self.alpha,
+                                penalty_groups=self.module_.penalty_groups(),
+                                settings=self._settings(len(X)), generator=generator)
 
     def _keep_best(self, modules, results, X, rng):
         """Keep the restart of lowest final objective; record every restart's."""
@@ -525,6 +600,9 @@ class _DeepL2Base(BaseEstimator):
         # The network travels on the CPU so that a model trained on a GPU unpickles
         # on a machine without one; __setstate__ moves it back when it can.
         state = super().__getstate__()
+        # the optimizer of partial_fit is not kept: a partial_fit after loading
+        # starts a fresh one (Adam's moments, SGD's momentum)
+        state.pop("_stepper", None)
         module = state.get("module_")
         if module is not None and placement(module)["device"].type != "cpu":
             state = dict(state)

@@ -40,7 +40,8 @@ from ._penalty import decay_groups, entry_weights, penalty_value
 from ._stack import StackedObjective
 from ._warn import warn_user
 
-__all__ = ["TrainingResult", "Settings", "train", "Callback", "DivergenceWarning",
+__all__ = ["TrainingResult", "Settings", "train", "train_many", "Stepper", "Callback",
+           "DivergenceWarning",
            "TrainingInterruptedWarning", "SOLVERS"]
 
 #: An objective this many times its first value has diverged, even while floats (in
@@ -714,3 +715,38 @@ def _interrupted(run, exc):
         f"Training interrupted after {run.result.n_iter} iterations; the model keeps "
         "the last parameters with a finite loss and is usable.",
         TrainingInterruptedWarning)
+
+
+class Stepper:
+    """Mini-batch epochs on data handed over one call at a time (``partial_fit``).
+
+    The optimizer's state (Adam's moments, SGD's momentum) and the divergence guard
+    carry over from call to call, as if the calls' data were consecutive epochs.
+    """
+
+    def __init__(self, module, *, loss_fn, alpha, penalty_groups, settings, generator):
+        self.run = _Run(module, [])
+        self.args = (loss_fn, alpha, penalty_groups, settings, settings.solver, generator)
+        self.epochs = None
+
+    def epoch(self, X, Y, W=None):
+        """One epoch over ``(X, Y)``; returns its objective (NaN after divergence)."""
+        run = self.run
+        if self.epochs is None:
+            self.epochs = _Minibatch(run, X, Y, W, *self.args)
+        else:
+            bs = self.args[3].batch_size
+            self.epochs.X, self.epochs.Y, self.epochs.W = X, Y, W
+            self.epochs.batch_size = len(X) if bs is None else max(1, min(bs, len(X)))
+        run.module.train()
+        run.result.stop_reason = "max_iter"
+        try:
+            value = next(self.epochs.iterations(1))
+            run.result.n_iter += 1
+            run.result.loss_curve.append(value)
+        except _Diverged:
+            _diverged(run)
+            value = math.nan
+        finally:
+            run.module.eval()
+        return value

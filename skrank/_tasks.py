@@ -52,7 +52,8 @@ class Regression:
         attrs = {"n_outputs_": 1 if y.ndim == 1 else y.shape[1], "_y_ndim": y.ndim}
         return y.reshape(y.shape[0], -1), attrs
 
-    def n_outputs(self, Y):
+    def n_outputs(self, Y, attrs):
+        """The network's output count, from the encoded targets and their attributes."""
         return Y.shape[1]
 
     def target_dtype(self, dtype):
@@ -83,10 +84,15 @@ class Classification:
 
     kind = "labels"
 
-    def encode(self, y):
+    def encode(self, y, classes=None):
+        """Codes of ``y``; with ``classes`` (``partial_fit``), codes among those."""
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
+        encoder = LabelEncoder().fit(y if classes is None else classes)
+        unseen = np.setdiff1d(y, encoder.classes_)
+        if unseen.size:
+            raise ValueError(f"y holds labels {unseen.tolist()} not among the classes "
+                             f"{encoder.classes_.tolist()}.")
         if len(encoder.classes_) < 2:
             raise ValueError(
                 "DeepL2Classifier needs samples of at least 2 classes; got only one "
@@ -95,8 +101,8 @@ class Classification:
         attrs = {"classes_": encoder.classes_, "n_outputs_": len(encoder.classes_)}
         return encoder.transform(y).reshape(-1, 1), attrs
 
-    def n_outputs(self, Y):
-        return int(Y.max()) + 1
+    def n_outputs(self, Y, attrs):
+        return attrs["n_outputs_"]  # every class, even one absent from these rows
 
     def target_dtype(self, dtype):
         return torch.long

@@ -5,9 +5,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected
+from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
 from ._tasks import Reconstruction
 from ._warn import warn_user
 
@@ -67,13 +68,13 @@ random_state, verbose, n_init, n_threads
         Number of columns of :meth:`transform` with ``output='codes'``.
     module_ : torch.nn.Module
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when ``X`` has string column names.
     device_ : str
-    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
-    validation_scores_ : ndarray of shape (n_iter_,) or None
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
     train_time_ : float
@@ -84,9 +85,9 @@ random_state, verbose, n_init, n_threads
         The dimension the autoencoder passes the data through: the estimated
         dimension of the data manifold.
     bottleneck_layer_ : int
-    bottleneck_components_ : ndarray of shape (n_components_, width)
+    bottleneck_components_ : ndarray of shape (`n_components_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
-    jacobian_spectra_ : ndarray of shape (n_jacobian_points, n_features_in_)
+    jacobian_spectra_ : ndarray of shape (n_jacobian_points, `n_features_in_`)
     jacobian_rank_ : int
         Rank of the Jacobian of ``f``: the local dimension of the learned manifold.
     parameter_norm_ : float
@@ -188,8 +189,8 @@ random_state, verbose, n_init, n_threads
         self.n_threads = n_threads
 
     # ---- engine hooks ---------------------------------------------------------
-    def _validate_fit_data(self, X, y):
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+    def _validate_fit_data(self, X, y, reset=True):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         if X.shape[0] < 2:
             # one point has no shape: no representation to read a dimension from
             raise ValueError(
@@ -244,6 +245,29 @@ random_state, verbose, n_init, n_threads
         """
         return self._fit(X, None, sample_weight)
 
+    @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One epoch of the mini-batch solver on this data, continuing the last.
+
+        Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
+        network and fixes the normalization from its data; each call runs one
+        epoch, the optimizer's state carrying over, and re-reads the diagnostics
+        on the call's data. ``fit`` starts over.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BottleneckAutoencoder
+        """
+        return self._partial_fit(X, None, sample_weight)
+
     def encode(self, X):
         """Bottleneck coordinates of ``X``, shape (n_samples, n_components_)."""
         return self._bottleneck_codes(X)
@@ -257,7 +281,7 @@ random_state, verbose, n_init, n_threads
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_features_in_)
+        X_hat : ndarray of shape (n_samples, `n_features_in_`)
         """
         return self._forward(X)
 
@@ -283,7 +307,7 @@ random_state, verbose, n_init, n_threads
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components_) or (n_samples, n_features_in_)
+        X_new : ndarray of shape (n_samples, `n_components_`) or (n_samples, `n_features_in_`)
         """
         if self.output == "reconstruction":
             return self.reconstruct(X)

@@ -2,9 +2,10 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _DeepL2Base, _FullyConnected
+from ._base import _DeepL2Base, _FullyConnected, _stochastic
 from ._tasks import Classification
 
 __all__ = ["DeepL2Classifier"]
@@ -47,15 +48,15 @@ random_state, verbose, n_init, n_threads
         The class labels.
     module_ : torch.nn.Module
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when ``X`` has string column names.
     n_outputs_ : int
         Number of logits, ``n_classes``.
     device_ : str
-    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
-    validation_scores_ : ndarray of shape (n_iter_,) or None
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
     train_time_ : float
@@ -64,7 +65,7 @@ random_state, verbose, n_init, n_threads
     layer_ranks_ : ndarray of shape (depth,)
     bottleneck_rank_ : int
     bottleneck_layer_ : int
-    bottleneck_components_ : ndarray of shape (bottleneck_rank_, width)
+    bottleneck_components_ : ndarray of shape (`bottleneck_rank_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_classes))
     jacobian_rank_ : int
@@ -149,10 +150,10 @@ random_state, verbose, n_init, n_threads
         self.n_threads = n_threads
 
     # ---- engine hooks ---------------------------------------------------------
-    def _validate_fit_data(self, X, y):
+    def _validate_fit_data(self, X, y, reset=True):
         if y is not None and _has_missing_labels(y):
             raise ValueError("y contains NaN or None labels; every sample needs a class.")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=reset)
         return X, y
 
     # ---- public API -----------------------------------------------------------
@@ -173,6 +174,30 @@ random_state, verbose, n_init, n_threads
         self : DeepL2Classifier
         """
         return self._fit(X, y, sample_weight)
+
+    @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of the mini-batch solver on this data, continuing the last.
+
+        Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
+        network and fixes the normalization from its data; each call runs one
+        epoch, the optimizer's state carrying over, and re-reads the diagnostics
+        on the call's data. ``fit`` starts over.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every label the calls will hold; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : DeepL2Classifier
+        """
+        return self._partial_fit(X, y, sample_weight, classes)
 
     def decision_function(self, X):
         """Logits; for two classes, the logit difference of class 1 over class 0.

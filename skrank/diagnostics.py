@@ -72,6 +72,16 @@ def _to_numpy(a):
 def singular_values(matrix):
     """Singular values of a 2-D array or tensor, in decreasing order, as float64.
 
+    Parameters
+    ----------
+    matrix : array-like or torch.Tensor of shape (m, n)
+        The matrix; a tensor is detached and copied to the CPU.
+
+    Returns
+    -------
+    s : ndarray of shape (min(m, n),)
+        The singular values, largest first (empty for an empty matrix).
+
     Examples
     --------
     >>> import numpy as np
@@ -89,12 +99,19 @@ def singular_values(matrix):
 
 @dataclass(frozen=True)
 class RankReading:
-    """A rank with its evidence.
+    """A rank with its evidence, as :func:`read_rank` returns it.
 
-    ``gap`` is the ratio ``s_k / s_{k+1}`` at the cut (``inf`` when ``s_{k+1}`` is
-    zero, ``nan`` for rank 0) and ``clear`` says whether it reached ``min_gap``:
-    when it did not, the spectrum decays without a gap and ``rank`` only counts
-    the values above the floor, a number that moves with ``tol``.
+    Parameters
+    ----------
+    rank : int
+        The effective rank ``k`` of the spectrum.
+    gap : float
+        The ratio ``s_k / s_{k+1}`` at the cut (``inf`` when ``s_{k+1}`` is zero
+        or missing, ``nan`` for rank 0).
+    clear : bool
+        Whether ``gap`` reached ``min_gap``: when it did not, the spectrum decays
+        without a gap and ``rank`` only counts the values above the floor, a
+        number that moves with ``tol``.
     """
 
     rank: int
@@ -105,9 +122,19 @@ class RankReading:
 def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     """The rule behind every rank in skrank, with its evidence (see :func:`effective_rank`).
 
+    Parameters
+    ----------
+    spectrum : array-like of shape (n,)
+        Singular values (any order; their absolute values are read).
+    tol : float in (0, 1), default=0.1
+        Relative floor: values at or below ``tol * max(spectrum)`` never count.
+    min_gap : float >= 1, default=3.0
+        Least ratio ``s_k / s_{k+1}`` that counts as a clear gap.
+
     Returns
     -------
     reading : RankReading
+        The rank, the gap at the cut and whether that gap is clear.
 
     Examples
     --------
@@ -229,11 +256,26 @@ def _as_input(model, X):
 
 
 def layer_outputs(model, X):
-    """Pre-activations ``[z_1..z_L]`` and hidden activations ``[a_1..a_{L-1}]``.
+    """Compute the pre-activations and hidden activations of a network over ``X``.
 
     Uses the model's own ``forward_layers`` when it has one; for any other module
     the children are run in order, ``z_l`` being the output of the l-th
-    ``nn.Linear`` and ``a_l`` the input of the next one. Returns tensors.
+    ``nn.Linear`` and ``a_l`` the input of the next one.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network (a fitted estimator's ``module_`` or any ``nn.Sequential`` of
+        ``nn.Linear`` layers and activations).
+    X : array-like of shape (n_samples, n_features)
+        Inputs, converted to the model's device and dtype.
+
+    Returns
+    -------
+    pre : list of torch.Tensor
+        The pre-activations ``[z_1 .. z_L]``, ``z_L`` being the network's output.
+    post : list of torch.Tensor
+        The hidden activations ``[a_1 .. a_{L-1}]``.
 
     Examples
     --------
@@ -268,7 +310,7 @@ def representation_spectra(model, X, *, center=False, outputs=None):
     model : torch.nn.Module
     X : array-like of shape (n_samples, n_features)
     center : bool, default=False
-        Subtract the mean representation first. Uncentered spectra are paper [1]'s
+        Subtract the mean representation first. Uncentered spectra are Jacot (2023a)'s
         Fig. 1; centered ones drop the constant offset direction, so that a
         representation lying on a k-dimensional affine plane shows k values.
     outputs : tuple or None, default=None
@@ -299,6 +341,22 @@ def representation_spectra(model, X, *, center=False, outputs=None):
 
 def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Effective rank of each centered hidden representation (see :func:`effective_rank`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with at least one hidden layer.
+    X : array-like of shape (n_samples, n_features)
+        Inputs over which the representations are measured.
+    tol : float in (0, 1), default=0.1
+        Relative floor of the rank rule (:func:`effective_rank`).
+    outputs : tuple or None, default=None
+        ``layer_outputs(model, X)`` when already computed (saves a forward pass).
+
+    Returns
+    -------
+    ranks : ndarray of int of shape (L - 1,)
+        The rank of each hidden representation ``a_1 .. a_{L-1}``.
 
     Examples
     --------
@@ -352,6 +410,12 @@ def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     model : torch.nn.Module
     X : array-like of shape (n_samples, n_features)
         Inputs over which each layer's mean input is measured.
+    tol : float in (0, 1), default=0.1
+        The mean direction is removed only when the spectrum without it keeps a
+        value above ``tol`` times the largest singular value of ``W_l`` (when the
+        mean is all ``W_l`` sees, it is the signal, not an offset).
+    outputs : tuple or None, default=None
+        ``layer_outputs(model, X)`` when already computed (saves a forward pass).
 
     Returns
     -------
@@ -376,6 +440,18 @@ def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
 
 def principal_components(representation, k):
     """Top ``k`` principal directions (k, width) of a centered representation.
+
+    Parameters
+    ----------
+    representation : array-like or torch.Tensor of shape (n_samples, width)
+        A layer's representation over the data; its mean is subtracted first.
+    k : int
+        Number of directions, at most ``min(n_samples, width)``.
+
+    Returns
+    -------
+    components : ndarray of shape (k, width)
+        Orthonormal rows, the directions of largest variance first.
 
     Examples
     --------
@@ -403,16 +479,31 @@ def principal_components(representation, k):
 
 @dataclass
 class Bottleneck:
-    """Where a network is narrowest.
+    """Where a network is narrowest, as :func:`bottleneck` returns it.
 
-    ``rank`` is the least effective rank over the candidate maps (each read by
-    its centered image on the data), ``weight_ranks`` those ranks per candidate,
-    ``layer`` the hidden
-    layer (1-based) just after the narrowest map, ``components`` (k, width) and
-    ``mean`` (width,) the principal directions and mean of that layer's
-    representation, which map ``a_layer(x)`` to k bottleneck coordinates,
-    ``reading`` the rank's evidence (:class:`RankReading`) on ``spectrum``, the
-    narrowest map's spectrum, and ``spectra`` every candidate's spectrum.
+    Parameters
+    ----------
+    rank : int
+        The least effective rank ``k`` over the candidate maps, each read by its
+        centered image on the data.
+    layer : int
+        The hidden layer (1-based) just after the narrowest map.
+    components : ndarray of shape (k, width)
+        The principal directions of that layer's representation; with ``mean``
+        they map ``a_layer(x)`` to ``k`` bottleneck coordinates.
+    mean : ndarray of shape (width,)
+        The mean of that layer's representation over the data.
+    weight_ranks : ndarray of int of shape (n_candidates,)
+        The effective rank of every candidate map.
+    reading : RankReading, default=None
+        The rank's evidence, read on ``spectrum``.
+    spectrum : ndarray, default=None
+        The narrowest map's spectrum.
+    spectra : list of ndarray, default=None
+        Every candidate's spectrum, in the order of ``weight_ranks``.
+    representation : torch.Tensor of shape (n_samples, width), default=None
+        The representation ``components`` and ``mean`` were read from (float64;
+        left out of the ``repr``).
     """
 
     rank: int
@@ -541,9 +632,19 @@ def jacobian_spectra(model, X, *, chunk_size=256):
     Jacobians are computed with ``torch.func.vmap(jacrev(f))``: one batched
     reverse pass per chunk of points, not one pass per output.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network ``f``.
+    X : array-like of shape (n_points, n_features)
+        The points where the Jacobians are taken.
+    chunk_size : int, default=256
+        Points per batched reverse pass (bounds the memory used).
+
     Returns
     -------
     spectra : ndarray of shape (n_points, min(n_outputs, n_features))
+        The singular values of ``Jf(x)`` at each point, largest first.
 
     Examples
     --------
@@ -559,7 +660,21 @@ def jacobian_spectra(model, X, *, chunk_size=256):
 
 
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
-    """``max_x rank Jf(x)`` over the rows of ``X`` (paper [1], Def. 1).
+    """``max_x rank Jf(x)`` over the rows of ``X`` (Jacot 2023a, Def. 1).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network ``f``.
+    X : array-like of shape (n_points, n_features)
+        The points where the Jacobians are taken.
+    tol : float in (0, 1), default=0.1
+        Relative floor of the rank rule (:func:`effective_rank`).
+
+    Returns
+    -------
+    rank : int
+        The largest effective rank of the Jacobians (0 when ``X`` is empty).
 
     Examples
     --------
@@ -596,9 +711,21 @@ def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     computes; its Jacobian has rank at most ``k`` by construction, so the Jacobian
     rank read on it never contradicts the bottleneck rank.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    X : array-like of shape (n_points, n_features)
+        The points where the Jacobians are taken.
+    bn : Bottleneck
+        :func:`bottleneck`'s result for ``model``.
+    chunk_size : int, default=256
+        Points per batched reverse pass (bounds the memory used).
+
     Returns
     -------
     spectra : ndarray of shape (n_points, min(n_outputs, n_features))
+        The singular values of the factored network's Jacobian at each point.
 
     Examples
     --------
@@ -641,6 +768,23 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
     lower when the directions cut by the rank reading still matter (then the
     bottleneck rank understates what the network does).
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network ``f``.
+    X : array-like of shape (n_samples, n_features)
+        Inputs over which the two networks are compared.
+    bn : Bottleneck
+        :func:`bottleneck`'s result for ``model``.
+    outputs : tuple or None, default=None
+        ``layer_outputs(model, X)`` when already computed (saves a forward pass).
+
+    Returns
+    -------
+    fidelity : float
+        The fraction of the output variance kept (1 for a network constant on
+        ``X``, ``nan`` for a diverged one).
+
     Examples
     --------
     >>> import torch
@@ -670,6 +814,19 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
 def parameter_norm(model, *, include_bias=True):
     """``||theta||^2``: the squared Frobenius norm of all parameters.
 
+    Parameters
+    ----------
+    model : torch.nn.Module or list of 2-D arrays
+        A network or its weight matrices (numpy arrays or tensors).
+    include_bias : bool, default=True
+        For a module, whether the biases (all parameters) count, or only the
+        weight matrices.
+
+    Returns
+    -------
+    norm : float
+        The sum of the squares of every counted parameter.
+
     Examples
     --------
     >>> import numpy as np
@@ -688,11 +845,20 @@ def parameter_norm(model, *, include_bias=True):
 
 
 def nonlinearity_impact(model, X, *, outputs=None):
-    """``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer (paper [1], Fig. 1 middle).
+    """``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer (Jacot 2023a, Fig. 1 middle).
 
     ``Z~_l`` are the pre-activations and ``Z_l`` the activations over ``X``; values
     near 0 mean the layer acts linearly on the data (the identity-like middle
     layers of a bottleneck).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with at least one hidden layer.
+    X : array-like of shape (n_samples, n_features)
+        Inputs over which the layers are measured.
+    outputs : tuple or None, default=None
+        ``layer_outputs(model, X)`` when already computed (saves a forward pass).
 
     Returns
     -------
@@ -726,6 +892,38 @@ class Report:
     ``jacobian_rank <= bottleneck.rank`` always (the Jacobians are those of the
     network passed through its bottleneck coordinates; ``fidelity`` says how
     well that factored network reproduces the network).
+
+    Parameters
+    ----------
+    layer_spectra : list of ndarray
+        Singular values of every weight matrix (:func:`layer_spectra`).
+    representation_spectra : ndarray of shape (L - 1, min(n_samples, width))
+        Singular values of the uncentered hidden representations
+        (:func:`representation_spectra`).
+    offset_free_spectra : list of ndarray
+        Singular values of every weight matrix with its input's offset direction
+        removed (:func:`projected_layer_spectra`).
+    bottleneck : Bottleneck
+        The bottleneck rank, layer and coordinates (:func:`bottleneck`).
+    fidelity : float
+        How well the network passed through its bottleneck coordinates reproduces
+        it (:func:`bottleneck_fidelity`).
+    jacobian_spectra : ndarray of shape (n_points, min(n_outputs, n_features))
+        Jacobian spectra of the factored network (:func:`factored_jacobian_spectra`);
+        of shape (0, 0) without Jacobian points.
+    jacobian_rank : int or None
+        The largest rank of those Jacobians; ``None`` without Jacobian points.
+    parameter_norm : float
+        ``||theta||^2`` (:func:`parameter_norm`).
+    offset_free_norm : float
+        Sum of the squared singular values of ``offset_free_spectra`` (with
+        penalized biases) or of ``layer_spectra`` (without).
+    nonlinearity_impact : ndarray of shape (L - 1,)
+        Per hidden layer (:func:`nonlinearity_impact`).
+    tol : float
+        The relative floor of the rank rule used for every rank.
+    min_gap : float
+        The least clear gap of the rank rule used for every rank.
     """
 
     layer_spectra: list

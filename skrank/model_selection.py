@@ -210,7 +210,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         Fit the depths of each fold in increasing order, starting every deeper
         network from the previous one with identity layers inserted in its
         bottleneck (zero blocks for a ResNet), so the function is unchanged at the
-        start (paper 000 sec. 4). These fits run ``warm_start_iter`` iterations.
+        start (Jacot 2023a, sec. 4). These fits run ``warm_start_iter`` iterations.
         Parallelism is then over folds only.
     warm_start_iter : int or None, default=None
         Iterations of a warm-started fit; None: a quarter of the estimator's

@@ -10,8 +10,9 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.metaestimators import available_if
 
-from ._base import _DeepL2Base, _FullyConnected
+from ._base import _DeepL2Base, _FullyConnected, _stochastic
 from ._tasks import Regression
 
 __all__ = ["DeepL2Regressor"]
@@ -69,8 +70,9 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         """Columns of :meth:`transform` (for ``get_feature_names_out``)."""
         return self.bottleneck_components_.shape[0]
 
-    def _validate_fit_data(self, X, y):
-        return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__))
+    def _validate_fit_data(self, X, y, reset=True):
+        return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__),
+                                          reset=reset)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -91,6 +93,29 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         """
         return self._fit(X, y, sample_weight)
 
+    @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of the mini-batch solver on this data, continuing the last.
+
+        Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
+        network and fixes the normalization from its data; each call runs one
+        epoch, the optimizer's state carrying over, and re-reads the diagnostics
+        on the call's data. ``fit`` starts over.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        return self._partial_fit(X, y, sample_weight)
+
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples,) or (n_samples, n_outputs)."""
         out = self._forward(X)
@@ -101,7 +126,7 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components_)
+        Z : ndarray of shape (n_samples, `n_components_`)
             The ``k`` summary statistics the network computes from its inputs
             (``k = bottleneck_rank_``, or ``n_components`` when set).
         """
@@ -219,6 +244,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     verbose : int, default=0
         Print progress (every ``max_iter // 20`` iterations; every one if > 1)
         with the elapsed time and a bound on the time left.
+    n_components : int or None, default=None
+        Columns of :meth:`transform`: ``None`` returns the ``bottleneck_rank_``
+        coordinates the fit found (their number varies between fits); an integer
+        pins the width (the top principal directions of the bottleneck
+        representation), for pipelines that need a fixed number of features.
     n_init : int, default=1
         Restarts from ``n_init`` random initializations, trained together (one
         batched L-BFGS: each network keeps its own curvature pairs, line search
@@ -230,26 +260,21 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         keeps torch's setting (all cores). When another CPU-bound process runs
         (a second fit, a search with ``n_jobs``), ``n_threads=1`` avoids the 4-5x
         slowdown of threads waiting for each other.
-    n_components : int or None, default=None
-        Columns of :meth:`transform`: ``None`` returns the ``bottleneck_rank_``
-        coordinates the fit found (their number varies between fits); an integer
-        pins the width (the top principal directions of the bottleneck
-        representation), for pipelines that need a fixed number of features.
 
     Attributes
     ----------
     module_ : torch.nn.Module
         The trained network.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when ``X`` has string column names.
     n_outputs_ : int
     device_ : str
-    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
         Objective (data loss plus penalty) after each iteration.
     n_iter_ : int
         Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
-    validation_scores_ : ndarray of shape (n_iter_,) or None
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
         Validation R^2 per iteration, with early stopping.
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -272,7 +297,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     n_components_ : int
         Columns of :meth:`transform` (``bottleneck_rank_`` unless ``n_components``).
-    bottleneck_components_ : ndarray of shape (n_components_, width)
+    bottleneck_components_ : ndarray of shape (`n_components_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
         Principal directions and mean of the bottleneck representation (used by
         :meth:`transform`).

@@ -14,7 +14,7 @@ __all__ = ["ResNetL2Regressor"]
 
 
 class ResNetL2Regressor(_RegressionEstimator):
-    """Residual network regressor trained on MSE plus paper 003's weight cost.
+    """Residual network regressor trained on MSE plus Boix-Adsera (2025)'s weight cost.
 
     ``f = f_u o (id + f_L) o ... o (id + f_1) o f_e`` with an embedding
     ``W_e`` into width ``n``, ``depth`` residual blocks and an unembedding
@@ -45,26 +45,28 @@ class ResNetL2Regressor(_RegressionEstimator):
         Width ``n`` of the residual stream.
     lam : float > 0, default=0.01
         The ``lambda`` of the cost above; small values favour low rank.
+    activation, negative_slope
+        As in :class:`DeepL2Regressor`.
     alpha : float, default=0.1
         Weight of the cost against the squared error.
-    activation, negative_slope, solver, learning_rate_init, momentum, batch_size, \
-max_iter, warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, \
-warm_start, rank_tol, n_diagnostic_samples, n_jacobian_points, track_rank_every, \
-normalize, dtype, device, random_state, verbose, n_components, n_init, n_threads
+    solver, learning_rate_init, momentum, batch_size, max_iter, warmup_iter, tol, \
+n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
+rank_gap, n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, \
+dtype, device, random_state, verbose, n_components, n_init, n_threads
         As in :class:`DeepL2Regressor`.
 
     Attributes
     ----------
     module_ : torch.nn.Module
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when ``X`` has string column names.
     n_outputs_ : int
     device_ : str
-    loss_curve_ : ndarray of shape (warmup epochs + n_iter_,)
+    loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
-    validation_scores_ : ndarray of shape (n_iter_,) or None
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
     train_time_ : float
@@ -86,14 +88,14 @@ normalize, dtype, device, random_state, verbose, n_components, n_init, n_threads
     bottleneck_layer_ : int
         Stream position (1 = after the embedding, depth + 1 = before the
         unembedding) whose representation :meth:`transform` projects.
-    bottleneck_components_ : ndarray of shape (bottleneck_rank_, width)
+    bottleneck_components_ : ndarray of shape (`bottleneck_rank_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_outputs))
     jacobian_rank_ : int
     parameter_norm_ : float
     norm_per_depth_ : float
     cost_ : float
-        Paper 003's cost of the trained weights (without ``alpha``).
+        Boix-Adsera (2025)'s cost of the trained weights (without ``alpha``).
     nonlinearity_impact_ : ndarray of shape (depth + 1,)
         Zero by construction for the stream (kept for a uniform interface).
     regularity_ : float

@@ -1,0 +1,89 @@
+"""partial_fit: one epoch per call for the mini-batch solvers, optimizer state kept."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_moons
+
+from skrank import BottleneckAutoencoder, DeepL2Classifier, DeepL2Regressor, load, save
+
+from ._estimators import small
+
+KW = small(solver="adam", learning_rate_init=1e-2, random_state=0, batch_size=20)
+
+
+def test_partial_fit_only_for_minibatch_solvers():
+    assert not hasattr(DeepL2Regressor(), "partial_fit")  # L-BFGS: full batch
+    assert hasattr(DeepL2Regressor(solver="sgd"), "partial_fit")
+
+
+def test_calls_continue_like_epochs_of_one_fit():
+    """k calls on the same data = a k-epoch fit: the optimizer's moments carry over
+    (a fresh optimizer per call would take other steps)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = np.tanh(X @ rng.randn(3, 2))
+    kw = dict(KW, tol=0.0, dtype="float64", max_iter=5, normalize=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = DeepL2Regressor(**kw).fit(X, y)
+        part = DeepL2Regressor(**kw)
+        for _ in range(5):
+            part.partial_fit(X, y)
+    np.testing.assert_allclose(part.loss_curve_, full.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(part.predict(X), full.predict(X), rtol=1e-10)
+    assert part.n_iter_ == 5 and part.stop_reason_ == "partial_fit"
+
+
+def test_classifier_needs_classes_first_and_keeps_them():
+    X, y = make_moons(120, noise=0.1, random_state=0)
+    clf = DeepL2Classifier(**KW)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X[:60], y[:60])
+    clf = DeepL2Classifier(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.partial_fit(X[:60][y[:60] == 0], y[:60][y[:60] == 0], classes=[0, 1])
+        for _ in range(30):
+            clf.partial_fit(X, y)
+    assert clf.classes_.tolist() == [0, 1]
+    assert clf.score(X, y) > 0.85
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.partial_fit(X[:3], [0, 1, 2])
+
+
+def test_later_calls_keep_the_first_scaling_and_shapes():
+    rng = np.random.RandomState(1)
+    X = rng.randn(50, 4)
+    ae = BottleneckAutoencoder(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.partial_fit(X)
+        mean, scale = ae.input_mean_.copy(), ae.input_scale_
+        ae.partial_fit(10 * X + 3)
+    np.testing.assert_array_equal(ae.input_mean_, mean)
+    assert ae.input_scale_ == scale
+    with pytest.raises(ValueError, match="features"):
+        ae.partial_fit(X[:, :3])
+
+
+def test_fit_starts_over_and_saving_drops_the_optimizer(tmp_path):
+    rng = np.random.RandomState(2)
+    X = rng.randn(40, 3)
+    y = X[:, 0]
+    reg = DeepL2Regressor(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            reg.partial_fit(X, y)
+        assert reg.n_iter_ == 3
+        save(reg, tmp_path / "p.skrank")
+        back = pickle.loads(pickle.dumps(reg))
+        np.testing.assert_array_equal(back.predict(X), reg.predict(X))
+        np.testing.assert_array_equal(load(tmp_path / "p.skrank").predict(X), reg.predict(X))
+        back.partial_fit(X, y)  # a fresh optimizer, same network
+        assert back.n_iter_ == 1
+        reg.fit(X, y)
+    assert reg.stop_reason_ != "partial_fit" and reg._stepper is None
