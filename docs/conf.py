@@ -40,6 +40,9 @@ exclude_patterns = ["_build", "README.md", "**/README.rst", "sg_execution_times.
                     "api_template.rst"]
 templates_path = ["_templates"]
 myst_heading_anchors = 3
+# `name` in reStructuredText is code, as in scikit-learn: shapes such as
+# ``ndarray of shape (`n_iter_`,)`` (a bare ``n_iter_`` would be a link target)
+default_role = "literal"
 # no MathJax: it would be fetched from another site, and the pages must render
 # offline; formulas are written as code (``(alpha / L) ||theta||^2``)
 myst_enable_extensions = []
@@ -67,12 +70,9 @@ numpydoc_validation_checks = {"all"} if os.environ.get("SKRANK_DOCS_ALLCHECKS") 
     "SS01", "SS02", "SS03", "SS05", "SS06",
     "SA02", "SA04", "YD01",
 }
-# Objects whose docstrings are being rewritten with the estimators right now (the
-# fixes are listed in docs/contributing.md); validated again once that is merged.
-_PENDING = [r"^skrank\.diagnostics\.", r"^skrank\.ResNetL2Regressor$",
-            r"^skrank\.AmbiguousRankWarning$",
-            # n_init is documented before n_components, the signature has it after
-            r"^skrank\.DeepL2Regressor$"]
+# Patterns of objects left out of validation while their docstrings are rewritten
+# with their code (each with its fix listed in docs/contributing.md). None now.
+_PENDING = []
 numpydoc_validation_exclude = {r"\.__init__$", r"\._[a-z]", r"\.__.*__$", *(
     [] if os.environ.get("SKRANK_DOCS_ALLCHECKS") else _PENDING)}
 
@@ -220,24 +220,5 @@ def _check_api_complete(app, env):
             logger.warning(f"skrank.{name} is exported but has no API page")
 
 
-_TYPE_LINE = re.compile(r"^(\s*\**[A-Za-z_]\w* : )(.*)$")
-_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![\w`])")
-
-
-def _quote_fitted_names_in_types(app, what, name, obj, options, lines):
-    """Quote fitted-attribute names inside type specs: ``(n_features_in_,)``.
-
-    In reStructuredText a bare ``name_`` is a link to a target called ``name``;
-    scikit-learn writes these shapes with backquotes. Docstrings that do not yet
-    (the estimators' ``ndarray of shape (n_iter_,)``) are quoted here rather than
-    failing the build; the fix at the source is listed in docs/contributing.md.
-    """
-    for i, line in enumerate(lines):
-        m = _TYPE_LINE.match(line)
-        if m:
-            lines[i] = m.group(1) + _TRAILING_UNDERSCORE.sub(r"``\1``", m.group(2))
-
-
 def setup(app):
-    app.connect("autodoc-process-docstring", _quote_fitted_names_in_types, priority=400)
     app.connect("env-updated", _check_api_complete)
