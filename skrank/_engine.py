@@ -556,17 +556,21 @@ class _LBFGSState:
             self.active.append(live)
 
     def _fun(self, x):
-        """All networks' objectives, computed for the active ones only: the rows of
-        stopped networks keep their last values (the optimizer leaves them be)."""
-        rows = [i for i, a in enumerate(self.active) if a]
-        if len(rows) == len(self.active):
+        """All networks' objectives, computed only for the rows the optimizer moved:
+        a network that stopped, or whose line search has ended this round, keeps
+        its last values (the optimizer reads nothing else from those rows)."""
+        moved = (x != self.x).any(dim=1).tolist()
+        rows = [i for i, m in enumerate(moved) if m]
+        if len(rows) == len(moved):
             return self.objective(x)
+        f, g = self.f.clone(), self.g.clone()
+        if not rows:
+            return f, g
         key = tuple(rows)
         if key not in self._parts:
             self._parts = {key: self.objective.subset(rows)}
         index = torch.tensor(rows, device=x.device)
         f_part, g_part = self._parts[key](x[index])
-        f, g = self.f.clone(), self.g.clone()
         f[index], g[index] = f_part.to(f.dtype), g_part
         return f, g
 

@@ -1028,15 +1028,6 @@ def _check_bounds(bounds):
     return b
 
 
-@validate_params(
-    {
-        "estimator": [HasMethods(["predict"])],
-        "bounds": ["array-like"],
-        "resolution": [Interval(Integral, 3, None, closed="left")],
-        "return_locations": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
 def _three_class_cells(labels):
     """Grid cells whose four corners carry at least three distinct labels."""
     _, codes = np.unique(labels, return_inverse=True)
@@ -1054,6 +1045,15 @@ def _centres(marked, components, n, xs, ys):
                      for r, c in centres]).reshape(-1, 2)
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["predict"])],
+        "bounds": ["array-like"],
+        "resolution": [Interval(Integral, 3, None, closed="left")],
+        "return_locations": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False):
     """Count the points where three or more classes meet, for a 2-D input space.
 

@@ -139,3 +139,18 @@ def test_offset_free_norm_sums_the_spectra_it_names(include_bias):
     free = sum(float(np.sum(s ** 2)) for s in r.offset_free_spectra)
     assert free < plain * 0.999  # ReLU inputs have a mean: something was projected out
     assert r.offset_free_norm == pytest.approx(free if include_bias else plain, rel=1e-9)
+
+
+def test_count_tripoints_validates_its_arguments():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skrank.diagnostics import count_tripoints
+
+    class Const:
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    with pytest.raises(InvalidParameterError, match="resolution"):
+        count_tripoints(Const(), ((0, 1), (0, 1)), resolution=1)
+    with pytest.raises(InvalidParameterError, match="estimator"):
+        count_tripoints(object(), ((0, 1), (0, 1)))
