@@ -262,7 +262,7 @@ class _DeepL2Base(BaseEstimator):
 
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
-        self._stepper = None  # a full fit starts over: no partial_fit state
+        self.__dict__.pop("_stepper", None)  # a full fit starts over
         X, y = self._validate_fit_data(X, y)
         if sample_weight is not None:
             # refuses negative weights and all-zero ones by name
@@ -301,7 +301,7 @@ class _DeepL2Base(BaseEstimator):
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the mini-batch solver on ``(X, y)`` (see ``partial_fit``)."""
         with threads(self.n_threads):
-            first = getattr(self, "_stepper", None) is None
+            first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
             if sample_weight is not None:
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -310,6 +310,10 @@ class _DeepL2Base(BaseEstimator):
             rng = check_random_state(self.random_state)
             if first:
                 self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
+            elif getattr(self, "_stepper", None) is None:
+                # after fit, or loaded: continue from the network, a fresh optimizer
+                self._new_stepper(torch.Generator().manual_seed(
+                    int(rng.randint(np.iinfo(np.int32).max))), len(X))
             X_t, Y_t = self._tensors(X, Y, self.module_)
             W = None if sample_weight is None else torch.tensor(
                 sample_weight, **placement(self.module_))
@@ -357,9 +361,12 @@ class _DeepL2Base(BaseEstimator):
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.module_ = self._networks(X.shape[1], n_outputs, dtype, device, [generator])[0]
+        self._new_stepper(generator, len(X))
+
+    def _new_stepper(self, generator, n_samples):
         self._stepper = Stepper(self.module_, loss_fn=self._task.loss, alpha=self.alpha,
                                 penalty_groups=self.module_.penalty_groups(),
-                                settings=self._settings(len(X)), generator=generator)
+                                settings=self._settings(n_samples), generator=generator)
 
     def _keep_best(self, modules, results, X, rng):
         """Keep the restart of lowest final objective; record every restart's."""

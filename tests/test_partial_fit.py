@@ -83,7 +83,13 @@ def test_fit_starts_over_and_saving_drops_the_optimizer(tmp_path):
         back = pickle.loads(pickle.dumps(reg))
         np.testing.assert_array_equal(back.predict(X), reg.predict(X))
         np.testing.assert_array_equal(load(tmp_path / "p.skrank").predict(X), reg.predict(X))
-        back.partial_fit(X, y)  # a fresh optimizer, same network
+        before = back.predict(X)
+        back.partial_fit(X, y)  # a fresh optimizer, the same network continued
         assert back.n_iter_ == 1
+        fresh = DeepL2Regressor(**{**KW, "random_state": 1}).partial_fit(X, y)
+        assert np.abs(back.predict(X) - before).mean() < \
+            np.abs(fresh.predict(X) - before).mean()
         reg.fit(X, y)
-    assert reg.stop_reason_ != "partial_fit" and reg._stepper is None
+        assert reg.stop_reason_ != "partial_fit" and not hasattr(reg, "_stepper")
+        reg.partial_fit(X, y)  # continues the fitted network
+    assert reg.input_scale_ == DeepL2Regressor(**KW).fit(X, y).input_scale_

@@ -96,23 +96,23 @@ def test_unknown_device_lists_the_supported_ones():
 @pytest.fixture
 def interrupt_once(monkeypatch):
     """The 6th loss evaluation raises KeyboardInterrupt (as Ctrl-C would); records
-    the depth of every fit started."""
+    the depth of every fit started (a sweep batches the folds of one depth)."""
     calls, fits = {"n": 0}, []
-    task, fit = DeepL2Regressor._task, DeepL2Regressor.fit
+    task, plan = DeepL2Regressor._task, DeepL2Regressor._plan
     loss = task.loss
 
-    def interrupting_loss(output, target):
+    def interrupting_loss(*args):
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt
-        return loss(output, target)
+        return loss(*args)
 
-    def counting_fit(self, *args, **kwargs):
+    def counting_plan(self, *args, **kwargs):
         fits.append(self.depth)
-        return fit(self, *args, **kwargs)
+        return plan(self, *args, **kwargs)
 
     monkeypatch.setattr(task, "loss", interrupting_loss)
-    monkeypatch.setattr(DeepL2Regressor, "fit", counting_fit)
+    monkeypatch.setattr(DeepL2Regressor, "_plan", counting_plan)
     return fits
 
 
@@ -133,7 +133,7 @@ def test_interrupt_stops_the_depth_sweep(interrupt_once):
                                  depths=[2, 3], cv=2)
     with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
         sel.fit(X, y)
-    assert interrupt_once == [2]  # the interrupted fit was the last one
+    assert interrupt_once == [2, 2]  # the interrupted (batched) folds were the last
     assert not hasattr(sel, "depth_results_")
 
 
