@@ -104,11 +104,33 @@ class StackedObjective:
 
         return vmap(one, in_dims=self.dims)(self._unflatten(x), self.X, self.Y, self.W)
 
-    def __call__(self, x):
-        xg = x.detach().requires_grad_(True)
+    def _single(self, x):
+        """One network: its own module on its parameters, without vmap's overhead
+        (half the time of a batch of one, measured at depth 12, width 64)."""
+        params = self._params(self.modules[0])
+        X, Y, W = (a if a is None or self.dims[1] is None else a[0]
+                   for a in (self.X, self.Y, self.W))
+        with torch.no_grad():
+            for p, chunk in zip(params, torch.split(x[0], self.sizes)):
+                p.copy_(chunk.view_as(p))
+        for p in params:
+            p.grad = None
         with torch.enable_grad():
-            losses = self.data_losses(xg)
-            (grad,) = torch.autograd.grad(losses.sum(), xg)
+            out = self.modules[0](X)
+            loss = self.loss_fn(out, Y) if W is None else self.loss_fn(out, Y, W)
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+        grad = torch.cat([torch.zeros_like(p).reshape(-1) if g is None else g.reshape(-1)
+                          for p, g in zip(params, grads)])[None]
+        return loss.detach().reshape(1), grad
+
+    def __call__(self, x):
+        if x.shape[0] == 1:
+            losses, grad = self._single(x)
+        else:
+            xg = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                losses = self.data_losses(xg)
+                (grad,) = torch.autograd.grad(losses.sum(), xg)
         with torch.no_grad():
             decay = self.alphas[:, None] * self.coef
             penalty = (decay * x * x).sum(1)

@@ -103,8 +103,10 @@ def test_n_init_keeps_the_lowest_objective_and_records_every_restart(seed):
     assert many.best_restart_ == int(np.argmin(obj))
     assert many.loss_curve_[-1] == obj.min()
     assert len(set(np.round(obj, 8))) > 1  # the restarts differ
-    # restart 0 is the single fit (same seed, trained as it would be alone)
-    assert obj[0] == pytest.approx(one.loss_curve_[-1], rel=1e-9)
+    # restart 0 is the single fit (same seed, trained as it would be alone); the
+    # single fit runs its module directly, the batch through vmap: the last bits
+    # differ, and 60 L-BFGS iterations amplify them to ~1e-9
+    assert obj[0] == pytest.approx(one.loss_curve_[-1], rel=1e-7)
     # the kept network is the one whose objective was recorded (seed 1: not the first)
     net = many.module_
     Xs = torch.tensor(many._scale_inputs(X))
