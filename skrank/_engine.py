@@ -556,6 +556,20 @@ class _LBFGSState:
             self.active.append(live)
 
     def _fun(self, x):
+        """The objectives at the optimizer's trial points, a trial that overflows
+        read as a very high cost: the line search then backtracks, as from any
+        point without decrease, instead of the fit being stopped for a step length
+        it was only trying (a network is declared diverged by the checks on the
+        points it accepts, in ``_after``)."""
+        f, g = self._evaluate(x)
+        bad = ~(torch.isfinite(f) & torch.isfinite(g).all(dim=1))
+        if bool(bad.any()):
+            high = (self.f.abs() + 1.0) * 1e6
+            f = torch.where(bad & torch.isfinite(self.f), high.to(f.dtype), f)
+            g = torch.where(bad[:, None], torch.zeros_like(g), g)
+        return f, g
+
+    def _evaluate(self, x):
         """All networks' objectives, computed only for the rows the optimizer moved:
         a network that stopped, or whose line search has ended this round, keeps
         its last values (the optimizer reads nothing else from those rows)."""

@@ -167,3 +167,26 @@ def test_sweep_folds_and_alphas_batched_equal_separate_fits():
             assert sel.depth_results_["rank_per_fold"][row].tolist() == ranks
             assert sel.depth_results_["mean_test_score"][row] == pytest.approx(
                 np.mean(scores), rel=1e-7)
+
+
+def test_a_trial_step_that_overflows_backtracks_instead_of_diverging(data):
+    """Every fourth evaluation overflows (as a long trial step can): the line
+    search treats it as a very high cost and backtracks; the fit goes on."""
+    X, Y = data
+    calls = {"n": 0}
+
+    def overflowing(out, y):
+        calls["n"] += 1
+        loss = _mse(out, y)
+        return loss * float("inf") if calls["n"] % 4 == 3 else loss
+
+    net = _nets([0])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        res = train(net, X, Y, loss_fn=overflowing, alpha=0.1,
+                    penalty_groups=net.penalty_groups(),
+                    settings=Settings(solver="lbfgs", max_iter=30, tol=0.0))
+    assert res.stop_reason != "diverged" and res.n_iter > 10
+    assert np.all(np.isfinite(res.loss_curve))
+    assert res.loss_curve[-1] < res.loss_curve[0]
