@@ -1,14 +1,15 @@
 """The one training loop behind every skrank estimator.
 
-The engine receives a torch module, tensors already on the device, a data loss and the
-module's penalty groups, and minimizes::
+The engine receives one or several torch modules of one architecture, tensors already
+on the device, a data loss and the penalty groups, and minimizes for each network::
 
     loss(f(X), Y) + alpha * sum_g c_g * ||theta_g||^2
 
-with full-batch L-BFGS (strong Wolfe line search), Adam or SGD with momentum. The
-penalty never goes through autograd: its gradient ``2 alpha c_g theta_g`` is added to
-the data-loss gradient (inside the optimizer kernel for Adam/SGD, where torch fuses
-it as coupled weight decay, and with one in-place add per tensor for L-BFGS).
+with full-batch L-BFGS (strong Wolfe line search; all networks batched, each on its
+own path: :mod:`skrank._lbfgs`, :mod:`skrank._stack`), Adam or SGD with momentum
+(one network after the other). The penalty never goes through autograd: its gradient
+``2 alpha c_g theta_g`` is added in closed form (:mod:`skrank._penalty`; inside the
+optimizer kernel for Adam/SGD, where torch fuses it as coupled weight decay).
 
 Divergence: the engine only ever keeps parameters at which the loss was evaluated and
 found sane, that is finite and below ``EXPLOSION`` times the first loss. A non-finite
