@@ -689,19 +689,22 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
         for run in runs:
             _interrupted(run, exc)
     elapsed = time.perf_counter() - start
-    return [_finish(run, settings, elapsed) for run in runs]
+    results = [_finish(run, elapsed) for run in runs]
+    capped = sum(r.stop_reason == "max_iter" for r in results)
+    if capped:
+        # one warning for the batch, not one per network
+        who = "" if n == 1 else f" by {capped} of {n} networks"
+        warn_user(f"Maximum iterations ({settings.max_iter}) reached{who} and the "
+                  "optimization hasn't converged yet.", ConvergenceWarning)
+    return results
 
 
-def _finish(run, settings, elapsed):
+def _finish(run, elapsed):
     for cb in run.callbacks:
         cb.on_end(run)
     run.module.eval()
-    result = run.result
-    if result.stop_reason == "max_iter":
-        warn_user(f"Maximum iterations ({settings.max_iter}) reached and the "
-                  "optimization hasn't converged yet.", ConvergenceWarning)
-    result.train_time = elapsed
-    return result
+    run.result.train_time = elapsed
+    return run.result
 
 
 def _callbacks(module, settings, validation, verbose, callback, label=""):

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from skrank import DeepL2Regressor, DivergenceWarning
 from skrank._engine import Settings, train, train_many
@@ -190,3 +191,29 @@ def test_a_trial_step_that_overflows_backtracks_instead_of_diverging(data):
     assert res.stop_reason != "diverged" and res.n_iter > 10
     assert np.all(np.isfinite(res.loss_curve))
     assert res.loss_curve[-1] < res.loss_curve[0]
+
+
+def test_one_convergence_warning_for_a_batch(data):
+    X, Y = data
+    nets = _nets([0, 1, 2])
+    with pytest.warns(ConvergenceWarning) as record:
+        train_many(nets, X, Y, loss_fn=_mse, alphas=[0.1] * 3,
+                   penalty_groups=nets[0].penalty_groups(),
+                   settings=Settings(solver="lbfgs", max_iter=3, tol=0.0))
+    capped = [r for r in record if r.category is ConvergenceWarning]
+    assert len(capped) == 1 and "by 3 of 3 networks" in str(capped[0].message)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_batched_restarts_on_cuda_match_the_cpu():
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 5)
+    y = np.maximum(X[:, :2] @ rng.randn(2, 3), 0)
+    kw = small(depth=4, max_iter=30, dtype="float64", random_state=0, n_init=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpu = DeepL2Regressor(**kw, device="cpu").fit(X, y)
+        gpu = DeepL2Regressor(**kw, device="cuda").fit(X, y)
+    assert gpu.device_.startswith("cuda")
+    np.testing.assert_allclose(gpu.restart_objectives_, cpu.restart_objectives_, rtol=1e-6)
+    np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-5, atol=1e-8)
