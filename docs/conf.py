@@ -50,6 +50,9 @@ suppress_warnings = ["myst.header"]
 
 # -- API reference ----------------------------------------------------------
 autosummary_generate = True
+# The class pages list and document their public methods through the template
+# _templates/autosummary/class.rst (an autosummary table and one ``automethod``
+# each, as scikit-learn's pages), so autodoc itself adds no members.
 autodoc_default_options = {"members": False, "inherited-members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
@@ -167,7 +170,7 @@ def _api_lists():
         consts = [n for n in names if n not in classes and n not in funcs]
         out = ""
         if classes:
-            out += block(f"{mod.__name__}.", classes, "class.rst") + "\n"
+            out += block(f"{mod.__name__}.", classes, "autosummary/class.rst") + "\n"
         if funcs:
             out += block(f"{mod.__name__}.", funcs) + "\n"
         if consts:
@@ -176,8 +179,8 @@ def _api_lists():
         return out
 
     return {
-        "ESTIMATORS": block("skrank.", classes, "class.rst"),
-        "WARNINGS": block("skrank.", warns, "class.rst"),
+        "ESTIMATORS": block("skrank.", classes, "autosummary/class.rst"),
+        "WARNINGS": block("skrank.", warns, "autosummary/class.rst"),
         "TOPFUNCS": block("skrank.", funcs),
         "DIAGNOSTICS": module_block(diagnostics),
         "THEORY": module_block(theory),
@@ -220,5 +223,37 @@ def _check_api_complete(app, env):
             logger.warning(f"skrank.{name} is exported but has no API page")
 
 
+# -- methods inherited from scikit-learn --------------------------------------
+# The class pages list the inherited methods too (``get_params``, ``set_output``,
+# ``score``...), as scikit-learn's pages do; their docstrings pass the validation
+# above but cite labels of scikit-learn's site (``:ref:`User Guide
+# <metadata_routing>```), undefined here (errors under -W). Those references
+# become links to scikit-learn's pages (plain text when the page is not known).
+_SKLEARN = "https://scikit-learn.org/stable/"
+_SKLEARN_LABELS = {
+    "r2_score": ("coefficient of determination", "modules/model_evaluation.html#r2-score"),
+    "metadata_routing": ("User Guide", "metadata_routing.html"),
+    "sphx_glr_auto_examples_miscellaneous_plot_set_output.py": (
+        "Introducing the set_output API", "auto_examples/miscellaneous/plot_set_output.html"),
+}
+_REF = re.compile(r":ref:`(?:([^`<]*?)\s*<([^`>]+)>|([^`<]+))`")
+
+
+def _sklearn_refs(app, what, name, obj, options, lines):
+    """Rewrite ``:ref:`` roles of docstrings written by scikit-learn (see above)."""
+    func = getattr(obj, "__func__", obj)
+    if not (getattr(func, "__module__", None) or "").startswith("sklearn."):
+        return
+
+    def repl(m):
+        text, label = (m.group(1), m.group(2)) if m.group(2) else (None, m.group(3))
+        default, page = _SKLEARN_LABELS.get(label, (label, None))
+        text = text or default
+        return f"`{text} <{_SKLEARN}{page}>`__" if page else text
+
+    lines[:] = [_REF.sub(repl, line) for line in lines]
+
+
 def setup(app):
     app.connect("env-updated", _check_api_complete)
+    app.connect("autodoc-process-docstring", _sklearn_refs)

@@ -234,10 +234,16 @@ random_state, verbose, n_init, n_threads
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
-        """Train the autoencoder on ``X`` (n_samples, n_features); ``y`` is ignored.
+        """Train the autoencoder on ``X``.
 
-        ``sample_weight`` (n_samples,) weighs each sample's reconstruction error
-        (and the normalization's mean and scale); ``None``: equal weights.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample's reconstruction error (and of the sample in the
+            normalization's mean and scale); ``None``: equal weights.
 
         Returns
         -------
@@ -248,7 +254,7 @@ random_state, verbose, n_init, n_threads
     @available_if(_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
-        """One epoch of the mini-batch solver on this data, continuing the last.
+        """Run one epoch of the mini-batch solver on this data, continuing the last.
 
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
@@ -269,15 +275,37 @@ random_state, verbose, n_init, n_threads
         return self._partial_fit(X, None, sample_weight)
 
     def encode(self, X):
-        """Bottleneck coordinates of ``X``, shape (n_samples, n_components_)."""
+        """Compute the bottleneck coordinates of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, `n_components_`)
+        """
         return self._bottleneck_codes(X)
 
     def decode(self, Z):
-        """Points in input space for bottleneck coordinates ``Z``."""
+        """Map bottleneck coordinates ``Z`` to points in input space.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, `n_components_`)
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, `n_features_in_`)
+        """
         return self._decode_codes(Z)
 
     def reconstruct(self, X):
-        """The autoencoder's output ``f(X)``: ``X`` projected onto the learned manifold.
+        """Compute the autoencoder's output ``f(X)``: ``X`` projected onto the learned manifold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
@@ -286,10 +314,16 @@ random_state, verbose, n_init, n_threads
         return self._forward(X)
 
     def score(self, X, y=None):
-        """Reconstruction R^2: ``1 - ||X - f(X)||^2 / ||X - mean(X)||^2``.
+        """Return the reconstruction R^2: ``1 - ||X - f(X)||^2 / ||X - mean(X)||^2``.
 
         The default score of :class:`~skrank.RankAwareDepthSelector` and of
-        scikit-learn's searches on an autoencoder. ``y`` is ignored.
+        scikit-learn's searches on an autoencoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -303,7 +337,11 @@ random_state, verbose, n_init, n_threads
         return float(1 - residual / total) if total > 0 else float(residual == 0)
 
     def transform(self, X):
-        """Codes (``output='codes'``) or reconstruction (``output='reconstruction'``).
+        """Return the codes or the reconstruction, as ``output`` says.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
@@ -314,12 +352,20 @@ random_state, verbose, n_init, n_threads
         return self.encode(X)
 
     def inverse_transform(self, X):
-        """Back to input space: decode codes, or return a reconstruction unchanged.
+        """Map back to input space: decode codes, or return a reconstruction unchanged.
 
-        With ``output='codes'``, ``X`` holds bottleneck coordinates (n_samples,
-        n_components_) and the result is ``decode(X)``; with
-        ``output='reconstruction'`` the transform's output already lives in input
-        space and is returned as is.
+        With ``output='codes'``, ``X`` holds bottleneck coordinates and the result
+        is ``decode(X)``; with ``output='reconstruction'`` the transform's output
+        already lives in input space and is returned as is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, `n_components_`) or (n_samples, `n_features_in_`)
+            The output of :meth:`transform`.
+
+        Returns
+        -------
+        X_orig : ndarray of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
         if self.output == "reconstruction":
@@ -327,10 +373,20 @@ random_state, verbose, n_init, n_threads
         return self.decode(X)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of :meth:`transform`'s columns.
+        """Get the names of :meth:`transform`'s columns.
 
         Codes are named ``bottleneckautoencoder0, 1, ...``; a reconstruction keeps
         the input feature names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names, checked against ``feature_names_in_`` when it is
+            set; ``None``: ``feature_names_in_`` or ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
         """
         check_is_fitted(self)
         names_in = _check_feature_names_in(self, input_features)

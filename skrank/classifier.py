@@ -178,7 +178,7 @@ random_state, verbose, n_init, n_threads
     @available_if(_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch of the mini-batch solver on this data, continuing the last.
+        """Run one epoch of the mini-batch solver on this data, continuing the last.
 
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
@@ -200,7 +200,11 @@ random_state, verbose, n_init, n_threads
         return self._partial_fit(X, y, sample_weight, classes)
 
     def decision_function(self, X):
-        """Logits; for two classes, the logit difference of class 1 over class 0.
+        """Compute the logits; for two classes, the logit of class 1 minus that of class 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
@@ -210,7 +214,11 @@ random_state, verbose, n_init, n_threads
         return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
 
     def predict_proba(self, X):
-        """Class probabilities (softmax of the logits), float64 rows summing to 1.
+        """Compute class probabilities (softmax of the logits), float64 rows summing to 1.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
@@ -222,18 +230,48 @@ random_state, verbose, n_init, n_threads
         return p / p.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Compute the logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
         logits = self._forward(X)
         m = logits.max(axis=1, keepdims=True)
         return logits - (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))
 
     def predict(self, X):
-        """Most probable class label for each sample."""
+        """Predict the most probable class label of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         logits = self._forward(X)  # checks fitted before classes_ is read
         return self.classes_[np.argmax(logits, axis=1)]
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy; labels ``y`` must be among ``classes_``."""
+        """Return the mean accuracy on ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels, all among ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
         check_is_fitted(self)
         if _has_missing_labels(y):
             raise ValueError("y contains NaN or None labels.")

@@ -464,6 +464,15 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
             self.norm_slope_ = float("nan")
 
     def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit``'s metadata go to the estimator's ``fit`` and to the splitter's
+        ``split``; see scikit-learn's metadata routing guide.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+        """
         router = MetadataRouter(owner=self)
         router.add(estimator=self.estimator,
                    method_mapping=MethodMapping().add(caller="fit", callee="fit"))
@@ -480,32 +489,91 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
-        """``best_estimator_.predict``."""
+        """Predict with ``best_estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
         return self._check_refit().predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """``best_estimator_.predict_proba``."""
+        """Compute class probabilities with ``best_estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
         return self._check_refit().predict_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """``best_estimator_.decision_function``."""
+        """Compute ``best_estimator_``'s decision function.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
         return self._check_refit().decision_function(X)
 
     @available_if(_estimator_has("transform"))
     def transform(self, X):
-        """``best_estimator_.transform``: the chosen network's bottleneck coordinates."""
+        """Transform with ``best_estimator_``: the chosen network's bottleneck coordinates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+        """
         return self._check_refit().transform(X)
 
     @available_if(_estimator_has("transform"))
     def fit_transform(self, X, y=None, **params):
-        """Fit, then :meth:`transform` ``X``."""
+        """Fit, then :meth:`transform` ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        **params : dict
+            Metadata passed to :meth:`fit`.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+        """
         return self.fit(X, y, **params).transform(X)
 
     @available_if(_estimator_has("score"))
     def score(self, X, y=None):
-        """``best_estimator_.score``."""
+        """Return ``best_estimator_``'s score on ``X`` (and ``y``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            ``None`` for an unsupervised estimator (the autoencoder).
+
+        Returns
+        -------
+        score : float
+        """
         est = self._check_refit()
         return est.score(X) if y is None else est.score(X, y)
 

@@ -96,7 +96,7 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
     @available_if(_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of the mini-batch solver on this data, continuing the last.
+        """Run one epoch of the mini-batch solver on this data, continuing the last.
 
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
@@ -117,12 +117,27 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
-        """Network output ``f(X)``, shape (n_samples,) or (n_samples, n_outputs)."""
+        """Predict with the network: its output ``f(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
         out = self._forward(X)
         return out.ravel() if self._y_ndim == 1 else out
 
     def transform(self, X):
-        """Bottleneck coordinates: ``(z_l(X) - mean) @ components.T``, l the bottleneck layer.
+        """Compute bottleneck coordinates ``(z_l(X) - mean) @ components.T``.
+
+        ``z_l`` is the representation at the bottleneck layer ``l``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
@@ -133,7 +148,20 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         return self._bottleneck_codes(X)
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit, then return :meth:`transform` of the training inputs."""
+        """Fit, then return :meth:`transform` of the training inputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Required (the estimator is supervised); ``None`` raises.
+        **fit_params : dict
+            Passed to :meth:`fit` (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, `n_components_`)
+        """
         if y is None:
             raise ValueError(f"{type(self).__name__}.fit_transform requires y "
                              "(supervised).")
