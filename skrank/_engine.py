@@ -29,6 +29,7 @@ the end.
 """
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -290,17 +291,36 @@ class Validation(Callback):
 
 class Progress(Callback):
     """Prints the objective, the validation score, elapsed time and an estimate of
-    the time left (to ``max_iter``, an upper bound: fits usually stop earlier)."""
+    the time left (to ``max_iter``, an upper bound: fits usually stop earlier).
+
+    On a terminal (``verbose=1``) one line is redrawn in place, with a bar; elsewhere
+    (a log, a notebook's captured output) a line every ``max_iter // 20`` iterations.
+    """
 
     def __init__(self, verbose, max_iter, label=""):
-        self.every = 1 if verbose > 1 else max(1, max_iter // 20)
+        self.bar = verbose == 1 and sys.stdout.isatty()
+        self.every = 1 if verbose > 1 or self.bar else max(1, max_iter // 20)
         self.max_iter = max_iter
         self.label = label
-        self.start = time.perf_counter()
+        self.start = self.drawn = time.perf_counter()
+
+    def _draw(self, n, loss_value, elapsed, left):
+        now = time.perf_counter()
+        if now - self.drawn < 0.1 and n < self.max_iter:
+            return  # redraw at most ten times a second
+        self.drawn = now
+        done = int(30 * min(n, self.max_iter) / self.max_iter)
+        sys.stdout.write(f"\r{self.label}[{'#' * done}{'.' * (30 - done)}] iter {n:5d}  "
+                         f"objective {loss_value:.6g}  elapsed {elapsed:.1f}s  at most "
+                         f"{left:.0f}s left ")
+        sys.stdout.flush()
 
     def on_iteration(self, run, loss_value):
         n = run.result.n_iter
-        if n % self.every == 0:
+        if self.bar:
+            elapsed = time.perf_counter() - self.start
+            self._draw(n, loss_value, elapsed, elapsed / n * max(0, self.max_iter - n))
+        elif n % self.every == 0:
             elapsed = time.perf_counter() - self.start
             left = elapsed / n * max(0, self.max_iter - n)
             msg = f"{self.label}iter {n:5d}  objective {loss_value:.6g}"
@@ -311,6 +331,8 @@ class Progress(Callback):
 
     def on_end(self, run):
         result = run.result
+        if self.bar:
+            sys.stdout.write("\n")
         print(f"{self.label}stopped after {result.n_iter} iterations ({result.stop_reason}) in "
               f"{time.perf_counter() - self.start:.1f}s", flush=True)
 

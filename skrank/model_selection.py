@@ -377,10 +377,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         (alpha, fold) chain of depths."""
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
         if not self.warm_start:
-            per_depth = parallel(
+            # a generator: a line per depth as it completes
+            per_depth = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
+                                 return_as="generator")(
                 delayed(_fit_depth)(self.estimator, int(d), X, y, splits, alphas, scorer,
                                     fit_params, names) for d in depths)
-            return [r for rows in per_depth for r in rows]
+            return self._collect(per_depth, len(depths))
         if "__" in names[0]:
             raise ValueError("warm_start needs a bare skrank estimator, not a "
                              f"{type(self.estimator).__name__}.")
@@ -391,6 +393,21 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
                                 scorer, fit_params, warm_iter, names, a)
             for a in alphas for tr, te in splits)
         return [r for chain in chains for r in chain]
+
+    def _collect(self, per_depth, n_depths):
+        """The sweep's rows; with ``verbose``, a line per finished depth with the
+        elapsed time and an estimate of the time left."""
+        out, start = [], time.perf_counter()
+        for done, rows in enumerate(per_depth, start=1):
+            out.extend(rows)
+            if self.verbose:
+                elapsed = time.perf_counter() - start
+                scores = [r["score"] for r in rows]
+                print(f"[{done}/{n_depths}] depth {rows[0]['depth']}: mean score "
+                      f"{np.mean(scores):.4f}, ranks {[r['rank'] for r in rows]}, "
+                      f"elapsed {elapsed:.1f}s, about "
+                      f"{elapsed / done * (n_depths - done):.0f}s left", flush=True)
+        return out
 
     def _print_summary(self, elapsed):
         """One line per (depth, alpha): score, rank per fold, fit time."""

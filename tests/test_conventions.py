@@ -129,3 +129,33 @@ def test_verbose_fit_and_sweep_report_time(data, capsys):
 
 def test_one_version_string():
     assert skrank.__version__ == importlib.metadata.version("skrank")
+
+
+def test_progress_bar_on_a_terminal(data, monkeypatch):
+    """On a terminal, verbose=1 redraws one line with a bar (carriage returns)."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    X, y = data
+    out = Terminal()
+    monkeypatch.setattr("sys.stdout", out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DeepL2Regressor(**small(max_iter=5, tol=0.0), verbose=1).fit(X, y)
+    text = out.getvalue()
+    assert "\r" in text and "[" + "#" * 30 + "]" in text and "left" in text
+    assert text.rstrip().splitlines()[-1].startswith("stopped after 5 iterations")
+
+
+def test_sweep_reports_each_depth_as_it_completes(data, capsys):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        RankAwareDepthSelector(DeepL2Regressor(**small(max_iter=4)), depths=[2, 3, 4],
+                               cv=2, verbose=1).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
+    assert [ln.split("]")[0] for ln in lines] == ["[1/3", "[2/3", "[3/3"]
+    assert all("elapsed" in ln and "left" in ln for ln in lines)
