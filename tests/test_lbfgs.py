@@ -312,3 +312,42 @@ def test_cubic_interpolate_degenerate_cases():
     assert _cubic_interpolate(0.0, 0.0, 1.0, 3.0, 1.0, 1.0, bounds=(0.0, 2.0)) == 1.0
     # coinciding points: no ZeroDivisionError, bisection
     assert _cubic_interpolate(1.0, 0.0, 0.0, 1.0, 0.0, 0.0, bounds=(0.5, 1.5)) == 1.0
+
+
+def _two_loop(pairs, g, gamma):
+    """The textbook two-loop recursion (Nocedal & Wright, Alg. 7.4): -H g."""
+    q, alphas = g.clone(), []
+    for s, y in reversed(pairs):
+        a = s.dot(q) / y.dot(s)
+        alphas.append(a)
+        q -= a * y
+    r = gamma * q
+    for (s, y), a in zip(pairs, reversed(alphas)):
+        r += (a - y.dot(r) / y.dot(s)) * s
+    return -r
+
+
+def test_compact_direction_equals_two_loop_recursion():
+    # problems holding 3 pairs, a full ring, a wrapped ring (newer pairs written
+    # over the oldest) and none, side by side
+    gen = torch.Generator().manual_seed(0)
+    n, p, m = 4, 9, 5
+    opt = BatchedLBFGS(history_size=m)
+    opt._init_state(torch.zeros(n, p, dtype=F64))
+    held = [[] for _ in range(n)]
+    for k, rows in enumerate([[0, 1, 2]] * 3 + [[1, 2]] * 2 + [[2]] * 4):
+        s = torch.randn(n, p, generator=gen, dtype=F64)
+        A = torch.eye(p, dtype=F64) + 0.3 * torch.randn(p, p, generator=gen, dtype=F64)
+        y = s @ (A @ A.T)        # y's > 0: every pair is kept
+        opt._update_memory(rows, torch.ones(n, dtype=F64), s, torch.zeros(n, p, dtype=F64), y)
+        for i in rows:
+            held[i] = (held[i] + [(s[i], y[i])])[-m:]
+    assert [opt._count[i] for i in range(n)] == [3, 5, 5, 0]
+    g = torch.randn(n, p, generator=gen, dtype=F64)
+    d = opt._direction(g, list(range(n)))
+    for i in range(n):
+        expected = _two_loop(held[i], g[i], opt._h_diag[i]) if held[i] else -g[i]
+        torch.testing.assert_close(d[i], expected, rtol=1e-11, atol=1e-12)
+    # a reset problem starts over from steepest descent
+    opt.reset([False, False, True, False])
+    torch.testing.assert_close(opt._direction(g, [2])[2], -g[2], rtol=0, atol=0)
