@@ -51,6 +51,7 @@ __all__ = [
     "Bottleneck",
     "jacobian_spectra",
     "jacobian_rank",
+    "local_dimension",
     "parameter_norm",
     "nonlinearity_impact",
     "count_tripoints",
@@ -687,6 +688,38 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
     """
     spectra = jacobian_spectra(model, X)
     return max((effective_rank(s, tol=tol) for s in spectra), default=0)
+
+
+def local_dimension(spectra, *, threshold=0.5):
+    """Local dimension of a learned projection: its Jacobian's singular values above 1/2.
+
+    A denoising autoencoder learns to map a point near the data onto the data;
+    at a point of a ``d``-dimensional manifold its Jacobian is then the projection
+    onto the tangent space, singular values 1 along the manifold and 0 across
+    it. Counting the values above ``threshold`` (the midpoint of a projection's
+    two values) reads ``d`` without a data-dependent cut, whatever the largest
+    value (unlike :func:`read_rank`, which measures relative to it).
+
+    Parameters
+    ----------
+    spectra : array-like of shape (n_points, n_values)
+        Jacobian singular values at each point (:func:`jacobian_spectra`,
+        :func:`factored_jacobian_spectra`).
+    threshold : float, default=0.5
+        Values above it count.
+
+    Returns
+    -------
+    dimensions : ndarray of int of shape (n_points,)
+
+    Examples
+    --------
+    >>> from skrank.diagnostics import local_dimension
+    >>> local_dimension([[1.02, 0.91, 0.08], [0.97, 0.35, 0.02]]).tolist()
+    [2, 1]
+    """
+    spectra = np.atleast_2d(np.asarray(spectra, dtype=np.float64))
+    return (spectra > threshold).sum(axis=1)
 
 
 def _factored(model, layer, mean, components):

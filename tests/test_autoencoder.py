@@ -130,3 +130,83 @@ def test_no_bottleneck_found_is_said():
     X = rng.standard_normal((100, 3))  # fills R^3: nothing to compress
     with pytest.warns(AmbiguousRankWarning, match="passes all 3 input dimensions"):
         BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
+
+
+# ---- local dimension (issue 11, item 4) ---------------------------------------------
+def test_local_dimension_counts_singular_values_of_a_projection():
+    # the Jacobian of an orthogonal projection onto a plane in R^4 has singular
+    # values 1, 1, 0, 0 everywhere: local dimension 2, whatever its scale elsewhere
+    import torch
+
+    from skrank.diagnostics import jacobian_spectra, local_dimension
+
+    Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((4, 2)))
+    net = torch.nn.Linear(4, 4, bias=False).double()
+    with torch.no_grad():
+        net.weight.copy_(torch.from_numpy(Q @ Q.T))
+    spectra = jacobian_spectra(net, torch.randn(5, 4, dtype=torch.float64))
+    np.testing.assert_allclose(spectra, [[1, 1, 0, 0]] * 5, atol=1e-12)
+    assert local_dimension(spectra).tolist() == [2] * 5
+    # 1/2 is the cut: a contraction by 0.6 across still counts, 0.4 does not
+    assert local_dimension([[1.0, 0.6, 0.4]]).tolist() == [2]
+
+
+def test_denoising_penalty_is_weighed_against_the_noise_variance(monkeypatch):
+    import skrank._base as base
+
+    seen = []
+    real = base.train_many
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["alphas"][0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "train_many", spy)
+    X, _ = make_noisy_curve(60, noise=0.0, random_state=0)
+    X = 7.0 * X                                        # units: input_scale_ != 1
+    plain = BottleneckAutoencoder(**{**FAST, "alpha": 0.05}).fit(X)
+    ae = BottleneckAutoencoder(input_noise=0.9, **{**FAST, "alpha": 0.05}).fit(X)
+    assert seen[0] == 0.05
+    assert seen[1] == pytest.approx(0.05 * (0.9 / ae.input_scale_) ** 2, rel=1e-12)
+    assert ae.input_scale_ == pytest.approx(plain.input_scale_) and ae.input_scale_ > 3
+    # the same noise in other units: the same objective
+    ae10 = BottleneckAutoencoder(input_noise=9.0, **{**FAST, "alpha": 0.05}).fit(10 * X)
+    assert seen[2] == pytest.approx(seen[1], rel=1e-9)
+    assert ae10.local_dimension_ == ae.local_dimension_
+
+
+def test_local_dimension_needs_a_denoising_autoencoder():
+    X, _ = make_noisy_curve(60, noise=0.0, random_state=0)
+    ae = BottleneckAutoencoder(**FAST).fit(X)
+    assert ae.local_dimension_ is None
+    with pytest.raises(ValueError, match="input_noise > 0"):
+        ae.local_dimension(X)
+    dae = BottleneckAutoencoder(input_noise=0.1, **FAST).fit(X)
+    dims = dae.local_dimension(X[:7])
+    assert dims.shape == (7,) and dims.dtype.kind == "i"
+    assert 0 <= dae.local_dimension_ <= dae.bottleneck_rank_
+
+
+def _knot_in_r5(n, rng):
+    t = rng.uniform(0, 2 * np.pi, n)
+    P = np.column_stack([np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t),
+                         -np.sin(3 * t)])
+    Q, _ = np.linalg.qr(rng.standard_normal((5, 3)))
+    return P @ Q.T
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_local_dimension_of_a_closed_curve_and_a_sphere(seed):
+    # generators of this test only: a trefoil knot rotated into R^5 (d = 1) and the
+    # unit sphere in R^3 (d = 2), standardized, at the documented input_noise=0.2
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    knot = StandardScaler().fit_transform(_knot_in_r5(600, rng))
+    x = rng.standard_normal((600, 3))
+    sphere = StandardScaler().fit_transform(x / np.linalg.norm(x, axis=1, keepdims=True))
+    for X, d in ((knot, 1), (sphere, 2)):
+        ae = BottleneckAutoencoder(input_noise=0.2, random_state=seed).fit(X)
+        assert ae.local_dimension_ == d
+        assert np.mean(ae.local_dimension(X[:100]) == d) > 0.6
