@@ -13,7 +13,8 @@ Three tables, every estimator at its defaults behind the same preprocessing:
    curve and a sheet of our own in R^10, standardized: the autoencoder's
    bottleneck dimension (``BottleneckAutoencoder().bottleneck_rank_``) and local
    dimension (``local_dimension_`` of a denoising autoencoder at its documented
-   setting ``input_noise=0.2``, the Jacobian's singular values above 1/2),
+   setting ``input_noise=0.2, alpha=0.001``: the Jacobian's singular values
+   above 1/2),
    beside scikit-dimension's TwoNN and MLE.
 3. **Denoising.** Noisy digits, a noisy circle and a noisy sheet in R^3, every
    method fitted on the noisy data: error of the autoencoder (``input_noise`` =
@@ -157,7 +158,8 @@ def manifold_table(seeds, n):
             X = StandardScaler().fit_transform(X)
             t = time.perf_counter()
             ae = BottleneckAutoencoder(random_state=seed).fit(X)
-            dae = BottleneckAutoencoder(input_noise=0.2, random_state=seed).fit(X)
+            dae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001,
+                                        random_state=seed).fit(X)
             dt = time.perf_counter() - t
             twonn = skdim.id.TwoNN().fit(X).dimension_
             mle = skdim.id.MLE().fit(X).dimension_

@@ -103,7 +103,7 @@ class _Plan:
 
     def train_kwargs(self, est):
         n = len(self.modules)
-        return dict(loss_fn=self.task.loss, alphas=[est._penalty_strength()] * n,
+        return dict(loss_fn=self.task.loss, alphas=[est.alpha] * n,
                     penalty_groups=self.modules[0].penalty_groups(),
                     settings=est._settings(len(self.X_tr)),
                     validations=[self.validation] * n, generators=self.generators,
@@ -357,10 +357,6 @@ class _DeepL2Base(BaseEstimator):
         mean = self.input_mean_ if task.kind == "inputs" else self.target_mean_
         return Xn, (np.asarray(Y, dtype=np.float64) - mean) / scale, attrs
 
-    def _penalty_strength(self):
-        """The factor of the penalty in the objective (after normalization is fit)."""
-        return self.alpha
-
     def _start_partial(self, X, n_outputs, rng):
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
@@ -368,8 +364,7 @@ class _DeepL2Base(BaseEstimator):
         self._new_stepper(generator, len(X))
 
     def _new_stepper(self, generator, n_samples):
-        self._stepper = Stepper(self.module_, loss_fn=self._task.loss,
-                                alpha=self._penalty_strength(),
+        self._stepper = Stepper(self.module_, loss_fn=self._task.loss, alpha=self.alpha,
                                 penalty_groups=self.module_.penalty_groups(),
                                 settings=self._settings(n_samples), generator=generator)
 
@@ -685,7 +680,7 @@ def fit_many(estimators, datasets):
         X, Y = _tensors(plans[0].task, _padded([p.X_fit for p in plans], n),
                         _padded([p.Y_fit for p in plans], n), modules[0])
         kwargs = plans[0].train_kwargs(estimators[0])
-        kwargs.update(alphas=[e._penalty_strength() for e in estimators], validations=None,
+        kwargs.update(alphas=[e.alpha for e in estimators], validations=None,
                       generators=[p.generators[0] for p in plans],
                       callbacks=[p.trackers[0].callback for p in plans],
                       sample_weight=torch.tensor(_padded(weights, n),

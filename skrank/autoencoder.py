@@ -44,15 +44,15 @@ class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
         of ``X`` with Gaussian noise of this standard deviation (in the units of
         ``X``), targets the points themselves. The network then learns the
         projection of nearby points onto the data, not only the identity on it.
-        Set it to the noise level expected at ``transform`` time. The penalty is
-        then weighed against the noise variance: the objective uses
-        ``alpha * (input_noise / input_scale_)**2`` in place of ``alpha``, because
-        projecting the noise out gains in proportion to its variance while the
-        projection's penalty does not depend on it; so ``alpha`` means the same at
-        any noise level. To read the data's local dimension
-        (``local_dimension_``), ``input_noise=0.2`` on standardized inputs is the
-        documented setting: smaller than the distance between the sheets of a
-        rolled manifold, large enough to be seen across it.
+        Set it to the noise level expected at ``transform`` time. The network
+        learns the projection (and not the identity) only when projecting wins
+        against the penalty: the gain is proportional to the noise variance, the
+        projection's penalty is not, so ``alpha`` must be small next to
+        ``(input_noise / input_scale_)**2``. To read the data's local dimension
+        (``local_dimension_``) use ``input_noise=0.2, alpha=0.001`` on
+        standardized inputs: noise smaller than the distance between the sheets of
+        a rolled manifold, and ``alpha`` about 0.03 times its variance (at the
+        default ``alpha=0.03`` the network keeps near-identity Jacobians).
     n_noisy_copies : int, default=4
         Noisy copies of each training point when ``input_noise > 0`` (drawn once,
         from ``random_state``, so the objective is deterministic for L-BFGS).
@@ -238,16 +238,6 @@ random_state, verbose, n_init, n_threads
         copies = self.n_noisy_copies
         return (np.vstack(noisy), np.vstack([Y] * copies),
                 None if W is None else np.tile(W, copies))
-
-    def _penalty_strength(self):
-        if not self.input_noise:
-            return self.alpha
-        # Projecting the noise out gains in proportion to its variance, while the
-        # projection costs the same penalty at any noise level: weighed against
-        # the variance, alpha picks the same function whatever the noise (at a
-        # fixed alpha the penalty would win below some noise level and the network
-        # would learn the identity, measured on curves and sheets in R^3).
-        return self.alpha * (self.input_noise / self.input_scale_) ** 2
 
     def _n_codes(self, bn):
         return max(1, bn.rank) if self.n_components is None else self.n_components
