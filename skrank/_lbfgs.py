@@ -337,8 +337,12 @@ class BatchedLBFGS:
         # ring buffers: problem i's newest pair is in slot _head[i] - 1 (mod m)
         # steps S and gradient changes Y of a problem in one (2m, P) block, so that
         # S'g and Y'g (and the update's products) are one pass over the memory
-        self._pairs = x.new_zeros(n, 2 * m, p)
-        self._s, self._y = self._pairs[:, :m], self._pairs[:, m:]
+        # (with m odd, a zero row pads each half: MKL's gemv rounds a block of
+        # 2 mod 4 rows differently with its place in memory, and a problem's
+        # direction must not depend on the others')
+        h = self._half = m + m % 2
+        self._pairs = x.new_zeros(n, 2 * h, p)
+        self._s, self._y = self._pairs[:, :m], self._pairs[:, h:h + m]
         # Gram matrices of the slots, kept up to date pair by pair, so that a
         # direction costs four batched products instead of 4m vector operations
         self._sy = x.new_zeros(n, m, m)     # s_i' y_j
@@ -417,7 +421,8 @@ class BatchedLBFGS:
         # is slow on CPU and rounds differently with the batch size, and a problem
         # must follow the path it follows alone
         pairs_g = torch.stack([self._pairs[i] @ g[i] for i in rows])
-        s_g, y_g = pairs_g[:, :m], pairs_g[:, m:]
+        h = self._half
+        s_g, y_g = pairs_g[:, :m], pairs_g[:, h:h + m]
         s_g, y_g = s_g.gather(1, order)[:, :, None], y_g.gather(1, order)[:, :, None]
         gam = gamma[idx, :, None]
         u = torch.linalg.solve_triangular(r, s_g, upper=True)
@@ -427,7 +432,8 @@ class BatchedLBFGS:
         # back from chronological order to the slots
         top = torch.zeros_like(top).scatter_(1, order[:, :, None], top)[:, :, 0]
         u = torch.zeros_like(u).scatter_(1, order[:, :, None], u)[:, :, 0]
-        coef = torch.cat([top, -gamma[idx] * u], dim=1)
+        coef = top.new_zeros(len(rows), 2 * h)
+        coef[:, :m], coef[:, h:h + m] = top, -gamma[idx] * u
         for k, i in enumerate(rows):
             d[i] -= coef[k] @ self._pairs[i]
         return d
@@ -450,13 +456,13 @@ class BatchedLBFGS:
             self._s[i, slot] = s[k]
             self._y[i, slot] = y[k]
             self._used[i, slot] = True
-            m = self.history_size
+            m, h = self.history_size, self._half
             # one pass over the memory (a wide product: a tall one is slow on CPU)
-            prod = torch.stack([s[k], y[k]]) @ self._pairs[i].T     # (2, 2m)
-            self._sy[i, slot] = prod[0, m:]          # s_new' y_j
+            prod = torch.stack([s[k], y[k]]) @ self._pairs[i].T     # (2, 2h)
+            self._sy[i, slot] = prod[0, h:h + m]     # s_new' y_j
             self._sy[i, :, slot] = prod[1, :m]       # s_j' y_new
-            self._yy[i, slot] = prod[1, m:]
-            self._yy[i, :, slot] = prod[1, m:]
+            self._yy[i, slot] = prod[1, h:h + m]
+            self._yy[i, :, slot] = prod[1, h:h + m]
             self._h_diag[i] = ys[k] / yy[k]
             self._head[i] = (slot + 1) % self.history_size
             self._count[i] = min(self._count[i] + 1, self.history_size)

@@ -112,7 +112,8 @@ random_state, verbose, n_init, n_threads
         lower median over the Jacobian points of the number of the Jacobian's
         singular values above 1/2 (a projection onto a ``d``-dimensional manifold
         has ``d`` values near 1, the others near 0); see :meth:`local_dimension`.
-        ``None`` without noise: the identity's Jacobian says nothing of it.
+        ``None`` without noise (the identity's Jacobian says nothing of it) or
+        with ``n_jacobian_points=0``.
     parameter_norm_ : float
     norm_per_depth_ : float
     nonlinearity_impact_ : ndarray of shape (depth - 1,)
@@ -171,7 +172,7 @@ random_state, verbose, n_init, n_threads
         learning_rate_init=1e-3, momentum=0.9, batch_size=50, max_iter=2000,
         warmup_iter=100, tol=1e-4, n_iter_no_change=20, early_stopping=False,
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
-        n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
+        n_diagnostic_samples=1000, n_jacobian_points=50, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
         n_init=1, n_threads=None,
     ):
@@ -257,8 +258,11 @@ random_state, verbose, n_init, n_threads
             # the lower median: a dimension some point had
             dims = np.sort(local_dimension(report.jacobian_spectra))
             local = int(dims[(len(dims) - 1) // 2])
+        # the bottleneck_rank_ principal directions, which local_dimension(X) reads
+        # through whatever n_components says transform returns
         return {"n_components_": self._n_codes(report.bottleneck),
-                "local_dimension_": local}
+                "local_dimension_": local, "_denoising_": bool(self.input_noise),
+                "_rank_components_": np.ascontiguousarray(report.bottleneck.components)}
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -368,13 +372,13 @@ random_state, verbose, n_init, n_threads
             direction it passes.
         """
         check_is_fitted(self)
-        if not self.input_noise:
+        if not self._denoising_:
             raise ValueError(
                 "local_dimension needs a denoising autoencoder (input_noise > 0): "
                 "without noise the autoencoder learns the identity on the data, "
                 "whose Jacobian says nothing of the manifold's dimension.")
-        bn = Bottleneck(rank=self.n_components_, layer=self.bottleneck_layer_,
-                        components=self.bottleneck_components_,
+        bn = Bottleneck(rank=self.bottleneck_rank_, layer=self.bottleneck_layer_,
+                        components=self._rank_components_,
                         mean=self.bottleneck_mean_, weight_ranks=self.layer_ranks_)
         return local_dimension(factored_jacobian_spectra(self.module_, self._check_X(X), bn))
 

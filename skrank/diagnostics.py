@@ -630,8 +630,9 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
 def jacobian_spectra(model, X, *, chunk_size=256):
     """Singular values of the Jacobian ``Jf(x)`` at each row of ``X``, in batch.
 
-    Jacobians are computed with ``torch.func.vmap(jacrev(f))``: one batched
-    reverse pass per chunk of points, not one pass per output.
+    One forward pass per chunk of points and one reverse pass per output
+    coordinate over the whole chunk; rows are read as independent, as in any
+    feed-forward network without batch statistics.
 
     Parameters
     ----------
@@ -640,7 +641,7 @@ def jacobian_spectra(model, X, *, chunk_size=256):
     X : array-like of shape (n_points, n_features)
         The points where the Jacobians are taken.
     chunk_size : int, default=256
-        Points per batched reverse pass (bounds the memory used).
+        Points per forward pass (bounds the memory used).
 
     Returns
     -------
@@ -753,7 +754,7 @@ def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     bn : Bottleneck
         :func:`bottleneck`'s result for ``model``.
     chunk_size : int, default=256
-        Points per batched reverse pass (bounds the memory used).
+        Points per forward pass (bounds the memory used).
 
     Returns
     -------
@@ -784,20 +785,26 @@ def _jacobian_svdvals(fn, x, chunk_size):
     # sixth of a default fit.
     blocks = []
     for start in range(0, x.shape[0], chunk_size):
-        with torch.enable_grad():
-            v = x[start:start + chunk_size].detach().requires_grad_(True)
+        # a fresh tensor with autograd on, even under the caller's inference_mode
+        with torch.inference_mode(False), torch.enable_grad():
+            v = x[start:start + chunk_size].clone().requires_grad_(True)
             out = fn(v).reshape(v.shape[0], -1)
-            rows = []
-            for j in range(out.shape[1]):
-                (grad,) = torch.autograd.grad(out[:, j].sum(), v, retain_graph=True,
-                                              allow_unused=True)
-                rows.append(torch.zeros_like(v) if grad is None else grad)
+            rows = [torch.zeros_like(v)] * out.shape[1]
+            if out.requires_grad:   # else the output does not depend on the input
+                rows = [_input_gradient(out[:, j], v) for j in range(out.shape[1])]
         blocks.append(torch.stack(rows, dim=1).reshape(v.shape[0], out.shape[1], -1))
+    if not blocks:
+        return np.zeros((0, 0))
     J = torch.cat(blocks).detach().to(torch.float64)
     if not torch.isfinite(J).all():
         # a diverged network: no spectrum to read, and SVD would fail
         return np.zeros((J.shape[0], min(J.shape[1], J.shape[2])))
     return torch.linalg.svdvals(J).cpu().numpy()
+
+
+def _input_gradient(output, v):
+    (grad,) = torch.autograd.grad(output.sum(), v, retain_graph=True, allow_unused=True)
+    return torch.zeros_like(v) if grad is None else grad
 
 
 def bottleneck_fidelity(model, X, bn, *, outputs=None):

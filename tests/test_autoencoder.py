@@ -186,3 +186,26 @@ def test_local_dimension_of_a_closed_curve_and_a_sphere(seed):
         ae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001, random_state=seed).fit(X)
         assert ae.local_dimension_ == d
         assert np.mean(ae.local_dimension(X[:100]) == d) > 0.6
+
+
+def test_local_dimension_reads_the_rank_whatever_n_components():
+    # n_components only says how many codes transform returns: the local dimension
+    # at the Jacobian points and at the same points through the method agree
+    from skrank.diagnostics import local_dimension
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(-1, 1, (80, 2)), np.zeros(80)]) @ \
+        np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    assert BottleneckAutoencoder().get_params()["n_jacobian_points"] == 50
+    base = {**FAST, "max_iter": 60, "input_noise": 0.2, "alpha": 0.001}
+    ref = BottleneckAutoencoder(**base).fit(X)
+    assert ref.bottleneck_rank_ >= 2
+    for n_components in (1, ref.bottleneck_rank_ + 1):
+        ae = BottleneckAutoencoder(n_components=n_components, **base).fit(X)
+        assert ae.bottleneck_rank_ == ref.bottleneck_rank_
+        assert ae.transform(X).shape[1] == n_components
+        np.testing.assert_array_equal(ae.local_dimension(X), ref.local_dimension(X))
+    assert (ref.local_dimension(X) == 2).mean() > 0.5     # the plane's dimension
+    # the attribute is the lower median of the counts at the Jacobian points
+    counts = np.sort(local_dimension(ref.jacobian_spectra_))
+    assert ref.local_dimension_ == counts[(len(counts) - 1) // 2]

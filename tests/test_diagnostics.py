@@ -154,3 +154,23 @@ def test_count_tripoints_validates_its_arguments():
         count_tripoints(Const(), ((0, 1), (0, 1)), resolution=1)
     with pytest.raises(InvalidParameterError, match="estimator"):
         count_tripoints(object(), ((0, 1), (0, 1)))
+
+
+def test_jacobian_spectra_under_inference_mode_and_for_a_constant_network():
+    import torch
+
+    from skrank.diagnostics import jacobian_spectra
+
+    net = torch.nn.Linear(3, 2).double()
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.5, 0.0]]))
+    x = torch.randn(4, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        spectra = jacobian_spectra(net, x)
+    np.testing.assert_allclose(spectra, [[2.0, 0.5]] * 4, atol=1e-12)
+
+    class Constant(torch.nn.Module):
+        def forward(self, v):
+            return torch.ones(v.shape[0], 2, dtype=v.dtype)
+
+    np.testing.assert_array_equal(jacobian_spectra(Constant(), x), np.zeros((4, 2)))
