@@ -531,13 +531,15 @@ class BatchedLBFGS:
             trial step length.
         """
         n = len(active)
-        # one sync for everything the per-problem decisions need
-        finite = torch.isfinite(f) & torch.isfinite(g).all(dim=1)
+        # one sync for everything the per-problem decisions need; a non-finite
+        # entry of g makes g'd non-finite (inf * 0 is nan), so f and g'd say
+        # whether f and g are finite without a pass of their own
         stats = torch.stack([
             f, g.abs().amax(dim=1), g.abs().sum(dim=1), torch.linalg.vecdot(g, d),
-            d.abs().amax(dim=1), finite.to(f.dtype),
+            d.abs().amax(dim=1),
         ]).tolist()
-        f0, g_max, g_sum, gtd, d_norm, finite = stats
+        f0, g_max, g_sum, gtd, d_norm = stats
+        finite = [math.isfinite(v) for v in f0]
 
         status = ["inactive"] * n
         searches, trial = {}, {}
@@ -584,9 +586,9 @@ class BatchedLBFGS:
         mask = torch.tensor(m_list, device=x.device)
         f_t, g_t = fun(self._move(x, t_vec, d, mask))
         f_t, g_t = f_t.detach().to(x.dtype).reshape(n), g_t.detach()
-        ok = torch.isfinite(f_t) & torch.isfinite(g_t).all(dim=1)
-        f_l, gtd_l, ok_l = torch.stack(
-            [f_t, torch.linalg.vecdot(g_t, d), ok.to(x.dtype)]).tolist()
+        f_l, gtd_l = torch.stack([f_t, torch.linalg.vecdot(g_t, d)]).tolist()
+        # g'd is non-finite when any entry of g is (inf * 0 is nan)
+        ok_l = [float(math.isfinite(v) and math.isfinite(w)) for v, w in zip(f_l, gtd_l)]
         return f_l, gtd_l, ok_l, g_t
 
     def _line_search(self, x, fun, d, searches, trial, status, n_evals):

@@ -351,3 +351,28 @@ def test_compact_direction_equals_two_loop_recursion():
     # a reset problem starts over from steepest descent
     opt.reset([False, False, True, False])
     torch.testing.assert_close(opt._direction(g, [2])[2], -g[2], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_one_nonfinite_gradient_entry_with_finite_objective(bad):
+    # f stays finite: only g betrays the problem, at an entry where the direction
+    # may well be 0; the start and a trial are both caught, the others go on
+    fn = logistic(7)
+
+    def g_poisoned(w):
+        f, g = fn(w)
+        g = g.clone()
+        g[3] = bad
+        return f, g
+
+    start = batched([fn, g_poisoned, fn])
+    x = torch.full((3, 12), 0.5, dtype=F64)
+    res = BatchedLBFGS().step(x, start, active=[True, True, True])
+    assert res.status == ["ok", "nonfinite", "ok"] and torch.equal(res.x[1], x[1])
+
+    def later(w):                      # finite at the start, not at the trials
+        return g_poisoned(w) if not torch.equal(w, x[0]) else fn(w)
+
+    opt = BatchedLBFGS()
+    res = opt.step(x[:1], batched([later]))
+    assert res.status == ["nonfinite"] and torch.equal(res.x[0], x[0])
