@@ -6,13 +6,10 @@ evaluated in one call (for instance S networks stacked). Everything else is kept
 problem, so that each problem follows the path it would follow alone (S=1), up to the
 rounding of ``fun``:
 
-* its own curvature history, in ring buffers (S, 2m, P) with a head per problem,
-  and the Gram matrices S'Y and Y'Y of its pairs, updated pair by pair; the
-  direction comes from the compact representation of Byrd, Nocedal and Schnabel
-  (1994), which equals the two-loop recursion up to rounding in a few
-  matrix-vector products (an empty slot holds a zero pair, which decouples), each
-  computed for one problem on its own so that its rounding does not depend on the
-  others;
+* its own curvature history, in ring buffers (S, m, P) with a head per problem,
+  rotated into line when a problem skipped a pair; an empty slot (rho = 0) is a
+  no-op in the two-loop recursion, so problems with different history lengths
+  share one batched direction computation;
 * its own line search: one strong Wolfe state machine per problem, written as scalar
   Python logic (a generator that yields trial step lengths). Each round evaluates
   ``fun`` once on the batch; problems that are not searching any more are evaluated
@@ -22,8 +19,7 @@ rounding of ``fun``:
 
 The host reads device values once per evaluation round (f and g'd of all problems
 in one ``tolist``), once at the start of a step and once for the curvature update.
-Memory: 2 m S P values of history, as torch's L-BFGS for each problem, plus
-2 m^2 S for the Gram matrices.
+Memory: 2 m S P values of history, as torch's L-BFGS for each problem.
 
 The algorithm is that of ``torch.optim.LBFGS(line_search_fn='strong_wolfe')`` driven
 one iteration per ``step`` (``max_iter=1``): first direction ``-g`` with step length
@@ -335,19 +331,9 @@ class BatchedLBFGS:
         m = self.history_size
         self._shape = (n, p)
         # ring buffers: problem i's newest pair is in slot _head[i] - 1 (mod m)
-        # steps S and gradient changes Y of a problem in one (2m, P) block, so that
-        # S'g and Y'g (and the update's products) are one pass over the memory
-        # (with m odd, a zero row pads each half: MKL's gemv rounds a block of
-        # 2 mod 4 rows differently with its place in memory, and a problem's
-        # direction must not depend on the others')
-        h = self._half = m + m % 2
-        self._pairs = x.new_zeros(n, 2 * h, p)
-        self._s, self._y = self._pairs[:, :m], self._pairs[:, h:h + m]
-        # Gram matrices of the slots, kept up to date pair by pair, so that a
-        # direction costs four batched products instead of 4m vector operations
-        self._sy = x.new_zeros(n, m, m)     # s_i' y_j
-        self._yy = x.new_zeros(n, m, m)     # y_i' y_j
-        self._used = torch.zeros(n, m, dtype=torch.bool, device=x.device)
+        self._s = x.new_zeros(n, m, p)      # steps
+        self._y = x.new_zeros(n, m, p)      # gradient changes
+        self._rho = x.new_zeros(n, m)       # 1 / y's; 0 marks an empty slot
         self._h_diag = x.new_ones(n)        # initial inverse Hessian scale
         self._head = [0] * n                # next slot written
         self._count = [0] * n               # pairs held
@@ -370,73 +356,55 @@ class BatchedLBFGS:
         if not rows:
             return
         idx = torch.tensor(rows, device=self._s.device)
-        for buffer in (self._pairs, self._sy, self._yy, self._used):
-            buffer[idx] = 0
+        self._s[idx] = 0
+        self._y[idx] = 0
+        self._rho[idx] = 0
         self._h_diag[idx] = 1
         for i in rows:
             self._count[i] = 0
             self.n_iter[i] = 0
 
-    def _chronological(self):
-        """Per problem, its slots from the oldest to the newest, shape (S, m).
+    def _align(self, rows):
+        """Rotate the rings of ``rows`` to one head and return it.
 
-        Empty slots come first; they hold zero pairs, which decouple from the
-        others in the compact formula below (their row of R is the identity's).
+        The two-loop recursion then reads each slot as a view for all problems at
+        once. Heads drift apart only when a problem skips a pair (rejected, or not
+        active), so rotations are rare and cost O(mP) for that problem alone.
         """
-        m = self.history_size
-        heads = torch.tensor(self._head, device=self._s.device)
-        return (heads[:, None] + torch.arange(m, device=self._s.device)) % m
+        heads = [self._head[i] for i in rows]
+        target = max(set(heads), key=heads.count)
+        for i in rows:
+            shift = target - self._head[i]
+            if shift:
+                # slot h moves to h + shift: the newest pair lands in target - 1
+                self._s[i] = self._s[i].roll(shift, 0)
+                self._y[i] = self._y[i].roll(shift, 0)
+                self._rho[i] = self._rho[i].roll(shift, 0)
+                self._head[i] = target
+        return target
 
     def _direction(self, g, rows):
-        """d = -H g for all problems at once, H the L-BFGS inverse Hessian.
+        """Two-loop recursion for all problems at once: d = -H g.
 
-        The compact form of Byrd, Nocedal and Schnabel (1994, eq. 3.1), with
-        ``H0 = gamma I``, ``R`` the upper triangle of ``S'Y`` and ``D`` its
-        diagonal (pairs in chronological order)::
-
-            H g = gamma g + S R^-T ((D + gamma Y'Y) R^-1 S'g - gamma Y'g)
-                  - gamma Y R^-1 S'g
-
-        It equals the two-loop recursion up to rounding, in four matrix-vector
-        products per problem where the recursion takes 4m vector operations. Only
-        the rows in ``rows`` are meaningful (the others get ``-gamma g``).
+        Only the rows in ``rows`` are meaningful (the others may read pairs from
+        the wrong slots). A problem holding fewer pairs than another meets empty
+        slots (rho = 0): they leave q and r unchanged, bit for bit.
         """
-        gamma = self._h_diag[:, None]
-        d = -gamma * g
-        rows = [i for i in rows if self._count[i]]
         if not rows:
-            return d
+            return torch.zeros_like(g)
+        head = self._align(rows)
         m = self.history_size
-        idx = torch.tensor(rows, device=g.device)
-        order = self._chronological()[idx]
-        square = (len(rows), m, m)
-        sy = self._sy[idx].gather(1, order[:, :, None].expand(square)).gather(
-            2, order[:, None, :].expand(square))
-        yy = self._yy[idx].gather(1, order[:, :, None].expand(square)).gather(
-            2, order[:, None, :].expand(square))
-        used = self._used[idx].gather(1, order)
-        diag = torch.diagonal(sy, dim1=1, dim2=2)
-        r = sy.triu(1) + torch.diag_embed(torch.where(used, diag, torch.ones_like(diag)))
-        # the (m x P) products one problem at a time: batched gemm on such shapes
-        # is slow on CPU and rounds differently with the batch size, and a problem
-        # must follow the path it follows alone
-        pairs_g = torch.stack([self._pairs[i] @ g[i] for i in rows])
-        h = self._half
-        s_g, y_g = pairs_g[:, :m], pairs_g[:, h:h + m]
-        s_g, y_g = s_g.gather(1, order)[:, :, None], y_g.gather(1, order)[:, :, None]
-        gam = gamma[idx, :, None]
-        u = torch.linalg.solve_triangular(r, s_g, upper=True)
-        yy_u = (yy * u.transpose(1, 2)).sum(dim=2, keepdim=True)
-        v = diag[:, :, None] * u + gam * yy_u - gam * y_g
-        top = torch.linalg.solve_triangular(r.transpose(1, 2), v, upper=False)
-        # back from chronological order to the slots
-        top = torch.zeros_like(top).scatter_(1, order[:, :, None], top)[:, :, 0]
-        u = torch.zeros_like(u).scatter_(1, order[:, :, None], u)[:, :, 0]
-        coef = top.new_zeros(len(rows), 2 * h)
-        coef[:, :m], coef[:, h:h + m] = top, -gamma[idx] * u
-        for k, i in enumerate(rows):
-            d[i] -= coef[k] @ self._pairs[i]
-        return d
+        slots = [(head - 1 - k) % m for k in range(max(self._count[i] for i in rows))]
+        q = g.neg()
+        alphas = {}
+        for j in slots:                          # newest to oldest
+            alphas[j] = self._rho[:, j] * torch.linalg.vecdot(self._s[:, j], q)
+            q = q - alphas[j][:, None] * self._y[:, j]
+        r = q * self._h_diag[:, None]
+        for j in reversed(slots):                # oldest to newest
+            beta = self._rho[:, j] * torch.linalg.vecdot(self._y[:, j], r)
+            r = r + (alphas[j] - beta)[:, None] * self._s[:, j]
+        return r
 
     def _update_memory(self, rows, t, d, g_old, g_new):
         """Add the curvature pairs (s, y) of ``rows`` where y's > 1e-10."""
@@ -447,24 +415,20 @@ class BatchedLBFGS:
         y = g_new[idx] - g_old[idx]
         ys = torch.linalg.vecdot(y, s)
         yy = torch.linalg.vecdot(y, y)
-        for k, ys_k in enumerate(ys.tolist()):
-            if not ys_k > 1e-10:
-                continue
+        keep = [k for k, ys_k in enumerate(ys.tolist()) if ys_k > 1e-10]
+        if not keep:
+            return
+        k_idx = torch.tensor(keep, device=d.device)
+        r_idx = idx[k_idx]
+        # write over the oldest slot (the one at the head) when the ring is full
+        slot = torch.tensor([self._head[rows[k]] for k in keep], device=d.device)
+        self._s[r_idx, slot] = s[k_idx]
+        self._y[r_idx, slot] = y[k_idx]
+        self._rho[r_idx, slot] = 1.0 / ys[k_idx]
+        self._h_diag[r_idx] = ys[k_idx] / yy[k_idx]
+        for k in keep:
             i = rows[k]
-            # write over the oldest slot (the one at the head) when the ring is full
-            slot = self._head[i]
-            self._s[i, slot] = s[k]
-            self._y[i, slot] = y[k]
-            self._used[i, slot] = True
-            m, h = self.history_size, self._half
-            # one pass over the memory (a wide product: a tall one is slow on CPU)
-            prod = torch.stack([s[k], y[k]]) @ self._pairs[i].T     # (2, 2h)
-            self._sy[i, slot] = prod[0, h:h + m]     # s_new' y_j
-            self._sy[i, :, slot] = prod[1, :m]       # s_j' y_new
-            self._yy[i, slot] = prod[1, h:h + m]
-            self._yy[i, :, slot] = prod[1, h:h + m]
-            self._h_diag[i] = ys[k] / yy[k]
-            self._head[i] = (slot + 1) % self.history_size
+            self._head[i] = (self._head[i] + 1) % self.history_size
             self._count[i] = min(self._count[i] + 1, self.history_size)
 
     @staticmethod
