@@ -70,7 +70,7 @@ random_state, verbose, n_init, n_threads
         on a rolled sheet: objective 4.3 after 2,500 iterations, against 0.31 with
         the Adam warm-up); ``n_jacobian_points=50`` (``local_dimension_`` is a
         median over them: over 10 points, a rolled sheet whose points read 2 at
-        two points in three read 1 on one seed in eight); with ``early_stopping``
+        two points in three read 1 on two seeds of three); with ``early_stopping``
         the validation score is the reconstruction R^2.
 
     Attributes
