@@ -1,7 +1,7 @@
 """
-=====================================================
+=======================================================
 Local dimension from a denoising autoencoder's Jacobian
-=====================================================
+=======================================================
 
 A denoising autoencoder (:class:`skrank.BottleneckAutoencoder` with
 ``input_noise``) learns to map points near the data *onto* the data. At a point
