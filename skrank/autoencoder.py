@@ -10,8 +10,8 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
 from ._tasks import Reconstruction
-from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
 from ._warn import warn_user
+from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
 
 __all__ = ["BottleneckAutoencoder"]
 

@@ -335,7 +335,7 @@ def test_compact_direction_equals_two_loop_recursion():
     opt = BatchedLBFGS(history_size=m)
     opt._init_state(torch.zeros(n, p, dtype=F64))
     held = [[] for _ in range(n)]
-    for k, rows in enumerate([[0, 1, 2]] * 3 + [[1, 2]] * 2 + [[2]] * 4):
+    for rows in [[0, 1, 2]] * 3 + [[1, 2]] * 2 + [[2]] * 4:
         s = torch.randn(n, p, generator=gen, dtype=F64)
         A = torch.eye(p, dtype=F64) + 0.3 * torch.randn(p, p, generator=gen, dtype=F64)
         y = s @ (A @ A.T)        # y's > 0: every pair is kept
