@@ -327,7 +327,7 @@ def _two_loop(pairs, g, gamma):
     return -r
 
 
-def test_compact_direction_equals_two_loop_recursion():
+def test_direction_equals_the_textbook_two_loop_recursion():
     # problems holding 3 pairs, a full ring, a wrapped ring (newer pairs written
     # over the oldest) and none, side by side
     gen = torch.Generator().manual_seed(0)
