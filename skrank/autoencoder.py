@@ -370,6 +370,17 @@ random_state, verbose, n_init, n_threads
             If the autoencoder was trained without ``input_noise``: it then learns
             the identity on the data, whose Jacobian has full rank in every
             direction it passes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> t = np.linspace(0, 3, 100)
+        >>> X = np.column_stack([np.cos(t), np.sin(t), t / 3])
+        >>> dae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001, depth=4, width=16,
+        ...                             max_iter=50, random_state=0).fit(X)
+        >>> dae.local_dimension(X[:5]).shape
+        (5,)
         """
         check_is_fitted(self)
         if not self._denoising_:
