@@ -31,7 +31,8 @@ from sklearn.utils.validation import (
 
 from . import diagnostics as _diag
 from ._device import as_tensor, device_or_cpu, placement, resolve_device, threads
-from ._engine import Settings, Stepper, train_many
+from ._engine import Settings, Stepper
+from ._grow import start_depth, train_grown
 from ._networks import FullyConnectedNet
 from ._scaling import IsotropicScaling
 from ._warn import warn_user
@@ -44,9 +45,12 @@ PREDICT_BATCH_ROWS = 65536
 _FLOAT32_SAFE = 1e15
 
 
-def build_network(estimator, n_inputs, n_outputs, dtype, device=None):
-    """The network an estimator's parameters describe (also used by persistence)."""
+def build_network(estimator, n_inputs, n_outputs, dtype, device=None, depth=None):
+    """The network an estimator's parameters describe (also used by persistence);
+    ``depth`` overrides the estimator's (the first stage of a grown fit)."""
     kwargs = {name: getattr(estimator, name) for name in estimator._network_params}
+    if depth is not None:
+        kwargs["depth"] = depth
     return estimator._network(n_inputs, n_outputs, dtype=dtype, device=device, **kwargs)
 
 
@@ -101,10 +105,19 @@ class _Plan:
             return None
         return torch.tensor(self.W_fit, **placement(self.modules[0]))
 
+    def train(self, est):
+        """Train the plan's networks (grown to ``est.depth`` when they start
+        shallower); the plan then holds the trained ones."""
+        n = len(self.modules)
+        self.modules, results = train_grown(
+            self.modules, [self.X_fit] * n, est.depth, *self.training_tensors(),
+            weights=[self.W_fit] * n, **self.train_kwargs(est))
+        return results
+
     def train_kwargs(self, est):
         n = len(self.modules)
         return dict(loss_fn=self.task.loss, alphas=[est.alpha] * n,
-                    penalty_groups=self.modules[0].penalty_groups(),
+                    rank_tol=est.rank_tol, rank_gap=est.rank_gap,
                     settings=est._settings(len(self.X_tr)),
                     validations=[self.validation] * n, generators=self.generators,
                     verbose=est.verbose, callbacks=[t.callback for t in self.trackers],
@@ -221,6 +234,7 @@ class _DeepL2Base(BaseEstimator):
 
     #: The fully connected network's own parameters (``_FullyConnected`` below).
     _fc_constraints = {
+        "init": [StrOptions({"grow", "random"})],
         "penalty_scaling": [StrOptions({"depth", "none"})],
         "penalize_bias": ["boolean"],
         "bias": ["boolean"],
@@ -256,9 +270,7 @@ class _DeepL2Base(BaseEstimator):
 
     def _fit_data(self, X, y, sample_weight):
         plan = self._plan(X, y, sample_weight)
-        results = train_many(plan.modules, *plan.training_tensors(),
-                             **plan.train_kwargs(self))
-        return self._complete(plan, results)
+        return self._complete(plan, plan.train(self))
 
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
@@ -277,7 +289,7 @@ class _DeepL2Base(BaseEstimator):
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
                       for _ in range(1 if self.warm_start else self.n_init)]
         modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
-                                 device, generators)
+                                 device, generators, depth=self._first_depth())
         X_tr, Y_tr, X_val, Y_val, W_tr = self._split(X, Y, rng, sample_weight)
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
         trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
@@ -385,9 +397,13 @@ class _DeepL2Base(BaseEstimator):
             self.restart_ranks_ = None
         return best
 
-    def _networks(self, n_inputs, n_outputs, dtype, device, generators):
-        """Fresh networks (one per restart), or with ``warm_start`` the fitted one if
-        its shape fits."""
+    def _first_depth(self):
+        """The depth a fresh network of ``fit`` is drawn at (see ``_grow``)."""
+        return self.depth
+
+    def _networks(self, n_inputs, n_outputs, dtype, device, generators, depth=None):
+        """Fresh networks (one per restart, of ``depth`` if given), or with
+        ``warm_start`` the fitted one if its shape fits."""
         module = getattr(self, "module_", None)
         self.device_ = str(device)
         if self.warm_start and module is not None:
@@ -395,8 +411,8 @@ class _DeepL2Base(BaseEstimator):
                 wanted = build_network(self, n_inputs, n_outputs, dtype)
             if module.same_architecture(wanted):
                 return [module.to(device=device, dtype=dtype)]
-        return [build_network(self, n_inputs, n_outputs, dtype).reset_parameters(
-            generator=g).to(device) for g in generators]
+        return [build_network(self, n_inputs, n_outputs, dtype, depth=depth)
+                .reset_parameters(generator=g).to(device) for g in generators]
 
     def _tensors(self, X, Y, module):
         return _tensors(self._task, X, Y, module)
@@ -636,6 +652,9 @@ class _DeepL2Base(BaseEstimator):
 class _FullyConnected:
     """Mixin naming the fully connected network and the parameters it takes."""
 
+    def _first_depth(self):
+        return start_depth(self.init, self.depth)
+
     _network = FullyConnectedNet
     _network_params = ("depth", "width", "activation", "negative_slope", "bias",
                        "penalty_scaling", "penalize_bias")
@@ -649,7 +668,8 @@ def _batchable(plans, estimators):
     return (all(len(p.modules) == 1 and p.validation is None for p in plans)
             and first.solver == "lbfgs" and first.warmup_iter == 0
             and all(p.modules[0].same_architecture(plans[0].modules[0]) for p in plans)
-            and all(type(e) is type(first) and e.dtype == first.dtype for e in estimators))
+            and all(type(e) is type(first) and e.dtype == first.dtype
+                    and e.depth == first.depth for e in estimators))
 
 
 def _padded(arrays, n):
@@ -671,8 +691,7 @@ def fit_many(estimators, datasets):
         plans = [est._plan(X, y, None) for est, (X, y) in zip(estimators, datasets)]
         if len(estimators) == 1 or not _batchable(plans, estimators):
             for est, plan in zip(estimators, plans):
-                est._complete(plan, train_many(plan.modules, *plan.training_tensors(),
-                                               **plan.train_kwargs(est)))
+                est._complete(plan, plan.train(est))
             return estimators
         n = max(len(p.X_fit) for p in plans)
         weights = [np.ones(len(p.X_fit)) if p.W_fit is None else p.W_fit for p in plans]
@@ -685,7 +704,10 @@ def fit_many(estimators, datasets):
                       callbacks=[p.trackers[0].callback for p in plans],
                       sample_weight=torch.tensor(_padded(weights, n),
                                                  **placement(modules[0])))
-        results = train_many(modules, X, Y, per_network=True, **kwargs)
-        for est, plan, result in zip(estimators, plans, results):
+        modules, results = train_grown(modules, [p.X_fit for p in plans],
+                                       estimators[0].depth, X, Y, per_network=True,
+                                       weights=[p.W_fit for p in plans], **kwargs)
+        for est, plan, module, result in zip(estimators, plans, modules, results):
+            plan.modules = [module]
             est._complete(plan, [result])
         return estimators

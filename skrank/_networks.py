@@ -63,12 +63,18 @@ def _kaiming_(weight, gain, generator):
     weight.normal_(0.0, gain / math.sqrt(weight.shape[1]), generator=generator)
 
 
-def _projector(a, free_bias, rtol):
+def _projector(a, free_bias, rtol, weight=None):
     """The identity on the span of the rows of ``a`` (centered if ``free_bias``),
-    as ``(P, offset)`` with ``P a + offset = a`` for every row."""
+    as ``(P, offset)`` with ``P a + offset = a`` for every row. Row weights act as
+    repeated rows (the weighted rows have the repeated rows' Gram matrix)."""
     a = a.to(torch.float64)
-    mean = a.mean(0)
-    basis = a - mean if free_bias else a
+    if weight is None:
+        mean = a.mean(0)
+        basis = a - mean if free_bias else a
+    else:
+        w = torch.as_tensor(weight, dtype=a.dtype, device=a.device)
+        mean = (w[:, None] * a).sum(0) / w.sum()
+        basis = (a - mean if free_bias else a) * w.sqrt()[:, None]
     _, s, vh = torch.linalg.svd(basis, full_matrices=False)
     keep = vh[s > rtol * s[0]] if s.numel() and s[0] > 0 else vh[:0]
     P = keep.T @ keep
@@ -210,7 +216,7 @@ class FullyConnectedNet(Network):
             groups.append((self.biases(), coef))
         return groups
 
-    def deepened(self, n_new, layer, x, *, rtol=1e-3):
+    def deepened(self, n_new, layer, x, *, rtol=1e-3, weight=None):
         """A copy with ``n_new`` identity-like layers inserted after hidden layer ``layer``.
 
         Each new layer maps every representation ``a = a_layer(x)`` of the data to
@@ -221,11 +227,11 @@ class FullyConnectedNet(Network):
         projector onto the span of the ``a`` (the constant offset costs one
         direction); with free biases it is the projector ``P`` onto the span of
         the centered ``a`` with bias ``(I - P) mean(a)``, which carries the offset
-        for free.
+        for free. ``weight`` (one per row of ``x``) weighs the rows as repeats.
         """
         with torch.no_grad():
             a = self._sigma(self.bottleneck_in(x, layer), self.negative_slope)
-            P, offset = _projector(a, not self.penalizes_bias, rtol)
+            P, offset = _projector(a, not self.penalizes_bias, rtol, weight)
         w = self.layers[0].weight
         deep = FullyConnectedNet(**{**self.architecture(), "depth": self.depth + n_new},
                                  dtype=w.dtype, device=w.device)
@@ -344,7 +350,7 @@ class ResidualNet(Network):
         coef = self.lam * self.depth if self.block_depth == 1 else self.lam / 2.0
         return [([self.embed.weight, self.unembed.weight], 0.5), (blocks, coef)]
 
-    def deepened(self, n_new, layer, x, *, rtol=None):
+    def deepened(self, n_new, layer, x, *, rtol=None, weight=None):
         """A copy with ``n_new`` zero residual blocks inserted before block ``layer``:
         ``id + 0`` is the identity and costs nothing, so the function is unchanged."""
         w = self.embed.weight

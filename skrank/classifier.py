@@ -33,7 +33,7 @@ class DeepL2Classifier(_FullyConnected, ClassifierMixin, _DeepL2Base):
     Parameters
     ----------
     depth, width, activation, negative_slope, alpha, penalty_scaling, \
-penalize_bias, bias, solver, learning_rate_init, momentum, batch_size, max_iter, \
+penalize_bias, bias, init, solver, learning_rate_init, momentum, batch_size, max_iter, \
 warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, warm_start, \
 rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
@@ -53,9 +53,10 @@ random_state, verbose, n_init, n_threads
     n_outputs_ : int
         Number of logits, ``n_classes``.
     device_ : str
-    loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
+    loss_curve_ : ndarray of shape (warm-up iterations + `n_iter_`,)
     n_iter_ : int
-        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
+        Iterations of the solver at full depth, at most ``max_iter`` (warm-up
+        epochs and the first stage of ``init='grow'`` not counted).
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -109,7 +110,7 @@ random_state, verbose, n_init, n_threads
     def __init__(
         self, *,
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.01,
-        penalty_scaling="depth", penalize_bias=True, bias=True, solver="lbfgs",
+        penalty_scaling="depth", penalize_bias=True, bias=True, init="grow", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
         warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
@@ -125,6 +126,7 @@ random_state, verbose, n_init, n_threads
         self.penalty_scaling = penalty_scaling
         self.penalize_bias = penalize_bias
         self.bias = bias
+        self.init = init
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum

@@ -28,6 +28,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
 
 from ._base import _DeepL2Base, fit_many, warm_deeper
+from ._grow import DEEPEN_RTOL
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -145,7 +146,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
                 est.set_params(**{alpha_param: alpha})
             start = time.perf_counter()
             if prev is not None and warm_iter is not None:
-                warm_deeper(prev, est, X_tr, rtol=_DEEPEN_RTOL)
+                warm_deeper(prev, est, X_tr, rtol=DEEPEN_RTOL)
                 est.set_params(warm_start=True, max_iter=warm_iter, warmup_iter=0)
             _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
             fit_time = time.perf_counter() - start
@@ -155,16 +156,9 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
     return out
 
 
-#: Directions of the bottleneck representation below this fraction of its largest
-#: singular value are left out of inserted identity layers: they are the small
-#: curvature of the representation, and keeping them would cost a full unit of
-#: ||theta||^2 per layer that training then has to remove (measured: the norm slope
-#: of a warm sweep read 2.97 instead of 2.11 with them).
-_DEEPEN_RTOL = 0.05
-
-
 def _take(a, idx):
     return _safe_indexing(a, idx)
+
 
 class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     """Fit a skrank estimator over a range of depths and choose one by rank.

@@ -204,6 +204,18 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Whether biases are in the penalty (they are in the papers).
     bias : bool, default=True
         Whether layers have biases at all.
+    init : {'grow', 'random'}, default='grow'
+        How ``fit`` starts a fresh network. ``'random'``: Kaiming-normal weights
+        at full depth. ``'grow'``: a network of depth 3 (Kaiming-normal) is
+        fitted first, then deepened to ``depth`` by identity-like layers inserted
+        at its bottleneck, which compute the same function on the training data,
+        and fitted again (both stages capped at ``max_iter``). A random deep
+        network starts with ``||theta||^2`` near ``2 * width * depth``, far above
+        a fitted one's, and where the data term is weak against the penalty
+        (one output, a classifier's cross-entropy) its fit can stop in a sharp
+        region, its objective above the zero function's; a grown fit starts at
+        full depth from a fitted, low-norm function (see ``skrank._grow``).
+        Ignored when ``warm_start`` reuses a network and by ``partial_fit``.
     solver : {'lbfgs', 'adam', 'sgd'}, default='lbfgs'
         Full-batch L-BFGS with a strong Wolfe line search reaches the bottleneck
         structure far faster than the stochastic solvers on moderate data sets;
@@ -298,10 +310,13 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Only when ``X`` has string column names.
     n_outputs_ : int
     device_ : str
-    loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
-        Objective (data loss plus penalty) after each iteration.
+    loss_curve_ : ndarray of shape (warm-up iterations + `n_iter_`,)
+        Objective (data loss plus penalty) after each iteration; the shallow stage
+        of ``init='grow'`` comes first (its penalty is ``alpha / 3``, so the curve
+        jumps where the network is deepened).
     n_iter_ : int
-        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
+        Iterations of the solver at full depth, at most ``max_iter`` (warm-up
+        epochs and the first stage of ``init='grow'`` not counted).
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
         Validation R^2 per iteration, with early stopping.
     best_validation_score_ : float or None
@@ -411,7 +426,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     def __init__(
         self, *,
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.1,
-        penalty_scaling="depth", penalize_bias=True, bias=True, solver="lbfgs",
+        penalty_scaling="depth", penalize_bias=True, bias=True, init="grow", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
         warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
@@ -428,6 +443,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         self.penalty_scaling = penalty_scaling
         self.penalize_bias = penalize_bias
         self.bias = bias
+        self.init = init
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum

@@ -10,7 +10,7 @@ import skrank
 
 #: The one small configuration every test file starts from (fast on 2 cores);
 #: files override what their checks need with :func:`small`.
-BASE = dict(depth=3, width=16, max_iter=30, n_jacobian_points=2)
+BASE = dict(depth=4, width=16, max_iter=30, n_jacobian_points=2)
 
 
 def small(**overrides):

@@ -120,23 +120,24 @@ def test_n_init_keeps_the_lowest_objective_and_records_every_restart(seed):
 
 
 def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
-    import skrank._base as base
+    import skrank._grow as grow
 
     seen = []
-    real = base.train_many
+    real = grow.train_many
 
     def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(base, "train_many", spy)
+    monkeypatch.setattr(grow, "train_many", spy)
     before = torch.get_num_threads()
     X = np.random.RandomState(0).randn(30, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         DeepL2Regressor(**small(max_iter=3), n_threads=1).fit(X, X[:, 0])
         DeepL2Regressor(**small(max_iter=3)).fit(X, X[:, 0])
-    assert seen == [1, before]
+    # two stages each: the shallow start, then full depth
+    assert seen == [1, 1, before, before]
     assert torch.get_num_threads() == before
 
 

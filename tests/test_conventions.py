@@ -102,9 +102,14 @@ def skrank_routing():
 
 def test_n_iter_counts_solver_iterations_only(data):
     X, _ = data
-    ae = BottleneckAutoencoder(**small(max_iter=7, tol=0.0, warmup_iter=5)).fit(X)
+    kw = small(max_iter=7, tol=0.0, warmup_iter=5)
+    ae = BottleneckAutoencoder(**kw, init="random").fit(X)
     assert ae.n_iter_ == 7
     assert len(ae.loss_curve_) == 5 + 7
+    # grown: the shallow stage (its own warm-up and iterations) comes first
+    ae = BottleneckAutoencoder(**kw).fit(X)
+    assert ae.n_iter_ == 7
+    assert len(ae.loss_curve_) == 2 * (5 + 7)
 
 
 def test_convergence_warning_points_at_the_users_line(data):

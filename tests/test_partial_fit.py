@@ -28,7 +28,8 @@ def test_calls_continue_like_epochs_of_one_fit():
     kw = dict(KW, tol=0.0, dtype="float64", max_iter=5, normalize=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        full = DeepL2Regressor(**kw).fit(X, y)
+        # partial_fit starts at full depth: compare with a fit that does too
+        full = DeepL2Regressor(**kw, init="random").fit(X, y)
         part = DeepL2Regressor(**kw)
         for _ in range(5):
             part.partial_fit(X, y)

@@ -143,7 +143,8 @@ def test_every_solver_learns(rank2_data, solver):
                           learning_rate_init=lr, batch_size=64, random_state=0)
     reg.fit(X, y)
     assert reg.score(X, y) > 0.5
-    assert len(reg.loss_curve_) == reg.n_iter_
+    # the shallow stage of the grown start comes first in the curve, uncounted
+    assert reg.n_iter_ <= 60 < len(reg.loss_curve_)
     assert reg.loss_curve_[-1] < reg.loss_curve_[0]
 
 
@@ -159,20 +160,22 @@ def test_early_stopping_restores_best_validation(rank2_data):
 def test_early_stopping_trains_on_the_larger_split(rank2_data, monkeypatch):
     """The engine trains on 1 - validation_fraction of the rows and validates on
     the rest (a swapped split would train on a tenth)."""
-    import skrank._base as base
+    import skrank._grow as grow
 
     seen = {}
-    real = base.train_many
+    real = grow.train_many
 
     def spy(modules, X, Y, **kw):
         seen["train"], seen["validation"] = X.shape[0], kw["validations"][0][0].shape[0]
         return real(modules, X, Y, **kw)
 
-    monkeypatch.setattr(base, "train_many", spy)
+    monkeypatch.setattr(grow, "train_many", spy)
     X, y = rank2_data
     DeepL2Regressor(**FAST, early_stopping=True, validation_fraction=0.2).fit(
         X[:100], y[:100])
     assert seen == {"train": 80, "validation": 20}
+
+
 def test_random_state_reproducible_and_warm_start_continues(rank2_data):
     X, y = rank2_data
     a = DeepL2Regressor(**FAST, random_state=3).fit(X, y).predict(X)
@@ -200,7 +203,7 @@ def test_float64_and_penalty_options(rank2_data, scaling, penalize_bias):
     net = reg.module_
     weights = sum(float((lin.weight ** 2).sum()) for lin in net.layers)
     biases = sum(float((lin.bias ** 2).sum()) for lin in net.layers)
-    coef = alpha / 3 if scaling == "depth" else alpha
+    coef = alpha / net.depth if scaling == "depth" else alpha
     penalty = coef * (weights + (biases if penalize_bias else 0.0))
     data = float(((reg.predict(X) - y) ** 2).sum(1).mean())
     assert reg.loss_curve_[-1] == pytest.approx(data + penalty, rel=1e-9)
@@ -240,11 +243,12 @@ def test_every_documented_attribute_exists_after_fit(rank2_data):
         if name == "feature_names_in_":
             continue
         assert hasattr(reg, name), name
-    assert reg.representation_spectra_.shape == (2, 16)
-    assert len(reg.layer_spectra_) == 3 and reg.layer_ranks_.shape == (3,)
-    assert reg.nonlinearity_impact_.shape == (2,)
+    L = reg.depth
+    assert reg.representation_spectra_.shape == (L - 1, 16)
+    assert len(reg.layer_spectra_) == L and reg.layer_ranks_.shape == (L,)
+    assert reg.nonlinearity_impact_.shape == (L - 1,)
     assert reg.regularity_ == pytest.approx(reg.parameter_norm_
-                                            - 3 * reg.bottleneck_rank_)
+                                            - L * reg.bottleneck_rank_)
 
 
 def test_verbose_prints_progress(rank2_data, capsys):

@@ -1,0 +1,111 @@
+"""Growing a deep network from a shallow one (``init='grow'``, ``skrank._grow``)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_moons
+
+import skrank._grow as grow
+from skrank import BottleneckAutoencoder, DeepL2Classifier, DeepL2Regressor
+
+
+def _square(n, seed):
+    """One output of two inputs, a generator of this file only."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 2))
+    return X, np.sin(2 * X[:, 0]) + X[:, 1] ** 2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_fit_of_one_output_beats_the_zero_function(seed):
+    """A random deep start on a weak data term (one output) stops in a sharp
+    region: objective about 7.9 where the zero function has 1 (the normalized
+    targets' mean square), R^2 0.85. The grown fit reaches the function."""
+    X, y = _square(300, seed)
+    X_test, y_test = _square(300, seed + 100)
+    reg = DeepL2Regressor(random_state=seed).fit(X, y)
+    assert reg.stop_reason_ == "converged"
+    assert reg.loss_curve_[-1] < 0.5
+    assert reg.score(X_test, y_test) > 0.95
+
+
+def test_default_classifier_beats_the_zero_function():
+    """Cross-entropy is at most log 2 at the zero function on two balanced
+    classes; a random deep start on noisy moons ended at 1.16 (measured)."""
+    X, y = make_moons(200, noise=0.3, random_state=3)
+    clf = DeepL2Classifier(random_state=0).fit(X, y)
+    assert clf.loss_curve_[-1] < 0.5 * np.log(2)
+
+
+def test_deep_stage_starts_from_the_function_the_shallow_stage_fitted(monkeypatch):
+    calls = []
+    real = grow.train_many
+
+    def spy(modules, X, Y, **kwargs):
+        with torch.no_grad():
+            calls.append((modules[0], X, modules[0](X).clone()))
+        return real(modules, X, Y, **kwargs)
+
+    monkeypatch.setattr(grow, "train_many", spy)
+    X, y = _square(100, 2)
+    reg = DeepL2Regressor(depth=6, width=16, max_iter=80, random_state=0).fit(X, y)
+    (shallow, X_t, _), (deep, _, start) = calls
+    assert shallow.architecture()["depth"] == grow.START_DEPTH == 3
+    assert deep.architecture()["depth"] == 6 and deep is reg.module_
+    with torch.no_grad():
+        fitted = shallow(X_t)
+    # the inserted layers keep the representation's directions above DEEPEN_RTOL
+    err = float((start - fitted).norm() / fitted.norm())
+    assert err < 0.05
+
+
+def test_shallow_stage_counts_as_warm_up():
+    X, y = _square(80, 3)
+    kw = dict(depth=5, width=16, max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grown = DeepL2Regressor(**kw).fit(X, y)
+        cold = DeepL2Regressor(**kw, init="random").fit(X, y)
+        assert grown.n_iter_ <= 40 < len(grown.loss_curve_)
+        assert len(cold.loss_curve_) == cold.n_iter_
+        # a warm start continues the fitted network: nothing to grow
+        grown.set_params(warm_start=True).fit(X, y)
+    assert len(grown.loss_curve_) == grown.n_iter_
+    assert grown.module_.architecture()["depth"] == 5
+
+
+def test_grow_at_start_depth_or_shallower_is_a_plain_fit():
+    X, y = _square(60, 4)
+    kw = dict(depth=grow.START_DEPTH, width=8, max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = DeepL2Regressor(**kw).fit(X, y).predict(X)
+        b = DeepL2Regressor(**kw, init="random").fit(X, y).predict(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder])
+def test_every_fully_connected_estimator_grows(cls, monkeypatch):
+    depths = []
+    real = grow.train_many
+
+    def spy(modules, X, Y, **kwargs):
+        depths.append(modules[0].architecture()["depth"])
+        return real(modules, X, Y, **kwargs)
+
+    monkeypatch.setattr(grow, "train_many", spy)
+    X, y = _square(60, 5)
+    y = (y > np.median(y)).astype(int) if cls is DeepL2Classifier else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(depth=6, width=8, max_iter=10, random_state=0, n_init=2)
+        est.fit(X, y) if cls is not BottleneckAutoencoder else est.fit(np.c_[X, y])
+    assert depths == [3, 6]
+    assert est.module_.architecture()["depth"] == 6
+
+
+def test_init_is_validated():
+    with pytest.raises(ValueError, match="init"):
+        DeepL2Regressor(init="zeros").fit(np.zeros((5, 2)), np.zeros(5))
