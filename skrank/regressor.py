@@ -397,9 +397,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     -----
     Weights are initialized Kaiming-normal with zero biases: torch's default
     initialization makes a deep ReLU network's output vanish, and the penalty
-    then drives it to the zero function. Inputs and targets are not rescaled:
-    the penalty, hence the learned rank, depends on their scale, so put a
-    ``StandardScaler`` before the estimator when their units are arbitrary.
+    then drives it to the zero function. ``fit`` grows the network from depth 3
+    (``init``): a random deep start can stop far above the objective it could
+    reach. Inputs and targets are centered and divided by one scale each
+    (``normalize``), so ``alpha`` means the same in any units; a per-feature
+    rescaling (``StandardScaler``) changes the geometry and is the user's choice.
 
     References
     ----------
