@@ -24,7 +24,7 @@ def demo(n_samples=500, depth=12, alpha=0.1, random_state=0):
     took = time.perf_counter() - start
     np.set_printoptions(precision=3, suppress=True, linewidth=100)
     print(f"fitted depth={depth} alpha={alpha} in {took:.1f} s "
-          f"({reg.n_iter_} L-BFGS iterations, device {reg.device_})")
+          f"({reg.n_iter_} L-BFGS iterations at full depth, device {reg.device_})")
     print(f"train R^2                 {reg.score(X, y):.4f}")
     print(f"bottleneck rank           {reg.bottleneck_rank_}  (hidden layer "
           f"{reg.bottleneck_layer_})")

@@ -653,7 +653,7 @@ class _FullyConnected:
     """Mixin naming the fully connected network and the parameters it takes."""
 
     def _first_depth(self):
-        return start_depth(self.init, self.depth)
+        return start_depth(self.init, self.depth, self.activation)
 
     _network = FullyConnectedNet
     _network_params = ("depth", "width", "activation", "negative_slope", "bias",

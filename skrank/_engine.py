@@ -679,7 +679,7 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
 
 def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
                validations=None, generators=None, verbose=0, callbacks=None,
-               sample_weight=None, per_network=False):
+               sample_weight=None, per_network=False, warn_capped=True):
     """Train S networks of one architecture together; one result per network.
 
     Each network follows the path it would follow alone (:func:`train` with its
@@ -689,6 +689,8 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     network after the other. ``penalty_groups`` name the first network's tensors.
     With ``per_network``, ``X``, ``Y`` and ``sample_weight`` carry a leading axis
     of size S (cross-validation folds: each its own weights and scaling).
+    ``warn_capped=False`` silences the ConvergenceWarning of networks stopped at
+    ``max_iter`` (a stage that only prepares a start).
     """
     n = len(modules)
     validations = validations or [None] * n
@@ -713,7 +715,7 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]
     capped = sum(r.stop_reason == "max_iter" for r in results)
-    if capped:
+    if capped and warn_capped:
         # one warning for the batch, not one per network
         who = "" if n == 1 else f" by {capped} of {n} networks"
         warn_user(f"Maximum iterations ({settings.max_iter}) reached{who} and the "

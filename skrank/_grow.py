@@ -18,17 +18,15 @@ directions in use, as the middle layers of a deep network do, Jacot 2023a,
 sec. 4), and the deep network is trained from there.
 """
 
-import warnings
 from dataclasses import replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from . import diagnostics as _diag
 from ._device import as_tensor
 from ._engine import train_many
 
-__all__ = ["START_DEPTH", "DEEPEN_RTOL", "start_depth", "deepen", "train_grown"]
+__all__ = ["START_DEPTH", "DEEPEN_RTOL", "GROWS", "start_depth", "deepen", "train_grown"]
 
 #: The depth a grown network is fitted at first: two hidden layers, so that the
 #: network has a bottleneck to insert the identity layers at.
@@ -42,9 +40,14 @@ START_DEPTH = 3
 DEEPEN_RTOL = 0.05
 
 
-def start_depth(init, depth):
+#: Activations whose identity-like layers are exact (leaky ReLU would change the
+#: negative entries the inserted layer passes on).
+GROWS = ("relu", "identity")
+
+
+def start_depth(init, depth, activation):
     """The depth a fresh network is drawn at: :data:`START_DEPTH` when grown."""
-    return min(START_DEPTH, depth) if init == "grow" else depth
+    return min(START_DEPTH, depth) if init == "grow" and activation in GROWS else depth
 
 
 def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
@@ -96,17 +99,18 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     if modules[0].architecture()["depth"] >= depth:
         return modules, train_many(modules, X, Y, callbacks=callbacks,
                                    penalty_groups=modules[0].penalty_groups(), **kwargs)
-    with warnings.catch_warnings():
-        # the shallow stage only prepares a start: its iteration cap is no news
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        first = train_many(modules, X, Y, penalty_groups=modules[0].penalty_groups(),
-                           **kwargs)
+    # the shallow stage only prepares a start: its iteration cap is no news
+    first = train_many(modules, X, Y, penalty_groups=modules[0].penalty_groups(),
+                       warn_capped=False, **kwargs)
     weights = weights or [None] * len(modules)
     deep = [deepen(m, depth, as_tensor(x, m), tol=rank_tol, min_gap=rank_gap, weight=w)
             for m, x, w in zip(modules, inputs, weights)]
     if any(r.stop_reason == "interrupted" for r in first):
         # Ctrl-C: the deepened networks compute what the shallow ones did
         return deep, [replace(r, n_warmup=r.n_iter) for r in first]
+    # the Adam warm-up (warmup_iter) moves a random start: the deep stage starts
+    # from a fitted function
+    kwargs["settings"] = replace(kwargs["settings"], warmup_iter=0)
     second = train_many(deep, X, Y, callbacks=callbacks,
                         penalty_groups=deep[0].penalty_groups(), **kwargs)
     return deep, [_joined(a, b) for a, b in zip(first, second)]
@@ -114,8 +118,10 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
 
 def _joined(first, second):
     """One record of both stages, the first as warm-up (as Adam epochs before
-    L-BFGS are)."""
+    L-BFGS are); a divergence in either stage is the fit's (it was warned of)."""
     k = len(first.loss_curve)
+    diverged = "diverged" in (first.stop_reason, second.stop_reason)
     return replace(second, loss_curve=first.loss_curve + second.loss_curve,
                    n_iter=k + second.n_iter, n_warmup=k + second.n_warmup,
-                   train_time=first.train_time + second.train_time)
+                   train_time=first.train_time + second.train_time,
+                   stop_reason="diverged" if diverged else second.stop_reason)

@@ -227,11 +227,15 @@ class FullyConnectedNet(Network):
         projector onto the span of the ``a`` (the constant offset costs one
         direction); with free biases it is the projector ``P`` onto the span of
         the centered ``a`` with bias ``(I - P) mean(a)``, which carries the offset
-        for free. ``weight`` (one per row of ``x``) weighs the rows as repeats.
+        for free; without biases, the projector onto the span of the ``a``.
+        Directions of the ``a`` below ``rtol`` times the largest are left out.
+        ``weight`` (one per row of ``x``) weighs the rows as repeats. Exact for
+        'relu' and 'identity'; 'leaky_relu' changes the negative entries of ``a``.
         """
+        free_bias = self.layers[0].bias is not None and not self.penalizes_bias
         with torch.no_grad():
             a = self._sigma(self.bottleneck_in(x, layer), self.negative_slope)
-            P, offset = _projector(a, not self.penalizes_bias, rtol, weight)
+            P, offset = _projector(a, free_bias, rtol, weight)
         w = self.layers[0].weight
         deep = FullyConnectedNet(**{**self.architecture(), "depth": self.depth + n_new},
                                  dtype=w.dtype, device=w.device)

@@ -206,10 +206,13 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Whether layers have biases at all.
     init : {'grow', 'random'}, default='grow'
         How ``fit`` starts a fresh network. ``'random'``: Kaiming-normal weights
-        at full depth. ``'grow'``: a network of depth 3 (Kaiming-normal) is
-        fitted first, then deepened to ``depth`` by identity-like layers inserted
-        at its bottleneck, which compute the same function on the training data,
-        and fitted again (both stages capped at ``max_iter``). A random deep
+        at full depth. ``'grow'``: a network of depth 3 (Kaiming-normal, after
+        the ``warmup_iter`` epochs) is fitted first, then deepened to ``depth`` by
+        identity-like layers inserted at its bottleneck, which compute the same
+        function on the training data (up to its directions below 5% of the
+        largest), and fitted again (both stages capped at ``max_iter``). Applies
+        to the 'relu' and 'identity' activations (on 'leaky_relu' the inserted
+        layers would not be identities: the start is random). A random deep
         network starts with ``||theta||^2`` near ``2 * width * depth``, far above
         a fitted one's, and where the data term is weak against the penalty
         (one output, a classifier's cross-entropy) its fit can stop in a sharp
@@ -267,7 +270,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     track_rank_every : int, default=0
         If positive, measure the bottleneck rank every that many iterations
         during training and store it in ``rank_history_`` (Galanti et al.'s
-        rank-during-training plots).
+        rank-during-training plots); with ``init='grow'``, in the full-depth
+        stage (its iterations are the ones ``n_iter_`` counts).
     normalize : bool, default=True
         Train on inputs and targets centered and divided by one scale each (the
         root mean square of the centered entries), undone in :meth:`predict`: the
@@ -312,8 +316,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     device_ : str
     loss_curve_ : ndarray of shape (warm-up iterations + `n_iter_`,)
         Objective (data loss plus penalty) after each iteration; the shallow stage
-        of ``init='grow'`` comes first (its penalty is ``alpha / 3``, so the curve
-        jumps where the network is deepened).
+        of ``init='grow'`` comes first (its penalty is ``(alpha / 3)
+        ||theta||^2`` with ``penalty_scaling='depth'``, so the curve jumps where
+        the network is deepened).
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
         epochs and the first stage of ``init='grow'`` not counted).

@@ -105,6 +105,21 @@ def test_deepened_network_computes_the_same_function(net):
     torch.testing.assert_close(deep(x), net(x), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("bias, penalize_bias", [(False, False), (True, False), (True, True)])
+def test_deepened_keeps_an_affine_representation_off_the_origin(bias, penalize_bias):
+    """Representations on an affine line that misses the origin: without biases
+    the inserted layer must span the line's points, not only its direction."""
+    net = FullyConnectedNet(2, 1, depth=3, width=6, bias=bias, penalize_bias=penalize_bias,
+                            dtype=torch.float64).reset_parameters(
+        torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        net.layers[0].weight.abs_()
+    t = torch.linspace(0, 1, 25, dtype=torch.float64)[:, None]
+    x = torch.cat([torch.ones_like(t), t], dim=1)
+    deep = net.deepened(2, 1, x, rtol=1e-9)
+    torch.testing.assert_close(deep(x), net(x), rtol=1e-6, atol=1e-8)
+
+
 def test_penalty_groups_follow_the_network_options():
     with_bias, free_bias = _networks()[:2]
     assert sum(len(t) for t, _ in with_bias.penalty_groups()) == 8  # 4 W + 4 b

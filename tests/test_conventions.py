@@ -106,10 +106,10 @@ def test_n_iter_counts_solver_iterations_only(data):
     ae = BottleneckAutoencoder(**kw, init="random").fit(X)
     assert ae.n_iter_ == 7
     assert len(ae.loss_curve_) == 5 + 7
-    # grown: the shallow stage (its own warm-up and iterations) comes first
+    # grown: the shallow stage (the warm-up and its iterations) comes first
     ae = BottleneckAutoencoder(**kw).fit(X)
     assert ae.n_iter_ == 7
-    assert len(ae.loss_curve_) == 2 * (5 + 7)
+    assert len(ae.loss_curve_) == 5 + 7 + 7
 
 
 def test_convergence_warning_points_at_the_users_line(data):

@@ -1,6 +1,7 @@
 """Growing a deep network from a shallow one (``init='grow'``, ``skrank._grow``)."""
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -76,9 +77,10 @@ def test_shallow_stage_counts_as_warm_up():
     assert grown.module_.architecture()["depth"] == 5
 
 
-def test_grow_at_start_depth_or_shallower_is_a_plain_fit():
+@pytest.mark.parametrize("depth", [2, grow.START_DEPTH])
+def test_grow_at_start_depth_or_shallower_is_a_plain_fit(depth):
     X, y = _square(60, 4)
-    kw = dict(depth=grow.START_DEPTH, width=8, max_iter=20, random_state=0)
+    kw = dict(depth=depth, width=8, max_iter=20, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = DeepL2Regressor(**kw).fit(X, y).predict(X)
@@ -104,6 +106,52 @@ def test_every_fully_connected_estimator_grows(cls, monkeypatch):
         est.fit(X, y) if cls is not BottleneckAutoencoder else est.fit(np.c_[X, y])
     assert depths == [3, 6]
     assert est.module_.architecture()["depth"] == 6
+
+
+def test_leaky_relu_starts_at_random(monkeypatch):
+    """Inserted identity layers are not identities under leaky ReLU."""
+    depths = []
+    real = grow.train_many
+
+    def spy(modules, X, Y, **kwargs):
+        depths.append(modules[0].architecture()["depth"])
+        return real(modules, X, Y, **kwargs)
+
+    monkeypatch.setattr(grow, "train_many", spy)
+    X, y = _square(40, 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DeepL2Regressor(depth=5, width=8, max_iter=5, activation="leaky_relu").fit(X, y)
+    assert depths == [5]
+
+
+def test_a_divergence_in_the_shallow_stage_is_the_fits():
+    from skrank._engine import TrainingResult
+
+    first = TrainingResult(loss_curve=[2.0, 1.0], n_iter=2, stop_reason="diverged")
+    second = TrainingResult(loss_curve=[0.5], n_iter=1, stop_reason="converged")
+    joined = grow._joined(first, second)
+    assert joined.stop_reason == "diverged"
+    assert joined.loss_curve == [2.0, 1.0, 0.5] and joined.n_iter - joined.n_warmup == 1
+    assert grow._joined(replace(first, stop_reason="converged"),
+                        second).stop_reason == "converged"
+
+
+def test_batched_grown_fits_equal_separate_fits():
+    """fit_many (the selector's folds) grows every network on its own rows."""
+    from skrank._base import fit_many
+
+    X, y = _square(90, 6)
+    kw = dict(depth=5, width=8, max_iter=30, random_state=0, dtype="float64")
+    parts = [(X[:60], y[:60]), (X[30:], y[30:]), (X[::2], y[::2])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched = fit_many([DeepL2Regressor(**kw) for _ in parts], parts)
+        alone = [DeepL2Regressor(**kw).fit(*part) for part in parts]
+    for a, b in zip(batched, alone):
+        assert a.module_.architecture()["depth"] == 5
+        assert len(a.loss_curve_) > a.n_iter_
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
 
 
 def test_init_is_validated():
