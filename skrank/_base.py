@@ -20,6 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -153,6 +154,25 @@ def _warn_if_unclear(report, tol):
             f"only {report.fidelity:.0%} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
             "network computes.", AmbiguousRankWarning)
+
+
+def _warn_if_above_zero_network(plan, module, result):
+    """A fit that ends above the objective of the zero network (every parameter 0,
+    no penalty, the data loss of a zero output) stopped in a poor region."""
+    if not result.loss_curve or result.stop_reason in ("diverged", "interrupted"):
+        return
+    X, Y = plan.training_tensors()
+    zero_output = torch.zeros(len(X), module.architecture()["n_outputs"], dtype=X.dtype,
+                              device=X.device)
+    with torch.no_grad():
+        zero = float(plan.task.loss(zero_output, Y, plan.weight_tensor()))
+    final = result.loss_curve[-1]
+    if final > zero * (1 + 1e-3) + 1e-12:
+        warn_user(
+            f"The fit ended at objective {final:.4g}, above the zero network's {zero:.4g} "
+            "(every parameter 0): the optimizer stopped in a poor region. Use "
+            "init='grow' (the default for ReLU networks), n_init > 1 or more max_iter.",
+            ConvergenceWarning)
 
 
 class _RankTracker:
@@ -304,6 +324,7 @@ class _DeepL2Base(BaseEstimator):
         """Everything after training: the kept network, the record, the diagnostics."""
         best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng)
         self._record_training(results[best], plan.trackers[best])
+        _warn_if_above_zero_network(plan, self.module_, results[best])
         self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop

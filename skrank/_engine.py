@@ -679,7 +679,7 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
 
 def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
                validations=None, generators=None, verbose=0, callbacks=None,
-               sample_weight=None, per_network=False, warn_capped=True):
+               sample_weight=None, per_network=False, warn_capped=True, label=""):
     """Train S networks of one architecture together; one result per network.
 
     Each network follows the path it would follow alone (:func:`train` with its
@@ -690,13 +690,15 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     With ``per_network``, ``X``, ``Y`` and ``sample_weight`` carry a leading axis
     of size S (cross-validation folds: each its own weights and scaling).
     ``warn_capped=False`` silences the ConvergenceWarning of networks stopped at
-    ``max_iter`` (a stage that only prepares a start).
+    ``max_iter`` (a stage that only prepares a start); ``label`` prefixes the
+    progress lines of ``verbose``.
     """
     n = len(modules)
     validations = validations or [None] * n
     generators = generators or [None] * n
     callbacks = callbacks or [None] * n
-    runs = [_Run(m, _callbacks(m, settings, v, verbose, c, f"[{i}] " if n > 1 else ""))
+    runs = [_Run(m, _callbacks(m, settings, v, verbose, c,
+                               label + (f"[{i}] " if n > 1 else "")))
             for i, (m, v, c) in enumerate(zip(modules, validations, callbacks))]
     data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()

@@ -100,8 +100,9 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
         return modules, train_many(modules, X, Y, callbacks=callbacks,
                                    penalty_groups=modules[0].penalty_groups(), **kwargs)
     # the shallow stage only prepares a start: its iteration cap is no news
+    shallow = modules[0].architecture()["depth"]
     first = train_many(modules, X, Y, penalty_groups=modules[0].penalty_groups(),
-                       warn_capped=False, **kwargs)
+                       warn_capped=False, label=f"depth {shallow}: ", **kwargs)
     weights = weights or [None] * len(modules)
     deep = [deepen(m, depth, as_tensor(x, m), tol=rank_tol, min_gap=rank_gap, weight=w)
             for m, x, w in zip(modules, inputs, weights)]
@@ -111,7 +112,7 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     # the Adam warm-up (warmup_iter) moves a random start: the deep stage starts
     # from a fitted function
     kwargs["settings"] = replace(kwargs["settings"], warmup_iter=0)
-    second = train_many(deep, X, Y, callbacks=callbacks,
+    second = train_many(deep, X, Y, callbacks=callbacks, label=f"depth {depth}: ",
                         penalty_groups=deep[0].penalty_groups(), **kwargs)
     return deep, [_joined(a, b) for a, b in zip(first, second)]
 

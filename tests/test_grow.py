@@ -32,6 +32,17 @@ def test_default_fit_of_one_output_beats_the_zero_function(seed):
     assert reg.score(X_test, y_test) > 0.95
 
 
+def test_a_fit_above_the_zero_network_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _square(300, 0)
+    with pytest.warns(ConvergenceWarning, match="above the zero network"):
+        DeepL2Regressor(random_state=0, init="random").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        DeepL2Regressor(random_state=0).fit(X, y)
+
+
 def test_default_classifier_beats_the_zero_function():
     """Cross-entropy is at most log 2 at the zero function on two balanced
     classes; a random deep start on noisy moons ended at 1.16 (measured)."""
