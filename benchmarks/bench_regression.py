@@ -3,10 +3,11 @@
 Five-fold cross-validated R^2 of ``Pipeline(StandardScaler(), model)`` on data sets
 with one target (scikit-learn's diabetes, the three Friedman functions, a sine
 surface on a square and the position along a Swiss roll), for DeepL2Regressor at its
-defaults (``init='grow'``), DeepL2Regressor started from random weights at full depth
-(``init='random'``, the 0.1.x start), scikit-learn's MLPRegressor and RidgeCV. Also
-printed, per skrank start: the mean final objective against the zero function's (the
-mean square of the normalized targets, 1), ``||theta||^2`` and the fit time.
+defaults (``init='auto'``: a fit stuck above the zero network is grown from depth 3),
+DeepL2Regressor started from random weights at full depth only (``init='random'``,
+the 0.1.x start), scikit-learn's MLPRegressor and RidgeCV. Also printed, per skrank
+start: the mean final objective against the zero network's (the mean square of the
+normalized targets, 1), ``||theta||^2`` and the fit time.
 
     python benchmarks/bench_regression.py [--seed 0]
 """
@@ -56,7 +57,7 @@ def datasets(seed):
 
 
 def models(seed):
-    return {"grow": DeepL2Regressor(random_state=seed),
+    return {"auto": DeepL2Regressor(random_state=seed),
             "random": DeepL2Regressor(random_state=seed, init="random"),
             "MLP": MLPRegressor(random_state=seed),
             "RidgeCV": RidgeCV()}
@@ -64,9 +65,9 @@ def models(seed):
 
 def main(seed):
     cv = KFold(5, shuffle=True, random_state=seed)
-    print(f"{'data set':>14} {'grow R2':>8} {'random R2':>9} {'MLP R2':>7} {'Ridge R2':>8}"
-          f" | {'grow obj':>8} {'rand obj':>8} {'grow |th|2':>10} {'rand |th|2':>10}"
-          f" | {'grow s':>6} {'rand s':>6} {'MLP s':>6}")
+    print(f"{'data set':>14} {'auto R2':>8} {'random R2':>9} {'MLP R2':>7} {'Ridge R2':>8}"
+          f" | {'auto obj':>8} {'rand obj':>8} {'auto |th|2':>10} {'rand |th|2':>10}"
+          f" | {'auto s':>6} {'rand s':>6} {'MLP s':>6}")
     for name, (X, y) in datasets(seed).items():
         row = {}
         for label, model in models(seed).items():
@@ -76,11 +77,11 @@ def main(seed):
             net = [p[-1] for p in res["estimator"]]
             row[label] = dict(
                 r2=res["test_score"].mean(), s=(time.perf_counter() - start) / 5,
-                obj=np.mean([m.loss_curve_[-1] for m in net]) if label in ("grow", "random")
+                obj=np.mean([m.loss_curve_[-1] for m in net]) if label in ("auto", "random")
                 else np.nan,
                 norm=np.mean([m.parameter_norm_ for m in net])
-                if label in ("grow", "random") else np.nan)
-        g, r = row["grow"], row["random"]
+                if label in ("auto", "random") else np.nan)
+        g, r = row["auto"], row["random"]
         print(f"{name:>14} {g['r2']:8.3f} {r['r2']:9.3f} {row['MLP']['r2']:7.3f} "
               f"{row['RidgeCV']['r2']:8.3f} | {g['obj']:8.3f} {r['obj']:8.3f} "
               f"{g['norm']:10.1f} {r['norm']:10.1f} | {g['s']:6.2f} {r['s']:6.2f} "

@@ -33,7 +33,14 @@ from sklearn.utils.validation import (
 from . import diagnostics as _diag
 from ._device import as_tensor, device_or_cpu, placement, resolve_device, threads
 from ._engine import Settings, Stepper
-from ._grow import start_depth, train_grown
+from ._grow import (
+    GROWS,
+    START_DEPTH,
+    above_zero,
+    start_depth,
+    train_grown,
+    zero_objective,
+)
 from ._networks import FullyConnectedNet
 from ._scaling import IsotropicScaling
 from ._warn import warn_user
@@ -107,12 +114,13 @@ class _Plan:
         return torch.tensor(self.W_fit, **placement(self.modules[0]))
 
     def train(self, est):
-        """Train the plan's networks (grown to ``est.depth`` when they start
-        shallower); the plan then holds the trained ones."""
+        """Train the plan's networks (see :func:`train_started`); the plan then
+        holds the trained ones."""
         n = len(self.modules)
-        self.modules, results = train_grown(
-            self.modules, [self.X_fit] * n, est.depth, *self.training_tensors(),
-            weights=[self.W_fit] * n, **self.train_kwargs(est))
+        self.modules, results = train_started(
+            est, self.modules, [self.X_fit] * n, [self.W_fit] * n,
+            *self.training_tensors(), self.trackers, per_network=False,
+            **self.train_kwargs(est))
         return results
 
     def train_kwargs(self, est):
@@ -156,22 +164,78 @@ def _warn_if_unclear(report, tol):
             "network computes.", AmbiguousRankWarning)
 
 
+def _stuck(results, loss_fn, Y, W, n_outputs, dtype, per_network):
+    """Indices of the results that ended above the zero network's objective."""
+    out = []
+    for i, r in enumerate(results):
+        if not r.loss_curve or r.stop_reason in ("diverged", "interrupted"):
+            continue
+        Y_i, W_i = (Y[i], None if W is None else W[i]) if per_network else (Y, W)
+        if above_zero(r.loss_curve[-1], zero_objective(loss_fn, Y_i, W_i, n_outputs, dtype)):
+            out.append(i)
+    return out
+
+
+def _subset(kwargs, rows, per_network):
+    """``train_many``'s per-network arguments for the networks in ``rows``."""
+    sub = dict(kwargs)
+    for name in ("alphas", "validations", "generators", "callbacks"):
+        if kwargs.get(name) is not None:
+            sub[name] = [kwargs[name][i] for i in rows]
+    weight = kwargs.get("sample_weight")
+    if per_network and weight is not None:
+        sub["sample_weight"] = weight[torch.tensor(rows, device=weight.device)]
+    return sub
+
+
+def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
+                  **kwargs):
+    """Train fresh or reused ``modules`` (``skrank._grow.train_grown``); with
+    ``init='auto'``, the fresh networks whose fit ended above the zero network's
+    objective are grown from depth 3 instead (see ``skrank._grow``)."""
+    fresh = getattr(est, "module_", None) is not modules[0]
+    modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
+                                   per_network=per_network, **kwargs)
+    if not (fresh and est._regrows()):
+        return modules, results
+    arch = modules[0].architecture()
+    rows = _stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
+                  arch["n_outputs"], X.dtype, per_network)
+    if not rows:
+        return modules, results
+    where = placement(modules[0])
+    shallow = [build_network(est, arch["n_inputs"], arch["n_outputs"], where["dtype"],
+                             depth=START_DEPTH)
+               .reset_parameters(generator=kwargs["generators"][i])
+               .to(where["device"]) for i in rows]
+    for i in rows:
+        trackers[i].restart()
+    index = torch.tensor(rows, device=X.device)
+    X_sub, Y_sub = (X[index], Y[index]) if per_network else (X, Y)
+    grown, regrown = train_grown(shallow, [inputs[i] for i in rows], est.depth, X_sub,
+                                 Y_sub, weights=[weights[i] for i in rows],
+                                 per_network=per_network,
+                                 **_subset(kwargs, rows, per_network))
+    for i, module, result in zip(rows, grown, regrown):
+        result.train_time += results[i].train_time
+        modules[i], results[i] = module, result
+    return modules, results
+
+
 def _warn_if_above_zero_network(plan, module, result):
-    """A fit that ends above the objective of the zero network (every parameter 0,
-    no penalty, the data loss of a zero output) stopped in a poor region."""
+    """A fit that still ends above the objective of the zero network stopped in a
+    poor region."""
     if not result.loss_curve or result.stop_reason in ("diverged", "interrupted"):
         return
     X, Y = plan.training_tensors()
-    zero_output = torch.zeros(len(X), module.architecture()["n_outputs"], dtype=X.dtype,
-                              device=X.device)
-    with torch.no_grad():
-        zero = float(plan.task.loss(zero_output, Y, plan.weight_tensor()))
+    zero = zero_objective(plan.task.loss, Y, plan.weight_tensor(),
+                          module.architecture()["n_outputs"], X.dtype)
     final = result.loss_curve[-1]
-    if final > zero * (1 + 1e-3) + 1e-12:
+    if above_zero(final, zero):
         warn_user(
             f"The fit ended at objective {final:.4g}, above the zero network's {zero:.4g} "
             "(every parameter 0): the optimizer stopped in a poor region. Use "
-            "init='grow' (the default for ReLU networks), n_init > 1 or more max_iter.",
+            "init='grow', n_init > 1 or more max_iter.",
             ConvergenceWarning)
 
 
@@ -194,6 +258,13 @@ class _RankTracker:
             self.start = time.perf_counter()
             self.overhead = 0.0
         self.callback = self._record if every else None
+
+    def restart(self):
+        """Forget the records: the network is trained again from a new start."""
+        self.rows = []
+        if self.every:
+            self.start = time.perf_counter()
+            self.overhead = 0.0
 
     def _record(self, n_iter, module):
         if n_iter % self.every:
@@ -254,7 +325,7 @@ class _DeepL2Base(BaseEstimator):
 
     #: The fully connected network's own parameters (``_FullyConnected`` below).
     _fc_constraints = {
-        "init": [StrOptions({"grow", "random"})],
+        "init": [StrOptions({"auto", "grow", "random"})],
         "penalty_scaling": [StrOptions({"depth", "none"})],
         "penalize_bias": ["boolean"],
         "bias": ["boolean"],
@@ -421,6 +492,10 @@ class _DeepL2Base(BaseEstimator):
     def _first_depth(self):
         """The depth a fresh network of ``fit`` is drawn at (see ``_grow``)."""
         return self.depth
+
+    def _regrows(self):
+        """Whether a fresh network stuck above the zero network is grown instead."""
+        return False
 
     def _networks(self, n_inputs, n_outputs, dtype, device, generators, depth=None):
         """Fresh networks (one per restart, of ``depth`` if given), or with
@@ -676,6 +751,10 @@ class _FullyConnected:
     def _first_depth(self):
         return start_depth(self.init, self.depth, self.activation)
 
+    def _regrows(self):
+        return (self.init == "auto" and self.activation in GROWS
+                and self.depth > START_DEPTH)
+
     _network = FullyConnectedNet
     _network_params = ("depth", "width", "activation", "negative_slope", "bias",
                        "penalty_scaling", "penalize_bias")
@@ -725,9 +804,9 @@ def fit_many(estimators, datasets):
                       callbacks=[p.trackers[0].callback for p in plans],
                       sample_weight=torch.tensor(_padded(weights, n),
                                                  **placement(modules[0])))
-        modules, results = train_grown(modules, [p.X_fit for p in plans],
-                                       estimators[0].depth, X, Y, per_network=True,
-                                       weights=[p.W_fit for p in plans], **kwargs)
+        modules, results = train_started(
+            estimators[0], modules, [p.X_fit for p in plans], [p.W_fit for p in plans],
+            X, Y, [p.trackers[0] for p in plans], per_network=True, **kwargs)
         for est, plan, module, result in zip(estimators, plans, modules, results):
             plan.modules = [module]
             est._complete(plan, [result])

@@ -16,17 +16,27 @@ bottleneck (:meth:`skrank._networks.FullyConnectedNet.deepened`: the deeper
 network computes the same function on the training data and pays only for the
 directions in use, as the middle layers of a deep network do, Jacot 2023a,
 sec. 4), and the deep network is trained from there.
+
+Growing is not the better start everywhere: where the data term is strong
+(many outputs), the random start reaches lower objectives (by 1 to 7% on
+rank-k teachers with 12 outputs) and the shallow stage's extra directions can
+outlive the deep stage (a rank-3 teacher read 5 or 6). So the estimators'
+``init='auto'`` starts at random and grows only the networks whose fit ended
+above the zero network's objective (:func:`zero_objective`), the signature of
+the sharp region.
 """
 
 from dataclasses import replace
 
 import numpy as np
+import torch
 
 from . import diagnostics as _diag
 from ._device import as_tensor
 from ._engine import train_many
 
-__all__ = ["START_DEPTH", "DEEPEN_RTOL", "GROWS", "start_depth", "deepen", "train_grown"]
+__all__ = ["START_DEPTH", "DEEPEN_RTOL", "GROWS", "start_depth", "zero_objective",
+           "above_zero", "deepen", "train_grown"]
 
 #: The depth a grown network is fitted at first: two hidden layers, so that the
 #: network has a bottleneck to insert the identity layers at.
@@ -48,6 +58,19 @@ GROWS = ("relu", "identity")
 def start_depth(init, depth, activation):
     """The depth a fresh network is drawn at: :data:`START_DEPTH` when grown."""
     return min(START_DEPTH, depth) if init == "grow" and activation in GROWS else depth
+
+
+def zero_objective(loss_fn, Y, weight, n_outputs, dtype):
+    """The objective of the zero network (every parameter 0: no penalty and a zero
+    output, the mean of normalized targets): the bar every fit must clear."""
+    out = torch.zeros(Y.shape[0], n_outputs, dtype=dtype, device=Y.device)
+    with torch.no_grad():
+        return float(loss_fn(out, Y, weight))
+
+
+def above_zero(final, zero):
+    """Whether a final objective is above the zero network's (beyond rounding)."""
+    return final > zero * (1 + 1e-3) + 1e-12
 
 
 def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):

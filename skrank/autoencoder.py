@@ -85,7 +85,7 @@ random_state, verbose, n_init, n_threads
     loss_curve_ : ndarray of shape (warm-up iterations + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
-        epochs and the first stage of ``init='grow'`` not counted).
+        epochs and the shallow stage of a grown start not counted, see ``init``).
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -169,7 +169,7 @@ random_state, verbose, n_init, n_threads
         self, *,
         n_components=None, output="codes", input_noise=0.0, n_noisy_copies=4, depth=12,
         width=64, activation="relu", negative_slope=0.01, alpha=0.03,
-        penalty_scaling="depth", penalize_bias=True, bias=True, init="grow", solver="lbfgs",
+        penalty_scaling="depth", penalize_bias=True, bias=True, init="auto", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size=50, max_iter=2000,
         warmup_iter=100, tol=1e-4, n_iter_no_change=20, early_stopping=False,
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,

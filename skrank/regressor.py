@@ -204,21 +204,25 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Whether biases are in the penalty (they are in the papers).
     bias : bool, default=True
         Whether layers have biases at all.
-    init : {'grow', 'random'}, default='grow'
+    init : {'auto', 'grow', 'random'}, default='auto'
         How ``fit`` starts a fresh network. ``'random'``: Kaiming-normal weights
         at full depth. ``'grow'``: a network of depth 3 (Kaiming-normal, after
         the ``warmup_iter`` epochs) is fitted first, then deepened to ``depth`` by
         identity-like layers inserted at its bottleneck, which compute the same
         function on the training data (up to its directions below 5% of the
-        largest), and fitted again (both stages capped at ``max_iter``). Applies
-        to the 'relu' and 'identity' activations (on 'leaky_relu' the inserted
-        layers would not be identities: the start is random). A random deep
-        network starts with ``||theta||^2`` near ``2 * width * depth``, far above
-        a fitted one's, and where the data term is weak against the penalty
-        (one output, a classifier's cross-entropy) its fit can stop in a sharp
-        region, its objective above the zero function's; a grown fit starts at
-        full depth from a fitted, low-norm function (see ``skrank._grow``).
-        Ignored when ``warm_start`` reuses a network and by ``partial_fit``.
+        largest), and fitted again (both stages capped at ``max_iter``; the first
+        counts as warm-up in ``loss_curve_`` and ``n_iter_``). ``'auto'``: the
+        random start, and a network whose fit ends above the zero network's
+        objective (every parameter 0) is grown instead. A random deep network
+        starts with ``||theta||^2`` near ``2 * width * depth``, far above a
+        fitted one's; where the data term is weak against the penalty (one
+        output, a classifier's cross-entropy) its fit can stop in a sharp
+        region, above the zero network, and growing starts the deep fit from a
+        fitted, low-norm function instead. Where the data term is strong (many
+        outputs) the random start reaches lower objectives. Growing applies to
+        the 'relu' and 'identity' activations (under 'leaky_relu' the inserted
+        layers would not be identities) and not when ``warm_start`` reuses a
+        network or in ``partial_fit``.
     solver : {'lbfgs', 'adam', 'sgd'}, default='lbfgs'
         Full-batch L-BFGS with a strong Wolfe line search reaches the bottleneck
         structure far faster than the stochastic solvers on moderate data sets;
@@ -270,7 +274,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     track_rank_every : int, default=0
         If positive, measure the bottleneck rank every that many iterations
         during training and store it in ``rank_history_`` (Galanti et al.'s
-        rank-during-training plots); with ``init='grow'``, in the full-depth
+        rank-during-training plots); for a grown start, in the full-depth
         stage (its iterations are the ones ``n_iter_`` counts).
     normalize : bool, default=True
         Train on inputs and targets centered and divided by one scale each (the
@@ -316,12 +320,12 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     device_ : str
     loss_curve_ : ndarray of shape (warm-up iterations + `n_iter_`,)
         Objective (data loss plus penalty) after each iteration; the shallow stage
-        of ``init='grow'`` comes first (its penalty is ``(alpha / 3)
+        of a grown start comes first (its penalty is ``(alpha / 3)
         ||theta||^2`` with ``penalty_scaling='depth'``, so the curve jumps where
         the network is deepened).
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
-        epochs and the first stage of ``init='grow'`` not counted).
+        epochs and the shallow stage of a grown start not counted, see ``init``).
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
         Validation R^2 per iteration, with early stopping.
     best_validation_score_ : float or None
@@ -402,9 +406,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     -----
     Weights are initialized Kaiming-normal with zero biases: torch's default
     initialization makes a deep ReLU network's output vanish, and the penalty
-    then drives it to the zero function. ``fit`` grows the network from depth 3
-    (``init``): a random deep start can stop far above the objective it could
-    reach. Inputs and targets are centered and divided by one scale each
+    then drives it to the zero function. A random deep start can stop far above
+    the objective it could reach: ``fit`` then grows the network from depth 3
+    (``init``). Inputs and targets are centered and divided by one scale each
     (``normalize``), so ``alpha`` means the same in any units; a per-feature
     rescaling (``StandardScaler``) changes the geometry and is the user's choice.
 
@@ -433,7 +437,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     def __init__(
         self, *,
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.1,
-        penalty_scaling="depth", penalize_bias=True, bias=True, init="grow", solver="lbfgs",
+        penalty_scaling="depth", penalize_bias=True, bias=True, init="auto", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
         warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,

@@ -134,8 +134,8 @@ def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
     X = np.random.RandomState(0).randn(30, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        DeepL2Regressor(**small(max_iter=3), n_threads=1).fit(X, X[:, 0])
-        DeepL2Regressor(**small(max_iter=3)).fit(X, X[:, 0])
+        DeepL2Regressor(**small(max_iter=3, init="grow"), n_threads=1).fit(X, X[:, 0])
+        DeepL2Regressor(**small(max_iter=3, init="grow")).fit(X, X[:, 0])
     # two stages each: the shallow start, then full depth
     assert seen == [1, 1, before, before]
     assert torch.get_num_threads() == before

@@ -149,7 +149,7 @@ def test_progress_bar_on_a_terminal(data, monkeypatch):
     monkeypatch.setattr("sys.stdout", out)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        DeepL2Regressor(**small(max_iter=5, tol=0.0), verbose=1).fit(X, y)
+        DeepL2Regressor(**small(max_iter=5, tol=0.0, init="random"), verbose=1).fit(X, y)
     text = out.getvalue()
     assert "\r" in text and "[" + "#" * 30 + "]" in text and "left" in text
     assert text.rstrip().splitlines()[-1].startswith("stopped after 5 iterations")

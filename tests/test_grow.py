@@ -62,7 +62,8 @@ def test_deep_stage_starts_from_the_function_the_shallow_stage_fitted(monkeypatc
 
     monkeypatch.setattr(grow, "train_many", spy)
     X, y = _square(100, 2)
-    reg = DeepL2Regressor(depth=6, width=16, max_iter=80, random_state=0).fit(X, y)
+    reg = DeepL2Regressor(depth=6, width=16, max_iter=80, random_state=0,
+                          init="grow").fit(X, y)
     (shallow, X_t, _), (deep, _, start) = calls
     assert shallow.architecture()["depth"] == grow.START_DEPTH == 3
     assert deep.architecture()["depth"] == 6 and deep is reg.module_
@@ -78,7 +79,7 @@ def test_shallow_stage_counts_as_warm_up():
     kw = dict(depth=5, width=16, max_iter=40, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        grown = DeepL2Regressor(**kw).fit(X, y)
+        grown = DeepL2Regressor(**kw, init="grow").fit(X, y)
         cold = DeepL2Regressor(**kw, init="random").fit(X, y)
         assert grown.n_iter_ <= 40 < len(grown.loss_curve_)
         assert len(cold.loss_curve_) == cold.n_iter_
@@ -94,7 +95,7 @@ def test_grow_at_start_depth_or_shallower_is_a_plain_fit(depth):
     kw = dict(depth=depth, width=8, max_iter=20, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        a = DeepL2Regressor(**kw).fit(X, y).predict(X)
+        a = DeepL2Regressor(**kw, init="grow").fit(X, y).predict(X)
         b = DeepL2Regressor(**kw, init="random").fit(X, y).predict(X)
     np.testing.assert_array_equal(a, b)
 
@@ -113,7 +114,7 @@ def test_every_fully_connected_estimator_grows(cls, monkeypatch):
     y = (y > np.median(y)).astype(int) if cls is DeepL2Classifier else y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = cls(depth=6, width=8, max_iter=10, random_state=0, n_init=2)
+        est = cls(depth=6, width=8, max_iter=10, random_state=0, n_init=2, init="grow")
         est.fit(X, y) if cls is not BottleneckAutoencoder else est.fit(np.c_[X, y])
     assert depths == [3, 6]
     assert est.module_.architecture()["depth"] == 6
@@ -132,7 +133,8 @@ def test_leaky_relu_starts_at_random(monkeypatch):
     X, y = _square(40, 7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        DeepL2Regressor(depth=5, width=8, max_iter=5, activation="leaky_relu").fit(X, y)
+        DeepL2Regressor(depth=5, width=8, max_iter=5, activation="leaky_relu",
+                        init="grow").fit(X, y)
     assert depths == [5]
 
 
@@ -153,7 +155,7 @@ def test_batched_grown_fits_equal_separate_fits():
     from skrank._base import fit_many
 
     X, y = _square(90, 6)
-    kw = dict(depth=5, width=8, max_iter=30, random_state=0, dtype="float64")
+    kw = dict(depth=5, width=8, max_iter=30, random_state=0, dtype="float64", init="grow")
     parts = [(X[:60], y[:60]), (X[30:], y[30:]), (X[::2], y[::2])]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -163,6 +165,52 @@ def test_batched_grown_fits_equal_separate_fits():
         assert a.module_.architecture()["depth"] == 5
         assert len(a.loss_curve_) > a.n_iter_
         np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
+
+
+def _depths_trained(monkeypatch):
+    depths = []
+    real = grow.train_many
+
+    def spy(modules, X, Y, **kwargs):
+        depths.append([m.architecture()["depth"] for m in modules])
+        return real(modules, X, Y, **kwargs)
+
+    monkeypatch.setattr(grow, "train_many", spy)
+    return depths
+
+
+def test_auto_grows_only_a_fit_stuck_above_the_zero_network(monkeypatch):
+    """A random start on one output (weak data term) ends above the zero network
+    and is grown; on 12 outputs of a rank-2 teacher it is kept."""
+    depths = _depths_trained(monkeypatch)
+    X, y = _square(300, 0)
+    reg = DeepL2Regressor(random_state=0).fit(X, y)
+    assert depths == [[12], [3], [12]]
+    assert reg.loss_curve_[-1] < 0.5 and len(reg.loss_curve_) > reg.n_iter_
+    depths.clear()
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 8))
+    Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
+    reg = DeepL2Regressor(random_state=0, max_iter=200).fit(X, Y)
+    assert depths == [[12]]
+    assert len(reg.loss_curve_) == reg.n_iter_
+
+
+def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
+    """Batched fits (fit_many, the selector's folds and alphas): only the networks
+    above the zero network are grown, each on its own rows; the others keep their
+    random-start fits. At alpha=0.001 the random start's penalty (about 0.13) is
+    below the data term and its fit is kept."""
+    from skrank._base import fit_many
+
+    depths = _depths_trained(monkeypatch)
+    X, y = _square(200, 8)
+    data = [(X[:150], y[:150]), (X[50:], y[50:])]
+    ests = fit_many([DeepL2Regressor(random_state=0, alpha=a) for a in (0.1, 0.001)],
+                    data)
+    assert depths == [[12, 12], [3], [12]]
+    assert ests[0].loss_curve_[-1] < 0.5 and len(ests[0].loss_curve_) > ests[0].n_iter_
+    assert len(ests[1].loss_curve_) == ests[1].n_iter_
 
 
 def test_init_is_validated():
