@@ -32,7 +32,7 @@ from sklearn.utils.validation import (
 
 from . import diagnostics as _diag
 from ._device import as_tensor, device_or_cpu, placement, resolve_device, threads
-from ._engine import Settings, Stepper
+from ._engine import Settings, Stepper, warn_if_capped
 from ._grow import (
     GROWS,
     START_DEPTH,
@@ -193,14 +193,18 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     """Train fresh or reused ``modules`` (``skrank._grow.train_grown``); with
     ``init='auto'``, the fresh networks whose fit ended above the zero network's
     objective are grown from depth 3 instead (see ``skrank._grow``)."""
-    fresh = getattr(est, "module_", None) is not modules[0]
+    regrows = getattr(est, "module_", None) is not modules[0] and est._regrows()
+    # a random attempt that is regrown is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
-                                   per_network=per_network, **kwargs)
-    if not (fresh and est._regrows()):
+                                   per_network=per_network, warn_capped=not regrows,
+                                   **kwargs)
+    if not regrows:
         return modules, results
     arch = modules[0].architecture()
     rows = _stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
                   arch["n_outputs"], X.dtype, per_network)
+    warn_if_capped([r for i, r in enumerate(results) if i not in rows],
+                   kwargs["settings"].max_iter)
     if not rows:
         return modules, results
     where = placement(modules[0])
@@ -217,8 +221,11 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                                  per_network=per_network,
                                  **_subset(kwargs, rows, per_network))
     for i, module, result in zip(rows, grown, regrown):
-        result.train_time += results[i].train_time
-        modules[i], results[i] = module, result
+        spent = results[i].train_time + result.train_time
+        # a grown fit that did no better leaves the random start's in place
+        if result.loss_curve and result.loss_curve[-1] < results[i].loss_curve[-1]:
+            modules[i], results[i] = module, result
+        results[i].train_time = spent
     return modules, results
 
 
@@ -234,8 +241,9 @@ def _warn_if_above_zero_network(plan, module, result):
     if above_zero(final, zero):
         warn_user(
             f"The fit ended at objective {final:.4g}, above the zero network's {zero:.4g} "
-            "(every parameter 0): the optimizer stopped in a poor region. Use "
-            "init='grow', n_init > 1 or more max_iter.",
+            "(every parameter 0): the optimizer stopped in a poor region. Try more "
+            "max_iter, n_init > 1, another random_state or alpha (init='auto' grows "
+            "such a ReLU network from depth 3 once).",
             ConvergenceWarning)
 
 
@@ -769,7 +777,9 @@ def _batchable(plans, estimators):
             and first.solver == "lbfgs" and first.warmup_iter == 0
             and all(p.modules[0].same_architecture(plans[0].modules[0]) for p in plans)
             and all(type(e) is type(first) and e.dtype == first.dtype
-                    and e.depth == first.depth for e in estimators))
+                    and e.depth == first.depth
+                    and e.get_params().get("init") == first.get_params().get("init")
+                    for e in estimators))
 
 
 def _padded(arrays, n):

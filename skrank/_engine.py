@@ -42,7 +42,8 @@ from ._penalty import decay_groups, entry_weights, penalty_value
 from ._stack import StackedObjective
 from ._warn import warn_user
 
-__all__ = ["TrainingResult", "Settings", "train", "train_many", "Stepper", "Callback",
+__all__ = ["TrainingResult", "Settings", "train", "train_many", "warn_if_capped", "Stepper",
+           "Callback",
            "DivergenceWarning",
            "TrainingInterruptedWarning", "SOLVERS"]
 
@@ -716,13 +717,18 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
             _interrupted(run, exc)
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]
-    capped = sum(r.stop_reason == "max_iter" for r in results)
-    if capped and warn_capped:
-        # one warning for the batch, not one per network
-        who = "" if n == 1 else f" by {capped} of {n} networks"
-        warn_user(f"Maximum iterations ({settings.max_iter}) reached{who} and the "
-                  "optimization hasn't converged yet.", ConvergenceWarning)
+    if warn_capped:
+        warn_if_capped(results, settings.max_iter)
     return results
+
+
+def warn_if_capped(results, max_iter):
+    """One ConvergenceWarning for the networks of a batch stopped at ``max_iter``."""
+    capped, n = sum(r.stop_reason == "max_iter" for r in results), len(results)
+    if capped:
+        who = "" if n == 1 else f" by {capped} of {n} networks"
+        warn_user(f"Maximum iterations ({max_iter}) reached{who} and the "
+                  "optimization hasn't converged yet.", ConvergenceWarning)
 
 
 def _finish(run, elapsed):

@@ -7,8 +7,8 @@ far slower than the data term's curvature, so L-BFGS spends its steps on the dat
 Where the data term is weak against the penalty (one output, a classifier's
 cross-entropy) the fit grows the network's gains instead of shrinking its
 weights and stops in a sharp region, its objective above the zero function's
-(measured: ``||theta||^2`` 780 to 1,200 on seven single-output data sets at the
-regressor's defaults, against 15 to 23 when grown).
+(measured: ``||theta||^2`` 750 to 1,160 on six single-output data sets at the
+regressor's defaults, against 15 to 24 when grown; benchmarks/bench_regression.py).
 
 Growing starts the deep fit from a fitted function instead: a network of depth
 :data:`START_DEPTH` is trained, identity-like layers are inserted at its
@@ -62,7 +62,8 @@ def start_depth(init, depth, activation):
 
 def zero_objective(loss_fn, Y, weight, n_outputs, dtype):
     """The objective of the zero network (every parameter 0: no penalty and a zero
-    output, the mean of normalized targets): the bar every fit must clear."""
+    output, which is the targets' mean when they are normalized): the bar every
+    fit must clear."""
     out = torch.zeros(Y.shape[0], n_outputs, dtype=dtype, device=Y.device)
     with torch.no_grad():
         return float(loss_fn(out, Y, weight))
@@ -88,7 +89,7 @@ def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
 
 
 def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None,
-                callbacks=None, **kwargs):
+                callbacks=None, warn_capped=True, **kwargs):
     """Train ``modules``; when they are shallower than ``depth``, grow them first.
 
     Parameters
@@ -109,6 +110,8 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
         The rank rule locating the bottleneck.
     callbacks : list or None
         Per-network callbacks, called in the deep stage only.
+    warn_capped : bool, default=True
+        Warn of networks stopped at ``max_iter`` (the deep stage's cap only).
 
     Returns
     -------
@@ -121,7 +124,8 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     """
     if modules[0].architecture()["depth"] >= depth:
         return modules, train_many(modules, X, Y, callbacks=callbacks,
-                                   penalty_groups=modules[0].penalty_groups(), **kwargs)
+                                   penalty_groups=modules[0].penalty_groups(),
+                                   warn_capped=warn_capped, **kwargs)
     # the shallow stage only prepares a start: its iteration cap is no news
     shallow = modules[0].architecture()["depth"]
     first = train_many(modules, X, Y, penalty_groups=modules[0].penalty_groups(),
@@ -136,7 +140,8 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     # from a fitted function
     kwargs["settings"] = replace(kwargs["settings"], warmup_iter=0)
     second = train_many(deep, X, Y, callbacks=callbacks, label=f"depth {depth}: ",
-                        penalty_groups=deep[0].penalty_groups(), **kwargs)
+                        penalty_groups=deep[0].penalty_groups(), warn_capped=warn_capped,
+                        **kwargs)
     return deep, [_joined(a, b) for a, b in zip(first, second)]
 
 

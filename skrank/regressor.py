@@ -275,7 +275,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         If positive, measure the bottleneck rank every that many iterations
         during training and store it in ``rank_history_`` (Galanti et al.'s
         rank-during-training plots); for a grown start, in the full-depth
-        stage (its iterations are the ones ``n_iter_`` counts).
+        stage (its iterations are the ones ``n_iter_`` counts; the times then
+        count from the grown start).
     normalize : bool, default=True
         Train on inputs and targets centered and divided by one scale each (the
         root mean square of the centered entries), undone in :meth:`predict`: the

@@ -213,6 +213,29 @@ def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
     assert len(ests[1].loss_curve_) == ests[1].n_iter_
 
 
+def test_a_discarded_random_attempt_does_not_warn():
+    """The random attempt stops at max_iter, above the zero network; the grown fit
+    converges: no 'Maximum iterations' warning for a fit the user never gets."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _square(60, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = DeepL2Regressor(depth=6, width=8, alpha=1.0, max_iter=10,
+                              random_state=0).fit(X, y)
+    assert reg.stop_reason_ == "converged" and len(reg.loss_curve_) > reg.n_iter_
+
+
+def test_fit_many_batches_only_one_init():
+    from skrank._base import _batchable
+
+    X, y = _square(40, 1)
+    ests = [DeepL2Regressor(depth=5, width=8, init=i) for i in ("auto", "random")]
+    plans = [e._plan(X, y, None) for e in ests]
+    assert not _batchable(plans, ests)
+    assert _batchable(plans[:1] * 2, ests[:1] * 2)
+
+
 def test_init_is_validated():
     with pytest.raises(ValueError, match="init"):
         DeepL2Regressor(init="zeros").fit(np.zeros((5, 2)), np.zeros(5))
