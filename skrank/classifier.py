@@ -39,7 +39,12 @@ rank_tol, rank_gap, \
 n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, dtype, device, \
 random_state, verbose, n_init, n_threads
         As in :class:`DeepL2Regressor` (the defaults too, but ``alpha=0.01``:
-        cross-entropy is smaller than a squared error on standardized targets);
+        cross-entropy is smaller than a squared error on standardized targets;
+        and ``init='grow'``: cross-entropy at the start is at most ``log
+        n_classes``, below the random deep start's penalty, about 1.2 at the
+        defaults, so the data term is weak and a random start stopped in a sharp
+        region on two moons, circles and breast cancer; grown fits were within 1
+        point of MLPClassifier on 6 of 7 benchmark sets, random ones on 4);
         with ``early_stopping`` the validation score is the accuracy.
 
     Attributes
@@ -110,7 +115,7 @@ random_state, verbose, n_init, n_threads
     def __init__(
         self, *,
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.01,
-        penalty_scaling="depth", penalize_bias=True, bias=True, init="auto", solver="lbfgs",
+        penalty_scaling="depth", penalize_bias=True, bias=True, init="grow", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
         warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
