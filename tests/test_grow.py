@@ -100,42 +100,40 @@ def test_grow_at_start_depth_or_shallower_is_a_plain_fit(depth):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("cls", [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder])
-def test_every_fully_connected_estimator_grows(cls, monkeypatch):
+def _depths_trained(monkeypatch):
     depths = []
     real = grow.train_many
 
     def spy(modules, X, Y, **kwargs):
-        depths.append(modules[0].architecture()["depth"])
+        depths.append([m.architecture()["depth"] for m in modules])
         return real(modules, X, Y, **kwargs)
 
     monkeypatch.setattr(grow, "train_many", spy)
+    return depths
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder])
+def test_every_fully_connected_estimator_grows(cls, monkeypatch):
+    depths = _depths_trained(monkeypatch)
     X, y = _square(60, 5)
     y = (y > np.median(y)).astype(int) if cls is DeepL2Classifier else y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = cls(depth=6, width=8, max_iter=10, random_state=0, n_init=2, init="grow")
         est.fit(X, y) if cls is not BottleneckAutoencoder else est.fit(np.c_[X, y])
-    assert depths == [3, 6]
+    assert depths == [[3, 3], [6, 6]]
     assert est.module_.architecture()["depth"] == 6
 
 
 def test_leaky_relu_starts_at_random(monkeypatch):
     """Inserted identity layers are not identities under leaky ReLU."""
-    depths = []
-    real = grow.train_many
-
-    def spy(modules, X, Y, **kwargs):
-        depths.append(modules[0].architecture()["depth"])
-        return real(modules, X, Y, **kwargs)
-
-    monkeypatch.setattr(grow, "train_many", spy)
+    depths = _depths_trained(monkeypatch)
     X, y = _square(40, 7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         DeepL2Regressor(depth=5, width=8, max_iter=5, activation="leaky_relu",
                         init="grow").fit(X, y)
-    assert depths == [5]
+    assert depths == [[5]]
 
 
 def test_a_divergence_in_the_shallow_stage_is_the_fits():
@@ -165,18 +163,6 @@ def test_batched_grown_fits_equal_separate_fits():
         assert a.module_.architecture()["depth"] == 5
         assert len(a.loss_curve_) > a.n_iter_
         np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
-
-
-def _depths_trained(monkeypatch):
-    depths = []
-    real = grow.train_many
-
-    def spy(modules, X, Y, **kwargs):
-        depths.append([m.architecture()["depth"] for m in modules])
-        return real(modules, X, Y, **kwargs)
-
-    monkeypatch.setattr(grow, "train_many", spy)
-    return depths
 
 
 def test_auto_grows_only_a_fit_stuck_above_the_zero_network(monkeypatch):
