@@ -16,11 +16,17 @@ Three tables, every estimator at its defaults behind the same preprocessing:
    setting ``input_noise=0.2, alpha=0.001``: the Jacobian's singular values
    above 1/2),
    beside scikit-dimension's TwoNN and MLE.
-3. **Denoising.** Noisy digits, a noisy circle and a noisy sheet in R^3, every
+3. **Convergence.** Default fits on held-out teachers of rank 1 to 5 at N = 300,
+   1000 and 5000: why each fit stopped, its iterations and time, the ranks and the
+   held-out R^2; then ``RankAwareDepthSelector()`` on rank 1 to 3 teachers: the
+   chosen depth and rank, and ``norm_slope_`` (``||theta||^2`` against depth on the
+   rank plateau, offset-free, which the theory says is the rank).
+4. **Denoising.** Noisy digits, a noisy circle and a noisy sheet in R^3, every
    method fitted on the noisy data: error of the autoencoder (``input_noise`` =
    the noise level) against the best PCA and KernelPCA of a grid.
 
-    python benchmarks/bench_rank.py [--seeds 0 1 2] [--quick] [--only units manifolds denoise]
+    python benchmarks/bench_rank.py [--seeds 0 1 2]
+        [--only units manifolds convergence denoise]
 """
 
 import argparse
@@ -39,6 +45,7 @@ from sklearn.decomposition import PCA, KernelPCA  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skrank import BottleneckAutoencoder, DeepL2Regressor  # noqa: E402
+from skrank.diagnostics import read_rank  # noqa: E402
 
 torch.set_num_threads(1)
 warnings.simplefilter("ignore")
@@ -150,7 +157,7 @@ def manifold_table(seeds, n):
     import skdim
 
     print("\n## 2. Manifold dimension (standardized inputs)")
-    print(f"{'manifold':14s} {'m':>2s} {'d':>2s} {'seed':>4s} {'AE bn':>6s} "
+    print(f"{'manifold':14s} {'m':>2s} {'d':>2s} {'seed':>4s} {'span':>4s} {'AE bn':>6s} "
           f"{'DAE loc':>7s} {'TwoNN':>6s} {'MLE':>6s} {'fit s':>6s}")
     hits_m = hits_d = total = 0
     for seed in seeds:
@@ -166,10 +173,60 @@ def manifold_table(seeds, n):
             hits_m += ae.bottleneck_rank_ == m
             hits_d += dae.local_dimension_ == d
             total += 1
-            print(f"{name:14s} {m:2d} {d:2d} {seed:4d} {ae.bottleneck_rank_:6d} "
+            # the data's linear span, by the rank rule the autoencoder reads with
+            span = read_rank(np.linalg.svd(X - X.mean(0), compute_uv=False)).rank
+            print(f"{name:14s} {m:2d} {d:2d} {seed:4d} {span:4d} {ae.bottleneck_rank_:6d} "
                   f"{dae.local_dimension_:7d} {twonn:6.2f} {mle:6.2f} {dt:6.1f}", flush=True)
     print(f"bottleneck dimension right: {hits_m}/{total}; local dimension right: "
           f"{hits_d}/{total}")
+    print("span: rank of the standardized data's linear span (what PCA keeps); an AE bn "
+          "equal to it is flagged by the autoencoder (AmbiguousRankWarning)")
+
+
+def convergence_table(seeds):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skrank import RankAwareDepthSelector
+
+    print("\n## 3. Convergence at defaults (DeepL2Regressor, raw data)")
+    print(f"{'task':12s} {'N':>5s} {'seed':>4s} {'stop':>10s} {'iter':>5s} {'warn':>4s} "
+          f"{'bn/jac':>6s} {'test R2':>7s} {'fit s':>6s}")
+    counts = {"fits": 0, "converged": 0, "warned": 0, "rank": 0}
+    for k in (1, 2, 3, 4, 5):
+        for n in (300, 1000, 5000):
+            for seed in seeds:
+                kind = ("tanh", "quad")[(k + seed) % 2]
+                X, Y = teacher(n + 1000, k=k, kind=kind, seed=seed)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    t = time.perf_counter()
+                    r = DeepL2Regressor(random_state=seed).fit(X[:n], Y[:n])
+                    dt = time.perf_counter() - t
+                warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+                counts["fits"] += 1
+                counts["converged"] += r.stop_reason_ == "converged"
+                counts["warned"] += warned
+                counts["rank"] += r.bottleneck_rank_ == k
+                print(f"{kind}-rank{k:<6d} {n:5d} {seed:4d} {r.stop_reason_:>10s} "
+                      f"{r.n_iter_:5d} {'yes' if warned else 'no':>4s} "
+                      f"{r.bottleneck_rank_:>3d}/{r.jacobian_rank_:<2d} "
+                      f"{r.score(X[n:], Y[n:]):7.3f} {dt:6.1f}", flush=True)
+    print(f"converged {counts['converged']}/{counts['fits']}, ConvergenceWarning "
+          f"{counts['warned']}/{counts['fits']}, bottleneck rank right "
+          f"{counts['rank']}/{counts['fits']}")
+    print(f"\n{'task':12s} {'seed':>4s} {'depth':>5s} {'rank':>4s} {'norm slope':>10s} "
+          f"{'slope/rank':>10s} {'ranks per depth':>20s} {'sweep s':>7s}")
+    for k in (1, 2, 3):
+        for seed in seeds:
+            kind = ("tanh", "quad")[(k + seed) % 2]
+            X, Y = teacher(1000, k=k, kind=kind, seed=seed)
+            t = time.perf_counter()
+            sel = RankAwareDepthSelector(DeepL2Regressor(random_state=seed)).fit(X, Y)
+            dt = time.perf_counter() - t
+            ranks = ",".join(str(int(v)) for v in sel.depth_results_["bottleneck_rank"])
+            print(f"{kind}-rank{k:<6d} {seed:4d} {sel.best_depth_:5d} {sel.best_rank_:4d} "
+                  f"{sel.norm_slope_:10.2f} {sel.norm_slope_ / k:10.2f} {ranks:>20s} "
+                  f"{dt:7.1f}", flush=True)
 
 
 def _error(model, X_fit, X_in, clean):
@@ -179,7 +236,7 @@ def _error(model, X_fit, X_in, clean):
 
 
 def denoise_table(seeds):
-    print("\n## 3. Denoising, fitted on noisy data (mean squared error to the clean points)")
+    print("\n## 4. Denoising, fitted on noisy data (mean squared error to the clean points)")
     print(f"{'data':10s} {'seed':>4s} {'autoencoder':>12s} {'best PCA':>9s} "
           f"{'best KPCA':>9s}")
     digits = load_digits().data / 16.0
@@ -216,14 +273,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n", type=int, default=600, help="samples per data set")
-    parser.add_argument("--only", nargs="+", default=["units", "manifolds", "denoise"],
-                        choices=["units", "manifolds", "denoise"])
+    tables = ["units", "manifolds", "convergence", "denoise"]
+    parser.add_argument("--only", nargs="+", default=tables, choices=tables)
     args = parser.parse_args(argv)
     t = time.perf_counter()
     if "units" in args.only:
         units_table(args.seeds, args.n)
     if "manifolds" in args.only:
         manifold_table(args.seeds, args.n)
+    if "convergence" in args.only:
+        convergence_table(args.seeds)
     if "denoise" in args.only:
         denoise_table(args.seeds)
     print(f"\ntotal {time.perf_counter() - t:.0f} s")

@@ -11,8 +11,9 @@ fold and ``||theta||^2``. Its rule: among the depths whose mean score is within
 Jacot (2023a) argues that a *range* of depths recovers the true rank: too shallow
 and the regularity cost wins (the network passes more dimensions than needed), and
 within the range the rank is a property of the data. Over that range the norm
-grows with slope equal to the rank (Jacot 2023b, Fig. 1a), which the selector
-measures as ``norm_slope_``: a second, independent estimate of the rank.
+grows with slope tending to the rank as the depth grows (Jacot 2023b, Fig. 1a),
+which the selector measures as ``norm_slope_``. On this task it reads the rank; at
+depths this small it need not (see "Trusting the rank", section 3).
 :class:`skrank.plotting.DepthSweepDisplay` draws the sweep: the norm and the rank
 per fitted depth on the left, the score on the right.
 """

@@ -99,7 +99,8 @@ random_state, verbose, n_init, n_threads
         a closed curve or an open sheet 2). At depth 12 the penalty often finds it
         cheaper to pass a curved manifold through more dimensions than it needs
         (the rank/regularity trade-off); then the autoencoder passes the linear
-        span of the data and says so with an :class:`AmbiguousRankWarning`.
+        span of the data (its rank by the same rule) and says so with an
+        :class:`AmbiguousRankWarning`.
     bottleneck_layer_ : int
     bottleneck_components_ : ndarray of shape (`n_components_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
@@ -246,7 +247,7 @@ random_state, verbose, n_init, n_threads
         return max(1, bn.rank) if self.n_components is None else self.n_components
 
     def _extra_attributes(self, report):
-        n_in, rank = self.n_features_in_, report.bottleneck.rank
+        n_in, rank, span = self.n_features_in_, report.bottleneck.rank, report.input_rank
         if n_in > 1 and rank >= n_in:
             warn_user(
                 f"The autoencoder passes all {n_in} input dimensions: "
@@ -254,6 +255,15 @@ random_state, verbose, n_init, n_threads
                 "depth is too small for the rank to win over regularity (a curved "
                 "manifold is cheaper to pass through more dimensions at small depth, "
                 "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.",
+                AmbiguousRankWarning)
+        elif span > 1 and rank >= span:
+            warn_user(
+                f"The autoencoder passes {rank} dimensions, as many as the linear span "
+                f"of the data ({span} of {n_in} input dimensions, read by the same "
+                "rank rule): it found no bottleneck a linear map (PCA) would not. "
+                "Either the data fill their span, or the depth is too small for the "
+                "rank to win over regularity (Jacot 2023b); bottleneck_rank_ is then "
+                "only an upper bound of the manifold's bottleneck dimension.",
                 AmbiguousRankWarning)
         local = None
         if self.input_noise and len(report.jacobian_spectra):

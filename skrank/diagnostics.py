@@ -967,6 +967,10 @@ class Report:
         penalized biases) or of ``layer_spectra`` (without).
     nonlinearity_impact : ndarray of shape (L - 1,)
         Per hidden layer (:func:`nonlinearity_impact`).
+    input_rank : int
+        Rank of the centered inputs by the same rule: the dimension of their
+        linear span, what PCA would keep. A network whose bottleneck rank reaches
+        it compressed nothing that a linear map could not.
     tol : float
         The relative floor of the rank rule used for every rank.
     min_gap : float
@@ -983,6 +987,7 @@ class Report:
     parameter_norm: float
     offset_free_norm: float
     nonlinearity_impact: np.ndarray
+    input_rank: int
     tol: float
     min_gap: float
 
@@ -1057,6 +1062,8 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         jacobian_rank=jac_rank,
         parameter_norm=parameter_norm(model, include_bias=include_bias),
         nonlinearity_impact=nonlinearity_impact(model, x, outputs=outputs),
+        input_rank=read_rank(torch.linalg.svdvals(x - x.mean(0)).detach().cpu().numpy(),
+                             tol=tol, min_gap=min_gap).rank,
         tol=tol,
         min_gap=min_gap,
     )

@@ -173,12 +173,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     tolerance catches.
 
     Within a range of depths where the rank is constant, ``||theta||^2`` is affine
-    in the depth with slope equal to the rank (Jacot 2023b, Fig. 1a):
-    ``norm_slope_`` is that slope fitted over the chosen depth's rank plateau, a
-    second, parameter-norm estimate of the rank. It is fitted to
-    ``offset_free_norm_``, the norm the theory counts: with penalized biases each
-    layer also carries the constant offset in a weight direction of its own, so
-    the full ``||theta||^2`` grows by ``k + 1`` per layer, not ``k``.
+    in the depth with slope equal to the rank as the depth grows (Jacot 2023b,
+    Fig. 1a): ``norm_slope_`` is that slope fitted over the chosen depth's rank
+    plateau. It is fitted to ``offset_free_norm_``, the norm the theory counts:
+    with penalized biases each layer also carries the constant offset in a weight
+    direction of its own, so the full ``||theta||^2`` grows by ``k + 1`` per layer,
+    not ``k``. It is a diagnostic, not a second rank estimate: at depths 4 to 12
+    the ``R1`` and ``R2 / L`` terms are not negligible, and a direction the
+    function uses at a small scale ``c`` costs ``c^(2/L)`` per layer, not 1.
+    Measured at defaults: 2.1 on the papers' rank-2 task, but 1.33 on a held-out
+    rank-2 teacher, 0.78 on a rank-3 one and -0.99 on a rank-1 one (whose depth-4
+    network paid a large regularity cost); see ``benchmarks/bench_rank.py``.
 
     After fit the selector behaves as the refitted chosen estimator.
 
@@ -229,7 +234,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         rank some fold had).
     norm_slope_ : float
         Slope of the mean ``offset_free_norm_`` against depth over the rank
-        plateau of ``best_depth_`` (NaN if the plateau holds a single depth).
+        plateau of ``best_depth_`` (NaN if the plateau holds a single depth); the
+        rank only in the limit of large depth (see above).
     depth_results_ : dict of ndarray
         Per depth (per (alpha, depth) pair with ``alphas``, then with an
         ``'alpha'`` column): ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,

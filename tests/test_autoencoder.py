@@ -1,3 +1,6 @@
+import dataclasses
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,6 +133,22 @@ def test_no_bottleneck_found_is_said():
     X = rng.standard_normal((100, 3))  # fills R^3: nothing to compress
     with pytest.warns(AmbiguousRankWarning, match="passes all 3 input dimensions"):
         BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
+
+
+def test_passing_the_linear_span_is_said():
+    # a Gaussian cloud filling a 3-d subspace of R^6: the autoencoder must pass 3
+    # dimensions, which is what PCA keeps, not a bottleneck of its own
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((6, 3)))[0]
+    X = rng.standard_normal((100, 3)) @ basis.T
+    with pytest.warns(AmbiguousRankWarning, match=r"linear span of the data \(3 of 6"):
+        ae = BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
+    report = ae.diagnose(X)
+    assert (ae.bottleneck_rank_, report.input_rank) == (3, 3)
+    # the same network read against a wider span: a bottleneck of its own, no word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AmbiguousRankWarning)
+        ae._extra_attributes(dataclasses.replace(report, input_rank=4))
 
 
 # ---- local dimension (issue 11, item 4) ---------------------------------------------

