@@ -160,7 +160,9 @@ def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
         if gaps.size and gaps[k] >= min_gap:
             return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
         return RankReading(rank=K, gap=float("inf"), clear=True)
-    gaps = s[:K] / s[1 : K + 1]
+    with np.errstate(divide="ignore"):
+        # an exact zero after the floor is an infinite gap (a rank-deficient input)
+        gaps = s[:K] / s[1 : K + 1]
     k = int(np.argmax(gaps))
     if gaps[k] >= min_gap:
         return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)

@@ -21,6 +21,16 @@ def test_effective_rank(spectrum, rank):
     assert D.effective_rank(spectrum) == rank
 
 
+def test_an_exact_zero_after_the_floor_is_an_infinite_gap_without_a_warning():
+    # a rank-deficient input (digits' constant pixels) has exact zero singular values
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = D.read_rank([1.0, 0.5, 0.0, 0.0])
+    assert (r.rank, r.gap, r.clear) == (2, float("inf"), True)
+
+
 def test_effective_rank_tolerance_is_a_parameter():
     s = [1.0, 0.5, 0.3, 0.001]
     assert D.effective_rank(s, tol=0.4) == 2
