@@ -137,7 +137,10 @@ class AmbiguousRankWarning(UserWarning):
     """Warning issued when a bottleneck rank reading is ambiguous.
 
     A rank was read where the spectrum shows no clear gap, or the network does
-    not factor through the rank it read: the number moves with ``rank_tol``.
+    not factor through the rank it read: the number moves with ``rank_tol``. An
+    autoencoder also warns when its bottleneck rank reaches the data's linear
+    span (every input dimension, or what PCA keeps): it then found no bottleneck
+    of its own, and its rank is only an upper bound of the manifold's.
     """
 
 
@@ -298,6 +301,10 @@ class _RankTracker:
 
 class _DeepL2Base(BaseEstimator):
     """Shared fit/predict machinery: a task and a network over one engine."""
+
+    #: Whether the diagnostics also read the inputs' linear span (an SVD of the
+    #: diagnostic sample; only the autoencoder compares its rank with it).
+    _reads_input_span = False
 
     #: Parameters every skrank estimator has; each adds its network's own.
     _parameter_constraints = {
@@ -607,7 +614,7 @@ class _DeepL2Base(BaseEstimator):
             self.module_, X, jacobian_points=points,
             tol=self.rank_tol if rank_tol is None else rank_tol,
             min_gap=self.rank_gap if rank_gap is None else rank_gap,
-            include_bias=self.module_.penalizes_bias)
+            include_bias=self.module_.penalizes_bias, read_input=self._reads_input_span)
 
     def _set_diagnostics(self, report):
         """Copy the report to fitted attributes (the one place that sets them)."""

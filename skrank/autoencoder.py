@@ -158,6 +158,7 @@ random_state, verbose, n_init, n_threads
     """
 
     _task = Reconstruction()
+    _reads_input_span = True
     _parameter_constraints = {
         **_FullyConnected._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
@@ -256,9 +257,11 @@ random_state, verbose, n_init, n_threads
                 "manifold is cheaper to pass through more dimensions at small depth, "
                 "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.",
                 AmbiguousRankWarning)
-        elif span > 1 and rank >= span:
+        elif span is not None and span > 1 and rank >= span:
+            # span is None on a sample with no more rows than features (a
+            # partial_fit batch): the rows, not the data, bound it then
             warn_user(
-                f"The autoencoder passes {rank} dimensions, as many as the linear span "
+                f"The autoencoder passes {rank} dimensions, at least the linear span "
                 f"of the data ({span} of {n_in} input dimensions, read by the same "
                 "rank rule): it found no bottleneck a linear map (PCA) would not. "
                 "Either the data fill their span, or the depth is too small for the "

@@ -181,9 +181,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     not ``k``. It is a diagnostic, not a second rank estimate: at depths 4 to 12
     the ``R1`` and ``R2 / L`` terms are not negligible, and a direction the
     function uses at a small scale ``c`` costs ``c^(2/L)`` per layer, not 1.
-    Measured at defaults: 2.1 on the papers' rank-2 task, but 1.33 on a held-out
-    rank-2 teacher, 0.78 on a rank-3 one and -0.99 on a rank-1 one (whose depth-4
-    network paid a large regularity cost); see ``benchmarks/bench_rank.py``.
+    Measured at defaults: 2.2-2.3 on the rank-2 teacher of the test suite (depths
+    6-12), but 1.33 on a held-out rank-2 teacher, 0.78 on a rank-3 one and -0.99 on
+    a rank-1 one (depths 4-12; the rank-1 teacher's depth-4 network paid a large
+    regularity cost); see ``benchmarks/bench_rank.py``.
 
     After fit the selector behaves as the refitted chosen estimator.
 

@@ -234,8 +234,8 @@ class DepthSweepDisplay:
     bottleneck rank (right axis, integers), then the cross-validated test score
     with its standard deviation. Every quantity is drawn only at the fitted
     depths (markers; the norm's markers are joined to show its slope). Within a
-    rank plateau ``||theta||^2`` is affine in the depth with slope equal to the
-    rank (Jacot 2023b, Fig. 1a); the chosen depth is marked.
+    rank plateau ``||theta||^2`` is affine in the depth, with slope tending to the
+    rank as the depth grows (Jacot 2023b, Fig. 1a); the chosen depth is marked.
 
     Parameters
     ----------

@@ -145,10 +145,22 @@ def test_passing_the_linear_span_is_said():
         ae = BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
     report = ae.diagnose(X)
     assert (ae.bottleneck_rank_, report.input_rank) == (3, 3)
-    # the same network read against a wider span: a bottleneck of its own, no word
+    # the same network read against a wider span: a bottleneck of its own, no word;
+    # nor on a sample that bounds the span by its rows (a partial_fit batch)
     with warnings.catch_warnings():
         warnings.simplefilter("error", AmbiguousRankWarning)
         ae._extra_attributes(dataclasses.replace(report, input_rank=4))
+        assert ae.diagnose(X[:5]).input_rank is None
+        ae._extra_attributes(ae.diagnose(X[:5]))
+    # constant data span nothing (exact zeros in float64, not rounding noise)
+    import torch
+
+    from skrank.diagnostics import _input_rank
+    assert _input_rank(torch.full((50, 4), 0.1, dtype=torch.float32), 0.1, 3.0) == 0
+    # the regressor does not pay for the SVD
+    from skrank import DeepL2Regressor
+    reg = DeepL2Regressor(**{k: v for k, v in FAST.items() if k != "warmup_iter"})
+    assert reg.fit(X, X[:, :2]).diagnose(X).input_rank is None
 
 
 # ---- local dimension (issue 11, item 4) ---------------------------------------------
