@@ -610,11 +610,13 @@ class _DeepL2Base(BaseEstimator):
             X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
         n_jac = min(self.n_jacobian_points, X.shape[0])
         points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
-        return _diag.diagnose(
-            self.module_, X, jacobian_points=points,
-            tol=self.rank_tol if rank_tol is None else rank_tol,
-            min_gap=self.rank_gap if rank_gap is None else rank_gap,
-            include_bias=self.module_.penalizes_bias, read_input=self._reads_input_span)
+        tol = self.rank_tol if rank_tol is None else rank_tol
+        min_gap = self.rank_gap if rank_gap is None else rank_gap
+        report = _diag.diagnose(self.module_, X, jacobian_points=points, tol=tol,
+                                min_gap=min_gap, include_bias=self.module_.penalizes_bias)
+        if self._reads_input_span:
+            report.input_rank = _diag.input_rank(X, tol=tol, min_gap=min_gap)
+        return report
 
     def _set_diagnostics(self, report):
         """Copy the report to fitted attributes (the one place that sets them)."""

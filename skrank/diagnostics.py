@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_MIN_GAP",
     "effective_rank",
     "read_rank",
+    "input_rank",
     "RankReading",
     "diagnose",
     "Report",
@@ -969,16 +970,14 @@ class Report:
         penalized biases) or of ``layer_spectra`` (without).
     nonlinearity_impact : ndarray of shape (L - 1,)
         Per hidden layer (:func:`nonlinearity_impact`).
-    input_rank : int or None
-        With ``read_input``: the rank of the centered inputs by the same rule,
-        the dimension of their linear span, what PCA would keep. A network whose
-        bottleneck rank reaches it compressed nothing that a linear map could not.
-        ``None`` without ``read_input``, or when ``X`` has no more rows than
-        columns (the rows, not the data, then bound the span).
     tol : float
         The relative floor of the rank rule used for every rank.
     min_gap : float
         The least clear gap of the rank rule used for every rank.
+    input_rank : int or None
+        The rank of the centered inputs by the same rule (:func:`input_rank`),
+        set by the estimators that compare with it (the autoencoder); ``None``
+        otherwise.
     """
 
     layer_spectra: list
@@ -991,9 +990,9 @@ class Report:
     parameter_norm: float
     offset_free_norm: float
     nonlinearity_impact: np.ndarray
-    input_rank: object
     tol: float
     min_gap: float
+    input_rank: object = None
 
     @property
     def rank(self):
@@ -1009,17 +1008,41 @@ def _jacobian_reading(model, points, bn, tol, min_gap):
     return jac, max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
 
 
-def _input_rank(x, tol, min_gap):
-    """Rank of the centered rows of ``x`` (None when the rows bound it)."""
+def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
+    """The dimension of the linear span of the rows of ``X``, by :func:`read_rank`.
+
+    What PCA would keep: an autoencoder whose bottleneck rank reaches it
+    compressed nothing that a linear map could not.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    tol, min_gap : float
+        The rank rule.
+
+    Returns
+    -------
+    rank : int or None
+        ``None`` when ``X`` has no more rows than columns: the rows, not the
+        data, then bound the span.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank.diagnostics import input_rank
+    >>> t = np.linspace(0, 1, 50)
+    >>> input_rank(np.column_stack([t, 2 * t, np.sin(6 * t)]))
+    2
+    """
+    x = torch.as_tensor(X).detach().to(torch.float64)
     if x.shape[0] <= x.shape[1]:
         return None
     # float64: a constant column then centers to exact zeros (rank 0, not 1)
-    x = x.detach().to(torch.float64)
     return read_rank(_svdvals(x - x.mean(0)), tol=tol, min_gap=min_gap).rank
 
 
 def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
-             min_gap=DEFAULT_MIN_GAP, include_bias=True, read_input=False):
+             min_gap=DEFAULT_MIN_GAP, include_bias=True):
     """Read a network over the inputs ``X``: spectra, ranks, norm, in one pass.
 
     A pure function of its arguments (nothing is stored on ``model``), so the
@@ -1037,9 +1060,6 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         The rank rule (:func:`read_rank`), used for every rank.
     include_bias : bool, default=True
         Whether ``parameter_norm`` counts the biases.
-    read_input : bool, default=False
-        Also read the rank of the inputs' linear span (``Report.input_rank``): an
-        SVD of ``X``, whose cost grows with ``n_features`` faster than the rest.
 
     Returns
     -------
@@ -1078,7 +1098,6 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         jacobian_rank=jac_rank,
         parameter_norm=parameter_norm(model, include_bias=include_bias),
         nonlinearity_impact=nonlinearity_impact(model, x, outputs=outputs),
-        input_rank=_input_rank(x, tol, min_gap) if read_input else None,
         tol=tol,
         min_gap=min_gap,
     )
