@@ -182,9 +182,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     the ``R1`` and ``R2 / L`` terms are not negligible, and a direction the
     function uses at a small scale ``c`` costs ``c^(2/L)`` per layer, not 1.
     Measured at defaults: 2.2-2.3 on the rank-2 teacher of the test suite (depths
-    6-12), but 1.33 on a held-out rank-2 teacher, 0.78 on a rank-3 one and -0.99 on
-    a rank-1 one (depths 4-12; the rank-1 teacher's depth-4 network paid a large
-    regularity cost); see ``benchmarks/bench_rank.py``.
+    6-12), but from -0.87 to 3.41 on six held-out teachers of rank 1 to 3 (depths
+    4-12, every depth reading the right rank: rank 1 read -0.87 and 0.34, rank 2
+    1.34 and -0.79, rank 3 0.89 and 3.41); see ``benchmarks/bench_rank.py``.
 
     After fit the selector behaves as the refitted chosen estimator.
 
