@@ -14,7 +14,7 @@ from the report, returned as a dict: nothing overwrites the shared ones).
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -37,7 +37,10 @@ from ._grow import (
     GROWS,
     START_DEPTH,
     above_zero,
+    grow_start,
+    objectives,
     start_depth,
+    train_deep,
     train_grown,
     zero_objective,
 )
@@ -193,41 +196,56 @@ def _subset(kwargs, rows, per_network):
 
 def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                   **kwargs):
-    """Train fresh or reused ``modules`` (``skrank._grow.train_grown``); with
-    ``init='auto'``, the fresh networks whose fit ended above the zero network's
-    objective are grown from depth 3 instead (see ``skrank._grow``)."""
+    """Train fresh or reused ``modules`` (``skrank._grow.train_grown``).
+
+    With ``init='auto'`` every fresh network also gets a grown start: a network of
+    depth 3 trained and deepened (``skrank._grow.grow_start``). A random fit that
+    ended above that start's objective, or above the zero network's, stopped in a
+    poor region; it is trained on from the grown start instead, and the lower of
+    the two fits is kept.
+    """
     regrows = getattr(est, "module_", None) is not modules[0] and est._regrows()
     # a random attempt that is regrown is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
                                    per_network=per_network, warn_capped=not regrows,
                                    **kwargs)
-    if not regrows:
+    if not regrows or any(r.stop_reason == "interrupted" for r in results):
         return modules, results
-    arch = modules[0].architecture()
-    rows = _stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
-                  arch["n_outputs"], X.dtype, per_network)
+    arch, where = modules[0].architecture(), placement(modules[0])
+    shallow = [build_network(est, arch["n_inputs"], arch["n_outputs"], where["dtype"],
+                             depth=START_DEPTH)
+               .reset_parameters(generator=kwargs["generators"][i])
+               .to(where["device"]) for i in range(len(modules))]
+    stage = {k: v for k, v in kwargs.items() if k != "callbacks"}
+    starts, first = grow_start(shallow, inputs, est.depth, X, Y, weights=weights,
+                               per_network=per_network, **stage)
+    for r, f in zip(results, first):
+        r.train_time += f.train_time
+    if any(f.stop_reason == "interrupted" for f in first):
+        return modules, [replace(r, stop_reason="interrupted") for r in results]
+    reference = objectives(starts, X, Y, per_network=per_network, **stage)
+    zero = set(_stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
+                      arch["n_outputs"], X.dtype, per_network))
+    rows = [i for i, r in enumerate(results) if i in zero or (
+        r.loss_curve and r.stop_reason not in ("diverged", "interrupted")
+        and above_zero(r.loss_curve[-1], reference[i]))]
     warn_if_capped([r for i, r in enumerate(results) if i not in rows],
                    kwargs["settings"].max_iter)
     if not rows:
         return modules, results
-    where = placement(modules[0])
-    shallow = [build_network(est, arch["n_inputs"], arch["n_outputs"], where["dtype"],
-                             depth=START_DEPTH)
-               .reset_parameters(generator=kwargs["generators"][i])
-               .to(where["device"]) for i in rows]
     for i in rows:
         trackers[i].restart()
     index = torch.tensor(rows, device=X.device)
     X_sub, Y_sub = (X[index], Y[index]) if per_network else (X, Y)
-    grown, regrown = train_grown(shallow, [inputs[i] for i in rows], est.depth, X_sub,
-                                 Y_sub, weights=[weights[i] for i in rows],
-                                 per_network=per_network,
-                                 **_subset(kwargs, rows, per_network))
-    for i, module, result in zip(rows, grown, regrown):
-        spent = results[i].train_time + result.train_time
+    sub = {k: v for k, v in _subset(kwargs, rows, per_network).items()
+           if k not in ("rank_tol", "rank_gap")}
+    regrown = train_deep([starts[i] for i in rows], [first[i] for i in rows], X_sub,
+                         Y_sub, per_network=per_network, **sub)
+    for i, result in zip(rows, regrown):
+        spent = results[i].train_time - first[i].train_time + result.train_time
         # a grown fit that did no better leaves the random start's in place
         if result.loss_curve and result.loss_curve[-1] < results[i].loss_curve[-1]:
-            modules[i], results[i] = module, result
+            modules[i], results[i] = starts[i], result
         results[i].train_time = spent
     return modules, results
 

@@ -34,9 +34,10 @@ import torch
 from . import diagnostics as _diag
 from ._device import as_tensor
 from ._engine import train_many
+from ._stack import StackedObjective
 
 __all__ = ["START_DEPTH", "DEEPEN_RTOL", "GROWS", "start_depth", "zero_objective",
-           "above_zero", "deepen", "train_grown"]
+           "above_zero", "deepen", "train_grown", "grow_start", "train_deep", "objectives"]
 
 #: The depth a grown network is fitted at first: two hidden layers, so that the
 #: network has a bottleneck to insert the identity layers at.
@@ -126,6 +127,19 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
         return modules, train_many(modules, X, Y, callbacks=callbacks,
                                    penalty_groups=modules[0].penalty_groups(),
                                    warn_capped=warn_capped, **kwargs)
+    deep, first = grow_start(modules, inputs, depth, X, Y, rank_tol=rank_tol,
+                             rank_gap=rank_gap, weights=weights, **kwargs)
+    if any(r.stop_reason == "interrupted" for r in first):
+        # Ctrl-C: the deepened networks compute what the shallow ones did
+        return deep, [replace(r, n_warmup=r.n_iter) for r in first]
+    return deep, train_deep(deep, first, X, Y, callbacks=callbacks,
+                            warn_capped=warn_capped, **kwargs)
+
+
+def grow_start(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None,
+               **kwargs):
+    """The shallow stage of :func:`train_grown`: ``modules`` trained, then deepened
+    to ``depth``. Returns the deepened networks and the shallow stage's results."""
     # the shallow stage only prepares a start: its iteration cap is no news
     shallow = modules[0].architecture()["depth"]
     first = train_many(modules, X, Y, penalty_groups=modules[0].penalty_groups(),
@@ -133,16 +147,28 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     weights = weights or [None] * len(modules)
     deep = [deepen(m, depth, as_tensor(x, m), tol=rank_tol, min_gap=rank_gap, weight=w)
             for m, x, w in zip(modules, inputs, weights)]
-    if any(r.stop_reason == "interrupted" for r in first):
-        # Ctrl-C: the deepened networks compute what the shallow ones did
-        return deep, [replace(r, n_warmup=r.n_iter) for r in first]
+    return deep, first
+
+
+def train_deep(deep, first, X, Y, *, callbacks=None, warn_capped=True, **kwargs):
+    """The deep stage of :func:`train_grown`, from :func:`grow_start`'s networks;
+    one result per network, the shallow stage's as warm-up."""
     # the Adam warm-up (warmup_iter) moves a random start: the deep stage starts
     # from a fitted function
     kwargs["settings"] = replace(kwargs["settings"], warmup_iter=0)
-    second = train_many(deep, X, Y, callbacks=callbacks, label=f"depth {depth}: ",
+    second = train_many(deep, X, Y, callbacks=callbacks,
+                        label=f"depth {deep[0].architecture()['depth']}: ",
                         penalty_groups=deep[0].penalty_groups(), warn_capped=warn_capped,
                         **kwargs)
-    return deep, [_joined(a, b) for a, b in zip(first, second)]
+    return [_joined(a, b) for a, b in zip(first, second)]
+
+
+def objectives(modules, X, Y, *, loss_fn, alphas, sample_weight=None, per_network=False,
+               **_):
+    """The objective of each network where it stands (one batched evaluation)."""
+    obj = StackedObjective(modules, X, Y, sample_weight, loss_fn, list(alphas),
+                           modules[0].penalty_groups(), per_network=per_network)
+    return obj(obj.gather())[0].tolist()
 
 
 def _joined(first, second):

@@ -167,7 +167,9 @@ def test_batched_grown_fits_equal_separate_fits():
 
 def test_auto_grows_only_a_fit_stuck_above_the_zero_network(monkeypatch):
     """A random start on one output (weak data term) ends above the zero network
-    and is grown; on 12 outputs of a rank-2 teacher it is kept."""
+    and is grown; on 12 outputs of a rank-2 teacher it is kept. Either way a
+    depth-3 network is trained: deepened, it is the start the random fit must
+    beat."""
     depths = _depths_trained(monkeypatch)
     X, y = _square(300, 0)
     reg = DeepL2Regressor(random_state=0).fit(X, y)
@@ -177,9 +179,37 @@ def test_auto_grows_only_a_fit_stuck_above_the_zero_network(monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((300, 8))
     Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
-    reg = DeepL2Regressor(random_state=0, max_iter=200).fit(X, Y)
-    assert depths == [[12]]
-    assert len(reg.loss_curve_) == reg.n_iter_
+    reg = DeepL2Regressor(random_state=0).fit(X, Y)
+    assert depths == [[12], [3]]
+    assert len(reg.loss_curve_) == reg.n_iter_ and reg.stop_reason_ == "converged"
+
+
+def test_auto_grows_a_fit_that_ends_above_the_grown_start(monkeypatch):
+    """Below the zero network is not enough: a random fit that ends above the
+    objective of the deepened depth-3 network (here made unbeatable) is trained on
+    from that start, and the lower fit is kept."""
+    import skrank._base as base
+
+    depths = _depths_trained(monkeypatch)
+    seen = []
+
+    def unbeatable(modules, *args, **kwargs):
+        seen.append(len(modules))
+        return [float("-inf")] * len(modules)
+
+    monkeypatch.setattr(base, "objectives", unbeatable)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 8))
+    Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(random_state=0, max_iter=60).fit(X, Y)
+    assert seen == [1] and depths == [[12], [3], [12]]
+    # the grown fit was kept only if lower: either way the record says which
+    grown = len(reg.loss_curve_) > reg.n_iter_
+    kept = reg.restart_objectives_[0]
+    assert kept == pytest.approx(reg.loss_curve_[-1])
+    assert grown or kept <= reg.loss_curve_[-1]
 
 
 def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
@@ -194,7 +224,7 @@ def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
     data = [(X[:150], y[:150]), (X[50:], y[50:])]
     ests = fit_many([DeepL2Regressor(random_state=0, alpha=a) for a in (0.1, 0.001)],
                     data)
-    assert depths == [[12, 12], [3], [12]]
+    assert depths == [[12, 12], [3, 3], [12]]
     assert ests[0].loss_curve_[-1] < 0.5 and len(ests[0].loss_curve_) > ests[0].n_iter_
     assert len(ests[1].loss_curve_) == ests[1].n_iter_
 
