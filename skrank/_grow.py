@@ -78,13 +78,13 @@ def above_zero(final, zero):
 def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
     """``module`` deepened to ``depth`` at its bottleneck on the inputs ``x``.
 
-    Rows of zero ``weight`` are left out. The inserted layers weigh the rows as
-    repeats; the bottleneck layer is read on the rows unweighted.
+    Rows of zero ``weight`` are left out; the others count as repeats, in the
+    bottleneck's reading and in the inserted layers.
     """
     if weight is not None:
         keep = np.flatnonzero(weight > 0)
         x, weight = x[keep], weight[keep]
-    layer = _diag.bottleneck(module, x, tol=tol, min_gap=min_gap).layer
+    layer = _diag.bottleneck(module, x, tol=tol, min_gap=min_gap, weight=weight).layer
     return module.deepened(depth - module.architecture()["depth"], layer, x, rtol=rtol,
                            weight=weight)
 

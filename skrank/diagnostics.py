@@ -531,7 +531,7 @@ def _constant(out):
     return spread <= 16 * eps * max(1.0, float(out.abs().max()))
 
 
-def _candidate_spectrum(W, a, tol):
+def _candidate_spectrum(W, a, tol, weight=None):
     """Singular values of the image ``(a - mean a) W^T`` of a map on the data.
 
     The image, not the weight alone: a direction the weight shrinks but its input
@@ -539,10 +539,15 @@ def _candidate_spectrum(W, a, tol):
     weights read rank 2 passed a third direction this way and kept only 68% of
     its output through two coordinates). Centering drops the constant offset,
     which with penalized biases occupies a weight direction of its own. ``W=None``
-    reads the centered representation ``a`` itself.
+    reads the centered representation ``a`` itself. Row weights count as
+    repeats: weighted mean, rows scaled by their square roots.
     """
     a = a.to(torch.float64)
-    a = a - a.mean(0, keepdim=True)
+    if weight is None:
+        a = a - a.mean(0, keepdim=True)
+    else:
+        w = torch.as_tensor(weight, dtype=torch.float64, device=a.device)[:, None]
+        a = (a - (w * a).sum(0, keepdim=True) / w.sum()) * w.sqrt()
     z = a if W is None else a @ W.detach().to(device=a.device, dtype=torch.float64).T
     return _svdvals(z)
 
@@ -555,7 +560,7 @@ def _svdvals(z):
     return torch.linalg.svdvals(z).cpu().numpy()
 
 
-def _narrowest(candidates, tol, min_gap):
+def _narrowest(candidates, tol, min_gap, weight=None):
     """The candidate map of least rank (ties: the sharpest gap), with every reading."""
     best, ranks, spectra = None, [], []
     # the output map is read and reported, but never chosen (unless it is the only
@@ -563,7 +568,7 @@ def _narrowest(candidates, tol, min_gap):
     # layer after it to read the bottleneck coordinates from
     inner = len(candidates) - 1 if len(candidates) > 1 else 1
     for i, (W, a, after) in enumerate(candidates):
-        s = _candidate_spectrum(W, a, tol)
+        s = _candidate_spectrum(W, a, tol, weight)
         reading = read_rank(s, tol=tol, min_gap=min_gap)
         ranks.append(reading.rank)
         spectra.append(s)
@@ -574,7 +579,8 @@ def _narrowest(candidates, tol, min_gap):
     return (*best, ranks, spectra)
 
 
-def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None):
+def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None,
+               weight=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
 
     Every weight matrix ``W_l`` is read by its image on the data: the singular
@@ -596,6 +602,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
         Passed to :func:`read_rank`, for every candidate and for the offset test.
     outputs : tuple or None, default=None
         ``layer_outputs(model, X)`` when already computed (saves a forward pass).
+    weight : array-like of shape (n_samples,) or None, default=None
+        Row weights for the rank reading, counted as repeats of the rows.
 
     Returns
     -------
@@ -617,7 +625,7 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     (k, _), layer, reading, spectrum, ranks, spectra = _narrowest(
-        as_network(model).rank_candidates(x, post), tol, min_gap)
+        as_network(model).rank_candidates(x, post), tol, min_gap, weight)
     if _constant(pre[-1]):
         # the function is constant on the data: rank 0, whatever round-off the
         # inner maps carry
