@@ -21,9 +21,15 @@ Growing is not the better start everywhere: where the data term is strong
 (many outputs), the random start reaches lower objectives (by 1 to 7% on
 rank-k teachers with 12 outputs) and the shallow stage's extra directions can
 outlive the deep stage (a rank-3 teacher read 5 or 6). So the estimators'
-``init='auto'`` starts at random and grows only the networks whose fit ended
-above the zero network's objective (:func:`zero_objective`), the signature of
-the sharp region.
+``init='auto'`` starts at random and measures each fit against two bars: the
+zero network's objective (:func:`zero_objective`) and the objective of the
+grown start before its deep stage (:func:`grow_start`: the depth-3 network
+fitted and deepened, one batched evaluation, :func:`objectives`). A fit above
+either stopped in a sharp region; it is trained on from the grown start. The
+second bar matters where the data term is strong: on 12 normalized outputs the
+zero network scores 12, and a random fit of a rank-5 teacher stopped at 9.6
+(rank 1, test R^2 0.67) where its grown start scored 2.2 before any deep
+training and 1.08 after (rank 5, test R^2 0.98).
 """
 
 from dataclasses import replace

@@ -212,8 +212,10 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         function on the training data (up to its directions below 5% of the
         largest), and fitted again (both stages capped at ``max_iter``; the first
         counts as warm-up in ``loss_curve_`` and ``n_iter_``). ``'auto'``: the
-        random start, and a network whose fit ends above the zero network's
-        objective (every parameter 0) is grown instead. A random deep network
+        random start, measured against a grown start (the depth-3 network fitted
+        and deepened, not yet trained deep): a fit that ends above its objective,
+        or above the zero network's (every parameter 0), is trained on from the
+        grown start, and the lower of the two is kept. A random deep network
         starts with ``||theta||^2`` near ``2 * width * depth``, far above a
         fitted one's; where the data term is weak against the penalty (one
         output, a classifier's cross-entropy) its fit can stop in a sharp
