@@ -184,3 +184,19 @@ def test_jacobian_spectra_under_inference_mode_and_for_a_constant_network():
             return torch.ones(v.shape[0], 2, dtype=v.dtype)
 
     np.testing.assert_array_equal(jacobian_spectra(Constant(), x), np.zeros((4, 2)))
+
+
+def test_bottleneck_reading_counts_row_weights_as_repeats():
+    # deepen (the grown start) reads the bottleneck of weighted rows this way
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 2)).double()
+    X = torch.randn(30, 4, dtype=torch.float64)
+    w = np.random.RandomState(0).randint(1, 4, 30)
+    weighted = D.bottleneck(net, X, weight=w)
+    repeated = D.bottleneck(net, X.repeat_interleave(torch.as_tensor(w), 0))
+    plain = D.bottleneck(net, X)
+    np.testing.assert_allclose(weighted.spectrum, repeated.spectrum, rtol=1e-10)
+    assert weighted.layer == repeated.layer
+    assert not np.allclose(plain.spectrum, repeated.spectrum)
