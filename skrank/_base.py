@@ -201,11 +201,11 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     With ``init='auto'`` every fresh network also gets a grown start: a network of
     depth 3 trained and deepened (``skrank._grow.grow_start``). A random fit that
     ended above that start's objective, or above the zero network's, stopped in a
-    poor region; it is trained on from the grown start instead, and the lower of
-    the two fits is kept.
+    poor region; it is trained on from the grown start, and the lower of the two
+    fits is kept.
     """
     regrows = getattr(est, "module_", None) is not modules[0] and est._regrows()
-    # a random attempt that is regrown is no fit of the user's: warn of the kept ones
+    # a random attempt that is replaced is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
                                    per_network=per_network, warn_capped=not regrows,
                                    **kwargs)
@@ -229,25 +229,35 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     rows = [i for i, r in enumerate(results) if i in zero or (
         r.loss_curve and r.stop_reason not in ("diverged", "interrupted")
         and above_zero(r.loss_curve[-1], reference[i]))]
-    warn_if_capped([r for i, r in enumerate(results) if i not in rows],
-                   kwargs["settings"].max_iter)
-    if not rows:
-        return modules, results
-    for i in rows:
-        trackers[i].restart()
+    if rows:
+        _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network,
+                  kwargs)
+    warn_if_capped(results, kwargs["settings"].max_iter)
+    if any(r.stop_reason == "interrupted" for r in results):
+        # Ctrl-C in the deep stage ends the user's fit, whichever fit is kept
+        results = [replace(r, stop_reason="interrupted") for r in results]
+    return modules, results
+
+
+def _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network, kwargs):
+    """Train the networks in ``rows`` on from their grown ``starts`` (in place: the
+    lower fit of each is kept in ``modules`` and ``results``, with its records)."""
+    kept = {i: trackers[i].restart() for i in rows}
     index = torch.tensor(rows, device=X.device)
     X_sub, Y_sub = (X[index], Y[index]) if per_network else (X, Y)
     sub = {k: v for k, v in _subset(kwargs, rows, per_network).items()
            if k not in ("rank_tol", "rank_gap")}
     regrown = train_deep([starts[i] for i in rows], [first[i] for i in rows], X_sub,
-                         Y_sub, per_network=per_network, **sub)
+                         Y_sub, per_network=per_network, warn_capped=False, **sub)
     for i, result in zip(rows, regrown):
         spent = results[i].train_time - first[i].train_time + result.train_time
-        # a grown fit that did no better leaves the random start's in place
+        if result.stop_reason == "interrupted":
+            results[i].stop_reason = "interrupted"
         if result.loss_curve and result.loss_curve[-1] < results[i].loss_curve[-1]:
             modules[i], results[i] = starts[i], result
+        else:
+            trackers[i].resume(kept[i])
         results[i].train_time = spent
-    return modules, results
 
 
 def _warn_if_above_zero_network(plan, module, result):
@@ -289,11 +299,18 @@ class _RankTracker:
         self.callback = self._record if every else None
 
     def restart(self):
-        """Forget the records: the network is trained again from a new start."""
+        """Forget the records (the network is trained again from a new start);
+        returns them for :meth:`resume`."""
+        kept = dict(vars(self))
         self.rows = []
         if self.every:
             self.start = time.perf_counter()
             self.overhead = 0.0
+        return kept
+
+    def resume(self, kept):
+        """Take back the records :meth:`restart` returned (the new start lost)."""
+        vars(self).update(kept)
 
     def _record(self, n_iter, module):
         if n_iter % self.every:
@@ -527,7 +544,7 @@ class _DeepL2Base(BaseEstimator):
         return self.depth
 
     def _regrows(self):
-        """Whether a fresh network stuck above the zero network is grown instead."""
+        """Whether a fresh network's random fit is measured against a grown start."""
         return False
 
     def _networks(self, n_inputs, n_outputs, dtype, device, generators, depth=None):

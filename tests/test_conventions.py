@@ -64,10 +64,10 @@ def test_integer_sample_weight_equals_repeating_rows(cls, data):
     kw = small(dtype="float64", n_jacobian_points=0, random_state=0, warmup_iter=0)
     if cls is not DeepL2Classifier:
         # 30 iterations leave the random fit above the grown start, which 'auto'
-        # then trains on; that deep stage starts near a stationary point, where
-        # the line search stops at its bracket tolerance (1e-9) and rounding picks
-        # the point within it: weights and repeats then part by 3e-8 after one
-        # iteration. The classifier covers the grown path ('grow' by default).
+        # then trains on; at the deepened start units outside the span sit at
+        # zero up to rounding, so rounding flips their ReLU masks and with them
+        # the gradient: weights and repeats part by 3e-8 after one iteration. The
+        # classifier covers the grown path ('grow' by default) where it agrees.
         kw["init"] = "random"
     args = (X,) if cls is BottleneckAutoencoder else (X, y)
     rep = (np.repeat(X, w, 0),) + (() if cls is BottleneckAutoencoder

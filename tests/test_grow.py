@@ -198,6 +198,18 @@ def test_auto_grows_a_fit_that_ends_above_the_grown_start(monkeypatch):
         return [float("-inf")] * len(modules)
 
     monkeypatch.setattr(base, "objectives", unbeatable)
+    finals = []
+
+    def recording(f):
+        def spy(*args, **kwargs):
+            out = f(*args, **kwargs)
+            results = out[1] if isinstance(out, tuple) else out
+            finals.append(results[0].loss_curve[-1])
+            return out
+        return spy
+
+    for name in ("train_grown", "train_deep"):
+        monkeypatch.setattr(base, name, recording(getattr(base, name)))
     rng = np.random.default_rng(1)
     X = rng.standard_normal((300, 8))
     Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
@@ -205,11 +217,10 @@ def test_auto_grows_a_fit_that_ends_above_the_grown_start(monkeypatch):
         warnings.simplefilter("ignore")
         reg = DeepL2Regressor(random_state=0, max_iter=60).fit(X, Y)
     assert seen == [1] and depths == [[12], [3], [12]]
-    # the grown fit was kept only if lower: either way the record says which
-    grown = len(reg.loss_curve_) > reg.n_iter_
-    kept = reg.restart_objectives_[0]
-    assert kept == pytest.approx(reg.loss_curve_[-1])
-    assert grown or kept <= reg.loss_curve_[-1]
+    # the random fit and the one trained on from the grown start: the lower is kept
+    assert len(finals) == 2 and finals[0] != finals[1]
+    assert reg.restart_objectives_[0] == min(finals) == reg.loss_curve_[-1]
+    assert (len(reg.loss_curve_) > reg.n_iter_) == (finals[1] < finals[0])
 
 
 def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
@@ -260,3 +271,33 @@ def test_fit_many_batches_only_one_init():
 def test_init_is_validated():
     with pytest.raises(ValueError, match="init"):
         DeepL2Regressor(init="zeros").fit(np.zeros((5, 2)), np.zeros(5))
+
+
+def test_a_kept_random_fit_keeps_its_warning_and_rank_history(monkeypatch):
+    """The random fit is trained on from the grown start, which ends higher: the
+    random fit is kept with its own 'Maximum iterations' warning (once) and its
+    own rank history, not those of the discarded fit."""
+    from dataclasses import replace
+
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "objectives", lambda modules, *a, **k: [float("-inf")])
+    real = base.train_deep
+
+    def converging_but_worse(*args, **kwargs):
+        kwargs["settings"] = replace(kwargs["settings"], max_iter=300)
+        return [replace(r, loss_curve=r.loss_curve[:-1] + [1e9])
+                for r in real(*args, **kwargs)]
+
+    monkeypatch.setattr(base, "train_deep", converging_but_worse)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 4))
+    Y = np.tanh(X @ rng.standard_normal((4, 2))) @ rng.standard_normal((2, 5))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg = DeepL2Regressor(depth=4, width=8, max_iter=10, random_state=0,
+                              dtype="float64", track_rank_every=1).fit(X, Y)
+    assert reg.stop_reason_ == "max_iter" and len(reg.loss_curve_) == reg.n_iter_
+    assert sum("Maximum iterations" in str(w.message) for w in caught) == 1
+    assert reg.rank_history_["n_iter"].max() == reg.n_iter_
+    assert reg.rank_history_["parameter_norm"][-1] == pytest.approx(reg.parameter_norm_)
