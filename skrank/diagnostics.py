@@ -24,6 +24,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy import ndimage
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from torch import nn
 
@@ -1016,6 +1017,14 @@ def _jacobian_reading(model, points, bn, tol, min_gap):
     return jac, max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "min_gap": [Interval(Real, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     """The dimension of the linear span of the rows of ``X``, by :func:`read_rank`.
 
@@ -1042,7 +1051,9 @@ def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> input_rank(np.column_stack([t, 2 * t, np.sin(6 * t)]))
     2
     """
-    x = torch.as_tensor(X).detach().to(torch.float64)
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    x = torch.as_tensor(check_array(X, dtype=np.float64, input_name="X"))
     if x.shape[0] <= x.shape[1]:
         return None
     # float64: a constant column then centers to exact zeros (rank 0, not 1)

@@ -200,3 +200,16 @@ def test_bottleneck_reading_counts_row_weights_as_repeats():
     np.testing.assert_allclose(weighted.spectrum, repeated.spectrum, rtol=1e-10, atol=1e-12)
     assert weighted.layer == repeated.layer
     assert not np.allclose(plain.spectrum, repeated.spectrum)
+
+
+def test_input_rank_reads_the_span_and_rejects_bad_input():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2)) @ rng.standard_normal((2, 5))  # a plane in R^5
+    assert D.input_rank(X) == 2
+    assert D.input_rank(X[:5]) is None  # 5 rows cannot show a span in R^5
+    with pytest.raises(ValueError, match="NaN"):
+        D.input_rank(np.where(X > 2, np.nan, X))
+    with pytest.raises(ValueError, match="2D"):
+        D.input_rank(X[:, 0])
+    with pytest.raises(ValueError, match="tol"):
+        D.input_rank(X, tol=2.0)
