@@ -364,7 +364,9 @@ def test_history_products_and_direction_stay_right_through_any_sequence():
 
     rand = random.Random(0)
     gen = torch.Generator().manual_seed(0)
-    n, p, m = 3, 6, 4
+    # five problems: row subsets fall into several runs of consecutive rows,
+    # some longer than one, which the history is read in
+    n, p, m = 5, 6, 4
     for _ in range(60):
         opt = BatchedLBFGS(history_size=m)
         opt._init_state(torch.zeros(n, p, dtype=F64))
