@@ -470,39 +470,47 @@ class BatchedLBFGS:
         """Add the curvature pairs (s, y) of ``rows`` where y's > 1e-10."""
         if not rows:
             return
-        idx = torch.tensor(rows, device=d.device)
-        s = d[idx] * t[idx, None]
-        y = g_new[idx] - g_old[idx]
+        every = len(rows) == self._shape[0]
+        if every:
+            # all problems (S=1 included): whole tensors, no gathers
+            s, y = d * t[:, None], g_new - g_old
+        else:
+            idx = torch.tensor(rows, device=d.device)
+            s, y = d[idx] * t[idx, None], g_new[idx] - g_old[idx]
         ys = torch.linalg.vecdot(y, s)
         yy = torch.linalg.vecdot(y, y)
         keep = [k for k, ys_k in enumerate(ys.tolist()) if ys_k > 1e-10]
         if not keep:
             return
-        k_idx = torch.tensor(keep, device=d.device)
-        r_idx = idx[k_idx]
-        # write over the oldest slot (the one at the head) when the ring is full
-        heads = [self._head[rows[k]] for k in keep]
-        slot = torch.tensor(heads, device=d.device)
-        self._s[r_idx, slot] = s[k_idx]
-        self._y[r_idx, slot] = y[k_idx]
-        self._rho[r_idx, slot] = 1.0 / ys[k_idx]
-        self._h_diag[r_idx] = ys[k_idx] / yy[k_idx]
-        m = self.history_size
-        # the new pairs against every slot, theirs included, in one product
-        new = torch.stack([s[k_idx], y[k_idx]], dim=1)              # (K, 2, P)
-        # per run of contiguous rows, a view of their history (no copy of it)
         kept = [rows[k] for k in keep]
+        heads = [self._head[i] for i in kept]
+        if every and len(kept) == len(rows) and len(set(heads)) == 1:
+            # the common case, and a single problem's: one slot, plain indexing
+            r, slot = slice(None), heads[0]
+        else:
+            k_idx = torch.tensor(keep, device=d.device)
+            s, y, ys, yy = s[k_idx], y[k_idx], ys[k_idx], yy[k_idx]
+            r = torch.tensor(kept, device=d.device)
+            slot = torch.tensor(heads, device=d.device)
+        # write over the oldest slot (the one at the head) when the ring is full
+        self._s[r, slot] = s
+        self._y[r, slot] = y
+        self._rho[r, slot] = 1.0 / ys
+        self._h_diag[r] = ys / yy
+        m = self.history_size
+        # the new pairs against every slot, theirs included, in one product per run
+        # of contiguous rows, on a view of their history (no copy of it)
+        new = torch.stack([s, y], dim=1)                             # (K, 2, P)
         dots, start = [], 0
         for a, b in _runs(kept):
             dots.append(new[start:start + b - a] @ self._pairs[a:b].mT)  # (K, 2, 2m)
             start += b - a
         dots = dots[0] if len(dots) == 1 else torch.cat(dots)
-        self._sy[r_idx, slot, :] = dots[:, 0, m:]                    # s_new' y_b
-        self._sy[r_idx, :, slot] = dots[:, 1, :m]                    # s_a' y_new
-        self._yy[r_idx, slot, :] = dots[:, 1, m:]
-        self._yy[r_idx, :, slot] = dots[:, 1, m:]
-        for k in keep:
-            i = rows[k]
+        self._sy[r, slot, :] = dots[:, 0, m:]                        # s_new' y_b
+        self._sy[r, :, slot] = dots[:, 1, :m]                        # s_a' y_new
+        self._yy[r, slot, :] = dots[:, 1, m:]
+        self._yy[r, :, slot] = dots[:, 1, m:]
+        for i in kept:
             self._head[i] = (self._head[i] + 1) % self.history_size
             self._count[i] = min(self._count[i] + 1, self.history_size)
 
