@@ -218,3 +218,25 @@ def test_batched_restarts_on_cuda_match_the_cpu():
     assert gpu.device_.startswith("cuda")
     np.testing.assert_allclose(gpu.restart_objectives_, cpu.restart_objectives_, rtol=1e-6)
     np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-5, atol=1e-8)
+
+
+def test_scatter_writes_a_row_unless_the_network_already_holds_it():
+    # a single network's evaluation loads its parameters; writing a point back
+    # may be skipped only when it is that very point (the line search accepts
+    # an earlier trial too)
+    from skrank._stack import StackedObjective
+
+    torch.manual_seed(0)
+    net = FullyConnectedNet(3, 2, depth=3, width=5)
+    X, Y = torch.randn(20, 3), torch.randn(20, 2)
+    obj = StackedObjective([net], X, Y, None, lambda o, y: (o - y).square().mean(),
+                           [0.1], net.penalty_groups())
+    x = obj.gather()
+    trial = x + 0.5
+    obj(trial)
+    assert torch.equal(obj.gather(), trial)
+    obj.scatter(0, x[0])
+    assert torch.equal(obj.gather(), x)
+    obj(trial)
+    obj.scatter(0, trial[0])
+    assert torch.equal(obj.gather(), trial)
