@@ -69,6 +69,7 @@ class StackedObjective:
         part.modules = [self.modules[i] for i in rows]
         index = torch.tensor(rows, device=self.alphas.device)
         part.alphas = self.alphas[index]
+        part._decay = None
         if self.dims[1] == 0:  # per-network data
             part.X, part.Y = self.X[index], self.Y[index]
             part.W = None if self.W is None else self.W[index]
@@ -145,6 +146,10 @@ class StackedObjective:
                 losses = self.data_losses(xg)
                 (grad,) = torch.autograd.grad(losses.sum(), xg)
         with torch.no_grad():
-            decay = self.alphas[:, None] * self.coef
-            penalty = (decay * x * x).sum(1)
-            return losses.detach() + penalty, grad + 2.0 * decay * x
+            decay = self.__dict__.get("_decay")
+            if decay is None or decay.shape[0] != x.shape[0]:
+                decay = self._decay = self.alphas[:, None] * self.coef
+            scaled = decay * x
+            penalty = (scaled * x).sum(1)
+            # 2 (decay x) is 2 decay x to the last bit: doubling is exact
+            return losses.detach() + penalty, grad.add_(scaled.mul_(2.0))
