@@ -334,6 +334,14 @@ class _RankTracker:
         }
 
 
+class _Count(Interval):
+    """An integer interval that refuses booleans (``width=True`` is a mistake that
+    torch would otherwise meet as a tensor size)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
 class _DeepL2Base(BaseEstimator):
     """Shared fit/predict machinery: a task and a network over one engine."""
 
@@ -343,8 +351,8 @@ class _DeepL2Base(BaseEstimator):
 
     #: Parameters every skrank estimator has; each adds its network's own.
     _parameter_constraints = {
-        "depth": [Interval(Integral, 2, None, closed="left")],
-        "width": [Interval(Integral, 1, None, closed="left")],
+        "depth": [_Count(Integral, 2, None, closed="left")],
+        "width": [_Count(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"relu", "leaky_relu", "identity"})],
         "negative_slope": [Interval(Real, -1, 1, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -352,7 +360,7 @@ class _DeepL2Base(BaseEstimator):
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [_Count(Integral, 1, None, closed="left")],
         "warmup_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -369,7 +377,7 @@ class _DeepL2Base(BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [_Count(Integral, 1, None, closed="left")],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -397,8 +405,20 @@ class _DeepL2Base(BaseEstimator):
         return X, Y, W
 
     def _n_codes(self, bn):
-        """How many bottleneck coordinates :meth:`transform` returns."""
-        return bn.rank
+        """How many bottleneck coordinates :meth:`transform` returns: at least one,
+        so that a step after it in a Pipeline gets a column even from a network
+        that collapsed to a constant (rank 0)."""
+        n_components = getattr(self, "n_components", None)
+        return max(1, bn.rank) if n_components is None else n_components
+
+    def _check_n_components(self, n_samples):
+        """Refuse, before training, more codes than the bottleneck can hold."""
+        n_components = getattr(self, "n_components", None)
+        if n_components is not None and n_components > min(self.width, n_samples):
+            raise ValueError(
+                f"n_components={n_components} exceeds what the bottleneck layer can "
+                f"hold: min(width={self.width}, n_samples={n_samples})."
+            )
 
     def _extra_attributes(self, report):
         """Estimator-specific fitted attributes from the report, as a dict."""
@@ -494,6 +514,12 @@ class _DeepL2Base(BaseEstimator):
             if known is None:
                 raise ValueError("classes must be passed on the first call to "
                                  "partial_fit (all labels the calls will hold).")
+            if not first and classes is not None and not np.array_equal(
+                    np.unique(classes), self.classes_):
+                # as MLPClassifier: the network has one output per first-call class
+                raise ValueError(f"classes={np.asarray(classes).tolist()} is not the "
+                                 f"same as on the first call to partial_fit "
+                                 f"({self.classes_.tolist()}); fit starts over.")
             extra = {"classes": known}
         Y, attrs = task.encode(y, **extra)
         if first:

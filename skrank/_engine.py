@@ -365,6 +365,11 @@ class _Minibatch:
     """Adam or SGD (Nesterov momentum) on shuffled mini-batches, one epoch a step."""
 
     def __init__(self, run, X, Y, W, loss_fn, alpha, groups, settings, solver, generator):
+        if W is not None and not bool((W > 0).all()):
+            # a row of weight 0 is a row absent (weights count as repeats); kept,
+            # it could fill a whole batch, whose weighted mean loss is then 0/0
+            keep = W > 0
+            X, Y, W = X[keep], Y[keep], W[keep]
         n = X.shape[0]
         bs = settings.batch_size
         self.run, self.X, self.Y, self.W, self.loss_fn = run, X, Y, W, loss_fn

@@ -34,7 +34,8 @@ class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
     ----------
     n_components : int or None, default=None
         Number of bottleneck coordinates :meth:`transform` returns; ``None`` uses
-        the recovered ``bottleneck_rank_``.
+        the recovered ``bottleneck_rank_`` (at least 1). At most ``min(width,
+        n_samples)``, checked before training.
     output : {'codes', 'reconstruction'}, default='codes'
         What :meth:`transform` returns: the ``k`` bottleneck coordinates (a
         reducer, like PCA) or the reconstruction ``f(X)`` in input space (a
@@ -225,12 +226,7 @@ random_state, verbose, n_init, n_threads
                 f"BottleneckAutoencoder needs at least 2 samples, got n_samples = "
                 f"{X.shape[0]}."
             )
-        if self.n_components is not None and self.n_components > min(self.width,
-                                                                       X.shape[0]):
-            raise ValueError(
-                f"n_components={self.n_components} exceeds what the bottleneck layer "
-                f"can hold: min(width={self.width}, n_samples={X.shape[0]})."
-            )
+        self._check_n_components(X.shape[0])
         return X, X
 
     def _training_pairs(self, X, Y, W, rng):
@@ -243,9 +239,6 @@ random_state, verbose, n_init, n_threads
         copies = self.n_noisy_copies
         return (np.vstack(noisy), np.vstack([Y] * copies),
                 None if W is None else np.tile(W, copies))
-
-    def _n_codes(self, bn):
-        return max(1, bn.rank) if self.n_components is None else self.n_components
 
     def _extra_attributes(self, report):
         n_in, rank, span = self.n_features_in_, report.bottleneck.rank, report.input_rank

@@ -273,7 +273,9 @@ random_state, verbose, n_init, n_threads
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
-            True labels, all among ``classes_``.
+            True labels. A label not seen during fit counts as a wrong
+            prediction (as in scikit-learn's classifiers): a cross-validation
+            fold may hold a rare class that its training part lacks.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -283,12 +285,6 @@ random_state, verbose, n_init, n_threads
         check_is_fitted(self)
         if _has_missing_labels(y):
             raise ValueError("y contains NaN or None labels.")
-        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
-        if unseen.size:
-            raise ValueError(
-                f"y contains labels not seen during fit: {unseen.tolist()}; "
-                f"known classes are {self.classes_.tolist()}."
-            )
         return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

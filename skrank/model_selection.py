@@ -65,10 +65,29 @@ def _param_name(estimator, name):
 
 
 def _network(est, depth_param):
-    """The fitted skrank estimator inside ``est`` (``est`` itself, or a step)."""
-    if "__" not in depth_param:
-        return est
-    return est.get_params()[depth_param.rsplit("__", 1)[0]]
+    """The skrank estimator inside ``est`` (``est`` itself, or a step), fitted once
+    ``est`` is: a meta-estimator that fits a clone (``TransformedTargetRegressor``'s
+    ``regressor_``) holds it under the parameter's name plus ``_``."""
+    for name in depth_param.split("__")[:-1]:
+        fitted = getattr(est, name + "_", None)
+        est = fitted if hasattr(fitted, "get_params") else est.get_params()[name]
+    return est
+
+
+def _check_alphas(alphas):
+    """``alphas`` as a list of floats (``[None]`` for the estimator's own)."""
+    if alphas is None:
+        return [None]
+    values = np.asarray(alphas, dtype=object)
+    try:
+        floats = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        floats = None
+    if floats is None or floats.ndim != 1 or floats.size == 0 \
+            or not np.all(np.isfinite(floats)) or np.any(floats < 0):
+        raise ValueError(f"alphas must be a non-empty list of finite non-negative "
+                         f"numbers (or None), got {alphas!r}.")
+    return floats.tolist()
 
 
 def _fit_or_stop(est, X, y, fit_params, depth_param="depth"):
@@ -354,7 +373,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"),
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
-        alphas = [None] if self.alphas is None else [float(a) for a in self.alphas]
+        alphas = _check_alphas(self.alphas)
         fit_params = routed.estimator.fit
         start = time.perf_counter()
         out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)

@@ -59,9 +59,6 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
     _transform_constraints = {"n_components": [Interval(Integral, 1, None,
                                                         closed="left"), None]}
 
-    def _n_codes(self, bn):
-        return bn.rank if self.n_components is None else self.n_components
-
     def _extra_attributes(self, report):
         return {"n_components_": self._n_codes(report.bottleneck)}
 
@@ -71,8 +68,10 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         return self.bottleneck_components_.shape[0]
 
     def _validate_fit_data(self, X, y, reset=True):
-        return super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__),
+        X, y = super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__),
                                           reset=reset)
+        self._check_n_components(X.shape[0])
+        return X, y
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -143,7 +142,7 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         -------
         Z : ndarray of shape (n_samples, `n_components_`)
             The ``k`` summary statistics the network computes from its inputs
-            (``k = bottleneck_rank_``, or ``n_components`` when set).
+            (``k = bottleneck_rank_``, at least 1, or ``n_components`` when set).
         """
         return self._bottleneck_codes(X)
 
@@ -297,7 +296,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         with the elapsed time and a bound on the time left.
     n_components : int or None, default=None
         Columns of :meth:`transform`: ``None`` returns the ``bottleneck_rank_``
-        coordinates the fit found (their number varies between fits); an integer
+        coordinates the fit found (their number varies between fits; one column
+        for a constant network, rank 0, so that a next Pipeline step gets input);
+        at most ``min(width, n_samples)``, checked before training; an integer
         pins the width (the top principal directions of the bottleneck
         representation), for pipelines that need a fixed number of features.
     n_init : int, default=1
@@ -351,7 +352,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     n_components_ : int
-        Columns of :meth:`transform` (``bottleneck_rank_`` unless ``n_components``).
+        Columns of :meth:`transform` (``max(1, bottleneck_rank_)`` unless
+        ``n_components``).
     bottleneck_components_ : ndarray of shape (`n_components_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
         Principal directions and mean of the bottleneck representation (used by

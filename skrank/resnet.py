@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import _DeepL2Base
+from ._base import _Count, _DeepL2Base
 from ._networks import ResidualNet
 from ._penalty import penalty_value
 from .regressor import _RegressionEstimator
@@ -133,8 +133,8 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
     _parameter_constraints = {
         **_DeepL2Base._parameter_constraints,
         **_RegressionEstimator._transform_constraints,
-        "depth": [Interval(Integral, 1, None, closed="left")],
-        "block_depth": [Interval(Integral, 1, 2, closed="both")],
+        "depth": [_Count(Integral, 1, None, closed="left")],
+        "block_depth": [_Count(Integral, 1, 2, closed="both")],
         "lam": [Interval(Real, 0, None, closed="neither")],
     }
 

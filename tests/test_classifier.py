@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from sklearn.model_selection import cross_val_score
 
 from skrank import DeepL2Classifier, DeepL2Regressor
 from skrank.datasets import make_shifted_s
@@ -61,8 +62,15 @@ def test_bad_labels_at_fit(bad, match):
 def test_unseen_or_missing_labels_at_score(iris):
     X, y = iris
     clf = DeepL2Classifier(**FAST).fit(X, y)
-    with pytest.raises(ValueError, match=r"not seen during fit: \[7\]"):
-        clf.score(X[:3], [0, 1, 7])
+    # an unseen label is a wrong prediction, as in scikit-learn: a fold's test
+    # part may hold a class its training part lacks
+    pred = clf.predict(X[:3])
+    assert clf.score(X[:3], [pred[0], pred[1], 7]) == pytest.approx(2 / 3)
+    y_rare = y.copy()
+    y_rare[0] = 9
+    scores = cross_val_score(DeepL2Classifier(**FAST), X, y_rare, cv=3,
+                             error_score="raise")
+    assert np.all(np.isfinite(scores))
     with pytest.raises(ValueError, match="NaN"):
         clf.score(X[:2], [0.0, np.nan])
     # a single class at scoring time is fine: accuracy is defined

@@ -55,6 +55,31 @@ def test_n_components_pins_the_transform_width(k, data):
     assert free.transform(X).shape[1] == free.bottleneck_rank_
 
 
+def test_a_constant_network_still_transforms_to_one_column(data):
+    # rank 0 (a penalty strong enough to flatten the function): a Pipeline's
+    # next step must still get a column, not an empty array
+    from sklearn.linear_model import LinearRegression
+
+    X, y = data
+    pipe = make_pipeline(DeepL2Regressor(depth=3, width=8, alpha=50.0, max_iter=30,
+                                         random_state=0), LinearRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe.fit(X, y)
+    assert pipe[0].bottleneck_rank_ == 0
+    assert pipe[0].transform(X).shape == (60, 1)
+    assert pipe.predict(X).shape == (60, 3)
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor, BottleneckAutoencoder])
+def test_too_many_components_are_refused_before_training(cls, data):
+    X, y = data
+    est = cls(depth=3, width=8, max_iter=5, n_components=9)
+    with pytest.raises(ValueError, match="n_components=9 exceeds"):
+        est.fit(X) if cls is BottleneckAutoencoder else est.fit(X, y)
+    assert not hasattr(est, "module_")  # nothing trained, nothing half-fitted
+
+
 @pytest.mark.parametrize("cls", [DeepL2Regressor, DeepL2Classifier, BottleneckAutoencoder])
 def test_integer_sample_weight_equals_repeating_rows(cls, data):
     X, y = data
@@ -79,6 +104,22 @@ def test_integer_sample_weight_equals_repeating_rows(cls, data):
         c = cls(**kw).fit(*args)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-8)
     assert not np.allclose(a.loss_curve_, c.loss_curve_)  # the weights do something
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_zero_weight_rows_are_absent_with_mini_batches(solver, data):
+    # a batch of zero-weight rows alone had a 0/0 loss and stopped the fit as
+    # diverged; rows of weight 0 are now rows absent, as repeats count them
+    X, y = data
+    w = np.r_[np.ones(10), np.zeros(50)]
+    kw = dict(depth=3, width=8, max_iter=10, solver=solver, batch_size=10,
+              dtype="float64", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+        b = DeepL2Regressor(**kw).fit(X[:10], y[:10])
+    assert a.stop_reason_ == "max_iter"
+    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-10)
 
 
 def test_sample_weight_errors(data):
@@ -171,3 +212,13 @@ def test_sweep_reports_each_depth_as_it_completes(data, capsys):
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
     assert [ln.split("]")[0] for ln in lines] == ["[1/3", "[2/3", "[3/3"]
     assert all("elapsed" in ln and "left" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("cls, param", [(DeepL2Regressor, "width"),
+                                        (DeepL2Regressor, "depth"),
+                                        (BottleneckAutoencoder, "max_iter"),
+                                        (ResNetL2Regressor, "depth")])
+def test_a_boolean_is_not_a_count(cls, param, data):
+    X, y = data
+    with pytest.raises(ValueError, match=f"'{param}' parameter .* Got True"):
+        cls(**{param: True}).fit(X, y)

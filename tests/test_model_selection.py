@@ -91,6 +91,26 @@ def test_bad_depths_and_estimators_are_refused(small):
         RankAwareDepthSelector(Ridge(), depths=[2]).fit(X, y)
 
 
+@pytest.mark.parametrize("alphas", [[], [np.nan], [-0.1], ["strong"], [[0.1, 1.0]]])
+def test_bad_alphas_are_refused(alphas, small):
+    X, y = small
+    with pytest.raises(ValueError, match="alphas must be a non-empty list"):
+        RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], alphas=alphas).fit(X, y)
+
+
+def test_a_meta_estimator_that_fits_a_clone(small):
+    # TransformedTargetRegressor fits a clone of its regressor (regressor_): the
+    # ranks are read from the fitted clone, not the unfitted template
+    from sklearn.compose import TransformedTargetRegressor
+
+    X, y = small
+    est = TransformedTargetRegressor(regressor=DeepL2Regressor(**FAST))
+    sel = RankAwareDepthSelector(est, depths=[2, 3], cv=2).fit(X, y)
+    assert sel.best_depth_ in (2, 3)
+    assert all(r >= 0 for r in sel.depth_results_["bottleneck_rank"])
+    assert sel.best_estimator_.regressor_.depth == sel.best_depth_
+
+
 def test_pipeline_in_gridsearch_over_depth_and_alpha(small):
     X, y = small
     pipe = Pipeline([("scale", StandardScaler()), ("net", DeepL2Regressor(**FAST))])

@@ -53,6 +53,11 @@ def test_classifier_needs_classes_first_and_keeps_them():
     assert clf.score(X, y) > 0.85
     with pytest.raises(ValueError, match="not among the classes"):
         clf.partial_fit(X[:3], [0, 1, 2])
+    # other classes on a later call are refused (MLPClassifier's convention); the
+    # same ones, in any order, are fine
+    with pytest.raises(ValueError, match="not the same as on the first call"):
+        clf.partial_fit(X[:3], y[:3], classes=[0, 1, 2])
+    clf.partial_fit(X[:3], y[:3], classes=[1, 0])
 
 
 def test_later_calls_keep_the_first_scaling_and_shapes():
