@@ -29,11 +29,25 @@ def _random_relu_net(rng, n_in, n_out, n_hidden):
 
 def _standardize(a):
     a = a - a.mean(0)
-    return a / a.std()
+    std = a.std()
+    # one sample, or a random network whose ReLUs are all off, leaves no spread:
+    # dividing would turn the centered zeros into NaN
+    return a / std if std > 0 else a
 
 
 def _add_noise(rng, a, noise):
     return a + noise * rng.standard_normal(a.shape) if noise else a
+
+
+def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden, noise):
+    """``x = g(z)``, ``y = h(z_1..z_rank)`` for random shallow ReLU networks."""
+    if rank > n_latent:
+        raise ValueError(f"rank={rank} must not exceed n_latent={n_latent}.")
+    g = _random_relu_net(rng, n_latent, n_features, n_hidden)
+    h = _random_relu_net(rng, rank, n_targets, n_hidden)
+    Z = rng.standard_normal((n_samples, n_latent))
+    X = _standardize(g(Z))
+    return X, _add_noise(rng, _standardize(h(Z[:, :rank])), noise), Z
 
 
 @validate_params(
@@ -50,17 +64,6 @@ def _add_noise(rng, a, noise):
     },
     prefer_skip_nested_validation=True,
 )
-def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden, noise):
-    """``x = g(z)``, ``y = h(z_1..z_rank)`` for random shallow ReLU networks."""
-    if rank > n_latent:
-        raise ValueError(f"rank={rank} must not exceed n_latent={n_latent}.")
-    g = _random_relu_net(rng, n_latent, n_features, n_hidden)
-    h = _random_relu_net(rng, rank, n_targets, n_hidden)
-    Z = rng.standard_normal((n_samples, n_latent))
-    X = _standardize(g(Z))
-    return X, _add_noise(rng, _standardize(h(Z[:, :rank])), noise), Z
-
-
 def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_latent=8,
                                rank=2, n_hidden=100, noise=0.0, return_latent=False,
                                random_state=None):
@@ -72,7 +75,7 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     is injective (almost surely for ``n_features >= n_latent``), the true function
     ``f* = h o g^{-1}`` has bottleneck rank ``rank``. Inputs and targets are
     centered and scaled to unit overall standard deviation (affine maps, which do
-    not change the rank).
+    not change the rank); without spread (one sample) they stay centered: zeros.
 
     Parameters
     ----------
@@ -141,7 +144,9 @@ def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank
 
     Inputs ``x ~ N(0, I)``; targets ``y = h(P x)`` where ``P`` has ``rank``
     random orthonormal rows and ``h`` is a random shallow ReLU network. The true
-    function has Jacobian rank and bottleneck rank ``rank``.
+    function has Jacobian rank and bottleneck rank ``rank``. Targets are centered
+    and scaled to unit overall standard deviation; targets without spread (a
+    single sample) are left centered, all zeros.
 
     Parameters
     ----------
@@ -295,16 +300,6 @@ def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
     return _add_noise(rng, clean, noise), clean
 
 
-@validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "kind": [StrOptions({"swiss_roll", "curve", "sphere"})],
-        "n_features": [Interval(Integral, 2, None, closed="left"), None],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
 def _swiss_roll(rng, n):
     # one turn of a roll, radius growing with the angle, scaled to unit size
     t = np.pi * (0.5 + 2.0 * rng.uniform(size=n))
@@ -327,6 +322,16 @@ def _sphere_cap(rng, n):
 _MANIFOLDS = {"swiss_roll": _swiss_roll, "curve": _helix, "sphere": _sphere_cap}
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "kind": [StrOptions({"swiss_roll", "curve", "sphere"})],
+        "n_features": [Interval(Integral, 3, None, closed="left"), None],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.0,
                   random_state=None):
     """Sample points on a nonlinear manifold of known dimension, optionally noisy.
@@ -373,6 +378,4 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
     if n_features is not None and n_features > 3:
         Q = np.linalg.qr(rng.standard_normal((n_features, 3)))[0]
         clean = clean @ Q.T
-    elif n_features is not None and n_features < 3:
-        raise ValueError(f"n_features must be at least 3, got {n_features}.")
     return _add_noise(rng, clean, noise), clean, dim

@@ -3,7 +3,8 @@
 ``save(estimator, path)`` writes one file that :func:`load` reads back with
 ``torch.load(weights_only=True)``: only tensors, strings, numbers, lists and dicts
 can come out of it, so loading never unpickles (never executes) an arbitrary
-object.
+object. A ``numpy.random.RandomState`` parameter is stored as its MT19937 state
+(a tensor of 624 key words and three numbers) and rebuilt from it.
 
 A crafted file costs at most about its own size in memory and time: before any
 tensor data is read, the file is checked against limits derived from its size
@@ -113,7 +114,21 @@ class _Encoder:
             return {"__dict__": {k: self.encode(v) for k, v in value.items()}}
         if type(value).__name__ in _registry():
             return {"__estimator__": self.estimator(value)}
+        if isinstance(value, np.random.RandomState):
+            return {"__random_state__": self.random_state(value)}
         raise TypeError(f"Cannot save a value of type {type(value).__name__}.")
+
+    def random_state(self, rng):
+        """A RandomState as its MT19937 state: 624 key words (a tensor) and numbers."""
+        state = rng.get_state(legacy=True)
+        if not isinstance(state, tuple):  # a RandomState over another bit generator
+            raise TypeError(
+                f"Cannot save a RandomState over {state['bit_generator']}, only over "
+                "MT19937 (np.random.RandomState(seed)); set random_state to an int "
+                "before saving.")
+        _, keys, pos, has_gauss, cached = state
+        return {"keys": self.array(keys), "pos": int(pos), "has_gauss": int(has_gauss),
+                "cached_gaussian": self.encode(cached)}
 
     def array(self, value):
         """Numbers go to a tensor (a C-ordered copy, 0-d kept 0-d); strings to JSON."""
@@ -231,7 +246,31 @@ class _Decoder:
             return {k: self.value(v) for k, v in inner.items()}
         if kind == "__estimator__":
             return self.estimator(inner)
+        if kind == "__random_state__":
+            return self.random_state(inner)
         raise _Refused(f"unknown encoded value {_short(value)}.")
+
+    def random_state(self, state):
+        """A RandomState from :meth:`_Encoder.random_state`'s JSON, every field checked."""
+        fields = {"keys", "pos", "has_gauss", "cached_gaussian"}
+        if not isinstance(state, dict) or set(state) != fields \
+                or not isinstance(state["keys"], dict) \
+                or set(state["keys"]) != {"__tensor__"} \
+                or not isinstance(state["cached_gaussian"], dict) \
+                or set(state["cached_gaussian"]) != {"__float__"}:
+            raise _Refused(f"malformed random state {_short(state)}.")
+        keys = self.take(state["keys"]["__tensor__"])
+        pos, has_gauss = state["pos"], state["has_gauss"]
+        cached = self.value(state["cached_gaussian"])
+        if keys.dtype != torch.uint32 or tuple(keys.shape) != (624,) \
+                or type(pos) is not int or not 0 <= pos <= 624 \
+                or type(has_gauss) is not int or has_gauss not in (0, 1) \
+                or not math.isfinite(cached):
+            raise _Refused("its random state is not an MT19937 state (624 uint32 key "
+                           "words, a position within them, a cached Gaussian).")
+        rng = np.random.RandomState(0)
+        rng.set_state(("MT19937", keys.numpy().copy(), pos, has_gauss, cached))
+        return rng
 
     def string_array(self, value):
         """An array of strings or Python objects, its shape and dtype checked first."""
@@ -424,11 +463,13 @@ def _digest(header, tensors):
 
 
 def _key_bytes(key):
-    if isinstance(key, str):
-        key = key.encode()
-    if not isinstance(key, (bytes, bytearray)) or not key:
-        raise TypeError(f"key must be a non-empty str or bytes, got {type(key).__name__}.")
-    return bytes(key)
+    if not isinstance(key, (str, bytes, bytearray)):
+        raise TypeError(f"key must be a str or bytes, got {type(key).__name__}.")
+    if not key:
+        raise ValueError(f"key must be a non-empty secret, got {key!r} (an empty "
+                         f"{type(key).__name__}): pass a secret, or key=None for a "
+                         "file without an HMAC.")
+    return key.encode() if isinstance(key, str) else bytes(key)
 
 
 def _signature(key, digest):
@@ -451,6 +492,23 @@ def save(estimator, path, *, key=None):
         :func:`load` refuses it without the same key. Without a key the file's
         digest detects corruption and truncation, **not** deliberate edits:
         anyone can change the weights and recompute the digest.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not a skrank estimator, holds a value that cannot be
+        saved, or ``key`` is neither str nor bytes.
+    ValueError
+        If ``key`` is empty.
+    OSError
+        If ``path`` cannot be written (a directory, a missing parent directory,
+        no permission), naming the path as :func:`open` does.
+
+    Notes
+    -----
+    A :class:`numpy.random.RandomState` ``random_state`` is saved as its MT19937
+    state (no pickle) and loaded as a RandomState in that same state; unlike
+    pickle, one instance shared by several estimators comes back as copies.
 
     Examples
     --------
@@ -476,7 +534,18 @@ def save(estimator, path, *, key=None):
                "digest": _digest(header, enc.tensors)}
     if key is not None:
         payload["hmac"] = _signature(key, payload["digest"])
-    torch.save(payload, path)
+    _write(payload, path)
+
+
+def _write(payload, path):
+    """``torch.save`` to a path (opened here) or to a binary file object."""
+    if isinstance(path, (str, os.PathLike)):
+        # open() names the path in an OSError (a directory, a missing parent, no
+        # permission), where torch.save would raise a RuntimeError
+        with open(path, "wb") as f:
+            torch.save(payload, f)
+    else:
+        torch.save(payload, path)
 
 
 def _refuse(path, why):
@@ -690,7 +759,10 @@ def load(path, *, device=None, key=None):
         does not match), crafted (views, compression, sizes or an architecture
         beyond what the file holds, unknown dtypes, fields or attributes),
         inconsistent (its network and attributes disagree), a newer format
-        version, an HMAC that does not match ``key``, or an unavailable device.
+        version, an HMAC that does not match ``key``, an empty ``key``, or an
+        unavailable device.
+    TypeError
+        If ``key`` is neither str nor bytes.
 
     Examples
     --------

@@ -5,6 +5,7 @@ says how to install it (``pip install skrank[plot]``).
 """
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["DepthSweepDisplay", "SpectraDisplay"]
 
@@ -18,6 +19,11 @@ def _pyplot():
             "pip install 'skrank[plot]' (or pip install matplotlib)."
         ) from exc
     return plt
+
+
+def _not_fitted_msg(display):
+    return ("This %(name)s instance is not fitted yet. Call 'fit' with appropriate "
+            f"arguments before plotting it with {display}.from_estimator.")
 
 
 def _integer_ticks(axis):
@@ -126,12 +132,26 @@ class SpectraDisplay:
         -------
         display : SpectraDisplay
             The drawn display.
+
+        Raises
+        ------
+        NotFittedError
+            If ``estimator`` is not fitted.
+        ValueError
+            If ``kind`` is unknown, or ``estimator`` is a selector fitted with
+            ``refit=False`` (it has no network to plot).
         """
         est = getattr(estimator, "best_estimator_", estimator)
         attrs = {"weights": "layer_spectra_", "representations": "representation_spectra_",
                  "jacobian": "jacobian_spectra_"}
         if kind not in attrs:
             raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
+        if est is estimator and hasattr(estimator, "depth_results_"):
+            # a fitted selector without best_estimator_: "not fitted" would mislead
+            raise ValueError("The selector was fitted with refit=False, so it holds no "
+                             "network to plot: fit it with refit=True, or plot its "
+                             "sweep with DepthSweepDisplay.from_estimator.")
+        check_is_fitted(est, attrs[kind], msg=_not_fitted_msg("SpectraDisplay"))
         if kind == "jacobian":
             layer, rank = None, getattr(est, "jacobian_rank_", None)
         else:
@@ -308,7 +328,21 @@ class DepthSweepDisplay:
         -------
         display : DepthSweepDisplay
             The drawn display.
+
+        Raises
+        ------
+        NotFittedError
+            If ``selector`` is not fitted.
+        TypeError
+            If ``selector`` is a fitted estimator without ``depth_results_`` (not
+            a depth selector).
         """
+        check_is_fitted(selector, msg=_not_fitted_msg("DepthSweepDisplay"))
+        if not hasattr(selector, "depth_results_"):
+            raise TypeError("DepthSweepDisplay.from_estimator takes a fitted "
+                            "RankAwareDepthSelector (it reads depth_results_), got "
+                            f"{type(selector).__name__}; plot a single network with "
+                            "SpectraDisplay.from_estimator.")
         r = selector.depth_results_
         disp = cls(r["depth"], r["parameter_norm"], r["bottleneck_rank"],
                    r.get("mean_test_score"), getattr(selector, "best_depth_", None),

@@ -23,13 +23,54 @@ __all__ = [
 ]
 
 
+#: Matrices whose largest entry lies outside ``[2**-k, 2**k]`` for this ``k`` are
+#: scaled by a power of two before their SVD; all others are left as they are.
+_SAFE_EXPONENT = 500
+_FLOAT_MAX = np.finfo(np.float64).max
+_SCALE_HINT = ("compute the cost at (c A, c lam) for some c < 1 instead: it is c times "
+               "the cost at (A, lam).")
+
+
 def _spectrum(A):
+    """Singular values of ``A / 2**e`` and the exponent ``e`` (0 for most matrices).
+
+    Finite entries can have a singular value beyond the largest float
+    (``np.full((2, 2), 1e308)`` has ``s_1 = 2e308``): the SVD returns inf and the
+    rank cut, relative to ``s_1``, then drops every value. Dividing by a power of
+    two is exact, and every cost here is homogeneous in ``A``, so the callers
+    scale the result back.
+    """
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D matrix, got shape {A.shape}.")
     if not np.isfinite(A).all():
         raise ValueError("A contains NaN or infinity.")
-    return np.linalg.svd(A, compute_uv=False)
+    top = np.max(np.abs(A), initial=0.0)
+    e = 0
+    if top > 0 and not 2.0**-_SAFE_EXPONENT <= top <= 2.0**_SAFE_EXPONENT:
+        e = int(np.frexp(top)[1])
+        A = np.ldexp(A, -e)
+    return np.linalg.svd(A, compute_uv=False), e
+
+
+def _finite(cost, hint):
+    """The cost as a float; one beyond the largest float is an error, not inf."""
+    if not np.isfinite(cost):
+        raise OverflowError(f"The cost exceeds the largest float ({_FLOAT_MAX:.4g}); "
+                            f"{hint}")
+    return float(cost)
+
+
+def _singular_values(A):
+    """The non-zero singular values of ``A`` itself, each one a finite float."""
+    s, e = _spectrum(A)
+    with np.errstate(over="ignore", under="ignore"):
+        s = np.ldexp(_nonzero(s, A), e)
+    if not np.isfinite(s).all():
+        raise OverflowError(
+            f"A has a singular value beyond the largest float ({_FLOAT_MAX:.4g}); "
+            f"{_SCALE_HINT}")
+    return s
 
 
 def _nonzero(s, A):
@@ -59,6 +100,12 @@ def deep_linear_cost(A, depth):
         ``R(A; L) = L * sum_i s_i(A)^(2/L)``, reached by balanced factors
         ``W_l = U_l diag(s^(1/L)) U_{l-1}^T``.
 
+    Raises
+    ------
+    OverflowError
+        If the cost exceeds the largest float (``R(c A; L) = c^(2/L) R(A; L)``:
+        compute it for a scaled-down ``A``).
+
     See Also
     --------
     deep_linear_cost_expansion : Its large-depth expansion.
@@ -80,8 +127,15 @@ def deep_linear_cost(A, depth):
     >>> float(deep_linear_cost(np.diag([4.0, 1.0, 0.0]), depth=2))
     10.0
     """
-    s = _nonzero(_spectrum(A), A)
-    return float(depth * np.sum(s ** (2.0 / depth)))
+    s, e = _spectrum(A)
+    s = _nonzero(s, A)
+    # R(2^e B; L) = 2^(2e/L) R(B; L): ldexp applies the integer part of 2e/L (so
+    # only a cost truly beyond the largest float overflows), exp2 the exact rest
+    whole, rest = divmod(2 * e, depth)
+    with np.errstate(over="ignore", under="ignore"):
+        cost = np.ldexp(depth * np.sum(s ** (2.0 / depth)) * np.exp2(rest / depth), whole)
+    return _finite(cost, "compute the cost of c A for some c < 1 instead: "
+                         "deep_linear_cost(c A, L) = c**(2/L) deep_linear_cost(A, L).")
 
 
 @validate_params(
@@ -132,8 +186,9 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
     >>> abs(exact - approx) < 1e-3
     True
     """
-    s = _nonzero(_spectrum(A), A)
-    logs = np.log(s)
+    s, e = _spectrum(A)
+    s = _nonzero(s, A)
+    logs = np.log(s) + e * np.log(2.0)  # log of the unscaled values
     terms = [depth * s.size, 2.0 * logs.sum(), 2.0 * np.sum(logs**2) / depth]
     return float(sum(terms[: order + 1]))
 
@@ -143,6 +198,8 @@ def _depth1_singular_cost(sigma, lam, depth):
 
     The objective is convex in ``a``, so its minimizer is the root of its
     increasing derivative (negative, ``-sigma``, at 0), bracketed by doubling.
+    Its penalty term is ``lam * (2 a)``: ``(2 lam) a`` overflows for a ``lam`` over
+    half the largest float, and ``inf * 0`` at ``a = 0`` is NaN.
     """
     if sigma <= 0:
         return 0.0
@@ -151,13 +208,13 @@ def _depth1_singular_cost(sigma, lam, depth):
             return np.exp(-a)
 
         def slope(a):
-            return -sigma * np.exp(-a) + 2 * lam * a
+            return -sigma * np.exp(-a) + lam * (2 * a)
     else:
         def decay(a):
             return np.exp(-depth * np.log1p(a / depth))
 
         def slope(a):
-            return -sigma * np.exp(-(depth + 1) * np.log1p(a / depth)) + 2 * lam * a
+            return -sigma * np.exp(-(depth + 1) * np.log1p(a / depth)) + lam * (2 * a)
     hi = 1.0
     while slope(hi) < 0:
         hi *= 2.0
@@ -166,11 +223,22 @@ def _depth1_singular_cost(sigma, lam, depth):
 
 
 def _depth2_singular_cost(sigma, lam, depth):
+    """``sigma`` up to ``lam``, beyond it the closed form of Boix-Adsera, Thm. 2.1.
+
+    Written with ``sigma / lam`` where that ratio is a float; for a ``lam`` so
+    small that it overflows, with logarithms (``depth=None``) or as
+    ``lam^(L/(L+1)) sigma^(1/(L+1))``, which lies between ``lam`` and ``sigma``.
+    """
     if sigma <= lam:
         return float(sigma)
+    ratio = sigma / lam
     if depth is None:
-        return float(lam * (1.0 + np.log(sigma / lam)))
-    return float(lam * ((depth + 1) * (sigma / lam) ** (1.0 / (depth + 1)) - depth))
+        log_ratio = np.log(ratio) if np.isfinite(ratio) else np.log(sigma) - np.log(lam)
+        return float(lam * (1.0 + log_ratio))
+    if np.isfinite(ratio):
+        return float(lam * ((depth + 1) * ratio ** (1.0 / (depth + 1)) - depth))
+    mean = lam ** (depth / (depth + 1)) * sigma ** (1.0 / (depth + 1))
+    return float((depth + 1) * mean - depth * lam)
 
 
 _RESNET_PARAMS = {
@@ -210,6 +278,13 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
     cost : float
         The least cost over all weights computing ``A``.
 
+    Raises
+    ------
+    OverflowError
+        If a singular value of ``A`` or the cost exceeds the largest float (the
+        cost at ``(c A, c lam)`` is ``c`` times the cost at ``(A, lam)``: compute
+        it for scaled-down ``A`` and ``lam``).
+
     See Also
     --------
     resnet_linear_cost_limit : The infinite-depth limit.
@@ -227,9 +302,9 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
     >>> round(resnet_linear_cost(A, 4, 1.0, block_depth=2), 6)  # 0.5 + (5 * 3**0.2 - 4)
     2.728655
     """
-    s = _nonzero(_spectrum(A), A)
+    s = _singular_values(A)
     one = _depth1_singular_cost if int(block_depth) == 1 else _depth2_singular_cost
-    return float(sum(one(float(v), float(lam), int(depth)) for v in s))
+    return _finite(sum(one(float(v), float(lam), int(depth)) for v in s), _SCALE_HINT)
 
 
 @validate_params(_RESNET_PARAMS, prefer_skip_nested_validation=True)
@@ -256,6 +331,11 @@ def resnet_linear_cost_limit(A, lam, *, block_depth=1):
     cost : float
         The limit of the least cost as the number of blocks grows.
 
+    Raises
+    ------
+    OverflowError
+        As :func:`resnet_linear_cost`.
+
     See Also
     --------
     resnet_linear_cost : The cost at a finite depth.
@@ -279,6 +359,6 @@ def resnet_linear_cost_limit(A, lam, *, block_depth=1):
     >>> round(resnet_linear_cost_limit(A, 1e6, block_depth=2), 6)  # nuclear norm
     3.0
     """
-    s = _nonzero(_spectrum(A), A)
+    s = _singular_values(A)
     one = _depth1_singular_cost if int(block_depth) == 1 else _depth2_singular_cost
-    return float(sum(one(float(v), float(lam), None) for v in s))
+    return _finite(sum(one(float(v), float(lam), None) for v in s), _SCALE_HINT)

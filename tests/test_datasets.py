@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from skrank.datasets import make_bottleneck_regression, make_low_rank_regression
+from skrank.datasets import (
+    make_bottleneck_regression,
+    make_low_rank_regression,
+    make_manifold,
+    make_noisy_curve,
+    make_shifted_s,
+)
 
 
 def test_bottleneck_regression_ground_truth():
@@ -29,3 +35,37 @@ def test_dataset_parameters_are_validated():
         make_bottleneck_regression(10, rank=9)
     with pytest.raises(ValueError, match="n_samples"):
         make_low_rank_regression(0)
+
+
+@pytest.mark.parametrize("make", [make_bottleneck_regression, make_low_rank_regression,
+                                  make_shifted_s, make_noisy_curve, make_manifold])
+def test_one_sample_is_finite(make):
+    for out in make(1, random_state=0):
+        if isinstance(out, np.ndarray):
+            assert len(out) == 1 and np.isfinite(out).all(), make.__name__
+
+
+def test_targets_without_spread_stay_finite():
+    # with one hidden unit, some seeds switch every ReLU off: a constant target
+    for seed in (3, 4, 9, 11):
+        kw = dict(n_hidden=1, n_features=2, n_targets=1, random_state=seed)
+        X, y = make_bottleneck_regression(20, n_latent=1, rank=1, **kw)
+        assert np.isfinite(X).all() and np.isfinite(y).all()
+        X, y = make_low_rank_regression(20, rank=1, **kw)
+        assert np.isfinite(y).all()
+    # one sample is centered: zeros, not NaN
+    X, y = make_bottleneck_regression(1, random_state=0)
+    assert not X.any() and not y.any()
+
+
+@pytest.mark.parametrize("make, kwargs, name", [
+    (make_bottleneck_regression, dict(n_samples=0), "make_bottleneck_regression"),
+    (make_bottleneck_regression, dict(return_latent="yes"), "return_latent"),
+    (make_manifold, dict(n_samples=0), "make_manifold"),
+    (make_manifold, dict(noise=-1.0), "noise"),
+    (make_manifold, dict(kind="torus"), "kind"),
+    (make_manifold, dict(n_features=2), "n_features"),
+])
+def test_every_generator_validates_its_parameters(make, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        make(**{"n_samples": 5, **kwargs})

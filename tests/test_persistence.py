@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import pickle
 import re
@@ -241,3 +242,103 @@ def test_selector_without_refit_round_trips(tmp_path):
     assert back.best_depth_ == sel.best_depth_
     np.testing.assert_array_equal(back.depth_results_["rank_per_fold"],
                                   sel.depth_results_["rank_per_fold"])
+
+
+# -- random_state instances, paths, keys --------------------------------------------
+
+def _same_random_state(a, b):
+    assert isinstance(b, np.random.RandomState) and b is not a
+    sa, sb = a.get_state(), b.get_state()
+    assert sa[0] == sb[0] and sa[2:] == sb[2:]
+    np.testing.assert_array_equal(sa[1], sb[1])
+
+
+def test_random_state_instance_round_trips(tmp_path):
+    X = np.random.RandomState(0).randn(40, 3)
+    rng = np.random.RandomState(0)
+    est = skrank.DeepL2Regressor(depth=3, width=8, max_iter=5, random_state=rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, X[:, 0])
+    rng.standard_normal()  # an odd count of normals: a cached Gaussian to keep
+    save(est, tmp_path / "m.skrank")
+    back = load(tmp_path / "m.skrank")
+    _same_random_state(rng, back.random_state)
+    _same_outputs(est, back, X)
+    np.testing.assert_array_equal(back.random_state.standard_normal(3),
+                                  rng.standard_normal(3))
+    # nested in a selector's estimator, unfitted
+    sel = skrank.RankAwareDepthSelector(skrank.DeepL2Regressor(
+        random_state=np.random.RandomState(1)))
+    save(sel, tmp_path / "s.skrank")
+    back = load(tmp_path / "s.skrank")
+    _same_random_state(sel.estimator.random_state, back.estimator.random_state)
+
+
+def test_random_state_over_another_bit_generator_says_what_to_do(tmp_path):
+    est = skrank.DeepL2Regressor(random_state=np.random.RandomState(np.random.PCG64(0)))
+    with pytest.raises(TypeError, match="set random_state to an int"):
+        save(est, tmp_path / "m.skrank")
+
+
+def _resaved(data, edit=None, tensors=None):
+    """The file ``data`` with its header edited and a recomputed digest."""
+    from skrank.persistence import _digest
+
+    payload = torch.load(io.BytesIO(data), weights_only=True)
+    meta = json.loads(payload["header"])
+    if edit is not None:
+        edit(meta["params"]["random_state"]["__random_state__"])
+    header = json.dumps(meta)
+    tensors = {**payload["tensors"], **(tensors or {})}
+    buf = io.BytesIO()
+    torch.save({"header": header, "tensors": tensors,
+                "digest": _digest(header, tensors)}, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("edit, tensors", [
+    (lambda s: s.update(pos=625), None),
+    (lambda s: s.update(pos=True), None),
+    (lambda s: s.update(has_gauss=2), None),
+    (lambda s: s.update(cached_gaussian={"__float__": "nan"}), None),
+    (lambda s: s.update(cached_gaussian=0.5), None),
+    (lambda s: s.update(extra=1), None),
+    (lambda s: s.pop("keys"), None),
+    (lambda s: s.update(keys={"__tensor__": "t99"}), None),
+    (None, {"t0": torch.zeros(623, dtype=torch.uint32)}),
+    (None, {"t0": torch.zeros(624, dtype=torch.int64)}),
+])
+def test_crafted_random_state_is_refused(edit, tensors):
+    buf = io.BytesIO()
+    save(skrank.DeepL2Regressor(random_state=np.random.RandomState(0)), buf)
+    load(io.BytesIO(_resaved(buf.getvalue())))  # unedited: loads
+    with pytest.raises(ValueError, match="Cannot load.*(random state|missing tensor)"):
+        load(io.BytesIO(_resaved(buf.getvalue(), edit, tensors)))
+
+
+def test_unwritable_path_is_an_oserror_naming_it(tmp_path):
+    est = skrank.DeepL2Regressor()
+    with pytest.raises(IsADirectoryError) as info:
+        save(est, tmp_path)
+    assert info.value.filename == str(tmp_path)
+    missing = tmp_path / "no such dir" / "m.skrank"
+    with pytest.raises(FileNotFoundError) as info:
+        save(est, missing)
+    assert info.value.filename == str(missing)
+    save(est, str(tmp_path / "m.skrank"))  # a str path still works
+    _same_params(load(str(tmp_path / "m.skrank")), est)
+
+
+@pytest.mark.parametrize("key", ["", b"", bytearray()])
+def test_empty_key_is_a_value_error_naming_what_was_passed(key, tmp_path):
+    est = skrank.DeepL2Regressor()
+    kind = type(key).__name__
+    with pytest.raises(ValueError, match=f"an empty {kind}"):
+        save(est, tmp_path / "m.skrank", key=key)
+    assert not (tmp_path / "m.skrank").exists()
+    save(est, tmp_path / "m.skrank")
+    with pytest.raises(ValueError, match=f"an empty {kind}"):
+        load(tmp_path / "m.skrank", key=key)
+    with pytest.raises(TypeError, match="got int"):
+        save(est, tmp_path / "m.skrank", key=7)

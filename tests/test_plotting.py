@@ -1,10 +1,12 @@
 """skrank.plotting: each test fails when the feature it names breaks (Agg backend)."""
 
 import sys
-import types
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -19,13 +21,23 @@ def _close_figures():
     plt.close("all")
 
 
+class _Fitted(BaseEstimator):
+    """An estimator to sklearn's check_is_fitted, holding only the given attributes."""
+
+    def __init__(self, **attributes):
+        vars(self).update(attributes)
+
+    def fit(self, X=None, y=None):
+        return self
+
+
 def _fitted(depth=5, k=2, width=6, n_points=4):
     """A stand-in for a fitted estimator: the attributes the displays read."""
     layer = [np.r_[np.ones(k), np.full(width - k, 1e-3)] * (1 + 0.1 * i)
              for i in range(depth)]
     reps = [np.r_[np.full(k, 3.0), np.full(width - k, 1e-2)] for _ in range(depth - 1)]
     jac = np.tile(np.r_[2.0, 1.0, np.full(4, 1e-4)], (n_points, 1))
-    return types.SimpleNamespace(layer_spectra_=layer, representation_spectra_=reps,
+    return _Fitted(layer_spectra_=layer, representation_spectra_=reps,
                                  jacobian_spectra_=jac, bottleneck_layer_=3,
                                  bottleneck_rank_=k, jacobian_rank_=2, rank_tol=0.1)
 
@@ -39,7 +51,7 @@ def _selector(alpha=None):
     if alpha is not None:
         results = {k: np.r_[v, v] for k, v in results.items()}
         results["alpha"] = np.r_[np.full(4, alpha[0]), np.full(4, alpha[1])]
-    return types.SimpleNamespace(depth_results_=results, best_depth_=6)
+    return _Fitted(depth_results_=results, best_depth_=6)
 
 
 # -- SpectraDisplay -------------------------------------------------------------
@@ -183,6 +195,41 @@ def test_sweep_on_one_given_axes_skips_the_score():
     fig, ax = plt.subplots()
     disp = DepthSweepDisplay.from_estimator(_selector(), ax=ax)
     assert disp.ax_ is ax and disp.ax_score_ is None
+
+
+# -- unfitted or wrong estimators ---------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["weights", "representations", "jacobian"])
+def test_spectra_of_an_unfitted_estimator_is_not_fitted_error(kind):
+    from skrank import DeepL2Regressor, RankAwareDepthSelector
+
+    for est in (DeepL2Regressor(), RankAwareDepthSelector(DeepL2Regressor())):
+        with pytest.raises(NotFittedError, match="SpectraDisplay.from_estimator"):
+            SpectraDisplay.from_estimator(est, kind=kind)
+
+
+def test_sweep_of_an_unfitted_selector_is_not_fitted_error():
+    from skrank import DeepL2Regressor, RankAwareDepthSelector
+
+    with pytest.raises(NotFittedError, match="DepthSweepDisplay.from_estimator"):
+        DepthSweepDisplay.from_estimator(RankAwareDepthSelector(DeepL2Regressor()))
+
+
+def test_displays_name_a_fitted_estimator_they_cannot_plot():
+    from skrank import DeepL2Regressor, RankAwareDepthSelector
+
+    X = np.random.RandomState(0).randn(30, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=5, random_state=0),
+                                 depths=[2, 3], cv=2, refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="refit=False"):
+        SpectraDisplay.from_estimator(sel)
+    DepthSweepDisplay.from_estimator(sel)  # the sweep is still there to plot
+    net = DeepL2Regressor(depth=2, width=8, max_iter=5, random_state=0).fit(X, X[:, 0])
+    with pytest.raises(TypeError, match="RankAwareDepthSelector"):
+        DepthSweepDisplay.from_estimator(net)
 
 
 def test_missing_matplotlib_gives_a_clear_error(monkeypatch):

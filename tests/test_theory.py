@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from skrank.theory import deep_linear_cost, deep_linear_cost_expansion
+from skrank.theory import (
+    deep_linear_cost,
+    deep_linear_cost_expansion,
+    resnet_linear_cost,
+    resnet_linear_cost_limit,
+)
 
 
 def test_deep_linear_cost_closed_form():
@@ -39,3 +44,48 @@ def test_theory_rejects_bad_input():
         deep_linear_cost(np.array([[np.nan]]), 2)
     with pytest.raises(ValueError, match="depth"):
         deep_linear_cost(np.eye(2), 0)
+
+
+def test_costs_of_a_matrix_whose_singular_value_overflows():
+    # s_1 = 2e308 is beyond the largest float although every entry is finite
+    A = np.full((2, 2), 1e308)
+    log_s = np.log(2.0) + 308 * np.log(10.0)
+    assert deep_linear_cost(A, 3) == pytest.approx(3 * np.exp(2 * log_s / 3), rel=1e-13)
+    assert deep_linear_cost_expansion(A, 3) == pytest.approx(
+        3 + 2 * log_s + 2 * log_s**2 / 3, rel=1e-13)
+    with pytest.raises(OverflowError, match=r"cost of c A"):
+        deep_linear_cost(A, 1)  # 4e616: no float holds it
+    for cost in (lambda bd: resnet_linear_cost(A, 3, 1.0, block_depth=bd),
+                 lambda bd: resnet_linear_cost_limit(A, 1.0, block_depth=bd)):
+        for bd in (1, 2):
+            with pytest.raises(OverflowError, match=r"\(c A, c lam\)"):
+                cost(bd)
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e300, 2.0**-1000])
+def test_costs_are_homogeneous_at_extreme_scales(c):
+    A0 = np.random.default_rng(0).standard_normal((3, 4))
+    for L in (2, 5):  # at L=1 the cost c^2 |A0|^2 over- or underflows
+        assert deep_linear_cost(c * A0, L) == pytest.approx(
+            c ** (2 / L) * deep_linear_cost(A0, L), rel=1e-12)
+    for bd in (1, 2):
+        assert resnet_linear_cost(c * A0, 3, c * 0.5, block_depth=bd) == pytest.approx(
+            c * resnet_linear_cost(A0, 3, 0.5, block_depth=bd), rel=1e-9)
+    tiny = np.full((2, 2), 5e-324)  # s_1 = 2^-1073, a subnormal
+    assert deep_linear_cost(tiny, 3) == pytest.approx(3 * 2.0 ** (-2146 / 3), rel=1e-13)
+
+
+def test_resnet_costs_at_extreme_lam():
+    s = np.array([3.0, 0.5])
+    A, lam = np.diag(s), 5e-324  # sigma / lam overflows
+    # depth-2: (L + 1) lam^(L/(L+1)) s^(1/(L+1)) - L lam per value
+    expected = np.sum(4 * np.exp(0.75 * np.log(lam) + 0.25 * np.log(s)) - 3 * lam)
+    assert resnet_linear_cost(A, 3, lam, block_depth=2) == pytest.approx(expected,
+                                                                         rel=1e-12)
+    expected = np.sum(lam * (1 + np.log(s) - np.log(lam)))
+    assert resnet_linear_cost_limit(A, lam, block_depth=2) == pytest.approx(expected,
+                                                                            rel=1e-12)
+    # a huge lam keeps every a at 0: the cost is the nuclear norm
+    for bd in (1, 2):
+        assert resnet_linear_cost(A, 3, 1e308, block_depth=bd) == pytest.approx(3.5)
+        assert resnet_linear_cost_limit(A, 1e308, block_depth=bd) == pytest.approx(3.5)
