@@ -207,8 +207,13 @@ class Callback:
     """Hooks around the training loop (skorch's callbacks are the model).
 
     ``on_iteration`` returns True to stop; callbacks run in order, so one may read
-    what an earlier one recorded on the run (the validation score, say).
+    what an earlier one recorded on the run (the validation score, say). A callback
+    that reads the network's parameters during training says so (``reads_module``):
+    batched L-BFGS then writes each accepted point into the network, which it
+    otherwise does once, at the end.
     """
+
+    reads_module = False
 
     def on_phase(self, run):
         """A solver phase starts (the warm-up, then L-BFGS)."""
@@ -267,6 +272,8 @@ class Plateau(Callback):
 class Validation(Callback):
     """Scores held-out data after every iteration and restores the best parameters
     at the end (unless training diverged: then the last sane ones stay)."""
+
+    reads_module = True
 
     def __init__(self, X, Y, score_fn, params):
         self.X, self.Y, self.score_fn = X, Y, score_fn
@@ -341,6 +348,8 @@ class Progress(Callback):
 class UserCallback(Callback):
     """``fn(n_iter, module)`` after every iteration, in eval mode without
     gradients; returning True stops training (``stop_reason='callback'``)."""
+
+    reads_module = True
 
     def __init__(self, fn):
         self.fn = fn
@@ -510,6 +519,7 @@ class _Run:
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.guard = _Guard(self.params)
         self.callbacks = callbacks
+        self.reads_module = any(cb.reads_module for cb in callbacks)
         self.result = TrainingResult()
 
     @property
@@ -541,8 +551,8 @@ def _lbfgs_phase(runs, data, max_iter):
 
     Each network keeps its own curvature pairs, line search and stopping; one
     objective evaluation serves all of them (:mod:`skrank._stack`). The module of
-    each network holds its latest sane iterate after every iteration (callbacks
-    read it) and at the end.
+    each network holds its latest sane iterate at the end, and after every
+    iteration when a callback reads it (``Callback.reads_module``).
     """
     objective = StackedObjective([r.module for r in runs], data.X, data.Y, data.W,
                                  data.loss_fn, data.alphas, data.groups,
@@ -652,7 +662,8 @@ class _LBFGSState:
             return True
         self.prev[i], self.stalls[i] = value, 0
         self.good[i] = self.x[i]
-        self.objective.scatter(i, self.x[i])
+        if run.reads_module:
+            self.objective.scatter(i, self.x[i])
         if run.record(value):
             self.active[i] = False
         return False

@@ -240,3 +240,29 @@ def test_scatter_writes_a_row_unless_the_network_already_holds_it():
     obj(trial)
     obj.scatter(0, trial[0])
     assert torch.equal(obj.gather(), trial)
+
+
+def test_a_callback_reads_each_accepted_point_of_a_batched_network(data):
+    # batched L-BFGS writes the accepted points into the networks only for
+    # callbacks that read them; such a callback must see every one, and the
+    # objective it recomputes from the network equals the recorded one
+    X, Y = data
+    nets = _nets([0, 1])
+    seen = [[], []]
+
+    def reader(i):
+        def fn(n_iter, module):
+            out = module(X)
+            penalty = sum(p.square().sum() for p in module.parameters()) * 0.1 / 4
+            seen[i].append(float(_mse(out, Y) + penalty))
+            return False
+        return fn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = train_many(nets, X, Y, loss_fn=_mse, alphas=[0.1, 0.1],
+                             penalty_groups=nets[0].penalty_groups(),
+                             settings=Settings(solver="lbfgs", max_iter=15, tol=0.0),
+                             callbacks=[reader(0), reader(1)])
+    for i, res in enumerate(results):
+        np.testing.assert_allclose(seen[i], res.loss_curve, rtol=1e-9)
