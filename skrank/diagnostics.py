@@ -2,7 +2,11 @@
 
 Every function takes either a fitted skrank estimator's ``module_``, any torch
 module (an ``nn.Sequential`` of ``nn.Linear`` layers and activations works), or for
-the weight-only measures a list of weight matrices (numpy arrays or tensors).
+the weight-only measures a list of weight matrices (numpy arrays or tensors). The
+estimator itself is refused with a ``TypeError``: its ``module_`` reads inputs in the
+estimator's normalized units, ``(X - est.input_mean_) / est.input_scale_``, and
+``est.diagnose(X)`` reads it on raw inputs. Every public function that reads inputs
+``X`` checks them (2-D, finite, as many columns as the network's first layer takes).
 
 The rank of a spectrum is decided by :func:`effective_rank`: singular values below
 ``tol * s_max`` never count, and among the others the cut is placed at the largest
@@ -24,12 +28,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy import ndimage
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from torch import nn
 
 from ._device import as_tensor
-from ._networks import as_network
+from ._networks import Network, as_network
 
 __all__ = [
     "DEFAULT_RANK_TOL",
@@ -72,13 +77,90 @@ def _to_numpy(a):
     return np.asarray(a, dtype=np.float64)
 
 
+def _check_model(model, *, weights=False):
+    """Refuse anything but a network (or, with ``weights``, an iterable of weights);
+    an estimator is refused by name, since its inputs are not its network's."""
+    what = ("a torch network or a list of 2-D weight matrices" if weights
+            else "a torch network (torch.nn.Module)")
+    if isinstance(model, nn.Module):
+        return
+    if isinstance(model, BaseEstimator):
+        raise TypeError(
+            f"Expected {what}, got the estimator {type(model).__name__}. Pass its "
+            "fitted network, est.module_ (it reads inputs in the estimator's normalized "
+            "units, (X - est.input_mean_) / est.input_scale_), or call est.diagnose(X) "
+            "to read the estimator on raw inputs."
+        )
+    if not (weights and np.iterable(model)):
+        raise TypeError(f"Expected {what}, got {type(model).__name__}.")
+
+
+def _n_inputs(model):
+    """How many features the network takes; ``None`` when its first layer does not say
+    (then torch's own error is all there is)."""
+    if isinstance(model, Network):
+        weights = model.weight_matrices()
+        return weights[0].shape[1] if weights else None
+    first = next(iter(model.children()), model)
+    return first.in_features if isinstance(first, nn.Linear) else None
+
+
+def _check_input(model, X, *, name="X", min_samples=1):
+    """``X`` as a tensor in the network's device and dtype, validated.
+
+    Only the public functions call it: the private helpers behind them take
+    tensors already checked (``diagnose`` reads the same ``X`` five ways).
+    """
+    _check_model(model)
+    if isinstance(X, torch.Tensor):
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected {name} of shape (n_samples, n_features), got a tensor of "
+                f"shape {tuple(X.shape)}; reshape a single sample with "
+                f"{name}.reshape(1, -1), a single feature with {name}.reshape(-1, 1)."
+            )
+        if X.shape[0] < min_samples:
+            raise ValueError(f"Found {name} with {X.shape[0]} sample(s) (shape="
+                             f"{tuple(X.shape)}) while a minimum of {min_samples} is "
+                             "required.")
+    else:
+        # finiteness is checked once, below, in the network's dtype: a float64
+        # value beyond float32's range only turns infinite there
+        X = check_array(X, dtype="numeric", ensure_all_finite=False,
+                        ensure_min_samples=min_samples, input_name=name)
+    x = as_tensor(X, model)
+    n_in = _n_inputs(model)
+    if n_in is not None and x.shape[1] != n_in:
+        raise ValueError(
+            f"{name} has {x.shape[1]} features, but the network takes {n_in} (the "
+            "in_features of its first layer); pass inputs with the columns it was "
+            "trained on."
+        )
+    if not torch.isfinite(x).all():
+        raise ValueError(
+            f"{name} contains NaN or infinity (in the network's dtype, {x.dtype}); "
+            "drop or impute those values."
+        )
+    return x
+
+
+def _check_finite(a, name):
+    finite = torch.isfinite(a).all() if isinstance(a, torch.Tensor) else np.isfinite(a).all()
+    if not finite:
+        raise ValueError(
+            f"{name} contains NaN or infinity, where singular values are undefined "
+            "(did a network diverge?); drop or replace those values."
+        )
+    return a
+
+
 def singular_values(matrix):
     """Singular values of a 2-D array or tensor, in decreasing order, as float64.
 
     Parameters
     ----------
     matrix : array-like or torch.Tensor of shape (m, n)
-        The matrix; a tensor is detached and copied to the CPU.
+        The matrix, finite; a tensor is detached and copied to the CPU.
 
     Returns
     -------
@@ -97,7 +179,7 @@ def singular_values(matrix):
         raise ValueError(f"Expected a 2-D matrix, got an array of shape {m.shape}.")
     if m.size == 0:
         return np.zeros(0)
-    return np.linalg.svd(m, compute_uv=False)
+    return np.linalg.svd(_check_finite(m, "matrix"), compute_uv=False)
 
 
 @dataclass(frozen=True)
@@ -122,13 +204,21 @@ class RankReading:
     clear: bool
 
 
+@validate_params(
+    {
+        "spectrum": ["array-like"],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "min_gap": [Interval(Real, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     """The rule behind every rank in skrank, with its evidence (see :func:`effective_rank`).
 
     Parameters
     ----------
     spectrum : array-like of shape (n,)
-        Singular values (any order; their absolute values are read).
+        Finite singular values (any order; their absolute values are read).
     tol : float in (0, 1), default=0.1
         Relative floor: values at or below ``tol * max(spectrum)`` never count.
     min_gap : float >= 1, default=3.0
@@ -149,6 +239,13 @@ def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> r.rank, r.clear
     (6, False)
     """
+    s = _check_finite(np.asarray(spectrum, dtype=np.float64), "spectrum")
+    return _read_rank(s, tol=tol, min_gap=min_gap)
+
+
+def _read_rank(spectrum, *, tol, min_gap):
+    """:func:`read_rank` unchecked, for spectra skrank computed itself (a diverged
+    network's non-finite spectrum reads as rank 0 there)."""
     s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64).ravel()))[::-1]
     if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
         return RankReading(rank=0, gap=float("nan"), clear=True)
@@ -185,7 +282,7 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     Parameters
     ----------
     spectrum : array-like of shape (n,)
-        Non-negative singular values (any order).
+        Non-negative finite singular values (any order).
     tol : float in (0, 1), default=0.1
         Singular values at or below ``tol * max(spectrum)`` never count; ``K``
         values remain, ``s_1 >= ... >= s_K``.
@@ -224,10 +321,17 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> effective_rank([0.0, 0.0])
     0
     """
-    return read_rank(spectrum, tol=tol, min_gap=min_gap).rank
+    s = _check_finite(np.asarray(spectrum, dtype=np.float64), "spectrum")
+    if (s < 0).any():
+        raise ValueError(
+            "spectrum holds negative values, which singular values never are; pass "
+            "singular values (read_rank reads absolute values, if that is meant)."
+        )
+    return _read_rank(s, tol=tol, min_gap=min_gap).rank
 
 
 def _weights(model):
+    _check_model(model, weights=True)
     if isinstance(model, nn.Module):
         return list(as_network(model).weight_matrices())
     return list(model)
@@ -239,7 +343,8 @@ def layer_spectra(model):
     Parameters
     ----------
     model : torch.nn.Module or list of 2-D arrays
-        A network (its ``nn.Linear`` weights in order) or the weight matrices.
+        A network (its ``nn.Linear`` weights in order; a fitted estimator's
+        ``module_``, not the estimator) or the weight matrices.
 
     Returns
     -------
@@ -256,10 +361,6 @@ def layer_spectra(model):
     return [singular_values(w) for w in _weights(model)]
 
 
-def _as_input(model, X):
-    return as_tensor(X, model)
-
-
 def layer_outputs(model, X):
     """Compute the pre-activations and hidden activations of a network over ``X``.
 
@@ -270,10 +371,10 @@ def layer_outputs(model, X):
     Parameters
     ----------
     model : torch.nn.Module
-        A network (a fitted estimator's ``module_`` or any ``nn.Sequential`` of
-        ``nn.Linear`` layers and activations).
+        A network (a fitted estimator's ``module_``, not the estimator, or any
+        ``nn.Sequential`` of ``nn.Linear`` layers and activations).
     X : array-like of shape (n_samples, n_features)
-        Inputs, converted to the model's device and dtype.
+        Finite inputs, converted to the model's device and dtype.
 
     Returns
     -------
@@ -292,7 +393,10 @@ def layer_outputs(model, X):
     >>> [z.shape[1] for z in pre], [a.shape[1] for a in post]
     ([4, 2], [4])
     """
-    x = _as_input(model, X)
+    return _layer_outputs(model, _check_input(model, X, min_samples=0))
+
+
+def _layer_outputs(model, x):
     with torch.no_grad():
         return as_network(model).forward_layers(x)
 
@@ -407,6 +511,9 @@ def _offset_free_spectrum(W, a, tol=DEFAULT_RANK_TOL):
     return s.cpu().numpy()
 
 
+@validate_params(
+    {"tol": [Interval(Real, 0, 1, closed="neither")]}, prefer_skip_nested_validation=True
+)
 def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Singular values of each ``W_l`` with its input's offset direction removed.
 
@@ -436,22 +543,30 @@ def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     >>> [s.shape for s in projected_layer_spectra(net, torch.randn(20, 3))]
     [(3,), (2,)]
     """
-    x = _as_input(model, X)
-    _, post = outputs if outputs is not None else layer_outputs(model, x)
+    return _projected_spectra(model, _check_input(model, X), tol, outputs)
+
+
+def _projected_spectra(model, x, tol, outputs):
+    _, post = outputs if outputs is not None else _layer_outputs(model, x)
     net = as_network(model)
     return [_offset_free_spectrum(W, a, tol) if a is not None else singular_values(W)
             for W, a in zip(net.weight_matrices(), net.weight_inputs(x, post))]
 
 
+@validate_params(
+    {"representation": ["array-like"], "k": [Interval(Integral, 0, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def principal_components(representation, k):
     """Top ``k`` principal directions (k, width) of a centered representation.
 
     Parameters
     ----------
     representation : array-like or torch.Tensor of shape (n_samples, width)
-        A layer's representation over the data; its mean is subtracted first.
+        A layer's finite representation over the data (at least one row); its
+        mean is subtracted first.
     k : int
-        Number of directions, at most ``min(n_samples, width)``.
+        Number of directions, from 0 (no rows) to ``min(n_samples, width)``.
 
     Returns
     -------
@@ -466,8 +581,24 @@ def principal_components(representation, k):
     >>> np.abs(principal_components(A, 1)).round(6).tolist()
     [[0.0, 1.0, 0.0]]
     """
-    a = representation.to(torch.float64) if isinstance(representation, torch.Tensor) \
-        else torch.as_tensor(np.asarray(representation, dtype=np.float64))
+    if isinstance(representation, torch.Tensor):
+        a = representation.to(torch.float64)
+        if a.ndim != 2 or a.shape[0] < 1:
+            raise ValueError("Expected a representation of shape (n_samples, width) "
+                             f"with at least one row, got shape {tuple(a.shape)}.")
+        _check_finite(a, "representation")
+    else:
+        a = torch.as_tensor(check_array(representation, dtype=np.float64,
+                                        input_name="representation"))
+    if k > min(a.shape):
+        raise ValueError(f"Asked for k={k} components of a representation of shape "
+                         f"{tuple(a.shape)}; k can be at most min(n_samples, width).")
+    return _principal_components(a, k)
+
+
+def _principal_components(a, k):
+    """:func:`principal_components` of a float64 tensor, unchecked (a diverged
+    network's representation reads as zeros)."""
     centered = a - a.mean(0)
     if not torch.isfinite(centered).all():
         # a diverged network: no directions to read
@@ -570,7 +701,7 @@ def _narrowest(candidates, tol, min_gap, weight=None):
     inner = len(candidates) - 1 if len(candidates) > 1 else 1
     for i, (W, a, after) in enumerate(candidates):
         s = _candidate_spectrum(W, a, tol, weight)
-        reading = read_rank(s, tol=tol, min_gap=min_gap)
+        reading = _read_rank(s, tol=tol, min_gap=min_gap)
         ranks.append(reading.rank)
         spectra.append(s)
         k = reading.rank
@@ -580,6 +711,13 @@ def _narrowest(candidates, tol, min_gap, weight=None):
     return (*best, ranks, spectra)
 
 
+@validate_params(
+    {
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "min_gap": [Interval(Real, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None,
                weight=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
@@ -597,8 +735,9 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     Parameters
     ----------
     model : torch.nn.Module
-        A network with at least one hidden layer.
+        A network with at least one hidden layer (an estimator's ``module_``).
     X : array-like of shape (n_samples, n_features)
+        At least one finite row.
     tol, min_gap : float
         Passed to :func:`read_rank`, for every candidate and for the offset test.
     outputs : tuple or None, default=None
@@ -621,8 +760,11 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     >>> bottleneck(net, torch.randn(50, 5)).rank
     1
     """
-    x = _as_input(model, X)
-    pre, post = outputs if outputs is not None else layer_outputs(model, x)
+    return _bottleneck(model, _check_input(model, X), tol, min_gap, outputs, weight)
+
+
+def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
+    pre, post = outputs if outputs is not None else _layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     (k, _), layer, reading, spectrum, ranks, spectra = _narrowest(
@@ -633,7 +775,7 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
         k, reading = 0, RankReading(rank=0, gap=float("nan"), clear=True)
     # the pre-activation: a rank-k map's image is a k-dim affine plane there
     a = pre[layer - 1].to(torch.float64)
-    return Bottleneck(rank=int(k), layer=layer, components=principal_components(a, k),
+    return Bottleneck(rank=int(k), layer=layer, components=_principal_components(a, k),
                       mean=np.ascontiguousarray(a.mean(0).cpu().numpy()),
                       weight_ranks=np.array(ranks, dtype=int), reading=reading,
                       spectrum=spectrum, spectra=spectra, representation=a)
@@ -670,7 +812,7 @@ def jacobian_spectra(model, X, *, chunk_size=256):
     >>> jacobian_spectra(lin, torch.randn(4, 3)).round(4).tolist()[0]
     [2.0, 1.0]
     """
-    return _jacobian_svdvals(model, _as_input(model, X), chunk_size)
+    return _jacobian_svdvals(model, _check_input(model, X, min_samples=0), chunk_size)
 
 
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
@@ -703,6 +845,10 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
     return max((effective_rank(s, tol=tol) for s in spectra), default=0)
 
 
+@validate_params(
+    {"spectra": ["array-like"], "threshold": [Interval(Real, 0, 1, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def local_dimension(spectra, *, threshold=0.5):
     """Local dimension of a learned projection: its Jacobian's singular values above 1/2.
 
@@ -716,10 +862,11 @@ def local_dimension(spectra, *, threshold=0.5):
     Parameters
     ----------
     spectra : array-like of shape (n_points, n_values)
-        Jacobian singular values at each point (:func:`jacobian_spectra`,
+        Finite Jacobian singular values at each point (:func:`jacobian_spectra`,
         :func:`factored_jacobian_spectra`).
-    threshold : float, default=0.5
-        Values above it count.
+    threshold : float in (0, 1), default=0.5
+        Values above it count; a projection's values are 0 and 1, so a threshold
+        outside (0, 1) would count all or none of them.
 
     Returns
     -------
@@ -731,7 +878,9 @@ def local_dimension(spectra, *, threshold=0.5):
     >>> local_dimension([[1.02, 0.91, 0.08], [0.97, 0.35, 0.02]]).tolist()
     [2, 1]
     """
-    spectra = np.atleast_2d(np.asarray(spectra, dtype=np.float64))
+    spectra = check_array(np.atleast_2d(np.asarray(spectra, dtype=np.float64)),
+                          ensure_min_samples=0, ensure_min_features=0,
+                          input_name="spectra")
     return (spectra > threshold).sum(axis=1)
 
 
@@ -786,8 +935,9 @@ def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     >>> bool((factored_jacobian_spectra(net, X[:3], bn)[:, 1:] < 1e-5).all())
     True
     """
-    f = _factored(model, bn.layer, bn.mean, bn.components)
-    return _jacobian_svdvals(f, _as_input(model, X), chunk_size)
+    x = _check_input(model, X, min_samples=0)
+    return _jacobian_svdvals(_factored(model, bn.layer, bn.mean, bn.components), x,
+                             chunk_size)
 
 
 def _jacobian_svdvals(fn, x, chunk_size):
@@ -856,7 +1006,10 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
     >>> round(bottleneck_fidelity(net, X, bottleneck(net, X)), 6)
     1.0
     """
-    x = _as_input(model, X)
+    return _fidelity(model, _check_input(model, X), bn, outputs)
+
+
+def _fidelity(model, x, bn, outputs=None):
     with torch.no_grad():
         full = (outputs[0][-1] if outputs is not None else model(x)).to(torch.float64)
         cut = _factored(model, bn.layer, bn.mean, bn.components)(x).to(torch.float64)
@@ -876,7 +1029,8 @@ def parameter_norm(model, *, include_bias=True):
     Parameters
     ----------
     model : torch.nn.Module or list of 2-D arrays
-        A network or its weight matrices (numpy arrays or tensors).
+        A network (a fitted estimator's ``module_``, not the estimator) or its
+        weight matrices (numpy arrays or tensors).
     include_bias : bool, default=True
         For a module, whether the biases (all parameters) count, or only the
         weight matrices.
@@ -893,13 +1047,10 @@ def parameter_norm(model, *, include_bias=True):
     >>> parameter_norm([np.eye(3), np.ones((2, 3))])
     9.0
     """
-    if isinstance(model, nn.Module):
-        if include_bias:
-            tensors = list(model.parameters())
-        else:
-            tensors = _weights(model)
+    if isinstance(model, nn.Module) and include_bias:
+        tensors = list(model.parameters())
     else:
-        tensors = list(model)
+        tensors = _weights(model)
     return float(sum(np.sum(_to_numpy(t) ** 2) for t in tensors))
 
 
@@ -1013,8 +1164,8 @@ def _jacobian_reading(model, points, bn, tol, min_gap):
     """Spectra and rank (``max`` over the points) of the factored network's Jacobians."""
     if points is None or len(points) == 0:
         return np.zeros((0, 0)), None
-    jac = factored_jacobian_spectra(model, points, bn)
-    return jac, max(read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
+    jac = _jacobian_svdvals(_factored(model, bn.layer, bn.mean, bn.components), points, 256)
+    return jac, max(_read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
 
 
 @validate_params(
@@ -1057,9 +1208,17 @@ def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     if x.shape[0] <= x.shape[1]:
         return None
     # float64: a constant column then centers to exact zeros (rank 0, not 1)
-    return read_rank(_svdvals(x - x.mean(0)), tol=tol, min_gap=min_gap).rank
+    return _read_rank(_svdvals(x - x.mean(0)), tol=tol, min_gap=min_gap).rank
 
 
+@validate_params(
+    {
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "min_gap": [Interval(Real, 1, None, closed="left")],
+        "include_bias": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
              min_gap=DEFAULT_MIN_GAP, include_bias=True):
     """Read a network over the inputs ``X``: spectra, ranks, norm, in one pass.
@@ -1070,11 +1229,13 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     Parameters
     ----------
     model : torch.nn.Module
-        A network with at least one hidden layer.
+        A network with at least one hidden layer: a fitted estimator's ``module_``
+        (in its normalized input units), not the estimator, which reads itself on
+        raw inputs with its own ``diagnose``.
     X : array-like of shape (n_samples, n_features)
-        Inputs over which representations are measured.
+        Inputs over which representations are measured: at least one finite row.
     jacobian_points : array-like of shape (n_points, n_features) or None
-        Where Jacobians are taken; ``None`` or empty skips them.
+        Where Jacobians are taken (finite); ``None`` or empty skips them.
     tol, min_gap : float
         The rank rule (:func:`read_rank`), used for every rank.
     include_bias : bool, default=True
@@ -1097,11 +1258,19 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     >>> r.rank, r.jacobian_rank
     (1, 1)
     """
-    x = _as_input(model, X)
-    outputs = layer_outputs(model, x)
-    bn = bottleneck(model, x, tol=tol, min_gap=min_gap, outputs=outputs)
-    jac, jac_rank = _jacobian_reading(model, jacobian_points, bn, tol, min_gap)
-    free = projected_layer_spectra(model, x, tol=tol, outputs=outputs)
+    x = _check_input(model, X)
+    points = None
+    if jacobian_points is not None and len(jacobian_points):
+        points = _check_input(model, jacobian_points, name="jacobian_points")
+    return _report(model, x, points, tol, min_gap, include_bias)
+
+
+def _report(model, x, points, tol, min_gap, include_bias):
+    """:func:`diagnose` over checked tensors: each reading unchecked, once."""
+    outputs = _layer_outputs(model, x)
+    bn = _bottleneck(model, x, tol, min_gap, outputs=outputs)
+    jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap)
+    free = _projected_spectra(model, x, tol, outputs)
     plain = layer_spectra(model)
     # with penalized biases the offset takes a weight direction per layer (read
     # out); with free biases the biases carry it and every direction counts
@@ -1112,7 +1281,7 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         offset_free_spectra=free,
         representation_spectra=representation_spectra(model, x, outputs=outputs),
         bottleneck=bn,
-        fidelity=bottleneck_fidelity(model, x, bn, outputs=outputs),
+        fidelity=_fidelity(model, x, bn, outputs),
         jacobian_spectra=jac,
         jacobian_rank=jac_rank,
         parameter_norm=parameter_norm(model, include_bias=include_bias),
@@ -1133,6 +1302,20 @@ def _check_bounds(bounds):
             f"got {bounds!r}."
         )
     return b
+
+
+def _check_classifier(estimator):
+    """A classifier of 2 features; duck-typed objects with ``predict`` pass, since
+    only an estimator says what it is."""
+    if isinstance(estimator, BaseEstimator) and not is_classifier(estimator):
+        raise TypeError(
+            f"count_tripoints needs a classifier, got {type(estimator).__name__}, which "
+            "does not predict class labels (a regressor's outputs are not regions); "
+            "pass a fitted classifier such as skrank.DeepL2Classifier."
+        )
+    n_in = getattr(estimator, "n_features_in_", 2)
+    if n_in != 2:
+        raise ValueError(f"count_tripoints needs a classifier of 2 features; got {n_in}.")
 
 
 def _three_class_cells(labels):
@@ -1171,6 +1354,8 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     Parameters
     ----------
     estimator : fitted classifier with ``predict`` on 2 features
+        Any object with ``predict``; a scikit-learn estimator that is not a
+        classifier (a regressor, say) raises a ``TypeError``.
     bounds : ((x_min, x_max), (y_min, y_max))
     resolution : int, default=200
         Grid points per axis; boundaries closer than ``(x_max - x_min) /
@@ -1207,9 +1392,7 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     0
     """
     b = _check_bounds(bounds)
-    n_in = getattr(estimator, "n_features_in_", 2)
-    if n_in != 2:
-        raise ValueError(f"count_tripoints needs a classifier of 2 features; got {n_in}.")
+    _check_classifier(estimator)
     xs = np.linspace(b[0, 0], b[0, 1], resolution)
     ys = np.linspace(b[1, 0], b[1, 1], resolution)
     gx, gy = np.meshgrid(xs, ys)

@@ -213,3 +213,206 @@ def test_input_rank_reads_the_span_and_rejects_bad_input():
         D.input_rank(X[:, 0])
     with pytest.raises(ValueError, match="tol"):
         D.input_rank(X, tol=2.0)
+
+
+# ---- input validation -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted_regressor():
+    from skrank import DeepL2Regressor
+
+    X = np.random.RandomState(0).randn(60, 3)
+    y = X[:, 0] + X[:, 1] ** 2
+    return DeepL2Regressor(depth=3, width=8, max_iter=10, random_state=0).fit(X, y), X
+
+
+def _bn(m):
+    # read on valid inputs, so that what fails is the call under test
+    if isinstance(m, torch.nn.Module):
+        return D.bottleneck(m, np.random.RandomState(1).randn(10, 3))
+    return None
+
+
+_WITH_X = {
+    "diagnose": lambda m, X: D.diagnose(m, X),
+    "bottleneck": lambda m, X: D.bottleneck(m, X),
+    "layer_outputs": lambda m, X: D.layer_outputs(m, X),
+    "representation_spectra": lambda m, X: D.representation_spectra(m, X),
+    "representation_ranks": lambda m, X: D.representation_ranks(m, X),
+    "projected_layer_spectra": lambda m, X: D.projected_layer_spectra(m, X),
+    "nonlinearity_impact": lambda m, X: D.nonlinearity_impact(m, X),
+    "jacobian_spectra": lambda m, X: D.jacobian_spectra(m, X),
+    "jacobian_rank": lambda m, X: D.jacobian_rank(m, X),
+    "bottleneck_fidelity": lambda m, X: D.bottleneck_fidelity(m, X, _bn(m)),
+    "factored_jacobian_spectra": lambda m, X: D.factored_jacobian_spectra(m, X, _bn(m)),
+}
+_WEIGHTS_ONLY = {
+    "layer_spectra": lambda m, X: D.layer_spectra(m),
+    "parameter_norm": lambda m, X: D.parameter_norm(m),
+    "parameter_norm_weights": lambda m, X: D.parameter_norm(m, include_bias=False),
+}
+
+
+@pytest.mark.parametrize("call", {**_WITH_X, **_WEIGHTS_ONLY}.values(),
+                         ids=list({**_WITH_X, **_WEIGHTS_ONLY}))
+def test_an_estimator_for_a_network_names_its_module(fitted_regressor, call):
+    reg, X = fitted_regressor
+    with pytest.raises(TypeError, match=r"DeepL2Regressor.*est\.module_"):
+        call(reg, X)
+    call(reg.module_, X)  # what the message says to pass works
+
+
+@pytest.mark.parametrize("call", _WITH_X.values(), ids=list(_WITH_X))
+def test_a_network_is_a_module(call):
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        call([np.eye(3)], np.ones((4, 3)))
+
+
+def test_weight_measures_need_a_network_or_weights():
+    with pytest.raises(TypeError, match="list of 2-D weight matrices"):
+        D.layer_spectra(3.0)
+
+
+def test_the_module_hint_reads_normalized_inputs(fitted_regressor):
+    # what the TypeError tells the user: module_ on scaled inputs is the estimator
+    reg, X = fitted_regressor
+    scaled = (X - reg.input_mean_) / reg.input_scale_
+    np.testing.assert_allclose(D.diagnose(reg.module_, scaled).bottleneck.spectrum,
+                               reg.diagnose(X).bottleneck.spectrum, rtol=1e-6)
+
+
+def _nan(X):
+    X = X.copy()
+    X[3, 1] = np.nan
+    return X
+
+
+_BAD_X = {
+    "n_features": (lambda X: X[:, :2], r"2 features.*takes 3"),
+    "1-D": (lambda X: X[:, 0], "2D array"),
+    "3-D": (lambda X: X[None], "dim 3"),
+    "nan": (_nan, "NaN"),
+    "inf": (lambda X: np.where(X > 2, np.inf, X), "infinity"),
+    "float32 overflow": (lambda X: X * 1e39, "infinity"),
+    "tensor 1-D": (lambda X: torch.tensor(X[:, 0]), r"shape \(60,\)"),
+    "tensor nan": (lambda X: torch.tensor(_nan(X)), "NaN"),
+    "tensor n_features": (lambda X: torch.tensor(X[:, :2]), r"2 features.*takes 3"),
+}
+
+
+@pytest.mark.parametrize("call", _WITH_X.values(), ids=list(_WITH_X))
+@pytest.mark.parametrize("bad, match", _BAD_X.values(), ids=list(_BAD_X))
+def test_bad_inputs_get_a_value_error(fitted_regressor, call, bad, match):
+    reg, X = fitted_regressor
+    with pytest.raises(ValueError, match=match):
+        call(reg.module_, bad(X))
+
+
+@pytest.mark.parametrize("name", ["diagnose", "bottleneck", "projected_layer_spectra",
+                                  "bottleneck_fidelity"])
+@pytest.mark.parametrize("empty", [np.zeros((0, 3)), torch.zeros(0, 3)],
+                         ids=["array", "tensor"])
+def test_readings_over_the_data_need_a_sample(fitted_regressor, name, empty):
+    reg, X = fitted_regressor
+    with pytest.raises(ValueError, match="0 sample"):
+        _WITH_X[name](reg.module_, empty)
+
+
+def test_jacobians_of_no_point_and_no_jacobian_points_stay_valid(fitted_regressor):
+    reg, X = fitted_regressor
+    assert D.jacobian_rank(reg.module_, np.zeros((0, 3))) == 0
+    assert D.diagnose(reg.module_, X, jacobian_points=[]).jacobian_rank is None
+    with pytest.raises(ValueError, match="jacobian_points contains NaN"):
+        D.diagnose(reg.module_, X, jacobian_points=_nan(X)[:5])
+    with pytest.raises(ValueError, match=r"jacobian_points has 2 features"):
+        D.diagnose(reg.module_, X, jacobian_points=X[:5, :2])
+
+
+@pytest.mark.parametrize("spectrum, match", [
+    ([1.0, 0.5, np.nan], "NaN"),
+    ([np.inf, 1.0], "infinity"),
+    ([1.0, -0.5], "negative"),
+])
+def test_effective_rank_rejects_what_no_spectrum_holds(spectrum, match):
+    with pytest.raises(ValueError, match=match):
+        D.effective_rank(spectrum)
+
+
+@pytest.mark.parametrize("spectrum", [[1.0, 0.5, np.nan], [np.inf, 1.0]])
+def test_read_rank_rejects_non_finite_spectra(spectrum):
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        D.read_rank(spectrum)
+
+
+def test_read_rank_reads_absolute_values_as_documented():
+    assert D.read_rank([1.0, -0.9, 0.01]) == D.read_rank([1.0, 0.9, 0.01])
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"tol": 2.0}, "tol"), ({"tol": np.nan}, "tol"), ({"tol": -1.0}, "tol"),
+    ({"tol": 0.0}, "tol"), ({"tol": 1.0}, "tol"), ({"min_gap": 0.0}, "min_gap"),
+    ({"min_gap": 0.5}, "min_gap"), ({"min_gap": np.nan}, "min_gap"),
+])
+@pytest.mark.parametrize("func", ["read_rank", "diagnose", "bottleneck"])
+def test_the_rank_rule_checks_its_range(fitted_regressor, func, kwargs, name):
+    reg, X = fitted_regressor
+    call = {"read_rank": lambda **kw: D.read_rank([1.0, 0.5], **kw),
+            "diagnose": lambda **kw: D.diagnose(reg.module_, X, **kw),
+            "bottleneck": lambda **kw: D.bottleneck(reg.module_, X, **kw)}[func]
+    with pytest.raises(ValueError, match=name):
+        call(**kwargs)
+
+
+@pytest.mark.parametrize("tol, min_gap", [(1e-9, 1.0), (0.999, 1e9), (0.5, 3)])
+def test_every_estimator_rank_setting_stays_valid(tol, min_gap):
+    # the estimators pass their rank_tol in (0, 1) and rank_gap >= 1
+    assert D.read_rank([1.0, 0.5, 0.01], tol=tol, min_gap=min_gap).rank >= 1
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_singular_values_rejects_non_finite_matrices(bad, as_tensor):
+    m = np.array([[1.0, bad], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        D.singular_values(torch.tensor(m) if as_tensor else m)
+
+
+@pytest.mark.parametrize("rep, k, error, match", [
+    (np.ones((5, 3)), -1, ValueError, "'k' parameter"),
+    (np.ones((5, 3)), 1.5, TypeError, "'k' parameter"),
+    (np.ones((5, 3)), 4, ValueError, "at most min"),
+    (np.ones((2, 3)), 3, ValueError, "at most min"),
+    (np.ones(3), 1, ValueError, "2D array"),
+    (_nan(np.ones((5, 3))), 1, ValueError, "NaN"),
+    (torch.tensor(_nan(np.ones((5, 3)))), 1, ValueError, "NaN"),
+    (torch.ones(3), 1, ValueError, "shape"),
+])
+def test_principal_components_checks_its_arguments(rep, k, error, match):
+    with pytest.raises(error, match=match):
+        D.principal_components(rep, k)
+
+
+def test_principal_components_of_none_is_an_empty_array():
+    # a rank-0 bottleneck has (0, width) components
+    assert D.principal_components(np.random.RandomState(0).randn(5, 3), 0).shape == (0, 3)
+
+
+@pytest.mark.parametrize("threshold", [np.nan, 0.0, 1.0, -1.0, np.inf])
+def test_local_dimension_threshold_is_in_the_unit_interval(threshold):
+    with pytest.raises(ValueError, match="threshold"):
+        D.local_dimension([[1.0, 0.2]], threshold=threshold)
+
+
+def test_local_dimension_rejects_non_finite_spectra():
+    with pytest.raises(ValueError, match="NaN"):
+        D.local_dimension([[1.0, np.nan]])
+
+
+def test_count_tripoints_needs_a_classifier():
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    X = np.random.RandomState(0).randn(50, 2)
+    reg = LinearRegression().fit(X, X[:, 0])
+    with pytest.raises(TypeError, match="needs a classifier.*LinearRegression"):
+        D.count_tripoints(reg, ((-1, 1), (-1, 1)), resolution=10)
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0) + (X[:, 1] > 0))
+    assert D.count_tripoints(clf, ((-3, 3), (-3, 3)), resolution=30) >= 0
