@@ -1,7 +1,7 @@
 """Sphinx configuration for the skrank documentation.
 
-Build (from the repository root; the gallery runs every example, ~10 minutes on
-2 CPU cores)::
+Build (from the repository root; the gallery runs every example, a few minutes,
+about 5 on 2 cores)::
 
     pip install -e ".[docs]"
     OMP_NUM_THREADS=1 python -m sphinx -W -b html docs docs/_build/html

@@ -105,6 +105,13 @@ random_state, verbose, n_init, n_threads
     bottleneck_layer_ : int
     bottleneck_components_ : ndarray of shape (`n_components_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
+    bottleneck_gap_ : float
+        Evidence for ``bottleneck_rank_``: the ratio ``s_k / s_{k+1}`` at the cut
+        in the narrowest map's spectrum (at least ``rank_gap`` when clear).
+    bottleneck_fidelity_ : float
+        R^2 of the reconstruction passed through its ``k`` bottleneck coordinates
+        against the network's own reconstruction, on the diagnostic sample (below
+        0.9 an ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, `n_features_in_`)
         Singular values of the Jacobian at ``n_jacobian_points`` training points.
     jacobian_rank_ : int
@@ -117,7 +124,17 @@ random_state, verbose, n_init, n_threads
         has ``d`` values near 1, the others near 0); see :meth:`local_dimension`.
         ``None`` without noise (the identity's Jacobian says nothing of it) or
         with ``n_jacobian_points=0``.
+    input_mean_, target_mean_ : ndarray
+    input_scale_, target_scale_ : float
+        The isotropic normalization of the inputs (see ``normalize``); the
+        reconstruction targets take the inputs' (the same mean and scale).
     parameter_norm_ : float
+    offset_free_norm_ : float
+        The norm the theory counts: with penalized biases ``sum_l ||W_l P_l||_F^2``,
+        each weight read with its input's offset direction projected out (on a
+        rank plateau it grows with depth by the rank ``k`` per layer, where
+        ``parameter_norm_`` grows by ``k + 1``); with ``penalize_bias=False``
+        ``sum_l ||W_l||_F^2``.
     norm_per_depth_ : float
     nonlinearity_impact_ : ndarray of shape (depth - 1,)
     regularity_ : float

@@ -72,11 +72,28 @@ random_state, verbose, n_init, n_threads
     layer_ranks_ : ndarray of shape (depth,)
     bottleneck_rank_ : int
     bottleneck_layer_ : int
-    bottleneck_components_ : ndarray of shape (`bottleneck_rank_`, width)
+    bottleneck_components_ : ndarray of shape (max(1, `bottleneck_rank_`), width)
     bottleneck_mean_ : ndarray of shape (width,)
+    bottleneck_gap_ : float
+        Evidence for ``bottleneck_rank_``: the ratio ``s_k / s_{k+1}`` at the cut
+        in the narrowest map's spectrum (at least ``rank_gap`` when clear).
+    bottleneck_fidelity_ : float
+        R^2 of the logits passed through their ``k`` bottleneck coordinates against
+        the network's logits, on the diagnostic sample (below 0.9 an
+        ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_classes))
     jacobian_rank_ : int
+    input_mean_, target_mean_ : ndarray
+    input_scale_, target_scale_ : float
+        The isotropic normalization of the inputs (see ``normalize``); the targets'
+        is the identity (zeros and 1): class labels are never rescaled.
     parameter_norm_ : float
+    offset_free_norm_ : float
+        The norm the theory counts: with penalized biases ``sum_l ||W_l P_l||_F^2``,
+        each weight read with its input's offset direction projected out (on a
+        rank plateau it grows with depth by the rank ``k`` per layer, where
+        ``parameter_norm_`` grows by ``k + 1``); with ``penalize_bias=False``
+        ``sum_l ||W_l||_F^2``.
     norm_per_depth_ : float
     nonlinearity_impact_ : ndarray of shape (depth - 1,)
     regularity_ : float

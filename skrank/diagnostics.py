@@ -196,7 +196,9 @@ class RankReading:
     clear : bool
         Whether ``gap`` reached ``min_gap``: when it did not, the spectrum decays
         without a gap and ``rank`` only counts the values above the floor, a
-        number that moves with ``tol``.
+        number that moves with ``tol``. With no value under the floor, the rank is
+        the number of values, ``gap`` is ``inf`` and the reading counts as clear:
+        there is no cut to doubt.
     """
 
     rank: int
@@ -727,8 +729,9 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     drops the constant offset, which with penalized biases occupies a weight
     direction of its own and is not part of the function's rank). The function
     factors through the narrowest of these images, so the bottleneck rank is the
-    least of their effective ranks; ties go to the sharpest spectral gap. A
-    skrank network names the maps where its function can narrow
+    least of their effective ranks, the output map's excepted (it is read but
+    never chosen, unless it is the only map); ties go to the sharpest spectral
+    gap. A skrank network names the maps where its function can narrow
     (``rank_candidates``; a residual network: its embedding, its stream and its
     unembedding).
 

@@ -230,14 +230,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         network from the previous one with identity layers inserted in its
         bottleneck (zero blocks for a ResNet), so the function is unchanged at the
         start (Jacot 2023a, sec. 4). These fits run ``warm_start_iter`` iterations.
-        Parallelism is then over folds only.
+        Parallelism is then over (alpha, fold) chains only.
     warm_start_iter : int or None, default=None
         Iterations of a warm-started fit; None: a quarter of the estimator's
         ``max_iter``.
     n_jobs : int or None, default=None
-        Parallel (depth, fold) fits through joblib: any joblib backend works,
-        e.g. ``with joblib.parallel_config(backend="dask"):`` on a Dask cluster
-        or ``backend="ray"`` after ``ray.util.joblib.register_ray()``.
+        Parallel jobs through joblib, one per depth (its folds and alphas batched
+        inside the job), or with ``warm_start`` one per (alpha, fold) chain of
+        depths: any joblib backend works, e.g.
+        ``with joblib.parallel_config(backend="dask"):`` on a Dask cluster or
+        ``backend="ray"`` after ``ray.util.joblib.register_ray()``.
     refit : bool, default=True
         Refit the chosen depth on the whole data.
     verbose : int, default=0
@@ -252,6 +254,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
     best_rank_ : int
         Lower median of the folds' bottleneck ranks at ``best_depth_`` (always a
         rank some fold had).
+    best_index_ : int
+        Row of ``depth_results_`` of the chosen depth (and ``alpha``).
+    best_score_ : float
+        Mean cross-validated score of that row (``'mean_test_score'``).
     norm_slope_ : float
         Slope of the mean ``offset_free_norm_`` against depth over the rank
         plateau of ``best_depth_`` (NaN if the plateau holds a single depth); the

@@ -265,8 +265,10 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     rank_gap : float >= 1, default=3.0
         The least ratio ``s_k / s_{k+1}`` that counts as a clear gap in that rule.
         Without a clear gap the rank counts the values above the floor, and an
-        ``AmbiguousRankWarning`` says so. :meth:`diagnose` re-reads the fitted
-        network at other ``rank_tol`` / ``rank_gap`` without refitting.
+        ``AmbiguousRankWarning`` says so (not when no value is under the floor:
+        then every value counts and there is no cut to doubt). :meth:`diagnose`
+        re-reads the fitted network at other ``rank_tol`` / ``rank_gap`` without
+        refitting.
     n_diagnostic_samples : int, default=1000
         Training points (a random subset if more) over which representations are
         measured after fit.
@@ -310,8 +312,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     n_threads : int or None, default=None
         CPU threads torch uses during ``fit`` (restored afterwards); ``None``
         keeps torch's setting (all cores). When another CPU-bound process runs
-        (a second fit, a search with ``n_jobs``), ``n_threads=1`` avoids the 4-5x
-        slowdown of threads waiting for each other.
+        (a second fit, a search with ``n_jobs``), ``n_threads=1`` avoids the
+        slowdown, about 4x, of threads waiting for each other.
 
     Attributes
     ----------
@@ -334,7 +336,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Validation R^2 per iteration, with early stopping.
     best_validation_score_ : float or None
     stop_reason_ : str
-        'converged', 'max_iter', 'diverged' or 'interrupted'.
+        'converged', 'max_iter', 'diverged' or 'interrupted' after :meth:`fit`;
+        'partial_fit' (or 'diverged') after :meth:`partial_fit`.
     train_time_ : float
         Seconds spent in the training loop.
     layer_spectra_ : list of ndarray
@@ -345,10 +348,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Effective rank of each weight matrix's image on the data: the centered
         pre-activations ``(a_{l-1} - mean) W_l^T`` (:func:`skrank.diagnostics.bottleneck`).
     bottleneck_rank_ : int
-        Least of ``layer_ranks_``: the dimension the network's function passes
-        through on the data (in the bottleneck the weights have ``k`` singular
-        values of order one, Jacot 2023b, Thm. 6, and the representations are
-        k-planar).
+        Least of ``layer_ranks_`` over the hidden weight matrices (the output map is
+        read but never chosen: a single-output network would otherwise always read
+        1): the dimension the network's function passes through on the data (in
+        the bottleneck the weights have ``k`` singular values of order one, Jacot
+        2023b, Thm. 6, and the representations are k-planar).
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     n_components_ : int

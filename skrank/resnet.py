@@ -31,8 +31,10 @@ class ResNetL2Regressor(_RegressionEstimator):
     (:func:`skrank.theory.resnet_linear_cost`). Skip connections make the identity
     free inside the stream, so the function narrows in the embedding, the
     unembedding, or where depth-2 blocks cancel stream directions:
-    ``bottleneck_rank_`` is the least of the effective ranks of ``W_e``, ``W_u``
-    and the centered residual stream after each block (``stream_ranks_``).
+    ``bottleneck_rank_`` is the least of the effective ranks of ``W_e`` and the
+    centered residual stream after each block (``stream_ranks_``); ``W_u`` is read
+    (``layer_ranks_[-1]``) but never chosen, as the output map of
+    :class:`DeepL2Regressor`.
 
     Parameters
     ----------
@@ -88,11 +90,27 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
     bottleneck_layer_ : int
         Stream position (1 = after the embedding, depth + 1 = before the
         unembedding) whose representation :meth:`transform` projects.
-    bottleneck_components_ : ndarray of shape (`bottleneck_rank_`, width)
+    n_components_ : int
+        Columns of :meth:`transform` (``max(1, bottleneck_rank_)`` unless
+        ``n_components``).
+    bottleneck_components_ : ndarray of shape (`n_components_`, width)
     bottleneck_mean_ : ndarray of shape (width,)
+    bottleneck_gap_ : float
+        Evidence for ``bottleneck_rank_``: the ratio ``s_k / s_{k+1}`` at the cut
+        in the narrowest candidate's spectrum (at least ``rank_gap`` when clear).
+    bottleneck_fidelity_ : float
+        R^2 of the network passed through its ``k`` bottleneck coordinates against
+        the network itself, on the diagnostic sample (below 0.9 an
+        ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_outputs))
     jacobian_rank_ : int
+    input_mean_, target_mean_ : ndarray
+    input_scale_, target_scale_ : float
+        The isotropic normalization of inputs and targets (see ``normalize``).
     parameter_norm_ : float
+    offset_free_norm_ : float
+        ``||W_e||_F^2 + ||W_u||_F^2 + sum ||W_lj||_F^2``: the biases are free and
+        carry the offset, so it equals ``parameter_norm_``.
     norm_per_depth_ : float
     cost_ : float
         Boix-Adsera (2025)'s cost of the trained weights (without ``alpha``).
