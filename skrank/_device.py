@@ -100,7 +100,7 @@ def threads(n):
     """Run the block with ``n`` CPU threads for torch (``None``: as set), then restore.
 
     torch uses every core by default; when another CPU-bound process runs, its
-    threads wait for each other and a fit slows 4-5x (measured: 25 s against 6.5 s
+    threads wait for each other and a fit slows about 4x (measured: 25 s against 6.5 s
     with one thread on 2 cores). One thread per fit is then the faster choice.
     """
     if n is None:
