@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -411,6 +412,31 @@ class _DeepL2Base(BaseEstimator):
         n_components = getattr(self, "n_components", None)
         return max(1, bn.rank) if n_components is None else n_components
 
+    def _check_warm_start(self, n_inputs, n_outputs, attrs):
+        """With ``warm_start``, refuse (before any fitted attribute changes) a fit
+        that the fitted network cannot continue: starting over silently would hide
+        that nothing carried over."""
+        module = getattr(self, "module_", None)
+        if not self.warm_start or module is None:
+            return
+        old = getattr(self, "classes_", None)
+        if old is not None and "classes_" in attrs \
+                and not np.array_equal(old, attrs["classes_"]):
+            raise ValueError(
+                f"warm_start=True continues a network whose outputs are the classes "
+                f"{old.tolist()}, but y holds {attrs['classes_'].tolist()}; set "
+                "warm_start=False to start over.")
+        with torch.device("meta"):
+            wanted = build_network(self, n_inputs, n_outputs, _DTYPES[self.dtype])
+        if not module.same_architecture(wanted):
+            have, want = module.architecture(), wanted.architecture()
+            diff = ", ".join(f"{k} {have.get(k)!r} vs {v!r}" for k, v in want.items()
+                             if have.get(k) != v)
+            raise ValueError(
+                f"warm_start=True continues the fitted network, but this fit needs "
+                f"another one (fitted vs needed: {diff}); set warm_start=False to "
+                "start over.")
+
     def _check_n_components(self, n_samples):
         """Refuse, before training, more codes than the bottleneck can hold."""
         n_components = getattr(self, "n_components", None)
@@ -436,28 +462,33 @@ class _DeepL2Base(BaseEstimator):
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
         self.__dict__.pop("_stepper", None)  # a full fit starts over
-        X, y = self._validate_fit_data(X, y)
+        warm = self.warm_start and getattr(self, "module_", None) is not None
+        # a warm start keeps the fitted feature count and names: checked, not reset
+        X, y = self._validate_fit_data(X, y, reset=not warm)
         if sample_weight is not None:
             # refuses negative weights and all-zero ones by name
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                  ensure_non_negative=True)
         Y, target_attrs = self._task.encode(y)
+        self._check_warm_start(X.shape[1], self._task.n_outputs(Y, target_attrs),
+                               target_attrs)
         for name, value in target_attrs.items():
             setattr(self, name, value)
         X, Y = self._normalize_fit_data(X, Y, sample_weight)
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-                      for _ in range(1 if self.warm_start else self.n_init)]
+                      for _ in range(1 if warm else self.n_init)]
         modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
                                  device, generators, depth=self._first_depth())
-        X_tr, Y_tr, X_val, Y_val, W_tr = self._split(X, Y, rng, sample_weight)
+        X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
         trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
                                  self.n_diagnostic_samples, rng, m.penalizes_bias,
                                  self.rank_gap) for m in modules]
         validation = None if X_val is None else (
-            *self._tensors(X_val, Y_val, modules[0]), self._task.score)
+            *self._tensors(X_val, Y_val, modules[0]), self._task.score) + (
+            () if W_val is None else (torch.tensor(W_val, **placement(modules[0])),))
         return _Plan(X_tr, X_fit, Y_fit, W_fit, validation, modules, generators,
                      trackers, rng, self._task)
 
@@ -549,10 +580,16 @@ class _DeepL2Base(BaseEstimator):
                                 settings=self._settings(n_samples), generator=generator)
 
     def _keep_best(self, modules, results, X, rng):
-        """Keep the restart of lowest final objective; record every restart's."""
+        """Keep the restart of lowest final objective, or with ``early_stopping`` of
+        best validation score (the parameters each restart keeps); record every
+        restart's objective."""
         objectives = np.array([r.loss_curve[-1] if r.loss_curve else np.inf
                                for r in results])
         best = int(np.argmin(np.where(np.isfinite(objectives), objectives, np.inf)))
+        scores = np.array([-np.inf if r.best_validation_score is None
+                           else r.best_validation_score for r in results])
+        if self.early_stopping and np.isfinite(scores).any():
+            best = int(np.argmax(np.where(np.isfinite(scores), scores, -np.inf)))
         self.module_ = modules[best]
         self.restart_objectives_ = objectives
         self.best_restart_ = best
@@ -581,7 +618,7 @@ class _DeepL2Base(BaseEstimator):
         if self.warm_start and module is not None:
             with torch.device("meta"):
                 wanted = build_network(self, n_inputs, n_outputs, dtype)
-            if module.same_architecture(wanted):
+            if module.same_architecture(wanted):  # checked in _check_warm_start
                 return [module.to(device=device, dtype=dtype)]
         return [build_network(self, n_inputs, n_outputs, dtype, depth=depth)
                 .reset_parameters(generator=g).to(device) for g in generators]
@@ -643,26 +680,42 @@ class _DeepL2Base(BaseEstimator):
         return out * self.target_scale_ + self.target_mean_
 
     def _split(self, X, Y, rng, W=None):
+        """Training and validation rows (``early_stopping``), and their weights.
+
+        A classifier's split is stratified when every class has two samples (as
+        MLPClassifier's): a random one can leave a rare class out of the validation
+        rows, which then reward predicting the majority.
+        """
         if not self.early_stopping:
-            return X, Y, None, None, W
+            return X, Y, None, None, W, None
         frac = self.validation_fraction
         n_val = int(round(frac * X.shape[0]))
-        if n_val < 1 or X.shape[0] - n_val < 1:
-            # the least n with round(frac * n) in [1, n - 1]: start below it (each
-            # split needs about half a sample's share), then step over rounding ties
-            need = max(2, int(0.5 // frac), int(0.5 // (1 - frac)))
-            while not 1 <= round(frac * need) <= need - 1:
+        if n_val < 2 or X.shape[0] - n_val < 1:
+            # the least n with round(frac * n) in [2, n - 1]: start below it (each
+            # split needs about a sample's share), then step over rounding ties
+            need = max(3, int(1.5 // frac), int(0.5 // (1 - frac)))
+            while not 2 <= round(frac * need) <= need - 1:
                 need += 1
             raise ValueError(
                 f"early_stopping with validation_fraction={frac} holds out "
-                f"round({frac} * n_samples) samples and needs at least one in the "
-                f"validation split and one to train on, hence at least {need} samples; "
-                f"got {X.shape[0]}. Pass more samples, another validation_fraction or "
-                "early_stopping=False."
+                f"round({frac} * n_samples) samples and needs at least two in the "
+                f"validation split (a score of one sample says nothing) and one to "
+                f"train on, hence at least {need} samples; got {X.shape[0]}. Pass "
+                "more samples, another validation_fraction or early_stopping=False."
             )
-        perm = rng.permutation(X.shape[0])
-        val, tr = perm[:n_val], perm[n_val:]
-        return X[tr], Y[tr], X[val], Y[val], (None if W is None else W[tr])
+        val, tr = self._validation_rows(Y, n_val, rng)
+        pick = (lambda rows: None) if W is None else (lambda rows: W[rows])
+        return X[tr], Y[tr], X[val], Y[val], pick(tr), pick(val)
+
+    def _validation_rows(self, Y, n_val, rng):
+        if self._task.kind == "labels":
+            _, counts = np.unique(Y, return_counts=True)
+            if counts.min() >= 2 and len(counts) <= n_val <= Y.shape[0] - len(counts):
+                split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
+                tr, val = next(split.split(Y, Y.ravel()))
+                return val, tr
+        perm = rng.permutation(Y.shape[0])
+        return perm[:n_val], perm[n_val:]
 
     # ---- diagnostics ------------------------------------------------------------
     def _diagnose(self, X, rng, rank_tol=None, rank_gap=None):

@@ -275,15 +275,17 @@ class Validation(Callback):
 
     reads_module = True
 
-    def __init__(self, X, Y, score_fn, params):
-        self.X, self.Y, self.score_fn = X, Y, score_fn
+    def __init__(self, X, Y, score_fn, params, weight=None):
+        self.X, self.Y, self.score_fn, self.weight = X, Y, score_fn, weight
         self.best = _Snapshot(params)
         self.best_score = -math.inf
 
     def on_iteration(self, run, loss_value):
         run.module.eval()
         with torch.no_grad():
-            score = float(self.score_fn(run.module(self.X), self.Y))
+            out = run.module(self.X)
+            score = float(self.score_fn(out, self.Y) if self.weight is None
+                          else self.score_fn(out, self.Y, self.weight))
         run.module.train()
         run.result.validation_scores.append(score)
         if score > self.best_score:
@@ -682,9 +684,9 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
 
     ``sample_weight`` (a tensor of one weight per row, or None) is handed to
     ``loss_fn(output, target, weight)``, which averages with it.
-    ``validation=(X_val, Y_val, score_fn)``, ``score_fn(output, target)`` higher is
-    better: stopping follows the validation score and the best parameters are
-    restored. ``callback(n_iter, module)`` runs after every iteration and may
+    ``validation=(X_val, Y_val, score_fn[, W_val])``, ``score_fn(output, target[,
+    weight])`` higher is better: stopping follows the validation score and the best
+    parameters are restored. ``callback(n_iter, module)`` runs after every iteration and may
     return True to stop. A ``KeyboardInterrupt`` returns normally with
     ``stop_reason='interrupted'``; see :meth:`TrainingResult.raise_if_interrupted`.
     """
@@ -757,7 +759,9 @@ def _finish(run, elapsed):
 
 def _callbacks(module, settings, validation, verbose, callback, label=""):
     params = [p for p in module.parameters() if p.requires_grad]
-    out = [] if validation is None else [Validation(*validation, params)]
+    # (X_val, Y_val, score_fn) or, with sample weights, (X_val, Y_val, score_fn, W_val)
+    out = [] if validation is None else [Validation(*validation[:3], params,
+                                                    *validation[3:])]
     out.append(Plateau(settings.tol, settings.n_iter_no_change))
     if callback is not None:
         out.append(UserCallback(callback))

@@ -22,10 +22,16 @@ from torch.nn import functional as F
 __all__ = ["Regression", "Classification", "Reconstruction", "r2_score"]
 
 
-def r2_score(output, target):
-    """Coefficient of determination averaged over output columns, as a tensor."""
-    ss_res = ((target - output) ** 2).sum(0)
-    ss_tot = ((target - target.mean(0)) ** 2).sum(0)
+def r2_score(output, target, weight=None):
+    """Coefficient of determination averaged over output columns, as a tensor;
+    with ``weight``, each row counts ``weight_i`` times."""
+    if weight is not None:
+        w = (weight / weight.sum())[:, None]
+        ss_res = (w * (target - output) ** 2).sum(0)
+        ss_tot = (w * (target - (w * target).sum(0)) ** 2).sum(0)
+    else:
+        ss_res = ((target - output) ** 2).sum(0)
+        ss_tot = ((target - target.mean(0)) ** 2).sum(0)
     ss_tot = torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
     return (1 - ss_res / ss_tot).mean()
 
@@ -62,8 +68,8 @@ class Regression:
     def loss(self, output, target, weight=None):
         return _squared_error(output, target, weight, per_entry=False)
 
-    def score(self, output, target):
-        return r2_score(output, target)
+    def score(self, output, target, weight=None):
+        return r2_score(output, target, weight)
 
 
 class Reconstruction(Regression):
@@ -113,5 +119,9 @@ class Classification:
         each = F.cross_entropy(output, target.reshape(-1), reduction="none")
         return (weight * each).sum() / weight.sum()
 
-    def score(self, output, target):
-        return (output.argmax(1) == target.reshape(-1)).to(torch.float64).mean()
+    def score(self, output, target, weight=None):
+        right = (output.argmax(1) == target.reshape(-1)).to(torch.float64)
+        if weight is None:
+            return right.mean()
+        weight = weight.to(torch.float64)
+        return (weight * right).sum() / weight.sum()

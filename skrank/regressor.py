@@ -253,11 +253,18 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     n_iter_no_change : int, default=20
         Length of that window.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop on its R^2 score and
-        restore the best parameters.
+        Hold out ``validation_fraction`` of the data, stop on its R^2 score
+        (weighted by ``sample_weight`` when given) and restore the best parameters;
+        with ``n_init > 1`` the restart of best validation score is kept.
     validation_fraction : float in (0, 1), default=0.1
+        At least two samples are held out (a score of one sample says nothing);
+        :class:`DeepL2Classifier` stratifies the split by class when every class
+        has two samples.
     warm_start : bool, default=False
-        Reuse the previous fit's network as initialization.
+        Reuse the previous fit's network as initialization (``n_init`` applies to
+        a first fit only). A fit that the network cannot continue (other features,
+        outputs, classes or architecture) raises a ``ValueError``; set
+        ``warm_start=False`` to start over.
     rank_tol : float in (0, 1), default=0.1
         Relative tolerance of every rank in the diagnostics: singular values below
         ``rank_tol * s_max`` never count, and the rank is cut at the largest clear
@@ -400,7 +407,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         With ``track_rank_every > 0``: ``'n_iter'``, ``'time'`` (training seconds,
         tracking excluded), ``'bottleneck_rank'`` and ``'parameter_norm'`` per record.
     restart_objectives_ : ndarray of shape (n_init,)
-        The final objective of every restart (the lowest was kept).
+        The final objective of every restart (the lowest was kept; with
+        ``early_stopping``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
         The bottleneck rank of every restart (``None`` when ``n_init=1``).
     best_restart_ : int

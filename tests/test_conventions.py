@@ -222,3 +222,26 @@ def test_a_boolean_is_not_a_count(cls, param, data):
     X, y = data
     with pytest.raises(ValueError, match=f"'{param}' parameter .* Got True"):
         cls(**{param: True}).fit(X, y)
+
+
+def test_warm_start_refuses_what_it_cannot_continue(data):
+    # MLPClassifier's convention: a warm start that cannot reuse the network is
+    # an error, not a silent fresh start (nor output units reused for new labels)
+    X, y = data
+    kw = dict(depth=3, width=8, max_iter=5, random_state=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(n_init=3, **kw).fit(X, y)
+        assert len(reg.restart_objectives_) == 3  # n_init holds on a first fit
+        reg.fit(X, y)
+        with pytest.raises(ValueError, match="expecting 4 features"):
+            reg.fit(X[:, :2], y)
+        with pytest.raises(ValueError, match="n_outputs 3 vs 1"):
+            reg.fit(X, y[:, 0])
+        with pytest.raises(ValueError, match="depth 3 vs 4"):
+            reg.set_params(depth=4).fit(X, y)
+        assert reg.n_features_in_ == 4 and reg.predict(X).shape == y.shape
+        clf = DeepL2Classifier(**kw).fit(X, np.array(list("abc") * 20))
+        with pytest.raises(ValueError, match="classes"):
+            clf.fit(X, np.array(list("zbc") * 20))
+        assert clf.classes_.tolist() == ["a", "b", "c"]
