@@ -7,7 +7,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import (
+    BaseEstimator,
+    MetaEstimatorMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
@@ -179,7 +185,7 @@ def _take(a, idx):
     return _safe_indexing(a, idx)
 
 
-class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
+class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     """Fit a skrank estimator over a range of depths and choose one by rank.
 
     Every depth is cross-validated; per depth the selector records the
@@ -558,6 +564,20 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         """
         return self._check_refit().predict_proba(X)
 
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Compute class log-probabilities with ``best_estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._check_refit().predict_log_proba(X)
+
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Compute ``best_estimator_``'s decision function.
@@ -586,6 +606,35 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         """
         return self._check_refit().transform(X)
 
+    @available_if(_estimator_has("inverse_transform"))
+    def inverse_transform(self, X):
+        """Map back with ``best_estimator_`` (the autoencoder's decoder).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        return self._check_refit().inverse_transform(X)
+
+    @available_if(_estimator_has("get_feature_names_out"))
+    def get_feature_names_out(self, input_features=None):
+        """Names of :meth:`transform`'s columns, from ``best_estimator_``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Passed on to ``best_estimator_.get_feature_names_out``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        return self._check_refit().get_feature_names_out(input_features)
+
     @available_if(_estimator_has("transform"))
     def fit_transform(self, X, y=None, **params):
         """Fit, then :meth:`transform` ``X``.
@@ -604,7 +653,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         return self.fit(X, y, **params).transform(X)
 
     @available_if(_estimator_has("score"))
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """Return ``best_estimator_``'s score on ``X`` (and ``y``).
 
         Parameters
@@ -612,13 +661,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             ``None`` for an unsupervised estimator (the autoencoder).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed on when given.
 
         Returns
         -------
         score : float
         """
         est = self._check_refit()
-        return est.score(X) if y is None else est.score(X, y)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return est.score(X, **kwargs) if y is None else est.score(X, y, **kwargs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

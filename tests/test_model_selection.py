@@ -271,3 +271,32 @@ def test_alpha_grid_choice_rule():
     # rank 2 at alpha=1 is within the tolerance: lowest rank, then shallowest
     assert (sel.best_depth_, sel.best_alpha_, sel.best_rank_) == (4, 1.0, 2)
     assert sel.norm_slope_ == pytest.approx(2.0)  # over depths 4, 6 at alpha=1
+
+
+def test_the_selector_behaves_as_the_chosen_estimator(small):
+    # every method of the refitted estimator, and set_output in a Pipeline
+    pytest.importorskip("pandas")
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skrank import BottleneckAutoencoder
+
+    X, y = small
+    pipe = make_pipeline(RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3],
+                                                cv=2), LinearRegression())
+    pipe.set_output(transform="pandas").fit(X, y)
+    Z = pipe[:-1].transform(X)
+    sel = pipe[0]
+    assert Z.columns.tolist() == sel.get_feature_names_out().tolist()
+    assert Z.columns.tolist() == sel.best_estimator_.get_feature_names_out().tolist()
+    w = np.r_[np.ones(40), np.zeros(40)]
+    assert sel.score(X, y, sample_weight=w) == pytest.approx(
+        sel.best_estimator_.score(X[:40], y[:40]))
+    yc = (y[:, 0] > np.median(y[:, 0])).astype(int)
+    clf = RankAwareDepthSelector(DeepL2Classifier(**FAST), depths=[2], cv=2).fit(X, yc)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)),
+                               rtol=1e-5, atol=1e-6)
+    ae = RankAwareDepthSelector(BottleneckAutoencoder(**FAST), depths=[2], cv=2).fit(X)
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(X)),
+                               ae.best_estimator_.inverse_transform(
+                                   ae.best_estimator_.transform(X)))
