@@ -500,7 +500,8 @@ def _minibatch_phase(solver, runs, data, settings, max_iter, generators):
                 if run.record(loss_value):
                     break
         except _Diverged:
-            _diverged(run)
+            # a mini-batch phase before L-BFGS is its warm-up
+            _diverged(run, warmup=settings.solver == "lbfgs")
 
 
 SOLVERS = {
@@ -730,6 +731,10 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
             if k < len(phases) - 1:
                 for run in runs:
                     run.result.n_warmup = run.result.n_iter
+                    if run.result.stop_reason == "diverged":
+                        # a diverged warm-up left its last sane parameters:
+                        # L-BFGS, the solver asked for, starts from them
+                        run.result.stop_reason = "max_iter"
     except KeyboardInterrupt as exc:
         for run in runs:
             _interrupted(run, exc)
@@ -770,15 +775,16 @@ def _callbacks(module, settings, validation, verbose, callback, label=""):
     return out
 
 
-def _diverged(run):
+def _diverged(run, warmup=False):
     """Restore the last sane parameters and say so."""
     run.guard.restore()
     run.result.stop_reason = "diverged"
+    then = ("; L-BFGS goes on from them. Lower learning_rate_init or warmup_iter"
+            if warmup else ". Lower learning_rate_init or use solver='lbfgs'")
     warn_user(
         f"Training diverged at iteration {run.result.n_iter + 1} (non-finite or "
         "exploding loss or parameters); the last parameters with a finite loss "
-        "were restored. Lower learning_rate_init or use solver='lbfgs'.",
-        DivergenceWarning)
+        f"were restored{then}.", DivergenceWarning)
 
 
 def _interrupted(run, exc):

@@ -87,7 +87,7 @@ random_state, verbose, n_init, n_threads
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
         epochs and the shallow stage of a grown start not counted, see ``init``).
-    validation_scores_ : ndarray of shape (`n_iter_`,) or None
+    validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
     train_time_ : float

@@ -339,8 +339,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
         epochs and the shallow stage of a grown start not counted, see ``init``).
-    validation_scores_ : ndarray of shape (`n_iter_`,) or None
-        Validation R^2 per iteration, with early stopping.
+    validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
+        Validation R^2 per iteration, with early stopping (aligned with
+        ``loss_curve_``: warm-up epochs first).
     best_validation_score_ : float or None
     stop_reason_ : str
         'converged', 'max_iter', 'diverged' or 'interrupted' after :meth:`fit`;

@@ -68,7 +68,7 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
     loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
-    validation_scores_ : ndarray of shape (`n_iter_`,) or None
+    validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
     train_time_ : float

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from skrank import (
@@ -258,3 +259,16 @@ def test_n_init_with_early_stopping_keeps_the_best_validation_score(monkeypatch)
     assert len(set(scores)) == 3  # the restarts differ
     assert reg.best_restart_ == int(np.argmax(scores))
     assert reg.best_validation_score_ == max(scores)
+
+
+def test_a_diverged_warm_up_hands_over_to_lbfgs():
+    # the Adam warm-up explodes at this step size; L-BFGS, the solver asked for,
+    # goes on from the warm-up's last sane parameters instead of being skipped
+    X, y = _teacher(n=60)
+    reg = DeepL2Regressor(solver="lbfgs", warmup_iter=5, learning_rate_init=1e6,
+                          init="random", max_iter=60, **SMALL)
+    with pytest.warns(DivergenceWarning, match="L-BFGS goes on from them"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert reg.stop_reason_ != "diverged" and reg.n_iter_ > 0
+    assert reg.score(X, y) > 0.9
