@@ -199,11 +199,13 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                   **kwargs):
     """Train fresh or reused ``modules`` (``skrank._grow.train_grown``).
 
-    With ``init='auto'`` every fresh network also gets a grown start: a network of
-    depth 3 trained and deepened (``skrank._grow.grow_start``). A random fit that
-    ended above that start's objective, or above the zero network's, stopped in a
-    poor region; it is trained on from the grown start, and the lower of the two
-    fits is kept.
+    With ``init='auto'`` every fresh network is also grown: a network of depth 3
+    trained and deepened (``skrank._grow.grow_start``), then trained at full depth;
+    of the random fit and the grown one the lower objective is kept (a random fit
+    stops in sharp regions that no cheap bar detects, ``skrank._grow``). An
+    estimator with ``_trains_both_starts = False`` trains on from the grown start
+    only a random fit that ended above its objective before the deep stage, or
+    above the zero network's.
     """
     regrows = getattr(est, "module_", None) is not modules[0] and est._regrows()
     # a random attempt that is replaced is no fit of the user's: warn of the kept ones
@@ -224,12 +226,14 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
         r.train_time += f.train_time
     if any(f.stop_reason == "interrupted" for f in first):
         return modules, [replace(r, stop_reason="interrupted") for r in results]
-    reference = objectives(starts, X, Y, per_network=per_network, **stage)
-    zero = set(_stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
-                      arch["n_outputs"], X.dtype, per_network))
-    rows = [i for i, r in enumerate(results) if i in zero or (
-        r.loss_curve and r.stop_reason not in ("diverged", "interrupted")
-        and above_zero(r.loss_curve[-1], reference[i]))]
+    rows = [i for i, r in enumerate(results)
+            if r.loss_curve and r.stop_reason not in ("diverged", "interrupted")]
+    if not est._trains_both_starts:
+        reference = objectives(starts, X, Y, per_network=per_network, **stage)
+        zero = set(_stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
+                          arch["n_outputs"], X.dtype, per_network))
+        rows = [i for i in rows
+                if i in zero or above_zero(results[i].loss_curve[-1], reference[i])]
     if rows:
         _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network,
                   kwargs)
@@ -349,6 +353,10 @@ class _DeepL2Base(BaseEstimator):
     #: Whether the diagnostics also read the inputs' linear span (an SVD of the
     #: diagnostic sample; only the autoencoder compares its rank with it).
     _reads_input_span = False
+
+    #: ``init='auto'``: train the grown start of every fresh network to full depth
+    #: and keep the lower of the two fits (see ``train_started``).
+    _trains_both_starts = True
 
     #: Parameters every skrank estimator has; each adds its network's own.
     _parameter_constraints = {

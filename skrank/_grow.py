@@ -20,16 +20,18 @@ sec. 4), and the deep network is trained from there.
 Growing is not the better start everywhere: where the data term is strong
 (many outputs), the random start reaches lower objectives (by 1 to 7% on
 rank-k teachers with 12 outputs) and the shallow stage's extra directions can
-outlive the deep stage (a rank-3 teacher read 5 or 6). So the estimators'
-``init='auto'`` starts at random and measures each fit against two bars: the
-zero network's objective (:func:`zero_objective`) and the objective of the
-grown start before its deep stage (:func:`grow_start`: the depth-3 network
-fitted and deepened, one batched evaluation, :func:`objectives`). A fit above
-either stopped in a sharp region; it is trained on from the grown start. The
-second bar matters where the data term is strong: on 12 normalized outputs the
-zero network scores 12, and a random fit of a rank-5 teacher stopped at 9.6
-(rank 1, test R^2 0.67) where its grown start scored 2.2 before any deep
-training and 1.08 after (rank 5, test R^2 0.98).
+outlive the deep stage (a rank-4 polynomial teacher read 6 when grown, 4 from
+random). Nor is the random start: it stops in sharp regions, on one output
+(above the zero function's objective, :func:`zero_objective`) and on many (a
+rank-5 teacher stopped at 9.6, rank 1, test R^2 0.67, where the grown fit reached
+1.08, rank 5, R^2 0.98; a rank-4 teacher of Gaussian bumps at 1.43, rank 2, R^2
+0.81, against 0.86, rank 4, R^2 0.98). No cheap bar told these apart: the
+deepened start before training scored above the stuck fit on the second. So the
+estimators' ``init='auto'`` trains both, the random start and the grown one
+(:func:`grow_start`, then :func:`train_deep`), and keeps the lower objective: on
+30 held-out teachers of rank 1 to 5 it converged on all 30 and read the rank on
+25 (random alone: 28 converged, 24 right; grown alone: 30 and 24), for about a
+third more time than the random fit alone.
 """
 
 from dataclasses import replace

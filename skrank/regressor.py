@@ -210,20 +210,21 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         identity-like layers inserted at its bottleneck, which compute the same
         function on the training data (up to its directions below 5% of the
         largest), and fitted again (both stages capped at ``max_iter``; the first
-        counts as warm-up in ``loss_curve_`` and ``n_iter_``). ``'auto'``: the
-        random start, measured against a grown start (the depth-3 network fitted
-        and deepened, not yet trained deep): a fit that ends above its objective,
-        or above the zero network's (every parameter 0), is trained on from the
-        grown start, and the lower of the two is kept. A random deep network
-        starts with ``||theta||^2`` near ``2 * width * depth``, far above a
-        fitted one's; where the data term is weak against the penalty (one
-        output, a classifier's cross-entropy) its fit can stop in a sharp
-        region, above the zero network, and growing starts the deep fit from a
-        fitted, low-norm function instead. Where the data term is strong (many
-        outputs) the random start reaches lower objectives. Growing applies to
-        the 'relu' and 'identity' activations (under 'leaky_relu' the inserted
-        layers would not be identities) and not when ``warm_start`` reuses a
-        network or in ``partial_fit``.
+        counts as warm-up: in ``loss_curve_``, not in ``n_iter_``). ``'auto'``: both,
+        the random start and the grown one, each trained at full depth, and the
+        fit with the lower objective is kept (it costs both fits' time). A random
+        deep network starts with ``||theta||^2`` near ``2 * width * depth``, far
+        above a fitted one's; where the data term is weak against the penalty
+        (one output, a classifier's cross-entropy) its fit can stop in a sharp
+        region, above the zero network's objective (every parameter 0), and
+        growing starts the deep fit from a fitted, low-norm function instead.
+        Where the data term is strong (many outputs) the random start often
+        reaches lower objectives, but it can still stop in a sharp region that no
+        cheap bar detects (below the zero network's objective and below the grown
+        start's before its deep stage), hence both. Growing applies to the 'relu'
+        and 'identity' activations (under 'leaky_relu' the inserted layers would
+        not be identities) and not when ``warm_start`` reuses a network or in
+        ``partial_fit``.
     solver : {'lbfgs', 'adam', 'sgd'}, default='lbfgs'
         Full-batch L-BFGS with a strong Wolfe line search reaches the bottleneck
         structure far faster than the stochastic solvers on moderate data sets;
@@ -425,10 +426,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     Weights are initialized Kaiming-normal with zero biases: torch's default
     initialization makes a deep ReLU network's output vanish, and the penalty
     then drives it to the zero function. A random deep start can stop far above
-    the objective it could reach: ``fit`` then grows the network from depth 3
-    (``init``). Inputs and targets are centered and divided by one scale each
-    (``normalize``), so ``alpha`` means the same in any units; a per-feature
-    rescaling (``StandardScaler``) changes the geometry and is the user's choice.
+    the objective it could reach: ``fit`` also grows the network from depth 3 and
+    keeps the lower fit (``init``). Inputs and targets are centered and divided by
+    one scale each (``normalize``), so ``alpha`` means the same in any units; a
+    per-feature rescaling (``StandardScaler``) changes the geometry and is the
+    user's choice.
 
     References
     ----------

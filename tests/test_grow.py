@@ -165,11 +165,11 @@ def test_batched_grown_fits_equal_separate_fits():
         np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
 
 
-def test_auto_grows_only_a_fit_stuck_above_the_zero_network(monkeypatch):
-    """A random start on one output (weak data term) ends above the zero network
-    and is grown; on 12 outputs of a rank-2 teacher it is kept. Either way a
-    depth-3 network is trained: deepened, it is the start the random fit must
-    beat."""
+def test_auto_trains_both_starts(monkeypatch):
+    """A random start on one output (weak data term) ends above the zero network;
+    on 12 outputs of a rank-2 teacher it does well. Either way the network is
+    also grown (depth 3, deepened, trained at full depth): a random fit can stop
+    in a sharp region that no cheap bar detects."""
     depths = _depths_trained(monkeypatch)
     X, y = _square(300, 0)
     reg = DeepL2Regressor(random_state=0).fit(X, y)
@@ -180,24 +180,14 @@ def test_auto_grows_only_a_fit_stuck_above_the_zero_network(monkeypatch):
     X = rng.standard_normal((300, 8))
     Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
     reg = DeepL2Regressor(random_state=0).fit(X, Y)
-    assert depths == [[12], [3]]
-    assert len(reg.loss_curve_) == reg.n_iter_ and reg.stop_reason_ == "converged"
+    assert depths == [[12], [3], [12]]
+    assert reg.stop_reason_ == "converged"
 
 
-def test_auto_grows_a_fit_that_ends_above_the_grown_start(monkeypatch):
-    """Below the zero network is not enough: a random fit that ends above the
-    objective of the deepened depth-3 network (here made unbeatable) is trained on
-    from that start, and the lower fit is kept."""
+def test_auto_keeps_the_lower_of_the_random_and_the_grown_fit(monkeypatch):
     import skrank._base as base
 
     depths = _depths_trained(monkeypatch)
-    seen = []
-
-    def unbeatable(modules, *args, **kwargs):
-        seen.append(len(modules))
-        return [float("-inf")] * len(modules)
-
-    monkeypatch.setattr(base, "objectives", unbeatable)
     finals = []
 
     def recording(f):
@@ -216,24 +206,29 @@ def test_auto_grows_a_fit_that_ends_above_the_grown_start(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg = DeepL2Regressor(random_state=0, max_iter=60).fit(X, Y)
-    assert seen == [1] and depths == [[12], [3], [12]]
-    # the random fit and the one trained on from the grown start: the lower is kept
+    assert depths == [[12], [3], [12]]
+    # the random fit and the grown one: the lower is kept
     assert len(finals) == 2 and finals[0] != finals[1]
     assert reg.restart_objectives_[0] == min(finals) == reg.loss_curve_[-1]
     assert (len(reg.loss_curve_) > reg.n_iter_) == (finals[1] < finals[0])
 
 
-def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
+def test_auto_keeps_the_lower_fit_of_each_network_of_a_batch(monkeypatch):
     """Batched fits (fit_many, the selector's folds and alphas): every network gets
-    its own grown start, and only a network whose random fit ended above its
-    start (here: the second, whose start is made unbeatable) is trained on from
-    it; the others keep their random-start fits."""
+    its own grown start and keeps the lower of its own two fits."""
     import skrank._base as base
     from skrank._base import fit_many
 
     depths = _depths_trained(monkeypatch)
-    monkeypatch.setattr(base, "objectives",
-                        lambda modules, *a, **k: [float("inf"), float("-inf")])
+    real = base.train_deep
+
+    def worse_for_the_first(starts, first, X, Y, **kwargs):
+        # the first network's grown fit is made to end higher: it keeps its random
+        # fit, the second keeps whichever is lower
+        out = real(starts, first, X, Y, **kwargs)
+        return [replace(out[0], loss_curve=out[0].loss_curve[:-1] + [1e9])] + out[1:]
+
+    monkeypatch.setattr(base, "train_deep", worse_for_the_first)
     rng = np.random.default_rng(1)
     X = rng.standard_normal((300, 8))
     Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
@@ -241,8 +236,9 @@ def test_auto_grows_the_stuck_networks_of_a_batch_only(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ests = fit_many([DeepL2Regressor(random_state=0, max_iter=60) for _ in data], data)
-    assert depths == [[12, 12], [3, 3], [12]]
-    assert len(ests[0].loss_curve_) == ests[0].n_iter_
+    assert depths == [[12, 12], [3, 3], [12, 12]]
+    assert len(ests[0].loss_curve_) == ests[0].n_iter_  # its random fit
+    assert ests[0].loss_curve_[-1] < 1e9
 
 
 def test_a_discarded_random_attempt_does_not_warn():
@@ -281,7 +277,6 @@ def test_a_kept_random_fit_keeps_its_warning_and_rank_history(monkeypatch):
 
     import skrank._base as base
 
-    monkeypatch.setattr(base, "objectives", lambda modules, *a, **k: [float("-inf")])
     real = base.train_deep
 
     def converging_but_worse(*args, **kwargs):
@@ -301,3 +296,24 @@ def test_a_kept_random_fit_keeps_its_warning_and_rank_history(monkeypatch):
     assert sum("Maximum iterations" in str(w.message) for w in caught) == 1
     assert reg.rank_history_["n_iter"].max() == reg.n_iter_
     assert reg.rank_history_["parameter_norm"][-1] == pytest.approx(reg.parameter_norm_)
+
+
+@pytest.mark.parametrize("reference, regrown", [(float("inf"), False),
+                                                (float("-inf"), True)])
+def test_the_autoencoder_trains_on_from_the_grown_start_past_its_bar(
+        reference, regrown, monkeypatch):
+    """The autoencoder keeps the bars: its random fit is trained on from the grown
+    start only when it ended above that start's objective before the deep stage
+    (made here unbeatable, or beaten by any fit)."""
+    import skrank._base as base
+
+    depths = _depths_trained(monkeypatch)
+    monkeypatch.setattr(base, "objectives", lambda modules, *a, **k: [reference])
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 3, 120)
+    X = np.column_stack([np.cos(t), np.sin(t), t])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BottleneckAutoencoder(depth=5, width=16, max_iter=40, warmup_iter=0,
+                              random_state=0).fit(X)
+    assert depths == ([[5], [3], [5]] if regrown else [[5], [3]])
