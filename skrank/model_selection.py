@@ -622,7 +622,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     @available_if(_estimator_has("get_feature_names_out"))
     def get_feature_names_out(self, input_features=None):
-        """Names of :meth:`transform`'s columns, from ``best_estimator_``.
+        """Get the names of :meth:`transform`'s columns from ``best_estimator_``.
 
         Parameters
         ----------
