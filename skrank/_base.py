@@ -108,6 +108,9 @@ class _Plan:
     trackers: list
     rng: np.random.RandomState
     task: object
+    #: rows held out of training (``early_stopping``, an autoencoder's
+    #: ``data_noise`` calibration), scaled; None when none are
+    X_held: np.ndarray = None
 
     def training_tensors(self):
         return _tensors(self.task, self.X_fit, self.Y_fit, self.modules[0])
@@ -454,8 +457,9 @@ class _DeepL2Base(BaseEstimator):
                 f"hold: min(width={self.width}, n_samples={n_samples})."
             )
 
-    def _extra_attributes(self, report):
-        """Estimator-specific fitted attributes from the report, as a dict."""
+    def _extra_attributes(self, report, X_held=None):
+        """Estimator-specific fitted attributes from the report (and the scaled
+        held-out rows ``X_held``, see :meth:`_holds_out`), as a dict."""
         return {}
 
     # ---- fit --------------------------------------------------------------------
@@ -494,18 +498,18 @@ class _DeepL2Base(BaseEstimator):
         trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
                                  self.n_diagnostic_samples, rng, m.penalizes_bias,
                                  self.rank_gap) for m in modules]
-        validation = None if X_val is None else (
+        validation = None if X_val is None or not self.early_stopping else (
             *self._tensors(X_val, Y_val, modules[0]), self._task.score) + (
             () if W_val is None else (torch.tensor(W_val, **placement(modules[0])),))
         return _Plan(X_tr, X_fit, Y_fit, W_fit, validation, modules, generators,
-                     trackers, rng, self._task)
+                     trackers, rng, self._task, X_held=X_val)
 
     def _complete(self, plan, results):
         """Everything after training: the kept network, the record, the diagnostics."""
         best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng)
         self._record_training(results[best], plan.trackers[best])
         _warn_if_above_zero_network(plan, self.module_, results[best])
-        self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng))
+        self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng), plan.X_held)
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop
         results[best].raise_if_interrupted()
@@ -540,7 +544,7 @@ class _DeepL2Base(BaseEstimator):
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
                 np.array(result.loss_curve[-1:]), 0, None
-            self._set_diagnostics(self._diagnose(X, rng))
+            self._set_diagnostics(self._diagnose(X, rng), X)
         return self
 
     def _partial_data(self, X, y, sample_weight, classes, first):
@@ -694,7 +698,8 @@ class _DeepL2Base(BaseEstimator):
         MLPClassifier's): a random one can leave a rare class out of the validation
         rows, which then reward predicting the majority.
         """
-        if not self.early_stopping:
+        why = self._holds_out()
+        if why is None:
             return X, Y, None, None, W, None
         frac = self.validation_fraction
         n_val = int(round(frac * X.shape[0]))
@@ -705,15 +710,20 @@ class _DeepL2Base(BaseEstimator):
             while not 2 <= round(frac * need) <= need - 1:
                 need += 1
             raise ValueError(
-                f"early_stopping with validation_fraction={frac} holds out "
+                f"{why[0]} with validation_fraction={frac} holds out "
                 f"round({frac} * n_samples) samples and needs at least two in the "
                 f"validation split (a score of one sample says nothing) and one to "
                 f"train on, hence at least {need} samples; got {X.shape[0]}. Pass "
-                "more samples, another validation_fraction or early_stopping=False."
+                f"more samples, another validation_fraction or {why[0]}={why[1]}."
             )
         val, tr = self._validation_rows(Y, n_val, rng)
         pick = (lambda rows: None) if W is None else (lambda rows: W[rows])
         return X[tr], Y[tr], X[val], Y[val], pick(tr), pick(val)
+
+    def _holds_out(self):
+        """The parameter that holds ``validation_fraction`` of the rows out of
+        training and its value that would not, or None."""
+        return ("early_stopping", "False") if self.early_stopping else None
 
     def _validation_rows(self, Y, n_val, rng):
         if self._task.kind == "labels":
@@ -740,8 +750,10 @@ class _DeepL2Base(BaseEstimator):
             report.input_rank = _diag.input_rank(X, tol=tol, min_gap=min_gap)
         return report
 
-    def _set_diagnostics(self, report):
-        """Copy the report to fitted attributes (the one place that sets them)."""
+    def _set_diagnostics(self, report, X_held=None):
+        """Copy the report to fitted attributes (the one place that sets them);
+        ``X_held``: scaled rows the network was not fitted to (None: none), for
+        attributes read on them."""
         bn = report.bottleneck
         k = self._n_codes(bn)
         self.layer_spectra_ = report.layer_spectra
@@ -761,7 +773,7 @@ class _DeepL2Base(BaseEstimator):
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = report.nonlinearity_impact
         self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
-        for name, value in self._extra_attributes(report).items():
+        for name, value in self._extra_attributes(report, X_held).items():
             setattr(self, name, value)
         _warn_if_unclear(report, self.rank_tol)
 

@@ -59,7 +59,7 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
     _transform_constraints = {"n_components": [Interval(Integral, 1, None,
                                                         closed="left"), None]}
 
-    def _extra_attributes(self, report):
+    def _extra_attributes(self, report, X_held=None):
         return {"n_components_": self._n_codes(report.bottleneck)}
 
     @property

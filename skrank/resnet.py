@@ -200,10 +200,10 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
         self.n_threads = n_threads
         self.n_components = n_components
 
-    def _extra_attributes(self, report):
+    def _extra_attributes(self, report, X_held=None):
         # candidates: embedding, the stream s_0..s_L, unembedding (ResidualNet)
         return {
-            **super()._extra_attributes(report),
+            **super()._extra_attributes(report, X_held),
             "embedding_spectrum_": report.layer_spectra[0],
             "unembedding_spectrum_": report.layer_spectra[-1],
             "stream_ranks_": np.asarray(report.bottleneck.weight_ranks[1:-1]),

@@ -1,0 +1,110 @@
+"""Calibrating a denoiser on noisy data alone: Stein's unbiased risk estimate.
+
+An autoencoder trained on noisy data has no clean copy to be judged against. When
+the data are ``y = x + n`` with Gaussian noise ``n ~ N(0, sigma^2 I_D)``, Stein's
+lemma gives the expected squared error of any (weakly differentiable) map ``g`` to
+the clean points from the noisy ones only (Stein 1981):
+
+    E ||g(y) - x||^2 = E [ ||g(y) - y||^2 - D sigma^2 + 2 sigma^2 div g(y) ],
+
+``div g`` the trace of ``g``'s Jacobian. Along the line ``g_c(y) = y + c (r(y) - y)``
+from the identity (``c = 0``) through the network's reconstruction ``r`` (``c = 1``)
+the estimate is a quadratic in ``c``, least at
+
+    c* = sigma^2 sum_i (D - div r(y_i)) / sum_i ||r(y_i) - y_i||^2.
+
+Why the line matters: a denoising autoencoder trained on noisy data at noise
+``s`` learns ``E[y | y + s e]``, a shrinkage towards the *noisy* data; across
+the manifold, with ``s = sigma``, it removes about half the noise (``c* = 2``
+would remove all of it, as in Noisier2Noise, Moran et al. 2020), while an
+``alpha`` strong against the noise over-smooths (``c* < 1`` mixes the input back
+in, measured 0.71 to 0.79 on noisy digits). The estimate is in-sample when computed
+on the training data (the network depends on them), a small bias against the
+thousands of points it averages.
+"""
+
+import numpy as np
+import torch
+from torch.func import jvp
+
+from ._device import as_tensor
+
+__all__ = ["divergence", "sure_gain"]
+
+#: Probes of the Jacobian's trace: exact (one per input dimension) up to this many
+#: dimensions, Rademacher probes (Hutchinson's estimator) beyond: summed over
+#: hundreds of points its error averages out.
+N_PROBES = 64
+
+
+def divergence(module, X, *, n_probes=N_PROBES, generator=None):
+    """The trace of the Jacobian of ``module`` (``R^D -> R^D``) at each row of ``X``.
+
+    Exact when ``D <= n_probes`` (``D`` forward-mode products with the basis
+    vectors); otherwise Hutchinson's unbiased estimate ``mean_p v_p^T J v_p`` over
+    ``n_probes`` Rademacher vectors per row.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    X : ndarray of shape (n_samples, D)
+        In the module's units.
+    n_probes : int, default=64
+    generator : torch.Generator or None
+        Draws the Rademacher probes.
+
+    Returns
+    -------
+    div : ndarray of shape (n_samples,)
+    """
+    x = as_tensor(X, module)
+    D = x.shape[1]
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    exact = D <= n_probes
+    for p in range(D if exact else n_probes):
+        if exact:
+            v = torch.zeros_like(x)
+            v[:, p] = 1
+        else:
+            signs = torch.randint(0, 2, x.shape, generator=generator)
+            v = (2 * signs - 1).to(x)
+        with torch.no_grad():
+            _, jv = jvp(module, (x,), (v,))
+        total += (v * jv).sum(1).to("cpu", torch.float64)
+    return (total if exact else total / n_probes).numpy()
+
+
+def sure_gain(module, X, sigma, *, generator=None):
+    """The step ``c*`` along ``y + c (r(y) - y)`` of least Stein risk, and that risk.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The reconstruction ``r``, ``R^D -> R^D``.
+    X : ndarray of shape (n_samples, D)
+        Noisy points, in the module's units.
+    sigma : float
+        The standard deviation of their Gaussian noise, in the same units.
+    generator : torch.Generator or None
+        Draws :func:`divergence`'s probes when ``D`` is large.
+
+    Returns
+    -------
+    gain : float
+        ``c*``, at least 0 (a negative step moves away from the reconstruction:
+        then the input itself is the estimate); 1 when ``r`` is the identity on
+        ``X``.
+    risk : float
+        The estimated mean squared error ``||g_c*(y) - x||^2`` per point.
+    """
+    y = np.asarray(X, dtype=np.float64)
+    with torch.no_grad():
+        r = module(as_tensor(X, module)).to("cpu", torch.float64).numpy()
+    D = y.shape[1]
+    residual = float(np.sum((r - y) ** 2))
+    shrink = float(np.sum(D - divergence(module, X, generator=generator)))
+    gain = max(sigma**2 * shrink / residual, 0.0) if residual > 0 else 1.0
+    n = len(y)
+    # the quadratic at its least point: c^2 |r-y|^2 - 2 c sigma^2 (D - div) + N D sigma^2
+    risk = (gain**2 * residual - 2 * gain * sigma**2 * shrink + n * D * sigma**2) / n
+    return gain, risk
