@@ -8,8 +8,10 @@ and copies :func:`skrank.diagnostics.diagnose`'s report to fitted attributes.
 
 What a subclass may add: ``_validate_fit_data`` (its own input checks),
 ``_training_pairs`` (data augmentation), ``_n_codes`` (how many bottleneck
-coordinates ``transform`` returns) and ``_extra_attributes`` (attributes of its own
-from the report, returned as a dict: nothing overwrites the shared ones).
+coordinates ``transform`` returns), ``_holds_out`` (rows held out of training for
+a reading of its own) and ``_extra_attributes`` (attributes of its own from the
+report and the held-out rows, returned as a dict: nothing overwrites the shared
+ones).
 """
 
 import copy
@@ -544,7 +546,7 @@ class _DeepL2Base(BaseEstimator):
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
                 np.array(result.loss_curve[-1:]), 0, None
-            self._set_diagnostics(self._diagnose(X, rng), X)
+            self._set_diagnostics(self._diagnose(X, rng))
         return self
 
     def _partial_data(self, X, y, sample_weight, classes, first):
@@ -692,7 +694,8 @@ class _DeepL2Base(BaseEstimator):
         return out * self.target_scale_ + self.target_mean_
 
     def _split(self, X, Y, rng, W=None):
-        """Training and validation rows (``early_stopping``), and their weights.
+        """Training and held-out rows (``early_stopping``, see :meth:`_holds_out`),
+        and their weights.
 
         A classifier's split is stratified when every class has two samples (as
         MLPClassifier's): a random one can leave a rare class out of the validation
