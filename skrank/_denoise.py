@@ -30,7 +30,7 @@ from torch.func import jvp
 
 from ._device import as_tensor
 
-__all__ = ["divergence", "sure_gain"]
+__all__ = ["divergence", "sure_gain", "sure_risk"]
 
 #: Probes of the Jacobian's trace: exact (one per input dimension) up to this many
 #: dimensions, Rademacher probes (Hutchinson's estimator) beyond: summed over
@@ -75,6 +75,30 @@ def divergence(module, X, *, n_probes=N_PROBES, generator=None):
     return (total if exact else total / n_probes).numpy()
 
 
+def _terms(module, X, generator):
+    """``sum ||r(y) - y||^2`` and ``sum (D - div r(y))`` over the rows of ``X``."""
+    y = np.asarray(X, dtype=np.float64)
+    with torch.no_grad():
+        r = module(as_tensor(X, module)).to("cpu", torch.float64).numpy()
+    residual = float(np.sum((r - y) ** 2))
+    shrink = float(np.sum(y.shape[1] - divergence(module, X, generator=generator)))
+    return residual, shrink
+
+
+def _risk(gain, residual, shrink, sigma, n, D):
+    """Stein's estimate per point of ``y + gain (r(y) - y)``: the quadratic
+    ``c^2 |r-y|^2 - 2 c sigma^2 (D - div r) + N D sigma^2``, over ``N``."""
+    return (gain**2 * residual - 2 * gain * sigma**2 * shrink + n * D * sigma**2) / n
+
+
+def sure_risk(module, X, sigma, gain, *, generator=None):
+    """Stein's estimate of the mean squared error of ``y + gain (r(y) - y)`` to the
+    clean points under the noisy rows ``X`` (which ``module`` and ``gain`` must not
+    have been fitted to), per point; arguments as :func:`sure_gain`'s."""
+    residual, shrink = _terms(module, X, generator)
+    return _risk(gain, residual, shrink, sigma, *np.shape(X))
+
+
 def sure_gain(module, X, sigma, *, generator=None):
     """The step ``c*`` along ``y + c (r(y) - y)`` of least Stein risk, and that risk.
 
@@ -98,14 +122,6 @@ def sure_gain(module, X, sigma, *, generator=None):
     risk : float
         The estimated mean squared error ``||g_c*(y) - x||^2`` per point.
     """
-    y = np.asarray(X, dtype=np.float64)
-    with torch.no_grad():
-        r = module(as_tensor(X, module)).to("cpu", torch.float64).numpy()
-    D = y.shape[1]
-    residual = float(np.sum((r - y) ** 2))
-    shrink = float(np.sum(D - divergence(module, X, generator=generator)))
+    residual, shrink = _terms(module, X, generator)
     gain = max(sigma**2 * shrink / residual, 0.0) if residual > 0 else 1.0
-    n = len(y)
-    # the quadratic at its least point: c^2 |r-y|^2 - 2 c sigma^2 (D - div) + N D sigma^2
-    risk = (gain**2 * residual - 2 * gain * sigma**2 * shrink + n * D * sigma**2) / n
-    return gain, risk
+    return gain, _risk(gain, residual, shrink, sigma, *np.shape(X))

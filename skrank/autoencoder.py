@@ -11,7 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
-from ._denoise import sure_gain
+from ._denoise import sure_gain, sure_risk
 from ._tasks import Reconstruction
 from ._warn import warn_user
 from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
@@ -542,11 +542,50 @@ random_state, verbose, n_init, n_threads
                         mean=self.bottleneck_mean_, weight_ranks=self.layer_ranks_)
         return local_dimension(factored_jacobian_spectra(self.module_, self._check_X(X), bn))
 
-    def score(self, X, y=None):
-        """Return the reconstruction R^2: ``1 - ||X - f(X)||^2 / ||X - mean(X)||^2``.
+    def denoising_risk(self, X):
+        """Estimate the mean squared error of :meth:`denoise` to the clean points under ``X``.
 
-        The default score of :class:`~skrank.RankAwareDepthSelector` and of
-        scikit-learn's searches on an autoencoder.
+        Stein's unbiased risk estimate at the fitted ``denoising_gain_``, for
+        noisy rows ``X`` with Gaussian noise of level ``data_noise`` that the
+        autoencoder was not fitted to (on its training rows it is optimistic):
+        the error summed over the features, averaged over the rows, in squared
+        units of ``X``. No clean data needed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Noisy points, not the training rows.
+
+        Returns
+        -------
+        risk : float
+
+        Raises
+        ------
+        ValueError
+            If ``data_noise=0``: the noise level is unknown.
+        """
+        check_is_fitted(self)
+        if not self.data_noise:
+            raise ValueError("denoising_risk needs the noise level of the data: fit with "
+                             "data_noise > 0.")
+        rng = check_random_state(self.random_state)
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        scale = self.input_scale_
+        return scale**2 * sure_risk(self.module_, self._check_X(X), self.data_noise / scale,
+                                    self.denoising_gain_, generator=generator)
+
+    def score(self, X, y=None):
+        """Return the reconstruction R^2, or with ``data_noise`` the denoising one.
+
+        ``1 - ||X - f(X)||^2 / ||X - mean(X)||^2``; with ``data_noise > 0``,
+        ``1 - denoising_risk(X) / mean ||X - mean(X)||^2``: the error of
+        :meth:`denoise` to the clean points, estimated from the noisy ones (on
+        noisy points the reconstruction R^2 rewards the identity, which keeps the
+        noise). The default score of :class:`~skrank.RankAwareDepthSelector` and
+        of scikit-learn's searches on an autoencoder: with ``data_noise`` they
+        choose ``alpha``, depth or ``input_noise`` by the estimated denoising
+        error, without clean data.
 
         Parameters
         ----------
@@ -558,6 +597,11 @@ random_state, verbose, n_init, n_threads
         -------
         score : float
         """
+        if self.data_noise:
+            risk = self.denoising_risk(X)
+            X = np.asarray(X, dtype=np.float64)
+            total = np.sum((X - X.mean(0)) ** 2) / len(X)
+            return float(1 - risk / total) if total > 0 else float(risk <= 0)
         X_hat = self.reconstruct(X)
         X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]),
                        dtype=np.float64)

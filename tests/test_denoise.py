@@ -170,3 +170,27 @@ def test_early_stopping_and_data_noise_name_both_in_the_error():
     with pytest.raises(ValueError, match="early_stopping=False and data_noise=0"):
         BottleneckAutoencoder(data_noise=0.1, early_stopping=True,
                               **small()).fit(np.eye(4)[:3])
+
+
+def test_risk_on_fresh_rows_tracks_the_error_and_the_score_ranks_settings():
+    for seed in range(2):
+        _, noisy = _noisy_sheet(300, seed)
+        clean_test, noisy_test = _noisy_sheet(300, seed + 100)
+        true, scores = [], []
+        for alpha in (0.003, 0.03, 0.3):
+            ae = BottleneckAutoencoder(random_state=seed, **{**CALIBRATED, "alpha": alpha})
+            ae.fit(noisy)
+            true.append(np.mean(np.sum((ae.denoise(noisy_test) - clean_test) ** 2, axis=1)))
+            # standard error sigma^2 sqrt(2 D / n) = 0.025 on 300 rows of 12 features
+            # (measured: within 0.034 of the truth)
+            assert abs(ae.denoising_risk(noisy_test) - true[-1]) < 3 * 0.025
+            scores.append(ae.score(noisy_test))
+        # the reconstruction R^2 of noisy rows would reward the identity instead
+        assert np.argmax(scores) == np.argmin(true)
+
+
+def test_denoising_risk_needs_the_noise_level():
+    _, noisy = _noisy_sheet(40, 0)
+    ae = BottleneckAutoencoder(**small(input_noise=0.3)).fit(noisy)
+    with pytest.raises(ValueError, match="data_noise > 0"):
+        ae.denoising_risk(noisy)
