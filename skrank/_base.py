@@ -76,6 +76,19 @@ def _stochastic(estimator):
     return True
 
 
+def _checked_weight(sample_weight, X):
+    """Validated sample weights with mean 1 (None stays None).
+
+    Every use is scale-free (weighted means), but float32 is not: uniform weights
+    of 1e38 overflowed the loss and stopped the fit at its random start."""
+    if sample_weight is None:
+        return None
+    # refuses negative weights and all-zero ones by name
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    w = w / w.max()  # first: the mean of huge weights overflows
+    return w / w.mean()
+
+
 def warm_deeper(previous, estimator, X, *, rtol):
     """Start ``estimator`` (an unfitted, deeper clone) from ``previous``'s network.
 
@@ -87,6 +100,11 @@ def warm_deeper(previous, estimator, X, *, rtol):
     x = as_tensor(previous._scale_inputs(X), previous.module_)
     estimator.module_ = previous.module_.deepened(
         estimator.depth - previous.depth, previous.bottleneck_layer_, x, rtol=rtol)
+    # the warm fit checks its data against these (validate_data without reset):
+    # absent, a DataFrame read as unnamed and warned at every depth
+    for name in ("n_features_in_", "feature_names_in_"):
+        if hasattr(previous, name):
+            setattr(estimator, name, getattr(previous, name))
     return estimator
 
 
@@ -383,7 +401,7 @@ class _DeepL2Base(BaseEstimator):
         "warm_start": ["boolean"],
         "rank_tol": [Interval(Real, 0, 1, closed="neither")],
         "rank_gap": [Interval(Real, 1, None, closed="left")],
-        "n_diagnostic_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_diagnostic_samples": [Interval(Integral, 2, None, closed="left")],
         "n_jacobian_points": [Interval(Integral, 0, None, closed="left")],
         "track_rank_every": [Interval(Integral, 0, None, closed="left")],
         "normalize": ["boolean"],
@@ -451,12 +469,15 @@ class _DeepL2Base(BaseEstimator):
                 "start over.")
 
     def _check_n_components(self, n_samples):
-        """Refuse, before training, more codes than the bottleneck can hold."""
+        """Refuse, before training, more codes than the bottleneck can hold: its
+        coordinates are read on at most ``n_diagnostic_samples`` training rows."""
         n_components = getattr(self, "n_components", None)
-        if n_components is not None and n_components > min(self.width, n_samples):
+        n_rows = min(n_samples, self.n_diagnostic_samples)
+        if n_components is not None and n_components > min(self.width, n_rows):
             raise ValueError(
                 f"n_components={n_components} exceeds what the bottleneck layer can "
-                f"hold: min(width={self.width}, n_samples={n_samples})."
+                f"hold: min(width={self.width}, training rows={n_samples}, "
+                f"n_diagnostic_samples={self.n_diagnostic_samples})."
             )
 
     def _extra_attributes(self, report, X_held=None):
@@ -479,10 +500,7 @@ class _DeepL2Base(BaseEstimator):
         warm = self.warm_start and getattr(self, "module_", None) is not None
         # a warm start keeps the fitted feature count and names: checked, not reset
         X, y = self._validate_fit_data(X, y, reset=not warm)
-        if sample_weight is not None:
-            # refuses negative weights and all-zero ones by name
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+        sample_weight = _checked_weight(sample_weight, X)
         Y, target_attrs = self._task.encode(y)
         self._check_warm_start(X.shape[1], self._task.n_outputs(Y, target_attrs),
                                target_attrs)
@@ -496,6 +514,8 @@ class _DeepL2Base(BaseEstimator):
         modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
                                  device, generators, depth=self._first_depth())
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
+        # the rows held out leave fewer to read the bottleneck's coordinates on
+        self._check_n_components(X_tr.shape[0])
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
         trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
                                  self.n_diagnostic_samples, rng, m.penalizes_bias,
@@ -522,9 +542,7 @@ class _DeepL2Base(BaseEstimator):
         with threads(self.n_threads):
             first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
-            if sample_weight is not None:
-                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                     ensure_non_negative=True)
+            sample_weight = _checked_weight(sample_weight, X)
             X, Y, attrs = self._partial_data(X, y, sample_weight, classes, first)
             rng = check_random_state(self.random_state)
             if first:

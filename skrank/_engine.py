@@ -372,15 +372,21 @@ def _data_loss(loss_fn, output, Y, W):
     return loss_fn(output, Y) if W is None else loss_fn(output, Y, W)
 
 
+def _present(X, Y, W):
+    """The rows of positive weight: a row of weight 0 is a row absent (weights
+    count as repeats); kept, it could fill a whole batch, whose weighted mean loss
+    is then 0/0."""
+    if W is not None and not bool((W > 0).all()):
+        keep = W > 0
+        X, Y, W = X[keep], Y[keep], W[keep]
+    return X, Y, W
+
+
 class _Minibatch:
     """Adam or SGD (Nesterov momentum) on shuffled mini-batches, one epoch a step."""
 
     def __init__(self, run, X, Y, W, loss_fn, alpha, groups, settings, solver, generator):
-        if W is not None and not bool((W > 0).all()):
-            # a row of weight 0 is a row absent (weights count as repeats); kept,
-            # it could fill a whole batch, whose weighted mean loss is then 0/0
-            keep = W > 0
-            X, Y, W = X[keep], Y[keep], W[keep]
+        X, Y, W = _present(X, Y, W)
         n = X.shape[0]
         bs = settings.batch_size
         self.run, self.X, self.Y, self.W, self.loss_fn = run, X, Y, W, loss_fn
@@ -816,6 +822,7 @@ class Stepper:
             self.epochs = _Minibatch(run, X, Y, W, *self.args)
         else:
             bs = self.args[3].batch_size
+            X, Y, W = _present(X, Y, W)
             self.epochs.X, self.epochs.Y, self.epochs.W = X, Y, W
             self.epochs.batch_size = len(X) if bs is None else max(1, min(bs, len(X)))
         run.module.train()

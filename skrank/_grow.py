@@ -184,7 +184,12 @@ def _joined(first, second):
     L-BFGS are); a divergence in either stage is the fit's (it was warned of)."""
     k = len(first.loss_curve)
     diverged = "diverged" in (first.stop_reason, second.stop_reason)
+    # validation scores stay aligned with the objectives, the first stage's first
+    scores = second.validation_scores
+    if first.validation_scores is not None and scores is not None:
+        scores = list(first.validation_scores) + list(scores)
     return replace(second, loss_curve=first.loss_curve + second.loss_curve,
+                   validation_scores=scores,
                    n_iter=k + second.n_iter, n_warmup=k + second.n_warmup,
                    train_time=first.train_time + second.train_time,
                    stop_reason="diverged" if diverged else second.stop_reason)

@@ -22,8 +22,11 @@ answers the questions training, diagnostics, persistence and the depth selector 
 
 A new architecture is one subclass here plus an estimator that names it (its class
 in ``_network`` and the parameters it takes in ``_network_params``): two files.
-Any other ``nn.Module`` is read through :func:`as_network`, which runs its children
-in order (an ``nn.Sequential`` of ``nn.Linear`` layers and activations).
+Any other ``nn.Module`` is read through :func:`as_network`, which runs its leaf
+submodules in order (nested ``nn.Sequential`` / ``nn.ModuleList`` opened): an
+``nn.Sequential``-style model of ``nn.Linear`` layers and activation modules.
+Activations applied functionally in ``forward`` (``F.relu``) are not seen; the
+diagnostics that read data check that the chain reproduces the model first.
 """
 
 import math
@@ -374,14 +377,47 @@ class ResidualNet(Network):
         return deep
 
 
+def _leaves(module):
+    """The modules a chain reading runs, in order: containers (``nn.Sequential``,
+    ``nn.ModuleList``, any module with children but ``nn.Linear``) are opened,
+    recursively; a module without children is its own chain."""
+    children = list(module.children())
+    if isinstance(module, nn.Linear) or not children:
+        return [module]
+    return [leaf for child in children for leaf in _leaves(child)]
+
+
+#: What a chain reading that does not compute its model is told.
+_CHAIN_HINT = (
+    "skrank reads {name} as the chain of its submodules run in order (nn.Sequential "
+    "style), {why}: activations applied functionally in forward (F.relu, torch.tanh) "
+    "are not seen, nor any other computation forward does beyond running the "
+    "submodules in order. Pass an nn.Sequential of modules (nn.Linear, nn.ReLU, ...) "
+    "or a skrank network."
+)
+
+
+def _same(chain, full):
+    """Whether the chain's output is the model's, to the precision of its dtype."""
+    if not (isinstance(chain, torch.Tensor) and isinstance(full, torch.Tensor)) \
+            or chain.shape != full.shape or chain.dtype != full.dtype:
+        return False
+    if not full.is_floating_point():
+        return torch.equal(chain, full)
+    tol = float(torch.finfo(full.dtype).eps) ** 0.5
+    scale = max(1.0, float(full.abs().max())) if full.numel() else 1.0
+    return torch.allclose(chain, full, rtol=tol, atol=tol * scale, equal_nan=True)
+
+
 class _ChildrenInOrder(Network):
-    """Any module read as a chain: its children run in order, the l-th
-    ``nn.Linear`` giving ``z_l`` and its input ``a_{l-1}``."""
+    """Any module read as a chain: its leaf submodules (:func:`_leaves`) run in
+    order, the l-th ``nn.Linear`` giving ``z_l`` and its input ``a_{l-1}``. Only
+    valid when that chain computes the module: :meth:`check` says so on data."""
 
     def __init__(self, module):
         super().__init__()
         self.module = module
-        self.children_ = list(module.children())
+        self.children_ = _leaves(module)
         self.linear = [i for i, c in enumerate(self.children_) if isinstance(c, nn.Linear)]
         self.depth = len(self.linear)
         self.penalizes_bias = True
@@ -393,6 +429,33 @@ class _ChildrenInOrder(Network):
         for m in mods:
             x = m(x)
         return x
+
+    def check(self, x, n_rows=8):
+        """Raise a ``TypeError`` unless the chain has an ``nn.Linear`` and
+        reproduces the module on the first ``n_rows`` rows of ``x`` (on a seeded
+        random probe when ``x`` has none)."""
+        name = type(self.module).__name__
+        if not self.linear:
+            raise TypeError(_CHAIN_HINT.format(name=name, why="and finds no nn.Linear"))
+        rows = x[:n_rows]
+        if rows.shape[0] == 0:
+            g = torch.Generator().manual_seed(0)
+            rows = torch.randn(n_rows, x.shape[1], generator=g).to(x)
+        # both runs from the same random state (a Dropout in training mode draws
+        # the same masks), which is left as it was
+        devices = [rows.device] if rows.device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices):
+            full = self.module(rows)
+        with torch.no_grad(), torch.random.fork_rng(devices):
+            try:
+                chain = self._run(rows, self.children_)
+            except Exception as exc:  # the chain does not even run: not the model
+                raise TypeError(_CHAIN_HINT.format(
+                    name=name, why=f"and that chain fails on X ({exc})")) from exc
+        if not _same(chain, full):
+            raise TypeError(_CHAIN_HINT.format(
+                name=name, why=f"and that chain does not reproduce {name}(x) on the "
+                "first rows of X"))
 
     def forward_layers(self, x):
         pre, post = [], []

@@ -1,8 +1,11 @@
 """Spectra and ranks of what a network learned.
 
-Every function takes either a fitted skrank estimator's ``module_``, any torch
-module (an ``nn.Sequential`` of ``nn.Linear`` layers and activations works), or for
-the weight-only measures a list of weight matrices (numpy arrays or tensors). The
+Every function takes either a fitted skrank estimator's ``module_``, any
+``nn.Sequential``-style torch model whose submodules, run in order, compute it (nested
+``nn.Sequential`` / ``nn.ModuleList`` are opened; the functions that read inputs ``X``
+check it on the first rows and raise a ``TypeError`` otherwise: activations applied
+functionally in ``forward``, ``F.relu``, are not seen), or for the weight-only
+measures a list of weight matrices (numpy arrays or tensors). The
 estimator itself is refused with a ``TypeError``: its ``module_`` reads inputs in the
 estimator's normalized units, ``(X - est.input_mean_) / est.input_scale_``, and
 ``est.diagnose(X)`` reads it on raw inputs. Every public function that reads inputs
@@ -101,15 +104,17 @@ def _n_inputs(model):
     if isinstance(model, Network):
         weights = model.weight_matrices()
         return weights[0].shape[1] if weights else None
-    first = next(iter(model.children()), model)
-    return first.in_features if isinstance(first, nn.Linear) else None
+    chain = as_network(model).children_
+    return chain[0].in_features if chain and isinstance(chain[0], nn.Linear) else None
 
 
-def _check_input(model, X, *, name="X", min_samples=1):
+def _check_input(model, X, *, name="X", min_samples=1, chain=True):
     """``X`` as a tensor in the network's device and dtype, validated.
 
     Only the public functions call it: the private helpers behind them take
-    tensors already checked (``diagnose`` reads the same ``X`` five ways).
+    tensors already checked (``diagnose`` reads the same ``X`` five ways). With
+    ``chain``, a model that is not a :class:`Network` must be computed by its
+    chain reading (:func:`as_network`) on the first rows of ``X``.
     """
     _check_model(model)
     if isinstance(X, torch.Tensor):
@@ -141,6 +146,8 @@ def _check_input(model, X, *, name="X", min_samples=1):
             f"{name} contains NaN or infinity (in the network's dtype, {x.dtype}); "
             "drop or impute those values."
         )
+    if chain and not isinstance(model, Network):
+        as_network(model).check(x)
     return x
 
 
@@ -366,9 +373,10 @@ def layer_spectra(model):
 def layer_outputs(model, X):
     """Compute the pre-activations and hidden activations of a network over ``X``.
 
-    Uses the model's own ``forward_layers`` when it has one; for any other module
-    the children are run in order, ``z_l`` being the output of the l-th
-    ``nn.Linear`` and ``a_l`` the input of the next one.
+    Uses the model's own ``forward_layers`` when it has one; any other module is
+    read as the chain of its submodules run in order (nested containers opened),
+    ``z_l`` being the output of the l-th ``nn.Linear`` and ``a_l`` the input of the
+    next one; a ``TypeError`` says when that chain does not compute the model.
 
     Parameters
     ----------
@@ -746,7 +754,8 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     outputs : tuple or None, default=None
         ``layer_outputs(model, X)`` when already computed (saves a forward pass).
     weight : array-like of shape (n_samples,) or None, default=None
-        Row weights for the rank reading, counted as repeats of the rows.
+        Row weights for the rank reading, counted as repeats of the rows: finite,
+        non-negative, not all zero (as scikit-learn's ``sample_weight``).
 
     Returns
     -------
@@ -763,7 +772,31 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     >>> bottleneck(net, torch.randn(50, 5)).rank
     1
     """
-    return _bottleneck(model, _check_input(model, X), tol, min_gap, outputs, weight)
+    x = _check_input(model, X)
+    if weight is not None:
+        weight = _check_weight(weight, x.shape[0])
+    return _bottleneck(model, x, tol, min_gap, outputs, weight)
+
+
+def _check_weight(weight, n_samples):
+    """Row weights as a float64 array, checked as scikit-learn checks sample weights."""
+    if isinstance(weight, torch.Tensor):
+        weight = weight.detach().cpu()
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"weight must be an array of numbers; got {weight!r}.") from exc
+    if w.shape != (n_samples,):
+        raise ValueError(f"weight must be 1-D with one value per row of X, shape "
+                         f"({n_samples},); got shape {w.shape}.")
+    if not np.isfinite(w).all():
+        raise ValueError("weight contains NaN or infinity; row weights must be finite.")
+    if (w < 0).any():
+        raise ValueError("weight contains negative values; row weights must be >= 0.")
+    if not (w > 0).any():
+        raise ValueError("weight is all zero: no row would count; give at least one "
+                         "row a positive weight.")
+    return w
 
 
 def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
@@ -815,7 +848,9 @@ def jacobian_spectra(model, X, *, chunk_size=256):
     >>> jacobian_spectra(lin, torch.randn(4, 3)).round(4).tolist()[0]
     [2.0, 1.0]
     """
-    return _jacobian_svdvals(model, _check_input(model, X, min_samples=0), chunk_size)
+    # model(x) itself: any module, no chain reading to check
+    return _jacobian_svdvals(model, _check_input(model, X, min_samples=0, chain=False),
+                             chunk_size)
 
 
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
@@ -1013,8 +1048,11 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
 
 
 def _fidelity(model, x, bn, outputs=None):
+    # a chain's last pre-activation is not its output when modules (a final
+    # nn.Sigmoid) follow its last nn.Linear: only a Network's outputs are reused
+    reuse = outputs is not None and isinstance(model, Network)
     with torch.no_grad():
-        full = (outputs[0][-1] if outputs is not None else model(x)).to(torch.float64)
+        full = (outputs[0][-1] if reuse else model(x)).to(torch.float64)
         cut = _factored(model, bn.layer, bn.mean, bn.components)(x).to(torch.float64)
     den = float((full - full.mean(0)).square().sum())
     num = float((cut - full).square().sum())
@@ -1264,7 +1302,8 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     x = _check_input(model, X)
     points = None
     if jacobian_points is not None and len(jacobian_points):
-        points = _check_input(model, jacobian_points, name="jacobian_points")
+        points = _check_input(model, jacobian_points, name="jacobian_points",
+                              chain=False)  # the chain was checked on X
     return _report(model, x, points, tol, min_gap, include_bias)
 
 

@@ -277,9 +277,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         then every value counts and there is no cut to doubt). :meth:`diagnose`
         re-reads the fitted network at other ``rank_tol`` / ``rank_gap`` without
         refitting.
-    n_diagnostic_samples : int, default=1000
+    n_diagnostic_samples : int >= 2, default=1000
         Training points (a random subset if more) over which representations are
-        measured after fit.
+        measured after fit (one point has no spread to read a rank from).
     n_jacobian_points : int, default=10
         Training points at which ``jacobian_spectra_`` is computed (0 to skip).
     track_rank_every : int, default=0

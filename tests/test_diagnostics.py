@@ -416,3 +416,153 @@ def test_count_tripoints_needs_a_classifier():
         D.count_tripoints(reg, ((-1, 1), (-1, 1)), resolution=10)
     clf = LogisticRegression().fit(X, (X[:, 0] > 0) + (X[:, 1] > 0))
     assert D.count_tripoints(clf, ((-3, 3), (-3, 3)), resolution=30) >= 0
+
+
+# ---- models read as a chain of their submodules ------------------------------------
+class _FunctionalReLU(torch.nn.Module):
+    """The most common PyTorch style: layers as attributes, F.relu in forward."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1 = torch.nn.Linear(3, 8)
+        self.fc2 = torch.nn.Linear(8, 8)
+        self.fc3 = torch.nn.Linear(8, 2)
+
+    def forward(self, x):
+        relu = torch.nn.functional.relu
+        return self.fc3(relu(self.fc2(relu(self.fc1(x)))))
+
+
+def _sequential_twin(model):
+    """The same function as an nn.Sequential (the same Linear modules)."""
+    return torch.nn.Sequential(model.fc1, torch.nn.ReLU(), model.fc2, torch.nn.ReLU(),
+                               model.fc3)
+
+
+class _Wrapped(torch.nn.Module):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return self.body(x)
+
+
+_CHAIN_READINGS = {
+    "diagnose": lambda m, X, bn: D.diagnose(m, X),
+    "bottleneck": lambda m, X, bn: D.bottleneck(m, X),
+    "layer_outputs": lambda m, X, bn: D.layer_outputs(m, X),
+    "layer_outputs no row": lambda m, X, bn: D.layer_outputs(m, X[:0]),
+    "representation_spectra": lambda m, X, bn: D.representation_spectra(m, X),
+    "representation_ranks": lambda m, X, bn: D.representation_ranks(m, X),
+    "projected_layer_spectra": lambda m, X, bn: D.projected_layer_spectra(m, X),
+    "nonlinearity_impact": lambda m, X, bn: D.nonlinearity_impact(m, X),
+    "bottleneck_fidelity": lambda m, X, bn: D.bottleneck_fidelity(m, X, bn),
+    "factored_jacobian_spectra": lambda m, X, bn: D.factored_jacobian_spectra(m, X, bn),
+}
+
+
+@pytest.mark.parametrize("call", _CHAIN_READINGS.values(), ids=list(_CHAIN_READINGS))
+def test_a_chain_reading_that_misses_functional_activations_is_refused(call):
+    # read as fc1 -> fc2 -> fc3, the network was a linear map: zero nonlinearity,
+    # another bottleneck, a fidelity near 1, all silently
+    model, X = _FunctionalReLU(), torch.randn(40, 3)
+    twin = _sequential_twin(model)
+    torch.testing.assert_close(twin(X), model(X))
+    bn = D.bottleneck(twin, X)
+    with pytest.raises(TypeError, match=r"(?s)_FunctionalReLU as the chain of its "
+                       r"submodules.*F\.relu.*nn\.Sequential of modules.*skrank network"):
+        call(model, X, bn)
+    call(twin, X, bn)  # what the message says to pass works
+
+
+def test_readings_that_need_no_chain_still_read_a_functional_model():
+    model, X = _FunctionalReLU(), torch.randn(10, 3)
+    twin = _sequential_twin(model)
+    np.testing.assert_allclose(D.jacobian_spectra(model, X), D.jacobian_spectra(twin, X))
+    assert len(D.layer_spectra(model)) == 3  # its weights, in order, need no data
+
+
+def test_the_chain_check_runs_dropout_in_training_mode_with_the_same_masks():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                              torch.nn.Linear(8, 2)).train()
+    state = torch.get_rng_state()
+    D.layer_outputs(net, torch.randn(0, 3))  # the check alone, on its probe
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's draws unchanged
+    D.bottleneck(net, torch.randn(20, 3))
+
+
+def test_a_chain_without_a_linear_layer_is_refused():
+    with pytest.raises(TypeError, match="finds no nn.Linear"):
+        D.bottleneck(_Wrapped(torch.nn.Sequential(torch.nn.Tanh())), torch.randn(5, 3))
+
+
+class _Looped(torch.nn.Module):
+    def __init__(self, blocks):
+        super().__init__()
+        self.blocks = torch.nn.ModuleList(blocks)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def test_nested_containers_read_as_the_chain_they_run():
+    # a wrapped Sequential read as one child had no nn.Linear: no spectra, and
+    # bottleneck said "no hidden layer"
+    torch.manual_seed(0)
+    inner = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(),
+                                torch.nn.Sequential(torch.nn.Linear(8, 1), torch.nn.Tanh()),
+                                torch.nn.Linear(1, 3))
+    X = torch.randn(40, 3)
+    flat = torch.nn.Sequential(*inner[:2], *inner[2], inner[3])
+    expected = D.diagnose(flat, X)
+    for model in (_Wrapped(inner), _Looped(list(inner))):
+        for a, b in zip(D.layer_spectra(model), expected.layer_spectra, strict=True):
+            np.testing.assert_allclose(a, b)
+        report = D.diagnose(model, X)
+        assert (report.rank, report.bottleneck.layer) == (1, expected.bottleneck.layer)
+        np.testing.assert_allclose(report.bottleneck.spectrum, expected.bottleneck.spectrum)
+        np.testing.assert_allclose(report.nonlinearity_impact, expected.nonlinearity_impact)
+        assert report.fidelity == pytest.approx(1.0)
+
+
+def test_fidelity_reads_the_output_after_a_final_activation():
+    # the chain's last pre-activation is not the output of a network ending in Sigmoid
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 2), torch.nn.Sigmoid())
+    X = torch.randn(50, 3)
+    report = D.diagnose(net, X)
+    assert report.fidelity == pytest.approx(D.bottleneck_fidelity(net, X, report.bottleneck))
+    assert report.fidelity == pytest.approx(1.0)
+
+
+_BAD_WEIGHTS = {
+    "short": (np.ones(29), r"shape \(30,\).*\(29,\)"),
+    "2-D": (np.ones((30, 1)), r"1-D"),
+    "scalar": (2.0, r"1-D"),
+    "negative": (np.r_[-1.0, np.ones(29)], "negative"),
+    "nan": (np.r_[np.nan, np.ones(29)], "NaN"),
+    "inf": (np.r_[np.inf, np.ones(29)], "infinity"),
+    "all zero": (np.zeros(30), "all zero"),
+    "tensor short": (torch.ones(29), r"\(29,\)"),
+    "strings": (np.array(["a"] * 30), "numbers"),
+}
+
+
+@pytest.mark.parametrize("weight, match", _BAD_WEIGHTS.values(), ids=list(_BAD_WEIGHTS))
+def test_bottleneck_row_weights_are_checked(weight, match):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    X = torch.randn(30, 4)
+    with pytest.raises(ValueError, match=f"(?s)weight.*{match}|{match}.*weight"):
+        D.bottleneck(net, X, weight=weight)
+    # zero rows among positive ones, as a tensor: the rows with weight count
+    w = torch.ones(30)
+    w[:5] = 0
+    np.testing.assert_allclose(D.bottleneck(net, X, weight=w).spectrum,
+                               D.bottleneck(net, X[5:]).spectrum, rtol=1e-5, atol=1e-6)

@@ -317,3 +317,30 @@ def test_the_autoencoder_trains_on_from_the_grown_start_past_its_bar(
         BottleneckAutoencoder(depth=5, width=16, max_iter=40, warmup_iter=0,
                               random_state=0).fit(X)
     assert depths == ([[5], [3], [5]] if regrown else [[5], [3]])
+
+
+def test_validation_scores_align_with_the_objectives_of_both_stages():
+    # the shallow stage's scores were dropped: 5 scores for 13 objectives
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(80, 3), rng.randn(80)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(init="grow", warmup_iter=3, early_stopping=True, depth=4,
+                              width=8, max_iter=5, random_state=0).fit(X, y)
+    assert len(est.loss_curve_) > est.n_iter_ + 3  # the shallow stage is recorded
+    assert len(est.validation_scores_) == len(est.loss_curve_)
+
+
+def test_a_warm_depth_sweep_on_a_dataframe_does_not_warn_of_feature_names():
+    import pandas as pd
+
+    from skrank import RankAwareDepthSelector
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.randn(40, 3), columns=["a", "b", "c"])
+    y = X["a"].to_numpy() - X["b"].to_numpy()
+    base = DeepL2Regressor(width=8, max_iter=5, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        RankAwareDepthSelector(base, depths=[2, 3, 4], cv=2, warm_start=True).fit(X, y)
+    assert not [w for w in caught if "feature names" in str(w.message)]

@@ -99,3 +99,14 @@ def test_fit_starts_over_and_saving_drops_the_optimizer(tmp_path):
         assert reg.stop_reason_ != "partial_fit" and not hasattr(reg, "_stepper")
         reg.partial_fit(X, y)  # continues the fitted network
     assert reg.input_scale_ == DeepL2Regressor(**KW).fit(X, y).input_scale_
+
+
+def test_zero_weight_rows_are_absent_in_later_calls_too():
+    # a later call's batch of zero weights only gave a 0/0 loss and a divergence
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 3), rng.randn(60)
+    est = DeepL2Regressor(**dict(KW, batch_size=5)).partial_fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.partial_fit(X, y, sample_weight=np.r_[np.ones(5), np.zeros(55)])
+    assert est.stop_reason_ == "partial_fit" and np.isfinite(est.loss_curve_).all()

@@ -295,3 +295,18 @@ def test_rank_history_times_exclude_tracking(rank2_data, monkeypatch):
     assert len(h["n_iter"]) >= 10
     # train_time_ holds the pauses; the records' times must not
     assert h["time"][-1] < reg.train_time_ - 0.5 * len(h["n_iter"]) * pause
+
+
+def test_n_components_is_checked_against_the_rows_the_bottleneck_is_read_on():
+    # it was checked against all rows: the fit trained, then failed reading the
+    # components on the rows left after the validation split (or the sample)
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(10, 3), rng.randn(10)
+    with pytest.raises(ValueError, match="n_components=8 exceeds"):
+        DeepL2Regressor(n_components=8, width=8, early_stopping=True,
+                        validation_fraction=0.5, depth=3, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="n_components=5 exceeds"):
+        DeepL2Regressor(n_components=5, n_diagnostic_samples=3, width=8, depth=3,
+                        max_iter=2).fit(np.vstack([X] * 3), np.tile(y, 3))
+    with pytest.raises(ValueError, match="n_diagnostic_samples"):
+        DeepL2Regressor(n_diagnostic_samples=1).fit(X, y)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.base import ClassifierMixin
 
 import skrank._base as base
-from skrank import TrainingInterruptedWarning
+from skrank import DeepL2Regressor, TrainingInterruptedWarning
 
 from ._estimators import all_estimators, data_for, outputs
 
@@ -191,3 +191,16 @@ def test_classifier_refuses_a_single_class():
     est = next(e for e in ESTIMATORS if isinstance(e, ClassifierMixin))
     with pytest.raises(ValueError, match="at least 2 classes"):
         est.fit(np.random.rand(5, 2), ["x"] * 5)
+
+
+@pytest.mark.parametrize("scale", [1e-50, 1e39, 1e308])
+def test_uniform_sample_weights_of_any_scale_fit_as_none(scale):
+    # float32 overflowed (1e38, 1e39: stopped at the random start as diverged) or
+    # np.average did (1e308: "X contains NaN or infinity")
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3), rng.randn(40)
+    kw = dict(depth=3, width=8, max_iter=10, random_state=0)
+    plain = DeepL2Regressor(**kw).fit(X, y)
+    weighted = DeepL2Regressor(**kw).fit(X, y, sample_weight=np.full(40, scale))
+    assert weighted.stop_reason_ == plain.stop_reason_
+    np.testing.assert_allclose(weighted.loss_curve_, plain.loss_curve_, rtol=1e-4)
