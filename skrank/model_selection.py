@@ -13,9 +13,11 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
     clone,
+    is_classifier,
 )
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -31,7 +33,14 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_method_params,
+    _check_n_features,
+    check_is_fitted,
+    column_or_1d,
+    indexable,
+)
 
 from ._base import _DeepL2Base, fit_many, warm_deeper
 from ._grow import DEEPEN_RTOL
@@ -93,6 +102,10 @@ def _check_alphas(alphas):
             or not np.all(np.isfinite(floats)) or np.any(floats < 0):
         raise ValueError(f"alphas must be a non-empty list of finite non-negative "
                          f"numbers (or None), got {alphas!r}.")
+    if np.unique(floats).size != floats.size:
+        raise ValueError(f"alphas must be distinct, got {alphas!r}: a repeated alpha "
+                         "would be cross-validated again and repeat its rows of "
+                         "depth_results_.")
     return floats.tolist()
 
 
@@ -276,8 +289,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``'norm_per_depth'``,
         ``'mean_fit_time'``. Ready for ``pandas.DataFrame``.
     n_features_in_ : int
+        Number of features of ``X`` (set by every fit, ``refit`` or not).
+    feature_names_in_ : ndarray of str
+        Names of ``X``'s columns, only when they are all strings.
     classes_ : ndarray
-        Only for classifiers.
+        Only for classifiers: the labels of ``y``, sorted.
 
     See Also
     --------
@@ -378,8 +394,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         _raise_for_params(params, self, "fit")
         routed = process_routing(self, "fit", **params)
         X, y = indexable(X, y)
-        from sklearn.base import is_classifier
-
+        for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
+            vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **routed.splitter.split))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
@@ -390,6 +406,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         start = time.perf_counter()
         out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)
         self._summarize(depths, out, len(splits), alphas)
+        self._set_input_attributes(X, y)
         if self.verbose:
             self._print_summary(time.perf_counter() - start)
         if self.refit:
@@ -402,6 +419,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 if hasattr(est, attr):
                     setattr(self, attr, getattr(est, attr))
         return self
+
+    def _set_input_attributes(self, X, y):
+        """``n_features_in_``, ``feature_names_in_`` (string column names only) and a
+        classifier's ``classes_``, read from the data in every fit, with or without
+        ``refit`` (a refit then sets the same values from ``best_estimator_``)."""
+        _check_n_features(self, X, reset=True)
+        _check_feature_names(self, X, reset=True)
+        if is_classifier(self.estimator) and y is not None:
+            # the labels as DeepL2Classifier encodes them (skrank._tasks)
+            self.classes_ = LabelEncoder().fit(column_or_1d(y)).classes_
 
     def _sweep(self, depths, alphas, names, X, y, splits, scorer, fit_params):
         """Every (alpha, depth, fold) fit, spread over joblib workers: one job per

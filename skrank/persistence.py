@@ -310,9 +310,21 @@ class _Decoder:
             for name in state:
                 self.take(arch["prefix"] + name)
             _attach_network(estimator, arch, state, self.device)
-        if meta["attributes"] or arch is not None:
+        if arch is not None or _holds_fitted_state(meta["attributes"]):
             _smoke_test(estimator, self.file_bytes)
         return estimator
+
+
+def _holds_fitted_state(attributes):
+    """Whether the saved attributes make the estimator fitted.
+
+    scikit-learn's rule (``check_is_fitted``): an attribute ending in ``'_'``
+    (``n_features_in_``, a selector's ``depth_results_``). A private one is
+    configuration an unfitted estimator carries too (``set_output``'s
+    ``_sklearn_output_config``), which must not make :func:`_smoke_test` demand
+    a fitted state.
+    """
+    return any(k.endswith("_") and not k.startswith("__") for k in attributes)
 
 
 def _reshaped(array, shape):

@@ -248,14 +248,22 @@ class SpectraDisplay:
 
 
 class DepthSweepDisplay:
-    """Parameter norm, bottleneck rank and test score against depth.
+    """Parameter norms, bottleneck rank and test score against depth.
 
-    Two panels over the same depths: ``||theta||^2`` (left axis) and the
-    bottleneck rank (right axis, integers), then the cross-validated test score
-    with its standard deviation. Every quantity is drawn only at the fitted
-    depths (markers; the norm's markers are joined to show its slope). Within a
-    rank plateau ``||theta||^2`` is affine in the depth, with slope tending to the
-    rank as the depth grows (Jacot 2023b, Fig. 1a); the chosen depth is marked.
+    Two panels over the same depths: ``||theta||^2`` (solid, left axis), the
+    offset-free norm when given (dashed, same axis) and the bottleneck rank
+    (right axis, integers), then the cross-validated test score with its standard
+    deviation. Every quantity is drawn only at the fitted depths (markers; the
+    norms' markers are joined to show their slopes); the chosen depth is marked.
+
+    Within a rank plateau the norms grow about linearly with the depth (Jacot
+    2023b, Fig. 1a). The slope the theory relates to the rank ``k`` is the offset-free
+    norm's (``offset_free_norm_``, the norm :class:`skrank.RankAwareDepthSelector`
+    fits ``norm_slope_`` to), and it tends to ``k`` only as the depth grows: at
+    depths 4 to 12 it is a diagnostic, not a rank estimate. With penalized biases
+    ``||theta||^2`` also carries the constant offset in a weight direction of each
+    layer's own and grows by about ``k + 1`` per layer; with
+    ``penalize_bias=False`` the two coincide (``sum_l ||W_l||^2``).
 
     Parameters
     ----------
@@ -274,6 +282,10 @@ class DepthSweepDisplay:
     alpha : array-like of shape (n_rows,) or None, default=None
         The ``alpha`` of each row when the sweep had an ``alpha`` grid: one
         series per value.
+    offset_free_norm : array-like of shape (n_rows,) or None, default=None
+        The offset-free norm per row (mean over folds; ``depth_results_``'s
+        ``'offset_free_norm'``), whose slope ``norm_slope_`` reads; None draws
+        ``||theta||^2`` alone.
 
     Attributes
     ----------
@@ -300,7 +312,8 @@ class DepthSweepDisplay:
     """
 
     def __init__(self, depths, parameter_norm, bottleneck_rank, mean_test_score=None,
-                 best_depth=None, *, std_test_score=None, alpha=None):
+                 best_depth=None, *, std_test_score=None, alpha=None,
+                 offset_free_norm=None):
         self.depths = np.asarray(depths)
         self.parameter_norm = np.asarray(parameter_norm, dtype=float)
         self.bottleneck_rank = np.asarray(bottleneck_rank)
@@ -310,6 +323,8 @@ class DepthSweepDisplay:
                                else np.asarray(std_test_score, dtype=float))
         self.alpha = None if alpha is None else np.asarray(alpha, dtype=float)
         self.best_depth = best_depth
+        self.offset_free_norm = (None if offset_free_norm is None
+                                 else np.asarray(offset_free_norm, dtype=float))
 
     @classmethod
     def from_estimator(cls, selector, *, ax=None, score_ax=None):
@@ -346,7 +361,8 @@ class DepthSweepDisplay:
         r = selector.depth_results_
         disp = cls(r["depth"], r["parameter_norm"], r["bottleneck_rank"],
                    r.get("mean_test_score"), getattr(selector, "best_depth_", None),
-                   std_test_score=r.get("std_test_score"), alpha=r.get("alpha"))
+                   std_test_score=r.get("std_test_score"), alpha=r.get("alpha"),
+                   offset_free_norm=r.get("offset_free_norm"))
         return disp.plot(ax=ax, score_ax=score_ax)
 
     def _series(self):
@@ -382,10 +398,14 @@ class DepthSweepDisplay:
         for k, (suffix, idx) in enumerate(series):
             ax.plot(self.depths[idx], self.parameter_norm[idx], "o-", color=f"C{2 * k}",
                     label=f"||theta||^2{suffix}")
+            if self.offset_free_norm is not None:
+                ax.plot(self.depths[idx], self.offset_free_norm[idx], "o--", mfc="none",
+                        color=f"C{2 * k}", label=f"offset-free norm{suffix}")
             ax2.plot(self.depths[idx], self.bottleneck_rank[idx], "s", ms=8, mfc="none",
                      mew=1.5, color=f"C{2 * k + 1}", label=f"bottleneck rank{suffix}")
         ax.set_xlabel("depth L")
-        ax.set_ylabel("||theta||^2")
+        ax.set_ylabel("||theta||^2" if self.offset_free_norm is None
+                      else "squared parameter norm")
         ax2.set_ylabel("bottleneck rank")
         ax2.set_ylim(0, max(int(np.max(self.bottleneck_rank, initial=0)), 1) + 1)
         _integer_ticks(ax2.yaxis)

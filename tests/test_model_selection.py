@@ -79,6 +79,41 @@ def test_classifier_selection_exposes_classes():
     np.testing.assert_allclose(sel.predict_proba(X).sum(1), 1)
 
 
+def test_input_attributes_are_set_without_refit(small):
+    pd = pytest.importorskip("pandas")
+    X, y = small
+    Xdf = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=2,
+                                 refit=False).fit(Xdf, y)
+    assert sel.n_features_in_ == 6
+    assert sel.feature_names_in_.tolist() == Xdf.columns.tolist()
+    labels = np.where(y[:, 0] > np.median(y[:, 0]), "high", "low")
+    clf = RankAwareDepthSelector(DeepL2Classifier(**FAST), depths=[2], cv=2,
+                                 refit=False).fit(X, labels)
+    assert clf.classes_.tolist() == ["high", "low"] and clf.n_features_in_ == 6
+    assert not hasattr(clf, "feature_names_in_")  # no column names in X
+
+
+def test_a_new_fit_drops_what_an_earlier_fit_set(small):
+    pd = pytest.importorskip("pandas")
+    X, y = small
+    Xdf = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=2).fit(Xdf, y)
+    assert hasattr(sel, "best_estimator_") and hasattr(sel, "feature_names_in_")
+    sel.set_params(refit=False).fit(X[:, :5], y)
+    assert not hasattr(sel, "best_estimator_")  # not the earlier fit's network
+    assert not hasattr(sel, "feature_names_in_") and sel.n_features_in_ == 5
+    with pytest.raises(AttributeError, match="refit=False"):
+        sel.predict(X[:, :5])
+
+
+@pytest.mark.parametrize("alphas", [[0.1, 0.1], [0.0, 1.0, 0], (1.0, 0.5, 1.0)])
+def test_duplicate_alphas_are_refused(alphas, small):
+    X, y = small
+    with pytest.raises(ValueError, match="alphas must be distinct"):
+        RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], alphas=alphas).fit(X, y)
+
+
 def test_bad_depths_and_estimators_are_refused(small):
     X, y = small
     with pytest.raises(ValueError, match="distinct positive integers"):

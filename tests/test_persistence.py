@@ -95,6 +95,44 @@ def test_unfitted_estimator_saves_and_loads(tmp_path):
     assert not hasattr(back, "module_")
 
 
+@pytest.mark.parametrize("make", [
+    lambda: skrank.DeepL2Regressor(depth=2, width=4, max_iter=3),
+    lambda: skrank.RankAwareDepthSelector(skrank.DeepL2Regressor(
+        width=4, max_iter=3).set_output(transform="pandas"), depths=[2], cv=2),
+], ids=["regressor", "selector"])
+def test_unfitted_estimator_with_set_output_round_trips(make, tmp_path):
+    # set_output stores a private config: not a fitted state to smoke-test
+    pytest.importorskip("pandas")
+    est = make().set_output(transform="pandas")
+    save(est, tmp_path / "u.skrank")
+    back = load(tmp_path / "u.skrank")
+    _same_params(back, est)
+    assert back._sklearn_output_config == {"transform": "pandas"}
+    assert not hasattr(back, "n_features_in_") and not hasattr(back, "module_")
+    X = np.random.RandomState(0).randn(20, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back.fit(X, X[:, 0])
+    assert type(back.transform(X)).__name__ == "DataFrame"  # the config took effect
+
+
+def test_file_claiming_a_fitted_attribute_without_a_fitted_state_is_refused():
+    # what makes a loaded estimator fitted to check_is_fitted makes load check it
+    from skrank.persistence import _digest
+
+    buf = io.BytesIO()
+    save(skrank.DeepL2Regressor(), buf)
+    payload = torch.load(io.BytesIO(buf.getvalue()), weights_only=True)
+    meta = json.loads(payload["header"])
+    meta["attributes"]["bottleneck_rank_"] = 2
+    header = json.dumps(meta)
+    edited = io.BytesIO()
+    torch.save({"header": header, "tensors": payload["tensors"],
+                "digest": _digest(header, payload["tensors"])}, edited)
+    with pytest.raises(ValueError, match="a fitted estimator with n_features_in_=None"):
+        load(io.BytesIO(edited.getvalue()))
+
+
 def test_cuda_model_unpickles_on_cpu_with_warning(tmp_path):
     est, X = _fitted(next(e for e in ESTIMATORS if hasattr(e, "predict")))
     expected = est.predict(X)

@@ -47,6 +47,7 @@ def _selector(alpha=None):
                "mean_test_score": np.array([0.80, 0.90, 0.93, 0.92]),
                "std_test_score": np.array([0.02, 0.01, 0.01, 0.03]),
                "parameter_norm": np.array([20.0, 25.0, 29.0, 37.0]),
+               "offset_free_norm": np.array([16.0, 19.0, 21.0, 26.0]),
                "bottleneck_rank": np.array([3, 2, 2, 2])}
     if alpha is not None:
         results = {k: np.r_[v, v] for k, v in results.items()}
@@ -173,6 +174,22 @@ def test_sweep_norm_has_markers_at_fitted_depths():
     norm = disp.ax_.get_lines()[0]
     assert norm.get_xdata().tolist() == [4, 6, 8, 12]
     assert norm.get_marker() == "o"
+
+
+def test_sweep_draws_the_offset_free_norm_that_norm_slope_fits():
+    disp = DepthSweepDisplay.from_estimator(_selector())
+    (free,) = [ln for ln in disp.ax_.get_lines() if "offset-free" in ln.get_label()]
+    assert free.get_xdata().tolist() == [4, 6, 8, 12]
+    assert free.get_ydata().tolist() == [16.0, 19.0, 21.0, 26.0]
+    assert free.get_linestyle() == "--" and free.get_marker() == "o"
+    texts = [t.get_text() for t in disp.ax_.get_legend().get_texts()]
+    assert any("offset-free" in t for t in texts)
+    # a sweep without the column (an older file) draws ||theta||^2 alone
+    old = _selector()
+    del old.depth_results_["offset_free_norm"]
+    disp = DepthSweepDisplay.from_estimator(old)
+    assert not any("offset-free" in ln.get_label() for ln in disp.ax_.get_lines())
+    assert disp.ax_.get_ylabel() == "||theta||^2"
 
 
 def test_sweep_legends_name_every_series_and_the_chosen_depth():
