@@ -801,6 +801,11 @@ class _DeepL2Base(BaseEstimator):
     def diagnose(self, X, *, rank_tol=None, rank_gap=None):
         """Re-read the fitted network over ``X`` at other rank settings, without refitting.
 
+        The sample (when ``X`` has more than ``n_diagnostic_samples`` rows) and the
+        Jacobian points are drawn afresh from ``random_state``: on the training
+        data the spectra may come from other points than the fitted attributes',
+        read by the same rule.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
