@@ -48,6 +48,7 @@ from ._grow import (
     zero_objective,
 )
 from ._networks import FullyConnectedNet
+from ._params import Count as _Count
 from ._scaling import IsotropicScaling
 from ._warn import warn_user
 
@@ -131,6 +132,8 @@ class _Plan:
     #: rows held out of training (``early_stopping``, an autoencoder's
     #: ``data_noise`` calibration), scaled; None when none are
     X_held: np.ndarray = None
+    #: the sample weights of ``X_tr`` (None: none), for the diagnostics
+    W_tr: np.ndarray = None
 
     def training_tensors(self):
         return _tensors(self.task, self.X_fit, self.Y_fit, self.modules[0])
@@ -362,14 +365,6 @@ class _RankTracker:
         }
 
 
-class _Count(Interval):
-    """An integer interval that refuses booleans (``width=True`` is a mistake that
-    torch would otherwise meet as a tensor size)."""
-
-    def is_satisfied_by(self, val):
-        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
-
-
 class _DeepL2Base(BaseEstimator):
     """Shared fit/predict machinery: a task and a network over one engine."""
 
@@ -524,14 +519,15 @@ class _DeepL2Base(BaseEstimator):
             *self._tensors(X_val, Y_val, modules[0]), self._task.score) + (
             () if W_val is None else (torch.tensor(W_val, **placement(modules[0])),))
         return _Plan(X_tr, X_fit, Y_fit, W_fit, validation, modules, generators,
-                     trackers, rng, self._task, X_held=X_val)
+                     trackers, rng, self._task, X_held=X_val, W_tr=W_tr)
 
     def _complete(self, plan, results):
         """Everything after training: the kept network, the record, the diagnostics."""
         best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng)
         self._record_training(results[best], plan.trackers[best])
         _warn_if_above_zero_network(plan, self.module_, results[best])
-        self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng), plan.X_held)
+        self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng, weight=plan.W_tr),
+                              plan.X_held)
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop
         results[best].raise_if_interrupted()
@@ -549,8 +545,16 @@ class _DeepL2Base(BaseEstimator):
                 self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
             elif getattr(self, "_stepper", None) is None:
                 # after fit, or loaded: continue from the network, a fresh optimizer
+                self._sync_penalty(self.module_)
                 self._new_stepper(torch.Generator().manual_seed(
                     int(rng.randint(np.iinfo(np.int32).max))), len(X))
+            else:
+                # each call trains on the current objective (alpha, lam changed by
+                # set_params take effect, as in MLPRegressor); the optimizer's
+                # moments carry over
+                self._sync_penalty(self.module_)
+                self._stepper.set_objective(self.alpha, self.module_.penalty_groups(),
+                                            self._settings(len(X)))
             X_t, Y_t = self._tensors(X, Y, self.module_)
             W = None if sample_weight is None else torch.tensor(
                 sample_weight, **placement(self.module_))
@@ -564,7 +568,7 @@ class _DeepL2Base(BaseEstimator):
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
                 np.array(result.loss_curve[-1:]), 0, None
-            self._set_diagnostics(self._diagnose(X, rng))
+            self._set_diagnostics(self._diagnose(X, rng, weight=sample_weight))
         return self
 
     def _partial_data(self, X, y, sample_weight, classes, first):
@@ -605,6 +609,12 @@ class _DeepL2Base(BaseEstimator):
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.module_ = self._networks(X.shape[1], n_outputs, dtype, device, [generator])[0]
         self._new_stepper(generator, len(X))
+
+    def _sync_penalty(self, module):
+        """The cost's weights are parameters, not shapes: a warm or continued fit
+        takes their current values."""
+        for key in module.penalty_keys:
+            setattr(module, key, getattr(self, key))
 
     def _new_stepper(self, generator, n_samples):
         self._stepper = Stepper(self.module_, loss_fn=self._task.loss, alpha=self.alpha,
@@ -651,6 +661,7 @@ class _DeepL2Base(BaseEstimator):
             with torch.device("meta"):
                 wanted = build_network(self, n_inputs, n_outputs, dtype)
             if module.same_architecture(wanted):  # checked in _check_warm_start
+                self._sync_penalty(module)
                 return [module.to(device=device, dtype=dtype)]
         return [build_network(self, n_inputs, n_outputs, dtype, depth=depth)
                 .reset_parameters(generator=g).to(device) for g in generators]
@@ -757,16 +768,23 @@ class _DeepL2Base(BaseEstimator):
         return perm[:n_val], perm[n_val:]
 
     # ---- diagnostics ------------------------------------------------------------
-    def _diagnose(self, X, rng, rank_tol=None, rank_gap=None):
-        """:func:`skrank.diagnostics.diagnose` over a sample of the (scaled) ``X``."""
+    def _diagnose(self, X, rng, rank_tol=None, rank_gap=None, weight=None):
+        """:func:`skrank.diagnostics.diagnose` over a sample of the (scaled) ``X``;
+        with sample ``weight``, the bottleneck counts rows as repeats (as the loss
+        does: ``transform`` is then the same as on repeated rows), and rows of
+        weight 0 are not read at all."""
+        if weight is not None:
+            X, weight = X[weight > 0], weight[weight > 0]
         if X.shape[0] > self.n_diagnostic_samples:
-            X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
+            rows = rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)
+            X, weight = X[rows], (None if weight is None else weight[rows])
         n_jac = min(self.n_jacobian_points, X.shape[0])
         points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
         tol = self.rank_tol if rank_tol is None else rank_tol
         min_gap = self.rank_gap if rank_gap is None else rank_gap
         report = _diag.diagnose(self.module_, X, jacobian_points=points, tol=tol,
-                                min_gap=min_gap, include_bias=self.module_.penalizes_bias)
+                                min_gap=min_gap, include_bias=self.module_.penalizes_bias,
+                                weight=weight)
         if self._reads_input_span:
             report.input_rank = _diag.input_rank(X, tol=tol, min_gap=min_gap)
         return report

@@ -155,11 +155,14 @@ class _Guard:
         self.limit = math.inf
 
     def sane(self, loss_value):
-        """Finite and not exploded; the first positive loss sets the explosion limit."""
+        """Finite and not exploded; the first loss sets the explosion limit."""
         if not math.isfinite(loss_value) or loss_value > self.limit:
             return False
-        if self.limit == math.inf and loss_value > 0:
-            self.limit = EXPLOSION * loss_value
+        if self.limit == math.inf:
+            # at least EXPLOSION: a first loss near 0 (one centered row fitted
+            # exactly, a mini-batch's data term without the penalty) would
+            # otherwise make every later loss look exploded
+            self.limit = EXPLOSION * max(loss_value, 1.0)
         return True
 
     def stage(self):
@@ -599,7 +602,7 @@ class _LBFGSState:
                 run.start_phase()
             if live and not (run.guard.sane(self.prev[i])
                              and math.isfinite(float(self.g[i].sum()))):
-                _diverged(run)
+                _diverged(run, lbfgs=True)
                 live = False
             self.active.append(live)
 
@@ -653,7 +656,7 @@ class _LBFGSState:
         if status == "nonfinite" or (status == "ok" and not run.guard.sane(value)):
             self.objective.scatter(i, self.good[i])
             run.keep()
-            _diverged(run)
+            _diverged(run, lbfgs=True)
             self.active[i] = False
             return False
         if status == "converged":
@@ -781,12 +784,18 @@ def _callbacks(module, settings, validation, verbose, callback, label=""):
     return out
 
 
-def _diverged(run, warmup=False):
+def _diverged(run, warmup=False, lbfgs=False):
     """Restore the last sane parameters and say so."""
     run.guard.restore()
     run.result.stop_reason = "diverged"
-    then = ("; L-BFGS goes on from them. Lower learning_rate_init or warmup_iter"
-            if warmup else ". Lower learning_rate_init or use solver='lbfgs'")
+    if lbfgs:
+        # no step size to lower: the objective itself overflowed
+        then = (". Lower alpha, keep normalize=True for data of extreme scale, or "
+                "use dtype='float64'")
+    elif warmup:
+        then = "; L-BFGS goes on from them. Lower learning_rate_init or warmup_iter"
+    else:
+        then = ". Lower learning_rate_init or use solver='lbfgs'"
     warn_user(
         f"Training diverged at iteration {run.result.n_iter + 1} (non-finite or "
         "exploding loss or parameters); the last parameters with a finite loss "
@@ -814,6 +823,21 @@ class Stepper:
         self.run = _Run(module, [])
         self.args = (loss_fn, alpha, penalty_groups, settings, settings.solver, generator)
         self.epochs = None
+
+    def set_objective(self, alpha, penalty_groups, settings):
+        """Train on from here with this penalty and these settings (a changed
+        ``alpha``, ``lam`` or learning rate), keeping the optimizer's state."""
+        loss_fn, *_, generator = self.args
+        self.args = (loss_fn, alpha, penalty_groups, settings, settings.solver, generator)
+        epochs = self.epochs
+        if epochs is None:
+            return
+        epochs.alpha, epochs.groups = alpha, penalty_groups
+        epochs.weights = entry_weights(self.run.params, penalty_groups, alpha)
+        for group, new in zip(epochs.optimizer.param_groups,
+                              decay_groups(self.run.params, penalty_groups, alpha)):
+            group["weight_decay"] = new["weight_decay"]
+            group["lr"] = settings.learning_rate_init
 
     def epoch(self, X, Y, W=None):
         """One epoch over ``(X, Y)``; returns its objective (NaN after divergence)."""

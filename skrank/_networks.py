@@ -18,6 +18,8 @@ answers the questions training, diagnostics, persistence and the depth selector 
 ``penalizes_bias``                      whether biases are in that cost
 ``deepened(n_new, l, x)``               the same function on ``x``, deeper
 ``architecture()``                      constructor keywords: rebuilds the shapes
+``penalty_keys``                        keywords that weight the cost, not shapes: a
+                                        warm or continued fit takes the current ones
 ======================================  ==============================================
 
 A new architecture is one subclass here plus an estimator that names it (its class
@@ -92,6 +94,7 @@ class Network(nn.Module):
     """
 
     penalizes_bias = False
+    penalty_keys = ()
 
     def _pass(self, a, start, stop, record=None):
         raise NotImplementedError
@@ -118,7 +121,11 @@ class Network(nn.Module):
         return [x] + list(post)
 
     def same_architecture(self, other):
-        return type(self) is type(other) and self.architecture() == other.architecture()
+        """The same shapes; the cost's weights (``penalty_keys``) may differ."""
+        def shapes(net):
+            return {k: v for k, v in net.architecture().items()
+                    if k not in self.penalty_keys}
+        return type(self) is type(other) and shapes(self) == shapes(other)
 
 
 class FullyConnectedNet(Network):
@@ -265,6 +272,8 @@ class ResidualNet(Network):
     ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + c sum ||W_block||^2`` with ``c = lam L``
     (``block_depth=1``) or ``lam / 2``.
     """
+
+    penalty_keys = ("lam",)
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, block_depth=1,
                  activation="relu", negative_slope=0.01, lam=1.0, dtype=torch.float32,

@@ -23,7 +23,9 @@ class IsotropicScaling:
     """``a -> (a - mean) / scale`` with one ``scale`` for all columns.
 
     ``scale`` is the root mean square of the centered entries, so standardized
-    data (``StandardScaler``) keep ``scale == 1`` and are trained on as given.
+    data (``StandardScaler``) keep ``scale == 1`` and are trained on as given
+    (unless some columns are constant: ``StandardScaler`` maps them to 0, which
+    pulls the mean square below 1).
     """
 
     mean: np.ndarray
@@ -32,17 +34,23 @@ class IsotropicScaling:
     @classmethod
     def fit(cls, A, weight=None):
         """The scaling of a 2-D array ``A`` (rows weighted by ``weight``, so that an
-        integer weight equals repeating the row); constant data get ``scale = 1``."""
+        integer weight equals repeating the row).
+
+        Identical rows (one row: a first ``partial_fit`` call of one sample) have no
+        spread to measure a unit by; their root mean square value is one, which
+        scales with the data as a spread does, so later calls still read the same
+        in any units. All-zero data get ``scale = 1``.
+        """
         A = np.asarray(A, dtype=np.float64)
-        mean = np.ascontiguousarray(np.average(A, axis=0, weights=weight))
-        centered = A - mean
-        # divide by the largest entry first: squares of huge data overflow
-        peak = float(np.max(np.abs(centered))) if A.size else 0.0
-        square = ((centered / peak) ** 2).mean(1) if peak > 0 else np.zeros(len(A))
-        rms = peak * float(np.sqrt(np.average(square, weights=weight))) if peak > 0 else 0.0
-        # a constant column set carries no unit to remove
-        scale = rms if np.isfinite(rms) and rms > 0 else 1.0
-        return cls(mean=mean, scale=scale)
+        # in units of the largest entry: sums and squares of huge data overflow
+        peak = float(np.max(np.abs(A))) if A.size else 0.0
+        if not peak > 0 or not np.isfinite(peak):
+            return cls(mean=np.zeros(A.shape[1]), scale=1.0)
+        B = A / peak
+        mean_b = np.average(B, axis=0, weights=weight)
+        spread = _rms(B - mean_b, weight)
+        scale = peak * (spread if spread > 0 else _rms(B, weight))
+        return cls(mean=np.ascontiguousarray(peak * mean_b), scale=float(scale))
 
     @classmethod
     def identity(cls, n_columns):
@@ -51,8 +59,19 @@ class IsotropicScaling:
 
     def forward(self, A):
         """``(A - mean) / scale``."""
-        return (np.asarray(A, dtype=np.float64) - self.mean) / self.scale
+        A = np.asarray(A, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            out = (A - self.mean) / self.scale
+        if not np.isfinite(out).all() and np.isfinite(A).all():
+            # the difference of two huge entries overflows: divide first
+            out = A / self.scale - self.mean / self.scale
+        return out
 
     def inverse(self, A):
         """``A * scale + mean``."""
         return np.asarray(A, dtype=np.float64) * self.scale + self.mean
+
+
+def _rms(B, weight):
+    """Root mean square of the entries of ``B``, rows weighted by ``weight``."""
+    return float(np.sqrt(np.average((B**2).mean(1), weights=weight)))

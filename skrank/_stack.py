@@ -49,6 +49,11 @@ class StackedObjective:
         self.sizes = [p.numel() for _, p in named]
         where = dict(device=named[0][1].device, dtype=named[0][1].dtype)
         coef = {id(p): c for tensors, c in groups for p in tensors}
+        top = max(map(abs, coef.values()), default=0.0)
+        if top > torch.finfo(where["dtype"]).max:
+            raise ValueError(f"A penalty coefficient of {top:g} (from lam or alpha and "
+                             f"the depth) overflows {where['dtype']}: use a smaller "
+                             "value, or dtype='float64'.")
         self.coef = torch.cat([torch.full((p.numel(),), float(coef.get(id(p), 0.0)),
                                           **where) for _, p in named])
         self.alphas = torch.tensor([float(a) for a in alphas], **where)

@@ -22,18 +22,18 @@ from torch.nn import functional as F
 __all__ = ["Regression", "Classification", "Reconstruction", "r2_score"]
 
 
-def r2_score(output, target, weight=None):
-    """Coefficient of determination averaged over output columns, as a tensor;
-    with ``weight``, each row counts ``weight_i`` times."""
-    if weight is not None:
-        w = (weight / weight.sum())[:, None]
-        ss_res = (w * (target - output) ** 2).sum(0)
-        ss_tot = (w * (target - (w * target).sum(0)) ** 2).sum(0)
-    else:
-        ss_res = ((target - output) ** 2).sum(0)
-        ss_tot = ((target - target.mean(0)) ** 2).sum(0)
-    ss_tot = torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
-    return (1 - ss_res / ss_tot).mean()
+def r2_score(output, target, weight=None, pooled=False):
+    """Coefficient of determination as a tensor, averaged over output columns (or
+    ``pooled``: one ratio of sums over all entries); with ``weight``, each row
+    counts ``weight_i`` times. A constant target scores 1 where it is fitted
+    exactly and 0 otherwise, as in scikit-learn."""
+    w = None if weight is None else (weight / weight.sum())[:, None]
+    mean = target.mean(0) if w is None else (w * target).sum(0)
+    ss_res, ss_tot = (target - output) ** 2, (target - mean) ** 2
+    ss_res, ss_tot = (ss_res, ss_tot) if w is None else (w * ss_res, w * ss_tot)
+    ss_res, ss_tot = (ss_res.sum(), ss_tot.sum()) if pooled else (ss_res.sum(0), ss_tot.sum(0))
+    ratio = ss_res / torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
+    return torch.where(ss_tot > 0, 1 - ratio, (ss_res == 0).to(ratio.dtype)).mean()
 
 
 def _squared_error(output, target, weight, per_entry):
@@ -83,6 +83,11 @@ class Reconstruction(Regression):
 
     def loss(self, output, target, weight=None):
         return _squared_error(output, target, weight, per_entry=True)
+
+    def score(self, output, target, weight=None):
+        # pooled over the features, as BottleneckAutoencoder.score is: a feature
+        # of small variance does not weigh as much as one carrying the data
+        return r2_score(output, target, weight, pooled=True)
 
 
 class Classification:

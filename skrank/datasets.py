@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._params import Count
+
 __all__ = [
     "make_bottleneck_regression",
     "make_low_rank_regression",
@@ -52,12 +54,12 @@ def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "n_targets": [Interval(Integral, 1, None, closed="left")],
-        "n_latent": [Interval(Integral, 1, None, closed="left")],
-        "rank": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Count(Integral, 1, None, closed="left")],
+        "n_features": [Count(Integral, 1, None, closed="left")],
+        "n_targets": [Count(Integral, 1, None, closed="left")],
+        "n_latent": [Count(Integral, 1, None, closed="left")],
+        "rank": [Count(Integral, 1, None, closed="left")],
+        "n_hidden": [Count(Integral, 1, None, closed="left")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "return_latent": ["boolean"],
         "random_state": ["random_state"],
@@ -128,11 +130,11 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "n_targets": [Interval(Integral, 1, None, closed="left")],
-        "rank": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Count(Integral, 1, None, closed="left")],
+        "n_features": [Count(Integral, 1, None, closed="left")],
+        "n_targets": [Count(Integral, 1, None, closed="left")],
+        "rank": [Count(Integral, 1, None, closed="left")],
+        "n_hidden": [Count(Integral, 1, None, closed="left")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     },
@@ -199,8 +201,8 @@ def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "n_samples": [Count(Integral, 1, None, closed="left")],
+        "n_classes": [Count(Integral, 2, None, closed="left")],
         "shift": [Interval(Real, 0, None, closed="neither")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -257,7 +259,7 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Count(Integral, 1, None, closed="left")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     },
@@ -324,9 +326,9 @@ _MANIFOLDS = {"swiss_roll": _swiss_roll, "curve": _helix, "sphere": _sphere_cap}
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Count(Integral, 1, None, closed="left")],
         "kind": [StrOptions({"swiss_roll", "curve", "sphere"})],
-        "n_features": [Interval(Integral, 3, None, closed="left"), None],
+        "n_features": [Count(Integral, 3, None, closed="left"), None],
         "noise": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     },

@@ -606,10 +606,21 @@ def principal_components(representation, k):
     return _principal_components(a, k)
 
 
-def _principal_components(a, k):
+def _weighted_mean(a, weight=None):
+    """The mean row of ``a``, rows counted ``weight`` times (None: once)."""
+    if weight is None:
+        return a.mean(0)
+    w = torch.as_tensor(weight, dtype=a.dtype, device=a.device)[:, None]
+    return (w * a).sum(0) / w.sum()
+
+
+def _principal_components(a, k, weight=None):
     """:func:`principal_components` of a float64 tensor, unchecked (a diverged
-    network's representation reads as zeros)."""
-    centered = a - a.mean(0)
+    network's representation reads as zeros); rows counted ``weight`` times."""
+    centered = a - _weighted_mean(a, weight)
+    if weight is not None:
+        centered = centered * torch.as_tensor(weight, dtype=a.dtype,
+                                              device=a.device)[:, None].sqrt()
     if not torch.isfinite(centered).all():
         # a diverged network: no directions to read
         centered = torch.zeros_like(centered)
@@ -811,8 +822,10 @@ def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
         k, reading = 0, RankReading(rank=0, gap=float("nan"), clear=True)
     # the pre-activation: a rank-k map's image is a k-dim affine plane there
     a = pre[layer - 1].to(torch.float64)
-    return Bottleneck(rank=int(k), layer=layer, components=_principal_components(a, k),
-                      mean=np.ascontiguousarray(a.mean(0).cpu().numpy()),
+    mean = _weighted_mean(a, weight)
+    return Bottleneck(rank=int(k), layer=layer,
+                      components=_principal_components(a, k, weight),
+                      mean=np.ascontiguousarray(mean.cpu().numpy()),
                       weight_ranks=np.array(ranks, dtype=int), reading=reading,
                       spectrum=spectrum, spectra=spectra, representation=a)
 
@@ -1261,7 +1274,7 @@ def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     prefer_skip_nested_validation=True,
 )
 def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
-             min_gap=DEFAULT_MIN_GAP, include_bias=True):
+             min_gap=DEFAULT_MIN_GAP, include_bias=True, weight=None):
     """Read a network over the inputs ``X``: spectra, ranks, norm, in one pass.
 
     A pure function of its arguments (nothing is stored on ``model``), so the
@@ -1281,6 +1294,11 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         The rank rule (:func:`read_rank`), used for every rank.
     include_bias : bool, default=True
         Whether ``parameter_norm`` counts the biases.
+    weight : array-like of shape (n_samples,) or None, default=None
+        Row weights for the bottleneck (its rank, mean and components), counted
+        as repeats of the rows, as scikit-learn's ``sample_weight``: what an
+        estimator fitted with sample weights reads. The other readings count
+        each row of ``X`` once.
 
     Returns
     -------
@@ -1304,13 +1322,15 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     if jacobian_points is not None and len(jacobian_points):
         points = _check_input(model, jacobian_points, name="jacobian_points",
                               chain=False)  # the chain was checked on X
-    return _report(model, x, points, tol, min_gap, include_bias)
+    if weight is not None:
+        weight = _check_weight(weight, x.shape[0])
+    return _report(model, x, points, tol, min_gap, include_bias, weight)
 
 
-def _report(model, x, points, tol, min_gap, include_bias):
+def _report(model, x, points, tol, min_gap, include_bias, weight=None):
     """:func:`diagnose` over checked tensors: each reading unchecked, once."""
     outputs = _layer_outputs(model, x)
-    bn = _bottleneck(model, x, tol, min_gap, outputs=outputs)
+    bn = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight)
     jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap)
     free = _projected_spectra(model, x, tol, outputs)
     plain = layer_spectra(model)

@@ -4,7 +4,10 @@ matplotlib is imported only when a plot is drawn; without it a clear ImportError
 says how to install it (``pip install skrank[plot]``).
 """
 
+from numbers import Integral
+
 import numpy as np
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["DepthSweepDisplay", "SpectraDisplay"]
@@ -35,6 +38,38 @@ def _integer_ticks(axis):
 _ROW_LABELS = {"weights": "layer l (weight matrix W_l)",
                "representations": "hidden layer l (representation after W_l)",
                "jacobian": "sample point (Jacobian Jf(x_i))"}
+
+
+def _spectra_source(estimator, kind):
+    """The network a spectra plot reads (a Pipeline's last step, a selector's
+    best_estimator_), the attribute of ``kind``, and its bottleneck row and rank."""
+    if isinstance(estimator, Pipeline):
+        estimator = estimator[-1]
+    est = getattr(estimator, "best_estimator_", estimator)
+    attrs = {"weights": "layer_spectra_", "representations": "representation_spectra_",
+             "jacobian": "jacobian_spectra_"}
+    if kind not in attrs:
+        raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
+    if est is estimator and hasattr(estimator, "depth_results_"):
+        # a fitted selector without best_estimator_: "not fitted" would mislead
+        raise ValueError("The selector was fitted with refit=False, so it holds no "
+                         "network to plot: fit it with refit=True, or plot its "
+                         "sweep with DepthSweepDisplay.from_estimator.")
+    check_is_fitted(est, msg=_not_fitted_msg("SpectraDisplay"))
+    if not hasattr(est, attrs[kind]):
+        raise TypeError(f"SpectraDisplay.from_estimator plots {attrs[kind]}, which a "
+                        f"fitted {type(est).__name__} does not have: pass a fitted "
+                        "skrank estimator (or a Pipeline ending in one).")
+    if kind == "jacobian":
+        layer, rank = None, getattr(est, "jacobian_rank_", None)
+    else:
+        layer = getattr(est, "bottleneck_layer_", None)
+        rank = getattr(est, "bottleneck_rank_", None)
+        if layer is not None and kind == "weights" and hasattr(est, "stream_ranks_"):
+            # a ResNet's bottleneck is a stream position (1 = after W_e): the
+            # weight that writes it is W_e or the last of the block before it
+            layer = 1 + (layer - 1) * est.block_depth
+    return est, attrs[kind], layer, rank
 
 
 class SpectraDisplay:
@@ -97,6 +132,8 @@ class SpectraDisplay:
                  bottleneck_layer=None, bottleneck_rank=None, normalize=True, title=None):
         if kind not in _ROW_LABELS:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
+        if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):
+            raise ValueError(f"n_values must be an integer >= 1 or None, got {n_values!r}.")
         self.spectra = [np.sort(np.abs(np.asarray(s, dtype=float)).ravel())[::-1]
                         for s in spectra]
         self.kind = kind
@@ -116,14 +153,15 @@ class SpectraDisplay:
         ----------
         estimator : fitted skrank estimator
             Any estimator with ``layer_spectra_``, ``representation_spectra_``
-            and ``jacobian_spectra_`` (a fitted selector: its ``best_estimator_``).
+            and ``jacobian_spectra_`` (a fitted selector: its ``best_estimator_``;
+            a fitted ``Pipeline``: its last step).
         kind : {'weights', 'representations', 'jacobian'}, default='weights'
             ``layer_spectra_`` (one row per weight matrix),
             ``representation_spectra_`` (one row per hidden layer) or
             ``jacobian_spectra_`` (one row per sample point).
         ax : matplotlib Axes or None, default=None
             Where to draw; None makes a new figure.
-        n_values : int or None, default=None
+        n_values : int >= 1 or None, default=None
             Plot only the largest ``n_values`` values of each row.
         normalize : bool, default=True
             Divide each row by its largest value.
@@ -137,27 +175,14 @@ class SpectraDisplay:
         ------
         NotFittedError
             If ``estimator`` is not fitted.
+        TypeError
+            If the fitted ``estimator`` has no such spectra (not a skrank network).
         ValueError
-            If ``kind`` is unknown, or ``estimator`` is a selector fitted with
-            ``refit=False`` (it has no network to plot).
+            If ``kind`` is unknown or ``n_values`` below 1, or ``estimator`` is a
+            selector fitted with ``refit=False`` (it has no network to plot).
         """
-        est = getattr(estimator, "best_estimator_", estimator)
-        attrs = {"weights": "layer_spectra_", "representations": "representation_spectra_",
-                 "jacobian": "jacobian_spectra_"}
-        if kind not in attrs:
-            raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
-        if est is estimator and hasattr(estimator, "depth_results_"):
-            # a fitted selector without best_estimator_: "not fitted" would mislead
-            raise ValueError("The selector was fitted with refit=False, so it holds no "
-                             "network to plot: fit it with refit=True, or plot its "
-                             "sweep with DepthSweepDisplay.from_estimator.")
-        check_is_fitted(est, attrs[kind], msg=_not_fitted_msg("SpectraDisplay"))
-        if kind == "jacobian":
-            layer, rank = None, getattr(est, "jacobian_rank_", None)
-        else:
-            layer = getattr(est, "bottleneck_layer_", None)
-            rank = getattr(est, "bottleneck_rank_", None)
-        disp = cls(getattr(est, attrs[kind]), kind=kind, n_values=n_values,
+        est, attr, layer, rank = _spectra_source(estimator, kind)
+        disp = cls(getattr(est, attr), kind=kind, n_values=n_values,
                    rank_tol=getattr(est, "rank_tol", None), bottleneck_layer=layer,
                    bottleneck_rank=rank, normalize=normalize)
         return disp.plot(ax=ax)

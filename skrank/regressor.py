@@ -361,7 +361,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         read but never chosen: a single-output network would otherwise always read
         1): the dimension the network's function passes through on the data (in
         the bottleneck the weights have ``k`` singular values of order one, Jacot
-        2023b, Thm. 6, and the representations are k-planar).
+        2023b, Thm. 6, and the representations are k-planar). 0 when the
+        function is constant on the data, whatever rank the round-off in the
+        inner maps gives ``layer_ranks_``.
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     n_components_ : int

@@ -86,7 +86,8 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
         the data: ``W_e``, the stream ``s_0 .. s_L``, ``W_u``.
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over all but ``W_u`` (the output map is read,
-        never chosen).
+        never chosen); 0 when the function is constant on the data, whatever rank
+        the round-off in the inner maps gives ``layer_ranks_``.
     bottleneck_layer_ : int
         Stream position (1 = after the embedding, depth + 1 = before the
         unembedding) whose representation :meth:`transform` projects.
@@ -103,7 +104,8 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
         the network itself, on the diagnostic sample (below 0.9 an
         ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_outputs))
-    jacobian_rank_ : int
+    jacobian_rank_ : int or None
+        As in :class:`DeepL2Regressor` (``None`` when ``n_jacobian_points=0``).
     input_mean_, target_mean_ : ndarray
     input_scale_, target_scale_ : float
         The isotropic normalization of inputs and targets (see ``normalize``).

@@ -40,7 +40,10 @@ def _spectrum(A):
     two is exact, and every cost here is homogeneous in ``A``, so the callers
     scale the result back.
     """
-    A = np.asarray(A, dtype=np.float64)
+    A = np.asarray(A)
+    if np.iscomplexobj(A):
+        raise ValueError("Complex data not supported: A must be a real matrix.")
+    A = A.astype(np.float64)
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D matrix, got shape {A.shape}.")
     if not np.isfinite(A).all():
@@ -97,8 +100,11 @@ def deep_linear_cost(A, depth):
     Returns
     -------
     cost : float
-        ``R(A; L) = L * sum_i s_i(A)^(2/L)``, reached by balanced factors
-        ``W_l = U_l diag(s^(1/L)) U_{l-1}^T``.
+        ``R(A; L) = L * sum_i s_i(A)^(2/L)`` over the non-zero singular values,
+        reached by balanced factors ``W_l = U_l diag(s^(1/L)) U_{l-1}^T``. As
+        ``numpy.linalg.matrix_rank`` decides, values below ``max(A.shape) * eps *
+        s_1`` count as zero: at large depth each would add ``s^(2/L)``, near 1, to
+        the cost, though rounding alone can make them.
 
     Raises
     ------
@@ -236,7 +242,9 @@ def _depth2_singular_cost(sigma, lam, depth):
         log_ratio = np.log(ratio) if np.isfinite(ratio) else np.log(sigma) - np.log(lam)
         return float(lam * (1.0 + log_ratio))
     if np.isfinite(ratio):
-        return float(lam * ((depth + 1) * ratio ** (1.0 / (depth + 1)) - depth))
+        # (L+1) r^(1/(L+1)) - L = 1 + (L+1) (r^(1/(L+1)) - 1): written with expm1,
+        # since at large L the difference of the first form cancels every digit
+        return float(lam * (1.0 + (depth + 1) * np.expm1(np.log(ratio) / (depth + 1))))
     mean = lam ** (depth / (depth + 1)) * sigma ** (1.0 / (depth + 1))
     return float((depth + 1) * mean - depth * lam)
 

@@ -104,6 +104,13 @@ def test_integer_sample_weight_equals_repeating_rows(cls, data):
         c = cls(**kw).fit(*args)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-8)
     assert not np.allclose(a.loss_curve_, c.loss_curve_)  # the weights do something
+    # the bottleneck is read with the weights too: its coordinates (transform)
+    # are those of the repeated rows
+    assert a.bottleneck_rank_ == b.bottleneck_rank_
+    np.testing.assert_allclose(a.bottleneck_mean_, b.bottleneck_mean_, atol=1e-8)
+    if hasattr(a, "transform"):  # up to the sign of each direction
+        np.testing.assert_allclose(np.abs(a.transform(X)), np.abs(b.transform(X)),
+                                   atol=1e-6 * np.abs(b.transform(X)).max())
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])

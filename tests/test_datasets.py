@@ -69,3 +69,12 @@ def test_targets_without_spread_stay_finite():
 def test_every_generator_validates_its_parameters(make, kwargs, name):
     with pytest.raises(ValueError, match=name):
         make(**{"n_samples": 5, **kwargs})
+
+
+@pytest.mark.parametrize("make", [make_bottleneck_regression, make_low_rank_regression,
+                                  make_shifted_s, make_noisy_curve, make_manifold])
+def test_a_boolean_count_is_a_parameter_error_not_a_numpy_crash(make):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="n_samples"):
+        make(True, random_state=0)

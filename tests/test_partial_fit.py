@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_moons
 
-from skrank import BottleneckAutoencoder, DeepL2Classifier, DeepL2Regressor, load, save
+from skrank import (
+    BottleneckAutoencoder,
+    DeepL2Classifier,
+    DeepL2Regressor,
+    ResNetL2Regressor,
+    load,
+    save,
+)
 
 from ._estimators import small
 
@@ -110,3 +117,30 @@ def test_zero_weight_rows_are_absent_in_later_calls_too():
         warnings.simplefilter("error")
         est.partial_fit(X, y, sample_weight=np.r_[np.ones(5), np.zeros(55)])
     assert est.stop_reason_ == "partial_fit" and np.isfinite(est.loss_curve_).all()
+
+
+@pytest.mark.parametrize("make, key", [(DeepL2Regressor, "alpha"),
+                                       (ResNetL2Regressor, "alpha"),
+                                       (ResNetL2Regressor, "lam")])
+def test_a_penalty_changed_between_calls_is_the_one_trained_on(make, key):
+    # each call trains on the current objective, as MLPRegressor's partial_fit does;
+    # the first call's penalty used to stay in force whatever set_params said
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = np.tanh(X @ rng.randn(3, 2))
+    kw = dict(KW, dtype="float64", max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        changed, kept = make(**kw).partial_fit(X, y), make(**kw).partial_fit(X, y)
+        changed.set_params(**{key: 10.0})
+        for _ in range(3):
+            changed.partial_fit(X, y)
+            kept.partial_fit(X, y)
+    # a ten-times heavier penalty shrinks the parameters
+    assert changed.parameter_norm_ < 0.9 * kept.parameter_norm_
+    if key == "lam":
+        assert changed.module_.lam == 10.0
+        from skrank._penalty import penalty_value
+
+        assert changed.cost_ == pytest.approx(
+            float(penalty_value(changed.module_.penalty_groups(), 1.0)))

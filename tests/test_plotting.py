@@ -267,3 +267,45 @@ def test_real_fit_round_trip():
                                                       "representations":
                                                       "representation_spectra_",
                                                       "jacobian": "jacobian_spectra_"}[kind]))
+
+
+def test_spectra_of_a_fitted_pipeline_plots_its_last_step():
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skrank import DeepL2Regressor
+
+    X = np.random.RandomState(0).randn(40, 3)
+    pipe = make_pipeline(StandardScaler(), DeepL2Regressor(depth=3, width=8, max_iter=10,
+                                                           random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe.fit(X, X[:, 0])
+        mlp = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5).fit(X, X[:, 0])
+    disp = SpectraDisplay.from_estimator(pipe)
+    assert len(disp.spectra) == len(pipe[-1].layer_spectra_)
+    # a fitted estimator without spectra is not "not fitted": it is the wrong kind
+    with pytest.raises(TypeError, match="MLPRegressor"):
+        SpectraDisplay.from_estimator(mlp)
+
+
+@pytest.mark.parametrize("n_values", [0, -1, 1.5])
+def test_spectra_n_values_below_one_is_an_error(n_values):
+    with pytest.raises(ValueError, match="n_values"):
+        SpectraDisplay(_fitted().layer_spectra_, n_values=n_values)
+
+
+@pytest.mark.parametrize("block_depth", [1, 2])
+def test_resnet_weights_band_is_on_the_weight_that_writes_the_bottleneck(block_depth):
+    # a ResNet's bottleneck_layer_ is a stream position (1 = after W_e, b + 1 =
+    # after block b); its layer_spectra_ are W_e, block_depth per block, then W_u
+    depth, position = 4, 3
+    est = _Fitted(layer_spectra_=[np.ones(4)] * (2 + depth * block_depth),
+                  representation_spectra_=[np.ones(4)] * (depth + 1),
+                  jacobian_spectra_=np.ones((2, 4)), stream_ranks_=np.ones(depth + 1),
+                  block_depth=block_depth, bottleneck_layer_=position, bottleneck_rank_=1)
+    # the weight that writes stream position 3 (after block 2): block 2's last
+    assert SpectraDisplay.from_estimator(est).bottleneck_layer == 1 + 2 * block_depth
+    assert SpectraDisplay.from_estimator(
+        est, kind="representations").bottleneck_layer == position

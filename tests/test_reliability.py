@@ -210,6 +210,26 @@ def test_a_classifier_validation_split_holds_every_class():
         assert set(Y_val.ravel()) == {0, 1}
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_validation_r2_of_a_constant_column_follows_scikit_learn(weighted):
+    from sklearn.metrics import r2_score
+
+    from skrank._tasks import Reconstruction, Regression
+
+    target = np.c_[np.arange(1.0, 5.0), np.zeros(4)]
+    out = target.copy()
+    out[:, 1] = 0.5  # the constant column missed: 0, as scikit-learn scores it
+    w = torch.ones(4, dtype=torch.float64) if weighted else None
+    for rows in (1, 10):  # the same score however many rows repeat
+        t, o = torch.tensor(np.tile(target, (rows, 1))), torch.tensor(np.tile(out, (rows, 1)))
+        wt = None if w is None else torch.ones(4 * rows, dtype=torch.float64)
+        assert float(Regression().score(o, t, wt)) == pytest.approx(r2_score(target, out))
+    # the autoencoder's validation score pools the features, as its score() does
+    t, o = torch.tensor(target), torch.tensor(out)
+    pooled = 1 - np.sum((target - out) ** 2) / np.sum((target - target.mean(0)) ** 2)
+    assert float(Reconstruction().score(o, t, w)) == pytest.approx(pooled)
+
+
 def test_validation_scores_are_weighted_like_the_training_loss():
     from sklearn.metrics import accuracy_score, r2_score
 

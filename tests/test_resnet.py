@@ -92,3 +92,23 @@ def test_resnet_cost_attribute_matches_penalty_definition():
     assert reg.cost_ == pytest.approx(float(expected))
     assert len(reg.layer_spectra_) == 4
     np.testing.assert_array_equal(reg.embedding_spectrum_, reg.layer_spectra_[0])
+
+
+def test_warm_start_takes_a_new_lam_it_only_weights_the_cost():
+    # the nuclear-norm-to-rank sweep over lam warm-starts across values
+    X, y = make_bottleneck_regression(60, n_features=4, n_targets=3, random_state=0)
+    kw = dict(depth=2, width=8, max_iter=5, dtype="float64", random_state=0)
+    with pytest.warns(Warning):
+        r = ResNetL2Regressor(**kw, warm_start=True).fit(X, y)
+    module = r.module_
+    with pytest.warns(Warning):
+        r.set_params(lam=0.5).fit(X, y)
+    assert r.module_ is module and module.lam == 0.5
+    with pytest.raises(ValueError, match="width"):
+        r.set_params(width=4).fit(X, y)
+
+
+def test_a_penalty_beyond_float32_is_a_clear_error():
+    X, y = make_bottleneck_regression(30, n_features=3, n_targets=2, random_state=0)
+    with pytest.raises(ValueError, match="overflows torch.float32"):
+        ResNetL2Regressor(depth=2, width=4, max_iter=5, lam=1e39).fit(X, y)

@@ -89,3 +89,23 @@ def test_resnet_costs_at_extreme_lam():
     for bd in (1, 2):
         assert resnet_linear_cost(A, 3, 1e308, block_depth=bd) == pytest.approx(3.5)
         assert resnet_linear_cost_limit(A, 1e308, block_depth=bd) == pytest.approx(3.5)
+
+
+@pytest.mark.parametrize("cost", [lambda A: deep_linear_cost(A, 2),
+                                  lambda A: resnet_linear_cost(A, 3, 0.1)])
+def test_complex_matrices_are_refused_not_truncated(cost):
+    # casting would drop the imaginary part: diag(3, .5)(1 + i) has singular values
+    # sqrt(2) times those of its real part
+    with pytest.raises(ValueError, match="Complex"):
+        cost(np.diag([3.0, 0.5]) * (1 + 1j))
+
+
+def test_depth2_resnet_cost_tends_to_its_limit_from_above_at_any_depth():
+    # (L+1) r^(1/(L+1)) - L -> 1 + ln r decreasingly; written as a difference it
+    # cancelled every digit near L = 1e16 (0.600, then 0.0 at 1e20)
+    A = np.diag([3.0, 0.5])
+    limit = resnet_linear_cost_limit(A, 0.1, block_depth=2)
+    costs = [resnet_linear_cost(A, L, 0.1, block_depth=2)
+             for L in (10, 10**4, 10**8, 10**14, 10**16, 10**20)]
+    assert all(a >= b for a, b in zip(costs, costs[1:]))
+    assert costs[-1] == pytest.approx(limit, rel=1e-12) and costs[-1] >= limit * (1 - 1e-15)

@@ -56,6 +56,36 @@ def test_shift_of_inputs_and_targets_does_not_change_the_fit():
                                atol=1e-3 * np.abs(Y).max())
 
 
+def test_huge_finite_targets_are_scaled_not_overflowed():
+    # the mean of 60 entries near 1e307 overflows when summed in place
+    X, _ = teacher(60, k=1, seed=5)
+    y = 1e307 * (np.sin(X[:, 0]) + 3.0)
+    kw = dict(**SMALL, dtype="float64", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        big = DeepL2Regressor(**kw).fit(X, y)
+        ref = DeepL2Regressor(**kw).fit(X, y / 1e307)
+    assert np.isfinite(big.target_mean_).all() and big.stop_reason_ != "diverged"
+    # equal up to rounding, which the L-BFGS iterations amplify
+    np.testing.assert_allclose(big.predict(X) / 1e307, ref.predict(X), rtol=2e-2)
+
+
+def test_a_first_partial_fit_of_one_row_still_scales_with_the_units():
+    # one row has no spread: the scale falls back to its root mean square value,
+    # which moves with the units as a spread would
+    X, Y = teacher(40, k=1, seed=7)
+    preds = []
+    for c in (1.0, 1000.0):
+        est = DeepL2Regressor(**{**SMALL, "max_iter": 5}, solver="adam", dtype="float64",
+                              random_state=0)
+        for i in range(len(X)):
+            est.partial_fit(c * X[i:i + 1], c * Y[i:i + 1])
+        assert est.input_scale_ != 1.0
+        preds.append(est.predict(c * X) / c)
+    np.testing.assert_allclose(preds[1], preds[0], rtol=1e-6,
+                               atol=1e-9 * np.abs(preds[0]).max())
+
+
 def test_normalize_false_trains_on_raw_units():
     X, Y = teacher(150, k=1, seed=3)
     kw = dict(**SMALL, dtype="float64", random_state=0, normalize=False)
