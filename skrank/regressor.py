@@ -265,7 +265,10 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Reuse the previous fit's network as initialization (``n_init`` applies to
         a first fit only). A fit that the network cannot continue (other features,
         outputs, classes or architecture) raises a ``ValueError``; set
-        ``warm_start=False`` to start over.
+        ``warm_start=False`` to start over. The new data are normalized by their
+        own mean and scale (``normalize``), so the continued network reads them
+        in the same units whatever units they come in (``partial_fit`` instead
+        keeps its first call's scaling).
     rank_tol : float in (0, 1), default=0.1
         Relative tolerance of every rank in the diagnostics: singular values below
         ``rank_tol * s_max`` never count, and the rank is cut at the largest clear
