@@ -315,7 +315,7 @@ class _RankTracker:
     Times exclude the tracking itself, so they read as training time to a rank.
     """
 
-    def __init__(self, X, every, tol, n_samples, rng, include_bias, min_gap):
+    def __init__(self, X, every, tol, n_samples, rng, include_bias, min_gap, weight=None):
         self.include_bias = include_bias
         self.every = every
         self.tol = tol
@@ -323,8 +323,10 @@ class _RankTracker:
         self.rows = []
         if every:
             if X.shape[0] > n_samples:
-                X = X[rng.choice(X.shape[0], n_samples, replace=False)]
-            self.X = X
+                rows = rng.choice(X.shape[0], n_samples, replace=False)
+                X, weight = X[rows], (None if weight is None else weight[rows])
+            # the sample weights count, as in bottleneck_rank_
+            self.X, self.weight = X, weight
             self.start = time.perf_counter()
             self.overhead = 0.0
         self.callback = self._record if every else None
@@ -347,7 +349,8 @@ class _RankTracker:
         if n_iter % self.every:
             return False
         t0 = time.perf_counter()
-        bn = _diag.bottleneck(module, self.X, tol=self.tol, min_gap=self.min_gap)
+        bn = _diag.bottleneck(module, self.X, tol=self.tol, min_gap=self.min_gap,
+                              weight=self.weight)
         norm = _diag.parameter_norm(module, include_bias=self.include_bias)
         self.rows.append((n_iter, t0 - self.start - self.overhead, bn.rank, norm))
         self.overhead += time.perf_counter() - t0
@@ -496,6 +499,12 @@ class _DeepL2Base(BaseEstimator):
         # a warm start keeps the fitted feature count and names: checked, not reset
         X, y = self._validate_fit_data(X, y, reset=not warm)
         sample_weight = _checked_weight(sample_weight, X)
+        if sample_weight is not None and not (sample_weight > 0).all():
+            # rows of weight 0 are rows absent (as repeats count them): before the
+            # split, so that held-out rows and the rank readings are rows that count
+            keep = sample_weight > 0
+            X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+            sample_weight = sample_weight / sample_weight.mean()
         Y, target_attrs = self._task.encode(y)
         self._check_warm_start(X.shape[1], self._task.n_outputs(Y, target_attrs),
                                target_attrs)
@@ -514,7 +523,7 @@ class _DeepL2Base(BaseEstimator):
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
         trackers = [_RankTracker(X_tr, self.track_rank_every, self.rank_tol,
                                  self.n_diagnostic_samples, rng, m.penalizes_bias,
-                                 self.rank_gap) for m in modules]
+                                 self.rank_gap, W_tr) for m in modules]
         validation = None if X_val is None or not self.early_stopping else (
             *self._tensors(X_val, Y_val, modules[0]), self._task.score) + (
             () if W_val is None else (torch.tensor(W_val, **placement(modules[0])),))
@@ -523,7 +532,7 @@ class _DeepL2Base(BaseEstimator):
 
     def _complete(self, plan, results):
         """Everything after training: the kept network, the record, the diagnostics."""
-        best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng)
+        best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng, plan.W_tr)
         self._record_training(results[best], plan.trackers[best])
         _warn_if_above_zero_network(plan, self.module_, results[best])
         self._set_diagnostics(self._diagnose(plan.X_tr, plan.rng, weight=plan.W_tr),
@@ -541,35 +550,43 @@ class _DeepL2Base(BaseEstimator):
             sample_weight = _checked_weight(sample_weight, X)
             X, Y, attrs = self._partial_data(X, y, sample_weight, classes, first)
             rng = check_random_state(self.random_state)
-            if first:
-                self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
-            elif getattr(self, "_stepper", None) is None:
-                # after fit, or loaded: continue from the network, a fresh optimizer
-                self._sync_penalty(self.module_)
-                self._new_stepper(torch.Generator().manual_seed(
-                    int(rng.randint(np.iinfo(np.int32).max))), len(X))
-            else:
-                # each call trains on the current objective (alpha, lam changed by
-                # set_params take effect, as in MLPRegressor); the optimizer's
-                # moments carry over
-                self._sync_penalty(self.module_)
-                self._stepper.set_objective(self.alpha, self.module_.penalty_groups(),
-                                            self._settings(len(X)))
+            fresh = self._ready_stepper(first, X, Y, attrs, rng)
             X_t, Y_t = self._tensors(X, Y, self.module_)
             W = None if sample_weight is None else torch.tensor(
                 sample_weight, **placement(self.module_))
             start = time.perf_counter()
             self._stepper.epoch(X_t, Y_t, W)
             result = self._stepper.run.result
-            result.train_time = getattr(self, "train_time_", 0.0) * (not first) \
+            # a fresh optimizer starts a fresh record: n_iter_, loss_curve_ and
+            # train_time_ together
+            result.train_time = getattr(self, "train_time_", 0.0) * (not fresh) \
                 + time.perf_counter() - start
             self._record_training(result, _RankTracker(X, 0, 0, 0, rng, False, 0))
             self.stop_reason_ = "diverged" if result.stop_reason == "diverged" \
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
-                np.array(result.loss_curve[-1:]), 0, None
+                np.array(result.loss_curve[-1:] or [np.nan]), 0, None
             self._set_diagnostics(self._diagnose(X, rng, weight=sample_weight))
         return self
+
+    def _ready_stepper(self, first, X, Y, attrs, rng):
+        """The mini-batch stepper for this ``partial_fit`` call; True when it is new
+        (a first call, or after ``fit`` or ``load``: a fresh optimizer)."""
+        if first:
+            self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
+            return True
+        self._sync_penalty(self.module_)
+        if getattr(self, "_stepper", None) is None:
+            # after fit, or loaded: continue from the network, a fresh optimizer
+            self._new_stepper(torch.Generator().manual_seed(
+                int(rng.randint(np.iinfo(np.int32).max))), len(X))
+            return True
+        # each call trains on the current objective (alpha, lam changed by
+        # set_params take effect, as in MLPRegressor); the optimizer's moments
+        # carry over
+        self._stepper.set_objective(self.alpha, self.module_.penalty_groups(),
+                                    self._settings(len(X)))
+        return False
 
     def _partial_data(self, X, y, sample_weight, classes, first):
         """The call's data encoded and normalized: by this data on the first call,
@@ -621,7 +638,7 @@ class _DeepL2Base(BaseEstimator):
                                 penalty_groups=self.module_.penalty_groups(),
                                 settings=self._settings(n_samples), generator=generator)
 
-    def _keep_best(self, modules, results, X, rng):
+    def _keep_best(self, modules, results, X, rng, weight=None):
         """Keep the restart of lowest final objective, or with ``early_stopping`` of
         best validation score (the parameters each restart keeps); record every
         restart's objective."""
@@ -636,10 +653,12 @@ class _DeepL2Base(BaseEstimator):
         self.restart_objectives_ = objectives
         self.best_restart_ = best
         if len(modules) > 1:
-            sample = X[rng.choice(len(X), min(len(X), self.n_diagnostic_samples),
-                                  replace=False)]
+            rows = rng.choice(len(X), min(len(X), self.n_diagnostic_samples), replace=False)
+            w = None if weight is None else weight[rows]
+            # read as bottleneck_rank_ is: the sample weights count
             self.restart_ranks_ = np.array([_diag.bottleneck(
-                m, sample, tol=self.rank_tol, min_gap=self.rank_gap).rank for m in modules])
+                m, X[rows], tol=self.rank_tol, min_gap=self.rank_gap, weight=w).rank
+                for m in modules])
         else:
             self.restart_ranks_ = None
         return best

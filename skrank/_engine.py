@@ -297,9 +297,17 @@ class Validation(Callback):
         return False
 
     def on_end(self, run):
-        if run.result.validation_scores and run.result.stop_reason != "diverged":
-            self.best.restore()
-            run.result.best_validation_score = self.best_score
+        if not run.result.validation_scores or run.result.stop_reason == "diverged":
+            return
+        if self.best_score == -math.inf:
+            # no finite score: the snapshot is the start, not a best point
+            warn_user("No validation score was finite (NaN on every iteration): "
+                      "early stopping could not choose, and the last parameters are "
+                      "kept.", UserWarning)
+            run.result.best_validation_score = math.nan
+            return
+        self.best.restore()
+        run.result.best_validation_score = self.best_score
 
 
 class Progress(Callback):
@@ -857,6 +865,10 @@ class Stepper:
             run.result.loss_curve.append(value)
         except _Diverged:
             _diverged(run)
+            # the moments (momentum, Adam's averages) hold the non-finite steps:
+            # kept, every later call would diverge at once; the next call builds
+            # a fresh optimizer
+            self.epochs = None
             value = math.nan
         finally:
             run.module.eval()

@@ -288,9 +288,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     track_rank_every : int, default=0
         If positive, measure the bottleneck rank every that many iterations
         during training and store it in ``rank_history_`` (Galanti et al.'s
-        rank-during-training plots); for a grown start, in the full-depth
-        stage (its iterations are the ones ``n_iter_`` counts; the times then
-        count from the grown start).
+        rank-during-training plots), at full depth: for a grown start, in the
+        full-depth stage (the times then count from the grown start).
     normalize : bool, default=True
         Train on inputs and targets centered and divided by one scale each (the
         root mean square of the centered entries), undone in :meth:`predict`: the
@@ -347,6 +346,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Validation R^2 per iteration, with early stopping (aligned with
         ``loss_curve_``: warm-up epochs first).
     best_validation_score_ : float or None
+        The best validation score of the full-depth network, whose parameters
+        are kept (``validation_scores_`` also holds a grown start's shallow
+        stage, which may score higher; NaN when no score was finite).
     stop_reason_ : str
         'converged', 'max_iter', 'diverged' or 'interrupted' after :meth:`fit`;
         'partial_fit' (or 'diverged') after :meth:`partial_fit`.
@@ -413,6 +415,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     rank_history_ : dict of ndarray or None
         With ``track_rank_every > 0``: ``'n_iter'``, ``'time'`` (training seconds,
         tracking excluded), ``'bottleneck_rank'`` and ``'parameter_norm'`` per record.
+        ``'n_iter'`` counts the iterations at full depth, warm-up epochs included
+        (with ``warmup_iter`` it runs past ``n_iter_``, which does not count them);
+        the shallow stage of a grown start is not at full depth and not counted.
     restart_objectives_ : ndarray of shape (n_init,)
         The final objective of every restart (the lowest was kept; with
         ``early_stopping``, the restart of best validation score was).

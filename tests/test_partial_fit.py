@@ -144,3 +144,35 @@ def test_a_penalty_changed_between_calls_is_the_one_trained_on(make, key):
 
         assert changed.cost_ == pytest.approx(
             float(penalty_value(changed.module_.penalty_groups(), 1.0)))
+
+
+def test_a_diverged_call_leaves_an_optimizer_later_calls_can_use():
+    # the momentum of the diverged steps was kept: every later call diverged too
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = 2 * X[:, 0] + X[:, 1]
+    est = DeepL2Regressor(**{**KW, "solver": "sgd", "learning_rate_init": 1e6,
+                             "batch_size": 10})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(X, y)
+        assert est.stop_reason_ == "diverged"
+        assert np.isnan(est.restart_objectives_).all() and est.best_restart_ == 0
+        est.set_params(learning_rate_init=1e-3)
+        for _ in range(3):
+            est.partial_fit(X, y)
+    assert est.stop_reason_ == "partial_fit" and np.isfinite(est.loss_curve_).all()
+
+
+def test_partial_fit_after_fit_restarts_the_whole_record():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = 2 * X[:, 0] + X[:, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**{**KW, "max_iter": 30}).fit(X, y)
+        fit_time = est.train_time_
+        est.partial_fit(X, y)
+    # a fresh optimizer: n_iter_, loss_curve_ and train_time_ start over together
+    assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
+    assert est.train_time_ < fit_time

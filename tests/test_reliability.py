@@ -264,9 +264,9 @@ def test_n_init_with_early_stopping_keeps_the_best_validation_score(monkeypatch)
     seen = []
     keep = base._DeepL2Base._keep_best
 
-    def spy(self, modules, results, X, rng):
+    def spy(self, modules, results, X, rng, weight=None):
         seen.append([r.best_validation_score for r in results])
-        return keep(self, modules, results, X, rng)
+        return keep(self, modules, results, X, rng, weight)
 
     monkeypatch.setattr(base._DeepL2Base, "_keep_best", spy)
     X, y = _teacher(n=80)
@@ -292,3 +292,61 @@ def test_a_diverged_warm_up_hands_over_to_lbfgs():
         reg.fit(X, y)
     assert reg.stop_reason_ != "diverged" and reg.n_iter_ > 0
     assert reg.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_zero_weight_rows_are_absent_before_the_split(early_stopping):
+    # held-out rows of weight 0 scored nothing (every validation R^2 was 0 and the
+    # first iterate was restored); rows of weight 0 are now rows removed, split too
+    X, y = _teacher(n=60)
+    w = np.r_[np.zeros(40), np.ones(20)]
+    kw = small(dtype="float64", random_state=0, early_stopping=early_stopping,
+               validation_fraction=0.2, max_iter=40, n_jacobian_points=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+        b = DeepL2Regressor(**kw).fit(X[20 * 2:], y[20 * 2:])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-8)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
+
+
+def test_rank_records_read_the_rows_that_count():
+    # the weighted rows lie on a line in R^3, the zero-weight rows fill the space:
+    # every rank reading counts the rows the loss counts
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    X[:50, 1:] = 0
+    X[50:, 1:] *= 5
+    y = np.tanh(X[:, 0])
+    w = np.r_[np.ones(50), np.zeros(50)]
+    kw = small(dtype="float64", random_state=2, track_rank_every=1, init="random",
+               tol=0.0, alpha=0.01, max_iter=50, n_init=2, n_jacobian_points=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+        ref = DeepL2Regressor(**kw).fit(X[:50], y[:50])
+    assert est.restart_ranks_[est.best_restart_] == est.bottleneck_rank_
+    assert est.rank_history_["bottleneck_rank"][-1] == est.bottleneck_rank_
+    np.testing.assert_array_equal(est.restart_ranks_, ref.restart_ranks_)
+    np.testing.assert_array_equal(est.rank_history_["bottleneck_rank"],
+                                  ref.rank_history_["bottleneck_rank"])
+
+
+def test_early_stopping_without_a_finite_score_keeps_the_trained_network(monkeypatch):
+    from skrank._tasks import Regression
+
+    X, y = _teacher(n=60)
+    kw = small(dtype="float64", random_state=0, early_stopping=True, max_iter=30,
+               init="random", n_jacobian_points=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained = DeepL2Regressor(**kw).fit(X, y)
+    monkeypatch.setattr(Regression, "score",
+                        lambda self, out, target, weight=None: torch.tensor(np.nan))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = DeepL2Regressor(**kw).fit(X, y)
+    assert any("No validation score was finite" in str(w.message) for w in caught)
+    assert np.isnan(est.best_validation_score_)
+    # the snapshot taken at the start was not restored: the fit is a trained one
+    assert est.score(X, y) > 0.5 and trained.score(X, y) > 0.5
