@@ -551,9 +551,9 @@ class _DeepL2Base(BaseEstimator):
             X, Y, attrs = self._partial_data(X, y, sample_weight, classes, first)
             rng = check_random_state(self.random_state)
             fresh = self._ready_stepper(first, X, Y, attrs, rng)
-            X_t, Y_t = self._tensors(X, Y, self.module_)
-            W = None if sample_weight is None else torch.tensor(
-                sample_weight, **placement(self.module_))
+            X_in, Y_in, W_in = self._partial_pairs(X, Y, sample_weight)
+            X_t, Y_t = self._tensors(X_in, Y_in, self.module_)
+            W = None if W_in is None else torch.tensor(W_in, **placement(self.module_))
             start = time.perf_counter()
             self._stepper.epoch(X_t, Y_t, W)
             result = self._stepper.run.result
@@ -568,6 +568,10 @@ class _DeepL2Base(BaseEstimator):
                 np.array(result.loss_curve[-1:] or [np.nan]), 0, None
             self._set_diagnostics(self._diagnose(X, rng, weight=sample_weight))
         return self
+
+    def _partial_pairs(self, X, Y, W):
+        """The (input, target, weight) rows one ``partial_fit`` call trains on."""
+        return X, Y, W
 
     def _ready_stepper(self, first, X, Y, attrs, rng):
         """The mini-batch stepper for this ``partial_fit`` call; True when it is new

@@ -829,6 +829,7 @@ class Stepper:
 
     def __init__(self, module, *, loss_fn, alpha, penalty_groups, settings, generator):
         self.run = _Run(module, [])
+        self.generator = generator  # the batches' shuffling stream
         self.args = (loss_fn, alpha, penalty_groups, settings, settings.solver, generator)
         self.epochs = None
 

@@ -307,6 +307,15 @@ random_state, verbose, n_init, n_threads
         return (np.vstack(noisy), np.vstack([Y] * copies),
                 None if W is None else np.tile(W, copies))
 
+    def _partial_pairs(self, X, Y, W):
+        if not self.input_noise:
+            return X, Y, W
+        # fresh noise every call, from the stream that shuffles the batches (a
+        # generator seeded by random_state alone would repeat it call after call)
+        seed = int(torch.randint(np.iinfo(np.int32).max, (1,),
+                                 generator=self._stepper.generator))
+        return self._training_pairs(X, Y, W, np.random.RandomState(seed))
+
     def _holds_out(self):
         if not self.data_noise:
             return super()._holds_out()
@@ -401,7 +410,9 @@ random_state, verbose, n_init, n_threads
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
         epoch, the optimizer's state carrying over, and re-reads the diagnostics
-        on the call's data. ``fit`` starts over.
+        on the call's data. With ``input_noise``, each call trains on
+        ``n_noisy_copies`` fresh noisy copies of its rows, as ``fit`` does on its
+        data. ``fit`` starts over.
 
         Parameters
         ----------

@@ -1,5 +1,6 @@
 """Rank-aware choice of depth: fit over depths, read ranks and norms, choose."""
 
+import inspect
 import time
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -17,6 +18,7 @@ from sklearn.base import (
 )
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
@@ -135,6 +137,20 @@ def _row(net, depth, alpha, score, fit_time):
     return {"depth": depth, "alpha": alpha, "score": float(score),
             "rank": int(net.bottleneck_rank_), "parameter_norm": float(net.parameter_norm_),
             "offset_free_norm": float(net.offset_free_norm_), "fit_time": fit_time}
+
+
+def _check_grid(estimator, depths, alphas, names):
+    """Every setting of the sweep, validated before the first fit: the batched
+    path trains without ``fit`` (which validates), and a bad value found at refit
+    would come after the whole sweep."""
+    for depth in depths:
+        for a in alphas:
+            est = clone(estimator).set_params(
+                **{names[0]: depth}, **({} if a is None else {names[1]: a}))
+            # a Pipeline validates its own steps when it fits; its last step here
+            inner = est[-1] if isinstance(est, Pipeline) else est
+            if isinstance(inner, _DeepL2Base):
+                inner._validate_params()
 
 
 def _fit_depth(estimator, depth, X, y, splits, alphas, scorer, fit_params, names):
@@ -287,7 +303,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (n_depths, n_folds),
         ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``,
         ``'norm_per_depth'``,
-        ``'mean_fit_time'``. Ready for ``pandas.DataFrame``.
+        ``'mean_fit_time'``. Every key but ``'rank_per_fold'`` holds one value
+        per row: ``pandas.DataFrame`` takes them once that 2-D key is left out.
     n_features_in_ : int
         Number of features of ``X`` (set by every fit, ``refit`` or not).
     feature_names_in_ : ndarray of str
@@ -403,6 +420,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
         alphas = _check_alphas(self.alphas)
         fit_params = routed.estimator.fit
+        _check_grid(self.estimator, depths, alphas, names)
         start = time.perf_counter()
         out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)
         self._summarize(depths, out, len(splits), alphas)
@@ -689,7 +707,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             ``None`` for an unsupervised estimator (the autoencoder).
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed on when given.
+            Passed on when given (a ``TypeError`` when the chosen estimator's
+            ``score`` takes none, as the autoencoder's).
 
         Returns
         -------
@@ -697,6 +716,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """
         est = self._check_refit()
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if kwargs and "sample_weight" not in inspect.signature(est.score).parameters:
+            raise TypeError(f"{type(est).__name__}.score takes no sample_weight, so "
+                            "the selector cannot pass it on.")
         return est.score(X, **kwargs) if y is None else est.score(X, y, **kwargs)
 
     def __sklearn_tags__(self):

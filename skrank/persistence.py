@@ -10,7 +10,8 @@ A crafted file costs at most about its own size in memory and time: before any
 tensor data is read, the file is checked against limits derived from its size
 (uncompressed zip entries within the file, tensors that are not views and hold no
 more bytes than the file, a header of at most :data:`MAX_HEADER_CHARS` characters
-nested at most :data:`MAX_JSON_DEPTH` deep, every tensor used once, an
+nested at most :data:`MAX_JSON_DEPTH` deep, a pickle of at most a few dozen
+opcodes per tensor, counted before it is run, every tensor used once, an
 architecture whose weights the file actually holds). Every field is type-checked
 and the fitted state is tried on one row, so an inconsistent file is refused at
 load, not at predict. Every refusal is a :class:`ValueError` naming the problem.
@@ -34,6 +35,7 @@ import io
 import json
 import math
 import os
+import pickletools
 import re
 import warnings
 import zipfile
@@ -58,6 +60,17 @@ MAX_HEADER_CHARS = 4 * 2**20
 #: JSON nesting deeper than this is refused before parsing (the encoder writes
 #: at most a few levels; Python's parser would recurse until it crashes).
 MAX_JSON_DEPTH = 64
+#: JSON arrays and objects beyond this many are refused before parsing: each
+#: costs tens of bytes parsed for one or two characters of text (a real header
+#: holds fewer than a hundred).
+MAX_JSON_CONTAINERS = 2**16
+#: Pickle opcodes allowed in the payload: this many, plus
+#: :data:`PICKLE_OPS_PER_TENSOR` per stored tensor (a real file takes about 31 per
+#: tensor). Counted before unpickling: each opcode may build an object of its
+#: own, and many small objects (views of one storage, empty containers) cost far
+#: more memory than their bytes in the file.
+MAX_PICKLE_OPS = 256
+PICKLE_OPS_PER_TENSOR = 64
 #: String arrays may take this many bytes beyond four per header character: a
 #: fixed-width dtype reserves its widest item's width for every item.
 _STRING_SLACK_BYTES = 16 * 2**20
@@ -365,10 +378,17 @@ def _instantiate(cls, params):
     return estimator
 
 
+#: The private names ``fit`` and ``set_output`` set that do not end in '_'. Any
+#: other private name a file may set ends in '_', as the fitted ones do:
+#: ``_stepper`` or ``_metadata_request`` from a file would break ``partial_fit``
+#: or metadata routing later.
+_PRIVATE_FITTED = frozenset({"_y_ndim", "_sklearn_output_config"})
+
+
 def _check_attribute(cls, key):
     """A fitted attribute's name: no method, property, class attribute or module."""
     if not isinstance(key, str) or not _NAME.match(key) or key == "module_" \
-            or hasattr(cls, key) or not (key.endswith("_") or key.startswith("_")):
+            or hasattr(cls, key) or not (key.endswith("_") or key in _PRIVATE_FITTED):
         raise _Refused(f"{_short(key)} is not a fitted attribute of {cls.__name__} "
                        "(a method, a parameter or not a name ending in '_').")
 
@@ -593,6 +613,36 @@ def _check_zip(raw):
     if claimed > len(raw):
         raise _Refused(f"its zip entries claim {_size(claimed)} but the file holds "
                        f"{_size(len(raw))}.")
+    _check_pickle(raw, infos)
+
+
+def _check_pickle(raw, infos):
+    """Count the payload's pickle opcodes, without running them, against the
+    number of stored tensors: the unpickler's memory grows with the objects it
+    builds, not with the bytes they take in the file."""
+    pickles = [i for i in infos if i.filename.endswith("data.pkl")]
+    if len(pickles) != 1:
+        raise _Refused(f"it holds {len(pickles)} pickles, not one torch payload.")
+    n_tensors = sum(1 for i in infos if "/data/" in i.filename)
+    limit = MAX_PICKLE_OPS + PICKLE_OPS_PER_TENSOR * n_tensors
+    # the stored bytes themselves, past the entry's local header: zipfile's
+    # reader would refuse a flipped byte by its CRC before the digest names it
+    info = pickles[0]
+    head = raw[info.header_offset:info.header_offset + 30]
+    if len(head) < 30:
+        raise _Refused("the file is truncated (a zip entry's header is cut).")
+    start = info.header_offset + 30 + int.from_bytes(head[26:28], "little") \
+        + int.from_bytes(head[28:30], "little")
+    data = raw[start:start + info.compress_size]
+    count = 0
+    try:
+        for count, _ in enumerate(pickletools.genops(data), start=1):
+            if count > limit:
+                raise _Refused(f"its payload holds more than {limit} pickle opcodes "
+                               f"for {n_tensors} tensors: objects that are not a "
+                               "skrank payload's.")
+    except (ValueError, EOFError) as exc:  # malformed opcodes
+        raise _Refused(f"its pickle is malformed ({str(exc)[:80]}).") from None
 
 
 def _check_tensor(key, t, device):
@@ -632,8 +682,9 @@ def _check_tensors(tensors, budget, device):
 
 
 def _json_depth_ok(text):
-    """Whether JSON ``text`` nests at most :data:`MAX_JSON_DEPTH` levels."""
-    depth = 0
+    """Whether JSON ``text`` nests at most :data:`MAX_JSON_DEPTH` levels and holds
+    at most :data:`MAX_JSON_CONTAINERS` arrays and objects."""
+    depth = containers = 0
     in_string = escaped = False
     for ch in text:
         if in_string:
@@ -644,7 +695,8 @@ def _json_depth_ok(text):
             in_string = True
         elif ch in "[{":
             depth += 1
-            if depth > MAX_JSON_DEPTH:
+            containers += 1
+            if depth > MAX_JSON_DEPTH or containers > MAX_JSON_CONTAINERS:
                 return False
         elif ch in "]}":
             depth -= 1
@@ -706,7 +758,8 @@ def _open_payload(raw, key):
 def _parse_header(header):
     """The header's JSON object, its format and version checked, without them."""
     if not _json_depth_ok(header):
-        raise _Refused(f"its header nests deeper than {MAX_JSON_DEPTH} levels.")
+        raise _Refused(f"its header nests deeper than {MAX_JSON_DEPTH} levels or "
+                       f"holds more than {MAX_JSON_CONTAINERS} arrays and objects.")
     try:
         meta = json.loads(header)
     except (ValueError, RecursionError) as exc:  # also ints of over 4300 digits

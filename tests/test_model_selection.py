@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -6,7 +8,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrank import DeepL2Classifier, DeepL2Regressor, RankAwareDepthSelector
+from skrank import (
+    BottleneckAutoencoder,
+    DeepL2Classifier,
+    DeepL2Regressor,
+    RankAwareDepthSelector,
+)
 from skrank.datasets import make_bottleneck_regression
 
 from ._estimators import small
@@ -335,3 +342,27 @@ def test_the_selector_behaves_as_the_chosen_estimator(small):
     np.testing.assert_allclose(ae.inverse_transform(ae.transform(X)),
                                ae.best_estimator_.inverse_transform(
                                    ae.best_estimator_.transform(X)))
+
+
+@pytest.mark.parametrize("bad", [{"alpha": -1.0}, {"width": 0}, {"activation": "bogus"}])
+def test_the_sweep_validates_its_estimator_before_any_fit(bad):
+    # the batched path trains without fit; bad values went through silently
+    # (alpha=-1 scored -943) or crashed deep inside (width=0: ZeroDivisionError)
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.RandomState(0).randn(30, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(**bad, max_iter=3), depths=[2, 3], cv=2)
+    with pytest.raises(InvalidParameterError):
+        sel.fit(X, X[:, 0])
+    assert not hasattr(sel, "depth_results_")
+
+
+def test_score_with_weights_on_an_autoencoder_is_a_clear_error():
+    X = np.random.RandomState(0).randn(30, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(BottleneckAutoencoder(width=8, max_iter=3),
+                                     depths=[2, 3], cv=2).fit(X)
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        sel.score(X, sample_weight=np.ones(30))
+    assert np.isfinite(sel.score(X))

@@ -176,3 +176,32 @@ def test_partial_fit_after_fit_restarts_the_whole_record():
     # a fresh optimizer: n_iter_, loss_curve_ and train_time_ start over together
     assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
     assert est.train_time_ < fit_time
+
+
+def test_autoencoder_partial_fit_trains_on_fresh_noisy_copies():
+    # input_noise was ignored by partial_fit (the same network as without it),
+    # while the estimator still reported a denoiser's local dimension
+    X = np.random.RandomState(0).randn(60, 3)
+    kw = dict(KW, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = BottleneckAutoencoder(**kw)
+        noisy = BottleneckAutoencoder(**kw, input_noise=0.5, n_noisy_copies=2)
+        for _ in range(3):
+            plain.partial_fit(X)
+            noisy.partial_fit(X)
+    assert not np.allclose(plain.reconstruct(X), noisy.reconstruct(X))
+    # the copies are drawn afresh each call: two calls on the same rows differ
+    # from one call with the same noise twice
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = BottleneckAutoencoder(**kw, input_noise=0.5).partial_fit(X)
+    draws = []
+    real = a._training_pairs
+    a._training_pairs = lambda *args: draws.append(real(*args)) or draws[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a.partial_fit(X)
+        a.partial_fit(X)
+    assert len(draws) == 2 and not np.allclose(draws[0][0], draws[1][0])
+    assert draws[0][0].shape == (4 * 60, 3)  # n_noisy_copies=4 by default

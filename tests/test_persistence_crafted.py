@@ -156,7 +156,22 @@ def _qint8():
 
 
 #: name: (the crafted file from the fixture's payload, what the refusal must name)
+def _views_of_one_storage(payload, n=20_000):
+    base = torch.zeros(1)
+    return _craft(payload, extra={"junk": [base[0:0] for _ in range(n)]})
+
+
 CRAFTED = {
+    # private state save never writes: set from a file it broke partial_fit later
+    "private_stepper": (lambda p: _craft(p, edit=_set(["attributes", "_stepper"], 3)),
+                        "_stepper.*not a fitted attribute"),
+    # each unpickled view costs about 2 kB for some 60 bytes of file
+    "many_views_of_one_storage": (_views_of_one_storage, "pickle opcodes"),
+    "many_empty_containers": (lambda p: _craft(
+        p, extra={"junk": [{} for _ in range(200_000)]}), "pickle opcodes"),
+    "json_container_bomb": (lambda p: _craft(
+        p, header='{"format": "skrank-estimator", "version": 1, "x": ['
+        + "{}," * 1_000_000 + "{}]}"), "arrays and objects"),
     # sizes, shapes, strides and architecture beyond the file
     "expand_view": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", torch.zeros(1).expand(250_000_000))), "t0.*1.0 GB over 4 bytes.*view"),
