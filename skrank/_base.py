@@ -304,8 +304,8 @@ def _warn_if_above_zero_network(plan, module, result):
         warn_user(
             f"The fit ended at objective {final:.4g}, above the zero network's {zero:.4g} "
             "(every parameter 0): the optimizer stopped in a poor region. Try more "
-            "max_iter, n_init > 1, another random_state or alpha (init='auto' grows "
-            "such a ReLU network from depth 3 once).",
+            "max_iter, n_init > 1, another random_state or alpha, or init='grow' "
+            "(a network grown from depth 3).",
             ConvergenceWarning)
 
 

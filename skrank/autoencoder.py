@@ -38,7 +38,8 @@ class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
     n_components : int or None, default=None
         Number of bottleneck coordinates :meth:`transform` returns; ``None`` uses
         the recovered ``bottleneck_rank_`` (at least 1). At most ``min(width,
-        n_samples)``, checked before training.
+        training rows, n_diagnostic_samples)`` (the rows ``data_noise`` holds out
+        do not count), checked before training.
     output : {'codes', 'reconstruction'}, default='codes'
         What :meth:`transform` returns: the ``k`` bottleneck coordinates (a
         reducer, like PCA) or the reconstruction in input space, :meth:`denoise`
@@ -142,9 +143,10 @@ random_state, verbose, n_init, n_threads
         0.9 an ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, `n_features_in_`)
         Singular values of the Jacobian at ``n_jacobian_points`` training points.
-    jacobian_rank_ : int
+    jacobian_rank_ : int or None
         Rank of the Jacobian of ``f`` (passed through the bottleneck coordinates),
-        read by the rank rule: at most ``bottleneck_rank_``.
+        read by the rank rule: at most ``bottleneck_rank_`` (``None`` when
+        ``n_jacobian_points=0``).
     denoising_gain_ : float
         The step ``c`` of :meth:`denoise` (see ``data_noise``); 1.0 when
         ``data_noise=0`` and after ``partial_fit``.

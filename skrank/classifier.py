@@ -82,7 +82,8 @@ random_state, verbose, n_init, n_threads
         the network's logits, on the diagnostic sample (below 0.9 an
         ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_classes))
-    jacobian_rank_ : int
+    jacobian_rank_ : int or None
+        ``None`` when ``n_jacobian_points=0``.
     input_mean_, target_mean_ : ndarray
     input_scale_, target_scale_ : float
         The isotropic normalization of the inputs (see ``normalize``); the targets'

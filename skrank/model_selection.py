@@ -221,7 +221,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     validation score, the bottleneck rank of each fold's network, ``||theta||^2``
     and ``||theta||^2 / L``. The choice is rank-aware: among the depths whose mean
     score is within ``score_tol`` of the best, it takes the one with the lowest
-    stable rank (the median over folds), and among those the shallowest. Too
+    stable rank (the lower median over folds: a rank some fold had), and among
+    those the shallowest. Too
     shallow a network cannot reach the low-rank solution; too deep a one
     under-estimates the rank and loses score (Jacot 2023a, sec. 4), which the
     tolerance catches.

@@ -300,7 +300,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         the rank. ``False`` trains on the data as given (the papers' setting).
     dtype : {'float32', 'float64'}, default='float32'
     device : str, default='auto'
-        'cpu', 'cuda', 'cuda:<index>' or 'auto' (CUDA when available).
+        'cpu', 'cuda', 'cuda:<index>', 'mps' (accepted when available, not
+        tested) or 'auto' (CUDA when available).
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, batching and the validation split.
     verbose : int, default=0
@@ -310,7 +311,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Columns of :meth:`transform`: ``None`` returns the ``bottleneck_rank_``
         coordinates the fit found (their number varies between fits; one column
         for a constant network, rank 0, so that a next Pipeline step gets input);
-        at most ``min(width, n_samples)``, checked before training; an integer
+        at most ``min(width, training rows, n_diagnostic_samples)`` (the rows
+        held out by ``early_stopping`` do not count), checked before training; an
+        integer
         pins the width (the top principal directions of the bottleneck
         representation), for pipelines that need a fixed number of features.
     n_init : int, default=1
@@ -403,7 +406,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         ``sum_l ||W_l P_l||_F^2``, each weight read with its input's offset
         direction projected out (``P_l``): on a rank plateau it grows with depth
         by the rank ``k`` per layer, where ``parameter_norm_`` grows by ``k + 1``
-        (measured: slopes 2.1 and 3.1 over depths 6-12 on a rank-2 teacher).
+        (measured: slopes 2.1-2.3 and 3.1 over depths 6-12 on the rank-2 teacher
+        of the test suite, from run to run).
         With free biases (``penalize_bias=False``) the biases carry the offset and
         it is ``sum_l ||W_l||_F^2``.
     norm_per_depth_ : float
