@@ -18,6 +18,7 @@ from skrank import (
     RankAwareDepthSelector,
     ResNetL2Regressor,
 )
+from skrank import diagnostics as _diag
 
 from ._estimators import small
 
@@ -252,3 +253,64 @@ def test_warm_start_refuses_what_it_cannot_continue(data):
         with pytest.raises(ValueError, match="classes"):
             clf.fit(X, np.array(list("zbc") * 20))
         assert clf.classes_.tolist() == ["a", "b", "c"]
+
+
+def test_integer_weights_equal_repeats_in_every_rank_reading(data):
+    # weights above 1 (not only 0/1, whose zero rows fit drops first) must reach
+    # the rank tracker and the restarts' rank readings as repeats do
+    X, y = data
+    w = np.r_[np.full(len(X) // 2, 3), np.ones(len(X) - len(X) // 2)].astype(int)
+    kw = small(dtype="float64", random_state=0, init="random", track_rank_every=1,
+               n_init=2, max_iter=20, n_jacobian_points=0, n_diagnostic_samples=10**4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+        b = DeepL2Regressor(**kw).fit(np.repeat(X, w, 0), np.repeat(y, w, 0))
+    seen = []
+    real = _diag.bottleneck
+
+    def spy(*args, weight=None, **kw):
+        seen.append(weight)
+        return real(*args, weight=weight, **kw)
+
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
+        warnings.simplefilter("ignore")
+        mp.setattr(_diag, "bottleneck", spy)
+        DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+    assert seen and all(s is not None and len(s) == len(X) for s in seen)
+    np.testing.assert_array_equal(a.restart_ranks_, b.restart_ranks_)
+    np.testing.assert_array_equal(a.rank_history_["bottleneck_rank"],
+                                  b.rank_history_["bottleneck_rank"])
+
+
+def test_a_weighted_diagnostic_sample_keeps_its_weights(data, monkeypatch):
+    X, y = data
+    w = np.arange(1, len(X) + 1, dtype=float)
+    seen = []
+    real = _diag.diagnose
+
+    def spy(model, Xs, **kw):
+        seen.append((len(Xs), kw.get("weight")))
+        return real(model, Xs, **kw)
+
+    monkeypatch.setattr(_diag, "diagnose", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DeepL2Regressor(**small(max_iter=3, n_diagnostic_samples=20,
+                                random_state=0)).fit(X, y, sample_weight=w)
+    (n, weight), = seen
+    assert n == 20 and weight is not None and len(weight) == 20
+    # the sample's weights are those of its rows (mean-1 scaled), not a prefix
+    assert len(set(np.round(weight / weight.min(), 6))) > 1
+
+
+def test_partial_fit_reads_its_bottleneck_with_the_weights(data):
+    X, y = data
+    n = len(X) // 2
+    w = np.r_[np.full(n, 2), np.ones(len(X) - n)].astype(int)
+    kw = small(solver="adam", dtype="float64", random_state=0, batch_size=10**4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = DeepL2Regressor(**kw).partial_fit(X, y, sample_weight=w)
+        b = DeepL2Regressor(**kw).partial_fit(np.repeat(X, w, 0), np.repeat(y, w, 0))
+    np.testing.assert_allclose(a.bottleneck_mean_, b.bottleneck_mean_, atol=1e-8)

@@ -71,10 +71,16 @@ def test_every_generator_validates_its_parameters(make, kwargs, name):
         make(**{"n_samples": 5, **kwargs})
 
 
-@pytest.mark.parametrize("make", [make_bottleneck_regression, make_low_rank_regression,
-                                  make_shifted_s, make_noisy_curve, make_manifold])
-def test_a_boolean_count_is_a_parameter_error_not_a_numpy_crash(make):
+_COUNTS = [(make, name) for make in (make_bottleneck_regression, make_low_rank_regression,
+                                     make_shifted_s, make_noisy_curve, make_manifold)
+           for name in ("n_samples", "n_features", "n_targets", "n_latent", "rank",
+                        "n_hidden", "n_classes")
+           if name in make.__wrapped__.__code__.co_varnames]
+
+
+@pytest.mark.parametrize("make, name", _COUNTS)
+def test_a_boolean_count_is_a_parameter_error_not_a_numpy_crash(make, name):
     from sklearn.utils._param_validation import InvalidParameterError
 
-    with pytest.raises(InvalidParameterError, match="n_samples"):
-        make(True, random_state=0)
+    with pytest.raises(InvalidParameterError, match=name):
+        make(**{"n_samples": 10, name: True}, random_state=0)

@@ -366,3 +366,15 @@ def test_score_with_weights_on_an_autoencoder_is_a_clear_error():
     with pytest.raises(TypeError, match="takes no sample_weight"):
         sel.score(X, sample_weight=np.ones(30))
     assert np.isfinite(sel.score(X))
+
+
+def test_the_sweep_validates_a_pipelines_last_step_before_any_fit():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.RandomState(0).randn(30, 3)
+    pipe = make_pipeline(StandardScaler(), DeepL2Regressor(alpha=-1.0, max_iter=3))
+    sel = RankAwareDepthSelector(pipe, depths=[2, 3], cv=2)
+    with pytest.raises(InvalidParameterError):
+        sel.fit(X, X[:, 0])
+    assert not hasattr(sel, "depth_results_")

@@ -157,7 +157,8 @@ def test_a_diverged_call_leaves_an_optimizer_later_calls_can_use():
         warnings.simplefilter("ignore")
         est.partial_fit(X, y)
         assert est.stop_reason_ == "diverged"
-        assert np.isnan(est.restart_objectives_).all() and est.best_restart_ == 0
+        assert est.restart_objectives_.shape == (1,) and est.best_restart_ == 0
+        assert np.isnan(est.restart_objectives_[0])
         est.set_params(learning_rate_init=1e-3)
         for _ in range(3):
             est.partial_fit(X, y)
@@ -205,3 +206,25 @@ def test_autoencoder_partial_fit_trains_on_fresh_noisy_copies():
         a.partial_fit(X)
     assert len(draws) == 2 and not np.allclose(draws[0][0], draws[1][0])
     assert draws[0][0].shape == (4 * 60, 3)  # n_noisy_copies=4 by default
+
+
+def test_a_learning_rate_and_alpha_changed_between_calls_take_effect():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = np.tanh(X @ rng.randn(3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**dict(KW, dtype="float64", alpha=1e-4)).partial_fit(X, y)
+        before = [p.detach().clone() for p in est.module_.parameters()]
+        est.set_params(learning_rate_init=1e-12)
+        est.partial_fit(X, y)
+    # a step of 1e-12 leaves the parameters where they were
+    for p, q in zip(est.module_.parameters(), before):
+        np.testing.assert_allclose(p.detach().numpy(), q.numpy(), atol=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.set_params(alpha=10.0, learning_rate_init=1e-12)
+        est.partial_fit(X, y)
+    # the objective reported is the one trained on: its penalty at alpha=10
+    # (the data term is >= 0); the first call's alpha reported a tiny penalty
+    assert est.loss_curve_[-1] >= 10.0 / est.depth * est.parameter_norm_ * 0.99

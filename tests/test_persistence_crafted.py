@@ -83,14 +83,16 @@ def _tensors_with(payload, key, value):
     return t
 
 
-def _rezip(data, suffix, change, compression=zipfile.ZIP_STORED):
-    """The zip ``data`` with the entry whose name ends with ``suffix`` changed."""
+def _rezip(data, suffix, change, compression=zipfile.ZIP_STORED, rename=None):
+    """The zip ``data`` with the entry whose name ends with ``suffix`` changed (and
+    renamed to ``rename`` if given)."""
     src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=compression) as z:
         for info in src.infolist():
             body = src.read(info.filename)
-            z.writestr(info.filename,
-                       change(body) if info.filename.endswith(suffix) else body)
+            hit = info.filename.endswith(suffix)
+            z.writestr(rename if hit and rename else info.filename,
+                       change(body) if hit else body)
     return out.getvalue()
 
 
@@ -165,6 +167,14 @@ CRAFTED = {
     # private state save never writes: set from a file it broke partial_fit later
     "private_stepper": (lambda p: _craft(p, edit=_set(["attributes", "_stepper"], 3)),
                         "_stepper.*not a fitted attribute"),
+    # just over the opcode limit (a real payload takes about 31 per tensor)
+    "opcodes_just_over_the_limit": (lambda p: _craft(p, extra={"junk": [
+        {} for _ in range(32 * len(p["tensors"]) + 256)]}), "pickle opcodes"),
+    "garbage_pickle": (lambda p: _rezip(_craft(p), "data.pkl",
+                                        lambda body: b"\xff" * len(body)),
+                       "pickle is malformed"),
+    "no_pickle": (lambda p: _rezip(_craft(p), "data.pkl", lambda body: body,
+                                   rename="archive/other.bin"), "0 pickles"),
     # each unpickled view costs about 2 kB for some 60 bytes of file
     "many_views_of_one_storage": (_views_of_one_storage, "pickle opcodes"),
     "many_empty_containers": (lambda p: _craft(

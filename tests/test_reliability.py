@@ -350,3 +350,11 @@ def test_early_stopping_without_a_finite_score_keeps_the_trained_network(monkeyp
     assert np.isnan(est.best_validation_score_)
     # the snapshot taken at the start was not restored: the fit is a trained one
     assert est.score(X, y) > 0.5 and trained.score(X, y) > 0.5
+
+
+def test_an_lbfgs_divergence_advises_what_lbfgs_can_change():
+    # the mini-batch advice ("use solver='lbfgs'") made no sense for L-BFGS itself
+    X, y = _teacher(n=40)
+    with pytest.warns(DivergenceWarning, match="Lower alpha") as caught:
+        DeepL2Regressor(**small(max_iter=5, alpha=1e30, random_state=0)).fit(X, y)
+    assert not any("solver='lbfgs'" in str(w.message) for w in caught)

@@ -249,3 +249,14 @@ def test_selector_refuses_when_every_score_is_nan():
                 offset_free_norm=1.0, fit_time=0) for d in (2, 3)]
     with pytest.raises(ValueError, match="NaN"):
         sel._summarize(np.array([2, 3]), out, 1)
+
+
+def test_scaling_of_entries_near_the_largest_float_stays_finite():
+    # the difference of two huge entries overflows: forward divides first
+    from skrank._scaling import IsotropicScaling
+
+    A = np.array([[1.7e308], [1.7e308], [-1.7e308]])
+    s = IsotropicScaling.fit(A)
+    out = s.forward(A)
+    assert np.isfinite(s.mean).all() and np.isfinite(s.scale) and np.isfinite(out).all()
+    np.testing.assert_allclose(s.inverse(out[:2]), A[:2], rtol=1e-12)
