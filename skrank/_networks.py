@@ -389,8 +389,11 @@ class ResidualNet(Network):
 def _leaves(module):
     """The modules a chain reading runs, in order: containers (``nn.Sequential``,
     ``nn.ModuleList``, any module with children but ``nn.Linear``) are opened,
-    recursively; a module without children is its own chain."""
-    children = list(module.children())
+    recursively; a module without children is its own chain. ``nn.Sequential``
+    and ``nn.ModuleList`` are iterated as they run, so one activation module used
+    twice appears twice (``children()`` lists it once)."""
+    sequence = isinstance(module, (nn.Sequential, nn.ModuleList))
+    children = list(module) if sequence else list(module.children())
     if isinstance(module, nn.Linear) or not children:
         return [module]
     return [leaf for child in children for leaf in _leaves(child)]
@@ -446,6 +449,11 @@ class _ChildrenInOrder(Network):
         name = type(self.module).__name__
         if not self.linear:
             raise TypeError(_CHAIN_HINT.format(name=name, why="and finds no nn.Linear"))
+        if self.linear[0] != 0:
+            # every reading takes X as the first nn.Linear's input
+            raise TypeError(_CHAIN_HINT.format(
+                name=name, why=f"and it starts with {type(self.children_[0]).__name__},"
+                " not nn.Linear (apply it to X first, and pass the rest)"))
         rows = x[:n_rows]
         if rows.shape[0] == 0:
             g = torch.Generator().manual_seed(0)

@@ -108,6 +108,12 @@ def _n_inputs(model):
     return chain[0].in_features if chain and isinstance(chain[0], nn.Linear) else None
 
 
+def _detached(a):
+    """A tensor without its autograd graph (numpy refuses one that requires grad);
+    anything else as it is."""
+    return a.detach() if isinstance(a, torch.Tensor) else a
+
+
 def _check_input(model, X, *, name="X", min_samples=1, chain=True):
     """``X`` as a tensor in the network's device and dtype, validated.
 
@@ -133,7 +139,9 @@ def _check_input(model, X, *, name="X", min_samples=1, chain=True):
         # value beyond float32's range only turns infinite there
         X = check_array(X, dtype="numeric", ensure_all_finite=False,
                         ensure_min_samples=min_samples, input_name=name)
-    x = as_tensor(X, model)
+    # readings, not training: a tensor that requires grad (an nn.Parameter) is
+    # read by value
+    x = as_tensor(_detached(X), model)
     n_in = _n_inputs(model)
     if n_in is not None and x.shape[1] != n_in:
         raise ValueError(
@@ -248,7 +256,7 @@ def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> r.rank, r.clear
     (6, False)
     """
-    s = _check_finite(np.asarray(spectrum, dtype=np.float64), "spectrum")
+    s = _check_finite(np.asarray(_detached(spectrum), dtype=np.float64), "spectrum")
     return _read_rank(s, tol=tol, min_gap=min_gap)
 
 
@@ -330,7 +338,7 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> effective_rank([0.0, 0.0])
     0
     """
-    s = _check_finite(np.asarray(spectrum, dtype=np.float64), "spectrum")
+    s = _check_finite(np.asarray(_detached(spectrum), dtype=np.float64), "spectrum")
     if (s < 0).any():
         raise ValueError(
             "spectrum holds negative values, which singular values never are; pass "
@@ -458,6 +466,9 @@ def representation_spectra(model, X, *, center=False, outputs=None):
     return out
 
 
+@validate_params(
+    {"tol": [Interval(Real, 0, 1, closed="neither")]}, prefer_skip_nested_validation=True
+)
 def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Effective rank of each centered hidden representation (see :func:`effective_rank`).
 
@@ -592,7 +603,7 @@ def principal_components(representation, k):
     [[0.0, 1.0, 0.0]]
     """
     if isinstance(representation, torch.Tensor):
-        a = representation.to(torch.float64)
+        a = representation.detach().to(torch.float64)
         if a.ndim != 2 or a.shape[0] < 1:
             raise ValueError("Expected a representation of shape (n_samples, width) "
                              f"with at least one row, got shape {tuple(a.shape)}.")
@@ -752,7 +763,11 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     never chosen, unless it is the only map); ties go to the sharpest spectral
     gap. A skrank network names the maps where its function can narrow
     (``rank_candidates``; a residual network: its embedding, its stream and its
-    unembedding).
+    unembedding). A network whose outputs vary over ``X`` by less than rounding
+    (16 machine epsilons of its dtype, relative to outputs larger than 1, absolute
+    below) reads as constant, rank 0: the readings assume outputs of order one,
+    as a fitted estimator's normalized units are; rescale a network with tiny
+    outputs before reading it.
 
     Parameters
     ----------
@@ -830,6 +845,10 @@ def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
                       spectrum=spectrum, spectra=spectra, representation=a)
 
 
+@validate_params(
+    {"chunk_size": [Interval(Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def jacobian_spectra(model, X, *, chunk_size=256):
     """Singular values of the Jacobian ``Jf(x)`` at each row of ``X``, in batch.
 
@@ -866,6 +885,9 @@ def jacobian_spectra(model, X, *, chunk_size=256):
                              chunk_size)
 
 
+@validate_params(
+    {"tol": [Interval(Real, 0, 1, closed="neither")]}, prefer_skip_nested_validation=True
+)
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
     """``max_x rank Jf(x)`` over the rows of ``X`` (Jacot 2023a, Def. 1).
 
@@ -939,15 +961,21 @@ def _factored(model, layer, mean, components):
     """``x -> g(P_k a_layer(x))``: the network passed through its k bottleneck
     coordinates, ``P_k`` the projection onto ``components`` around ``mean``."""
     net = as_network(model)
-    C, m = as_tensor(components, model), as_tensor(mean, model)
 
     def f(v):
+        # made here, where the Jacobian is taken: made under a caller's
+        # inference_mode they could not be saved for the backward pass
+        C, m = as_tensor(components, model), as_tensor(mean, model)
         z = net.bottleneck_in(v, layer)
         return net.bottleneck_out(((z - m) @ C.T) @ C + m, layer)
 
     return f
 
 
+@validate_params(
+    {"chunk_size": [Interval(Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     """Jacobian spectra of the network passed through its bottleneck coordinates.
 
@@ -1007,7 +1035,10 @@ def _jacobian_svdvals(fn, x, chunk_size):
                 rows = [_input_gradient(out[:, j], v) for j in range(out.shape[1])]
         blocks.append(torch.stack(rows, dim=1).reshape(v.shape[0], out.shape[1], -1))
     if not blocks:
-        return np.zeros((0, 0))
+        # no points: no rows, but the documented columns
+        with torch.no_grad():
+            out = fn(x[:0])
+        return np.zeros((0, min(x.shape[1], out.shape[-1] if out.ndim > 1 else 1)))
     J = torch.cat(blocks).detach().to(torch.float64)
     if not torch.isfinite(J).all():
         # a diverged network: no spectrum to read, and SVD would fail
@@ -1127,6 +1158,10 @@ def nonlinearity_impact(model, X, *, outputs=None):
     Returns
     -------
     impact : ndarray of shape (L - 1,)
+        One value per hidden layer. For a skrank residual network (the
+        ``module_`` of :class:`~skrank.ResNetL2Regressor`), whose hidden
+        representations are the residual stream, which no activation touches:
+        zeros, one per stream position (``depth + 1``).
 
     Examples
     --------

@@ -566,3 +566,58 @@ def test_bottleneck_row_weights_are_checked(weight, match):
     w[:5] = 0
     np.testing.assert_allclose(D.bottleneck(net, X, weight=w).spectrum,
                                D.bottleneck(net, X[5:]).spectrum, rtol=1e-5, atol=1e-6)
+
+
+def test_a_sequential_that_reuses_one_activation_module_is_read():
+    # nn.Sequential runs a repeated module each time; children() lists it once,
+    # and the chain reading refused an ordinary model
+    act = torch.nn.Tanh()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 6), act, torch.nn.Linear(6, 1), act,
+                              torch.nn.Linear(1, 2))
+    bn = D.bottleneck(net, torch.randn(40, 3))
+    assert bn.rank == 1
+
+
+def test_a_chain_that_does_not_start_with_linear_is_refused():
+    # every reading takes X as the first nn.Linear's input: a leading ReLU read
+    # rank 3 for a function of rank 2
+    net = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 8), torch.nn.Tanh(),
+                              torch.nn.Linear(8, 2))
+    with pytest.raises(TypeError, match="starts with ReLU"):
+        D.bottleneck(net, torch.randn(20, 3))
+
+
+def test_inputs_that_require_grad_are_read_by_value():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
+    X = torch.randn(20, 3, requires_grad=True)
+    assert D.bottleneck(net, X).rank == D.bottleneck(net, X.detach()).rank
+    assert D.diagnose(net, X, jacobian_points=X[:3]).jacobian_rank is not None
+    assert D.principal_components(torch.randn(5, 3, requires_grad=True), 1).shape == (1, 3)
+    assert D.effective_rank(torch.tensor([1.0, 0.01], requires_grad=True)) == 1
+
+
+def test_diagnose_under_the_callers_inference_mode():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
+    X = np.random.RandomState(0).randn(20, 3)
+    ref = D.diagnose(net, X, jacobian_points=X[:3])
+    with torch.inference_mode():
+        got = D.diagnose(net, X, jacobian_points=X[:3])
+    np.testing.assert_allclose(got.jacobian_spectra, ref.jacobian_spectra)
+
+
+def test_jacobian_arguments_are_validated_and_empty_points_keep_their_columns():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
+    X = torch.randn(20, 3)
+    for bad in (0, -1):
+        with pytest.raises(InvalidParameterError, match="chunk_size"):
+            D.jacobian_spectra(net, X, chunk_size=bad)
+    with pytest.raises(InvalidParameterError, match="jacobian_rank"):
+        D.jacobian_rank(net, X[:0], tol=-1)
+    with pytest.raises(InvalidParameterError, match="representation_ranks"):
+        D.representation_ranks(net, X, tol=2.0)
+    assert D.jacobian_spectra(net, np.zeros((0, 3))).shape == (0, 2)
