@@ -499,13 +499,14 @@ class _DeepL2Base(BaseEstimator):
         # a warm start keeps the fitted feature count and names: checked, not reset
         X, y = self._validate_fit_data(X, y, reset=not warm)
         sample_weight = _checked_weight(sample_weight, X)
+        # the classes of every row, weighted 0 or not (as scikit-learn's)
+        Y, target_attrs = self._task.encode(y)
         if sample_weight is not None and not (sample_weight > 0).all():
             # rows of weight 0 are rows absent (as repeats count them): before the
             # split, so that held-out rows and the rank readings are rows that count
             keep = sample_weight > 0
-            X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+            X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
             sample_weight = sample_weight / sample_weight.mean()
-        Y, target_attrs = self._task.encode(y)
         self._check_warm_start(X.shape[1], self._task.n_outputs(Y, target_attrs),
                                target_attrs)
         for name, value in target_attrs.items():

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -31,7 +32,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    _raise_for_params,
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
@@ -266,7 +266,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         network from the previous one with identity layers inserted in its
         bottleneck (zero blocks for a ResNet), so the function is unchanged at the
         start (Jacot 2023a, sec. 4). These fits run ``warm_start_iter`` iterations.
-        Parallelism is then over (alpha, fold) chains only.
+        Parallelism is then over (alpha, fold) chains only. Needs a bare skrank
+        estimator (not a ``Pipeline``: scale the data first and pass the
+        estimator itself).
     warm_start_iter : int or None, default=None
         Iterations of a warm-started fit; None: a quarter of the estimator's
         ``max_iter``.
@@ -387,6 +389,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                                  f"refuses: {exc}") from None
         return np.sort(depths)
 
+    def _fit_params(self, params):
+        """(the splitter's ``split`` parameters, the estimator's ``fit`` ones):
+        routed when metadata routing is on; else, as scikit-learn's searches do,
+        ``groups`` to the splitter and everything else to ``fit``."""
+        if get_config()["enable_metadata_routing"]:
+            routed = process_routing(self, "fit", **params)
+            return routed.splitter.split, routed.estimator.fit
+        params = dict(params)
+        groups = params.pop("groups", None)
+        return ({} if groups is None else {"groups": groups}), params
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
         """Cross-validate every depth, choose one, refit it.
@@ -397,7 +410,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
         **params : dict
             Metadata routed (with ``sklearn.set_config(enable_metadata_routing=True)``)
-            to the estimator's ``fit`` and the splitter's ``split`` (e.g. ``groups``).
+            to the estimator's ``fit`` and the splitter's ``split`` (e.g. ``groups``);
+            without routing, as in scikit-learn's searches, ``groups`` goes to the
+            splitter and the rest (``sample_weight``) to every ``fit``.
 
         Returns
         -------
@@ -409,19 +424,23 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 f"{type(self.estimator).__name__} requires y to be passed, but the "
                 "target y is None."
             )
-        _raise_for_params(params, self, "fit")
-        routed = process_routing(self, "fit", **params)
+        split_params, fit_params = self._fit_params(params)
         X, y = indexable(X, y)
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y, **routed.splitter.split))
+        splits = list(cv.split(X, y, **split_params))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"),
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
         alphas = _check_alphas(self.alphas)
-        fit_params = routed.estimator.fit
         _check_grid(self.estimator, depths, alphas, names)
+        if self.warm_start and "__" in names[0]:
+            raise ValueError(
+                "warm_start=True starts each depth from the previous network, which "
+                f"needs a bare skrank estimator, not a {type(self.estimator).__name__}: "
+                "transform the data first and pass the estimator itself, or set "
+                "warm_start=False.")
         start = time.perf_counter()
         out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)
         self._summarize(depths, out, len(splits), alphas)
@@ -461,9 +480,6 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 delayed(_fit_depth)(self.estimator, int(d), X, y, splits, alphas, scorer,
                                     fit_params, names) for d in depths)
             return self._collect(per_depth, len(depths))
-        if "__" in names[0]:
-            raise ValueError("warm_start needs a bare skrank estimator, not a "
-                             f"{type(self.estimator).__name__}.")
         warm_iter = self.warm_start_iter or max(
             1, self.estimator.get_params()["max_iter"] // 4)
         chains = parallel(

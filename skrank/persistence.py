@@ -129,7 +129,11 @@ class _Encoder:
             return {"__estimator__": self.estimator(value)}
         if isinstance(value, np.random.RandomState):
             return {"__random_state__": self.random_state(value)}
-        raise TypeError(f"Cannot save a value of type {type(value).__name__}.")
+        raise TypeError(
+            f"Cannot save a value of type {type(value).__name__}: save stores skrank "
+            "estimators (a selector over one included), their parameters and fitted "
+            "state. For a Pipeline or another scikit-learn object, or a selector "
+            "over one, use pickle or joblib (and load only files you trust).")
 
     def random_state(self, rng):
         """A RandomState as its MT19937 state: 624 key words (a tensor) and numbers."""

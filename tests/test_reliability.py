@@ -358,3 +358,15 @@ def test_an_lbfgs_divergence_advises_what_lbfgs_can_change():
     with pytest.warns(DivergenceWarning, match="Lower alpha") as caught:
         DeepL2Regressor(**small(max_iter=5, alpha=1e30, random_state=0)).fit(X, y)
     assert not any("solver='lbfgs'" in str(w.message) for w in caught)
+
+
+def test_a_class_of_zero_weight_rows_stays_among_the_classes():
+    from skrank import DeepL2Classifier
+
+    X = np.random.RandomState(0).randn(60, 3)
+    y = np.repeat([0, 1, 2], 20)
+    w = np.where(y == 0, 0.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = DeepL2Classifier(**small(max_iter=5, random_state=0)).fit(X, y, sample_weight=w)
+    assert clf.classes_.tolist() == [0, 1, 2] and clf.predict_proba(X).shape == (60, 3)
