@@ -24,10 +24,11 @@ The caller completes its own state, then calls
 :meth:`TrainingResult.raise_if_interrupted`, so that Ctrl-C still stops whatever runs
 the fit (a search) while the fitted object stays usable.
 
-With a validation set, the parameters with the best validation score are restored at
-the end.
+With a validation set, the parameters at the end of the window of best mean
+validation score are restored at the end.
 """
 
+import collections
 import math
 import sys
 import time
@@ -52,6 +53,13 @@ __all__ = ["TrainingResult", "Settings", "train", "train_many", "warn_if_capped"
 #: of magnitude on the way to a minimum, and the parameters behind such a loss make
 #: predictions and diagnostics overflow.
 EXPLOSION = 1e30
+
+#: A validation-monitored plateau compares means of ``n_iter_no_change`` held-out
+#: scores over this many such windows. Measured over ten single-output data sets
+#: (5-fold CV, early stopping): over one window, low-noise fits stopped at R^2
+#: 0.979 / 0.991 (a sine surface, a Swiss roll's position) where three reached
+#: 0.995 / 0.997, as training on every row does; noisy sets moved by -0.03 to +0.11.
+VALIDATION_PATIENCE = 3
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -254,19 +262,45 @@ def _stopping(tol, n_iter_no_change):
     return update
 
 
-class Plateau(Callback):
-    """Convergence: the monitored cost (the objective, or minus the validation
-    score when there is one) stopped falling; a new phase starts a new window."""
+def _smoothed(update, n):
+    """``update`` fed the mean of the last ``n`` values: a held-out score swings
+    from one iteration to the next, and the least of a window of swings is a
+    lucky draw, not progress."""
+    window = collections.deque(maxlen=n)
 
-    def __init__(self, tol, n_iter_no_change):
-        self.tol, self.n = tol, n_iter_no_change
+    def smoothed(value):
+        window.append(value)
+        return len(window) == n and update(sum(window) / n)
+
+    return smoothed
+
+
+class Plateau(Callback):
+    """Convergence: the monitored cost (the objective, or the validation regret
+    ``1 - score`` when there is one) stopped falling; a new phase starts a new
+    window.
+
+    Every validation score here is at most 1, at 1 for a perfect fit (R^2,
+    accuracy): its regret, not minus the score, is the cost whose relative fall
+    means the same near a perfect fit as far from it. The held-out score swings
+    from one L-BFGS iteration to the next far more than the objective does
+    (0.98 to 0.91 and back on a sine surface), so it is watched over
+    :data:`VALIDATION_PATIENCE` windows.
+    """
+
+    def __init__(self, tol, n_iter_no_change, smooth=False):
+        self.tol, self.n, self.smooth = tol, n_iter_no_change, smooth
 
     def on_phase(self, run):
-        self.update = _stopping(self.tol, self.n)
+        if self.smooth:
+            self.update = _smoothed(_stopping(self.tol, self.n * VALIDATION_PATIENCE),
+                                    self.n)
+        else:
+            self.update = _stopping(self.tol, self.n)
 
     def on_iteration(self, run, loss_value):
         scores = run.result.validation_scores
-        if self.update(-scores[-1] if scores else loss_value):
+        if self.update(1.0 - scores[-1] if scores else loss_value):
             run.result.stop_reason = "converged"
             return True
         return False
@@ -274,14 +308,21 @@ class Plateau(Callback):
 
 class Validation(Callback):
     """Scores held-out data after every iteration and restores the best parameters
-    at the end (unless training diverged: then the last sane ones stay)."""
+    at the end (unless training diverged: then the last sane ones stay).
+
+    "Best" is by the mean score of the last ``window`` iterations, as
+    :class:`Plateau` reads it: the single best score of a long run on a few held-out
+    rows is a lucky draw (measured on diabetes, 35 rows held out: a best score of
+    0.46 whose parameters scored 0.06 on the test rows).
+    """
 
     reads_module = True
 
-    def __init__(self, X, Y, score_fn, params, weight=None):
+    def __init__(self, X, Y, score_fn, params, weight=None, window=1):
         self.X, self.Y, self.score_fn, self.weight = X, Y, score_fn, weight
         self.best = _Snapshot(params)
         self.best_score = -math.inf
+        self.recent = collections.deque(maxlen=window)
 
     def on_iteration(self, run, loss_value):
         run.module.eval()
@@ -291,8 +332,10 @@ class Validation(Callback):
                           else self.score_fn(out, self.Y, self.weight))
         run.module.train()
         run.result.validation_scores.append(score)
-        if score > self.best_score:
-            self.best_score = score
+        self.recent.append(score)
+        smoothed = sum(self.recent) / len(self.recent)
+        if smoothed > self.best_score:
+            self.best_score = smoothed
             self.best.save()
         return False
 
@@ -782,9 +825,10 @@ def _finish(run, elapsed):
 def _callbacks(module, settings, validation, verbose, callback, label=""):
     params = [p for p in module.parameters() if p.requires_grad]
     # (X_val, Y_val, score_fn) or, with sample weights, (X_val, Y_val, score_fn, W_val)
-    out = [] if validation is None else [Validation(*validation[:3], params,
-                                                    *validation[3:])]
-    out.append(Plateau(settings.tol, settings.n_iter_no_change))
+    out = [] if validation is None else [Validation(
+        *validation[:3], params, *validation[3:4], window=settings.n_iter_no_change)]
+    out.append(Plateau(settings.tol, settings.n_iter_no_change,
+                       smooth=validation is not None))
     if callback is not None:
         out.append(UserCallback(callback))
     if verbose:

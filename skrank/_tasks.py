@@ -71,6 +71,11 @@ class Regression:
     def score(self, output, target, weight=None):
         return r2_score(output, target, weight)
 
+    def auto_holds_out(self, n_outputs):
+        """``early_stopping='auto'``: with one output, where the penalty only
+        chooses between rank 0 and 1 (see ``_DeepL2Base._stops_early``)."""
+        return n_outputs == 1
+
 
 class Reconstruction(Regression):
     """``(1/(N d)) sum_i ||f(x_i) - x_i||^2``: the error per feature, so that one
@@ -88,6 +93,9 @@ class Reconstruction(Regression):
         # pooled over the features, as BottleneckAutoencoder.score is: a feature
         # of small variance does not weigh as much as one carrying the data
         return r2_score(output, target, weight, pooled=True)
+
+    def auto_holds_out(self, n_outputs):
+        return False  # the autoencoder has no 'auto': its held-out rows calibrate
 
 
 class Classification:
@@ -130,3 +138,7 @@ class Classification:
             return right.mean()
         weight = weight.to(torch.float64)
         return (weight * right).sum() / weight.sum()
+
+    def auto_holds_out(self, n_outputs):
+        """``early_stopping='auto'``: always (see ``_DeepL2Base._stops_early``)."""
+        return True

@@ -100,8 +100,9 @@ random_state, verbose, n_init, n_threads
         objective before its deep stage, or above the zero network's, and keeps
         the lower (the manifold readings of ``benchmarks/bench_rank.py`` were
         measured so; keeping the lower of both full fits read a plane's local
-        dimension as 1 instead of 2 in a short fit); with ``early_stopping``
-        the validation score is the reconstruction R^2.
+        dimension as 1 instead of 2 in a short fit); ``early_stopping=False``
+        (a boolean: no ``'auto'``); with ``early_stopping`` the validation score
+        is the reconstruction R^2.
 
     Attributes
     ----------
@@ -116,6 +117,8 @@ random_state, verbose, n_init, n_threads
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
         epochs and the shallow stage of a grown start not counted, see ``init``).
+    early_stopping_ : bool
+        Whether the fit held rows out and stopped on their score (``early_stopping``).
     validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -228,6 +231,8 @@ random_state, verbose, n_init, n_threads
     _trains_both_starts = False
     _parameter_constraints = {
         **_FullyConnected._parameter_constraints,
+        # its held-out rows calibrate the denoising step: held out only when asked
+        "early_stopping": ["boolean"],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "output": [StrOptions({"codes", "reconstruction"})],
         "input_noise": [Interval(Real, 0, None, closed="left")],
@@ -324,7 +329,7 @@ random_state, verbose, n_init, n_threads
         # Stein's estimate on the rows the network was fitted to is optimistic
         # (measured: risk 0.01-0.04 against a true 0.25, and a step that made
         # held-out points worse); on held-out rows it read 0.20-0.35
-        if self.early_stopping:
+        if self.early_stopping_:
             return ("early_stopping", "False and data_noise=0")
         return ("data_noise", "0")
 

@@ -46,7 +46,11 @@ random_state, verbose, n_init, n_threads
         region on two moons, circles and breast cancer; grown fits were within 1
         point of MLPClassifier on 6 of 7 benchmark sets, random ones on 5, 8.6
         and 7.7 points behind on the other two);
-        with ``early_stopping`` the validation score is the accuracy.
+        ``early_stopping='auto'`` holds rows out whenever at least 20 would
+        be held out, whatever the number of classes (cross-entropy keeps falling
+        as the network scales its logits, noisy labels included; on five
+        held-out sets held-out rows gained 1.5 to 5 points of accuracy in a
+        fifth to a half of the time); the validation score is the accuracy.
 
     Attributes
     ----------
@@ -63,6 +67,8 @@ random_state, verbose, n_init, n_threads
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
         epochs and the shallow stage of a grown start not counted, see ``init``).
+    early_stopping_ : bool
+        Whether the fit held rows out and stopped on their score (``early_stopping``).
     validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -137,7 +143,7 @@ random_state, verbose, n_init, n_threads
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.01,
         penalty_scaling="depth", penalize_bias=True, bias=True, init="grow", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
-        warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
+        warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping="auto",
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,

@@ -252,11 +252,22 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         ``||theta||^2`` within a few percent of where 2e-5 ends (measured on
         rank-2 teachers, depths 6-12: slope 3.10 against 3.06).
     n_iter_no_change : int, default=20
-        Length of that window.
-    early_stopping : bool, default=False
+        Length of that window. With early stopping the held-out regret
+        ``1 - R^2`` is watched instead, as its mean over the last
+        ``n_iter_no_change`` iterations (it swings from one L-BFGS step to the
+        next), over three such windows; the parameters kept are those at the end
+        of the window of best mean score.
+    early_stopping : bool or 'auto', default='auto'
         Hold out ``validation_fraction`` of the data, stop on its R^2 score
         (weighted by ``sample_weight`` when given) and restore the best parameters;
-        with ``n_init > 1`` the restart of best validation score is kept.
+        with ``n_init > 1`` (and between the random and the grown start of
+        ``init='auto'``) the fit of best validation score is kept. ``'auto'``:
+        only for one output and at least 20 rows to hold out. With one output the
+        penalty can only choose between rank 0 and 1 and does not keep a rank-1
+        network from fitting noise (5-fold R^2 on diabetes, three seeds: 0.03 to
+        0.13 without held-out rows, 0.36 to 0.42 with them; RidgeCV 0.48); with
+        several, noise costs rank and the penalty prices it. ``early_stopping_``
+        says what a fit did.
     validation_fraction : float in (0, 1), default=0.1
         At least two samples are held out (a score of one sample says nothing);
         :class:`DeepL2Classifier` stratifies the split by class when every class
@@ -345,13 +356,17 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
         epochs and the shallow stage of a grown start not counted, see ``init``).
+    early_stopping_ : bool
+        Whether the fit held ``validation_fraction`` of the rows out and stopped on
+        their score (``early_stopping``, resolved for ``'auto'``).
     validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
         Validation R^2 per iteration, with early stopping (aligned with
         ``loss_curve_``: warm-up epochs first).
     best_validation_score_ : float or None
-        The best validation score of the full-depth network, whose parameters
-        are kept (``validation_scores_`` also holds a grown start's shallow
-        stage, which may score higher; NaN when no score was finite).
+        The best mean validation score of the full-depth network over
+        ``n_iter_no_change`` consecutive iterations; the parameters at the end of
+        that window are kept (``validation_scores_`` also holds a grown start's
+        shallow stage, which may score higher; NaN when no score was finite).
     stop_reason_ : str
         'converged', 'max_iter', 'diverged' or 'interrupted' after :meth:`fit`;
         'partial_fit' (or 'diverged') after :meth:`partial_fit`.
@@ -473,7 +488,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         depth=12, width=64, activation="relu", negative_slope=0.01, alpha=0.1,
         penalty_scaling="depth", penalize_bias=True, bias=True, init="auto", solver="lbfgs",
         learning_rate_init=1e-3, momentum=0.9, batch_size="auto", max_iter=2000,
-        warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping=False,
+        warmup_iter=0, tol=1e-4, n_iter_no_change=20, early_stopping="auto",
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,

@@ -68,6 +68,9 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
     loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
+    early_stopping_ : bool
+        Whether the fit held rows out and stopped on their score
+        (``early_stopping``, resolved for ``'auto'`` as in :class:`DeepL2Regressor`).
     validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
     best_validation_score_ : float or None
     stop_reason_ : str
@@ -164,7 +167,7 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
         depth=8, block_depth=2, width=64, lam=0.01, activation="relu",
         negative_slope=0.01, alpha=0.1, solver="lbfgs", learning_rate_init=1e-3,
         momentum=0.9, batch_size="auto", max_iter=2000, warmup_iter=0, tol=1e-4,
-        n_iter_no_change=20, early_stopping=False, validation_fraction=0.1,
+        n_iter_no_change=20, early_stopping="auto", validation_fraction=0.1,
         warm_start=False, rank_tol=0.1, rank_gap=3.0, n_diagnostic_samples=1000,
         n_jacobian_points=10, track_rank_every=0, normalize=True, dtype="float32",
         device="auto", random_state=None, verbose=0, n_components=None,

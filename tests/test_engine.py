@@ -221,10 +221,35 @@ def test_interrupt_mid_epoch_keeps_the_last_complete_epoch():
 
 def test_validation_restores_the_best_parameters():
     """The parameters that come back are those of the best validation score, not
-    the last ones (scores scripted: best at iteration 2 of 6)."""
+    the last ones (scores scripted: best at iteration 2 of 5)."""
     X, Y = torch.randn(30, 3), torch.randn(30, 2)
     net = _net()
-    scripted = iter([0.1, 0.9, 0.5, 0.4, 0.3, 0.2])
+    scripted = iter([0.1, 0.9, 0.5, 0.4, 0.3])
+    seen = []
+
+    def score(output, target):
+        return next(scripted)
+
+    def record(n_iter, module):
+        seen.append(_flat(module))
+
+    # a window of one iteration: the raw scores decide
+    res = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+                solver="sgd", learning_rate_init=1e-2, max_iter=5, tol=0.0,
+                n_iter_no_change=1, validation=(X[:5], Y[:5], score), callback=record)
+    assert res.validation_scores == [0.1, 0.9, 0.5, 0.4, 0.3]
+    assert res.best_validation_score == 0.9
+    assert not torch.equal(seen[1], seen[-1])
+    assert torch.equal(_flat(net), seen[1])
+
+
+def test_validation_keeps_the_best_window_not_one_lucky_score():
+    """Scores are judged by their mean over the last ``n_iter_no_change``
+    iterations: one lucky score (0.95 at iteration 2) among poor ones loses to a
+    run of good ones (window means 0.1, 0.525, 0.383, 0.367, 0.7, 0.8)."""
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    scripted = iter([0.1, 0.95, 0.1, 0.05, 0.8, 0.8])
     seen = []
 
     def score(output, target):
@@ -235,11 +260,9 @@ def test_validation_restores_the_best_parameters():
 
     res = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
                 solver="sgd", learning_rate_init=1e-2, max_iter=6, tol=0.0,
-                validation=(X[:5], Y[:5], score), callback=record)
-    assert res.validation_scores == [0.1, 0.9, 0.5, 0.4, 0.3, 0.2]
-    assert res.best_validation_score == 0.9
-    assert not torch.equal(seen[1], seen[-1])
-    assert torch.equal(_flat(net), seen[1])
+                n_iter_no_change=2, validation=(X[:5], Y[:5], score), callback=record)
+    assert res.best_validation_score == pytest.approx(0.8)
+    assert torch.equal(_flat(net), seen[5])
 
 
 def test_progress_shows_elapsed_time_and_time_left(capsys):

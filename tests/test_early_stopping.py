@@ -1,0 +1,218 @@
+"""Early stopping: the held-out rule, ``early_stopping='auto'`` and the fit it keeps."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import KFold
+
+from skrank import (
+    BottleneckAutoencoder,
+    DeepL2Classifier,
+    DeepL2Regressor,
+    RankAwareDepthSelector,
+    ResNetL2Regressor,
+)
+from skrank._base import AUTO_VALIDATION_ROWS, _better
+from skrank._engine import Plateau, TrainingResult
+
+from ._estimators import small
+
+
+class _Run:
+    """What :class:`Plateau` reads of a run."""
+
+    def __init__(self, scores=None):
+        self.result = TrainingResult()
+        self.result.validation_scores = scores if scores is not None else []
+
+
+def _stops_at(values, *, validation, n=20, tol=1e-4):
+    """The iteration at which a plateau rule stops on ``values`` (scores when
+    ``validation``, else objectives), or None."""
+    plateau = Plateau(tol, n, smooth=validation)
+    run = _Run([] if validation else None)
+    plateau.on_phase(run)
+    for i, v in enumerate(values):
+        if validation:
+            run.result.validation_scores.append(v)
+        if plateau.on_iteration(run, None if validation else v):
+            return i
+    return None
+
+
+def test_validation_rule_watches_the_regret_near_a_perfect_fit():
+    """R^2 = 1 - 0.05 * 0.98^t: the regret falls 2% per iteration, a steady
+    relative gain, so training goes on; watched as ``-R^2`` (a cost near -1) the
+    same fall looked like a plateau after about a hundred iterations."""
+    scores = 1 - 0.05 * 0.98 ** np.arange(400)
+    assert _stops_at(scores, validation=True) is None
+
+
+def test_validation_rule_ignores_one_lucky_score():
+    """One held-out score far above the trend (a lucky draw) must not stop a fit
+    whose scores keep improving: the rule reads window means, and the least of a
+    window of raw scores would stand on the lucky one for hundreds of iterations."""
+    regret = 0.5 * 0.99 ** np.arange(300)
+    regret[5] = 0.01
+    assert _stops_at(1 - regret, validation=True) is None
+
+
+def test_validation_rule_stops_when_the_held_out_regret_rises():
+    rng = np.random.default_rng(0)
+    regret = 0.4 + 0.002 * np.arange(400) + 0.05 * rng.uniform(-1, 1, 400)
+    stop = _stops_at(1 - regret, validation=True)
+    assert stop is not None and stop < 150
+
+
+def test_objective_rule_is_unchanged_by_validation_smoothing():
+    """Without held-out rows the objective is watched raw: a flat objective stops
+    after one window."""
+    assert _stops_at(np.ones(100), validation=False) == 20
+
+
+@pytest.fixture(scope="module")
+def one_output():
+    rng = np.random.RandomState(0)
+    X = rng.randn(260, 3)
+    return X, np.sin(X[:, 0]) + 0.3 * rng.randn(260)
+
+
+FAST = small(max_iter=20, random_state=0)
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_auto_holds_rows_out_for_one_output(cls, one_output):
+    X, y = one_output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(**FAST).fit(X, y)
+        assert est.early_stopping == "auto"
+        assert est.early_stopping_ is True
+        assert est.validation_scores_ is not None and len(est.validation_scores_) > 0
+        assert np.isfinite(est.best_validation_score_)
+        # the same with y as one column
+        assert cls(**FAST).fit(X, y[:, None]).early_stopping_ is True
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_auto_trains_on_every_row_with_several_outputs(cls, one_output):
+    X, y = one_output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(**FAST).fit(X, np.column_stack([y, -y]))
+    assert est.early_stopping_ is False and est.validation_scores_ is None
+
+
+def test_auto_needs_enough_rows_to_hold_out(one_output):
+    X, y = one_output
+    n_enough = int(np.ceil((AUTO_VALIDATION_ROWS - 0.5) / 0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        few = DeepL2Regressor(**FAST).fit(X[: n_enough - 1], y[: n_enough - 1])
+        enough = DeepL2Regressor(**FAST).fit(X[:n_enough], y[:n_enough])
+        fraction = DeepL2Regressor(**FAST, validation_fraction=0.2).fit(
+            X[: n_enough - 1], y[: n_enough - 1])
+    assert few.early_stopping_ is False and few.validation_scores_ is None
+    assert enough.early_stopping_ is True
+    assert fraction.early_stopping_ is True
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_obeyed(value, one_output):
+    X, y = one_output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**FAST, early_stopping=value).fit(
+            X, np.column_stack([y, -y]))
+    assert est.early_stopping_ is value
+    assert (est.validation_scores_ is not None) is value
+
+
+def test_auto_holds_rows_out_for_a_classifier_with_any_class_count(one_output):
+    X, y = one_output
+    labels = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for target in (labels > 0, labels):
+            clf = DeepL2Classifier(**FAST).fit(X, target)
+            assert clf.early_stopping == "auto" and clf.early_stopping_ is True
+            assert clf.validation_scores_ is not None
+        few = DeepL2Classifier(**FAST).fit(X[:150], labels[:150])
+    assert few.early_stopping_ is False
+
+
+def test_the_autoencoder_has_no_auto():
+    """Its held-out rows calibrate the denoising step: held out only when asked."""
+    X = np.random.RandomState(0).randn(30, 3)
+    assert BottleneckAutoencoder().early_stopping is False
+    with pytest.raises(ValueError, match="early_stopping"):
+        BottleneckAutoencoder(early_stopping="auto").fit(X)
+
+
+def test_partial_fit_holds_no_rows_out(one_output):
+    X, y = one_output
+    est = DeepL2Regressor(**FAST, solver="adam").partial_fit(X, y)
+    assert est.early_stopping_ is False and est.validation_scores_ is None
+
+
+def _result(objective, score):
+    res = TrainingResult()
+    res.loss_curve = [objective]
+    res.best_validation_score = score
+    return res
+
+
+def test_the_fit_kept_is_the_better_on_held_out_rows():
+    """Between the random and the grown start, an early-stopped fit is judged by
+    its validation score (its parameters are those of the best score, not of
+    the last objective)."""
+    assert _better(_result(0.5, 0.9), _result(0.3, 0.8))
+    assert not _better(_result(0.3, 0.8), _result(0.5, 0.9))
+    # without held-out rows, the objective decides
+    assert _better(_result(0.3, None), _result(0.5, None))
+    assert not _better(_result(0.5, None), _result(0.3, None))
+
+
+def test_sweep_batches_early_stopped_folds_as_separate_fits(one_output):
+    """One output: every fold holds rows out ('auto'); the batched sweep gives
+    each fold the score and rank of a separate fit on it."""
+    X, y = one_output
+    X, y = np.vstack([X, X[:80] + 0.01]), np.concatenate([y, y[:80]])
+    base = DeepL2Regressor(**small(depth=3, max_iter=30, dtype="float64",
+                                   random_state=0))
+    cv = KFold(3, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(base, depths=[3], cv=cv, refit=False).fit(X, y)
+        scorer = check_scoring(base)
+        scores, ranks = [], []
+        for tr, te in cv.split(X):
+            est = clone(base).fit(X[tr], y[tr])
+            assert est.early_stopping_ is True
+            scores.append(scorer(est, X[te], y[te]))
+            ranks.append(est.bottleneck_rank_)
+    assert sel.depth_results_["rank_per_fold"][0].tolist() == ranks
+    assert sel.depth_results_["mean_test_score"][0] == pytest.approx(np.mean(scores),
+                                                                     rel=1e-7)
+
+
+@pytest.mark.slow
+def test_auto_beats_training_on_every_row_on_noisy_one_output_data():
+    """A held-out generator (not in skrank.datasets): one output, noise as large
+    as the signal. Without held-out rows a deep network fits the noise."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((700, 6))
+    signal = np.tanh(X @ rng.standard_normal(6) / 2) + 0.5 * np.sin(2 * X[:, 1])
+    y = signal + signal.std() * rng.standard_normal(700)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = DeepL2Regressor(random_state=0).fit(X[:400], y[:400])
+        every_row = DeepL2Regressor(random_state=0, early_stopping=False).fit(
+            X[:400], y[:400])
+    assert auto.early_stopping_
+    assert auto.score(X[400:], y[400:]) > every_row.score(X[400:], y[400:]) + 0.1
