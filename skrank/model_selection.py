@@ -299,7 +299,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     norm_slope_ : float
         Slope of the mean ``offset_free_norm_`` against depth over the rank
         plateau of ``best_depth_`` (NaN if the plateau holds a single depth); the
-        rank only in the limit of large depth (see above).
+        rank only in the limit of large depth (see above), and only on fits
+        trained to the minimum: an estimator that stops on held-out rows (a
+        single-output regressor or a classifier at ``early_stopping='auto'``,
+        see ``early_stopping_``) keeps a network short of it; pass it with
+        ``early_stopping=False`` to read the theory's slope.
     depth_results_ : dict of ndarray
         Per depth (per (alpha, depth) pair with ``alphas``, then with an
         ``'alpha'`` column): ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
