@@ -10,7 +10,9 @@ network separates them with piecewise-linear boundaries that meet three at a tim
 bottleneck rank 1: it classifies "on a line", so its class regions are stacked
 bands whose boundaries never meet three at a time.
 
-As in the paper, the inputs are used as given (``normalize=False``). Each panel's
+As in the paper, the inputs are used as given (``normalize=False``) and every
+row is trained on (``early_stopping=False``: the structure at the minimum, not
+the network of best held-out accuracy the classifier keeps by default). Each panel's
 title gives the ranks read on *that* network, and the tripoints are counted with
 :func:`skrank.diagnostics.count_tripoints`. The rank-1 reading of the deep network
 comes with its evidence: ``bottleneck_fidelity_``, the share of the logits'
@@ -45,7 +47,8 @@ for title, params in configs:
     # data long before); silence that warning for these fits only
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = DeepL2Classifier(normalize=False, random_state=0, **params).fit(X, y)
+        clf = DeepL2Classifier(normalize=False, early_stopping=False, random_state=0,
+                               **params).fit(X, y)
     # a 240 x 240 grid: at 120 x 120 two boundaries of the deep network passing
     # within one cell of each other read as one tripoint (5 at 60, 0 at 240); the
     # shallow networks' tripoints are the same at every resolution (10 and 6)

@@ -230,7 +230,8 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
 
     With ``init='auto'`` every fresh network is also grown: a network of depth 3
     trained and deepened (``skrank._grow.grow_start``), then trained at full depth;
-    of the random fit and the grown one the lower objective is kept (a random fit
+    of the random fit and the grown one the lower objective is kept, or when
+    early-stopped the better held-out score (:func:`_better`; a random fit
     stops in sharp regions that no cheap bar detects, ``skrank._grow``). An
     estimator with ``_trains_both_starts = False`` trains on from the grown start
     only a random fit that ended above its objective before the deep stage, or
@@ -296,9 +297,11 @@ def _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network
 
 def _better(new, old):
     """Whether the fit ``new`` beats ``old``: by best validation score when both
-    were early-stopped (the parameters each keeps), else by final objective."""
-    if new.best_validation_score is not None and old.best_validation_score is not None:
-        return new.best_validation_score > old.best_validation_score
+    were early-stopped (the parameters each keeps), a tie (accuracy on a few
+    held-out rows takes few values) or no score by final objective."""
+    a, b = new.best_validation_score, old.best_validation_score
+    if a is not None and b is not None and a != b:
+        return a > b
     return bool(new.loss_curve) and new.loss_curve[-1] < old.loss_curve[-1]
 
 
@@ -522,8 +525,7 @@ class _DeepL2Base(BaseEstimator):
                                target_attrs)
         for name, value in target_attrs.items():
             setattr(self, name, value)
-        self.early_stopping_ = self._stops_early(
-            X.shape[0], self._task.n_outputs(Y, target_attrs))
+        self.early_stopping_ = self._stops_early(Y, self._task.n_outputs(Y, target_attrs))
         X, Y = self._normalize_fit_data(X, Y, sample_weight)
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
@@ -663,11 +665,14 @@ class _DeepL2Base(BaseEstimator):
         restart's objective."""
         objectives = np.array([r.loss_curve[-1] if r.loss_curve else np.inf
                                for r in results])
-        best = int(np.argmin(np.where(np.isfinite(objectives), objectives, np.inf)))
+        lowest = np.where(np.isfinite(objectives), objectives, np.inf)
+        best = int(np.argmin(lowest))
         scores = np.array([-np.inf if r.best_validation_score is None
                            else r.best_validation_score for r in results])
         if self.early_stopping_ and np.isfinite(scores).any():
-            best = int(np.argmax(np.where(np.isfinite(scores), scores, -np.inf)))
+            # best score first; among equal scores, the lowest objective
+            scores = np.where(np.isfinite(scores), scores, -np.inf)
+            best = int(np.lexsort((lowest, -scores))[0])
         self.module_ = modules[best]
         self.restart_objectives_ = objectives
         self.best_restart_ = best
@@ -771,6 +776,11 @@ class _DeepL2Base(BaseEstimator):
         why = self._holds_out()
         if why is None:
             return X, Y, None, None, W, None
+        if isinstance(self.random_state, Integral):
+            # a stream of its own: the rows held out do not move with n_init or a
+            # warm start (the fit's stream draws one seed per fresh network), so a
+            # warm refit on the same data is not judged on rows it was trained on
+            rng = np.random.RandomState(self.random_state)
         frac = self.validation_fraction
         n_val = int(round(frac * X.shape[0]))
         if n_val < 2 or X.shape[0] - n_val < 1:
@@ -795,7 +805,13 @@ class _DeepL2Base(BaseEstimator):
         training and its value that would not, or None."""
         return ("early_stopping", "False") if self.early_stopping_ else None
 
-    def _stops_early(self, n_samples, n_outputs):
+    def _resolve_early_stopping(self, y):
+        """What ``early_stopping`` means for a fit on the targets ``y`` (all rows
+        counted): :meth:`_stops_early` on their encoding."""
+        Y, attrs = self._task.encode(y)
+        return self._stops_early(Y, self._task.n_outputs(Y, attrs))
+
+    def _stops_early(self, Y, n_outputs):
         """Whether this fit holds rows out and stops on their score: as
         ``early_stopping`` says, or for ``'auto'`` (the regressors and the
         classifier) when the task asks for it and at least
@@ -809,7 +825,7 @@ class _DeepL2Base(BaseEstimator):
         on every row, 0.36-0.42 held out (RidgeCV 0.48); on ten single-output sets
         (seeds 1 and 2) the five noisy ones gained 0.04 to 0.39 (a noisy sine
         surface -0.17 to 0.10, make_regression 0.51 to 0.73) and the low-noise
-        ones moved by at most 0.011, in about two thirds of the time. With several
+        ones moved by at most 0.011, in 0.4x to 1.2x the time. With several
         outputs the noise spreads over directions the penalty prices (rank), and
         training on every row did as well (30% noise on 12 outputs, ranks 1 to 5).
         Cross-entropy keeps falling as a network scales its logits on the points
@@ -821,13 +837,13 @@ class _DeepL2Base(BaseEstimator):
         """
         if self.early_stopping != "auto":
             return bool(self.early_stopping)
-        return (self._task.auto_holds_out(n_outputs)
-                and round(self.validation_fraction * n_samples) >= AUTO_VALIDATION_ROWS)
+        n_val = round(self.validation_fraction * len(Y))
+        return n_val >= AUTO_VALIDATION_ROWS and self._task.auto_holds_out(Y, n_outputs,
+                                                                            n_val)
 
     def _validation_rows(self, Y, n_val, rng):
         if self._task.kind == "labels":
-            _, counts = np.unique(Y, return_counts=True)
-            if counts.min() >= 2 and len(counts) <= n_val <= Y.shape[0] - len(counts):
+            if self._task.stratifiable(Y, n_val):
                 split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
                 tr, val = next(split.split(Y, Y.ravel()))
                 return val, tr

@@ -71,7 +71,7 @@ class Regression:
     def score(self, output, target, weight=None):
         return r2_score(output, target, weight)
 
-    def auto_holds_out(self, n_outputs):
+    def auto_holds_out(self, Y, n_outputs, n_val):
         """``early_stopping='auto'``: with one output, where the penalty only
         chooses between rank 0 and 1 (see ``_DeepL2Base._stops_early``)."""
         return n_outputs == 1
@@ -94,7 +94,7 @@ class Reconstruction(Regression):
         # of small variance does not weigh as much as one carrying the data
         return r2_score(output, target, weight, pooled=True)
 
-    def auto_holds_out(self, n_outputs):
+    def auto_holds_out(self, Y, n_outputs, n_val):
         return False  # the autoencoder has no 'auto': its held-out rows calibrate
 
 
@@ -139,6 +139,15 @@ class Classification:
         weight = weight.to(torch.float64)
         return (weight * right).sum() / weight.sum()
 
-    def auto_holds_out(self, n_outputs):
-        """``early_stopping='auto'``: always (see ``_DeepL2Base._stops_early``)."""
-        return True
+    def auto_holds_out(self, Y, n_outputs, n_val):
+        """``early_stopping='auto'``: whenever the split can be stratified (see
+        ``_DeepL2Base._stops_early``): a random split could hold out a class's
+        only row, which the network then never learns."""
+        return self.stratifiable(Y, n_val)
+
+    @staticmethod
+    def stratifiable(Y, n_val):
+        """Whether ``n_val`` held-out rows of the codes ``Y`` can hold every class
+        and leave every class in training: two rows of each at least."""
+        _, counts = np.unique(Y, return_counts=True)
+        return bool(counts.min() >= 2 and len(counts) <= n_val <= len(Y) - len(counts))

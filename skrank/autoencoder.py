@@ -333,15 +333,6 @@ random_state, verbose, n_init, n_threads
             return ("early_stopping", "False and data_noise=0")
         return ("data_noise", "0")
 
-    def _split(self, X, Y, rng, W=None):
-        if self.data_noise and isinstance(self.random_state, Integral):
-            # a stream of its own: the rows held out do not move with n_init or a
-            # warm start (the fit's stream draws one seed per fresh network), so a
-            # warm refit on the same data does not read the estimate on rows the
-            # network was trained on
-            rng = np.random.RandomState(self.random_state)
-        return super()._split(X, Y, rng, W)
-
     def _extra_attributes(self, report, X_held=None):
         n_in, rank, span = self.n_features_in_, report.bottleneck.rank, report.input_rank
         if n_in > 1 and rank >= n_in:

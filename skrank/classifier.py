@@ -108,7 +108,7 @@ random_state, verbose, n_init, n_threads
         As in :class:`DeepL2Regressor`.
     restart_objectives_ : ndarray of shape (n_init,)
         The final objective of every restart (the lowest was kept; with
-        ``early_stopping``, the restart of best validation score was).
+        ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
         The bottleneck rank of every restart (``None`` when ``n_init=1``).
     best_restart_ : int
@@ -200,7 +200,8 @@ random_state, verbose, n_init, n_threads
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the cross-entropy (an integer weight counts
-            like repeating the sample).
+            like repeating the sample, except in early stopping's split, which
+            draws rows: a weighted row is held out whole, repeats one by one).
 
         Returns
         -------

@@ -91,6 +91,20 @@ def _network(est, depth_param):
     return est
 
 
+def _pinned(estimator, depth_param, y):
+    """``estimator`` (a clone) with ``early_stopping='auto'`` resolved once, on the
+    whole data: every fold and the refit then follow one rule (resolved per fit, a
+    fold a little short of the rows to hold out would train on every row, its
+    neighbours and the refit would not)."""
+    key = depth_param[: -len("depth")] + "early_stopping"
+    estimator = clone(estimator)
+    net = _network(estimator, depth_param)
+    if (estimator.get_params().get(key) != "auto" or y is None
+            or not isinstance(net, _DeepL2Base)):
+        return estimator
+    return estimator.set_params(**{key: net._resolve_early_stopping(y)})
+
+
 def _check_alphas(alphas):
     """``alphas`` as a list of floats (``[None]`` for the estimator's own)."""
     if alphas is None:
@@ -445,8 +459,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 f"needs a bare skrank estimator, not a {type(self.estimator).__name__}: "
                 "transform the data first and pass the estimator itself, or set "
                 "warm_start=False.")
+        estimator = _pinned(self.estimator, names[0], y)
         start = time.perf_counter()
-        out = self._sweep(depths, alphas, names, X, y, splits, scorer, fit_params)
+        out = self._sweep(estimator, depths, alphas, names, X, y, splits, scorer,
+                          fit_params)
         self._summarize(depths, out, len(splits), alphas)
         self._set_input_attributes(X, y)
         if self.verbose:
@@ -455,7 +471,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             best = {names[0]: self.best_depth_}
             if names[1] is not None:
                 best[names[1]] = self.best_alpha_
-            est = clone(self.estimator).set_params(**best)
+            est = clone(estimator).set_params(**best)
             self.best_estimator_ = _fit_or_stop(est, X, y, fit_params, names[0])
             for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                 if hasattr(est, attr):
@@ -472,7 +488,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             # the labels as DeepL2Classifier encodes them (skrank._tasks)
             self.classes_ = LabelEncoder().fit(column_or_1d(y)).classes_
 
-    def _sweep(self, depths, alphas, names, X, y, splits, scorer, fit_params):
+    def _sweep(self, estimator, depths, alphas, names, X, y, splits, scorer, fit_params):
         """Every (alpha, depth, fold) fit, spread over joblib workers: one job per
         depth (its folds and alphas batched), or with ``warm_start`` one job per
         (alpha, fold) chain of depths."""
@@ -481,13 +497,13 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             # a generator: a line per depth as it completes
             per_depth = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
                                  return_as="generator")(
-                delayed(_fit_depth)(self.estimator, int(d), X, y, splits, alphas, scorer,
+                delayed(_fit_depth)(estimator, int(d), X, y, splits, alphas, scorer,
                                     fit_params, names) for d in depths)
             return self._collect(per_depth, len(depths))
         warm_iter = self.warm_start_iter or max(
-            1, self.estimator.get_params()["max_iter"] // 4)
+            1, estimator.get_params()["max_iter"] // 4)
         chains = parallel(
-            delayed(_fit_chain)(self.estimator, [int(d) for d in depths], X, y, tr, te,
+            delayed(_fit_chain)(estimator, [int(d) for d in depths], X, y, tr, te,
                                 scorer, fit_params, warm_iter, names, a)
             for a in alphas for tr, te in splits)
         return [r for chain in chains for r in chain]

@@ -83,7 +83,9 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss (and in the normalization's mean
-            and scale): an integer weight counts like repeating the sample.
+            and scale): an integer weight counts like repeating the sample,
+            except in early stopping's split, which draws rows (a weighted row is
+            held out whole, repeats one by one).
 
         Returns
         -------
@@ -212,7 +214,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         largest), and fitted again (both stages capped at ``max_iter``; the first
         counts as warm-up: in ``loss_curve_``, not in ``n_iter_``). ``'auto'``: both,
         the random start and the grown one, each trained at full depth, and the
-        fit with the lower objective is kept (it costs both fits' time). A random
+        fit with the lower objective is kept (with early stopping, the better
+        held-out score; it costs both fits' time). A random
         deep network starts with ``||theta||^2`` near ``2 * width * depth``, far
         above a fitted one's; where the data term is weak against the penalty
         (one output, a classifier's cross-entropy) its fit can stop in a sharp
@@ -245,12 +248,13 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         in ``loss_curve_`` and are not counted in ``n_iter_`` (at most
         ``max_iter``, scikit-learn's meaning).
     tol : float, default=1e-4
-        Training stops once the objective (or, with early stopping, minus the
-        validation score) fell by less than ``tol`` times its value per
-        iteration, on average over the last ``n_iter_no_change`` iterations: a
-        relative rule, the same on any objective scale. Stopping at 1e-4 leaves
-        ``||theta||^2`` within a few percent of where 2e-5 ends (measured on
-        rank-2 teachers, depths 6-12: slope 3.10 against 3.06).
+        Training stops once the objective (or, with early stopping, the
+        held-out regret ``1 - R^2``, see ``n_iter_no_change``) fell by less
+        than ``tol`` times its value per iteration, on average over the last
+        ``n_iter_no_change`` iterations: a relative rule, the same on any
+        objective scale. Stopping at 1e-4 leaves ``||theta||^2`` within a few
+        percent of where 2e-5 ends (measured on rank-2 teachers, depths 6-12:
+        slope 3.10 against 3.06).
     n_iter_no_change : int, default=20
         Length of that window. With early stopping the held-out regret
         ``1 - R^2`` is watched instead, as its mean over the last
@@ -331,7 +335,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Restarts from ``n_init`` random initializations, trained together (one
         batched L-BFGS: each network keeps its own curvature pairs, line search
         and stopping, and follows the path it would follow alone); the one with
-        the lowest final objective is kept. Restarts catch the fits that end in a
+        the lowest final objective is kept (with early stopping, the best
+        held-out score, ties to the lower objective). Restarts catch the fits that
+        end in a
         higher-rank basin. Ignored with ``warm_start`` (one network continues).
     n_threads : int or None, default=None
         CPU threads torch uses during ``fit`` (restored afterwards); ``None``
@@ -439,7 +445,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         the shallow stage of a grown start is not at full depth and not counted.
     restart_objectives_ : ndarray of shape (n_init,)
         The final objective of every restart (the lowest was kept; with
-        ``early_stopping``, the restart of best validation score was).
+        ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
         The bottleneck rank of every restart (``None`` when ``n_init=1``).
     best_restart_ : int

@@ -125,7 +125,7 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
     rank_history_ : dict of ndarray or None
     restart_objectives_ : ndarray of shape (n_init,)
         The final objective of every restart (the lowest was kept; with
-        ``early_stopping``, the restart of best validation score was).
+        ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
         The bottleneck rank of every restart (``None`` when ``n_init=1``).
     best_restart_ : int

@@ -145,6 +145,20 @@ def test_auto_holds_rows_out_for_a_classifier_with_any_class_count(one_output):
     assert few.early_stopping_ is False
 
 
+def test_auto_keeps_every_row_when_a_class_cannot_be_stratified(one_output):
+    """A class with one row could land in the held-out rows alone and never be
+    learned: 'auto' then trains on every row (True still holds rows out)."""
+    X, y = one_output
+    labels = (y > np.median(y)).astype(int)
+    labels[0] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = DeepL2Classifier(**FAST).fit(X, labels)
+        asked = DeepL2Classifier(**FAST, early_stopping=True).fit(X, labels)
+    assert auto.early_stopping_ is False
+    assert asked.early_stopping_ is True
+
+
 def test_the_autoencoder_has_no_auto():
     """Its held-out rows calibrate the denoising step: held out only when asked."""
     X = np.random.RandomState(0).randn(30, 3)
@@ -175,19 +189,58 @@ def test_the_fit_kept_is_the_better_on_held_out_rows():
     # without held-out rows, the objective decides
     assert _better(_result(0.3, None), _result(0.5, None))
     assert not _better(_result(0.5, None), _result(0.3, None))
+    # a tie in score (accuracy on a few rows) goes to the lower objective
+    assert _better(_result(0.3, 0.9), _result(0.5, 0.9))
+    assert not _better(_result(0.5, 0.9), _result(0.3, 0.9))
 
 
-def test_sweep_batches_early_stopped_folds_as_separate_fits(one_output):
-    """One output: every fold holds rows out ('auto'); the batched sweep gives
-    each fold the score and rank of a separate fit on it."""
+def test_restarts_tied_on_held_out_score_keep_the_lowest_objective(monkeypatch):
+    """``n_init``: the restart of best held-out score, the lowest objective among
+    those tied (accuracy on a few held-out rows often ties)."""
+    from sklearn.datasets import make_moons
+
+    import skrank._base as base
+
+    X, y = make_moons(250, noise=0.05, random_state=0)
+    real = base.train_started
+
+    def tied(*args, **kwargs):
+        modules, results = real(*args, **kwargs)
+        for r in results:
+            r.best_validation_score = 1.0
+        return modules, results
+
+    monkeypatch.setattr(base, "train_started", tied)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = DeepL2Classifier(**small(depth=3, max_iter=30, random_state=2),
+                               n_init=4).fit(X, y)
+    assert clf.early_stopping_
+    objectives = clf.restart_objectives_
+    assert len(set(objectives.round(8))) == 4
+    assert clf.best_restart_ == int(np.argmin(objectives))
+
+
+def test_sweep_batches_early_stopped_folds_as_separate_fits(one_output, monkeypatch):
+    """One output: every fold holds rows out ('auto'); the folds train in one
+    batched run, which gives each fold the score and rank of a separate fit."""
+    import skrank._base as base_module
+
     X, y = one_output
     X, y = np.vstack([X, X[:80] + 0.01]), np.concatenate([y, y[:80]])
     base = DeepL2Regressor(**small(depth=3, max_iter=30, dtype="float64",
                                    random_state=0))
     cv = KFold(3, shuffle=True, random_state=0)
+    batched, real = [], base_module._batchable
+    monkeypatch.setattr(base_module, "_batchable",
+                        lambda *a: batched.append(real(*a)) or batched[-1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sel = RankAwareDepthSelector(base, depths=[3], cv=cv, refit=False).fit(X, y)
+    assert batched == [True]
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         scorer = check_scoring(base)
         scores, ranks = [], []
         for tr, te in cv.split(X):
@@ -216,3 +269,50 @@ def test_auto_beats_training_on_every_row_on_noisy_one_output_data():
             X[:400], y[:400])
     assert auto.early_stopping_
     assert auto.score(X[400:], y[400:]) > every_row.score(X[400:], y[400:]) + 0.1
+
+
+def test_the_selector_resolves_auto_once_for_every_fold_and_the_refit(one_output,
+                                                                      monkeypatch):
+    """270 rows, 3 folds: each fold's 180 training rows would hold out 18 (< 20,
+    every row trained on) and the refit 27: resolved once, on all the data, every
+    fit holds rows out."""
+    import skrank.model_selection as ms
+
+    X, y = one_output
+    X, y = np.vstack([X, X[:10] + 0.01]), np.concatenate([y, y[:10]])
+    assert len(y) == 270
+    seen, real = [], ms.fit_many
+
+    def spy(ests, data):
+        out = real(ests, data)
+        seen.extend(e.early_stopping_ for e in out)
+        return out
+
+    monkeypatch.setattr(ms, "fit_many", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=3).fit(X, y)
+    assert seen == [True, True, True]
+    assert sel.best_estimator_.early_stopping_ is True
+    assert sel.estimator.early_stopping == "auto"  # the user's estimator untouched
+
+
+def test_a_warm_refit_is_judged_on_the_rows_held_out_before(one_output):
+    """With an integer random_state the held-out rows do not depend on n_init or
+    on a warm start: a warm refit on the same data is not validated on rows the
+    network was trained on."""
+    X, y = one_output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**FAST, n_init=2).fit(X, y)
+        first = est.validation_scores_.copy()
+        rows = []
+        for n_init, warm in ((2, False), (1, False), (2, True)):
+            e = DeepL2Regressor(**FAST, n_init=n_init, warm_start=warm)
+            if warm:
+                e = est.set_params(warm_start=True)
+            plan = e._plan(X, y, None)
+            rows.append(np.sort(plan.X_held[:, 0]))
+    assert len(first) > 0
+    for r in rows[1:]:
+        np.testing.assert_array_equal(r, rows[0])

@@ -244,9 +244,9 @@ def test_validation_restores_the_best_parameters():
 
 
 def test_validation_keeps_the_best_window_not_one_lucky_score():
-    """Scores are judged by their mean over the last ``n_iter_no_change``
+    """Scores are judged by their mean over the last ``n_iter_no_change`` (2)
     iterations: one lucky score (0.95 at iteration 2) among poor ones loses to a
-    run of good ones (window means 0.1, 0.525, 0.383, 0.367, 0.7, 0.8)."""
+    run of good ones (window means 0.525, 0.525, 0.075, 0.425, 0.8)."""
     X, Y = torch.randn(30, 3), torch.randn(30, 2)
     net = _net()
     scripted = iter([0.1, 0.95, 0.1, 0.05, 0.8, 0.8])
@@ -263,6 +263,28 @@ def test_validation_keeps_the_best_window_not_one_lucky_score():
                 n_iter_no_change=2, validation=(X[:5], Y[:5], score), callback=record)
     assert res.best_validation_score == pytest.approx(0.8)
     assert torch.equal(_flat(net), seen[5])
+
+
+def test_validation_counts_full_windows_once_there_is_one():
+    """A first score (0.9) is no mean of three: once a full window exists, only
+    full windows compete (best 0.6, at the last iteration)."""
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    scripted = iter([0.9, 0.1, 0.1, 0.5, 0.6, 0.6, 0.6, 0.6])
+    seen = []
+
+    def score(output, target):
+        return next(scripted)
+
+    def record(n_iter, module):
+        seen.append(_flat(module))
+
+    res = train(net, X, Y, loss_fn=_mse, alpha=0.1, penalty_groups=net.penalty_groups(),
+                solver="sgd", learning_rate_init=1e-2, max_iter=8, tol=-1.0,
+                n_iter_no_change=3, validation=(X[:5], Y[:5], score), callback=record)
+    assert len(seen) == 8
+    assert res.best_validation_score == pytest.approx(0.6)
+    assert torch.equal(_flat(net), seen[6])
 
 
 def test_progress_shows_elapsed_time_and_time_left(capsys):

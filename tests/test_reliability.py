@@ -205,7 +205,7 @@ def test_a_classifier_validation_split_holds_every_class():
     X = np.random.RandomState(0).randn(60, 3)
     Y = np.r_[np.zeros(54), np.ones(6)].astype(int).reshape(-1, 1)
     clf = DeepL2Classifier(early_stopping=True, validation_fraction=0.1)
-    clf.early_stopping_ = clf._stops_early(*Y.shape)  # as fit resolves it
+    clf.early_stopping_ = clf._stops_early(Y, 2)  # as fit resolves it
     for seed in range(8):
         *_, Y_val, _, _ = clf._split(X, Y, np.random.RandomState(seed))
         assert set(Y_val.ravel()) == {0, 1}
