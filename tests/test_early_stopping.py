@@ -194,6 +194,37 @@ def test_the_fit_kept_is_the_better_on_held_out_rows():
     assert not _better(_result(0.5, 0.9), _result(0.3, 0.9))
 
 
+def test_a_fit_above_the_zero_network_loses_whatever_its_held_out_score():
+    assert not _better(_result(0.5, 0.9), _result(0.3, 0.1), new_stuck=True)
+    assert _better(_result(0.3, 0.1), _result(0.5, 0.9), old_stuck=True)
+    assert _better(_result(0.3, 0.8), _result(0.5, 0.9), new_stuck=True,
+                   old_stuck=True) is False
+
+
+def test_auto_keeps_the_grown_fit_over_a_random_one_stuck_above_zero(one_output,
+                                                                     monkeypatch):
+    """init='auto', early-stopped: the random fit is made to score best on the
+    held-out rows while ending far above the zero network's objective; the grown
+    fit is kept."""
+    import skrank._base as base_module
+
+    X, y = one_output
+    real = base_module.train_grown
+
+    def stuck_random(*args, **kwargs):
+        modules, results = real(*args, **kwargs)
+        for r in results:
+            r.best_validation_score, r.loss_curve = 1.0, r.loss_curve + [1e6]
+        return modules, results
+
+    monkeypatch.setattr(base_module, "train_grown", stuck_random)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**FAST).fit(X, y)
+    assert est.early_stopping_
+    assert est.loss_curve_[-1] < 1e6
+
+
 def test_restarts_tied_on_held_out_score_keep_the_lowest_objective(monkeypatch):
     """``n_init``: the restart of best held-out score, the lowest objective among
     those tied (accuracy on a few held-out rows often ties)."""
