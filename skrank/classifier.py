@@ -47,10 +47,12 @@ random_state, verbose, n_init, n_threads
         point of MLPClassifier on 6 of 7 benchmark sets, random ones on 5, 8.6
         and 7.7 points behind on the other two);
         ``early_stopping='auto'`` holds rows out whenever at least 20 would
-        be held out, whatever the number of classes (cross-entropy keeps falling
+        be held out and the split can be stratified (two rows of every class at
+        least: a class's only row held out would never be learned), whatever
+        the number of classes (cross-entropy keeps falling
         as the network scales its logits, noisy labels included; on five
         held-out sets held-out rows gained 1.5 to 5 points of accuracy in a
-        fifth to a half of the time); the validation score is the accuracy.
+        tenth to a half of the time); the validation score is the accuracy.
 
     Attributes
     ----------

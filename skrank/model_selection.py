@@ -91,18 +91,24 @@ def _network(est, depth_param):
     return est
 
 
-def _pinned(estimator, depth_param, y):
-    """``estimator`` (a clone) with ``early_stopping='auto'`` resolved once, on the
-    whole data: every fold and the refit then follow one rule (resolved per fit, a
-    fold a little short of the rows to hold out would train on every row, its
-    neighbours and the refit would not)."""
+def _pinned(estimator, depth_param, y, splits, fit_params):
+    """``estimator`` (a clone) with ``early_stopping='auto'`` resolved once for every
+    fold and the refit: True when every training fold would hold rows out by its
+    own rule (resolved per fit, a fold a little short of the rows to hold out would
+    train on every row, its neighbours and the refit would not; a fold that cannot
+    be stratified must not be made to hold out)."""
     key = depth_param[: -len("depth")] + "early_stopping"
     estimator = clone(estimator)
     net = _network(estimator, depth_param)
     if (estimator.get_params().get(key) != "auto" or y is None
             or not isinstance(net, _DeepL2Base)):
         return estimator
-    return estimator.set_params(**{key: net._resolve_early_stopping(y)})
+    weight = fit_params.get("sample_weight")
+    weight = None if weight is None else np.asarray(weight)
+    every = all(net._resolve_early_stopping(
+        _take(y, train), None if weight is None else weight[train])
+        for train, _ in splits)
+    return estimator.set_params(**{key: every})
 
 
 def _check_alphas(alphas):
@@ -459,7 +465,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 f"needs a bare skrank estimator, not a {type(self.estimator).__name__}: "
                 "transform the data first and pass the estimator itself, or set "
                 "warm_start=False.")
-        estimator = _pinned(self.estimator, names[0], y)
+        estimator = _pinned(self.estimator, names[0], y, splits, fit_params)
         start = time.perf_counter()
         out = self._sweep(estimator, depths, alphas, names, X, y, splits, scorer,
                           fit_params)

@@ -201,6 +201,42 @@ def test_a_fit_above_the_zero_network_loses_whatever_its_held_out_score():
                    old_stuck=True) is False
 
 
+def test_a_fit_without_a_finite_score_has_none_to_show():
+    assert _better(_result(0.5, 0.1), _result(0.3, float("nan")))
+    assert not _better(_result(0.5, float("nan")), _result(0.3, 0.1))
+    # neither has one: the objective decides
+    assert _better(_result(0.3, float("nan")), _result(0.5, float("nan")))
+
+
+def test_a_restart_above_the_zero_network_loses_whatever_its_score(one_output,
+                                                                   monkeypatch):
+    import skrank._base as base_module
+
+    X, y = one_output
+    real = base_module.train_started
+
+    def first_stuck(*args, **kwargs):
+        modules, results = real(*args, **kwargs)
+        results[0].best_validation_score = 1.0
+        results[0].loss_curve = results[0].loss_curve + [1e6]
+        return modules, results
+
+    monkeypatch.setattr(base_module, "train_started", first_stuck)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**FAST, n_init=3).fit(X, y)
+    assert est.early_stopping_ and est.best_restart_ != 0
+    assert est.loss_curve_[-1] < 1e6
+
+
+def test_auto_needs_a_row_left_to_train_on(one_output):
+    X, y = one_output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**FAST, validation_fraction=0.99).fit(X[:20], y[:20])
+    assert est.early_stopping_ is False
+
+
 def test_auto_keeps_the_grown_fit_over_a_random_one_stuck_above_zero(one_output,
                                                                      monkeypatch):
     """init='auto', early-stopped: the random fit is made to score best on the
@@ -304,28 +340,63 @@ def test_auto_beats_training_on_every_row_on_noisy_one_output_data():
 
 def test_the_selector_resolves_auto_once_for_every_fold_and_the_refit(one_output,
                                                                       monkeypatch):
-    """270 rows, 3 folds: each fold's 180 training rows would hold out 18 (< 20,
-    every row trained on) and the refit 27: resolved once, on all the data, every
-    fit holds rows out."""
+    """'auto' holds rows out in a selector only when every training fold would by
+    its own rule; the refit follows the folds. 270 rows, 3 folds: each fold's 180
+    training rows would hold out 18 (< 20): no fit holds rows out, though a plain
+    fit on the 270 rows would. 330 rows: every fold holds 22 out, the refit too."""
     import skrank.model_selection as ms
 
     X, y = one_output
-    X, y = np.vstack([X, X[:10] + 0.01]), np.concatenate([y, y[:10]])
-    assert len(y) == 270
     seen, real = [], ms.fit_many
 
     def spy(ests, data):
         out = real(ests, data)
-        seen.extend(e.early_stopping_ for e in out)
+        seen.append([e.early_stopping_ for e in out])
         return out
 
     monkeypatch.setattr(ms, "fit_many", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=3).fit(X, y)
-    assert seen == [True, True, True]
-    assert sel.best_estimator_.early_stopping_ is True
-    assert sel.estimator.early_stopping == "auto"  # the user's estimator untouched
+        for n, expected in ((270, False), (330, True)):
+            X_n = np.vstack([X, X[: n - 260] + 0.01])
+            y_n = np.concatenate([y, y[: n - 260]])
+            sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2],
+                                         cv=3).fit(X_n, y_n)
+            assert seen[-1] == [expected] * 3
+            assert sel.best_estimator_.early_stopping_ is expected
+            assert sel.estimator.early_stopping == "auto"  # the user's, untouched
+        assert DeepL2Regressor(**FAST).fit(X_n[:270], y_n[:270]).early_stopping_
+
+
+def test_the_selector_leaves_auto_off_where_a_weighted_fold_is_too_small(one_output):
+    """Rows of weight 0 do not count: 16 weighted rows of 400 hold nothing out, in
+    a plain fit and in every fold of a sweep (each fold's 200 rows would hold out
+    20, its 8 weighted ones not even 2)."""
+    X, y = one_output
+    X, y = np.vstack([X, X + 0.01])[:400], np.concatenate([y, y])[:400]
+    w = np.zeros(400)
+    w[::25] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not DeepL2Regressor(**FAST).fit(X, y, sample_weight=w).early_stopping_
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=2).fit(
+            X, y, sample_weight=w)
+    assert sel.best_estimator_.early_stopping_ is False
+
+
+def test_a_classifier_fold_that_cannot_be_stratified_keeps_every_row(one_output):
+    """The full data can be stratified (two rows of class 2) but a training fold
+    of StratifiedKFold(5) may hold one: the sweep then holds no rows out."""
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = one_output
+    labels = (y > np.median(y)).astype(int)
+    labels[[0, 1]] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(DeepL2Classifier(**FAST), depths=[2],
+                                     cv=StratifiedKFold(5)).fit(X, labels)
+    assert sel.best_estimator_.early_stopping_ is False
 
 
 def test_a_warm_refit_is_judged_on_the_rows_held_out_before(one_output):

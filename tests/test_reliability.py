@@ -265,9 +265,9 @@ def test_n_init_with_early_stopping_keeps_the_best_validation_score(monkeypatch)
     seen = []
     keep = base._DeepL2Base._keep_best
 
-    def spy(self, modules, results, X, rng, weight=None):
+    def spy(self, modules, results, X, rng, weight=None, stuck=()):
         seen.append([r.best_validation_score for r in results])
-        return keep(self, modules, results, X, rng, weight)
+        return keep(self, modules, results, X, rng, weight, stuck)
 
     monkeypatch.setattr(base._DeepL2Base, "_keep_best", spy)
     X, y = _teacher(n=80)
