@@ -61,6 +61,16 @@ def test_validation_rule_ignores_one_lucky_score():
     assert _stops_at(1 - regret, validation=True) is None
 
 
+@pytest.mark.parametrize("lucky_at", [0, 30])
+def test_validation_rule_ignores_a_lucky_score_anywhere(lucky_at):
+    """A perfect score on the very first iteration, or one far into the run, is a
+    draw of the few held-out rows, not a plateau: the steadily falling regret
+    keeps the fit going."""
+    regret = 0.5 * 0.99 ** np.arange(300)
+    regret[lucky_at] = 0.0 if lucky_at == 0 else 0.01
+    assert _stops_at(1 - regret, validation=True) is None
+
+
 def test_validation_rule_stops_when_the_held_out_regret_rises():
     rng = np.random.default_rng(0)
     regret = 0.4 + 0.002 * np.arange(400) + 0.05 * rng.uniform(-1, 1, 400)
@@ -218,8 +228,10 @@ def test_a_fit_without_a_finite_score_has_none_to_show():
     assert _better(_result(0.3, float("nan")), _result(0.5, float("nan")))
 
 
+@pytest.mark.parametrize("n_init", [2, 3])
 def test_a_restart_above_the_zero_network_loses_whatever_its_score(one_output,
-                                                                   monkeypatch):
+                                                                   monkeypatch,
+                                                                   n_init):
     import skrank._base as base_module
 
     X, y = one_output
@@ -234,7 +246,7 @@ def test_a_restart_above_the_zero_network_loses_whatever_its_score(one_output,
     monkeypatch.setattr(base_module, "train_started", first_stuck)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = DeepL2Regressor(**FAST, n_init=3).fit(X, y)
+        est = DeepL2Regressor(**FAST, n_init=n_init).fit(X, y)
     assert est.early_stopping_ and est.best_restart_ != 0
     assert est.loss_curve_[-1] < 1e6
 
@@ -430,3 +442,67 @@ def test_a_warm_refit_is_judged_on_the_rows_held_out_before(one_output):
     assert len(first) > 0
     for r in rows[1:]:
         np.testing.assert_array_equal(r, rows[0])
+
+
+def test_fit_many_gives_each_early_stopped_fold_a_separate_fit(one_output):
+    """Folds batched by ``fit_many`` each hold their own rows out and keep the
+    network of their own best held-out score, as a separate fit would."""
+    from skrank._base import fit_many
+
+    X, y = one_output
+    # 340 rows: each fold trains on 226 and holds 22 of them out
+    X, y = np.vstack([X, X[:80] + 0.01]), np.concatenate([y, y[:80]])
+    base = DeepL2Regressor(**small(depth=3, max_iter=30, dtype="float64",
+                                   random_state=0))
+    folds = [(X[tr], y[tr]) for tr, _ in KFold(3, shuffle=True,
+                                               random_state=0).split(X)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched = fit_many([clone(base) for _ in folds], folds)
+        separate = [clone(base).fit(Xf, yf) for Xf, yf in folds]
+    for b, s in zip(batched, separate):
+        assert b.early_stopping_ and len(b.validation_scores_) > 0
+        assert b.best_validation_score_ == pytest.approx(s.best_validation_score_,
+                                                         rel=1e-7)
+        assert b.loss_curve_[-1] == pytest.approx(s.loss_curve_[-1], rel=1e-7)
+
+
+def test_auto_keeps_every_row_when_the_held_out_rows_cannot_hold_every_class():
+    """30 classes of 8 rows: a tenth held out is 24 rows, fewer than the classes,
+    so no stratified split exists and 'auto' trains on every row."""
+    rng = np.random.RandomState(0)
+    labels = np.repeat(np.arange(30), 8)
+    X = rng.randn(240, 2) + labels[:, None] * 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = DeepL2Classifier(**FAST, early_stopping="auto").fit(X, labels)
+    assert clf.early_stopping_ is False
+    assert clf.predict(X).shape == (240,)
+
+
+def test_asked_early_stopping_splits_at_random_where_it_cannot_stratify():
+    """``early_stopping=True`` with 95% held out of 20 rows leaves one training
+    row, which no stratified split can give both classes: the split falls back
+    to random rows and the fit still runs."""
+    rng = np.random.RandomState(0)
+    X, labels = rng.randn(20, 2), np.repeat([0, 1], 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = DeepL2Classifier(**FAST, early_stopping=True,
+                               validation_fraction=0.95).fit(X, labels)
+    assert clf.early_stopping_ is True and len(clf.validation_scores_) > 0
+    assert set(clf.predict(X)) <= {0, 1}
+
+
+def test_a_fit_without_iterations_is_not_stuck():
+    """A result with no objective recorded (nothing trained yet) is not judged
+    above the zero network."""
+    from skrank._base import _stuck_test
+    from skrank._tasks import Regression
+
+    Y = torch.ones(10, 1)
+    stuck = _stuck_test(Regression().loss, Y, None, 1, torch.float32, False)
+    assert stuck(0, TrainingResult()) is False
+    result = TrainingResult()
+    result.loss_curve = [1e6]
+    assert stuck(0, result) is True
