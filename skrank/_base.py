@@ -1083,7 +1083,6 @@ def _batchable(plans, estimators):
     """Whether these fits can share one batched L-BFGS run."""
     first = estimators[0]
     return (all(len(p.modules) == 1 for p in plans)
-            and len({p.validation is None for p in plans}) == 1
             and first.solver == "lbfgs" and first.warmup_iter == 0
             and all(p.modules[0].same_architecture(plans[0].modules[0]) for p in plans)
             and all(type(e) is type(first) and e.dtype == first.dtype
@@ -1100,8 +1099,8 @@ def _padded(arrays, n):
 
 def fit_many(estimators, datasets):
     """Fit unfitted skrank estimators, each on its own ``(X, y)``, batched when they
-    can be (one architecture, L-BFGS without warm-up; all or none early-stopped,
-    each on its own held-out rows).
+    can be (one architecture, L-BFGS without warm-up; an early-stopped fit on its
+    own held-out rows, beside fits on every row).
 
     Each network trains on its own rows (padded to a common length with rows of
     weight zero) and its own normalization, as a separate ``fit`` would, up to

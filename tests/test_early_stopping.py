@@ -16,7 +16,7 @@ from skrank import (
     RankAwareDepthSelector,
     ResNetL2Regressor,
 )
-from skrank._base import AUTO_VALIDATION_ROWS, _better
+from skrank._base import AUTO_VALIDATION_ROWS, _batchable, _better, fit_many
 from skrank._engine import Plateau, TrainingResult
 
 from ._estimators import small
@@ -447,8 +447,6 @@ def test_a_warm_refit_is_judged_on_the_rows_held_out_before(one_output):
 def test_fit_many_gives_each_early_stopped_fold_a_separate_fit(one_output):
     """Folds batched by ``fit_many`` each hold their own rows out and keep the
     network of their own best held-out score, as a separate fit would."""
-    from skrank._base import fit_many
-
     X, y = one_output
     # 340 rows: each fold trains on 226 and holds 22 of them out
     X, y = np.vstack([X, X[:80] + 0.01]), np.concatenate([y, y[:80]])
@@ -464,6 +462,25 @@ def test_fit_many_gives_each_early_stopped_fold_a_separate_fit(one_output):
         assert b.early_stopping_ and len(b.validation_scores_) > 0
         assert b.best_validation_score_ == pytest.approx(s.best_validation_score_,
                                                          rel=1e-7)
+        assert b.loss_curve_[-1] == pytest.approx(s.loss_curve_[-1], rel=1e-7)
+
+
+def test_fit_many_batches_early_stopped_fits_beside_fits_on_every_row(one_output):
+    X, y = one_output
+    X, y = np.vstack([X, X[:80] + 0.01]), np.concatenate([y, y[:80]])
+    ests = [DeepL2Regressor(**small(depth=3, max_iter=30, dtype="float64",
+                                    random_state=0), early_stopping=e)
+            for e in (True, False)]
+    plans = [e._plan(X, y, None) for e in ests]
+    assert _batchable(plans, ests)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched = fit_many([clone(e) for e in ests], [(X, y)] * 2)
+        separate = [clone(e).fit(X, y) for e in ests]
+    assert batched[0].best_validation_score_ == pytest.approx(
+        separate[0].best_validation_score_, rel=1e-7)
+    assert batched[1].validation_scores_ is None
+    for b, s in zip(batched, separate):
         assert b.loss_curve_[-1] == pytest.approx(s.loss_curve_[-1], rel=1e-7)
 
 
