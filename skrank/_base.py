@@ -267,7 +267,7 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     if rows:
         _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network,
                   kwargs)
-    warn_if_capped(results, kwargs["settings"].max_iter)
+    warn_if_capped(results, kwargs["settings"])
     if any(r.stop_reason == "interrupted" for r in results):
         # Ctrl-C in the deep stage ends the user's fit, whichever fit is kept
         results = [replace(r, stop_reason="interrupted") for r in results]
@@ -755,7 +755,11 @@ class _DeepL2Base(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             batch_size=min(200, n_train) if self.batch_size == "auto" else self.batch_size,
             learning_rate_init=self.learning_rate_init, momentum=self.momentum,
-            warmup_iter=self.warmup_iter)
+            warmup_iter=self.warmup_iter, capped_hint=self._capped_hint())
+
+    def _capped_hint(self):
+        """Advice for a fit stopped at ``max_iter`` (the ConvergenceWarning's end)."""
+        return ""
 
     def _record_training(self, result, tracker):
         self.rank_history_ = tracker.history()

@@ -211,6 +211,8 @@ class Settings:
     learning_rate_init: float = 1e-3
     momentum: float = 0.9
     warmup_iter: int = 0
+    #: what to try, appended to the ConvergenceWarning of a fit stopped at max_iter
+    capped_hint: str = ""
 
 
 # ---- callbacks: small objects around the loop ---------------------------------------
@@ -806,17 +808,18 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]
     if warn_capped:
-        warn_if_capped(results, settings.max_iter)
+        warn_if_capped(results, settings)
     return results
 
 
-def warn_if_capped(results, max_iter):
+def warn_if_capped(results, settings):
     """One ConvergenceWarning for the networks of a batch stopped at ``max_iter``."""
     capped, n = sum(r.stop_reason == "max_iter" for r in results), len(results)
     if capped:
         who = "" if n == 1 else f" by {capped} of {n} networks"
-        warn_user(f"Maximum iterations ({max_iter}) reached{who} and the "
-                  "optimization hasn't converged yet.", ConvergenceWarning)
+        warn_user(f"Maximum iterations ({settings.max_iter}) reached{who} and the "
+                  f"optimization hasn't converged yet.{settings.capped_hint}",
+                  ConvergenceWarning)
 
 
 def _finish(run, elapsed):

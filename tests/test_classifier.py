@@ -127,3 +127,21 @@ def test_float64_predictions_do_not_depend_on_batch(iris):
     clf = DeepL2Classifier(**FAST, dtype="float64").fit(X, y)
     full = clf.decision_function(X)
     np.testing.assert_allclose(clf.decision_function(X[:7]), full[:7], rtol=1e-12)
+
+
+@pytest.mark.parametrize("early_stopping, advised", [(False, True), ("auto", False),
+                                                     (True, False)])
+def test_a_capped_fit_says_what_to_try(iris, early_stopping, advised):
+    """A classifier stopped at max_iter on every row points to early stopping
+    (noisy labels keep a deep classifier fitting them); one that already holds
+    rows out, or was asked for 'auto', is not told to."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = iris
+    with pytest.warns(ConvergenceWarning) as caught:
+        DeepL2Classifier(**{**FAST, "max_iter": 3},
+                         early_stopping=early_stopping).fit(X, y)
+    messages = [str(w.message) for w in caught
+                if issubclass(w.category, ConvergenceWarning)]
+    assert any(("early_stopping='auto'" in m) is advised for m in messages)
+    assert all(("early_stopping='auto'" in m) is advised for m in messages)
