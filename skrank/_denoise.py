@@ -24,6 +24,8 @@ in, measured 0.71 to 0.79 on noisy digits). Stein's lemma needs ``g`` fixed befo
 rows held out of training.
 """
 
+import warnings
+
 import numpy as np
 import torch
 from torch.func import jvp
@@ -69,7 +71,11 @@ def divergence(module, X, *, n_probes=N_PROBES, generator=None):
         else:
             signs = torch.randint(0, 2, x.shape, generator=generator)
             v = (2 * signs - 1).to(x)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch's first forward-mode product loads decompositions through its
+            # own deprecated torch.jit.script (torch 2.13): not the user's to fix
+            warnings.filterwarnings("ignore", r"`torch\.jit\.script` is deprecated",
+                                    DeprecationWarning)
             _, jv = jvp(module, (x,), (v,))
         total += (v * jv).sum(1).to("cpu", torch.float64)
     return (total if exact else total / n_probes).numpy()

@@ -194,3 +194,20 @@ def test_denoising_risk_needs_the_noise_level():
     ae = BottleneckAutoencoder(**small(input_noise=0.3)).fit(noisy)
     with pytest.raises(ValueError, match="data_noise > 0"):
         ae.denoising_risk(noisy)
+
+
+def test_the_divergence_raises_no_warning_of_torch_internals():
+    """torch's first forward-mode product (in a fresh process) loads decompositions
+    through its own deprecated ``torch.jit.script``: a user who turns warnings into
+    errors must still get a divergence."""
+    import subprocess
+    import sys
+
+    code = ("import torch\n"
+            "from skrank._denoise import divergence\n"
+            "print(divergence(torch.nn.Linear(3, 3), torch.randn(5, 3).numpy()).shape)\n")
+    only_that = "error:`torch.jit.script` is deprecated:DeprecationWarning"
+    out = subprocess.run([sys.executable, "-W", only_that, "-c", code],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "(5,)"
