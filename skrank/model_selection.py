@@ -2,6 +2,7 @@
 
 import inspect
 import time
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -39,6 +40,7 @@ from sklearn.utils.validation import (
     _check_feature_names,
     _check_method_params,
     _check_n_features,
+    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     indexable,
@@ -104,10 +106,16 @@ def _pinned(estimator, depth_param, y, splits, fit_params):
             or not isinstance(net, _DeepL2Base)):
         return estimator
     weight = fit_params.get("sample_weight")
-    weight = None if weight is None else np.asarray(weight)
-    every = all(net._resolve_early_stopping(
-        _take(y, train), None if weight is None else weight[train])
-        for train, _ in splits)
+    weight = None if weight is None or np.ndim(weight) == 0 else np.asarray(weight)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            every = all(net._resolve_early_stopping(
+                _take(y, train), None if weight is None else weight[train])
+                for train, _ in splits)
+    except (ValueError, TypeError, IndexError, np.exceptions.ComplexWarning):
+        # targets (or weights) a fit rejects: its own validation says why
+        return estimator
     return estimator.set_params(**{key: every})
 
 
@@ -450,6 +458,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             )
         split_params, fit_params = self._fit_params(params)
         X, y = indexable(X, y)
+        if np.ndim(fit_params.get("sample_weight", 0)) > 0:
+            # a weight per row of X (a scalar weighs every row alike), checked
+            # before the folds index it
+            check_consistent_length(X, y, fit_params["sample_weight"])
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))

@@ -378,3 +378,29 @@ def test_the_sweep_validates_a_pipelines_last_step_before_any_fit():
     with pytest.raises(InvalidParameterError):
         sel.fit(X, X[:, 0])
     assert not hasattr(sel, "depth_results_")
+
+
+def _tiny_selector():
+    return RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=2)
+
+
+def test_the_selector_rejects_bad_targets_with_the_estimators_own_message():
+    """Resolving early_stopping='auto' reads y before any fit validates it: targets
+    a fit rejects must reach that fit's message, not a cast's."""
+    X = np.random.RandomState(0).randn(60, 3)
+    with pytest.raises(ValueError, match="needs numeric targets"):
+        _tiny_selector().fit(X, np.array(["a"] * 60))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            _tiny_selector().fit(X, np.ones(60) + 1j)
+
+
+def test_the_selector_takes_a_scalar_weight_and_rejects_a_short_one():
+    X, y = make_bottleneck_regression(60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = _tiny_selector().fit(X, y, sample_weight=2.0)
+    assert sel.best_depth_ == 2
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        _tiny_selector().fit(X, y, sample_weight=np.ones(7))
