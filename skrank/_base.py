@@ -183,12 +183,13 @@ class AmbiguousRankWarning(UserWarning):
 MIN_FIDELITY = 0.9
 
 
-def _warn_if_unclear(report, tol):
+def _warn_if_unclear(report, tol, name="bottleneck_rank_"):
+    """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's)."""
     bn = report.bottleneck
     if bn.reading is not None and not bn.reading.clear:
         warn_user(
             f"The bottleneck spectrum has no clear gap (largest ratio "
-            f"{bn.reading.gap:.2g} < rank_gap): bottleneck_rank_={bn.rank} counts the "
+            f"{bn.reading.gap:.2g} < rank_gap): {name}={bn.rank} counts the "
             f"values above rank_tol={tol} and changes with it. Train longer, raise "
             "alpha or depth, or read est.diagnose(X, rank_tol=...).",
             AmbiguousRankWarning)
@@ -962,10 +963,14 @@ class _DeepL2Base(BaseEstimator):
         -------
         report : skrank.diagnostics.Report
             Spectra, ranks with their evidence, Jacobians and norm; the fitted
-            attributes are left as they are.
+            attributes are left as they are. An ``AmbiguousRankWarning`` says when
+            the reading has no clear gap or the cut directions still matter, as
+            ``fit``'s does.
         """
-        return self._diagnose(self._check_X(X), check_random_state(self.random_state),
-                              rank_tol, rank_gap)
+        report = self._diagnose(self._check_X(X), check_random_state(self.random_state),
+                                rank_tol, rank_gap)
+        _warn_if_unclear(report, report.tol, name="report.rank")
+        return report
 
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X):

@@ -158,11 +158,17 @@ def test_no_clear_gap_warns_and_clear_gap_does_not():
         reg = DeepL2Regressor(depth=3, width=16, activation="identity", alpha=1e-4,
                               rank_tol=0.3, max_iter=300, random_state=0).fit(X, Y)
     assert reg.bottleneck_gap_ < reg.rank_gap
+    # a re-reading warns by the same rule
+    with pytest.warns(AmbiguousRankWarning, match="no clear gap"):
+        assert not reg.diagnose(X).bottleneck.reading.clear
     with warnings.catch_warnings():
         warnings.simplefilter("error", AmbiguousRankWarning)
         reg = DeepL2Regressor(depth=3, width=16, activation="identity", alpha=0.1,
                               max_iter=300, random_state=0).fit(X, Y[:, :2] @ Q[:2])
     assert reg.bottleneck_rank_ == 2 and reg.bottleneck_gap_ >= reg.rank_gap
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AmbiguousRankWarning)
+        assert reg.diagnose(X).rank == 2
 
 
 def test_rank_gap_is_the_rule_gap():
