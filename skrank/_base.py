@@ -194,9 +194,12 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_"):
             "alpha or depth, or read est.diagnose(X, rank_tol=...).",
             AmbiguousRankWarning)
     elif np.isfinite(report.fidelity) and report.fidelity < MIN_FIDELITY:
+        # a negative fidelity (R^2): further from the network than its mean output
+        kept = (f"only {report.fidelity:.0%}" if report.fidelity >= 0 else
+                f"none (fidelity {report.fidelity:.3g})")
         warn_user(
             f"The network passed through its {bn.rank} bottleneck coordinates keeps "
-            f"only {report.fidelity:.0%} of its output variance: the directions the "
+            f"{kept} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
             "network computes.", AmbiguousRankWarning)
 

@@ -91,6 +91,21 @@ def _terms(module, X, generator):
     return residual, shrink
 
 
+def _check_level(X, sigma):
+    """A clear error for a noise level the rows cannot carry: Gaussian noise of
+    level ``sigma`` in every coordinate gives the rows a spread (root mean square
+    about the mean) of at least ``sigma``, up to the sampling error of the
+    spread's square (three standard errors, ``sqrt(2 / X.size)`` each)."""
+    X = np.asarray(X, dtype=np.float64)
+    spread = float(np.sqrt(np.mean((X - X.mean(0)) ** 2))) if X.size else 0.0
+    if not sigma <= spread * np.sqrt(1 + 3 * np.sqrt(2 / max(X.size, 1))):
+        ratio = sigma / spread if spread > 0 else np.inf
+        raise ValueError(f"data_noise is {ratio:.3g} times the spread of the rows "
+                         "(root mean square about their mean): noise that large "
+                         "cannot be in them. Pass the standard deviation of the "
+                         "noise in each feature of X.")
+
+
 def _risk(gain, residual, shrink, sigma, n, D):
     """Stein's estimate per point of ``y + gain (r(y) - y)``: the quadratic
     ``c^2 |r-y|^2 - 2 c sigma^2 (D - div r) + N D sigma^2``, over ``N``."""
@@ -101,6 +116,7 @@ def sure_risk(module, X, sigma, gain, *, generator=None):
     """Stein's estimate of the mean squared error of ``y + gain (r(y) - y)`` to the
     clean points under the noisy rows ``X`` (which ``module`` and ``gain`` must not
     have been fitted to), per point; arguments as :func:`sure_gain`'s."""
+    _check_level(X, sigma)
     residual, shrink = _terms(module, X, generator)
     return _risk(gain, residual, shrink, sigma, *np.shape(X))
 
@@ -128,6 +144,7 @@ def sure_gain(module, X, sigma, *, generator=None):
     risk : float
         The estimated mean squared error ``||g_c*(y) - x||^2`` per point.
     """
+    _check_level(X, sigma)
     residual, shrink = _terms(module, X, generator)
     gain = max(sigma**2 * shrink / residual, 0.0) if residual > 0 else 1.0
     return gain, _risk(gain, residual, shrink, sigma, *np.shape(X))

@@ -172,7 +172,8 @@ class _Encoder:
         if module is not None:
             prefix = f"m{len(self.tensors)}."
             for k, v in module.state_dict().items():
-                self.tensors[prefix + k] = v.detach().cpu().clone().contiguous()
+                self.tensors[prefix + k] = v.detach().cpu().clone(
+                    memory_format=torch.contiguous_format)
             arch = {"n_inputs": int(est.n_features_in_),
                     "n_outputs": int(module.weight_matrices()[-1].shape[0]),
                     "dtype": str(placement(module)["dtype"]).replace("torch.", ""),
@@ -594,6 +595,9 @@ def _read(path):
     if isinstance(path, (str, os.PathLike)):
         with open(path, "rb") as f:
             return f.read()
+    if not callable(getattr(path, "read", None)):
+        raise TypeError(f"load reads a path or a binary file object, got "
+                        f"{type(path).__name__}.")
     data = path.read()
     if not isinstance(data, bytes):
         raise _Refused("the file object does not read bytes.")
@@ -666,10 +670,16 @@ def _check_tensor(key, t, device):
     if stored > nbytes:
         raise _Refused(f"tensor {key!r} holds {_size(nbytes)} but its storage declares "
                        f"{_size(stored)}.")
-    if not t.is_contiguous() or t.storage_offset() != 0 or stored != nbytes:
+    # is_contiguous() overlooks the stride of a last dimension of size 1, which
+    # the digest's byte view does not
+    if not t.is_contiguous() or (t.dim() and t.numel() and t.stride(-1) != 1) \
+            or t.storage_offset() != 0 or stored != nbytes:
         raise _Refused(f"tensor {key!r} describes {_size(nbytes)} over {_size(stored)} "
                        "of data: a view (expanded, strided, overlapping or offset), "
                        "not the data it describes.")
+    if t.requires_grad:
+        raise _Refused(f"tensor {key!r} asks for gradients: fitted arrays are data.")
+
 
 
 def _check_tensors(tensors, budget, device):

@@ -145,3 +145,11 @@ def test_a_capped_fit_says_what_to_try(iris, early_stopping, advised):
                 if issubclass(w.category, ConvergenceWarning)]
     assert any(("early_stopping='auto'" in m) is advised for m in messages)
     assert all(("early_stopping='auto'" in m) is advised for m in messages)
+
+
+def test_partial_fit_on_a_fresh_classifier(iris):
+    X, y = iris
+    clf = DeepL2Classifier(**{**FAST, "solver": "adam"}).partial_fit(X, y,
+                                                                     classes=[0, 1, 2])
+    assert clf.early_stopping_ is False
+    assert clf.predict(X).shape == (150,)

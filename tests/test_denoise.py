@@ -211,3 +211,15 @@ def test_the_divergence_raises_no_warning_of_torch_internals():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "(5,)"
+
+
+@pytest.mark.parametrize("level", [3.0, 1e100])
+def test_a_noise_level_above_the_datas_spread_is_a_clear_error(level):
+    """Noise of level sigma in every feature gives the data a spread of at least
+    sigma: a larger data_noise is a mistake (1e100 overflowed in Stein's estimate)."""
+    X = np.random.RandomState(0).randn(80, 4)
+    with pytest.raises(ValueError, match="times the spread of the rows"):
+        BottleneckAutoencoder(**small(max_iter=5), data_noise=level).fit(X)
+    # pure noise at its own level is allowed: the spread's sampling error is
+    # within the bound
+    BottleneckAutoencoder(**small(max_iter=5), data_noise=1.0).fit(X)

@@ -380,3 +380,9 @@ def test_empty_key_is_a_value_error_naming_what_was_passed(key, tmp_path):
         load(tmp_path / "m.skrank", key=key)
     with pytest.raises(TypeError, match="got int"):
         save(est, tmp_path / "m.skrank", key=7)
+
+
+@pytest.mark.parametrize("source", [None, 3])
+def test_load_names_what_it_reads(source):
+    with pytest.raises(TypeError, match="path or a binary file object"):
+        load(source)

@@ -246,6 +246,11 @@ CRAFTED = {
                             "'t999'.* not referenced"),
     "parameter": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", torch.nn.Parameter(torch.zeros(2)))), "Parameter"),
+    "requires_grad": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", p["tensors"]["t0"].clone().requires_grad_(True))), "gradients"),
+    "strided_last_dimension_of_one": (lambda p: _craft(p, tensors=_tensors_with(
+        p, "t0", torch.as_strided(torch.zeros(1, dtype=torch.float64), (1,), (3,)))),
+        "t0.*view"),
     "float8": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", torch.zeros(2).to(torch.float8_e4m3fn))), "float8"),
     "bfloat16": (lambda p: _craft(p, tensors=_tensors_with(

@@ -5,6 +5,7 @@ tanh / quadratic read-outs of k random projections, features in mixed units), so
 that nothing was tuned on them.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -266,3 +267,21 @@ def test_scaling_of_entries_near_the_largest_float_stays_finite():
     out = s.forward(A)
     assert np.isfinite(s.mean).all() and np.isfinite(s.scale) and np.isfinite(out).all()
     np.testing.assert_allclose(s.inverse(out[:2]), A[:2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("fidelity, said", [(0.5, "keeps only 50%"),
+                                            (-1.6e5, "keeps none (fidelity -1.6e+05)")])
+def test_a_lost_output_is_worded_as_a_share_or_as_none(fidelity, said):
+    """A network far from converged can be further from itself through its
+    bottleneck than from its mean output: no negative percentage."""
+    from dataclasses import replace
+
+    from skrank._base import _warn_if_unclear
+
+    X, Y = teacher(120, k=2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
+        report = reg.diagnose(X, rank_gap=1.0)
+    with pytest.warns(AmbiguousRankWarning, match=re.escape(said)):
+        _warn_if_unclear(replace(report, fidelity=fidelity), report.tol)
