@@ -480,7 +480,11 @@ def _smoke_test(estimator, file_bytes):
             warnings.simplefilter("ignore")
             for method in _SMOKE_METHODS:
                 if hasattr(estimator, method):
-                    getattr(estimator, method)(X)
+                    out = np.asarray(getattr(estimator, method)(X))
+                    # a fitted scale of inf (digest recomputed) loads and predicts inf
+                    if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
+                        raise ValueError(f"{method} answers {out.ravel()[:3]} on a "
+                                         "row of zeros")
     except Exception as exc:  # any failure here means an inconsistent file
         raise _Refused(f"its fitted state is inconsistent ({type(exc).__name__}: "
                        f"{str(exc)[:120]}).") from None

@@ -246,6 +246,8 @@ CRAFTED = {
                             "'t999'.* not referenced"),
     "parameter": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", torch.nn.Parameter(torch.zeros(2)))), "Parameter"),
+    "target_scale_inf": (lambda p: _craft(p, edit=_set(
+        ["attributes", "target_scale_"], {"__float__": "inf"})), "row of zeros"),
     "requires_grad": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", p["tensors"]["t0"].clone().requires_grad_(True))), "gradients"),
     "strided_last_dimension_of_one": (lambda p: _craft(p, tensors=_tensors_with(
