@@ -25,7 +25,11 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -970,6 +974,12 @@ class _DeepL2Base(BaseEstimator):
             the reading has no clear gap or the cut directions still matter, as
             ``fit``'s does.
         """
+        given = {k: v for k, v in (("rank_tol", rank_tol), ("rank_gap", rank_gap))
+                 if v is not None}
+        # checked under the names the user typed (the rule's own are tol, min_gap)
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in given}, given,
+            caller_name=f"{type(self).__name__}.diagnose")
         report = self._diagnose(self._check_X(X), check_random_state(self.random_state),
                                 rank_tol, rank_gap)
         _warn_if_unclear(report, report.tol, name="report.rank")

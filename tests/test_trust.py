@@ -285,3 +285,14 @@ def test_a_lost_output_is_worded_as_a_share_or_as_none(fidelity, said):
         report = reg.diagnose(X, rank_gap=1.0)
     with pytest.warns(AmbiguousRankWarning, match=re.escape(said)):
         _warn_if_unclear(replace(report, fidelity=fidelity), report.tol)
+
+
+@pytest.mark.parametrize("kw, name", [({"rank_tol": 0}, "rank_tol"),
+                                      ({"rank_gap": 0.5}, "rank_gap")])
+def test_diagnose_checks_the_settings_under_their_own_names(kw, name):
+    X, Y = teacher(60, k=1, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match=f"'{name}' parameter of DeepL2Regressor.diagnose"):
+        reg.diagnose(X, **kw)
