@@ -119,6 +119,13 @@ def _pinned(estimator, depth_param, y, splits, fit_params):
     return estimator.set_params(**{key: every})
 
 
+def _check_weight_rows(X, y, fit_params):
+    """A weight per row of ``X`` (a scalar weighs every row alike), checked before
+    the folds index it."""
+    if np.ndim(fit_params.get("sample_weight", 0)) > 0:
+        check_consistent_length(X, y, fit_params["sample_weight"])
+
+
 def _check_alphas(alphas):
     """``alphas`` as a list of floats (``[None]`` for the estimator's own)."""
     if alphas is None:
@@ -458,10 +465,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             )
         split_params, fit_params = self._fit_params(params)
         X, y = indexable(X, y)
-        if np.ndim(fit_params.get("sample_weight", 0)) > 0:
-            # a weight per row of X (a scalar weighs every row alike), checked
-            # before the folds index it
-            check_consistent_length(X, y, fit_params["sample_weight"])
+        _check_weight_rows(X, y, fit_params)
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
