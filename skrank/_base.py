@@ -38,7 +38,14 @@ from sklearn.utils.validation import (
 )
 
 from . import diagnostics as _diag
-from ._device import as_tensor, device_or_cpu, placement, resolve_device, threads
+from ._device import (
+    as_tensor,
+    check_memory,
+    device_or_cpu,
+    placement,
+    resolve_device,
+    threads,
+)
 from ._engine import Settings, Stepper, warn_if_capped
 from ._grow import (
     GROWS,
@@ -141,6 +148,8 @@ class _Plan:
     X_held: np.ndarray = None
     #: the sample weights of ``X_tr`` (None: none), for the diagnostics
     W_tr: np.ndarray = None
+    #: bytes one network's training needs at least (``_check_memory``)
+    memory: float = 0.0
 
     def training_tensors(self):
         return _tensors(self.task, self.X_fit, self.Y_fit, self.modules[0])
@@ -515,6 +524,35 @@ class _DeepL2Base(BaseEstimator):
                 f"another one (fitted vs needed: {diff}); set warm_start=False to "
                 "start over.")
 
+    def _n_training_rows(self, n_rows):
+        """Rows the solver trains on (the autoencoder's noisy copies multiply them)."""
+        return n_rows
+
+    def _check_memory(self, shape, n_outputs, dtype, device):
+        """A clear MemoryError before building networks that cannot fit.
+
+        A lower estimate, so that it never refuses a fit that would run, and read
+        off ``depth`` and ``width`` without building anything: the weight matrices
+        of every architecture here (at least ``depth - 2`` of ``width x width``,
+        an input and an output layer), their gradients and the solver's copies
+        (L-BFGS keeps 20 curvature pairs) per restart, one pass's activations over
+        the training rows (L-BFGS takes all of them at once) and the training data.
+        """
+        depth, width = self.depth, self.width
+        n_params = (shape[1] + n_outputs) * width + max(depth - 2, 0) * width**2
+        rows = self._n_training_rows(shape[0])
+        lbfgs = self.solver == "lbfgs"
+        mini = 200 if self.batch_size == "auto" else self.batch_size
+        batch = rows if lbfgs else min(rows, mini)
+        itemsize = torch.finfo(dtype).bits // 8
+        per_network = itemsize * (n_params * (2 + (42 if lbfgs else 3))
+                                  + batch * depth * width)
+        data = 8 * rows * (shape[1] + n_outputs)
+        check_memory(self.n_init * per_network + data, device,
+                     f"{self.n_init} network(s) of at least {n_params:,} parameters "
+                     f"(depth={depth}, width={width}) trained on {rows:,} rows")
+        return per_network + data
+
     def _check_n_components(self, n_samples):
         """Refuse, before training, more codes than the bottleneck can hold: its
         coordinates are read on at most ``n_diagnostic_samples`` training rows."""
@@ -566,6 +604,8 @@ class _DeepL2Base(BaseEstimator):
         rng = check_random_state(self.random_state)
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
                       for _ in range(1 if warm else self.n_init)]
+        memory = self._check_memory(X.shape, self._task.n_outputs(Y, target_attrs), dtype,
+                                    device)
         modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
                                  device, generators, depth=self._first_depth())
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
@@ -579,7 +619,7 @@ class _DeepL2Base(BaseEstimator):
             *self._tensors(X_val, Y_val, modules[0]), self._task.score) + (
             () if W_val is None else (torch.tensor(W_val, **placement(modules[0])),))
         return _Plan(X_tr, X_fit, Y_fit, W_fit, validation, modules, generators,
-                     trackers, rng, self._task, X_held=X_val, W_tr=W_tr)
+                     trackers, rng, self._task, X_held=X_val, W_tr=W_tr, memory=memory)
 
     def _complete(self, plan, results):
         """Everything after training: the kept network, the record, the diagnostics."""
@@ -687,6 +727,7 @@ class _DeepL2Base(BaseEstimator):
     def _start_partial(self, X, n_outputs, rng):
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self._check_memory(X.shape, n_outputs, dtype, device)
         self.module_ = self._networks(X.shape[1], n_outputs, dtype, device, [generator])[0]
         self._new_stepper(generator, len(X))
 
@@ -1135,6 +1176,10 @@ def fit_many(estimators, datasets):
             for est, plan in zip(estimators, plans):
                 est._complete(plan, plan.train(est))
             return estimators
+        # each plan was checked alone; batched, their networks train at once
+        check_memory(sum(p.memory for p in plans), placement(plans[0].modules[0])["device"],
+                     f"{len(plans)} networks trained together (the folds and alphas of "
+                     "one depth)")
         n = max(len(p.X_fit) for p in plans)
         weights = [np.ones(len(p.X_fit)) if p.W_fit is None else p.W_fit for p in plans]
         modules = [p.modules[0] for p in plans]

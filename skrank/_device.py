@@ -11,7 +11,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "placement", "as_tensor", "device_or_cpu", "threads"]
+__all__ = ["resolve_device", "placement", "as_tensor", "device_or_cpu", "threads",
+           "available_memory", "check_memory"]
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
@@ -112,3 +113,34 @@ def threads(n):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def available_memory(device):
+    """Bytes a new allocation can take on ``device``; ``None`` where it is not known
+    (then nothing is checked)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(n_bytes, device, what):
+    """Refuse, with a MemoryError that says why, a fit that cannot fit in memory.
+
+    Without it a width of 10**7 fails deep inside torch's allocator, and a width of
+    30,000 at depth 40 pages the machine to a halt while its weights are drawn.
+    """
+    free = available_memory(device)
+    if free is not None and n_bytes > free:
+        raise MemoryError(f"{what} need about {n_bytes / 2**30:.3g} GiB, and "
+                          f"{device.type} memory has {free / 2**30:.3g} GiB available. "
+                          "Use a smaller width, depth or n_init, or fewer training rows "
+                          "(n_noisy_copies, for a denoising autoencoder).")

@@ -303,6 +303,9 @@ random_state, verbose, n_init, n_threads
         self._check_n_components(X.shape[0])
         return X, X
 
+    def _n_training_rows(self, n_rows):
+        return n_rows * self.n_noisy_copies if self.input_noise else n_rows
+
     def _training_pairs(self, X, Y, W, rng):
         if not self.input_noise:
             return X, Y, W

@@ -204,3 +204,65 @@ def test_uniform_sample_weights_of_any_scale_fit_as_none(scale):
     weighted = DeepL2Regressor(**kw).fit(X, y, sample_weight=np.full(40, scale))
     assert weighted.stop_reason_ == plain.stop_reason_
     np.testing.assert_allclose(weighted.loss_curve_, plain.loss_curve_, rtol=1e-4)
+
+
+# ---- sizes that cannot fit in memory: a clear MemoryError before any allocation ----
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_network_too_large_for_memory_is_refused_before_allocation(est):
+    # 10**10 units per layer: terabytes at any depth (the selector's depth 2 too);
+    # torch's allocator would fail with a RuntimeError naming no parameter, or the
+    # machine would page to a halt
+    key = next(k for k in est.get_params() if k.split("__")[-1] == "width")
+    est = est.set_params(**{key: 10**10})
+    X, y = data_for(est, n=20)
+    with pytest.raises(MemoryError, match=r"width=10000000000.*GiB"):
+        est.fit(X, y)
+
+
+def test_noisy_copies_beyond_memory_are_refused(monkeypatch):
+    from skrank import BottleneckAutoencoder
+    X = np.random.RandomState(0).rand(50, 3)
+    # 1000 copies of 50 rows need ~3 MiB of data alone: refused against 1 MiB free,
+    # fitted against the real machine's memory
+    monkeypatch.setattr("skrank._device.available_memory", lambda device: 2**20)
+    ae = BottleneckAutoencoder(input_noise=0.1, n_noisy_copies=1000, max_iter=2, depth=3,
+                               width=4, init="random", warmup_iter=0)
+    with pytest.raises(MemoryError, match="50,000 rows"):
+        ae.fit(X)
+    with pytest.raises(MemoryError, match="50,000 rows"):
+        BottleneckAutoencoder(input_noise=0.1, n_noisy_copies=1000, solver="adam",
+                              max_iter=1).partial_fit(X)
+    monkeypatch.setattr("skrank._device.available_memory", lambda device: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert ae.fit(X).transform(X).shape[0] == 50
+
+
+def test_memory_estimate_never_refuses_a_default_fit(monkeypatch):
+    import torch
+
+    from skrank._device import available_memory
+    free = available_memory(torch.device("cpu"))
+    needed = []
+    monkeypatch.setattr(base, "check_memory", lambda n, device, what: needed.append(n))
+    # 200 rows, 5 features: 42,000 parameters and their 20 L-BFGS pairs, megabytes
+    DeepL2Regressor()._check_memory((200, 5), 1, torch.float32, torch.device("cpu"))
+    assert 1e6 < needed[0] < 1e8
+    assert free is None or free > needed[0]
+
+
+def test_folds_trained_together_are_checked_together(monkeypatch):
+    from skrank import RankAwareDepthSelector
+    from skrank._base import fit_many
+    X, y = np.random.RandomState(0).rand(60, 3), np.random.RandomState(1).rand(60)
+    ests = [DeepL2Regressor(depth=4, width=8, max_iter=3, random_state=i) for i in range(4)]
+    one = ests[0]._check_memory(X.shape, 1, __import__("torch").float32,
+                                __import__("torch").device("cpu"))
+    # room for three networks: each fit alone passes, four batched do not
+    monkeypatch.setattr("skrank._device.available_memory", lambda device: 3.5 * one)
+    with pytest.raises(MemoryError, match="4 networks trained together"):
+        fit_many(ests, [(X, y)] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ests[0].fit(X, y)
+        RankAwareDepthSelector(ests[1], depths=[3], cv=3, refit=False).fit(X, y)
