@@ -201,8 +201,9 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_"):
     bn = report.bottleneck
     if bn.reading is not None and not bn.reading.clear:
         warn_user(
-            f"The bottleneck spectrum has no clear gap (largest ratio "
-            f"{bn.reading.gap:.2g} < rank_gap): {name}={bn.rank} counts the "
+            f"The bottleneck spectrum has no clear gap (no ratio of consecutive "
+            f"singular values reaches rank_gap; {bn.reading.gap:.2g} at the cut): "
+            f"{name}={bn.rank} counts the "
             f"values above rank_tol={tol} and changes with it. Train longer, raise "
             "alpha or depth, or read est.diagnose(X, rank_tol=...).",
             AmbiguousRankWarning)

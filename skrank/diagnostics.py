@@ -306,8 +306,9 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     min_gap : float >= 1, default=3.0
         If the largest ratio ``s_k / s_{k+1}`` (``k <= K``, ``s_{K+1}`` being the
         first value under the floor; ``k < K`` when no value is under it) is at
-        least ``min_gap``, the rank is that ``k``; otherwise the rank is ``K``
-        (a spectrum that decays without a clear gap, or a flat full-rank one).
+        least ``min_gap``, the rank is that ``k`` (the smallest such ``k`` when
+        ratios tie); otherwise the rank is ``K`` (a spectrum that decays without
+        a clear gap, or a flat full-rank one).
 
     Returns
     -------
@@ -761,13 +762,13 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     factors through the narrowest of these images, so the bottleneck rank is the
     least of their effective ranks, the output map's excepted (it is read but
     never chosen, unless it is the only map); ties go to the sharpest spectral
-    gap. A skrank network names the maps where its function can narrow
-    (``rank_candidates``; a residual network: its embedding, its stream and its
-    unembedding). A network whose outputs vary over ``X`` by less than rounding
-    (16 machine epsilons of its dtype, relative to outputs larger than 1, absolute
-    below) reads as constant, rank 0: the readings assume outputs of order one,
-    as a fitted estimator's normalized units are; rescale a network with tiny
-    outputs before reading it.
+    gap, then to the first such layer. A skrank network names the maps where its
+    function can narrow (``rank_candidates``; a residual network: its embedding,
+    its stream and its unembedding). A network whose outputs vary over ``X`` by
+    less than rounding (16 machine epsilons of its dtype, relative to outputs
+    larger than 1, absolute below) reads as constant, rank 0: the readings assume
+    outputs of order one, as a fitted estimator's normalized units are; rescale a
+    network with tiny outputs before reading it.
 
     Parameters
     ----------
@@ -886,9 +887,11 @@ def jacobian_spectra(model, X, *, chunk_size=256):
 
 
 @validate_params(
-    {"tol": [Interval(Real, 0, 1, closed="neither")]}, prefer_skip_nested_validation=True
+    {"tol": [Interval(Real, 0, 1, closed="neither")],
+     "min_gap": [Interval(Real, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
 )
-def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
+def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     """``max_x rank Jf(x)`` over the rows of ``X`` (Jacot 2023a, Def. 1).
 
     Parameters
@@ -899,6 +902,8 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
         The points where the Jacobians are taken.
     tol : float in (0, 1), default=0.1
         Relative floor of the rank rule (:func:`effective_rank`).
+    min_gap : float >= 1, default=3.0
+        Least ratio of consecutive singular values that counts as a clear gap.
 
     Returns
     -------
@@ -915,7 +920,7 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL):
     2
     """
     spectra = jacobian_spectra(model, X)
-    return max((effective_rank(s, tol=tol) for s in spectra), default=0)
+    return max((effective_rank(s, tol=tol, min_gap=min_gap) for s in spectra), default=0)
 
 
 @validate_params(

@@ -223,3 +223,17 @@ def test_a_noise_level_above_the_datas_spread_is_a_clear_error(level):
     # pure noise at its own level is allowed: the spread's sampling error is
     # within the bound
     BottleneckAutoencoder(**small(max_iter=5), data_noise=1.0).fit(X)
+
+
+def test_the_risk_and_the_step_are_in_the_units_of_the_data():
+    # the same noisy sheet, its noise level and its noise in units ten times
+    # smaller: the step is unit-free, the risk (a squared distance) 100 times
+    _, noisy = _noisy_sheet(200, 5)
+    kw = {**CALIBRATED, "max_iter": 40, "dtype": "float64", "random_state": 0}
+    a = BottleneckAutoencoder(**kw).fit(noisy)
+    kw.update(input_noise=3.0, data_noise=3.0)
+    b = BottleneckAutoencoder(**kw).fit(10 * noisy)
+    assert b.denoising_gain_ == pytest.approx(a.denoising_gain_, rel=1e-6)
+    assert b.denoising_risk_ == pytest.approx(100 * a.denoising_risk_, rel=1e-6)
+    np.testing.assert_allclose(b.denoise(10 * noisy), 10 * a.denoise(noisy), rtol=1e-6,
+                               atol=1e-9)

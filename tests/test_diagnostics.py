@@ -621,3 +621,84 @@ def test_jacobian_arguments_are_validated_and_empty_points_keep_their_columns():
     with pytest.raises(InvalidParameterError, match="representation_ranks"):
         D.representation_ranks(net, X, tol=2.0)
     assert D.jacobian_spectra(net, np.zeros((0, 3))).shape == (0, 2)
+
+
+# ---- the rank rule at its boundaries (each case fails a mutant that survived the
+# suite: expected values from the rule as documented, not from the code) ----------
+@pytest.mark.parametrize("spectrum, kw, expected", [
+    # 0.1 sits exactly on the floor 0.1 * 1.0: it never counts; the three gaps
+    # left (2, 2, 2.5) are all below 3
+    ([1.0, 0.5, 0.25, 0.1], {}, (3, 2.5, False)),
+    # a ratio of exactly rank_gap is clear, with nothing under the floor ...
+    ([3.0, 1.0], {}, (1, 3.0, True)),
+    # ... and with values under it (floor 0.6: gaps 3, then 2 to the first value
+    # under the floor)
+    ([3.0, 1.0, 0.5, 0.2], {"tol": 0.2}, (1, 3.0, True)),
+    # nothing under the floor and no clear internal gap: full rank, and a flat
+    # full-rank spectrum is a clear reading (no warning on it)
+    ([1.0, 0.9, 0.8], {}, (3, np.inf, True)),
+    # no clear gap: the evidence is the ratio at the cut (0.3 / 0.2), not the
+    # largest one (0.4 / 0.35 ... 1 / 0.4 = 2.5)
+    ([1.0, 0.4, 0.35, 0.3, 0.2], {"tol": 0.25}, (4, 1.5, False)),
+    # two clear gaps (8.33, then 6): the largest wins, not the deepest
+    ([1.0, 0.12, 0.02], {}, (1, 1 / 0.12, True)),
+    # equal ratios (4, 4, 4): the smallest rank, as documented
+    ([16.0, 4.0, 1.0, 0.25], {"tol": 0.05}, (1, 4.0, True)),
+])
+def test_read_rank_at_its_boundaries(spectrum, kw, expected):
+    r = D.read_rank(spectrum, **kw)
+    assert (r.rank, r.clear) == (expected[0], expected[2])
+    assert r.gap == pytest.approx(expected[1])
+
+
+def _linear(W):
+    layer = torch.nn.Linear(W.shape[1], W.shape[0], bias=False).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(np.asarray(W, dtype=np.float64)))
+    return layer
+
+
+def _orthonormal_rows(n, d, seed=0):
+    Q = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, d)))[0]
+    return torch.tensor(Q * np.sqrt(n))
+
+
+def test_public_jacobian_rank_reads_the_callers_rule():
+    X = _orthonormal_rows(50, 3)[:3]
+    net = _linear(np.diag([1.0, 0.5, 0.2]))
+    # 0.2 is under the floor at tol=0.3, and 1 / 0.5 is no clear gap: rank 2
+    assert D.jacobian_rank(net, X, tol=0.3) == 2
+    assert D.jacobian_rank(net, X) == 3
+    # a ratio of 4 is clear at the default gap, not at min_gap=5
+    net = _linear(np.diag([1.0, 0.25]))
+    assert D.jacobian_rank(net, X[:, :2]) == 1
+    assert D.jacobian_rank(net, X[:, :2], min_gap=5.0) == 2
+
+
+def test_diagnose_reads_the_jacobian_with_the_callers_gap():
+    X = _orthonormal_rows(200, 2)
+    net = torch.nn.Sequential(_linear(np.diag([1.0, 0.25])), torch.nn.Identity(),
+                              _linear(np.eye(2)))
+    r = D.diagnose(net, X, jacobian_points=X[:4])
+    assert (r.rank, r.jacobian_rank) == (1, 1)
+    # the singular values 1 and 1/4 are a clear gap at 3, not at 5: both readings
+    # follow the caller's rule
+    r = D.diagnose(net, X, jacobian_points=X[:4], min_gap=5.0)
+    assert (r.rank, r.jacobian_rank) == (2, 2)
+
+
+@pytest.mark.parametrize("first, second, layer, gap", [
+    # both images have rank 2; the first's gap (1 / 0.05) is the sharper
+    ([1, 1, 0.05], [1, 1, 4.0], 1, 20.0),
+    # images (1, 1, 0.2) then (1, 1, 0.05): the second's is
+    ([1, 1, 0.2], [1, 1, 0.25], 2, 20.0),
+])
+def test_bottleneck_ties_go_to_the_sharpest_gap(first, second, layer, gap):
+    X = _orthonormal_rows(300, 3, seed=1)
+    net = torch.nn.Sequential(_linear(np.diag(first)), torch.nn.Identity(),
+                              _linear(np.diag(second)), torch.nn.Identity(),
+                              _linear(np.eye(3)))
+    b = D.bottleneck(net, X)
+    assert (b.rank, b.layer) == (2, layer)
+    # centering the orthonormal columns moves the spectrum by a few percent
+    assert b.reading.gap == pytest.approx(gap, rel=0.05)

@@ -296,3 +296,69 @@ def test_diagnose_checks_the_settings_under_their_own_names(kw, name):
         reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
     with pytest.raises(ValueError, match=f"'{name}' parameter of DeepL2Regressor.diagnose"):
         reg.diagnose(X, **kw)
+
+
+# ---- scaling and warnings at their edges (each fails a mutant that survived) -------
+@pytest.mark.parametrize("A, mean, scale", [
+    # one row has no spread: its root mean square value is the unit
+    ([[3.0, 4.0]], [3.0, 4.0], np.sqrt(12.5)),
+    # all-negative data are centered and scaled like any other
+    ([[-1.0], [-3.0]], [-2.0], 1.0),
+    ([[-110.0], [-90.0]], [-100.0], 10.0),
+])
+def test_isotropic_scaling_closed_forms(A, mean, scale):
+    from skrank._scaling import IsotropicScaling
+
+    s = IsotropicScaling.fit(np.array(A))
+    np.testing.assert_allclose(s.mean, mean)
+    assert s.scale == pytest.approx(scale)
+
+
+def test_partial_fit_scales_inputs_and_targets_by_their_own_units():
+    # X and y in different units: each array keeps its own scale on every call
+    X, Y = teacher(40, k=1, seed=7)
+    preds = []
+    for cx, cy in ((1.0, 1.0), (1.0, 1000.0), (0.01, 1.0)):
+        est = DeepL2Regressor(**{**SMALL, "max_iter": 5}, solver="adam", dtype="float64",
+                              random_state=0)
+        for start in range(0, len(X), 10):
+            est.partial_fit(cx * X[start:start + 10], cy * Y[start:start + 10])
+        preds.append(est.predict(cx * X) / cy)
+    for p in preds[1:]:
+        np.testing.assert_allclose(p, preds[0], rtol=1e-6, atol=1e-9 * np.abs(preds[0]).max())
+
+
+def test_a_diagnose_warning_names_the_rank_tol_it_read_at():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 10))
+    Q, _ = np.linalg.qr(rng.standard_normal((10, 10)))
+    Y = X @ (Q * 0.4 ** np.arange(10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(depth=3, width=16, activation="identity", alpha=1e-4,
+                              rank_tol=0.3, max_iter=300, random_state=0).fit(X, Y)
+    with pytest.warns(AmbiguousRankWarning, match=r"rank_tol=0\.2\b") as record:
+        assert not reg.diagnose(X, rank_tol=0.2).bottleneck.reading.clear
+    assert "at the cut" in str(record[0].message)
+
+
+def test_one_warning_per_reading_and_none_at_the_fidelity_bar():
+    from dataclasses import replace
+
+    from skrank._base import MIN_FIDELITY, _warn_if_unclear
+
+    X, Y = teacher(120, k=2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
+        clear = reg.diagnose(X, rank_gap=1.0)
+        unclear = reg.diagnose(X, rank_gap=1e6)
+    assert clear.bottleneck.reading.clear and not unclear.bottleneck.reading.clear
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_unclear(replace(clear, fidelity=MIN_FIDELITY), clear.tol)
+    # unclear and losing output: the gap is the warning, said once
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _warn_if_unclear(replace(unclear, fidelity=0.5), unclear.tol)
+    assert len(record) == 1 and "no clear gap" in str(record[0].message)
