@@ -56,6 +56,7 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
     """Regression over any network: predict, and transform to the bottleneck."""
 
     _task = Regression()
+    _jacobian_bounds = True
     _transform_constraints = {"n_components": [Interval(Integral, 1, None,
                                                         closed="left"), None]}
 

@@ -362,3 +362,37 @@ def test_one_warning_per_reading_and_none_at_the_fidelity_bar():
         warnings.simplefilter("always")
         _warn_if_unclear(replace(unclear, fidelity=0.5), unclear.tol)
     assert len(record) == 1 and "no clear gap" in str(record[0].message)
+
+
+def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor():
+    from dataclasses import replace
+
+    X, Y = teacher(120, k=2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
+        ae = BottleneckAutoencoder(**SMALL, random_state=0).fit(X)
+        report = reg.diagnose(X, rank_gap=1.0)
+        ae_report = ae.diagnose(X, rank_gap=1.0)
+    k = report.bottleneck.rank
+    assert k >= 2 and report.bottleneck.reading.clear
+    lower = replace(report, jacobian_rank=k - 1, fidelity=1.0)
+    # the fit's reading and a re-reading warn by the same rule
+    with pytest.warns(AmbiguousRankWarning, match=f"bottleneck_rank_={k} but the "
+                      f"Jacobian rank is {k - 1}"):
+        reg._set_diagnostics(lower)
+    assert reg.jacobian_rank_ == k - 1
+    reg._diagnose = lambda *args, **kw: lower
+    with pytest.warns(AmbiguousRankWarning, match="lies between the two"):
+        reg.diagnose(X)
+    # equal readings, or a network with no Jacobian points read: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg._set_diagnostics(replace(lower, jacobian_rank=k))
+        reg._set_diagnostics(replace(lower, jacobian_rank=0))
+    # an autoencoder's Jacobian is a projection's: below its bottleneck by design
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ae._set_diagnostics(replace(ae_report, jacobian_rank=ae_report.bottleneck.rank - 1,
+                                    fidelity=1.0))
+    assert not [w for w in record if "Jacobian rank" in str(w.message)]
