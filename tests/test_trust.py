@@ -385,14 +385,35 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
     reg._diagnose = lambda *args, **kw: lower
     with pytest.warns(AmbiguousRankWarning, match="lies between the two"):
         reg.diagnose(X)
-    # equal readings, or a network with no Jacobian points read: nothing to say
+    # equal readings, no Jacobian points read, or a Jacobian read at its full size
+    # (here: as many outputs as its rank; a function of one output may need a wider
+    # bottleneck): nothing to say
+    full = [s[: k - 1] for s in lower.jacobian_spectra]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg._set_diagnostics(replace(lower, jacobian_rank=k))
         reg._set_diagnostics(replace(lower, jacobian_rank=0))
+        reg._set_diagnostics(replace(lower, jacobian_spectra=full))
     # an autoencoder's Jacobian is a projection's: below its bottleneck by design
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         ae._set_diagnostics(replace(ae_report, jacobian_rank=ae_report.bottleneck.rank - 1,
                                     fidelity=1.0))
     assert not [w for w in record if "Jacobian rank" in str(w.message)]
+
+
+def test_diagnose_on_the_training_rows_reproduces_the_fitted_readings():
+    # more rows than n_diagnostic_samples, and few Jacobian points: both drawn
+    X, Y = teacher(150, k=3, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**{**SMALL, "n_jacobian_points": 3, "max_iter": 60},
+                              n_diagnostic_samples=100, random_state=3).fit(X, Y)
+        report = reg.diagnose(X)
+    assert report.bottleneck.rank == reg.bottleneck_rank_
+    assert report.bottleneck.layer == reg.bottleneck_layer_
+    assert report.fidelity == reg.bottleneck_fidelity_
+    assert report.jacobian_rank == reg.jacobian_rank_
+    np.testing.assert_array_equal(np.asarray(report.jacobian_spectra),
+                                  np.asarray(reg.jacobian_spectra_))
+    assert report.bottleneck.reading.gap == reg.bottleneck_gap_
