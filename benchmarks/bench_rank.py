@@ -51,7 +51,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.decomposition import PCA, KernelPCA  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from skrank import BottleneckAutoencoder, DeepL2Regressor  # noqa: E402
+from skrank import AmbiguousRankWarning, BottleneckAutoencoder, DeepL2Regressor  # noqa: E402
 from skrank.diagnostics import read_rank  # noqa: E402
 
 torch.set_num_threads(1)
@@ -152,12 +152,18 @@ def units_table(seeds, n):
                 for Xs, Ys in ((X, Y), (StandardScaler().fit_transform(X),
                                         StandardScaler().fit_transform(Y)),
                                (100 * X, 100 * Y), (0.01 * X, 0.01 * Y)):
-                    r = DeepL2Regressor(random_state=seed).fit(Xs, Ys)
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        r = DeepL2Regressor(random_state=seed).fit(Xs, Ys)
+                    unsure = any(issubclass(w.category, AmbiguousRankWarning)
+                                 for w in caught)
                     cells.append(f"{r.bottleneck_rank_}/{r.jacobian_rank_}"
+                                 f"{'!' if unsure else ''}"
                                  f"{'*' if r.stop_reason_ != 'converged' else ' '}")
                 print(f"{kind}-rank{k:<6d} {seed:4d}  " + "  ".join(f"{c:>12s}" for c in cells),
                       flush=True)
-    print("cells: bottleneck_rank_/jacobian_rank_; * = stopped at max_iter")
+    print("cells: bottleneck_rank_/jacobian_rank_; ! = AmbiguousRankWarning; * = stopped "
+          "at max_iter")
 
 
 def manifold_table(seeds, n):
@@ -197,8 +203,9 @@ def convergence_table(seeds):
 
     print("\n## 3. Convergence at defaults (DeepL2Regressor, raw data)")
     print(f"{'task':12s} {'N':>5s} {'seed':>4s} {'stop':>10s} {'iter':>5s} {'warn':>4s} "
-          f"{'bn/jac':>6s} {'test R2':>7s} {'fit s':>6s}")
-    counts = {"fits": 0, "converged": 0, "warned": 0, "rank": 0}
+          f"{'bn/jac':>6s} {'amb':>3s} {'test R2':>7s} {'fit s':>6s}")
+    counts = {"fits": 0, "converged": 0, "warned": 0, "rank": 0, "unsure": 0,
+              "unsure_wrong": 0, "wrong": 0}
     for k in (1, 2, 3, 4, 5):
         for n in (300, 1000, 5000):
             for seed in seeds:
@@ -210,6 +217,10 @@ def convergence_table(seeds):
                     r = DeepL2Regressor(random_state=seed).fit(X[:n], Y[:n])
                     dt = time.perf_counter() - t
                 warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+                unsure = any(issubclass(w.category, AmbiguousRankWarning) for w in caught)
+                counts["unsure"] += unsure
+                counts["wrong"] += r.bottleneck_rank_ != k
+                counts["unsure_wrong"] += unsure and r.bottleneck_rank_ != k
                 counts["fits"] += 1
                 counts["converged"] += r.stop_reason_ == "converged"
                 counts["warned"] += warned
@@ -217,10 +228,14 @@ def convergence_table(seeds):
                 print(f"{kind}-rank{k:<6d} {n:5d} {seed:4d} {r.stop_reason_:>10s} "
                       f"{r.n_iter_:5d} {'yes' if warned else 'no':>4s} "
                       f"{r.bottleneck_rank_:>3d}/{r.jacobian_rank_:<2d} "
+                      f"{'yes' if unsure else 'no':>3s} "
                       f"{r.score(X[n:], Y[n:]):7.3f} {dt:6.1f}", flush=True)
     print(f"converged {counts['converged']}/{counts['fits']}, ConvergenceWarning "
           f"{counts['warned']}/{counts['fits']}, bottleneck rank right "
-          f"{counts['rank']}/{counts['fits']}")
+          f"{counts['rank']}/{counts['fits']}; AmbiguousRankWarning on "
+          f"{counts['unsure_wrong']} of {counts['wrong']} wrong readings and "
+          f"{counts['unsure'] - counts['unsure_wrong']} of "
+          f"{counts['fits'] - counts['wrong']} right ones")
     print(f"\n{'task':12s} {'seed':>4s} {'depth':>5s} {'rank':>4s} {'norm slope':>10s} "
           f"{'slope/rank':>10s} {'ranks per depth':>16s} {'sweep s':>7s}  "
           "offset-free norm per depth")
