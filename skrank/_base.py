@@ -558,7 +558,7 @@ class _DeepL2Base(BaseEstimator):
         """Rows the solver trains on (the autoencoder's noisy copies multiply them)."""
         return n_rows
 
-    def _check_memory(self, shape, n_outputs, dtype, device):
+    def _check_memory(self, shape, n_outputs, dtype, device, n_networks):
         """A clear MemoryError before building networks that cannot fit.
 
         A lower estimate, so that it never refuses a fit that would run, and read
@@ -578,8 +578,8 @@ class _DeepL2Base(BaseEstimator):
         per_network = itemsize * (n_params * (2 + (42 if lbfgs else 3))
                                   + batch * depth * width)
         data = 8 * rows * (shape[1] + n_outputs)
-        check_memory(self.n_init * per_network + data, device,
-                     f"{self.n_init} network(s) of at least {n_params:,} parameters "
+        check_memory(n_networks * per_network + data, device,
+                     f"{n_networks} network(s) of at least {n_params:,} parameters "
                      f"(depth={depth}, width={width}) trained on {rows:,} rows")
         return per_network + data
 
@@ -634,8 +634,9 @@ class _DeepL2Base(BaseEstimator):
         rng = check_random_state(self.random_state)
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
                       for _ in range(1 if warm else self.n_init)]
+        # a warm refit trains the fitted network alone
         memory = self._check_memory(X.shape, self._task.n_outputs(Y, target_attrs), dtype,
-                                    device)
+                                    device, 1 if warm else self.n_init)
         modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
                                  device, generators, depth=self._first_depth())
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
@@ -695,7 +696,8 @@ class _DeepL2Base(BaseEstimator):
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
                 np.array(result.loss_curve[-1:] or [np.nan]), 0, None
-            self._set_diagnostics(self._diagnose(X, rng, weight=sample_weight))
+            self._set_diagnostics(self._diagnose(X, self._reading_rng(),
+                                                 weight=sample_weight))
         return self
 
     def _partial_pairs(self, X, Y, W):
@@ -757,7 +759,7 @@ class _DeepL2Base(BaseEstimator):
     def _start_partial(self, X, n_outputs, rng):
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        self._check_memory(X.shape, n_outputs, dtype, device)
+        self._check_memory(X.shape, n_outputs, dtype, device, 1)
         self.module_ = self._networks(X.shape[1], n_outputs, dtype, device, [generator])[0]
         self._new_stepper(generator, len(X))
 
@@ -1036,8 +1038,9 @@ class _DeepL2Base(BaseEstimator):
         Jacobian points are drawn afresh from ``random_state``, as ``fit`` draws
         its own: with an integer ``random_state``, on the rows the fit was read on
         (the training rows, less any held out by ``early_stopping`` or
-        ``data_noise``) at the fitted ``rank_tol`` and ``rank_gap`` it reproduces
-        the fitted attributes.
+        ``data_noise``), at the fitted ``rank_tol`` and ``rank_gap``, it reproduces
+        the fitted attributes of a fit without ``sample_weight`` (the fit reads
+        weighted rows as repeats; ``diagnose`` reads every row once).
 
         Parameters
         ----------

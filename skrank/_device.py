@@ -5,6 +5,7 @@ diagnostics' input tensors all go through these functions, so that a device name
 means the same thing and fails with the same message everywhere.
 """
 
+import os
 import re
 from contextlib import contextmanager
 
@@ -116,10 +117,23 @@ def threads(n):
 
 
 def available_memory(device):
-    """Bytes a new allocation can take on ``device``; ``None`` where it is not known
-    (then nothing is checked)."""
+    """Bytes a new allocation can take on ``device``.
+
+    Parameters
+    ----------
+    device : torch.device
+
+    Returns
+    -------
+    int or None
+        CUDA: the driver's free memory plus what torch's cache holds unused; CPU:
+        the kernel's available memory; ``None`` where it is not known (then nothing
+        is checked).
+    """
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        # blocks torch's caching allocator holds but no tensor uses are free to it
+        return (torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device)
+                - torch.cuda.memory_allocated(device))
     if device.type != "cpu":
         return None
     try:
@@ -128,8 +142,11 @@ def available_memory(device):
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
+        pass
+    try:  # other POSIX systems that report free pages
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
         return None
-    return None
 
 
 def check_memory(n_bytes, device, what):
@@ -137,6 +154,19 @@ def check_memory(n_bytes, device, what):
 
     Without it a width of 10**7 fails deep inside torch's allocator, and a width of
     30,000 at depth 40 pages the machine to a halt while its weights are drawn.
+
+    Parameters
+    ----------
+    n_bytes : float
+        What the fit needs at least.
+    device : torch.device
+    what : str
+        What needs it, for the message.
+
+    Raises
+    ------
+    MemoryError
+        When ``n_bytes`` exceeds :func:`available_memory`.
     """
     free = available_memory(device)
     if free is not None and n_bytes > free:
