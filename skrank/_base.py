@@ -624,21 +624,20 @@ class _DeepL2Base(BaseEstimator):
             keep = sample_weight > 0
             X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
             sample_weight = sample_weight / sample_weight.mean()
-        self._check_warm_start(X.shape[1], self._task.n_outputs(Y, target_attrs),
-                               target_attrs)
+        n_outputs = self._task.n_outputs(Y, target_attrs)
+        self._check_warm_start(X.shape[1], n_outputs, target_attrs)
         for name, value in target_attrs.items():
             setattr(self, name, value)
-        self.early_stopping_ = self._stops_early(Y, self._task.n_outputs(Y, target_attrs))
+        self.early_stopping_ = self._stops_early(Y, n_outputs)
         X, Y = self._normalize_fit_data(X, Y, sample_weight)
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
+        n_networks = 1 if warm else self.n_init  # a warm refit trains the fitted one
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-                      for _ in range(1 if warm else self.n_init)]
-        # a warm refit trains the fitted network alone
-        memory = self._check_memory(X.shape, self._task.n_outputs(Y, target_attrs), dtype,
-                                    device, 1 if warm else self.n_init)
-        modules = self._networks(X.shape[1], self._task.n_outputs(Y, target_attrs), dtype,
-                                 device, generators, depth=self._first_depth())
+                      for _ in range(n_networks)]
+        memory = self._check_memory(X.shape, n_outputs, dtype, device, n_networks)
+        modules = self._networks(X.shape[1], n_outputs, dtype, device, generators,
+                                 depth=self._first_depth())
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
         # the rows held out leave fewer to read the bottleneck's coordinates on
         self._check_n_components(X_tr.shape[0])
