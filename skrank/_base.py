@@ -1203,6 +1203,12 @@ def _padded(arrays, n):
                      for a in arrays])
 
 
+def _held(plan):
+    """Bytes a plan holds already: its networks' parameters and its training data."""
+    params = sum(t.numel() * t.element_size() for m in plan.modules for t in m.parameters())
+    return params + sum(np.asarray(a).nbytes for a in (plan.X_fit, plan.Y_fit))
+
+
 def fit_many(estimators, datasets):
     """Fit unfitted skrank estimators, each on its own ``(X, y)``, batched when they
     can be (one architecture, L-BFGS without warm-up; an early-stopped fit on its
@@ -1219,8 +1225,10 @@ def fit_many(estimators, datasets):
             for est, plan in zip(estimators, plans):
                 est._complete(plan, plan.train(est))
             return estimators
-        # each plan was checked alone; batched, their networks train at once
-        check_memory(sum(p.memory for p in plans), placement(plans[0].modules[0])["device"],
+        # each plan was checked alone; batched, their networks train at once (what
+        # the plans hold already, their networks and data, is no longer free)
+        check_memory(sum(p.memory - _held(p) for p in plans),
+                     placement(plans[0].modules[0])["device"],
                      f"{len(plans)} networks trained together (the folds and alphas of "
                      "one depth)")
         n = max(len(p.X_fit) for p in plans)

@@ -741,9 +741,15 @@ class _LBFGSState:
 
 
 def _phases(settings):
-    """(solver, iterations): the Adam warm-up before L-BFGS, when asked for."""
+    """(solver, iterations): the Adam warm-up before L-BFGS, when asked for.
+
+    ``max_iter`` caps the warm-up's epochs too: an epoch runs over every training
+    row (an autoencoder's noisy copies included), so a small ``max_iter`` must
+    bound the whole fit, not only its L-BFGS part.
+    """
     if settings.solver == "lbfgs" and settings.warmup_iter:
-        return [("adam", settings.warmup_iter), ("lbfgs", settings.max_iter)]
+        return [("adam", min(settings.warmup_iter, settings.max_iter)),
+                ("lbfgs", settings.max_iter)]
     return [(settings.solver, settings.max_iter)]
 
 
@@ -841,7 +847,7 @@ def _callbacks(module, settings, validation, verbose, callback, label=""):
     if callback is not None:
         out.append(UserCallback(callback))
     if verbose:
-        out.append(Progress(verbose, settings.max_iter + settings.warmup_iter, label))
+        out.append(Progress(verbose, sum(n for _, n in _phases(settings)), label))
     return out
 
 

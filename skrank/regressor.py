@@ -243,9 +243,10 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Maximum epochs ('adam', 'sgd') or iterations ('lbfgs'). A cap, not the
         usual way a fit ends: at the defaults fits stop on ``tol``.
     warmup_iter : int, default=0
-        With 'lbfgs': this many Adam epochs on mini-batches (``batch_size``,
-        ``learning_rate_init``) first. Their gradient noise carries the parameters
-        out of flat regions where full-batch L-BFGS stalls; they come first
+        With 'lbfgs': this many Adam epochs (at most ``max_iter``) on
+        mini-batches (``batch_size``, ``learning_rate_init``) first. Their
+        gradient noise carries the parameters out of flat regions where
+        full-batch L-BFGS stalls; they come first
         in ``loss_curve_`` and are not counted in ``n_iter_`` (at most
         ``max_iter``, scikit-learn's meaning).
     tol : float, default=1e-4

@@ -168,6 +168,16 @@ def test_n_iter_counts_solver_iterations_only(data):
     assert len(ae.loss_curve_) == 5 + 7 + 7
 
 
+def test_max_iter_caps_the_warm_up_epochs(data):
+    # an epoch runs over every noisy copy: 100 of them over 200 copies of the
+    # rows were 100 x 200 Adam passes however small max_iter was
+    X, _ = data
+    kw = small(max_iter=3, tol=0.0, warmup_iter=100, input_noise=0.1, n_noisy_copies=200)
+    ae = BottleneckAutoencoder(**kw, init="random").fit(X)
+    assert ae.n_iter_ == 3
+    assert len(ae.loss_curve_) == 3 + 3
+
+
 def test_convergence_warning_points_at_the_users_line(data):
     X, y = data
     with pytest.warns(ConvergenceWarning) as record:

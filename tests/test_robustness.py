@@ -279,7 +279,7 @@ def test_only_the_networks_a_fit_trains_are_counted(monkeypatch):
 
 def test_folds_trained_together_are_checked_together(monkeypatch):
     from skrank import RankAwareDepthSelector
-    from skrank._base import fit_many
+    from skrank._base import build_network, fit_many
     X, y = np.random.RandomState(0).rand(60, 3), np.random.RandomState(1).rand(60)
     ests = [DeepL2Regressor(depth=4, width=8, max_iter=3, random_state=i) for i in range(4)]
     one = ests[0]._check_memory(X.shape, 1, __import__("torch").float32,
@@ -288,6 +288,15 @@ def test_folds_trained_together_are_checked_together(monkeypatch):
     monkeypatch.setattr("skrank._device.available_memory", lambda device: 3.5 * one)
     with pytest.raises(MemoryError, match="4 networks trained together"):
         fit_many(ests, [(X, y)] * 4)
+    # what the four plans hold already (networks, data) is not counted twice
+    net = build_network(ests[0], 3, 1, __import__("torch").float32)
+    held = 4 * (8 * X.size + 8 * y.size + 4 * sum(p.numel() for p in net.parameters()))
+    monkeypatch.setattr("skrank._device.available_memory",
+                        lambda device: 4 * one - held // 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_many([e.set_params(random_state=i) for i, e in enumerate(ests)],
+                 [(X, y)] * 4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ests[0].fit(X, y)
