@@ -651,6 +651,7 @@ class _LBFGSState:
         self.good = self.x.clone()
         self.prev = self.f.tolist()
         self.stalls = [0] * len(runs)
+        self.moved = [False] * len(runs)
         self.active = []
         self._parts = {}
         self.optimizer = BatchedLBFGS(history_size=20, max_ls=25, tolerance_grad=1e-9,
@@ -725,13 +726,15 @@ class _LBFGSState:
         if status != "ok" or value >= self.prev[i]:
             # No decrease along the quasi-Newton direction (ReLU kinks and float32
             # rounding corrupt the curvature pairs): restart from steepest descent;
-            # two restarts without progress mean a stationary point.
+            # two restarts without progress mean a stationary point, unless no
+            # step was ever accepted: a start L-BFGS cannot leave (an objective
+            # too large for the dtype's precision to resolve a decrease) is not one.
             self.stalls[i] += 1
             if self.stalls[i] >= 2:
-                run.result.stop_reason = "converged"
+                run.result.stop_reason = "converged" if self.moved[i] else "stalled"
                 self.active[i] = False
             return True
-        self.prev[i], self.stalls[i] = value, 0
+        self.prev[i], self.stalls[i], self.moved[i] = value, 0, True
         self.good[i] = self.x[i]
         if run.reads_module:
             self.objective.scatter(i, self.x[i])
@@ -820,12 +823,22 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
 
 
 def warn_if_capped(results, settings):
-    """One ConvergenceWarning for the networks of a batch stopped at ``max_iter``."""
+    """One ConvergenceWarning for the networks of a batch stopped at ``max_iter``,
+    one for those L-BFGS could not move from their start ('stalled')."""
     capped, n = sum(r.stop_reason == "max_iter" for r in results), len(results)
     if capped:
         who = "" if n == 1 else f" by {capped} of {n} networks"
         warn_user(f"Maximum iterations ({settings.max_iter}) reached{who} and the "
                   f"optimization hasn't converged yet.{settings.capped_hint}",
+                  ConvergenceWarning)
+    stalled = sum(r.stop_reason == "stalled" for r in results)
+    if stalled:
+        who = "" if n == 1 else f" ({stalled} of {n} networks)"
+        warn_user(f"L-BFGS could not decrease the objective from its starting point{who}: "
+                  "no step along its direction lowered it, so the parameters were left "
+                  "where training started. An objective too large for the dtype's "
+                  "precision does this (data far from unit scale with normalize=False): "
+                  "keep normalize=True, or use dtype='float64' or solver='adam'.",
                   ConvergenceWarning)
 
 

@@ -376,8 +376,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         that window are kept (``validation_scores_`` also holds a grown start's
         shallow stage, which may score higher; NaN when no score was finite).
     stop_reason_ : str
-        'converged', 'max_iter', 'diverged' or 'interrupted' after :meth:`fit`;
-        'partial_fit' (or 'diverged') after :meth:`partial_fit`.
+        'converged', 'max_iter', 'diverged', 'stalled' (L-BFGS could not lower the
+        objective from its start: a ConvergenceWarning says so) or 'interrupted'
+        after :meth:`fit`; 'partial_fit' (or 'diverged') after :meth:`partial_fit`.
     train_time_ : float
         Seconds spent in the training loop.
     layer_spectra_ : list of ndarray

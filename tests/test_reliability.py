@@ -35,6 +35,25 @@ def _teacher(n=60, d=4, scale=1.0):
 
 
 # ---- divergence ------------------------------------------------------------------
+@pytest.mark.parametrize("make", [DeepL2Regressor, ResNetL2Regressor])
+def test_a_start_lbfgs_cannot_leave_is_not_called_converged(make):
+    # float32 cannot resolve a decrease of an objective near 1e16: every line
+    # search fails from the first step, which used to end as 'converged'
+    X = np.random.RandomState(0).randn(40, 3)
+    start = {"init": "random"} if make is DeepL2Regressor else {}
+    est = make(depth=3, width=8, max_iter=20, normalize=False, random_state=0, **start)
+    with pytest.warns(ConvergenceWarning, match="could not decrease the objective"):
+        est.fit(X, X[:, 0] * 1e8)
+    assert est.stop_reason_ == "stalled" and est.n_iter_ == 0
+    # normalized, the same data train
+    est.set_params(normalize=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, X[:, 0] * 1e8)
+    assert est.n_iter_ > 0 and est.stop_reason_ != "stalled"
+    assert not any("could not decrease" in str(w.message) for w in caught)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_divergence_keeps_parameters_whose_loss_was_finite(dtype):
     # lr=1e3 full batch: the second step explodes the weights (float32: to 1e30,
