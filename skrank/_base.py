@@ -543,6 +543,12 @@ class _DeepL2Base(BaseEstimator):
                 f"warm_start=True continues a network whose outputs are the classes "
                 f"{old.tolist()}, but y holds {attrs['classes_'].tolist()}; set "
                 "warm_start=False to start over.")
+        self._check_continues(module, n_inputs, n_outputs, "warm_start=True",
+                              "set warm_start=False to start over")
+
+    def _check_continues(self, module, n_inputs, n_outputs, who, fix):
+        """Refuse to go on training ``module`` when the parameters (``set_params``
+        since) ask for another architecture."""
         with torch.device("meta"):
             wanted = build_network(self, n_inputs, n_outputs, _DTYPES[self.dtype])
         if not module.same_architecture(wanted):
@@ -550,9 +556,8 @@ class _DeepL2Base(BaseEstimator):
             diff = ", ".join(f"{k} {have.get(k)!r} vs {v!r}" for k, v in want.items()
                              if have.get(k) != v)
             raise ValueError(
-                f"warm_start=True continues the fitted network, but this fit needs "
-                f"another one (fitted vs needed: {diff}); set warm_start=False to "
-                "start over.")
+                f"{who} continues the fitted network, but the parameters now ask for "
+                f"another one (fitted vs needed: {diff}); {fix}.")
 
     def _n_training_rows(self, n_rows):
         """Rows the solver trains on (the autoencoder's noisy copies multiply them)."""
@@ -672,6 +677,10 @@ class _DeepL2Base(BaseEstimator):
 
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the mini-batch solver on ``(X, y)`` (see ``partial_fit``)."""
+        if hasattr(self, "module_"):
+            # scikit-learn validates parameters on the first partial_fit only; a
+            # later set_params (a negative alpha) would train another objective
+            self._validate_params()
         with threads(self.n_threads):
             first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
@@ -709,6 +718,8 @@ class _DeepL2Base(BaseEstimator):
         if first:
             self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
             return True
+        self._check_continues(self.module_, X.shape[1], self._task.n_outputs(Y, attrs),
+                              "partial_fit", "call fit to start over")
         self._sync_penalty(self.module_)
         if getattr(self, "_stepper", None) is None:
             # after fit, or loaded: continue from the network, a fresh optimizer

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import make_moons
 
 from skrank import (
@@ -80,6 +81,24 @@ def test_later_calls_keep_the_first_scaling_and_shapes():
     assert ae.input_scale_ == scale
     with pytest.raises(ValueError, match="features"):
         ae.partial_fit(X[:, :3])
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"depth": 4}, "depth 3 vs 4"), ({"width": 5}, "width 16 vs 5"),
+    ({"alpha": -1.0}, "alpha"), ({"learning_rate_init": -1.0}, "learning_rate_init"),
+    ({"momentum": 5.0}, "momentum"), ({"n_threads": 0}, "n_threads")])
+def test_later_calls_refuse_parameters_they_cannot_train_with(change, match):
+    # scikit-learn checks parameters on the first call only: a later set_params
+    # trained a depth-3 network labelled depth 4, or a negative penalty
+    X = np.random.RandomState(1).randn(50, 4)
+    reg = DeepL2Regressor(**dict(KW, depth=3, solver="sgd"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.partial_fit(X, X[:, 0])
+        before = [p.detach().clone() for p in reg.module_.parameters()]
+        with pytest.raises(ValueError, match=match):
+            reg.set_params(**change).partial_fit(X, X[:, 0])
+    assert all(torch.equal(a, b) for a, b in zip(before, reg.module_.parameters()))
 
 
 def test_fit_starts_over_and_saving_drops_the_optimizer(tmp_path):
