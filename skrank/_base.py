@@ -543,7 +543,8 @@ class _DeepL2Base(BaseEstimator):
                 f"warm_start=True continues a network whose outputs are the classes "
                 f"{old.tolist()}, but y holds {attrs['classes_'].tolist()}; set "
                 "warm_start=False to start over.")
-        self._check_continues(module, n_inputs, n_outputs, "warm_start=True",
+        self._check_continues(module, n_inputs, n_outputs,
+                              "warm_start=True continues the fitted network",
                               "set warm_start=False to start over")
 
     def _check_continues(self, module, n_inputs, n_outputs, who, fix):
@@ -556,8 +557,8 @@ class _DeepL2Base(BaseEstimator):
             diff = ", ".join(f"{k} {have.get(k)!r} vs {v!r}" for k, v in want.items()
                              if have.get(k) != v)
             raise ValueError(
-                f"{who} continues the fitted network, but the parameters now ask for "
-                f"another one (fitted vs needed: {diff}); {fix}.")
+                f"{who}, but the parameters now describe another one (fitted vs "
+                f"needed: {diff}); {fix}.")
 
     def _n_training_rows(self, n_rows):
         """Rows the solver trains on (the autoencoder's noisy copies multiply them)."""
@@ -719,7 +720,8 @@ class _DeepL2Base(BaseEstimator):
             self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
             return True
         self._check_continues(self.module_, X.shape[1], self._task.n_outputs(Y, attrs),
-                              "partial_fit", "call fit to start over")
+                              "partial_fit continues the fitted network",
+                              "call fit to start over")
         self._sync_penalty(self.module_)
         if getattr(self, "_stepper", None) is None:
             # after fit, or loaded: continue from the network, a fresh optimizer

@@ -170,6 +170,12 @@ class _Encoder:
         module = getattr(est, "module_", None)
         arch = None
         if module is not None:
+            # load rebuilds the network from the parameters: after a set_params
+            # that changed it, the file would be refused, or load another function
+            est._check_continues(module, int(est.n_features_in_),
+                                 int(module.weight_matrices()[-1].shape[0]),
+                                 "save stores the fitted network",
+                                 "set the parameters back, or fit again, before saving")
             prefix = f"m{len(self.tensors)}."
             for k, v in module.state_dict().items():
                 self.tensors[prefix + k] = v.detach().cpu().clone(
@@ -540,7 +546,9 @@ def save(estimator, path, *, key=None):
         If ``estimator`` is not a skrank estimator, holds a value that cannot be
         saved, or ``key`` is neither str nor bytes.
     ValueError
-        If ``key`` is empty.
+        If ``key`` is empty, or ``set_params`` changed the network's architecture
+        (``depth``, ``width``, ``activation``, ...) since ``fit``: the file would
+        describe another network than the one it holds.
     OSError
         If ``path`` cannot be written (a directory, a missing parent directory,
         no permission), naming the path as :func:`open` does.

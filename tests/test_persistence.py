@@ -87,6 +87,23 @@ def test_save_load_round_trip_is_exact(est, tmp_path):
             assert other == value or (value != value and other != other), key
 
 
+@pytest.mark.parametrize("est", [e for e in ESTIMATORS if "width" in e.get_params()],
+                         ids=[i for e, i in zip(ESTIMATORS, IDS) if "width" in e.get_params()])
+@pytest.mark.parametrize("change", [{"width": 5}, {"activation": "identity"}])
+def test_save_refuses_a_network_the_parameters_no_longer_describe(est, change, tmp_path):
+    # load rebuilds the network from the parameters: the file was refused at load
+    # (another width), or loaded another function (another activation)
+    est, _ = _fitted(est)
+    key, value = next(iter(change.items()))
+    before = est.get_params()[key]
+    est.set_params(**change)
+    with pytest.raises(ValueError, match=f"{key} {before!r} vs {value!r}"):
+        save(est, tmp_path / "m.skrank")
+    assert not (tmp_path / "m.skrank").exists()
+    save(est.set_params(**{key: before}), tmp_path / "m.skrank")
+    load(tmp_path / "m.skrank")
+
+
 def test_unfitted_estimator_saves_and_loads(tmp_path):
     est = skrank.DeepL2Regressor(depth=5, alpha=0.2)
     save(est, tmp_path / "u.skrank")
