@@ -88,7 +88,7 @@ _NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
 _TENSOR_KEY = re.compile(r"^(t\d{1,9}|m\d{1,9}\.[A-Za-z0-9_.]{1,200})$")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d{1,4})?|mps)$")
 _ESTIMATOR_FIELDS = {"class", "params", "attributes", "architecture"}
-_SMOKE_METHODS = ("predict", "predict_proba", "decision_function", "transform")
+_SMOKE_METHODS = ("predict", "predict_proba", "decision_function", "transform", "denoise")
 
 
 def _registry():
@@ -484,7 +484,11 @@ def _smoke_test(estimator, file_bytes):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for method in _SMOKE_METHODS:
+            # a denoising autoencoder's local dimension reads the stored bottleneck
+            # components: a file whose components do not fit must fail here
+            local = ("local_dimension",) if getattr(estimator, "_denoising_", False) \
+                is True else ()
+            for method in _SMOKE_METHODS + local:
                 if hasattr(estimator, method):
                     out = np.asarray(getattr(estimator, method)(X))
                     # a fitted scale of inf (digest recomputed) loads and predicts inf

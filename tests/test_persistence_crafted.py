@@ -299,6 +299,31 @@ def test_crafted_file_is_refused_with_a_value_error(payload, name):
     _refused(make(payload), match=match)
 
 
+@pytest.mark.parametrize("edit, extra, match", [
+    (_set(["attributes", "denoising_gain_"], {"__float__": "nan"}), None, "denoise answers"),
+    (_set(["attributes", "_rank_components_"], {"__tensor__": "t999"}),
+     torch.zeros(2, 5, dtype=torch.float64), "inconsistent"),
+])
+def test_a_denoising_autoencoder_file_is_checked_where_its_methods_read(edit, extra, match):
+    # the check at load ran predict and transform only: a NaN gain loaded and
+    # denoise answered NaN; components of another shape failed in local_dimension
+    ae = skrank.BottleneckAutoencoder(depth=3, width=8, max_iter=5, input_noise=0.1,
+                                      data_noise=0.1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    buf = io.BytesIO()
+    save(ae, buf)
+    buf.seek(0)
+    ae_payload = torch.load(buf, weights_only=True)
+    assert load(io.BytesIO(_craft(ae_payload))).local_dimension(X).shape == (30,)
+    tensors = dict(ae_payload["tensors"], **({} if extra is None else {"t999": extra}))
+    if extra is not None:  # the replaced tensor would be unreferenced
+        old = json.loads(ae_payload["header"])["attributes"]["_rank_components_"]
+        tensors.pop(old["__tensor__"])
+    _refused(_craft(ae_payload, edit=edit, tensors=tensors), match=match)
+
+
 def test_the_uncrafted_payload_loads(payload):
     """The crafted files differ from a loadable one only by what each test names."""
     assert load(io.BytesIO(_craft(payload))).predict(X[:2]).shape == (2,)
