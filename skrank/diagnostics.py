@@ -1141,7 +1141,11 @@ def parameter_norm(model, *, include_bias=True):
         tensors = list(model.parameters())
     else:
         tensors = _weights(model)
-    return float(sum(np.sum(_to_numpy(t) ** 2) for t in tensors))
+    arrays = [_to_numpy(t) for t in tensors]
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError("The parameters contain NaN or infinity, whose norm is "
+                         "undefined (did a network diverge?).")
+    return float(sum(np.sum(a ** 2) for a in arrays))
 
 
 def nonlinearity_impact(model, X, *, outputs=None):
@@ -1358,6 +1362,8 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     (1, 1)
     """
     x = _check_input(model, X)
+    for name, t in model.named_parameters():
+        _check_finite(t.detach(), f"The network's parameter {name!r}")
     points = None
     if jacobian_points is not None and len(jacobian_points):
         points = _check_input(model, jacobian_points, name="jacobian_points",

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -325,6 +327,19 @@ def test_jacobians_of_no_point_and_no_jacobian_points_stay_valid(fitted_regresso
         D.diagnose(reg.module_, X, jacobian_points=_nan(X)[:5])
     with pytest.raises(ValueError, match=r"jacobian_points has 2 features"):
         D.diagnose(reg.module_, X, jacobian_points=X[:5, :2])
+
+
+def test_a_network_with_nan_parameters_is_a_clear_error(fitted_regressor):
+    # diagnose failed in numpy's SVD and parameter_norm returned NaN
+    reg, X = fitted_regressor
+    net = copy.deepcopy(reg.module_)
+    with torch.no_grad():
+        next(net.parameters())[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="parameter .* contains NaN.*diverge"):
+        D.diagnose(net, X)
+    for model in (net, [np.array([[np.nan]])], [np.eye(2), np.full((2, 2), np.inf)]):
+        with pytest.raises(ValueError, match="NaN or infinity.*diverge"):
+            D.parameter_norm(model)
 
 
 @pytest.mark.parametrize("spectrum, match", [
