@@ -5,10 +5,16 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin, _fit_context
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _num_samples,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
 from ._denoise import sure_gain, sure_risk
@@ -609,6 +615,12 @@ random_state, verbose, n_init, n_threads
         -------
         score : float
         """
+        if _num_samples(X) < 2:
+            # as scikit-learn's r2_score: no spread to compare the error with
+            self.reconstruct(X)  # the usual checks and errors first
+            warn_user("R^2 score is not well-defined with less than two samples.",
+                      UndefinedMetricWarning)
+            return float("nan")
         if self.data_noise:
             risk = self.denoising_risk(X)
             X = np.asarray(X, dtype=np.float64)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
@@ -126,6 +127,9 @@ def test_score_is_reconstruction_r2():
     expected = 1 - np.sum((X - X_hat) ** 2) / np.sum((X - X.mean(0)) ** 2)
     assert ae.score(X) == pytest.approx(expected)
     assert ae.score(X) > ae.score(X + 1.0)  # a shifted copy is reconstructed worse
+    # one row has no spread: nan and a warning, as scikit-learn's r2_score (was 0.0)
+    with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+        assert np.isnan(ae.score(X[:1]))
 
 
 def test_no_bottleneck_found_is_said():
