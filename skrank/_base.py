@@ -885,9 +885,15 @@ class _DeepL2Base(BaseEstimator):
         self.input_mean_, self.input_scale_ = sx.mean, sx.scale
         self.target_mean_, self.target_scale_ = sy.mean, sy.scale
         Xn, Yn = sx.forward(X), (Y if kind == "labels" else sy.forward(Y))
-        self._check_representable(Xn, "X")
+        # huge values after centering and scaling, not in the data: the spread
+        # they were divided by is tiny next to them (weights on a few rows)
+        why = "" if not self.normalize else (
+            " once centered and divided by its spread" + (
+                " (sample_weight concentrated on a few rows makes that spread tiny "
+                "next to the other rows)" if weight is not None else ""))
+        self._check_representable(Xn, "X", why)
         if kind == "real":
-            self._check_representable(Yn, "y")
+            self._check_representable(Yn, "y", why)
         return np.ascontiguousarray(Xn), np.ascontiguousarray(Yn)
 
     def _scale_inputs(self, X):
@@ -1091,11 +1097,11 @@ class _DeepL2Base(BaseEstimator):
         self._check_representable(X, "X")
         return X
 
-    def _check_representable(self, X, name):
+    def _check_representable(self, X, name, why=""):
         if self.dtype == "float32" and X.size and np.abs(X).max() > _FLOAT32_SAFE:
             raise ValueError(
-                f"{name} holds values up to {np.abs(X).max():.3g}, too large for "
-                "float32 arithmetic; rescale it (e.g. StandardScaler) or use "
+                f"{name} holds values up to {np.abs(X).max():.3g}{why}: too large "
+                "for float32 arithmetic; rescale it (e.g. StandardScaler) or use "
                 "dtype='float64'."
             )
 

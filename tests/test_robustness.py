@@ -140,6 +140,14 @@ def test_messages_name_the_problem(est):
         out(X[:3] * 1e200)
 
 
+def test_a_weight_that_shrinks_the_spread_is_named_not_the_data():
+    # X is of unit scale: the values are huge only after dividing by a spread
+    # that one row's weight of 1e300 made tiny; the message blamed X alone
+    X = np.random.RandomState(0).randn(40, 3)
+    with pytest.raises(ValueError, match="divided by its spread.*sample_weight"):
+        DeepL2Regressor().fit(X, X[:, 0], sample_weight=np.r_[1e300, np.ones(39)])
+
+
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
 def test_keyboard_interrupt_during_fit_leaves_a_usable_model(est, monkeypatch):
     if not hasattr(est, "_task"):
