@@ -149,7 +149,11 @@ def available_memory(device):
         return None
 
 
-def check_memory(n_bytes, device, what):
+_FIT_HINT = ("Use a smaller width, depth or n_init, or fewer training rows "
+             "(n_noisy_copies, for a denoising autoencoder).")
+
+
+def check_memory(n_bytes, device, what, hint=_FIT_HINT):
     """Refuse, with a MemoryError that says why, a fit that cannot fit in memory.
 
     Without it a width of 10**7 fails deep inside torch's allocator, and a width of
@@ -162,6 +166,8 @@ def check_memory(n_bytes, device, what):
     device : torch.device
     what : str
         What needs it, for the message.
+    hint : str, optional
+        What to change, for the message (by default, a fit's sizes).
 
     Raises
     ------
@@ -172,5 +178,4 @@ def check_memory(n_bytes, device, what):
     if free is not None and n_bytes > free:
         raise MemoryError(f"{what} need about {n_bytes / 2**30:.3g} GiB, and "
                           f"{device.type} memory has {free / 2**30:.3g} GiB available. "
-                          "Use a smaller width, depth or n_init, or fewer training rows "
-                          "(n_noisy_copies, for a denoising autoencoder).")
+                          f"{hint}")

@@ -4,12 +4,15 @@ Every generator is keyword-only after ``n_samples``, takes ``random_state`` and
 documents its ground truth (the true rank or dimension).
 """
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._device import check_memory
 from ._params import Count
 
 __all__ = [
@@ -19,6 +22,14 @@ __all__ = [
     "make_noisy_curve",
     "make_manifold",
 ]
+
+
+def _reserve(name, *shapes):
+    """A clear MemoryError before drawing arrays that cannot fit: float64 arrays of
+    these shapes, each also transformed once (a product, noise added)."""
+    n_bytes = 2 * 8 * sum(math.prod(shape) for shape in shapes)
+    check_memory(n_bytes, torch.device("cpu"), f"{name}'s arrays",
+                 hint="Draw fewer samples or features.")
 
 
 def _random_relu_net(rng, n_in, n_out, n_hidden):
@@ -45,6 +56,8 @@ def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden
     """``x = g(z)``, ``y = h(z_1..z_rank)`` for random shallow ReLU networks."""
     if rank > n_latent:
         raise ValueError(f"rank={rank} must not exceed n_latent={n_latent}.")
+    _reserve("make_bottleneck_regression", (n_samples, n_latent + 2 * n_hidden + n_features
+                                           + n_targets), (n_hidden, n_features + n_targets))
     g = _random_relu_net(rng, n_latent, n_features, n_hidden)
     h = _random_relu_net(rng, rank, n_targets, n_hidden)
     Z = rng.standard_normal((n_samples, n_latent))
@@ -191,6 +204,8 @@ def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank
     """
     if rank > n_features:
         raise ValueError(f"rank={rank} must not exceed n_features={n_features}.")
+    _reserve("make_low_rank_regression", (n_samples, n_features + n_hidden + n_targets),
+             (n_features, rank), (n_hidden, n_targets))
     rng = check_random_state(random_state)
     P = np.linalg.qr(rng.standard_normal((n_features, rank)))[0]
     h = _random_relu_net(rng, rank, n_targets, n_hidden)
@@ -248,6 +263,7 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     >>> X.shape, sorted(set(y.tolist()))
     ((8, 2), [0, 1, 2, 3])
     """
+    _reserve("make_shifted_s", (n_samples, 6))
     rng = check_random_state(random_state)
     y = np.arange(n_samples) % n_classes
     t = rng.uniform(-1.5 * np.pi, 1.5 * np.pi, n_samples)
@@ -296,6 +312,7 @@ def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
     >>> X.shape, X_clean.shape
     ((5, 2), (5, 2))
     """
+    _reserve("make_noisy_curve", (n_samples, 6))
     rng = check_random_state(random_state)
     t = rng.uniform(-1.5, 1.5, n_samples)
     clean = np.column_stack([t, np.sin(2 * t) / 2 + t**2 / 4])
@@ -374,6 +391,7 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
     >>> X.shape, dim
     ((100, 3), 2)
     """
+    _reserve("make_manifold", (n_samples, 2 * (n_features or 3)), (n_features or 3, 3))
     rng = check_random_state(random_state)
     clean, dim = _MANIFOLDS[kind](rng, n_samples)
     clean = clean - clean.mean(0)

@@ -84,3 +84,18 @@ def test_a_boolean_count_is_a_parameter_error_not_a_numpy_crash(make, name):
 
     with pytest.raises(InvalidParameterError, match=name):
         make(**{"n_samples": 10, name: True}, random_state=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: make_manifold(10, n_features=10**9),
+    lambda: make_bottleneck_regression(10**9),
+    lambda: make_low_rank_regression(10, n_features=10**10, n_targets=1),
+    lambda: make_shifted_s(10**11),
+    lambda: make_noisy_curve(10**11),
+])
+def test_arrays_that_cannot_fit_are_a_clear_memory_error(make, monkeypatch):
+    # make_manifold(10, n_features=10**9) drew a 10**9 x 3 rotation: the kernel
+    # killed the process
+    monkeypatch.setattr("skrank._device.available_memory", lambda device: 2**30)
+    with pytest.raises(MemoryError, match="arrays need about .* fewer samples or features"):
+        make()
