@@ -718,8 +718,13 @@ def _json_depth_ok(text):
     in_string = escaped = False
     for ch in text:
         if in_string:
-            escaped = not escaped and ch == "\\"
-            in_string = escaped or ch != '"'
+            # the character after a backslash is escaped, a quote included
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
             continue
         if ch == '"':
             in_string = True

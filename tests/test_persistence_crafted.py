@@ -509,3 +509,69 @@ def test_crafted_files_cost_little_memory_and_time(payload, tmp_path):
         assert r["seconds"] < 1.0, r
         assert r["traced_mb"] < 50, r
         assert r["rss_growth_mb"] < 50, r
+
+
+# ---- boundaries a mutation run found untested ----------------------------------
+def test_zip_entries_claiming_one_byte_more_than_the_file_are_refused(payload):
+    data = _craft(payload)
+    _refused(_claiming(data, "data/0", len(data) + 1), match="zip entries claim")
+
+
+def test_a_string_dtype_wider_than_its_items_is_refused(payload):
+    _refused(_craft(payload, edit=_set(["attributes", "extra_"],
+             {"__array__": ["a", "b"], "shape": [2], "dtype": "<U2"})), match="string dtype")
+
+
+def test_a_display_hook_is_not_a_fitted_attribute(payload):
+    _refused(_craft(payload, edit=_set(["attributes", "_repr_mimebundle_"], "x")),
+             match="not a fitted attribute")
+
+
+def test_the_next_format_version_is_refused(payload):
+    from skrank.persistence import FORMAT_VERSION
+    _refused(_craft(payload, edit=_set(["version"], FORMAT_VERSION + 1)), match="newer")
+
+
+def test_nesting_one_level_past_the_limit_is_refused(payload):
+    from skrank.persistence import MAX_JSON_DEPTH
+    deep = {}
+    node = deep
+    for _ in range(MAX_JSON_DEPTH - 1):  # deep: MAX levels, +1 for the header = MAX + 1
+        node["a"] = {}
+        node = node["a"]
+    _refused(_craft(payload, edit=_set(["extra"], deep)), match="nests deeper")
+
+
+def _same_digest(payload, key, change):
+    tensors = dict(payload["tensors"])
+    tensors[key] = change(tensors[key])
+    out = {"header": payload["header"], "tensors": tensors, "digest": payload["digest"]}
+    buf = io.BytesIO()
+    torch.save(out, buf)
+    return buf.getvalue()
+
+
+def test_the_digest_covers_each_tensors_dtype(payload):
+    key = next(k for k, t in payload["tensors"].items()
+               if k.startswith("m") and t.dtype == torch.float32)
+    _refused(_same_digest(payload, key, lambda t: t.view(torch.int32)), match="digest")
+
+
+def test_the_digest_covers_each_tensors_shape(payload):
+    key = next(k for k, t in payload["tensors"].items()
+               if k.startswith("t") and t.dim() == 1 and t.numel() > 1)
+    _refused(_same_digest(payload, key, lambda t: t.reshape(1, -1).clone()), match="digest")
+
+
+def test_an_unavailable_device_is_refused_for_an_unfitted_estimator_too(tmp_path):
+    path = tmp_path / "u.skrank"
+    save(skrank.DeepL2Regressor(), path)
+    with pytest.raises(ValueError):
+        load(path, device="cuda:99")
+
+
+def test_an_escaped_quote_does_not_hide_a_container_bomb(payload):
+    # the depth check ended a string at its escaped quote: everything after one
+    # "\"" escaped the container limit and reached json.loads
+    header = payload["header"][:-1] + ', "q": "\\"", "x": [' + "{}," * 100_000 + "{}]}"
+    _refused(_craft(payload, header=header), match="arrays and objects")
