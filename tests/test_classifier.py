@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_iris
 from sklearn.model_selection import cross_val_score
 
@@ -153,3 +154,40 @@ def test_partial_fit_on_a_fresh_classifier(iris):
                                                                      classes=[0, 1, 2])
     assert clf.early_stopping_ is False
     assert clf.predict(X).shape == (150,)
+
+
+@pytest.fixture(scope="module")
+def big_logits():
+    X, y = load_iris(return_X_y=True)
+    clf = DeepL2Classifier(depth=3, width=8, max_iter=30, init="random",
+                           random_state=0).fit(X, y)
+    with torch.no_grad():
+        last = clf.module_.weight_matrices()[-1]
+        last.mul_(1e4)
+    assert np.abs(clf.decision_function(X)).max() > 1000
+    return clf, X
+
+
+def test_predict_proba_is_stable_for_large_logits(big_logits):
+    clf, X = big_logits
+    p = clf.predict_proba(X)
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p.sum(1), 1.0)
+
+
+def test_predict_log_proba_is_stable_for_large_logits(big_logits):
+    clf, X = big_logits
+    lp = clf.predict_log_proba(X)
+    assert np.isfinite(lp.max(1)).all()
+    np.testing.assert_allclose(lp.max(1), 0.0, atol=1e-6)
+
+
+def test_a_none_label_at_score_is_a_value_error(big_logits):
+    clf, X = big_logits
+    with pytest.raises(ValueError, match="None"):
+        clf.score(X[:2], np.array([0, None], dtype=object))
+
+
+def test_the_classifier_tags_say_multiclass():
+    from sklearn.utils import get_tags
+    assert get_tags(DeepL2Classifier()).classifier_tags.multi_class is True

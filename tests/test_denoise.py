@@ -237,3 +237,18 @@ def test_the_risk_and_the_step_are_in_the_units_of_the_data():
     assert b.denoising_risk_ == pytest.approx(100 * a.denoising_risk_, rel=1e-6)
     np.testing.assert_allclose(b.denoise(10 * noisy), 10 * a.denoise(noisy), rtol=1e-6,
                                atol=1e-9)
+
+
+def test_the_divergence_is_exact_up_to_n_probes_dimensions():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((64, 64))
+    X = rng.standard_normal((5, 64))
+    div = divergence(_linear(A), X, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(div, np.trace(A), rtol=1e-10)
+
+
+def test_denoising_risk_refuses_rows_quieter_than_the_noise():
+    X = np.random.RandomState(0).randn(80, 4)
+    ae = BottleneckAutoencoder(**small(max_iter=5), data_noise=0.5).fit(X)
+    with pytest.raises(ValueError, match="times the spread of the rows"):
+        ae.denoising_risk(0.01 * X)

@@ -11,7 +11,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 import skrank
-from skrank import DivergenceWarning, TrainingInterruptedWarning
+from skrank import DivergenceWarning, TrainingInterruptedWarning, _engine
 from skrank._engine import Settings
 from skrank._engine import train as _train
 from skrank._networks import FullyConnectedNet
@@ -353,3 +353,56 @@ def test_lbfgs_stops_at_a_stationary_point_of_the_objective():
     objective = _mse(net(X), Y) + _autograd_penalty(groups, 0.1)
     grads = torch.autograd.grad(objective, list(net.parameters()))
     assert max(float(g.abs().max()) for g in grads) < 1e-5
+
+
+# ---- boundaries a mutation run found untested ----------------------------------
+def test_a_nan_gradient_in_the_last_epoch_is_divergence():
+    X, Y = torch.randn(30, 3), torch.randn(30, 2)
+    net = _net()
+    calls = {"n": 0}
+
+    def poisoned_mse(out, y):
+        calls["n"] += 1
+        loss = _mse(out, y)
+        if calls["n"] == 3:
+            loss = loss + (out * 0).abs().sqrt().sum()
+        return loss
+
+    with pytest.warns(DivergenceWarning):
+        res = train(net, X, Y, loss_fn=poisoned_mse, alpha=0.0,
+                    penalty_groups=net.penalty_groups(), solver="sgd",
+                    learning_rate_init=1e-3, max_iter=3)
+    assert res.stop_reason == "diverged"
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_a_tiny_first_loss_still_allows_losses_up_to_the_explosion_limit():
+    g = _engine._Guard([torch.zeros(2)])
+    assert g.sane(1e-9) and g.sane(0.5)
+
+
+def test_a_loss_1e7_times_the_first_is_an_explosion():
+    g = _engine._Guard([torch.zeros(2)])
+    assert g.sane(2.0) and not g.sane(2.0e7)
+
+
+def test_tol_is_a_fall_per_iteration_over_the_window():
+    u = _engine._stopping(0.01, 2)  # falls 0.5% per iteration < tol=1%: converged
+    assert [u(v) for v in (1.0, 0.995, 0.99)] == [False, False, True]
+
+
+def test_a_weighted_minibatch_loss_curve_is_the_weighted_objective():
+    torch.manual_seed(0)
+    X, Y = torch.randn(12, 3), torch.randn(12, 2)
+    W = torch.tensor([1.0, 5.0] * 6)
+    net = _net()
+
+    def wmse(out, y, w=None):
+        return ((out - y).square().sum(1) * w).sum() / w.sum()
+
+    with torch.no_grad():
+        expected = float(wmse(net(X), Y, W))
+    res = train(net, X, Y, loss_fn=wmse, alpha=0.0, penalty_groups=net.penalty_groups(),
+                solver="sgd", learning_rate_init=0.0, momentum=0.0, batch_size=1,
+                max_iter=1, sample_weight=W)
+    assert res.loss_curve[0] == pytest.approx(expected, rel=1e-5)
