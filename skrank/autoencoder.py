@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -23,6 +24,17 @@ from ._warn import warn_user
 from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
 
 __all__ = ["BottleneckAutoencoder"]
+
+
+def _median_spacing(X, n_queries=500):
+    """Median distance from a row of ``X`` to its nearest other row, over at most
+    ``n_queries`` rows (a fixed draw: readings stay reproducible), each against
+    all rows."""
+    if X.shape[0] < 2:
+        return None
+    rows = np.random.RandomState(0).permutation(X.shape[0])[:n_queries]
+    dist, _ = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X[rows])
+    return float(np.median(dist[:, 1]))
 
 
 class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
@@ -323,6 +335,13 @@ random_state, verbose, n_init, n_threads
         return (np.vstack(noisy), np.vstack([Y] * copies),
                 None if W is None else np.tile(W, copies))
 
+    def _diagnose(self, X, rng, rank_tol=None, rank_gap=None, weight=None):
+        report = super()._diagnose(X, rng, rank_tol, rank_gap, weight)
+        if self.input_noise and not self.data_noise:
+            # on every training row: a subsample's points lie further apart
+            report.input_spacing = _median_spacing(X if weight is None else X[weight > 0])
+        return report
+
     def _partial_pairs(self, X, Y, W):
         if not self.input_noise:
             return X, Y, W
@@ -368,12 +387,33 @@ random_state, verbose, n_init, n_threads
             # the lower median: a dimension some point had
             dims = np.sort(local_dimension(report.jacobian_spectra))
             local = int(dims[(len(dims) - 1) // 2])
+            self._warn_if_sparse(report.input_spacing)
         # the bottleneck_rank_ principal directions, which local_dimension(X) reads
         # through whatever n_components says transform returns
         return {"n_components_": self._n_codes(report.bottleneck),
                 "local_dimension_": local, "_denoising_": bool(self.input_noise),
                 "_rank_components_": np.ascontiguousarray(report.bottleneck.components),
                 **self._calibration(X_held)}
+
+    def _warn_if_sparse(self, spacing):
+        """Say when the noise is below the spacing of the samples (a fit's rows, not
+        one partial_fit call's): the network then learns to pull points towards the
+        nearest sample, not to project onto the manifold, and ``local_dimension_``
+        under-counts (measured on 3- and 4-dimensional manifolds at n=600: 4 of 7
+        read one less; at n=2000, right)."""
+        sigma = self.input_noise / self.input_scale_
+        if spacing is None or getattr(self, "_stepper", None) is not None \
+                or sigma >= spacing:
+            return
+        warn_user(
+            f"local_dimension_ may under-count: the training points lie a median "
+            f"{spacing * self.input_scale_:.3g} apart (to their nearest neighbour), "
+            f"more than input_noise={self.input_noise:g}. With noise below the "
+            "spacing of the samples the network learns to pull points towards the "
+            "nearest sample instead of projecting them onto the manifold. Use more "
+            "points (the spacing shrinks as n^(-1/d) on a d-dimensional manifold) or "
+            "a larger input_noise (below the distance between the sheets of a "
+            "rolled manifold).", AmbiguousRankWarning)
 
     def _calibration(self, X):
         """``denoising_gain_`` and ``denoising_risk_`` on the scaled held-out rows

@@ -1236,6 +1236,10 @@ class Report:
         The rank of the centered inputs by the same rule (:func:`input_rank`),
         set by the estimators that compare with it (the autoencoder); ``None``
         otherwise.
+    input_spacing : float or None
+        The median distance from an input to its nearest other input, set by the
+        estimators that compare their noise with it (a denoising autoencoder);
+        ``None`` otherwise.
     """
 
     layer_spectra: list
@@ -1251,6 +1255,7 @@ class Report:
     tol: float
     min_gap: float
     input_rank: object = None
+    input_spacing: object = None
 
     @property
     def rank(self):

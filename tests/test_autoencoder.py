@@ -139,6 +139,40 @@ def test_no_bottleneck_found_is_said():
         BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
 
 
+def _sparse_warnings(X, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ae = BottleneckAutoencoder(**{**FAST, "max_iter": 5, **kw}).fit(X)
+    return ae, [w for w in caught if "may under-count" in str(w.message)]
+
+
+def test_noise_below_the_spacing_of_the_samples_is_said():
+    # 150 points filling a 3-d box lie about 0.4 apart: noise of 0.2 then pulls
+    # points towards the nearest sample instead of projecting (measured: a 3-d
+    # affine space read 2 at n=600, 3 at n=2000)
+    rng = np.random.default_rng(0)
+    box = rng.uniform(-1.7, 1.7, (150, 3)) @ np.linalg.qr(rng.standard_normal((5, 3)))[0].T
+    ae, said = _sparse_warnings(box, input_noise=0.2)
+    assert len(said) == 1 and issubclass(said[0].category, AmbiguousRankWarning)
+    spacing = float(str(said[0].message).split("median ")[1].split(" apart")[0])
+    assert 0.2 < spacing < 1.0
+    # in any units: the same data x100 with noise x100
+    big = _sparse_warnings(100 * box, input_noise=20.0)[1]
+    assert len(big) == 1 and f"median {100 * spacing:.3g} apart" in str(big[0].message)
+    # one partial_fit call's rows are not the data's spacing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        BottleneckAutoencoder(**{**FAST, "solver": "adam"}, input_noise=0.2).partial_fit(box)
+    assert not [w for w in caught if "may under-count" in str(w.message)]
+    # larger noise, or a curve's dense samples: no word
+    assert not _sparse_warnings(box, input_noise=1.5 * spacing)[1]
+    t = rng.uniform(0, 3, 300)
+    curve = np.column_stack([np.cos(t), np.sin(t), t / 3])
+    assert not _sparse_warnings(curve, input_noise=0.2)[1]
+    # a denoiser of noisy data reads its local dimension without the check
+    assert not _sparse_warnings(box, input_noise=0.2, data_noise=0.2)[1]
+
+
 def test_passing_the_linear_span_is_said():
     # a Gaussian cloud filling a 3-d subspace of R^6: the autoencoder must pass 3
     # dimensions, which is what PCA keeps, not a bottleneck of its own
