@@ -186,7 +186,10 @@ random_state, verbose, n_init, n_threads
         singular values above 1/2 (a projection onto a ``d``-dimensional manifold
         has ``d`` values near 1, the others near 0); see :meth:`local_dimension`.
         ``None`` without noise (the identity's Jacobian says nothing of it) or
-        with ``n_jacobian_points=0``.
+        with ``n_jacobian_points=0``. Without ``data_noise``, an
+        ``AmbiguousRankWarning`` says when ``input_noise`` is below the median
+        distance between the training points: the network then pulls points
+        towards the nearest sample, and the reading may under-count.
     input_mean_, target_mean_ : ndarray
     input_scale_, target_scale_ : float
         The isotropic normalization of the inputs (see ``normalize``); the
