@@ -281,11 +281,12 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     only a random fit that ended above its objective before the deep stage, or
     above the zero network's.
     """
-    regrows = getattr(est, "module_", None) is not modules[0] and est._regrows()
+    warm = getattr(est, "module_", None) is modules[0]
+    regrows = not warm and est._regrows()
     # a random attempt that is replaced is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
                                    per_network=per_network, warn_capped=not regrows,
-                                   **kwargs)
+                                   trained=warm, **kwargs)
     if not regrows or any(r.stop_reason == "interrupted" for r in results):
         return modules, results
     arch, where = modules[0].architecture(), placement(modules[0])
@@ -1223,9 +1224,9 @@ def _padded(arrays, n):
 
 
 def _held(plan):
-    """Bytes a plan holds already: its networks' parameters and its training data."""
-    params = sum(t.numel() * t.element_size() for m in plan.modules for t in m.parameters())
-    return params + sum(np.asarray(a).nbytes for a in (plan.X_fit, plan.Y_fit))
+    """Bytes of a plan's networks, allocated already (its data is not: the batched
+    run trains on padded copies of it)."""
+    return sum(t.numel() * t.element_size() for m in plan.modules for t in m.parameters())
 
 
 def fit_many(estimators, datasets):
@@ -1244,8 +1245,8 @@ def fit_many(estimators, datasets):
             for est, plan in zip(estimators, plans):
                 est._complete(plan, plan.train(est))
             return estimators
-        # each plan was checked alone; batched, their networks train at once (what
-        # the plans hold already, their networks and data, is no longer free)
+        # each plan was checked alone; batched, their networks train at once (the
+        # plans' networks are allocated already; their data is copied, padded)
         check_memory(sum(p.memory - _held(p) for p in plans),
                      placement(plans[0].modules[0])["device"],
                      f"{len(plans)} networks trained together (the folds and alphas of "

@@ -585,8 +585,10 @@ SOLVERS = {
 class _Run:
     """One network's training: module, parameters, guard, callbacks and result."""
 
-    def __init__(self, module, callbacks):
+    def __init__(self, module, callbacks, trained=False):
         self.module = module
+        #: the network starts from trained parameters (see ``train_many``)
+        self.trained = trained
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.guard = _Guard(self.params)
         self.callbacks = callbacks
@@ -651,7 +653,9 @@ class _LBFGSState:
         self.good = self.x.clone()
         self.prev = self.f.tolist()
         self.stalls = [0] * len(runs)
-        self.moved = [False] * len(runs)
+        # a step accepted before (an Adam warm-up) or trained parameters: a phase
+        # that cannot lower the objective from there found a stationary point
+        self.moved = [run.trained or run.result.n_iter > 0 for run in runs]
         self.active = []
         self._parts = {}
         self.optimizer = BatchedLBFGS(history_size=20, max_ls=25, tolerance_grad=1e-9,
@@ -776,7 +780,8 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
 
 def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
                validations=None, generators=None, verbose=0, callbacks=None,
-               sample_weight=None, per_network=False, warn_capped=True, label=""):
+               sample_weight=None, per_network=False, warn_capped=True, label="",
+               trained=False):
     """Train S networks of one architecture together; one result per network.
 
     Each network follows the path it would follow alone (:func:`train` with its
@@ -788,14 +793,17 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     of size S (cross-validation folds: each its own weights and scaling).
     ``warn_capped=False`` silences the ConvergenceWarning of networks stopped at
     ``max_iter`` (a stage that only prepares a start); ``label`` prefixes the
-    progress lines of ``verbose``.
+    progress lines of ``verbose``. ``trained``: the networks start from trained
+    parameters (a warm start, a grown network), so an L-BFGS phase that cannot
+    lower their objective ends 'converged'; from a fresh start it ends 'stalled'
+    (an objective too large for the dtype's precision), with a ConvergenceWarning.
     """
     n = len(modules)
     validations = validations or [None] * n
     generators = generators or [None] * n
     callbacks = callbacks or [None] * n
     runs = [_Run(m, _callbacks(m, settings, v, verbose, c,
-                               label + (f"[{i}] " if n > 1 else "")))
+                               label + (f"[{i}] " if n > 1 else "")), trained)
             for i, (m, v, c) in enumerate(zip(modules, validations, callbacks))]
     data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()

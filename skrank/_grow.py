@@ -98,7 +98,7 @@ def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
 
 
 def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None,
-                callbacks=None, warn_capped=True, **kwargs):
+                callbacks=None, warn_capped=True, trained=False, **kwargs):
     """Train ``modules``; when they are shallower than ``depth``, grow them first.
 
     Parameters
@@ -121,6 +121,9 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
         Per-network callbacks, called in the deep stage only.
     warn_capped : bool, default=True
         Warn of networks stopped at ``max_iter`` (the deep stage's cap only).
+    trained : bool, default=False
+        ``modules`` hold trained parameters (a warm start; not grown then), see
+        :func:`skrank._engine.train_many`.
 
     Returns
     -------
@@ -134,7 +137,7 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     if modules[0].architecture()["depth"] >= depth:
         return modules, train_many(modules, X, Y, callbacks=callbacks,
                                    penalty_groups=modules[0].penalty_groups(),
-                                   warn_capped=warn_capped, **kwargs)
+                                   warn_capped=warn_capped, trained=trained, **kwargs)
     deep, first = grow_start(modules, inputs, depth, X, Y, rank_tol=rank_tol,
                              rank_gap=rank_gap, weights=weights, **kwargs)
     if any(r.stop_reason == "interrupted" for r in first):
@@ -167,7 +170,7 @@ def train_deep(deep, first, X, Y, *, callbacks=None, warn_capped=True, **kwargs)
     second = train_many(deep, X, Y, callbacks=callbacks,
                         label=f"depth {deep[0].architecture()['depth']}: ",
                         penalty_groups=deep[0].penalty_groups(), warn_capped=warn_capped,
-                        **kwargs)
+                        trained=True, **kwargs)
     return [_joined(a, b) for a, b in zip(first, second)]
 
 

@@ -27,9 +27,11 @@ __all__ = ["BottleneckAutoencoder"]
 
 
 def _median_spacing(X, n_queries=500):
-    """Median distance from a row of ``X`` to its nearest other row, over at most
-    ``n_queries`` rows (a fixed draw: readings stay reproducible), each against
-    all rows."""
+    """Median distance from a distinct row of ``X`` to its nearest other one, over
+    at most ``n_queries`` rows (a fixed draw: readings stay reproducible), each
+    against all rows."""
+    # a repeated row is no neighbour: the median would read 0 on data given twice
+    X = np.unique(X, axis=0)
     if X.shape[0] < 2:
         return None
     rows = np.random.RandomState(0).permutation(X.shape[0])[:n_queries]
@@ -340,8 +342,10 @@ random_state, verbose, n_init, n_threads
 
     def _diagnose(self, X, rng, rank_tol=None, rank_gap=None, weight=None):
         report = super()._diagnose(X, rng, rank_tol, rank_gap, weight)
-        if self.input_noise and not self.data_noise:
-            # on every training row: a subsample's points lie further apart
+        if self.input_noise and not self.data_noise \
+                and getattr(self, "_stepper", None) is None:
+            # on every training row (a fit's: not one partial_fit call's), since a
+            # subsample's points lie further apart
             report.input_spacing = _median_spacing(X if weight is None else X[weight > 0])
         return report
 
@@ -404,9 +408,7 @@ random_state, verbose, n_init, n_threads
         nearest sample, not to project onto the manifold, and ``local_dimension_``
         under-counts (measured on 3- and 4-dimensional manifolds at n=600: 4 of 7
         read one less; at n=2000, right)."""
-        sigma = self.input_noise / self.input_scale_
-        if spacing is None or getattr(self, "_stepper", None) is not None \
-                or sigma >= spacing:
+        if spacing is None or self.input_noise / self.input_scale_ >= spacing:
             return
         warn_user(
             f"local_dimension_ may under-count: the training points lie a median "

@@ -172,6 +172,7 @@ class _Encoder:
         if module is not None:
             # load rebuilds the network from the parameters: after a set_params
             # that changed it, the file would be refused, or load another function
+            est._validate_params()
             est._check_continues(module, int(est.n_features_in_),
                                  int(module.weight_matrices()[-1].shape[0]),
                                  "save stores the fitted network",

@@ -156,6 +156,8 @@ def test_noise_below_the_spacing_of_the_samples_is_said():
     assert len(said) == 1 and issubclass(said[0].category, AmbiguousRankWarning)
     spacing = float(str(said[0].message).split("median ")[1].split(" apart")[0])
     assert 0.2 < spacing < 1.0
+    # the same points given twice lie as far apart (a repeat is no neighbour)
+    assert len(_sparse_warnings(np.vstack([box, box]), input_noise=0.2)[1]) == 1
     # in any units: the same data x100 with noise x100
     big = _sparse_warnings(100 * box, input_noise=20.0)[1]
     assert len(big) == 1 and f"median {100 * spacing:.3g} apart" in str(big[0].message)

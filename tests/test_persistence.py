@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 import skrank
 from skrank import load, save
@@ -93,7 +93,7 @@ def test_save_load_round_trip_is_exact(est, tmp_path):
 def test_save_refuses_a_network_the_parameters_no_longer_describe(est, change, tmp_path):
     # load rebuilds the network from the parameters: the file was refused at load
     # (another width), or loaded another function (another activation)
-    est, _ = _fitted(est)
+    est, _ = _fitted(clone(est))
     key, value = next(iter(change.items()))
     before = est.get_params()[key]
     est.set_params(**change)
@@ -102,6 +102,9 @@ def test_save_refuses_a_network_the_parameters_no_longer_describe(est, change, t
     assert not (tmp_path / "m.skrank").exists()
     save(est.set_params(**{key: before}), tmp_path / "m.skrank")
     load(tmp_path / "m.skrank")
+    # an invalid value is the parameter's error, not one from building a network
+    with pytest.raises(ValueError, match="'width' parameter"):
+        save(est.set_params(width=0), tmp_path / "w.skrank")
 
 
 def test_unfitted_estimator_saves_and_loads(tmp_path):

@@ -54,6 +54,30 @@ def test_a_start_lbfgs_cannot_leave_is_not_called_converged(make):
     assert not any("could not decrease" in str(w.message) for w in caught)
 
 
+@pytest.mark.parametrize("warmup_iter", [0, 3])
+def test_a_warm_refit_that_cannot_improve_has_converged(warmup_iter):
+    # refits of a converged network start where no step lowers the objective:
+    # a stationary point, not a start L-BFGS cannot leave
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = X[:, 0] + 0.1 * rng.randn(60)
+    est = DeepL2Regressor(depth=2, width=8, max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    est.set_params(warm_start=True, warmup_iter=warmup_iter)
+    n_iter = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            est.fit(X, y)
+            assert est.stop_reason_ == "converged"
+            n_iter.append(est.n_iter_)
+    # a refit where no L-BFGS step was accepted (with the warm-up, Adam moves first)
+    assert 0 in n_iter or warmup_iter
+    assert not any("could not decrease" in str(w.message) for w in caught)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_divergence_keeps_parameters_whose_loss_was_finite(dtype):
     # lr=1e3 full batch: the second step explodes the weights (float32: to 1e30,

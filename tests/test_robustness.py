@@ -296,15 +296,20 @@ def test_folds_trained_together_are_checked_together(monkeypatch):
     monkeypatch.setattr("skrank._device.available_memory", lambda device: 3.5 * one)
     with pytest.raises(MemoryError, match="4 networks trained together"):
         fit_many(ests, [(X, y)] * 4)
-    # what the four plans hold already (networks, data) is not counted twice
+    # the four plans' networks, allocated already, are not counted twice (their
+    # data is: the batched run copies it, padded)
     net = build_network(ests[0], 3, 1, __import__("torch").float32)
-    held = 4 * (8 * X.size + 8 * y.size + 4 * sum(p.numel() for p in net.parameters()))
+    held = 4 * 4 * sum(p.numel() for p in net.parameters())
     monkeypatch.setattr("skrank._device.available_memory",
                         lambda device: 4 * one - held // 2)
+    asked = []
+    real = base.check_memory
+    monkeypatch.setattr(base, "check_memory", lambda n, *a: asked.append(n) or real(n, *a))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_many([e.set_params(random_state=i) for i, e in enumerate(ests)],
                  [(X, y)] * 4)
+    assert asked[-1] == 4 * one - held
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ests[0].fit(X, y)
