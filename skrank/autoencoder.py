@@ -190,8 +190,8 @@ random_state, verbose, n_init, n_threads
         ``None`` without noise (the identity's Jacobian says nothing of it) or
         with ``n_jacobian_points=0``. Without ``data_noise``, an
         ``AmbiguousRankWarning`` says when ``input_noise`` is below the median
-        distance between the training points: the network then pulls points
-        towards the nearest sample, and the reading may under-count.
+        distance between the training points: the network then fits its few
+        noisy copies of each point, and the reading may under-count.
     input_mean_, target_mean_ : ndarray
     input_scale_, target_scale_ : float
         The isotropic normalization of the inputs (see ``normalize``); the
@@ -403,22 +403,22 @@ random_state, verbose, n_init, n_threads
                 **self._calibration(X_held)}
 
     def _warn_if_sparse(self, spacing):
-        """Say when the noise is below the spacing of the samples (a fit's rows, not
-        one partial_fit call's): the network then learns to pull points towards the
-        nearest sample, not to project onto the manifold, and ``local_dimension_``
-        under-counts (measured on 3- and 4-dimensional manifolds at n=600: 4 of 7
-        read one less; at n=2000, right)."""
+        """Say when the noise is below the spacing of the samples: the network then
+        fits the finite set of noisy copies instead of projecting onto the
+        manifold, and ``local_dimension_`` under-counts (measured on 3- and
+        4-dimensional manifolds at n=600: 4 of 7 read one less; right at n=2000,
+        or with 16 noisy copies instead of 4)."""
         if spacing is None or self.input_noise / self.input_scale_ >= spacing:
             return
         warn_user(
             f"local_dimension_ may under-count: the training points lie a median "
             f"{spacing * self.input_scale_:.3g} apart (to their nearest neighbour), "
             f"more than input_noise={self.input_noise:g}. With noise below the "
-            "spacing of the samples the network learns to pull points towards the "
-            "nearest sample instead of projecting them onto the manifold. Use more "
-            "points (the spacing shrinks as n^(-1/d) on a d-dimensional manifold) or "
-            "a larger input_noise (below the distance between the sheets of a "
-            "rolled manifold).", AmbiguousRankWarning)
+            "spacing of the samples the network fits its few noisy copies of each "
+            "point instead of projecting onto the manifold. Use more points (the "
+            "spacing shrinks as n^(-1/d) on a d-dimensional manifold), more noisy "
+            "copies (n_noisy_copies) or a larger input_noise (below the distance "
+            "between the sheets of a rolled manifold).", AmbiguousRankWarning)
 
     def _calibration(self, X):
         """``denoising_gain_`` and ``denoising_risk_`` on the scaled held-out rows
