@@ -178,8 +178,11 @@ def manifold_table(seeds, n):
             X = StandardScaler().fit_transform(X)
             t = time.perf_counter()
             ae = BottleneckAutoencoder(random_state=seed).fit(X)
-            dae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001,
-                                        random_state=seed).fit(X)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                dae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001,
+                                            random_state=seed).fit(X)
+            sparse = any("may under-count" in str(w.message) for w in caught)
             dt = time.perf_counter() - t
             twonn = skdim.id.TwoNN().fit(X).dimension_
             mle = skdim.id.MLE().fit(X).dimension_
@@ -188,12 +191,14 @@ def manifold_table(seeds, n):
             total += 1
             # the data's linear span, by the rank rule the autoencoder reads with
             span = read_rank(np.linalg.svd(X - X.mean(0), compute_uv=False)).rank
+            loc = f"{dae.local_dimension_}{'~' if sparse else ''}"
             print(f"{name:14s} {m:2d} {d:2d} {seed:4d} {span:4d} {ae.bottleneck_rank_:6d} "
-                  f"{dae.local_dimension_:7d} {twonn:6.2f} {mle:6.2f} {dt:6.1f}", flush=True)
+                  f"{loc:>7s} {twonn:6.2f} {mle:6.2f} {dt:6.1f}", flush=True)
     print(f"bottleneck dimension right: {hits_m}/{total}; local dimension right: "
           f"{hits_d}/{total}")
     print("span: rank of the standardized data's linear span (what PCA keeps); an AE bn "
-          "equal to it is flagged by the autoencoder (AmbiguousRankWarning)")
+          "equal to it is flagged by the autoencoder (AmbiguousRankWarning); ~ = the "
+          "DAE warned that its noise is below the spacing of the samples")
 
 
 def convergence_table(seeds):
