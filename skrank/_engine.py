@@ -793,8 +793,9 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     of size S (cross-validation folds: each its own weights and scaling).
     ``warn_capped=False`` silences the ConvergenceWarning of networks stopped at
     ``max_iter`` (a stage that only prepares a start); ``label`` prefixes the
-    progress lines of ``verbose``. ``trained``: the networks start from trained
-    parameters (a warm start, a grown network), so an L-BFGS phase that cannot
+    progress lines of ``verbose``. ``trained`` (one bool, or one per network): the
+    networks start from trained parameters (a warm start, a grown network whose
+    shallow stage moved), so an L-BFGS phase that cannot
     lower their objective ends 'converged'; from a fresh start it ends 'stalled'
     (an objective too large for the dtype's precision), with a ConvergenceWarning.
     """
@@ -802,9 +803,10 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     validations = validations or [None] * n
     generators = generators or [None] * n
     callbacks = callbacks or [None] * n
+    trained = [trained] * n if isinstance(trained, bool) else list(trained)
     runs = [_Run(m, _callbacks(m, settings, v, verbose, c,
-                               label + (f"[{i}] " if n > 1 else "")), trained)
-            for i, (m, v, c) in enumerate(zip(modules, validations, callbacks))]
+                               label + (f"[{i}] " if n > 1 else "")), t)
+            for i, (m, v, c, t) in enumerate(zip(modules, validations, callbacks, trained))]
     data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()
     for m in modules:

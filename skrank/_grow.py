@@ -170,7 +170,9 @@ def train_deep(deep, first, X, Y, *, callbacks=None, warn_capped=True, **kwargs)
     second = train_many(deep, X, Y, callbacks=callbacks,
                         label=f"depth {deep[0].architecture()['depth']}: ",
                         penalty_groups=deep[0].penalty_groups(), warn_capped=warn_capped,
-                        trained=True, **kwargs)
+                        # grown from a shallow fit that moved; one that never left
+                        # its start (stalled) grew an untrained network
+                        trained=[r.stop_reason != "stalled" for r in first], **kwargs)
     return [_joined(a, b) for a, b in zip(first, second)]
 
 
