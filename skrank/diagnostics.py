@@ -25,6 +25,8 @@ References
    regularity tradeoff", NeurIPS 2023.
 """
 
+import functools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -123,6 +125,8 @@ def _check_input(model, X, *, name="X", min_samples=1, chain=True):
     chain reading (:func:`as_network`) on the first rows of ``X``.
     """
     _check_model(model)
+    for pname, t in model.named_parameters():
+        _check_finite(t.detach(), f"The network's parameter {pname!r}")
     if isinstance(X, torch.Tensor):
         if X.ndim != 2:
             raise ValueError(
@@ -157,6 +161,31 @@ def _check_input(model, X, *, name="X", min_samples=1, chain=True):
     if chain and not isinstance(model, Network):
         as_network(model).check(x)
     return x
+
+
+@contextmanager
+def _inference(model):
+    """Forward passes that read ``model`` and leave it as it was: in eval mode
+    (BatchNorm's running statistics and Dropout's random masks untouched), each
+    submodule's mode restored afterwards."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _reads_network(fn):
+    """Run a public reading of a network under :func:`_inference`."""
+    @functools.wraps(fn)
+    def reading(model, *args, **kwargs):
+        if not isinstance(model, nn.Module):
+            return fn(model, *args, **kwargs)
+        with _inference(model):
+            return fn(model, *args, **kwargs)
+    return reading
 
 
 def _check_finite(a, name):
@@ -379,6 +408,7 @@ def layer_spectra(model):
     return [singular_values(w) for w in _weights(model)]
 
 
+@_reads_network
 def layer_outputs(model, X):
     """Compute the pre-activations and hidden activations of a network over ``X``.
 
@@ -417,7 +447,16 @@ def layer_outputs(model, X):
 
 def _layer_outputs(model, x):
     with torch.no_grad():
-        return as_network(model).forward_layers(x)
+        outputs = as_network(model).forward_layers(x)
+    if not all(bool(torch.isfinite(a).all()) for part in outputs for a in part):
+        raise _overflow()
+    return outputs
+
+
+def _overflow():
+    # finite parameters and inputs (both checked): the arithmetic overflowed
+    return ValueError("The network's layers overflow (non-finite values) on these "
+                      "inputs: they are far outside the scale it computes in.")
 
 
 def _spectra_of(reps, center):
@@ -430,6 +469,7 @@ def _spectra_of(reps, center):
     return out
 
 
+@_reads_network
 def representation_spectra(model, X, *, center=False, outputs=None):
     """Singular values of each hidden representation ``A_l`` over the inputs ``X``.
 
@@ -470,6 +510,7 @@ def representation_spectra(model, X, *, center=False, outputs=None):
 @validate_params(
     {"tol": [Interval(Real, 0, 1, closed="neither")]}, prefer_skip_nested_validation=True
 )
+@_reads_network
 def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Effective rank of each centered hidden representation (see :func:`effective_rank`).
 
@@ -536,6 +577,7 @@ def _offset_free_spectrum(W, a, tol=DEFAULT_RANK_TOL):
 @validate_params(
     {"tol": [Interval(Real, 0, 1, closed="neither")]}, prefer_skip_nested_validation=True
 )
+@_reads_network
 def projected_layer_spectra(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     """Singular values of each ``W_l`` with its input's offset direction removed.
 
@@ -751,6 +793,7 @@ def _narrowest(candidates, tol, min_gap, weight=None):
     },
     prefer_skip_nested_validation=True,
 )
+@_reads_network
 def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outputs=None,
                weight=None):
     """The bottleneck rank and layer of a network over the inputs ``X``.
@@ -850,6 +893,7 @@ def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
     {"chunk_size": [Interval(Integral, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
+@_reads_network
 def jacobian_spectra(model, X, *, chunk_size=256):
     """Singular values of the Jacobian ``Jf(x)`` at each row of ``X``, in batch.
 
@@ -891,6 +935,7 @@ def jacobian_spectra(model, X, *, chunk_size=256):
      "min_gap": [Interval(Real, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
+@_reads_network
 def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     """``max_x rank Jf(x)`` over the rows of ``X`` (Jacot 2023a, Def. 1).
 
@@ -981,6 +1026,7 @@ def _factored(model, layer, mean, components):
     {"chunk_size": [Interval(Integral, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
+@_reads_network
 def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     """Jacobian spectra of the network passed through its bottleneck coordinates.
 
@@ -1046,8 +1092,7 @@ def _jacobian_svdvals(fn, x, chunk_size):
         return np.zeros((0, min(x.shape[1], out.shape[-1] if out.ndim > 1 else 1)))
     J = torch.cat(blocks).detach().to(torch.float64)
     if not torch.isfinite(J).all():
-        # a diverged network: no spectrum to read, and SVD would fail
-        return np.zeros((J.shape[0], min(J.shape[1], J.shape[2])))
+        raise _overflow()
     return torch.linalg.svdvals(J).cpu().numpy()
 
 
@@ -1056,6 +1101,7 @@ def _input_gradient(output, v):
     return torch.zeros_like(v) if grad is None else grad
 
 
+@_reads_network
 def bottleneck_fidelity(model, X, bn, *, outputs=None):
     """How well the network passed through its bottleneck coordinates reproduces it.
 
@@ -1148,6 +1194,7 @@ def parameter_norm(model, *, include_bias=True):
     return float(sum(np.sum(a ** 2) for a in arrays))
 
 
+@_reads_network
 def nonlinearity_impact(model, X, *, outputs=None):
     """``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer (Jacot 2023a, Fig. 1 middle).
 
@@ -1322,6 +1369,7 @@ def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     },
     prefer_skip_nested_validation=True,
 )
+@_reads_network
 def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
              min_gap=DEFAULT_MIN_GAP, include_bias=True, weight=None):
     """Read a network over the inputs ``X``: spectra, ranks, norm, in one pass.
@@ -1367,8 +1415,6 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     (1, 1)
     """
     x = _check_input(model, X)
-    for name, t in model.named_parameters():
-        _check_finite(t.detach(), f"The network's parameter {name!r}")
     points = None
     if jacobian_points is not None and len(jacobian_points):
         points = _check_input(model, jacobian_points, name="jacobian_points",

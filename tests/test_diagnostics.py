@@ -329,6 +329,44 @@ def test_jacobians_of_no_point_and_no_jacobian_points_stay_valid(fitted_regresso
         D.diagnose(reg.module_, X, jacobian_points=X[:5, :2])
 
 
+@pytest.mark.parametrize("name", ["diagnose", "bottleneck", "layer_outputs",
+                                  "representation_spectra", "nonlinearity_impact",
+                                  "jacobian_spectra", "projected_layer_spectra"])
+def test_readings_leave_a_train_mode_network_as_it_was(name):
+    # forward passes in train mode updated BatchNorm's running statistics and drew
+    # Dropout masks (fidelity read -0.18); each reading now runs in eval mode
+    torch.manual_seed(0)
+    X = torch.randn(40, 4)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
+                              torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                              torch.nn.Linear(8, 3)).train()
+    net[3].eval()  # a submodule's own mode is restored too
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    rng = torch.get_rng_state()
+    first = getattr(D, name)(net, X)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
+    assert torch.equal(rng, torch.get_rng_state())
+    assert net.training and net[1].training and not net[3].training
+    again = getattr(D, name)(net, X)  # and reads the same twice
+    if name == "diagnose":
+        assert (first.rank, first.fidelity) == (again.rank, again.fidelity)
+
+
+def test_a_network_that_overflows_on_finite_inputs_is_a_clear_error():
+    # every weight x1e4 and inputs near 1e30: float32 layers overflow; the
+    # report came back with fidelity and nonlinearity impact NaN, and no error
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2),
+                              torch.nn.ReLU(), torch.nn.Linear(2, 4))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(1e4)
+    X = torch.randn(20, 4) * 1e30
+    for read in (D.diagnose, D.bottleneck, D.nonlinearity_impact):
+        with pytest.raises(ValueError, match="overflow"):
+            read(net, X)
+
+
 def test_a_network_with_nan_parameters_is_a_clear_error(fitted_regressor):
     # diagnose failed in numpy's SVD and parameter_norm returned NaN
     reg, X = fitted_regressor
