@@ -18,6 +18,7 @@ from sklearn.base import (
     clone,
     is_classifier,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
@@ -83,13 +84,26 @@ def _param_name(estimator, name):
     return keys[0]
 
 
-def _network(est, depth_param):
+def _network(est, depth_param, fitted=False):
     """The skrank estimator inside ``est`` (``est`` itself, or a step), fitted once
     ``est`` is: a meta-estimator that fits a clone (``TransformedTargetRegressor``'s
-    ``regressor_``) holds it under the parameter's name plus ``_``."""
+    ``regressor_``) holds it under the parameter's name plus ``_``. With ``fitted``,
+    a wrapper that keeps its fitted copy elsewhere (``GridSearchCV``'s
+    ``best_estimator_``) is refused by name."""
+    outer = est
     for name in depth_param.split("__")[:-1]:
-        fitted = getattr(est, name + "_", None)
-        est = fitted if hasattr(fitted, "get_params") else est.get_params()[name]
+        found = getattr(est, name + "_", None)
+        est = found if hasattr(found, "get_params") else est.get_params()[name]
+    if fitted:
+        try:
+            check_is_fitted(est)
+        except NotFittedError:
+            raise TypeError(
+                f"RankAwareDepthSelector reads the rank of the skrank estimator at "
+                f"{depth_param[:-len('__depth')]!r}, but {type(outer).__name__} fits "
+                f"a copy of it that it does not keep as that step or as "
+                f"'{depth_param.split('__')[-2]}_'. Pass the skrank estimator itself, "
+                "or a Pipeline ending in one.") from None
     return est
 
 
@@ -154,7 +168,7 @@ def _fit_or_stop(est, X, y, fit_params, depth_param="depth"):
     a half-trained network among the candidates, and the user asked to stop.
     """
     est.fit(X, **fit_params) if y is None else est.fit(X, y, **fit_params)
-    if _network(est, depth_param).stop_reason_ == "interrupted":
+    if _network(est, depth_param, fitted=True).stop_reason_ == "interrupted":
         raise KeyboardInterrupt(f"{type(est).__name__} was interrupted; the depth "
                                 "sweep stops.")
     return est
@@ -240,7 +254,8 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
             _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
-            out.append(_row(_network(est, depth_param), depth, alpha, score, fit_time))
+            out.append(_row(_network(est, depth_param, fitted=True), depth, alpha, score,
+                            fit_time))
             prev = est
     return out
 

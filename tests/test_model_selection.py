@@ -153,6 +153,15 @@ def test_a_meta_estimator_that_fits_a_clone(small):
     assert sel.best_estimator_.regressor_.depth == sel.best_depth_
 
 
+def test_a_wrapper_that_hides_its_fitted_copy_is_refused_by_name(small):
+    # GridSearchCV keeps its fitted copy as best_estimator_: the selector read the
+    # unfitted template and failed with a raw AttributeError on stop_reason_
+    X, y = small
+    grid = GridSearchCV(DeepL2Regressor(**FAST), {"alpha": [0.01, 0.1]}, cv=2)
+    with pytest.raises(TypeError, match="GridSearchCV fits a copy .* Pipeline"):
+        RankAwareDepthSelector(grid, depths=[2], cv=2).fit(X, y)
+
+
 def test_pipeline_in_gridsearch_over_depth_and_alpha(small):
     X, y = small
     pipe = Pipeline([("scale", StandardScaler()), ("net", DeepL2Regressor(**FAST))])
