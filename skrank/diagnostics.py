@@ -77,6 +77,10 @@ DEFAULT_MIN_GAP = 3.0
 
 
 def _to_numpy(a):
+    # a complex weight would lose its imaginary part to the cast, with a warning
+    if (a.is_complex() if isinstance(a, torch.Tensor) else np.iscomplexobj(a)):
+        raise TypeError("Complex weights are not supported: the networks and "
+                        "readings here are real.")
     if isinstance(a, torch.Tensor):
         return a.detach().to("cpu", torch.float64).numpy()
     return np.asarray(a, dtype=np.float64)
@@ -285,8 +289,15 @@ def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> r.rank, r.clear
     (6, False)
     """
+    return _read_rank(_checked_spectrum(spectrum), tol=tol, min_gap=min_gap)
+
+
+def _checked_spectrum(spectrum):
     s = _check_finite(np.asarray(_detached(spectrum), dtype=np.float64), "spectrum")
-    return _read_rank(s, tol=tol, min_gap=min_gap)
+    if s.ndim != 1:
+        raise ValueError(f"Expected one spectrum (a 1-D array of singular values), got "
+                         f"shape {s.shape}.")
+    return s
 
 
 def _read_rank(spectrum, *, tol, min_gap):
@@ -368,7 +379,7 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     >>> effective_rank([0.0, 0.0])
     0
     """
-    s = _check_finite(np.asarray(_detached(spectrum), dtype=np.float64), "spectrum")
+    s = _checked_spectrum(spectrum)
     if (s < 0).any():
         raise ValueError(
             "spectrum holds negative values, which singular values never are; pass "

@@ -12,6 +12,7 @@ References
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from scipy.optimize import brentq
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -40,7 +41,8 @@ def _spectrum(A):
     two is exact, and every cost here is homogeneous in ``A``, so the callers
     scale the result back.
     """
-    A = np.asarray(A)
+    # a tensor that requires grad is read by value (numpy refuses its graph)
+    A = np.asarray(A.detach().cpu() if isinstance(A, torch.Tensor) else A)
     if np.iscomplexobj(A):
         raise ValueError("Complex data not supported: A must be a real matrix.")
     A = A.astype(np.float64)

@@ -755,3 +755,16 @@ def test_bottleneck_ties_go_to_the_sharpest_gap(first, second, layer, gap):
     assert (b.rank, b.layer) == (2, layer)
     # centering the orthonormal columns moves the spectrum by a few percent
     assert b.reading.gap == pytest.approx(gap, rel=0.05)
+
+
+def test_complex_weights_and_stacked_spectra_are_refused():
+    # the imaginary part was dropped with a ComplexWarning only; a 2-D "spectrum"
+    # was flattened into one (effective_rank([[1, .5], [.2, .1]]) read 3)
+    for model in ([np.eye(2) * (1 + 1j)], [torch.eye(2, dtype=torch.complex64)]):
+        with pytest.raises(TypeError, match="Complex"):
+            D.parameter_norm(model)
+    with pytest.raises(TypeError, match="Complex"):
+        D.layer_spectra([np.eye(2) * (1 + 1j)])
+    for read in (D.effective_rank, D.read_rank):
+        with pytest.raises(ValueError, match="one spectrum"):
+            read([[1.0, 0.5], [0.2, 0.1]])

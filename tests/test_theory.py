@@ -109,3 +109,11 @@ def test_depth2_resnet_cost_tends_to_its_limit_from_above_at_any_depth():
              for L in (10, 10**4, 10**8, 10**14, 10**16, 10**20)]
     assert all(a >= b for a, b in zip(costs, costs[1:]))
     assert costs[-1] == pytest.approx(limit, rel=1e-12) and costs[-1] >= limit * (1 - 1e-15)
+
+
+def test_a_tensor_that_requires_grad_is_read_by_value():
+    # numpy refuses a tensor with a graph: torch's raw "Can't call numpy()" error
+    import torch
+
+    A = torch.tensor([[2.0, 0.0], [0.0, 0.5]], requires_grad=True)
+    assert deep_linear_cost(A, 4) == pytest.approx(deep_linear_cost(A.detach().numpy(), 4))
