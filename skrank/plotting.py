@@ -398,6 +398,17 @@ class DepthSweepDisplay:
                  np.argsort(self.depths[self.alpha == a], kind="stable")])
                 for a in np.unique(self.alpha)]
 
+    def _check_lengths(self):
+        """One value per depth in every series given (a short one raised a raw
+        IndexError halfway through drawing)."""
+        n = self.depths.shape[0]
+        for name in ("parameter_norm", "bottleneck_rank", "mean_test_score",
+                     "std_test_score", "alpha", "offset_free_norm"):
+            values = getattr(self, name)
+            if values is not None and values.shape != (n,):
+                raise ValueError(f"{name} has shape {values.shape}; the display needs "
+                                 f"one value per depth, ({n},).")
+
     def plot(self, ax=None, *, score_ax=None):
         """Draw the sweep.
 
@@ -415,6 +426,7 @@ class DepthSweepDisplay:
             This display, with ``ax_``, ``ax_rank_``, ``ax_score_`` and
             ``figure_`` set.
         """
+        self._check_lengths()
         plt = _pyplot()
         if ax is None:
             _, (ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")

@@ -309,3 +309,14 @@ def test_resnet_weights_band_is_on_the_weight_that_writes_the_bottleneck(block_d
     assert SpectraDisplay.from_estimator(est).bottleneck_layer == 1 + 2 * block_depth
     assert SpectraDisplay.from_estimator(
         est, kind="representations").bottleneck_layer == position
+
+
+@pytest.mark.parametrize("kw", [dict(parameter_norm=[1.0]), dict(bottleneck_rank=[1, 2, 3]),
+                                dict(mean_test_score=[0.5])])
+def test_depth_sweep_needs_one_value_per_depth(kw):
+    # a short series raised a raw IndexError halfway through drawing
+    args = dict(depths=[4, 8], parameter_norm=[1.0, 2.0], bottleneck_rank=[1, 2], **{})
+    args.update(kw)
+    with pytest.raises(ValueError, match="one value per depth"):
+        DepthSweepDisplay(**args).plot()
+    plt.close("all")
