@@ -188,8 +188,9 @@ random_state, verbose, n_init, n_threads
         singular values above 1/2 (a projection onto a ``d``-dimensional manifold
         has ``d`` values near 1, the others near 0); see :meth:`local_dimension`.
         ``None`` without noise (the identity's Jacobian says nothing of it) or
-        with ``n_jacobian_points=0``. Without ``data_noise``, an
-        ``AmbiguousRankWarning`` says when ``input_noise`` is below the median
+        with ``n_jacobian_points=0``. With ``output='codes'`` and no
+        ``data_noise``, an ``AmbiguousRankWarning`` says when ``input_noise`` is
+        below the median
         distance between the training points: the network then fits its few
         noisy copies of each point, and the reading may under-count.
     input_mean_, target_mean_ : ndarray
@@ -342,10 +343,11 @@ random_state, verbose, n_init, n_threads
 
     def _diagnose(self, X, rng, rank_tol=None, rank_gap=None, weight=None):
         report = super()._diagnose(X, rng, rank_tol, rank_gap, weight)
-        if self.input_noise and not self.data_noise \
+        # read for the local dimension (codes), not for a denoiser (data_noise, or a
+        # reconstruction output); on every training row of a fit (not one
+        # partial_fit call's), since a subsample's points lie further apart
+        if self.input_noise and not self.data_noise and self.output == "codes" \
                 and getattr(self, "_stepper", None) is None:
-            # on every training row (a fit's: not one partial_fit call's), since a
-            # subsample's points lie further apart
             report.input_spacing = _median_spacing(X if weight is None else X[weight > 0])
         return report
 

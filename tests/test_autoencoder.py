@@ -171,8 +171,9 @@ def test_noise_below_the_spacing_of_the_samples_is_said():
     t = rng.uniform(0, 3, 300)
     curve = np.column_stack([np.cos(t), np.sin(t), t / 3])
     assert not _sparse_warnings(curve, input_noise=0.2)[1]
-    # a denoiser of noisy data reads its local dimension without the check
+    # a denoiser (of noisy data, or returning reconstructions) is not warned
     assert not _sparse_warnings(box, input_noise=0.2, data_noise=0.2)[1]
+    assert not _sparse_warnings(box, input_noise=0.2, output="reconstruction")[1]
 
 
 def test_passing_the_linear_span_is_said():
