@@ -1012,7 +1012,7 @@ def local_dimension(spectra, *, threshold=0.5):
     >>> local_dimension([[1.02, 0.91, 0.08], [0.97, 0.35, 0.02]]).tolist()
     [2, 1]
     """
-    spectra = check_array(np.atleast_2d(np.asarray(spectra, dtype=np.float64)),
+    spectra = check_array(np.atleast_2d(np.asarray(_detached(spectra), dtype=np.float64)),
                           ensure_min_samples=0, ensure_min_features=0,
                           input_name="spectra")
     return (spectra > threshold).sum(axis=1)

@@ -768,3 +768,6 @@ def test_complex_weights_and_stacked_spectra_are_refused():
     for read in (D.effective_rank, D.read_rank):
         with pytest.raises(ValueError, match="one spectrum"):
             read([[1.0, 0.5], [0.2, 0.1]])
+    # spectra in a tensor that requires grad are read by value, as elsewhere
+    spectra = torch.tensor([[1.0, 0.9, 0.1]], requires_grad=True)
+    assert D.local_dimension(spectra).tolist() == [2]
