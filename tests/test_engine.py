@@ -387,3 +387,36 @@ def test_a_weighted_minibatch_loss_curve_is_the_weighted_objective():
                 solver="sgd", learning_rate_init=0.0, momentum=0.0, batch_size=1,
                 max_iter=1, sample_weight=W)
     assert res.loss_curve[0] == pytest.approx(expected, rel=1e-5)
+
+
+def _lbfgs_state_of_one(moved):
+    """A one-network L-BFGS phase state whose ``_after`` can be driven by hand."""
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(result=SimpleNamespace(stop_reason=None),
+                          guard=SimpleNamespace(sane=lambda v: True),
+                          reads_module=False, record=lambda v: False)
+    state = object.__new__(_engine._LBFGSState)
+    state.runs, state.active, state.prev = [run], [True], [1.0]
+    state.stalls, state.moved = [0], [moved]
+    state.x = state.good = torch.zeros(1, 2)
+    return state, run
+
+
+def test_lbfgs_restarts_once_and_stops_at_the_second_failure_in_a_row():
+    """A failed line search restarts the memory; only a second failure in a row
+    (no progress from steepest descent either) ends the phase."""
+    state, run = _lbfgs_state_of_one(moved=True)
+    assert state._after(0, "no_progress", 1.0) is True  # restart, not the end
+    assert state.active == [True] and run.result.stop_reason is None
+    assert state._after(0, "ok", 0.5) is False  # progress: the count starts again
+    assert state._after(0, "no_progress", 0.5) is True and state.active == [True]
+    assert state._after(0, "ok", 0.6) is True  # accepted, but no decrease: a failure
+    assert state.active == [False] and run.result.stop_reason == "converged"
+
+
+def test_lbfgs_that_never_moved_ends_stalled_not_converged():
+    state, run = _lbfgs_state_of_one(moved=False)
+    state._after(0, "no_progress", 1.0)
+    state._after(0, "no_progress", 1.0)
+    assert state.active == [False] and run.result.stop_reason == "stalled"
