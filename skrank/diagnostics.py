@@ -924,7 +924,18 @@ def jacobian_spectra(model, X, *, chunk_size=256):
     Returns
     -------
     spectra : ndarray of shape (n_points, min(n_outputs, n_features))
-        The singular values of ``Jf(x)`` at each point, largest first.
+        The singular values of ``Jf(x)`` at each point, largest first (no
+        columns for a network without outputs: its Jacobians have rank 0).
+
+    Raises
+    ------
+    TypeError
+        If the network's output is not a tensor (an ``nn.LSTM`` returns a tuple).
+    ValueError
+        If the output is not one row per point, or a point's row depends on the
+        other points (a recurrent layer reading ``X`` as one sequence): no
+        Jacobian per point then. Also when ``X`` is empty and the network fails
+        on an empty batch.
 
     Examples
     --------
@@ -964,7 +975,13 @@ def jacobian_rank(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     Returns
     -------
     rank : int
-        The largest effective rank of the Jacobians (0 when ``X`` is empty).
+        The largest effective rank of the Jacobians (0 when ``X`` is empty or
+        the network has no outputs).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`jacobian_spectra`, for a network without a Jacobian per point.
 
     Examples
     --------
@@ -1091,20 +1108,83 @@ def _jacobian_svdvals(fn, x, chunk_size):
         # a fresh tensor with autograd on, even under the caller's inference_mode
         with torch.inference_mode(False), torch.enable_grad():
             v = x[start:start + chunk_size].clone().requires_grad_(True)
-            out = fn(v).reshape(v.shape[0], -1)
+            out = _point_outputs(fn, v)
             rows = [torch.zeros_like(v)] * out.shape[1]
             if out.requires_grad:   # else the output does not depend on the input
                 rows = [_input_gradient(out[:, j], v) for j in range(out.shape[1])]
-        blocks.append(torch.stack(rows, dim=1).reshape(v.shape[0], out.shape[1], -1))
+        # no output features: each Jacobian is (0, n_features), of rank 0
+        blocks.append(torch.stack(rows, dim=1) if rows
+                      else v.new_zeros(v.shape[0], 0, v.shape[1]))
     if not blocks:
         # no points: no rows, but the documented columns
-        with torch.no_grad():
-            out = fn(x[:0])
-        return np.zeros((0, min(x.shape[1], out.shape[-1] if out.ndim > 1 else 1)))
+        return np.zeros((0, min(x.shape[1], _n_outputs(fn, x))))
     J = torch.cat(blocks).detach().to(torch.float64)
     if not torch.isfinite(J).all():
         raise _overflow()
     return torch.linalg.svdvals(J).cpu().numpy()
+
+
+def _point_outputs(fn, v):
+    """``fn(v)`` as one row of outputs per point, refused (rather than misread)
+    when it is not one: a tuple (an ``nn.LSTM``'s), or rows that depend on
+    other rows (an ``nn.LSTM`` reads a 2-D input as one sequence)."""
+    out = _tensor_output(fn(v))
+    if out.ndim == 0 or out.shape[0] != v.shape[0]:
+        raise ValueError(
+            f"The network maps {v.shape[0]} points to an output of shape "
+            f"{tuple(out.shape)}, not one row per point; jacobian_spectra needs "
+            "f(X)[i] to be f(X[i])."
+        )
+    with torch.no_grad():
+        ends = [(fn(v[:1]), out[:1]), (fn(v[-1:]), out[-1:])]
+    if not all(_alike(alone, together.detach()) for alone, together in ends):
+        raise ValueError(
+            "The network's output at a point depends on the other points of the "
+            "batch (a recurrent layer reading X as one sequence, batch statistics), "
+            "so it has no Jacobian per point: jacobian_spectra reads networks that "
+            "map each row of X on its own."
+        )
+    return out.reshape(v.shape[0], -1)
+
+
+def _alike(alone, together):
+    """Whether a point's output alone matches its output in the batch. Loose (1%
+    of the output scale): a batch of one may run other kernels (TF32 on a GPU),
+    while a recurrent layer's coupling moves outputs by far more."""
+    if not isinstance(alone, torch.Tensor) or alone.shape != together.shape:
+        return False
+    if not together.is_floating_point():
+        return torch.equal(alone, together)
+    scale = max(1.0, float(together.abs().max())) if together.numel() else 1.0
+    tol = max(1e-2, float(torch.finfo(together.dtype).eps) ** 0.5) * scale
+    return torch.allclose(alone.to(together.dtype), together, rtol=0, atol=tol,
+                          equal_nan=True)
+
+
+def _tensor_output(out):
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(
+            "jacobian_spectra differentiates the network's output, which must be a "
+            f"tensor of shape (n_points, n_outputs); got a {type(out).__name__} (an "
+            "nn.LSTM returns (output, (h, c))). Wrap the network in a module whose "
+            "forward returns one tensor."
+        )
+    return out
+
+
+def _n_outputs(fn, x):
+    """How many output features ``fn`` has, read on no point."""
+    with torch.no_grad():
+        try:
+            out = fn(x[:0])
+        except Exception as exc:  # an nn.LSTM refuses an empty sequence
+            raise ValueError(
+                f"The network fails on an empty batch ({exc}), so jacobian_spectra "
+                "cannot tell its number of outputs without a point; pass at least "
+                "one row of X."
+            ) from exc
+    out = _tensor_output(out)
+    return out.shape[-1] if out.ndim > 1 else 1
 
 
 def _input_gradient(output, v):
@@ -1230,6 +1310,12 @@ def nonlinearity_impact(model, X, *, outputs=None):
         representations are the residual stream, which no activation touches:
         zeros, one per stream position (``depth + 1``).
 
+    Raises
+    ------
+    ValueError
+        If an activation changes the width (``nn.GLU`` halves it): its output
+        cannot be compared with its input entry by entry.
+
     Examples
     --------
     >>> import torch
@@ -1241,7 +1327,16 @@ def nonlinearity_impact(model, X, *, outputs=None):
     """
     pre, post = outputs if outputs is not None else layer_outputs(model, X)
     out = []
-    for z, a in zip(pre, post):
+    for layer, (z, a) in enumerate(zip(pre, post), start=1):
+        if z.shape != a.shape:
+            raise ValueError(
+                f"nonlinearity_impact compares hidden layer {layer}'s pre-activation "
+                f"with its activation entry by entry, but the activation changes the "
+                f"width from {z.shape[1]} to {a.shape[1]} (as nn.GLU does), where "
+                "that ratio is undefined. Use activations that keep the width; the "
+                "readings that do not compare them (layer_spectra, bottleneck, "
+                "jacobian_spectra) still read this network."
+            )
         denom = torch.linalg.norm(z)
         out.append(float(torch.linalg.norm(z - a) / denom) if denom > 0 else 0.0)
     return np.array(out)

@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from .diagnostics import _check_finite
+
 __all__ = ["DepthSweepDisplay", "SpectraDisplay"]
 
 
@@ -85,7 +87,8 @@ class SpectraDisplay:
     Parameters
     ----------
     spectra : list of array-like
-        One 1-D array of singular values per row, in decreasing order.
+        One 1-D array of finite singular values per row, in decreasing order (a
+        ``ValueError`` names a row holding NaN or infinity).
     kind : {'weights', 'representations', 'jacobian'}, default='weights'
         What the rows are; sets the x label ("layer", "hidden layer" or
         "sample point") and the title.
@@ -134,8 +137,10 @@ class SpectraDisplay:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
         if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):
             raise ValueError(f"n_values must be an integer >= 1 or None, got {n_values!r}.")
-        self.spectra = [np.sort(np.abs(np.asarray(s, dtype=float)).ravel())[::-1]
-                        for s in spectra]
+        # a NaN would be drawn as a gap, and sorted out of its rank, without a word
+        self.spectra = [np.sort(np.abs(_check_finite(
+            np.asarray(s, dtype=float), f"spectra[{i}] (row {i + 1})")).ravel())[::-1]
+            for i, s in enumerate(spectra)]
         self.kind = kind
         self.n_values = n_values
         self.rank_tol = rank_tol
@@ -179,7 +184,8 @@ class SpectraDisplay:
             If the fitted ``estimator`` has no such spectra (not a skrank network).
         ValueError
             If ``kind`` is unknown or ``n_values`` below 1, or ``estimator`` is a
-            selector fitted with ``refit=False`` (it has no network to plot).
+            selector fitted with ``refit=False`` (it has no network to plot), or
+            a spectrum holds NaN or infinity.
         """
         est, attr, layer, rank = _spectra_source(estimator, kind)
         disp = cls(getattr(est, attr), kind=kind, n_values=n_values,

@@ -771,3 +771,56 @@ def test_complex_weights_and_stacked_spectra_are_refused():
     # spectra in a tensor that requires grad are read by value, as elsewhere
     spectra = torch.tensor([[1.0, 0.9, 0.1]], requires_grad=True)
     assert D.local_dimension(spectra).tolist() == [2]
+
+
+def test_an_activation_that_changes_the_width_is_a_clear_error():
+    # nn.GLU halves the width: Z~ - Z raised torch's own size-mismatch error
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.GLU(), torch.nn.Linear(8, 2))
+    X = torch.randn(20, 4)
+    for reading in (D.nonlinearity_impact, D.diagnose):
+        with pytest.raises(ValueError, match="changes the width from 16 to 8"):
+            reading(net, X)
+    # the readings that do not compare a layer with its activation still read it
+    assert D.bottleneck(net, X).rank == 4
+    assert D.jacobian_rank(net, X) == 2
+
+
+class _LSTMOver(torch.nn.Module):
+    """An LSTM over a 2-D input, which it reads as one sequence (rows coupled),
+    returning its output tensor or, with ``raw``, its (output, (h, c)) tuple."""
+
+    def __init__(self, raw=False):
+        super().__init__()
+        self.lstm, self.raw = torch.nn.LSTM(4, 3), raw
+
+    def forward(self, x):
+        out = self.lstm(x)
+        return out if self.raw else out[0]
+
+
+@pytest.mark.parametrize("reading", [D.jacobian_spectra, D.jacobian_rank])
+def test_a_network_without_a_jacobian_per_point_is_a_clear_error(reading):
+    torch.manual_seed(0)
+    X = torch.randn(6, 4)
+    with pytest.raises(TypeError, match="got a tuple"):
+        reading(_LSTMOver(raw=True), X)
+    # each row's output depends on the rows before it: per-row Jacobians of the
+    # summed outputs were silently wrong
+    with pytest.raises(ValueError, match="depends on the other points"):
+        reading(_LSTMOver(), X)
+    with pytest.raises(ValueError, match="fails on an empty batch"):
+        reading(_LSTMOver(), X[:0])
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_a_network_with_no_output_has_jacobians_of_rank_zero():
+    # torch.stack of no output rows raised torch's own error
+    X = torch.randn(5, 4)
+    for net in (torch.nn.Linear(4, 0),
+                torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(),
+                                    torch.nn.Linear(3, 0))):
+        assert D.jacobian_spectra(net, X).shape == (5, 0)
+        assert D.jacobian_spectra(net, X[:0]).shape == (0, 0)
+        # an empty spectrum reads as rank 0 by the library's rule
+        assert D.jacobian_rank(net, X) == D.read_rank([]).rank == 0

@@ -320,3 +320,17 @@ def test_depth_sweep_needs_one_value_per_depth(kw):
     with pytest.raises(ValueError, match="one value per depth"):
         DepthSweepDisplay(**args).plot()
     plt.close("all")
+
+
+@pytest.mark.parametrize("kind", ["weights", "jacobian"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_spectra_that_are_not_finite_are_a_clear_error(kind, bad):
+    # a NaN was drawn as a silent gap (and sorted to the top of its row)
+    spectra = [np.array([1.0, 0.5]), np.array([2.0, bad, 0.1])]
+    with pytest.raises(ValueError, match=r"spectra\[1\] \(row 2\) contains NaN or infinity"):
+        SpectraDisplay(spectra, kind=kind).plot()
+    est = _fitted()
+    est.jacobian_spectra_[1, 2] = bad
+    est.layer_spectra_[1][2] = bad
+    with pytest.raises(ValueError, match="row 2"):
+        SpectraDisplay.from_estimator(est, kind=kind)
