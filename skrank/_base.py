@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -516,6 +517,10 @@ class _DeepL2Base(BaseEstimator):
 
     # ---- what a subclass may add ------------------------------------------------
     def _validate_fit_data(self, X, y, reset=True):
+        if sp.issparse(y):
+            # multi_output validation lets a sparse y through, to fail in numpy
+            raise TypeError("A sparse y was passed, but dense targets are required: "
+                            "use y.toarray().")
         return validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=[np.float64, np.float32], reset=reset)
 

@@ -711,7 +711,6 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """
         return self._check_refit().decision_function(X)
 
-    @available_if(_estimator_has("transform"))
     def transform(self, X):
         """Transform with ``best_estimator_``: the chosen network's bottleneck coordinates.
 
@@ -754,7 +753,6 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """
         return self._check_refit().get_feature_names_out(input_features)
 
-    @available_if(_estimator_has("transform"))
     def fit_transform(self, X, y=None, **params):
         """Fit, then :meth:`transform` ``X``.
 
@@ -806,3 +804,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         tags.input_tags = sub.input_tags
         return tags
 
+
+# TransformerMixin's set_output wraps transform and fit_transform when the class is
+# created, and wrapping an available_if method drops its check: around a classifier
+# hasattr(selector, "transform") was True, so Pipeline and ColumnTransformer took the
+# selector for a transformer and failed at the call. The check goes on the wrappers.
+for _name in ("transform", "fit_transform"):
+    setattr(RankAwareDepthSelector, _name, available_if(_estimator_has("transform"))(
+        getattr(RankAwareDepthSelector, _name)))
+del _name

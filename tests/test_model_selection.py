@@ -413,3 +413,16 @@ def test_the_selector_takes_a_scalar_weight_and_rejects_a_short_one():
     assert sel.best_depth_ == 2
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         _tiny_selector().fit(X, y, sample_weight=np.ones(7))
+
+
+def test_a_selector_around_a_classifier_has_no_transform():
+    """scikit-learn's composites ask hasattr(step, "transform"); set_output's
+    wrapping of the methods once dropped their availability check."""
+    X = np.random.RandomState(0).randn(40, 3)
+    y = (X[:, 0] > 0).astype(int)
+    sel = RankAwareDepthSelector(DeepL2Classifier(**FAST), depths=[2, 3], cv=2)
+    assert not hasattr(sel, "transform") and not hasattr(sel, "fit_transform")
+    sel.fit(X, y)
+    assert not hasattr(sel, "transform") and not hasattr(sel, "fit_transform")
+    ae = RankAwareDepthSelector(BottleneckAutoencoder(**FAST), depths=[2, 3], cv=2)
+    assert hasattr(ae, "transform") and hasattr(ae, "fit_transform")

@@ -124,6 +124,9 @@ def test_messages_name_the_problem(est):
         fit(bad)
     with pytest.raises(TypeError, match="[Ss]parse"):
         fit(sp.csr_matrix(X))
+    if y is not None and y.dtype.kind == "f":  # multi-output validation passes it on
+        with pytest.raises(TypeError, match="[Ss]parse"):
+            est.fit(X, sp.csr_matrix(y))
     with pytest.raises(ValueError, match="[Cc]omplex"):
         fit(X + 1j)
     # huge units are normalized away at fit (one meaning of alpha in any units) ...
