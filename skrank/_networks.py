@@ -68,6 +68,22 @@ def _kaiming_(weight, gain, generator):
     weight.normal_(0.0, gain / math.sqrt(weight.shape[1]), generator=generator)
 
 
+def _linear(n_in, n_out, **kwargs):
+    """An ``nn.Linear`` that torch does not initialize: its init draws from the global
+    generator, so a seeded fit would move the user's next ``torch.rand``; the
+    network's ``reset_parameters`` draws every parameter anyway."""
+    device = kwargs.pop("device", None)
+    device = torch.get_default_device() if device is None else device
+    return nn.utils.skip_init(nn.Linear, n_in, n_out, device=device, **kwargs)
+
+
+def _own_generator(generator, param):
+    """``generator``, or a fixed one on ``param``'s device (never the global one)."""
+    if generator is not None:
+        return generator
+    return torch.Generator(device="cpu" if param.device.type == "meta" else param.device)
+
+
 def _projector(a, free_bias, rtol, weight=None):
     """The identity on the span of the rows of ``a`` (centered if ``free_bias``),
     as ``(P, offset)`` with ``P a + offset = a`` for every row. Row weights act as
@@ -134,12 +150,14 @@ class FullyConnectedNet(Network):
     ``depth`` is the number of weight matrices ``L``; all hidden layers have
     ``width`` units; the output layer has no activation. The cost is
     ``c sum_l ||W_l||^2`` (plus the biases when ``penalize_bias``), with
-    ``c = 1 / L`` (``penalty_scaling='depth'``, the papers') or 1.
+    ``c = 1 / L`` (``penalty_scaling='depth'``, the papers') or 1. The initial
+    parameters are drawn from ``generator`` (default: a fixed one; never torch's
+    global generator, which a seeded fit must leave where the user's code had it).
     """
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, activation="relu",
                  negative_slope=0.01, bias=True, penalty_scaling="depth",
-                 penalize_bias=True, dtype=torch.float32, device=None):
+                 penalize_bias=True, dtype=torch.float32, device=None, generator=None):
         super().__init__()
         self.depth = depth
         self.activation = activation
@@ -149,9 +167,9 @@ class FullyConnectedNet(Network):
         self._sigma = ACTIVATIONS[activation]
         sizes = [n_inputs] + [width] * (depth - 1) + [n_outputs]
         self.layers = nn.ModuleList(
-            nn.Linear(sizes[i], sizes[i + 1], bias=bias, dtype=dtype, device=device)
+            _linear(sizes[i], sizes[i + 1], bias=bias, dtype=dtype, device=device)
             for i in range(depth))
-        self.reset_parameters()
+        self.reset_parameters(_own_generator(generator, self.layers[0].weight))
 
     def architecture(self):
         first = self.layers[0]
@@ -270,14 +288,15 @@ class ResidualNet(Network):
     ``f_u(z) = W_u z + b_u``. The hidden representations are the residual stream
     ``s_0 = f_e(x)``, ``s_l = s_{l-1} + f_l(s_{l-1})``. The cost (biases free) is
     ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + c sum ||W_block||^2`` with ``c = lam L``
-    (``block_depth=1``) or ``lam / 2``.
+    (``block_depth=1``) or ``lam / 2``. The initial parameters are drawn as
+    :class:`FullyConnectedNet`'s, from ``generator``.
     """
 
     penalty_keys = ("lam",)
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, block_depth=1,
                  activation="relu", negative_slope=0.01, lam=1.0, dtype=torch.float32,
-                 device=None):
+                 device=None, generator=None):
         super().__init__()
         self.depth = depth
         self.block_depth = block_depth
@@ -286,12 +305,12 @@ class ResidualNet(Network):
         self.lam = lam
         self._sigma = ACTIVATIONS[activation]
         kw = dict(dtype=dtype, device=device)
-        self.embed = nn.Linear(n_inputs, width, **kw)
+        self.embed = _linear(n_inputs, width, **kw)
         self.blocks = nn.ModuleList(
-            nn.ModuleList(nn.Linear(width, width, **kw) for _ in range(block_depth))
+            nn.ModuleList(_linear(width, width, **kw) for _ in range(block_depth))
             for _ in range(depth))
-        self.unembed = nn.Linear(width, n_outputs, **kw)
-        self.reset_parameters()
+        self.unembed = _linear(width, n_outputs, **kw)
+        self.reset_parameters(_own_generator(generator, self.embed.weight))
 
     def architecture(self):
         return {"n_inputs": self.embed.in_features, "n_outputs": self.unembed.out_features,

@@ -20,7 +20,7 @@ from skrank import (
 )
 from skrank import diagnostics as _diag
 
-from ._estimators import small
+from ._estimators import all_estimators, data_for, outputs, small
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +324,20 @@ def test_partial_fit_reads_its_bottleneck_with_the_weights(data):
         a = DeepL2Regressor(**kw).partial_fit(X, y, sample_weight=w)
         b = DeepL2Regressor(**kw).partial_fit(np.repeat(X, w, 0), np.repeat(y, w, 0))
     np.testing.assert_allclose(a.bottleneck_mean_, b.bottleneck_mean_, atol=1e-8)
+
+
+@pytest.mark.parametrize("est", all_estimators(), ids=lambda e: type(e).__name__)
+def test_a_fit_leaves_torchs_global_generator_alone(est):
+    """Networks draw from the estimator's seeded generator only: torch's default
+    init of nn.Linear once moved the user's next torch.rand after any fit."""
+    import torch
+
+    X, y = data_for(est)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y) if y is not None else est.fit(X)
+    outputs(est, X)
+    assert torch.equal(torch.rand(3), expected)
