@@ -564,6 +564,12 @@ def save(estimator, path, *, key=None):
     state (no pickle) and loaded as a RandomState in that same state; unlike
     pickle, one instance shared by several estimators comes back as copies.
 
+    The state of ``partial_fit``'s optimizer (Adam's moment estimates, SGD's
+    momentum, the mini-batch stream) is not saved: ``partial_fit`` on a loaded
+    estimator goes on from the saved network with a fresh optimizer, so its
+    steps differ from those the original would take (a pickle keeps the
+    optimizer). ``fit`` is unaffected: it starts its optimizer afresh anyway.
+
     Examples
     --------
     >>> import tempfile, os, numpy as np
