@@ -109,6 +109,33 @@ def _checked_weight(sample_weight, X):
     return w / w.mean()
 
 
+#: Target columns whose spreads differ by this factor or more are said to: the
+#: smaller ones then weigh 1e-4 or less of the squared error, per unit of spread.
+OUTPUT_SPREAD_RATIO = 100.0
+
+
+def _warn_if_outputs_unbalanced(Y, weight=None):
+    """Say when the targets' columns differ greatly in spread. The squared error
+    (and so the fit and the rank) weighs each column by its variance: one column
+    in units 1000 times larger made a rank-2 teacher read rank 1, with the other
+    columns' held-out R^2 between -0.09 and 0.76, and no other sign of it."""
+    if Y.ndim < 2 or Y.shape[1] < 2 or Y.shape[0] < 2:
+        return
+    spread = np.sqrt(np.cov(Y, rowvar=False, aweights=weight).diagonal()) \
+        if weight is not None else Y.std(0)
+    varying = spread[spread > 0]
+    if len(varying) < 2 or varying.max() < OUTPUT_SPREAD_RATIO * varying.min():
+        return
+    warn_user(
+        f"The target columns' spreads differ by a factor of "
+        f"{varying.max() / varying.min():.3g} (standard deviations {varying.min():.3g} "
+        f"to {varying.max():.3g}): the squared error weighs each column by its "
+        "variance, so the small columns barely count in the fit or in the rank "
+        "readings. If every output matters alike, standardize y (for example "
+        "TransformedTargetRegressor(regressor, transformer=StandardScaler())).",
+        UserWarning)
+
+
 def warm_deeper(previous, estimator, X, *, rtol):
     """Start ``estimator`` (an unfitted, deeper clone) from ``previous``'s network.
 
@@ -904,6 +931,7 @@ class _DeepL2Base(BaseEstimator):
         self._check_representable(Xn, "X", why)
         if kind == "real":
             self._check_representable(Yn, "y", why)
+            _warn_if_outputs_unbalanced(Y, weight)
         return np.ascontiguousarray(Xn), np.ascontiguousarray(Yn)
 
     def _scale_inputs(self, X):

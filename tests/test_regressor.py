@@ -315,3 +315,26 @@ def test_n_components_is_checked_against_the_rows_the_bottleneck_is_read_on():
                         max_iter=2).fit(np.vstack([X] * 3), np.tile(y, 3))
     with pytest.raises(ValueError, match="n_diagnostic_samples"):
         DeepL2Regressor(n_diagnostic_samples=1).fit(X, y)
+
+
+def _spread_warnings(Y, **fit_kw):
+    X = np.random.RandomState(0).randn(len(Y), 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DeepL2Regressor(**small(max_iter=3)).fit(X, Y, **fit_kw)
+    return [str(w.message) for w in caught if "spreads differ" in str(w.message)]
+
+
+def test_target_columns_of_very_different_spread_are_said():
+    # one scale per array keeps the geometry, so the squared error weighs each
+    # column by its variance: a column in units 1000x larger made a held-out rank-2
+    # teacher read rank 1 with no other sign
+    rng = np.random.RandomState(1)
+    Y = rng.randn(50, 3) * [1.0, 1000.0, 3.0]
+    said = _spread_warnings(Y)
+    assert len(said) == 1 and "StandardScaler" in said[0]
+    assert len(_spread_warnings(Y, sample_weight=rng.rand(50) + 0.5)) == 1
+    # within a factor 100, a constant column, one output: no word
+    assert not _spread_warnings(Y * [1.0, 0.05, 1.0])
+    assert not _spread_warnings(np.c_[Y[:, :1], np.full(50, 7.0)])
+    assert not _spread_warnings(Y[:, 1])
