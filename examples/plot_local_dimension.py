@@ -13,9 +13,10 @@ the training points (``local_dimension_``).
 
 The network projects only if projecting pays more than the penalty costs: the
 gain grows with the noise variance, the projection's penalty does not depend on
-it. So the documented setting for standardized inputs is ``input_noise=0.2``
-(smaller than the distance between the turns of a rolled sheet) with a small
-``alpha=0.001``; at the default ``alpha`` the penalty wins and the Jacobian
+it. So the documented setting for standardized inputs is ``input_noise='auto'``
+(the spacing of the samples, at least 0.2: smaller than the distance between the
+turns of a rolled sheet, larger than the distance between neighbouring samples)
+with a small ``alpha=0.001``; at the default ``alpha`` the penalty wins and the Jacobian
 stays near the identity.
 
 We read a curve, a rolled sheet and a sphere cap in R^3
@@ -44,7 +45,7 @@ for kind in ("curve", "swiss_roll", "sphere"):
     with warnings.catch_warnings():
         # the bottleneck rank is the span here, and says so; not the point of this page
         warnings.simplefilter("ignore", AmbiguousRankWarning)
-        dae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001, random_state=0).fit(X)
+        dae = BottleneckAutoencoder(input_noise="auto", alpha=0.001, random_state=0).fit(X)
     per_point = dae.local_dimension(X)
     results.append((kind, X, dim, dae, per_point))
     share = np.mean(per_point == dim)

@@ -143,7 +143,7 @@ def _sparse_warnings(X, **kw):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ae = BottleneckAutoencoder(**{**FAST, "max_iter": 5, **kw}).fit(X)
-    return ae, [w for w in caught if "may under-count" in str(w.message)]
+    return ae, [w for w in caught if "local_dimension_ may" in str(w.message)]
 
 
 def test_noise_below_the_spacing_of_the_samples_is_said():
@@ -174,6 +174,50 @@ def test_noise_below_the_spacing_of_the_samples_is_said():
     # a denoiser (of noisy data, or returning reconstructions) is not warned
     assert not _sparse_warnings(box, input_noise=0.2, data_noise=0.2)[1]
     assert not _sparse_warnings(box, input_noise=0.2, output="reconstruction")[1]
+
+
+def test_auto_noise_is_the_spacing_of_the_samples_at_least_0_2_in_any_units():
+    from skrank.autoencoder import _median_spacing
+
+    rng = np.random.default_rng(0)
+    box = rng.uniform(-1.7, 1.7, (150, 3)) @ np.linalg.qr(rng.standard_normal((5, 3)))[0].T
+    ae, said = _sparse_warnings(box, input_noise="auto")
+    spacing = _median_spacing((box - ae.input_mean_) / ae.input_scale_)
+    assert spacing > 0.2 and ae.input_noise_ == pytest.approx(spacing * ae.input_scale_)
+    # raised above 0.2: the reading is at the sparse limit, and says so
+    assert len(said) == 1 and "raised the noise" in str(said[0].message)
+    big, said = _sparse_warnings(100 * box, input_noise="auto")
+    assert big.input_noise_ == pytest.approx(100 * ae.input_noise_) and len(said) == 1
+    # dense samples (a curve): the documented 0.2 of the normalized units, no word
+    t = rng.uniform(0, 3, 300)
+    curve = 5 * np.column_stack([np.cos(t), np.sin(t), t / 3])
+    ae, said = _sparse_warnings(curve, input_noise="auto")
+    assert ae.input_noise_ == pytest.approx(0.2 * ae.input_scale_) and not said
+    # one partial_fit call's rows are sparser than the data: 0.2 there
+    ae = BottleneckAutoencoder(**{**FAST, "solver": "adam"}, input_noise="auto")
+    assert ae.partial_fit(box).input_noise_ == pytest.approx(0.2 * ae.input_scale_)
+    assert _sparse_warnings(box, input_noise=0.3)[0].input_noise_ == 0.3
+    assert BottleneckAutoencoder(**FAST).fit(box).input_noise_ == 0.0
+
+
+@pytest.mark.slow
+def test_auto_noise_reads_a_sparse_3_sphere_where_0_2_under_counts():
+    # the unit 3-sphere in R^4, 600 points, standardized (spacing 0.35): read 2 at
+    # 0.2, 3 at 'auto' (70% of the points). Not a sure thing: on scikit-dimension's
+    # manifolds of dimension 3-4 at n=600, 10 of 14 right at 'auto' against 3 of 14
+    # at 0.2; of three generators of ours this is the one 'auto' read right (a
+    # solid 3-cube in R^5 and this sphere rotated into R^6 read 2 at both)
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.random.default_rng(11).standard_normal((600, 4))
+    X = StandardScaler().fit_transform(x / np.linalg.norm(x, axis=1, keepdims=True))
+    dims = {}
+    for noise in (0.2, "auto"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ae = BottleneckAutoencoder(input_noise=noise, alpha=0.001, random_state=0).fit(X)
+        dims[noise] = ae.local_dimension_
+    assert dims == {0.2: 2, "auto": 3}
 
 
 def test_passing_the_linear_span_is_said():
@@ -255,7 +299,7 @@ def test_local_dimension_of_a_closed_curve_and_a_sphere(seed):
     x = rng.standard_normal((600, 3))
     sphere = StandardScaler().fit_transform(x / np.linalg.norm(x, axis=1, keepdims=True))
     for X, d in ((knot, 1), (sphere, 2)):
-        ae = BottleneckAutoencoder(input_noise=0.2, alpha=0.001, random_state=seed).fit(X)
+        ae = BottleneckAutoencoder(input_noise="auto", alpha=0.001, random_state=seed).fit(X)
         assert ae.local_dimension_ == d
         # a majority, as the median over the Jacobian points says (60-95% measured)
         assert np.mean(ae.local_dimension(X[:100]) == d) > 0.5
