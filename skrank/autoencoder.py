@@ -361,8 +361,9 @@ random_state, verbose, n_init, n_threads
         the data's, so 'auto' is ``AUTO_NOISE`` there.
         """
         if self.input_noise != "auto":
-            sigma = self.input_noise / self.input_scale_
-        elif getattr(self, "_stepper", None) is not None:
+            self.input_noise_ = float(self.input_noise)  # as given, not via the scale
+            return self.input_noise / self.input_scale_
+        if getattr(self, "_stepper", None) is not None:
             sigma = AUTO_NOISE
         else:
             spacing = _median_spacing(X if W is None else X[W > 0])

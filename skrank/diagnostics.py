@@ -1129,6 +1129,8 @@ def _point_outputs(fn, v):
     when it is not one: a tuple (an ``nn.LSTM``'s), or rows that depend on
     other rows (an ``nn.LSTM`` reads a 2-D input as one sequence)."""
     out = _tensor_output(fn(v))
+    if out.ndim == 0 and v.shape[0] == 1:
+        out = out.reshape(1)  # a network that squeezes its output, on one point
     if out.ndim == 0 or out.shape[0] != v.shape[0]:
         raise ValueError(
             f"The network maps {v.shape[0]} points to an output of shape "
@@ -1151,7 +1153,12 @@ def _alike(alone, together):
     """Whether a point's output alone matches its output in the batch. Loose (1%
     of the output scale): a batch of one may run other kernels (TF32 on a GPU),
     while a recurrent layer's coupling moves outputs by far more."""
-    if not isinstance(alone, torch.Tensor) or alone.shape != together.shape:
+    if not isinstance(alone, torch.Tensor):
+        return False
+    # one point's outputs, whatever its batch's shape (a squeezed batch of one is
+    # a scalar)
+    alone, together = alone.reshape(-1), together.reshape(-1)
+    if alone.shape != together.shape:
         return False
     if not together.is_floating_point():
         return torch.equal(alone, together)

@@ -197,6 +197,11 @@ def test_auto_noise_is_the_spacing_of_the_samples_at_least_0_2_in_any_units():
     ae = BottleneckAutoencoder(**{**FAST, "solver": "adam"}, input_noise="auto")
     assert ae.partial_fit(box).input_noise_ == pytest.approx(0.2 * ae.input_scale_)
     assert _sparse_warnings(box, input_noise=0.3)[0].input_noise_ == 0.3
+    # a number is kept as given (0.1 / s * s is not 0.1 for this s)
+    ae = BottleneckAutoencoder(input_noise=0.1)
+    ae.input_scale_ = 2.5766571301381935
+    ae._noise_level(box, None)
+    assert ae.input_noise_ == 0.1
     assert BottleneckAutoencoder(**FAST).fit(box).input_noise_ == 0.0
 
 

@@ -824,3 +824,18 @@ def test_a_network_with_no_output_has_jacobians_of_rank_zero():
         assert D.jacobian_spectra(net, X[:0]).shape == (0, 0)
         # an empty spectrum reads as rank 0 by the library's rule
         assert D.jacobian_rank(net, X) == D.read_rank([]).rank == 0
+
+
+def test_a_network_that_squeezes_its_output_has_a_jacobian_per_point():
+    # one output squeezed away: a batch of one gives a scalar, the batch a vector;
+    # the per-point check once took that for rows depending on each other
+    class Squeeze(torch.nn.Module):
+        def forward(self, x):
+            return x.squeeze()
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                              torch.nn.Linear(4, 1), Squeeze())
+    for n in (10, 1, 257):  # 257: a last chunk of one point
+        assert D.jacobian_spectra(net, torch.randn(n, 3)).shape == (n, 1)
+    assert D.jacobian_rank(net, torch.randn(10, 3)) == 1

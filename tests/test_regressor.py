@@ -334,7 +334,12 @@ def test_target_columns_of_very_different_spread_are_said():
     said = _spread_warnings(Y)
     assert len(said) == 1 and "StandardScaler" in said[0]
     assert len(_spread_warnings(Y, sample_weight=rng.rand(50) + 0.5)) == 1
-    # within a factor 100, a constant column, one output: no word
+    # within a factor 100, a constant column, one output, huge but balanced
+    # columns (their squares overflow), one weighted row: no word, no numpy warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert not _spread_warnings(Y[:, [0, 2]] * 1e160)
+        assert not _spread_warnings(Y, sample_weight=np.r_[1.0, np.zeros(49)])
     assert not _spread_warnings(Y * [1.0, 0.05, 1.0])
     assert not _spread_warnings(np.c_[Y[:, :1], np.full(50, 7.0)])
     assert not _spread_warnings(Y[:, 1])

@@ -217,6 +217,11 @@ def test_uniform_sample_weights_of_any_scale_fit_as_none(scale):
     assert weighted.stop_reason_ == plain.stop_reason_
     np.testing.assert_array_equal(weighted.loss_curve_, plain.loss_curve_)
     np.testing.assert_array_equal(weighted.predict(X), plain.predict(X))
+    # uniform once the rows of weight 0 (rows absent) are dropped
+    w = np.r_[0.0, np.full(39, scale)]
+    dropped = DeepL2Regressor(**kw).fit(X[1:], y[1:])
+    np.testing.assert_array_equal(DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+                                  .predict(X), dropped.predict(X))
 
 
 # ---- sizes that cannot fit in memory: a clear MemoryError before any allocation ----
