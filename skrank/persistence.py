@@ -27,6 +27,12 @@ so a reader expecting signed files must always pass its key.
 
 Pickle and joblib also work (``pickle.dumps(estimator)``); unlike :func:`load`,
 unpickling runs code from the file, so only unpickle files you trust.
+
+The state of ``partial_fit``'s optimizer (Adam's moment estimates, SGD's momentum,
+the mini-batch stream) is not saved: ``partial_fit`` on a loaded estimator goes on
+from the saved network with a fresh optimizer, so its steps differ from those the
+original would take (a pickle keeps the optimizer). ``fit`` is unaffected: it
+starts its optimizer afresh anyway.
 """
 
 import hashlib
@@ -564,11 +570,7 @@ def save(estimator, path, *, key=None):
     state (no pickle) and loaded as a RandomState in that same state; unlike
     pickle, one instance shared by several estimators comes back as copies.
 
-    The state of ``partial_fit``'s optimizer (Adam's moment estimates, SGD's
-    momentum, the mini-batch stream) is not saved: ``partial_fit`` on a loaded
-    estimator goes on from the saved network with a fresh optimizer, so its
-    steps differ from those the original would take (a pickle keeps the
-    optimizer). ``fit`` is unaffected: it starts its optimizer afresh anyway.
+    ``partial_fit``'s optimizer state is not saved (see the module's notes).
 
     Examples
     --------
