@@ -570,8 +570,6 @@ def save(estimator, path, *, key=None):
     state (no pickle) and loaded as a RandomState in that same state; unlike
     pickle, one instance shared by several estimators comes back as copies.
 
-    ``partial_fit``'s optimizer state is not saved (see the module's notes).
-
     Examples
     --------
     >>> import tempfile, os, numpy as np
