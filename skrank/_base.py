@@ -266,16 +266,6 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
             f"{kept} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
             "network computes.", AmbiguousRankWarning)
-    elif jacobian_bounds and 2 <= _output_rank(bn) < bn.rank:
-        # the function factors through its own outputs: a hidden reading above
-        # their rank is no bottleneck (pure-noise targets, 8 outputs: rank 9)
-        warn_user(
-            f"{name}={bn.rank} is more than the rank of the network's own outputs "
-            f"over the data ({_output_rank(bn)}): no hidden layer is narrower than the "
-            "outputs, so the network found no bottleneck of its own, and the "
-            f"learned function's rank is at most {_output_rank(bn)}. Targets without "
-            "low-dimensional structure (noise) read this way: check the fit on "
-            "held-out rows.", AmbiguousRankWarning)
     elif jacobian_bounds and 0 < (report.jacobian_rank or 0) < min(
             bn.rank, _jacobian_size(report)):
         # measured (bench_rank, 153 default fits of held-out teachers): the two
@@ -290,13 +280,6 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
             "barely uses, or the Jacobian points miss one; on held-out teachers the "
             "bottleneck reading was the wrong one in 10 of 13 such cases. More rows, "
             "a larger alpha or n_jacobian_points settle it.", AmbiguousRankWarning)
-
-
-def _output_rank(bn):
-    """The effective rank of the output map's image (the last candidate map), or 0
-    when the output map is the only one read."""
-    ranks = bn.weight_ranks
-    return int(ranks[-1]) if ranks is not None and len(ranks) > 1 else 0
 
 
 def _jacobian_size(report):
