@@ -1129,8 +1129,8 @@ def _point_outputs(fn, v):
     when it is not one: a tuple (an ``nn.LSTM``'s), or rows that depend on
     other rows (an ``nn.LSTM`` reads a 2-D input as one sequence)."""
     out = _tensor_output(fn(v))
-    if out.ndim == 0 and v.shape[0] == 1:
-        out = out.reshape(1)  # a network that squeezes its output, on one point
+    if v.shape[0] == 1:
+        out = out.reshape(1, -1)  # a network that squeezes its output, on one point
     if out.ndim == 0 or out.shape[0] != v.shape[0]:
         raise ValueError(
             f"The network maps {v.shape[0]} points to an output of shape "

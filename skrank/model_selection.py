@@ -495,7 +495,6 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         split_params, fit_params = self._fit_params(params)
         X, y = indexable(X, y)
         _check_weight_rows(X, y, fit_params)
-        fit_params = _without_uniform_weight(fit_params)
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
@@ -503,6 +502,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"),
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
+        if "__" not in names[0] and isinstance(self.estimator, _DeepL2Base):
+            # a skrank estimator reads them as none; a Pipeline must still refuse them
+            fit_params = _without_uniform_weight(fit_params)
         alphas = _check_alphas(self.alphas)
         _check_grid(self.estimator, depths, alphas, names)
         if self.warm_start and "__" in names[0]:

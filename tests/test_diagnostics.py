@@ -839,3 +839,6 @@ def test_a_network_that_squeezes_its_output_has_a_jacobian_per_point():
     for n in (10, 1, 257):  # 257: a last chunk of one point
         assert D.jacobian_spectra(net, torch.randn(n, 3)).shape == (n, 1)
     assert D.jacobian_rank(net, torch.randn(10, 3)) == 1
+    two = torch.nn.Sequential(torch.nn.Linear(3, 2), Squeeze())  # (1, 2) -> (2,)
+    for n in (10, 1, 257):
+        assert D.jacobian_spectra(two, torch.randn(n, 3)).shape == (n, 2)

@@ -443,3 +443,15 @@ def test_uniform_weights_sweep_as_none():
                               plain.depth_results_["mean_test_score"])
     with pytest.raises(ValueError, match="[Nn]egative"):
         _tiny_selector().fit(X, y, sample_weight=np.full(60, -1.0))
+
+
+def test_a_pipeline_still_refuses_uniform_weights_it_cannot_take():
+    # uniform weights are dropped only where a skrank estimator would read them as
+    # none: a Pipeline's fit refuses sample_weight, uniform or not
+    from sklearn.pipeline import make_pipeline
+
+    X, y = make_bottleneck_regression(40, random_state=0)
+    sel = RankAwareDepthSelector(make_pipeline(StandardScaler(), DeepL2Regressor(**FAST)),
+                                 depths=[2], cv=2)
+    with pytest.raises((TypeError, ValueError), match="sample_weight"):
+        sel.fit(X, y, sample_weight=np.ones(40))
