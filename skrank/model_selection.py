@@ -160,11 +160,14 @@ def _check_alphas(alphas):
     return floats.tolist()
 
 
-def _without_uniform_weight(fit_params):
-    """``fit_params`` less a uniform positive ``sample_weight``, which weighs nothing
-    (the estimators read it as none): a weighted sweep fits fold after fold, the
-    unweighted one batched, and the two scored 0.96853 against 0.96863."""
+def _without_uniform_weight(fit_params, estimator, depth_param):
+    """``fit_params`` less a uniform positive ``sample_weight``, which a bare skrank
+    estimator reads as none: a weighted sweep fits fold after fold, the unweighted
+    one batched, and the two scored 0.96853 against 0.96863. Kept for any other
+    estimator (a Pipeline must still refuse it)."""
     w = fit_params.get("sample_weight")
+    if "__" in depth_param or not isinstance(estimator, _DeepL2Base):
+        return fit_params
     if w is None or np.ndim(w) != 1 or len(w) == 0:
         return fit_params
     w = np.asarray(w)
@@ -502,9 +505,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"),
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))
-        if "__" not in names[0] and isinstance(self.estimator, _DeepL2Base):
-            # a skrank estimator reads them as none; a Pipeline must still refuse them
-            fit_params = _without_uniform_weight(fit_params)
+        fit_params = _without_uniform_weight(fit_params, self.estimator, names[0])
         alphas = _check_alphas(self.alphas)
         _check_grid(self.estimator, depths, alphas, names)
         if self.warm_start and "__" in names[0]:
