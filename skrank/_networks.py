@@ -77,10 +77,8 @@ def _linear(n_in, n_out, **kwargs):
     return nn.utils.skip_init(nn.Linear, n_in, n_out, device=device, **kwargs)
 
 
-def _own_generator(generator, param):
-    """``generator``, or a fixed one on ``param``'s device (never the global one)."""
-    if generator is not None:
-        return generator
+def _fixed_generator(param):
+    """A generator of fixed seed on ``param``'s device, never the global one."""
     return torch.Generator(device="cpu" if param.device.type == "meta" else param.device)
 
 
@@ -151,13 +149,14 @@ class FullyConnectedNet(Network):
     ``width`` units; the output layer has no activation. The cost is
     ``c sum_l ||W_l||^2`` (plus the biases when ``penalize_bias``), with
     ``c = 1 / L`` (``penalty_scaling='depth'``, the papers') or 1. The initial
-    parameters are drawn from ``generator`` (default: a fixed one; never torch's
-    global generator, which a seeded fit must leave where the user's code had it).
+    parameters are drawn from a generator of fixed seed, never torch's global one
+    (a seeded fit must leave it where the user's code had it); the estimators
+    draw them again with ``reset_parameters(generator)``.
     """
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, activation="relu",
                  negative_slope=0.01, bias=True, penalty_scaling="depth",
-                 penalize_bias=True, dtype=torch.float32, device=None, generator=None):
+                 penalize_bias=True, dtype=torch.float32, device=None):
         super().__init__()
         self.depth = depth
         self.activation = activation
@@ -169,7 +168,7 @@ class FullyConnectedNet(Network):
         self.layers = nn.ModuleList(
             _linear(sizes[i], sizes[i + 1], bias=bias, dtype=dtype, device=device)
             for i in range(depth))
-        self.reset_parameters(_own_generator(generator, self.layers[0].weight))
+        self.reset_parameters(_fixed_generator(self.layers[0].weight))
 
     def architecture(self):
         first = self.layers[0]
@@ -289,14 +288,14 @@ class ResidualNet(Network):
     ``s_0 = f_e(x)``, ``s_l = s_{l-1} + f_l(s_{l-1})``. The cost (biases free) is
     ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + c sum ||W_block||^2`` with ``c = lam L``
     (``block_depth=1``) or ``lam / 2``. The initial parameters are drawn as
-    :class:`FullyConnectedNet`'s, from ``generator``.
+    :class:`FullyConnectedNet`'s.
     """
 
     penalty_keys = ("lam",)
 
     def __init__(self, n_inputs, n_outputs, *, depth, width, block_depth=1,
                  activation="relu", negative_slope=0.01, lam=1.0, dtype=torch.float32,
-                 device=None, generator=None):
+                 device=None):
         super().__init__()
         self.depth = depth
         self.block_depth = block_depth
@@ -310,7 +309,7 @@ class ResidualNet(Network):
             nn.ModuleList(_linear(width, width, **kw) for _ in range(block_depth))
             for _ in range(depth))
         self.unembed = _linear(width, n_outputs, **kw)
-        self.reset_parameters(_own_generator(generator, self.embed.weight))
+        self.reset_parameters(_fixed_generator(self.embed.weight))
 
     def architecture(self):
         return {"n_inputs": self.embed.in_features, "n_outputs": self.unembed.out_features,
