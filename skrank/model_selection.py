@@ -54,6 +54,11 @@ __all__ = ["RankAwareDepthSelector"]
 
 def _estimator_has(attr):
     def check(self):
+        # as GridSearchCV: without a refitted estimator there is nothing to call,
+        # and duck typing (Pipeline, ColumnTransformer) must not be told otherwise
+        if not self.refit:
+            raise AttributeError(f"refit=False: {attr} needs the chosen estimator "
+                                 "refitted; set refit=True.")
         if hasattr(self, "best_estimator_"):
             return hasattr(self.best_estimator_, attr)
         return hasattr(self.estimator, attr)

@@ -842,3 +842,25 @@ def test_a_network_that_squeezes_its_output_has_a_jacobian_per_point():
     two = torch.nn.Sequential(torch.nn.Linear(3, 2), Squeeze())  # (1, 2) -> (2,)
     for n in (10, 1, 257):
         assert D.jacobian_spectra(two, torch.randn(n, 3)).shape == (n, 2)
+
+
+def test_ties_go_to_the_layer_whose_coordinates_carry_the_output():
+    # both hidden maps read rank 1; the first has the sharper gap, but the small
+    # direction it cuts is amplified after it and carries half of the output: the
+    # function factors through the second map's top direction, not the first's
+    torch.manual_seed(0)
+    X = torch.randn(200, 3, dtype=torch.float64)
+    maps = [torch.nn.Linear(n_in, n_out, bias=False).double()
+            for n_in, n_out in ((3, 2), (2, 2), (2, 2))]
+    with torch.no_grad():
+        maps[0].weight.copy_(torch.tensor([[1.0, 0, 0], [0, 0.01, 0]]))
+        maps[1].weight.copy_(torch.tensor([[1.0, 100.0], [0.05, 0.0]]))
+        maps[2].weight.copy_(torch.eye(2))
+    net = torch.nn.Sequential(maps[0], torch.nn.Identity(), maps[1], torch.nn.Identity(),
+                              maps[2])
+    bn = D.bottleneck(net, X)
+    assert bn.rank == 1 and bn.weight_ranks.tolist() == [1, 1, 1]
+    gaps = [s[1] / s[0] for s in bn.spectra[:2]]
+    assert gaps[0] < gaps[1]  # the first map's gap is the sharper one
+    assert bn.layer == 2
+    assert D.bottleneck_fidelity(net, X, bn) > 0.99

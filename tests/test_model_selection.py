@@ -110,8 +110,24 @@ def test_a_new_fit_drops_what_an_earlier_fit_set(small):
     sel.set_params(refit=False).fit(X[:, :5], y)
     assert not hasattr(sel, "best_estimator_")  # not the earlier fit's network
     assert not hasattr(sel, "feature_names_in_") and sel.n_features_in_ == 5
-    with pytest.raises(AttributeError, match="refit=False"):
+    with pytest.raises(AttributeError, match="predict") as info:
         sel.predict(X[:, :5])
+    assert "refit=False" in str(info.value.__cause__)
+
+
+def test_without_refit_the_selector_claims_no_method(small):
+    # as GridSearchCV(refit=False): duck typing (Pipeline, ColumnTransformer,
+    # scorers) must not be told the selector predicts or transforms
+    X, y = small
+    methods = ("predict", "transform", "fit_transform", "score", "inverse_transform")
+    sel = RankAwareDepthSelector(BottleneckAutoencoder(**FAST), depths=[2], cv=2,
+                                 refit=False)
+    assert not any(hasattr(sel, m) for m in methods)
+    sel.fit(X)
+    assert not any(hasattr(sel, m) for m in methods)
+    assert hasattr(sel.set_params(refit=True), "transform")
+    clf = RankAwareDepthSelector(DeepL2Classifier(**FAST), depths=[2], cv=2, refit=False)
+    assert not any(hasattr(clf, m) for m in ("predict_proba", "decision_function"))
 
 
 @pytest.mark.parametrize("alphas", [[0.1, 0.1], [0.0, 1.0, 0], (1.0, 0.5, 1.0)])
