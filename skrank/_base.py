@@ -601,8 +601,11 @@ class _DeepL2Base(BaseEstimator):
         since) ask for another architecture."""
         with torch.device("meta"):
             wanted = build_network(self, n_inputs, n_outputs, _DTYPES[self.dtype])
-        if not module.same_architecture(wanted):
-            have, want = module.architecture(), wanted.architecture()
+        # the precision too: training on would silently keep the fitted one
+        have_dtype = placement(module)["dtype"]
+        if not module.same_architecture(wanted) or have_dtype != _DTYPES[self.dtype]:
+            have = {**module.architecture(), "dtype": str(have_dtype).split(".")[-1]}
+            want = {**wanted.architecture(), "dtype": self.dtype}
             diff = ", ".join(f"{k} {have.get(k)!r} vs {v!r}" for k, v in want.items()
                              if have.get(k) != v)
             raise ValueError(
@@ -687,9 +690,10 @@ class _DeepL2Base(BaseEstimator):
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
         rng = check_random_state(self.random_state)
         n_networks = 1 if warm else self.n_init  # a warm refit trains the fitted one
+        # before anything per network is built: n_init=10**9 would hang here first
+        memory = self._check_memory(X.shape, n_outputs, dtype, device, n_networks)
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
                       for _ in range(n_networks)]
-        memory = self._check_memory(X.shape, n_outputs, dtype, device, n_networks)
         modules = self._networks(X.shape[1], n_outputs, dtype, device, generators,
                                  depth=self._first_depth())
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)

@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch.nn import functional as F
 
-__all__ = ["Regression", "Classification", "Reconstruction", "r2_score"]
+__all__ = ["Regression", "Classification", "Reconstruction", "has_missing_labels", "r2_score"]
 
 
 def r2_score(output, target, weight=None, pooled=False):
@@ -98,6 +98,16 @@ class Reconstruction(Regression):
         return False  # the autoencoder has no 'auto': its held-out rows calibrate
 
 
+def has_missing_labels(y):
+    """Whether the labels ``y`` hold NaN or None (no class to learn or to predict)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        return bool(np.isnan(y).any())
+    if y.dtype.kind == "O":
+        return any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y.ravel())
+    return False
+
+
 class Classification:
     """Cross-entropy on the logits of ``n_classes`` outputs; accuracy as score."""
 
@@ -106,8 +116,16 @@ class Classification:
     def encode(self, y, classes=None):
         """Codes of ``y``; with ``classes`` (``partial_fit``), codes among those."""
         y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y if classes is None else classes)
+        if classes is not None and has_missing_labels(classes):
+            raise ValueError("classes contains NaN or None; every class needs a label.")
+        try:
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y if classes is None else classes)
+        except TypeError as exc:
+            # numpy's "'<' not supported between 'int' and 'str'" names no argument
+            raise TypeError("The labels mix types that cannot be ordered (such as "
+                            "strings and numbers); give every label the same type."
+                            ) from exc
         unseen = np.setdiff1d(y, encoder.classes_)
         if unseen.size:
             raise ValueError(f"y holds labels {unseen.tolist()} not among the classes "

@@ -6,18 +6,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import _DeepL2Base, _FullyConnected, _stochastic
-from ._tasks import Classification
+from ._tasks import Classification, has_missing_labels
 
 __all__ = ["DeepL2Classifier"]
-
-
-def _has_missing_labels(y):
-    y = np.asarray(y)
-    if y.dtype.kind == "f":
-        return bool(np.isnan(y).any())
-    if y.dtype.kind == "O":
-        return any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y.ravel())
-    return False
 
 
 class DeepL2Classifier(_FullyConnected, ClassifierMixin, _DeepL2Base):
@@ -191,7 +182,7 @@ random_state, verbose, n_init, n_threads
 
     # ---- engine hooks ---------------------------------------------------------
     def _validate_fit_data(self, X, y, reset=True):
-        if y is not None and _has_missing_labels(y):
+        if y is not None and has_missing_labels(y):
             raise ValueError("y contains NaN or None labels; every sample needs a class.")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=reset)
         return X, y
@@ -328,7 +319,7 @@ random_state, verbose, n_init, n_threads
         score : float
         """
         check_is_fitted(self)
-        if _has_missing_labels(y):
+        if has_missing_labels(y):
             raise ValueError("y contains NaN or None labels.")
         return super().score(X, y, sample_weight=sample_weight)
 

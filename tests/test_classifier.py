@@ -191,3 +191,10 @@ def test_a_none_label_at_score_is_a_value_error(big_logits):
 def test_the_classifier_tags_say_multiclass():
     from sklearn.utils import get_tags
     assert get_tags(DeepL2Classifier()).classifier_tags.multi_class is True
+
+
+def test_labels_of_mixed_types_get_a_message_that_names_them(iris):
+    X, _ = iris
+    y = np.array(["a", 1] * 75, dtype=object)
+    with pytest.raises(TypeError, match="labels mix types"):
+        DeepL2Classifier(**FAST).fit(X, y)

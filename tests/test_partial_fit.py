@@ -247,3 +247,26 @@ def test_a_learning_rate_and_alpha_changed_between_calls_take_effect():
     # the objective reported is the one trained on: its penalty at alpha=10
     # (the data term is >= 0); the first call's alpha reported a tiny penalty
     assert est.loss_curve_[-1] >= 10.0 / est.depth * est.parameter_norm_ * 0.99
+
+
+def test_classes_with_nan_or_none_are_refused_as_fit_refuses_such_labels():
+    X, y = make_moons(40, noise=0.1, random_state=0)
+    for classes in ([0, 1, np.nan], np.array([0, 1, None], dtype=object)):
+        with pytest.raises(ValueError, match="classes contains NaN or None"):
+            DeepL2Classifier(**KW).partial_fit(X, y, classes=classes)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_dtype_change_is_refused_not_silently_ignored(how):
+    # the network would go on training in the fitted precision while the
+    # parameters say another: refused, as a change of depth or width is
+    X, y = make_moons(40, noise=0.1, random_state=0)
+    est = DeepL2Regressor(**KW, warm_start=how == "warm_start")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X, y)
+        est.set_params(dtype="float64")
+        with pytest.raises(ValueError, match="dtype 'float32' vs 'float64'"):
+            getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X, y)
+        est.set_params(dtype="float32")
+        getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X, y)

@@ -295,6 +295,25 @@ def test_only_the_networks_a_fit_trains_are_counted(monkeypatch):
         est.fit(X, y)
 
 
+def test_a_huge_n_init_is_refused_before_anything_per_network_is_built(monkeypatch):
+    import torch
+
+    built = []
+    real = torch.Generator
+
+    def counted(*args, **kwargs):
+        built.append(1)
+        assert len(built) < 100, "networks were being built before the memory check"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "Generator", counted)
+    X, y = np.random.RandomState(0).rand(30, 3), np.random.RandomState(1).rand(30)
+    # 10**9 restarts: one generator each took minutes and gigabytes before the check
+    with pytest.raises(MemoryError, match="1000000000 network"):
+        DeepL2Regressor(depth=3, width=4, n_init=10**9).fit(X, y)
+    assert len(built) < 10
+
+
 def test_folds_trained_together_are_checked_together(monkeypatch):
     from skrank import RankAwareDepthSelector
     from skrank._base import build_network, fit_many
