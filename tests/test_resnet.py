@@ -69,6 +69,26 @@ def test_depth2_closed_form_value():
         0.5 + (L + 1) * 3 ** (1 / (L + 1)) - L)
 
 
+def _softplus_teacher(n, k, seed, d=14, m=8):
+    """``y = g(A x)`` of rank ``k``, features in mixed units (not a skrank generator)."""
+    rng = np.random.default_rng(1000 + seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d)
+    Z = (X / X.std(0)) @ np.linalg.qr(rng.standard_normal((d, k)))[0]
+    H = np.logaddexp(0, Z @ rng.standard_normal((k, 20)) + rng.standard_normal(20))
+    return X, H @ rng.standard_normal((20, m)) * 3.0 + 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k, n, seed", [(3, 600, 6), (5, 1500, 4)])
+def test_defaults_converge_and_read_the_rank_of_held_out_teachers(k, n, seed):
+    # at the former lam=0.01 both stopped at max_iter=2000 (the rank right)
+    X, y = _softplus_teacher(n, k, seed)
+    reg = ResNetL2Regressor(random_state=0).fit(X, y)
+    assert reg.stop_reason_ == "converged"
+    assert reg.bottleneck_rank_ == k and reg.jacobian_rank_ == k
+    assert reg.bottleneck_gap_ > 10
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rank2_task_recovered_with_small_lambda(seed):
