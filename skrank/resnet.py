@@ -129,12 +129,20 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
     input_scale_, target_scale_ : float
         The isotropic normalization of inputs and targets (see ``normalize``).
     parameter_norm_ : float
+        ``||theta||^2`` of the weights, which this cost does not weigh alike:
+        a block weight costs ``lam / 2`` per unit (depth-2 blocks), so a fitted
+        ResNet carries far more than a fully connected network of the same rank
+        (146 on the rank-2 task at the defaults, 370 at ``lam=0.01``). The
+        guide of "Trusting the rank" (a few times ``depth * (rank + 1)``) is
+        not for it: read ``cost_``. So are ``norm_per_depth_`` and
+        ``regularity_``, kept for a uniform interface.
     offset_free_norm_ : float
         ``||W_e||_F^2 + ||W_u||_F^2 + sum ||W_lj||_F^2``: the biases are free and
         carry the offset, so it equals ``parameter_norm_``.
     norm_per_depth_ : float
     cost_ : float
-        Boix-Adsera (2025)'s cost of the trained weights (without ``alpha``).
+        Boix-Adsera (2025)'s cost of the trained weights (without ``alpha``): the
+        quantity the fit minimizes, and the one to compare across fits.
     nonlinearity_impact_ : ndarray of shape (depth + 1,)
         Zero by construction for the stream (kept for a uniform interface).
     regularity_ : float
