@@ -13,8 +13,9 @@ more bytes than the file, a header of at most :data:`MAX_HEADER_CHARS` character
 nested at most :data:`MAX_JSON_DEPTH` deep, a pickle of at most a few dozen
 opcodes per tensor, counted before it is run, every tensor used once, an
 architecture whose weights the file actually holds). Every field is type-checked
-and the fitted state is tried on one row, so an inconsistent file is refused at
-load, not at predict. Every refusal is a :class:`ValueError` naming the problem.
+and the fitted state is tried on one row (the counts and labels that size its
+outputs checked against its network first), so an inconsistent file is refused
+at load, not at predict. Every refusal is a :class:`ValueError` naming the problem.
 
 The file carries a format name, a version and a SHA-256 digest of its content.
 The digest detects **corruption** (a truncated download, a flipped bit); it has no
@@ -342,7 +343,8 @@ class _Decoder:
                 self.take(arch["prefix"] + name)
             _attach_network(estimator, arch, state, self.device)
         if arch is not None or _holds_fitted_state(meta["attributes"]):
-            _smoke_test(estimator, self.file_bytes)
+            _smoke_test(estimator, self.file_bytes,
+                        None if arch is None else arch["n_outputs"])
         return estimator
 
 
@@ -458,6 +460,88 @@ def _check_architecture(estimator, arch, tensors):
     return state
 
 
+#: The largest ``denoising_gain_`` a file may hold. ``sure_gain`` returns
+#: ``max(sigma^2 S / R, 0)``, 1.0 without calibration: never negative (a negative
+#: step moves away from the reconstruction). It has no bound above in theory (it
+#: grows as the reconstruction ``r`` nears the identity, ``R = sum |r(y) - y|^2``
+#: going to 0), but real fits give 0 to about 2 (``skrank._denoise`` measures 0.7
+#: to 2; 0 when the reconstruction moves away from the clean points), and
+#: ``sure_risk`` squares it as a Python float, which raises OverflowError past
+#: about 1.3e154: 1e100 is far beyond any fit's gain and keeps that square finite.
+_MAX_DENOISING_GAIN = 1e100
+
+
+def _check_classes(classes):
+    """Labels as fit leaves them (``LabelEncoder``'s ``classes_``): 1-D, at least
+    two, strictly increasing (sorted and distinct) and finite; predict indexes
+    them by the argmax of the logits."""
+    ok = isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
+    try:
+        with np.errstate(invalid="ignore"):
+            # NaN compares False: refused with duplicates and unsorted labels
+            ok = ok and bool(np.all(classes[:-1] < classes[1:]))
+    except TypeError:  # object labels of types that do not compare
+        ok = False
+    if ok and classes.dtype.kind in "fO":
+        ok = all(not isinstance(v, (float, np.floating)) or math.isfinite(v)
+                 for v in classes.tolist())
+    if not ok:
+        raise _Refused(f"classes_={_short(classes, 60)} is not what fit leaves: a 1-D "
+                       "array of at least two distinct labels, sorted, without NaN.")
+
+
+def _check_outputs(estimator, n_out):
+    """The fitted counts and labels that size an estimator's outputs, checked
+    against its network's ``n_out`` outputs: predict indexes ``classes_`` by the
+    argmax of the logits and ravels by ``_y_ndim``; ``get_feature_names_out``
+    makes ``n_components_`` names (10**12 of them, from a few bytes of header,
+    would exhaust memory)."""
+    kind = estimator._task.kind
+    if kind == "labels":
+        _check_classes(getattr(estimator, "classes_", None))
+        if len(estimator.classes_) != n_out:  # one logit per class, two for two
+            raise _Refused(f"classes_ holds {len(estimator.classes_)} labels but the "
+                           f"network has {n_out} outputs (one logit per class).")
+    if kind == "inputs" and n_out != estimator.n_features_in_:
+        raise _Refused(f"the autoencoder's network has {n_out} outputs for "
+                       f"{estimator.n_features_in_} inputs: it must reconstruct them.")
+    n_outputs = getattr(estimator, "n_outputs_", None)
+    if kind != "inputs" and (type(n_outputs) is not int or n_outputs != n_out):
+        raise _Refused(f"n_outputs_={_short(n_outputs)} but the network has "
+                       f"n_outputs={n_out}.")
+    y_ndim = getattr(estimator, "_y_ndim", None)
+    if kind == "real" and (type(y_ndim) is not int or y_ndim not in (1, 2)
+                           or (y_ndim == 1 and n_out != 1)):
+        raise _Refused(f"_y_ndim={_short(y_ndim)} does not fit a network with "
+                       f"n_outputs={n_out} (1: one output, predicted as a 1-D array; "
+                       "2: a 2-D array).")
+    if kind != "labels":
+        comps = getattr(estimator, "bottleneck_components_", None)
+        rows = comps.shape[0] if isinstance(comps, np.ndarray) and comps.ndim == 2 \
+            else None
+        n_components = getattr(estimator, "n_components_", None)
+        if type(n_components) is not int or n_components != rows:
+            raise _Refused(f"n_components_={_short(n_components)} but "
+                           f"bottleneck_components_ holds {rows} components.")
+    gain = getattr(estimator, "denoising_gain_", 1.0)
+    if type(gain) not in (int, float) or not 0 <= gain <= _MAX_DENOISING_GAIN:
+        raise _Refused(f"denoising_gain_={_short(gain)} is not a step between 0 and "
+                       f"{_MAX_DENOISING_GAIN:g}.")
+
+
+def _check_selector_classes(estimator):
+    """A selector's ``classes_``: the labels of ``y``, those its refitted
+    estimator predicts when it has one."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return
+    _check_classes(classes)
+    best = getattr(estimator, "best_estimator_", None)
+    if best is not None and not np.array_equal(classes, getattr(best, "classes_", None)):
+        raise _Refused(f"classes_={_short(classes, 60)} but its best_estimator_ "
+                       f"predicts {_short(getattr(best, 'classes_', None), 60)}.")
+
+
 def _architecture_params(estimator):
     return ", ".join(f"{k}={getattr(estimator, k)!r}" for k in estimator._network_params)
 
@@ -478,8 +562,11 @@ def _attach_network(estimator, arch, state, device):
     estimator.device_ = str(target)
 
 
-def _smoke_test(estimator, file_bytes):
-    """A fitted estimator must answer on one row now, not fail later at predict."""
+def _smoke_test(estimator, file_bytes, n_outputs=None):
+    """A fitted estimator must answer on one row now, not fail later at predict;
+    ``n_outputs``: its network's, None without a network (a selector)."""
+    if n_outputs is None:
+        _check_selector_classes(estimator)
     if getattr(estimator, "refit", True) is False:
         return  # a selector fitted with refit=False answers nothing, by design
     n = getattr(estimator, "n_features_in_", None)
@@ -487,6 +574,8 @@ def _smoke_test(estimator, file_bytes):
     if type(n) is not int or not 1 <= n <= file_bytes:
         raise _Refused(f"a fitted estimator with n_features_in_={_short(n)}, not a "
                        "positive integer within the file's size.")
+    if n_outputs is not None:
+        _check_outputs(estimator, n_outputs)
     X = np.zeros((1, n))
     try:
         with warnings.catch_warnings():
@@ -633,7 +722,10 @@ def _check_zip(raw):
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except MemoryError:
+        raise  # the machine's memory, not the file (nothing is allocated yet)
+    except Exception as exc:  # BadZipFile, NotImplementedError (a 'version needed
+        # to extract' byte beyond zipfile's), ValueError, ...: any of them is damage
         raise _Refused(f"the file is truncated, corrupted or not a torch zip file "
                        f"({type(exc).__name__}).") from None
     packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
@@ -749,6 +841,10 @@ def _torch_load(raw, location):
     """torch's weights-only unpickler: tensors, strings, numbers, lists, dicts only."""
     try:
         return torch.load(io.BytesIO(raw), map_location=location, weights_only=True)
+    except MemoryError:
+        # the file's sizes were checked against its length before this: the
+        # machine is short of memory, which a "corrupted file" would hide
+        raise
     except Exception as exc:  # torch raises many types on malformed input
         raise _Refused(f"the file is truncated, corrupted or not a weights-only torch "
                        f"file ({type(exc).__name__}: {str(exc)[:200]})") from None

@@ -230,6 +230,30 @@ def test_corrupted_bytes_are_refused(saved):
             load(io.BytesIO(bytes(bad)))
 
 
+def test_an_unknown_zip_version_is_refused_as_damage(saved):
+    # one byte of the central directory's 'version needed to extract' made
+    # zipfile raise NotImplementedError ("zip file version 9.0") out of load
+    data = bytearray(saved.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    assert at >= 0
+    for version in (90, 255):
+        data[at + 6] = version
+        with pytest.raises(ValueError, match="truncated, corrupted"):
+            load(io.BytesIO(bytes(data)))
+
+
+@pytest.mark.parametrize("target", ["zipfile.ZipFile", "torch.load"])
+def test_a_memory_error_while_reading_is_not_called_damage(saved, target, monkeypatch):
+    """Corrupted input is a ValueError, but a MemoryError is the machine's (the
+    file's sizes are checked before anything is allocated): it passes through."""
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(target, out_of_memory)
+    with pytest.raises(MemoryError):
+        load(saved)
+
+
 def test_edited_content_without_a_new_digest_is_refused(saved):
     payload = torch.load(saved, weights_only=True)
     payload["header"] = payload["header"].replace('"alpha": {"__float__": "0.1"}',

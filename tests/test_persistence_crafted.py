@@ -300,7 +300,9 @@ def test_crafted_file_is_refused_with_a_value_error(payload, name):
 
 
 @pytest.mark.parametrize("edit, extra, match", [
-    (_set(["attributes", "denoising_gain_"], {"__float__": "nan"}), None, "denoise answers"),
+    # refused by its range at load since it was checked; before, by denoise's NaN
+    (_set(["attributes", "denoising_gain_"], {"__float__": "nan"}), None,
+     "denoising_gain_=nan"),
     (_set(["attributes", "_rank_components_"], {"__tensor__": "t999"}),
      torch.zeros(2, 5, dtype=torch.float64), "inconsistent"),
 ])
@@ -575,3 +577,148 @@ def test_an_escaped_quote_does_not_hide_a_container_bomb(payload):
     # "\"" escaped the container limit and reached json.loads
     header = payload["header"][:-1] + ', "q": "\\"", "x": [' + "{}," * 100_000 + "{}]}"
     _refused(_craft(payload, header=header), match="arrays and objects")
+
+
+_SMALL = dict(depth=3, width=8, max_iter=5, random_state=0)
+
+
+def _payload_of(est):
+    buf = io.BytesIO()
+    save(est, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """Payloads of small fitted estimators of every kind, by name."""
+    labels = np.where(Y > np.median(Y), 1, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimators = {
+            "classifier": skrank.DeepL2Classifier(**_SMALL).fit(X, labels),
+            "classifier3": skrank.DeepL2Classifier(**_SMALL).fit(X, np.arange(30) % 3),
+            "regressor": skrank.DeepL2Regressor(**_SMALL).fit(X, Y),
+            "regressor2": skrank.DeepL2Regressor(**_SMALL).fit(X, np.c_[Y, -Y]),
+            "resnet": skrank.ResNetL2Regressor(**_SMALL).fit(X, Y),
+            "autoencoder": skrank.BottleneckAutoencoder(**_SMALL).fit(X),
+            "denoising": skrank.BottleneckAutoencoder(
+                **_SMALL, input_noise=0.1, data_noise=0.1).fit(X),
+            "selector": skrank.RankAwareDepthSelector(
+                skrank.DeepL2Classifier(width=8, max_iter=5, random_state=0),
+                depths=(2, 3), cv=2).fit(X, labels),
+        }
+    return {name: _payload_of(est) for name, est in estimators.items()}
+
+
+def _attribute_array(name, array):
+    """An edit of a payload: fitted attribute ``name`` (a tensor) set to ``array``."""
+    def craft(payload):
+        key = json.loads(payload["header"])["attributes"][name]["__tensor__"]
+        return _craft(payload, tensors=_tensors_with(payload, key,
+                                                     torch.from_numpy(np.asarray(array))))
+    return craft
+
+
+def _labels_as_strings(items, dtype):
+    """An edit of a payload: ``classes_`` (a tensor) set to an array of strings or
+    objects, as the encoder writes them."""
+    def craft(payload):
+        meta = json.loads(payload["header"])
+        tensors = dict(payload["tensors"])
+        tensors.pop(meta["attributes"]["classes_"]["__tensor__"])
+        return _craft(payload, tensors=tensors, edit=_set(
+            ["attributes", "classes_"],
+            {"__array__": items, "shape": [len(items)], "dtype": dtype}))
+    return craft
+
+
+def _attribute(name, value):
+    return lambda payload: _craft(payload, edit=_set(["attributes", name], value))
+
+
+def _as_autoencoder(payload):
+    """A regressor's file relabelled as an autoencoder's (whose parameters are a
+    regressor's, but early_stopping, a boolean there)."""
+    def edit(meta):
+        meta["class"] = "BottleneckAutoencoder"
+        meta["params"]["early_stopping"] = False
+    return _craft(payload, edit=edit)
+
+
+_BAD_LABELS = "classes_=.* is not what fit leaves"
+#: name: (the fitted payload, its edit, what the refusal must name)
+INCONSISTENT = {
+    # predict indexes classes_ by the argmax of the logits: an IndexError, NaN
+    # labels or labels the network never predicts, after the file had loaded
+    "one_label": ("classifier", _attribute_array("classes_", np.arange(1)), _BAD_LABELS),
+    "labels_2d": ("classifier", _attribute_array("classes_", np.array([[0, 1]])),
+                  _BAD_LABELS),
+    "label_nan": ("classifier", _attribute_array("classes_", np.array([0.0, np.nan])),
+                  _BAD_LABELS),
+    "label_inf": ("classifier", _attribute_array("classes_", np.array([0.0, np.inf])),
+                  _BAD_LABELS),
+    "labels_repeated": ("classifier", _attribute_array("classes_", np.array([1, 1])),
+                        _BAD_LABELS),
+    "labels_unsorted": ("classifier", _attribute_array("classes_", np.array([1, 0])),
+                        _BAD_LABELS),
+    "string_labels_unsorted": ("classifier", _labels_as_strings(["b", "a"], "<U1"),
+                               _BAD_LABELS),
+    "labels_that_do_not_compare": ("classifier", _labels_as_strings(["b", 1], "object"),
+                                   _BAD_LABELS),
+    "five_labels_two_logits": ("classifier", _attribute_array("classes_", np.arange(5)),
+                               "5 labels but the network has 2 outputs"),
+    "two_labels_three_logits": ("classifier3", _attribute_array("classes_", np.arange(2)),
+                                "2 labels but the network has 3 outputs"),
+    "classifier_n_outputs": ("classifier", _attribute("n_outputs_", 7), "n_outputs_=7"),
+    "regressor_n_outputs": ("regressor", _attribute("n_outputs_", 7), "n_outputs_=7"),
+    # predict ravels by _y_ndim: two outputs came back as one column of 2n rows
+    "y_ndim_1_two_outputs": ("regressor2", _attribute("_y_ndim", 1), "_y_ndim=1"),
+    "y_ndim_3": ("regressor", _attribute("_y_ndim", 3), "_y_ndim=3"),
+    # get_feature_names_out made n_components_ names: 10**12 hung, filling memory
+    "n_components_10e12": ("autoencoder", _attribute("n_components_", 10**12),
+                           "n_components_=1000000000000 but bottleneck_components_"),
+    "n_components_99": ("autoencoder", _attribute("n_components_", 99), "n_components_=99"),
+    "n_components_0": ("autoencoder", _attribute("n_components_", 0), "n_components_=0"),
+    "regressor_n_components": ("regressor", _attribute("n_components_", 99),
+                               "n_components_=99"),
+    "resnet_n_components": ("resnet", _attribute("n_components_", 99), "n_components_=99"),
+    # denoising_risk and score squared the gain: OverflowError after loading
+    "denoising_gain_1e300": ("denoising", _attribute("denoising_gain_",
+                                                     {"__float__": "1e300"}),
+                             "denoising_gain_=1e\\+300"),
+    "denoising_gain_over_the_bound": ("denoising", _attribute(
+        "denoising_gain_", {"__float__": "1.0000000000000002e100"}), "denoising_gain_="),
+    "denoising_gain_negative": ("denoising", _attribute("denoising_gain_",
+                                                        {"__float__": "-1.0"}),
+                                "denoising_gain_=-1.0"),
+    # reconstruct returned 2 columns for 3 inputs
+    "autoencoder_of_two_outputs": ("regressor2", _as_autoencoder, "2 outputs for 3 inputs"),
+    # the selector says the labels its refitted classifier predicts
+    "selector_labels_not_its_estimators": ("selector", _attribute_array(
+        "classes_", np.arange(3)), "best_estimator_ predicts"),
+    "selector_labels_unsorted": ("selector", _attribute_array("classes_", np.array([1, 0])),
+                                 _BAD_LABELS),
+}
+
+
+def test_the_fitted_payloads_load(fitted):
+    """The inconsistent files differ from loadable ones only by their edit."""
+    for payload in fitted.values():
+        load(io.BytesIO(_craft(payload)))
+
+
+@pytest.mark.parametrize("name", sorted(INCONSISTENT))
+def test_an_inconsistent_fitted_state_is_refused_at_load(fitted, name):
+    source, craft, match = INCONSISTENT[name]
+    _refused(craft(fitted[source]), match=match)
+
+
+def test_the_largest_denoising_gain_allowed_loads(fitted):
+    from skrank.persistence import _MAX_DENOISING_GAIN
+
+    data = _attribute("denoising_gain_", {"__float__": repr(_MAX_DENOISING_GAIN)})(
+        fitted["denoising"])
+    est = load(io.BytesIO(data))
+    assert est.denoising_gain_ == _MAX_DENOISING_GAIN
+    assert np.isfinite(est.denoising_risk(X))
