@@ -1,6 +1,7 @@
 """Command line: ``python -m skrank demo`` fits the rank-2 task and prints what it learned."""
 
 import argparse
+import math
 import sys
 import time
 import warnings
@@ -39,14 +40,39 @@ def demo(n_samples=500, depth=12, alpha=0.1, random_state=0):
     return reg
 
 
+def _int_in(low, high=None):
+    """An argparse type: an int in ``[low, high]``. The demo's estimator and data
+    generator would refuse the others only after a traceback; argparse names the
+    option and exits with a usage error (status 2), as for a non-integer."""
+    def parse(text):
+        value = int(text)  # its ValueError is argparse's "invalid int value"
+        if value < low or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be an integer {bound}, got {value}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def _alpha(text):
+    """An argparse type: a finite float >= 0 (the regressor's ``alpha``)."""
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+_alpha.__name__ = "float"  # argparse names the type in "invalid float value: 'x'"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="skrank")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="fit the rank-2 task and print rank and spectra")
-    d.add_argument("--n-samples", type=int, default=500)
-    d.add_argument("--depth", type=int, default=12)
-    d.add_argument("--alpha", type=float, default=0.1)
-    d.add_argument("--random-state", type=int, default=0)
+    d.add_argument("--n-samples", type=_int_in(1), default=500)
+    d.add_argument("--depth", type=_int_in(2), default=12)
+    d.add_argument("--alpha", type=_alpha, default=0.1)
+    d.add_argument("--random-state", type=_int_in(0, 2**32 - 1), default=0)
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo(args.n_samples, args.depth, args.alpha, args.random_state)

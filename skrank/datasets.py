@@ -49,7 +49,22 @@ def _standardize(a):
 
 
 def _add_noise(rng, a, noise):
-    return a + noise * rng.standard_normal(a.shape) if noise else a
+    if not noise:
+        return a
+    with np.errstate(over="ignore"):
+        noisy = a + noise * rng.standard_normal(a.shape)
+    return _finite(noisy, "noise", noise, "the noisy values")
+
+
+def _finite(a, name, value, what):
+    """``a``, or a ValueError naming the parameter when finite parameters made it
+    overflow (a noise of 1e308 times a normal draw of 2 is inf, which numpy only
+    warns about)."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}={value!r} is too large: {what} exceed the largest "
+                         f"float ({np.finfo(np.float64).max:.4g}) and would be inf; "
+                         f"use a smaller {name}.")
+    return a
 
 
 def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden, noise):
@@ -96,10 +111,8 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     ----------
     n_samples : int, default=500
         Number of samples.
-    n_features : int, default=20
-        Dimension of the inputs ``x = g(z)``.
-    n_targets : int, default=20
-        Dimension of the targets ``y = h(z_1..z_rank)``.
+    n_features, n_targets : int, default=20
+        Dimensions of the inputs ``x = g(z)`` and of the targets ``y = h(z_1..z_rank)``.
     n_latent : int, default=8
         Dimension of the latent ``z``.
     rank : int, default=2
@@ -111,8 +124,7 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     return_latent : bool, default=False
         Also return the latent ``z``.
     random_state : int, RandomState instance or None, default=None
-        Seed or generator for reproducible output; see the scikit-learn
-        glossary entry for ``random_state``.
+        Seed or generator for reproducible output (scikit-learn glossary: random_state).
 
     Returns
     -------
@@ -123,18 +135,21 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     Z : ndarray of shape (n_samples, n_latent)
         The latent variables; only when ``return_latent=True``.
 
+    Raises
+    ------
+    ValueError
+        If ``rank > n_latent``, or ``noise`` makes the output overflow (checked finite).
+
     References
     ----------
-    A. Jacot, "Bottleneck structure in learned features: low-dimension vs
-    regularity tradeoff", Advances in Neural Information Processing Systems 36
-    (NeurIPS 2023), App. E.
+    A. Jacot, "Bottleneck structure in learned features: low-dimension vs regularity
+    tradeoff", Advances in Neural Information Processing Systems 36 (NeurIPS 2023), App. E.
 
     Examples
     --------
     >>> from skrank.datasets import make_bottleneck_regression
-    >>> X, y = make_bottleneck_regression(100, random_state=0)
-    >>> X.shape, y.shape
-    ((100, 20), (100, 20))
+    >>> [a.shape for a in make_bottleneck_regression(100, random_state=0)]
+    [(100, 20), (100, 20)]
     """
     X, y, Z = _latent_task(check_random_state(random_state), n_samples, n_features,
                            n_targets, n_latent, rank, n_hidden, noise)
@@ -189,6 +204,12 @@ def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank
     y : ndarray of shape (n_samples, n_targets)
         The targets, centered and scaled (plus ``noise``).
 
+    Raises
+    ------
+    ValueError
+        If ``noise`` is so large that the noisy values overflow (are inf): the
+        output is checked to be finite.
+
     References
     ----------
     A. Jacot, "Implicit bias of large depth networks: a notion of rank for
@@ -202,11 +223,16 @@ def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank
     >>> X.shape, y.shape
     ((300, 50), (300, 50))
     """
+    return _low_rank_task(check_random_state(random_state), n_samples, n_features,
+                          n_targets, rank, n_hidden, noise)
+
+
+def _low_rank_task(rng, n_samples, n_features, n_targets, rank, n_hidden, noise):
+    """``x ~ N(0, I)``, ``y = h(P x)`` for a random projection ``P`` of rank ``rank``."""
     if rank > n_features:
         raise ValueError(f"rank={rank} must not exceed n_features={n_features}.")
     _reserve("make_low_rank_regression", (n_samples, n_features + n_hidden + n_targets),
              (n_features, rank), (n_hidden, n_targets))
-    rng = check_random_state(random_state)
     P = np.linalg.qr(rng.standard_normal((n_features, rank)))[0]
     h = _random_relu_net(rng, rank, n_targets, n_hidden)
     X = rng.standard_normal((n_samples, n_features))
@@ -256,6 +282,12 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     y : ndarray of shape (n_samples,)
         Class index 0..n_classes - 1.
 
+    Raises
+    ------
+    ValueError
+        If ``shift`` or ``noise`` is so large that the points overflow (are
+        inf): the output is checked to be finite.
+
     Examples
     --------
     >>> from skrank.datasets import make_shifted_s
@@ -267,7 +299,9 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     rng = check_random_state(random_state)
     y = np.arange(n_samples) % n_classes
     t = rng.uniform(-1.5 * np.pi, 1.5 * np.pi, n_samples)
-    X = np.column_stack([-np.sin(t) / 2 + y * shift, np.sign(t) * (np.cos(t) - 1) / 2])
+    with np.errstate(over="ignore"):
+        X = np.column_stack([-np.sin(t) / 2 + y * shift, np.sign(t) * (np.cos(t) - 1) / 2])
+    _finite(X, "shift", shift, f"the curves, translated by up to {n_classes - 1} * shift,")
     X = _add_noise(rng, X, noise)
     perm = rng.permutation(n_samples)
     return X[perm], y[perm]
@@ -304,6 +338,12 @@ def make_noisy_curve(n_samples=300, *, noise=0.05, random_state=None):
         Noisy points.
     X_clean : ndarray of shape (n_samples, 2)
         The same points before noise: the denoising target.
+
+    Raises
+    ------
+    ValueError
+        If ``noise`` is so large that the noisy values overflow (are inf): the
+        output is checked to be finite.
 
     Examples
     --------
@@ -383,6 +423,12 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
         The points on the manifold.
     dimension : int
         The manifold's intrinsic dimension.
+
+    Raises
+    ------
+    ValueError
+        If ``noise`` is so large that the noisy values overflow (are inf): the
+        output is checked to be finite.
 
     Examples
     --------

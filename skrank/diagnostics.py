@@ -67,6 +67,7 @@ __all__ = [
     "parameter_norm",
     "nonlinearity_impact",
     "count_tripoints",
+    "MAX_RESOLUTION",
 ]
 
 #: Default relative tolerance of :func:`effective_rank` (singular values below
@@ -745,6 +746,8 @@ def _constant(out):
     if out.shape[0] < 2 or not torch.isfinite(out).all():
         return False
     eps = torch.finfo(out.dtype).eps
+    # the mean in float64: a float32 sum of values near its largest overflows
+    out = out.to(torch.float64)
     spread = float((out - out.mean(0)).abs().max())
     return spread <= 16 * eps * max(1.0, float(out.abs().max()))
 
@@ -1120,6 +1123,14 @@ def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     spectra : ndarray of shape (n_points, min(n_outputs, n_features))
         The singular values of the factored network's Jacobian at each point.
 
+    Raises
+    ------
+    TypeError
+        If ``bn`` is not a :class:`Bottleneck`.
+    ValueError
+        If ``bn`` does not fit ``model``: its layer is not one of the network's
+        hidden layers, or its mean and components are not as wide as that layer.
+
     Examples
     --------
     >>> import torch
@@ -1134,8 +1145,35 @@ def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     True
     """
     x = _check_input(model, X, min_samples=0)
+    _check_bottleneck(model, x, bn)
     return _jacobian_svdvals(_factored(model, bn.layer, bn.mean, bn.components), x,
                              chunk_size)
+
+
+def _check_bottleneck(model, x, bn):
+    """Refuse a ``bn`` that is not a :class:`Bottleneck` of ``model``'s shape: its
+    layer a hidden layer, its mean and components as wide as that layer's
+    pre-activation (else torch fails inside the factored network)."""
+    if not isinstance(bn, Bottleneck):
+        raise TypeError(f"bn must be a Bottleneck (the result of bottleneck(model, X)), "
+                        f"got {type(bn).__name__}.")
+    # one row is enough for the shapes (zeros when X has none)
+    probe = x[:1] if x.shape[0] else x.new_zeros(1, x.shape[1])
+    with torch.no_grad():
+        pre, post = as_network(model).forward_layers(probe)
+    layer = bn.layer
+    if (isinstance(layer, (bool, np.bool_)) or not isinstance(layer, Integral)
+            or not 1 <= layer <= len(post)):
+        raise ValueError(f"bn.layer={layer!r} is not a hidden layer of this network, "
+                         f"which has {len(post)} (1 to {len(post)}): was bn read from "
+                         "another network?")
+    width = pre[layer - 1].shape[1]
+    mean, comps = np.shape(_detached(bn.mean)), np.shape(_detached(bn.components))
+    if mean != (width,) or len(comps) != 2 or comps[1] != width:
+        raise ValueError(f"bn does not match this network: hidden layer {layer} is "
+                         f"{width} wide, but bn.mean has shape {mean} and "
+                         f"bn.components {comps} (expected ({width},) and (k, {width})): "
+                         "was bn read from another network?")
 
 
 def _jacobian_svdvals(fn, x, chunk_size):
@@ -1265,6 +1303,12 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
         The fraction of the output variance kept (1 for a network constant on
         ``X``, ``nan`` for a diverged one).
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`factored_jacobian_spectra`, for a ``bn`` that is not a
+        :class:`Bottleneck` of ``model``.
+
     Examples
     --------
     >>> import torch
@@ -1277,7 +1321,9 @@ def bottleneck_fidelity(model, X, bn, *, outputs=None):
     >>> round(bottleneck_fidelity(net, X, bottleneck(net, X)), 6)
     1.0
     """
-    return _fidelity(model, _check_input(model, X), bn, outputs)
+    x = _check_input(model, X)
+    _check_bottleneck(model, x, bn)
+    return _fidelity(model, x, bn, outputs)
 
 
 def _fidelity(model, x, bn, outputs=None):
@@ -1389,6 +1435,9 @@ def nonlinearity_impact(model, X, *, outputs=None):
                 "readings that do not compare them (layer_spectra, bottleneck, "
                 "jacobian_spectra) still read this network."
             )
+        # float64: a float32 network's finite values (up to 3e38) square far
+        # beyond float32's range, and the norm would be inf / inf = NaN
+        z, a = z.to(torch.float64), a.to(torch.float64)
         denom = torch.linalg.norm(z)
         out.append(float(torch.linalg.norm(z - a) / denom) if denom > 0 else 0.0)
     return np.array(out)
@@ -1524,6 +1573,7 @@ def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
         "tol": [Interval(Real, 0, 1, closed="neither")],
         "min_gap": [Interval(Real, 1, None, closed="left")],
         "include_bias": ["boolean"],
+        "jacobian_points": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -1559,6 +1609,12 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     -------
     report : Report
 
+    Raises
+    ------
+    ValueError
+        If ``jacobian_points`` is not an array of points (``None``, or 2-D with
+        as many columns as ``X``), or ``X`` or the points are not valid inputs.
+
     Examples
     --------
     >>> import torch
@@ -1574,12 +1630,18 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     """
     x = _check_input(model, X)
     points = None
-    if jacobian_points is not None and len(jacobian_points):
+    if _has_points(jacobian_points):
         points = _check_input(model, jacobian_points, name="jacobian_points",
                               chain=False)  # the chain was checked on X
     if weight is not None:
         weight = _check_weight(weight, x.shape[0])
     return _report(model, x, points, tol, min_gap, include_bias, weight)
+
+
+def _has_points(points):
+    """Whether Jacobians are to be read at ``points``: ``None`` or no row skips them;
+    a 0-d array, which has no rows to count, goes on to be refused as inputs."""
+    return points is not None and (getattr(points, "ndim", 1) == 0 or len(points) > 0)
 
 
 def _report(model, x, points, tol, min_gap, include_bias, weight=None):
@@ -1618,6 +1680,13 @@ def _check_bounds(bounds):
             "bounds must be ((x_min, x_max), (y_min, y_max)) with finite min < max; "
             f"got {bounds!r}."
         )
+    with np.errstate(over="ignore"):
+        spans = b[:, 1] - b[:, 0]
+    if not np.isfinite(spans).all():
+        # the grid's step would be infinite, its points NaN
+        raise ValueError(f"bounds {bounds!r} span more than the largest float "
+                         f"({np.finfo(np.float64).max:.4g}) on an axis: the grid over "
+                         "them is not finite; narrow them.")
     return b
 
 
@@ -1644,6 +1713,15 @@ def _three_class_cells(labels):
     return 1 + (np.diff(srt, axis=0) != 0).sum(axis=0) >= 3
 
 
+def _grid_labels(estimator, b, resolution):
+    """The grid's axes over the bounds ``b`` and the classifier's labels on it, one
+    row per y value."""
+    xs, ys = (np.linspace(lo, hi, resolution) for lo, hi in b)
+    gx, gy = np.meshgrid(xs, ys)
+    labels = np.asarray(estimator.predict(np.column_stack([gx.ravel(), gy.ravel()])))
+    return xs, ys, labels.reshape(resolution, resolution)
+
+
 def _centres(marked, components, n, xs, ys):
     """The (x, y) centre of each connected group of marked grid cells."""
     centres = ndimage.center_of_mass(marked, components, range(1, n + 1))
@@ -1652,11 +1730,17 @@ def _centres(marked, components, n, xs, ys):
                      for r, c in centres]).reshape(-1, 2)
 
 
+#: Largest ``resolution`` of :func:`count_tripoints`: its grid of ``resolution**2``
+#: points takes about 48 bytes a point at once (0.8 GB at this cap) before the
+#: classifier reads them; without a cap, a resolution of 10**6 asked for 7 TiB.
+MAX_RESOLUTION = 4096
+
+
 @validate_params(
     {
         "estimator": [HasMethods(["predict"])],
         "bounds": ["array-like"],
-        "resolution": [Interval(Integral, 3, None, closed="left")],
+        "resolution": [Interval(Integral, 3, MAX_RESOLUTION, closed="both")],
         "return_locations": ["boolean"],
     },
     prefer_skip_nested_validation=True,
@@ -1674,9 +1758,9 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
         Any object with ``predict``; a scikit-learn estimator that is not a
         classifier (a regressor, say) raises a ``TypeError``.
     bounds : ((x_min, x_max), (y_min, y_max))
-    resolution : int, default=200
-        Grid points per axis; boundaries closer than ``(x_max - x_min) /
-        resolution`` are not resolved.
+    resolution : int in [3, 4096], default=200
+        Grid points per axis (at most :data:`MAX_RESOLUTION`, which bounds the
+        memory); boundaries closer than ``(x_max - x_min) / resolution`` are not resolved.
     return_locations : bool, default=False
         Also return the (x, y) centre of each tripoint.
 
@@ -1685,6 +1769,12 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     n_tripoints : int
     locations : ndarray of shape (n_tripoints, 2)
         Only when ``return_locations=True``.
+
+    Raises
+    ------
+    ValueError
+        If ``bounds`` are not two finite intervals, or one spans more than the largest
+        float (no finite grid); if ``resolution`` is outside ``[3, MAX_RESOLUTION]``.
 
     Notes
     -----
@@ -1710,12 +1800,7 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     """
     b = _check_bounds(bounds)
     _check_classifier(estimator)
-    xs = np.linspace(b[0, 0], b[0, 1], resolution)
-    ys = np.linspace(b[1, 0], b[1, 1], resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    labels = np.asarray(estimator.predict(np.column_stack([gx.ravel(), gy.ravel()])))
-    marked = _three_class_cells(labels.reshape(resolution, resolution))
+    xs, ys, labels = _grid_labels(estimator, b, resolution)
+    marked = _three_class_cells(labels)
     components, n = ndimage.label(marked, structure=np.ones((3, 3)))
-    if not return_locations:
-        return int(n)
-    return int(n), _centres(marked, components, n, xs, ys)
+    return (int(n), _centres(marked, components, n, xs, ys)) if return_locations else int(n)

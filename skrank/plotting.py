@@ -74,6 +74,32 @@ def _spectra_source(estimator, kind):
     return est, attrs[kind], layer, rank
 
 
+def _check_spectra(spectra):
+    """Each row of ``spectra`` as a 1-D float array, largest first, refused by its
+    index when it is not singular values: a NaN would be drawn as a gap and sorted
+    out of its rank, a negative value or a 2-D row silently folded by ``abs`` and
+    ``ravel``, and an empty row left the colour bar without boundaries."""
+    if isinstance(spectra, (str, bytes)) or not np.iterable(spectra):
+        raise TypeError("spectra must be a list of 1-D arrays of singular values, one "
+                        f"per row; got {type(spectra).__name__}.")
+    rows = []
+    for i, s in enumerate(spectra):
+        name = f"spectra[{i}] (row {i + 1})"
+        try:
+            s = np.asarray(s, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a 1-D array of numbers (singular values); "
+                            f"got {type(s).__name__} ({exc}).") from exc
+        if s.ndim != 1 or s.size == 0:
+            raise ValueError(f"{name} has shape {s.shape}; each row must be a non-empty "
+                             "1-D array of singular values.")
+        if (_check_finite(s, name) < 0).any():
+            raise ValueError(f"{name} holds negative values, which singular values never "
+                             "are; pass singular values (absolute values, if meant).")
+        rows.append(np.sort(s)[::-1])
+    return rows
+
+
 class SpectraDisplay:
     """Singular values of every layer (or sample point) of a fitted network.
 
@@ -87,8 +113,10 @@ class SpectraDisplay:
     Parameters
     ----------
     spectra : list of array-like
-        One 1-D array of finite singular values per row, in decreasing order (a
-        ``ValueError`` names a row holding NaN or infinity).
+        One non-empty 1-D array of finite, non-negative singular values per row
+        (any order; drawn largest first). A ``ValueError`` names a row that is
+        not one (NaN, infinity, a negative value, another shape), a
+        ``TypeError`` a row that is not numbers or ``spectra`` not a list.
     kind : {'weights', 'representations', 'jacobian'}, default='weights'
         What the rows are; sets the x label ("layer", "hidden layer" or
         "sample point") and the title.
@@ -118,6 +146,13 @@ class SpectraDisplay:
     colorbar_ : matplotlib Colorbar
         The colour bar giving the index of each singular value.
 
+    Raises
+    ------
+    TypeError
+        If ``spectra`` is not a list of rows, or a row is not numbers.
+    ValueError
+        If a row is empty, not 1-D, or holds NaN, infinity or a negative value.
+
     See Also
     --------
     DepthSweepDisplay : Parameter norm, rank and score against depth.
@@ -137,10 +172,7 @@ class SpectraDisplay:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
         if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):
             raise ValueError(f"n_values must be an integer >= 1 or None, got {n_values!r}.")
-        # a NaN would be drawn as a gap, and sorted out of its rank, without a word
-        self.spectra = [np.sort(np.abs(_check_finite(
-            np.asarray(s, dtype=float), f"spectra[{i}] (row {i + 1})")).ravel())[::-1]
-            for i, s in enumerate(spectra)]
+        self.spectra = _check_spectra(spectra)
         self.kind = kind
         self.n_values = n_values
         self.rank_tol = rank_tol
@@ -278,6 +310,30 @@ class SpectraDisplay:
         return handles
 
 
+def _numbers(values, name, *, least=None, finite=False):
+    """One value per fitted depth as a 1-D array (``None`` stays ``None``), refused
+    by name: strings reached matplotlib's unit converter, a 2-D ``depths`` was
+    blamed on the next series' length. With ``least``, whole numbers from it
+    (an int array: depths and ranks); NaN otherwise is a gap in the plot."""
+    if values is None:
+        return None
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers, one per depth ({exc}).") \
+            from exc
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, one value per depth; got shape {a.shape}.")
+    ok = np.isfinite(a) if finite or least is not None else np.ones(a.shape, bool)
+    if least is not None:
+        ok[ok] = (a[ok] >= least) & (a[ok] == np.round(a[ok]))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        what = "finite numbers" if least is None else f"whole numbers >= {least}"
+        raise ValueError(f"{name} must hold {what}; {name}[{i}] is {float(a[i])!r}.")
+    return a.astype(int) if least is not None else a
+
+
 class DepthSweepDisplay:
     """Parameter norms, bottleneck rank and test score against depth.
 
@@ -299,11 +355,12 @@ class DepthSweepDisplay:
     Parameters
     ----------
     depths : array-like of shape (n_rows,)
-        The fitted depths.
+        The fitted depths: whole numbers >= 1.
     parameter_norm : array-like of shape (n_rows,)
-        ``||theta||^2`` per row (mean over folds).
+        ``||theta||^2`` per row (mean over folds); NaN (a failed fit) is left
+        out of the drawing, as for the scores and the offset-free norm.
     bottleneck_rank : array-like of shape (n_rows,)
-        The stable bottleneck rank per row.
+        The stable bottleneck rank per row: whole numbers >= 0.
     mean_test_score : array-like of shape (n_rows,) or None, default=None
         Cross-validated score per row; None leaves the score panel empty.
     best_depth : int or None, default=None
@@ -311,7 +368,7 @@ class DepthSweepDisplay:
     std_test_score : array-like of shape (n_rows,) or None, default=None
         Standard deviation of the score over folds (error bars).
     alpha : array-like of shape (n_rows,) or None, default=None
-        The ``alpha`` of each row when the sweep had an ``alpha`` grid: one
+        The finite ``alpha`` of each row when the sweep had an ``alpha`` grid: one
         series per value.
     offset_free_norm : array-like of shape (n_rows,) or None, default=None
         The offset-free norm per row (mean over folds; ``depth_results_``'s
@@ -329,6 +386,15 @@ class DepthSweepDisplay:
     figure_ : matplotlib Figure
         The figure.
 
+    Raises
+    ------
+    TypeError
+        If a series is not numbers (strings, say).
+    ValueError
+        If a series is not 1-D, or ``depths`` or ``bottleneck_rank`` do not hold
+        finite whole numbers (>= 1 and >= 0), or ``alpha`` is not finite. A series
+        of another length than ``depths`` is refused when plotting.
+
     See Also
     --------
     SpectraDisplay : The spectra of one fitted network.
@@ -345,17 +411,18 @@ class DepthSweepDisplay:
     def __init__(self, depths, parameter_norm, bottleneck_rank, mean_test_score=None,
                  best_depth=None, *, std_test_score=None, alpha=None,
                  offset_free_norm=None):
-        self.depths = np.asarray(depths)
-        self.parameter_norm = np.asarray(parameter_norm, dtype=float)
-        self.bottleneck_rank = np.asarray(bottleneck_rank)
-        self.mean_test_score = (None if mean_test_score is None
-                                else np.asarray(mean_test_score, dtype=float))
-        self.std_test_score = (None if std_test_score is None
-                               else np.asarray(std_test_score, dtype=float))
-        self.alpha = None if alpha is None else np.asarray(alpha, dtype=float)
+        self.depths = _numbers(depths, "depths", least=1)
+        self.parameter_norm = _numbers(parameter_norm, "parameter_norm")
+        # ranks are whole numbers, never NaN: the selector's 'bottleneck_rank' is the
+        # lower median of the folds' integer ranks (a failed fold shows as a NaN
+        # score or norm, which is drawn as a gap, not as a rank)
+        self.bottleneck_rank = _numbers(bottleneck_rank, "bottleneck_rank", least=0)
+        self.mean_test_score = _numbers(mean_test_score, "mean_test_score")
+        self.std_test_score = _numbers(std_test_score, "std_test_score")
+        # finite: each value of alpha names a series (NaN equals no other value)
+        self.alpha = _numbers(alpha, "alpha", finite=True)
         self.best_depth = best_depth
-        self.offset_free_norm = (None if offset_free_norm is None
-                                 else np.asarray(offset_free_norm, dtype=float))
+        self.offset_free_norm = _numbers(offset_free_norm, "offset_free_norm")
 
     @classmethod
     def from_estimator(cls, selector, *, ax=None, score_ax=None):

@@ -14,7 +14,9 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy.optimize import brentq
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from ._params import Count
 
 __all__ = [
     "deep_linear_cost",
@@ -58,6 +60,18 @@ def _spectrum(A):
     return np.linalg.svd(A, compute_uv=False), e
 
 
+class _Depth(Count):
+    """A depth of at least 1 that a float holds: the costs compute ``2 / L`` and
+    ``a / L`` in floats, and a larger integer cannot be converted (Python raises a
+    bare OverflowError). Booleans are refused, as the estimators refuse them."""
+
+    def __init__(self):
+        super().__init__(Integral, 1, int(_FLOAT_MAX), closed="both")
+
+    def __str__(self):
+        return f"an int in the range [1, {_FLOAT_MAX:.4g}] (what a float holds)"
+
+
 def _finite(cost, hint):
     """The cost as a float; one beyond the largest float is an error, not inf."""
     if not np.isfinite(cost):
@@ -86,7 +100,7 @@ def _nonzero(s, A):
 
 
 @validate_params(
-    {"A": ["array-like"], "depth": [Interval(Integral, 1, None, closed="left")]},
+    {"A": ["array-like"], "depth": [_Depth()]},
     prefer_skip_nested_validation=True,
 )
 def deep_linear_cost(A, depth):
@@ -97,7 +111,7 @@ def deep_linear_cost(A, depth):
     A : array-like of shape (n_out, n_in)
         The linear map ``x -> A x``.
     depth : int
-        Number of weight matrices ``L``.
+        Number of weight matrices ``L``, at most the largest float (``1.8e308``).
 
     Returns
     -------
@@ -110,6 +124,8 @@ def deep_linear_cost(A, depth):
 
     Raises
     ------
+    ValueError
+        If ``depth`` is not an int from 1 to the largest float (a bool is refused).
     OverflowError
         If the cost exceeds the largest float (``R(c A; L) = c^(2/L) R(A; L)``:
         compute it for a scaled-down ``A``).
@@ -149,8 +165,8 @@ def deep_linear_cost(A, depth):
 @validate_params(
     {
         "A": ["array-like"],
-        "depth": [Interval(Integral, 1, None, closed="left")],
-        "order": [Interval(Integral, 0, 2, closed="both")],
+        "depth": [_Depth()],
+        "order": [Count(Integral, 0, 2, closed="both")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -166,7 +182,7 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
     A : array-like of shape (n_out, n_in)
         The linear map ``x -> A x``.
     depth : int
-        Number of weight matrices ``L``.
+        Number of weight matrices ``L``, at most the largest float (``1.8e308``).
     order : {0, 1, 2}, default=2
         Number of correction terms kept after ``L * rank(A)``.
 
@@ -174,6 +190,15 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
     -------
     cost : float
         The truncated expansion of the least ``||theta||^2``.
+
+    Raises
+    ------
+    ValueError
+        If ``depth`` is not an int from 1 to the largest float, or ``order`` not
+        one of 0, 1, 2 (booleans are refused).
+    OverflowError
+        If the expansion exceeds the largest float (``L * rank(A)`` does at a
+        depth near it).
 
     See Also
     --------
@@ -197,8 +222,11 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
     s, e = _spectrum(A)
     s = _nonzero(s, A)
     logs = np.log(s) + e * np.log(2.0)  # log of the unscaled values
-    terms = [depth * s.size, 2.0 * logs.sum(), 2.0 * np.sum(logs**2) / depth]
-    return float(sum(terms[: order + 1]))
+    # float(depth): an int product beyond the largest float fails to convert with a
+    # bare OverflowError, where _finite names the cause
+    terms = [float(depth) * s.size, 2.0 * logs.sum(), 2.0 * np.sum(logs**2) / depth]
+    return _finite(sum(terms[: order + 1]),
+                   "its leading term is depth * rank(A): use a smaller depth.")
 
 
 def _depth1_singular_cost(sigma, lam, depth):
@@ -253,13 +281,14 @@ def _depth2_singular_cost(sigma, lam, depth):
 
 _RESNET_PARAMS = {
     "A": ["array-like"],
-    "lam": [Interval(Real, 0, None, closed="neither")],
-    "block_depth": [StrOptions({"1", "2"}), Interval(Integral, 1, 2, closed="both")],
+    # Count refuses booleans, which a Real or Integral interval reads as 0 or 1
+    "lam": [Count(Real, 0, None, closed="neither")],
+    "block_depth": [StrOptions({"1", "2"}), Count(Integral, 1, 2, closed="both")],
 }
 
 
 @validate_params(
-    {**_RESNET_PARAMS, "depth": [Interval(Integral, 1, None, closed="left")]},
+    {**_RESNET_PARAMS, "depth": [_Depth()]},
     prefer_skip_nested_validation=True,
 )
 def resnet_linear_cost(A, depth, lam, *, block_depth=1):
@@ -277,7 +306,7 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
     A : array-like of shape (n_out, n_in)
         The linear map ``x -> A x``.
     depth : int
-        Number of residual blocks ``L``.
+        Number of residual blocks ``L``, at most the largest float (``1.8e308``).
     lam : float > 0
         Weight of the residual blocks against the embedding and unembedding.
     block_depth : {1, 2}, default=1
@@ -290,6 +319,9 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
 
     Raises
     ------
+    ValueError
+        If ``depth`` is not an int from 1 to the largest float, ``lam`` not a
+        finite positive float or ``block_depth`` not 1 or 2 (booleans are refused).
     OverflowError
         If a singular value of ``A`` or the cost exceeds the largest float (the
         cost at ``(c A, c lam)`` is ``c`` times the cost at ``(A, lam)``: compute
@@ -343,6 +375,9 @@ def resnet_linear_cost_limit(A, lam, *, block_depth=1):
 
     Raises
     ------
+    ValueError
+        If ``lam`` is not a finite positive float or ``block_depth`` not 1 or 2
+        (booleans are refused).
     OverflowError
         As :func:`resnet_linear_cost`.
 

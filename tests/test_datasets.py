@@ -99,3 +99,62 @@ def test_arrays_that_cannot_fit_are_a_clear_memory_error(make, monkeypatch):
     monkeypatch.setattr("skrank._device.available_memory", lambda device: 2**30)
     with pytest.raises(MemoryError, match="arrays need about .* fewer samples or features"):
         make()
+
+
+@pytest.mark.parametrize("make, kwargs, name", [
+    (make_bottleneck_regression, {"noise": 1e308}, "noise"),
+    (make_low_rank_regression, {"noise": 1e308}, "noise"),
+    (make_noisy_curve, {"noise": 1e308}, "noise"),
+    (make_manifold, {"noise": 1e308}, "noise"),
+    (make_shifted_s, {"noise": 1e308}, "noise"),
+    (make_shifted_s, {"shift": 1e308}, "shift"),
+])
+def test_parameters_that_overflow_the_output_are_refused(make, kwargs, name):
+    # finite parameters made inf values, with only numpy's RuntimeWarning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=rf"{name}=1e\+308 is too large.*inf"):
+            make(20, random_state=0, **kwargs)
+        out = make(20, random_state=0, **{name: 1e300})
+    assert all(np.isfinite(a).all() for a in out[:2])
+
+
+# ---- the command line (python -m skrank demo draws make_bottleneck_regression) ---
+# no test file covered the command line; its options are the generator's and the
+# regressor's parameters, refused by argparse before either runs
+@pytest.mark.parametrize("argv, message", [
+    (["--n-samples", "0"], "--n-samples: must be an integer at least 1, got 0"),
+    (["--depth", "1"], "--depth: must be an integer at least 2, got 1"),
+    (["--alpha", "nan"], "--alpha: must be a finite number >= 0, got nan"),
+    (["--alpha", "-1"], "--alpha: must be a finite number >= 0, got -1"),
+    (["--alpha", "inf"], "--alpha: must be a finite number >= 0, got inf"),
+    (["--random-state", "-1"], r"--random-state: must be an integer in \[0, 4294967295\]"),
+    (["--random-state", str(2**32)], "--random-state: must be an integer in"),
+    (["--alpha", "x"], "--alpha: invalid float value: 'x'"),
+    (["--n-samples", "abc"], "--n-samples: invalid int value: 'abc'"),
+])
+def test_demo_refuses_bad_options_with_a_usage_error(argv, message, capsys):
+    import re
+
+    from skrank.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: skrank demo")
+    assert "Traceback" not in err
+    assert re.search(message, err)
+
+
+def test_python_m_skrank_demo_exits_2_on_a_bad_option():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "skrank", "demo", "--n-samples", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "argument --n-samples: must be an integer at least 1" in out.stderr

@@ -864,3 +864,96 @@ def test_ties_go_to_the_layer_whose_coordinates_carry_the_output():
     assert gaps[0] < gaps[1]  # the first map's gap is the sharper one
     assert bn.layer == 2
     assert D.bottleneck_fidelity(net, X, bn) > 0.99
+
+
+# ---- a bottleneck, a grid and Jacobian points that do not fit ---------------------
+@pytest.mark.parametrize("read", [D.bottleneck_fidelity, D.factored_jacobian_spectra])
+def test_a_bottleneck_of_another_network_is_refused(read, fitted_regressor):
+    import dataclasses
+
+    reg, X = fitted_regressor
+    bn = D.bottleneck(reg.module_, X)
+    other = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(),
+                                torch.nn.Linear(5, 2))
+    with pytest.raises(ValueError, match=r"bn does not match.*hidden layer 1 is 5 wide"):
+        read(other, X, bn)
+    for bad in (None, "x", {"layer": 1}):
+        with pytest.raises(TypeError, match="bn must be a Bottleneck"):
+            read(reg.module_, X, bad)
+    for layer in (0, 3, 1.5, True):
+        with pytest.raises(ValueError, match="is not a hidden layer"):
+            read(reg.module_, X, dataclasses.replace(bn, layer=layer))
+    wide = dataclasses.replace(bn, components=np.zeros((1, 9)))
+    with pytest.raises(ValueError, match="bn does not match"):
+        read(reg.module_, X, wide)
+    assert np.all(np.isfinite(read(reg.module_, X, bn)))
+
+
+def test_factored_jacobians_check_the_bottleneck_without_points(fitted_regressor):
+    reg, X = fitted_regressor
+    bn = D.bottleneck(reg.module_, X)
+    assert D.factored_jacobian_spectra(reg.module_, X[:0], bn).shape == (0, 1)
+    with pytest.raises(TypeError, match="bn must be a Bottleneck"):
+        D.factored_jacobian_spectra(reg.module_, X[:0], None)
+
+
+def test_readings_of_huge_inputs_to_a_float32_network_stay_finite():
+    # values near 1e19 are finite in float32, their squares are not: the norms of
+    # nonlinearity_impact read NaN (inf / inf) in the network's dtype
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(),
+                              torch.nn.Linear(5, 2))
+    X = np.random.RandomState(0).randn(40, 3) * 1e19
+    wide = copy.deepcopy(net).double()
+    expected = D.nonlinearity_impact(wide, X)
+    np.testing.assert_allclose(D.nonlinearity_impact(net, X), expected, rtol=1e-4)
+    report = D.diagnose(net, X, jacobian_points=X[:3])
+    np.testing.assert_allclose(report.nonlinearity_impact, expected, rtol=1e-4)
+    assert np.isfinite(report.fidelity)
+    assert np.isfinite(report.representation_spectra).all()
+    assert np.isfinite(report.jacobian_spectra).all()
+
+
+def test_constant_outputs_near_float32s_largest_read_rank_0():
+    # a float32 mean of 40 values near 3e38 overflows: the spread read inf, and a
+    # constant network was not read as constant
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(),
+                              torch.nn.Linear(3, 1))
+    with torch.no_grad():
+        for layer in (net[0], net[2]):
+            layer.weight.zero_()
+        net[0].bias.fill_(1.0)
+        net[2].bias.fill_(3e38)
+    assert D._constant(net(torch.randn(40, 2)))
+    assert D.bottleneck(net, np.random.RandomState(0).randn(40, 2)).rank == 0
+
+
+def test_count_tripoints_bounds_its_grid():
+    class Const:
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    # a million points per axis was a 7 TiB allocation
+    with pytest.raises(InvalidParameterError, match=r"resolution.*\[3, 4096\]"):
+        D.count_tripoints(Const(), ((-3, 3), (-3, 3)), 10**6)
+    with pytest.raises(InvalidParameterError, match="resolution"):
+        D.count_tripoints(Const(), ((-3, 3), (-3, 3)), D.MAX_RESOLUTION + 1)
+    # finite bounds whose span is not: the grid's step was inf, its points NaN
+    with pytest.raises(ValueError, match="bounds .* span more than the largest float"):
+        D.count_tripoints(Const(), ((-1e308, 1e308), (-1e308, 1e308)), 20)
+    assert D.count_tripoints(Const(), ((-1e307, 1e307), (0, 1)), 20) == 0
+
+
+def test_diagnose_needs_an_array_of_jacobian_points(fitted_regressor):
+    reg, X = fitted_regressor
+    for bad in (5, 2.5, "points"):
+        with pytest.raises(ValueError, match="'jacobian_points' parameter of diagnose "
+                                             "must be an array-like or None"):
+            D.diagnose(reg.module_, X, jacobian_points=bad)
+    with pytest.raises(ValueError, match="jacobian_points of shape"):
+        D.diagnose(reg.module_, X, jacobian_points=torch.tensor(5.0))
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        D.diagnose(reg.module_, X, jacobian_points=np.array(5.0))
+    assert D.diagnose(reg.module_, X, jacobian_points=X[:2]).jacobian_rank is not None

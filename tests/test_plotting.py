@@ -334,3 +334,51 @@ def test_spectra_that_are_not_finite_are_a_clear_error(kind, bad):
     est.layer_spectra_[1][2] = bad
     with pytest.raises(ValueError, match="row 2"):
         SpectraDisplay.from_estimator(est, kind=kind)
+
+
+@pytest.mark.parametrize("spectra, error, message", [
+    ([np.array([])], ValueError, r"spectra\[0\] \(row 1\) has shape \(0,\)"),
+    ([np.ones(2), np.ones((2, 2))], ValueError, r"spectra\[1\] \(row 2\) has shape \(2, 2\)"),
+    ([np.array([-1.0, 2.0])], ValueError, r"spectra\[0\] \(row 1\) holds negative values"),
+    ([np.ones(2), "abc"], TypeError, r"spectra\[1\] \(row 2\) must be a 1-D array of numbers"),
+    (None, TypeError, "spectra must be a list of 1-D arrays.*got NoneType"),
+    (3.0, TypeError, "spectra must be a list of 1-D arrays.*got float"),
+])
+def test_spectra_that_are_not_rows_of_singular_values_are_refused(spectra, error, message):
+    # an empty row reached matplotlib ("at least 2 boundaries"), None a bare
+    # "not iterable", and abs / ravel folded negative and 2-D rows without a word
+    with pytest.raises(error, match=message):
+        SpectraDisplay(spectra)
+    # rows given in any order are drawn largest first; a 2-D array is its rows
+    disp = SpectraDisplay(np.array([[0.5, 2.0], [1.0, 3.0]])).plot()
+    assert [s.tolist() for s in disp.spectra] == [[2.0, 0.5], [3.0, 1.0]]
+
+
+@pytest.mark.parametrize("kw, error, message", [
+    # a NaN rank broke int() in the rank axis's limits
+    (dict(bottleneck_rank=[np.nan, 2]), ValueError,
+     r"bottleneck_rank must hold whole numbers >= 0; bottleneck_rank\[0\] is nan"),
+    (dict(bottleneck_rank=[1.5, 2]), ValueError, "bottleneck_rank must hold whole numbers"),
+    # strings reached matplotlib's unit converter
+    (dict(depths=["a", "b"]), TypeError, "depths must be an array of numbers"),
+    (dict(parameter_norm=["a", "b"]), TypeError, "parameter_norm must be an array of numbers"),
+    # a 2-D depths was blamed on parameter_norm's length
+    (dict(depths=[[2, 3]]), ValueError, r"depths must be 1-D.*shape \(1, 2\)"),
+    (dict(depths=[0, 3]), ValueError, r"depths must hold whole numbers >= 1; depths\[0\]"),
+    (dict(depths=[np.inf, 3]), ValueError, "depths must hold whole numbers >= 1"),
+    (dict(alpha=[np.nan, 0.1]), ValueError, "alpha must hold finite numbers"),
+    (dict(mean_test_score=[[0.5, 0.6]]), ValueError, "mean_test_score must be 1-D"),
+])
+def test_depth_sweep_refuses_series_it_cannot_draw_by_name(kw, error, message):
+    args = dict(depths=[2, 3], parameter_norm=[1.0, 1.0], bottleneck_rank=[1, 2])
+    args.update(kw)
+    with pytest.raises(error, match=message):
+        DepthSweepDisplay(**args)
+
+
+def test_depth_sweep_draws_a_failed_fold_as_a_gap():
+    # NaN scores and norms (a failed fit) are legitimate: left out of the drawing
+    disp = DepthSweepDisplay([2.0, 3.0], [np.nan, 1.0], [1.0, 2.0], [np.nan, 0.5], 3,
+                             std_test_score=[np.nan, 0.1]).plot()
+    assert disp.depths.tolist() == [2, 3] and disp.bottleneck_rank.dtype.kind == "i"
+    assert disp.ax_rank_.get_ylim() == (0, 3)

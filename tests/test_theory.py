@@ -117,3 +117,41 @@ def test_a_tensor_that_requires_grad_is_read_by_value():
 
     A = torch.tensor([[2.0, 0.0], [0.0, 0.5]], requires_grad=True)
     assert deep_linear_cost(A, 4) == pytest.approx(deep_linear_cost(A.detach().numpy(), 4))
+
+
+_COSTS_WITH_DEPTH = {
+    "deep_linear_cost": lambda A, depth: deep_linear_cost(A, depth),
+    "deep_linear_cost_expansion": lambda A, depth: deep_linear_cost_expansion(A, depth),
+    "resnet_linear_cost": lambda A, depth: resnet_linear_cost(A, depth, 1.0),
+    "resnet_linear_cost_2": lambda A, depth: resnet_linear_cost(A, depth, 1.0,
+                                                                block_depth=2),
+}
+
+
+@pytest.mark.parametrize("cost", list(_COSTS_WITH_DEPTH.values()), ids=list(_COSTS_WITH_DEPTH))
+def test_a_depth_beyond_floats_or_a_bool_is_refused(cost):
+    # 10**400 met the float arithmetic as a bare "int too large to convert to
+    # float"; True was read as depth 1
+    for depth in (10**400, True, np.True_):
+        with pytest.raises(ValueError, match=r"'depth' parameter .* an int in the range "
+                                             r"\[1, 1.798e\+308\]"):
+            cost(np.eye(2), depth)
+    assert np.isfinite(cost(np.eye(2), 10**300))
+
+
+def test_an_expansion_beyond_the_largest_float_names_its_cause():
+    with pytest.raises(OverflowError, match="exceeds the largest float.*smaller depth"):
+        deep_linear_cost_expansion(np.eye(2), 10**308)
+
+
+def test_theory_refuses_booleans_for_order_block_depth_and_lam():
+    A = np.diag([3.0, 0.5])
+    with pytest.raises(ValueError, match="'order' parameter"):
+        deep_linear_cost_expansion(A, 3, order=True)
+    with pytest.raises(ValueError, match="'block_depth' parameter"):
+        resnet_linear_cost(A, 3, 1.0, block_depth=True)
+    for cost in (lambda lam: resnet_linear_cost(A, 3, lam),
+                 lambda lam: resnet_linear_cost_limit(A, lam)):
+        with pytest.raises(ValueError, match="'lam' parameter"):
+            cost(True)
+        assert cost(1) == pytest.approx(cost(1.0))
