@@ -33,6 +33,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _num_samples,
     check_array,
     check_is_fitted,
     validate_data,
@@ -41,6 +42,7 @@ from sklearn.utils.validation import (
 from . import diagnostics as _diag
 from ._device import (
     as_tensor,
+    auto_threads,
     check_memory,
     device_or_cpu,
     placement,
@@ -538,7 +540,8 @@ class _DeepL2Base(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_init": [_Count(Integral, 1, None, closed="left")],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
+                      None],
     }
 
     #: The fully connected network's own parameters (``_FullyConnected`` below).
@@ -660,8 +663,23 @@ class _DeepL2Base(BaseEstimator):
 
     # ---- fit --------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None):
-        with threads(self.n_threads):
+        with threads(self._threads(X)):
             return self._fit_data(X, y, sample_weight)
+
+    def _threads(self, X, n_networks=None):
+        """``n_threads`` for training on the rows of ``X``, or on ``X`` rows when it
+        is a count (``'auto'`` resolved by :func:`skrank._device.auto_threads` from
+        the rows a step takes)."""
+        if self.n_threads != "auto":
+            return self.n_threads
+        try:
+            rows = self._n_training_rows(X if isinstance(X, Integral) else _num_samples(X))
+            device = resolve_device(self.device)
+        except (TypeError, ValueError, RuntimeError):
+            return None  # the fit's own checks name the problem
+        if self.solver != "lbfgs":
+            rows = min(rows, 200 if self.batch_size == "auto" else self.batch_size)
+        return auto_threads(rows * self.width * (n_networks or self.n_init), device)
 
     def _fit_data(self, X, y, sample_weight):
         plan = self._plan(X, y, sample_weight)
@@ -734,7 +752,7 @@ class _DeepL2Base(BaseEstimator):
             # scikit-learn validates parameters on the first partial_fit only; a
             # later set_params (a negative alpha) would train another objective
             self._validate_params()
-        with threads(self.n_threads):
+        with threads(self._threads(X, n_networks=1)):
             first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
             sample_weight = _checked_weight(sample_weight, X)
@@ -1291,7 +1309,9 @@ def fit_many(estimators, datasets):
     floating-point rounding; cross-validation folds and an alpha grid of one depth
     then cost one batched run. Returns the fitted estimators.
     """
-    with threads(estimators[0].n_threads):
+    # the networks trained together decide the threads together
+    with threads(estimators[0]._threads(sum(_num_samples(X) for X, _ in datasets),
+                                        n_networks=1)):
         plans = [est._plan(X, y, None) for est, (X, y) in zip(estimators, datasets)]
         if len(estimators) == 1 or not _batchable(plans, estimators):
             for est, plan in zip(estimators, plans):

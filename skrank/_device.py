@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 __all__ = ["resolve_device", "placement", "as_tensor", "device_or_cpu", "threads",
+           "auto_threads", "SMALL_WORK",
            "available_memory", "check_memory"]
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
@@ -97,13 +98,30 @@ def as_tensor(X, module):
     return torch.tensor(np.asarray(X), **where)
 
 
+#: Rows times width per network step up to which ``n_threads='auto'`` trains on one
+#: thread: a default-width network on up to 1,000 rows. Measured on 2 cores (depth
+#: 12, width 64, L-BFGS): one thread was 7% slower than two at 500 rows, 26% at
+#: 1,000 and faster at 200; with one other CPU-bound process running, two threads
+#: were 2.6x (500 rows) to 5.5x (two moons) slower than one, which did not slow.
+SMALL_WORK = 65_536
+
+
+def auto_threads(work, device):
+    """The thread count of ``n_threads='auto'`` for a step over ``work`` = rows x
+    width x networks: one thread for small steps, whose matrix products gain little
+    from more threads and lose most when another process competes for the cores;
+    torch's setting (``None``) for larger steps and off the CPU."""
+    if device.type != "cpu" or work > SMALL_WORK:
+        return None
+    return 1
+
+
 @contextmanager
 def threads(n):
     """Run the block with ``n`` CPU threads for torch (``None``: as set), then restore.
 
     torch uses every core by default; when another CPU-bound process runs, its
-    threads wait for each other and a fit slows about 4x (measured: 25 s against 6.5 s
-    with one thread on 2 cores). One thread per fit is then the faster choice.
+    threads wait for each other and a fit slows 2.5-6x (see :data:`SMALL_WORK`).
     """
     if n is None:
         yield

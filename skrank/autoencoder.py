@@ -294,7 +294,7 @@ random_state, verbose, n_init, n_threads
         validation_fraction=0.1, warm_start=False, rank_tol=0.1, rank_gap=3.0,
         n_diagnostic_samples=1000, n_jacobian_points=50, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
-        n_init=1, n_threads=None,
+        n_init=1, n_threads="auto",
     ):
         self.n_components = n_components
         self.output = output

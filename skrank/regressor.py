@@ -341,11 +341,17 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         held-out score, ties to the lower objective). Restarts catch the fits that
         end in a
         higher-rank basin. Ignored with ``warm_start`` (one network continues).
-    n_threads : int or None, default=None
+    n_threads : int, 'auto' or None, default='auto'
         CPU threads torch uses during ``fit`` (restored afterwards); ``None``
-        keeps torch's setting (all cores). When another CPU-bound process runs
-        (a second fit, a search with ``n_jobs``), ``n_threads=1`` avoids the
-        slowdown, about 4x, of threads waiting for each other.
+        keeps torch's setting (all cores). ``'auto'``: one thread when a step
+        is small (rows per step x ``width`` x ``n_init`` at most 65,536: up to
+        1,000 rows at the default width), torch's setting otherwise. Small
+        products gain little from more threads and lose most when another
+        CPU-bound process runs (a second fit, a search with ``n_jobs``): on 2
+        cores one thread was 7% slower than two at 500 rows and 26% at 1,000,
+        while beside one busy process two threads ran 2.6x (500 rows) to 5.5x
+        (two moons) slower and one thread did not slow. A larger fit beside
+        other work: pass ``n_threads=1`` or the number of idle cores.
 
     Attributes
     ----------
@@ -502,7 +508,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         n_diagnostic_samples=1000, n_jacobian_points=10, track_rank_every=0,
         normalize=True, dtype="float32", device="auto", random_state=None, verbose=0,
         n_components=None,
-        n_init=1, n_threads=None,
+        n_init=1, n_threads="auto",
     ):
         self.depth = depth
         self.width = width

@@ -195,7 +195,7 @@ dtype, device, random_state, verbose, n_components, n_init, n_threads
         warm_start=False, rank_tol=0.1, rank_gap=3.0, n_diagnostic_samples=1000,
         n_jacobian_points=10, track_rank_every=0, normalize=True, dtype="float32",
         device="auto", random_state=None, verbose=0, n_components=None,
-        n_init=1, n_threads=None,
+        n_init=1, n_threads="auto",
     ):
         self.depth = depth
         self.block_depth = block_depth

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from skrank import DeepL2Regressor, DivergenceWarning
+from skrank import BottleneckAutoencoder, DeepL2Regressor, DivergenceWarning
 from skrank._engine import Settings, train, train_many
 from skrank._networks import FullyConnectedNet
 
@@ -120,6 +120,7 @@ def test_n_init_keeps_the_lowest_objective_and_records_every_restart(seed):
 
 
 def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
+    import skrank._device as device
     import skrank._grow as grow
 
     seen = []
@@ -131,14 +132,40 @@ def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
 
     monkeypatch.setattr(grow, "train_many", spy)
     before = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that 'auto' has a choice to make
     X = np.random.RandomState(0).randn(30, 3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        DeepL2Regressor(**small(max_iter=3, init="grow"), n_threads=1).fit(X, X[:, 0])
-        DeepL2Regressor(**small(max_iter=3, init="grow")).fit(X, X[:, 0])
-    # two stages each: the shallow start, then full depth
-    assert seen == [1, 1, before, before]
-    assert torch.get_num_threads() == before
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for n_threads in (1, None, "auto"):
+                DeepL2Regressor(**small(max_iter=3, init="grow"),
+                                n_threads=n_threads).fit(X, X[:, 0])
+            # a step larger than auto_threads' bound keeps torch's setting
+            monkeypatch.setattr(device, "SMALL_WORK", 30 * 16 - 1)
+            DeepL2Regressor(**small(max_iter=3, init="grow")).fit(X, X[:, 0])
+        # two stages each: the shallow start, then full depth
+        assert seen == [1, 1, 2, 2, 1, 1, 2, 2]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_auto_threads_rule():
+    from skrank._device import SMALL_WORK, auto_threads
+
+    cpu = torch.device("cpu")
+    assert auto_threads(SMALL_WORK, cpu) == 1
+    assert auto_threads(SMALL_WORK + 1, cpu) is None
+    assert auto_threads(10, torch.device("cuda")) is None  # off the CPU: as set
+    est = DeepL2Regressor(width=64)
+    assert est._threads(np.zeros((1024, 3))) == 1
+    assert est._threads(np.zeros((1025, 3))) is None
+    assert est.set_params(n_init=2)._threads(np.zeros((600, 3))) is None
+    # a mini-batch step takes batch_size rows, whatever the data's size
+    assert est.set_params(n_init=1, solver="adam")._threads(np.zeros((10**6, 3))) == 1
+    # the autoencoder's steps take its noisy copies of every row
+    assert BottleneckAutoencoder(input_noise=0.1, n_noisy_copies=4)._threads(
+        np.zeros((300, 3))) is None
 
 
 def test_sweep_folds_and_alphas_batched_equal_separate_fits():
