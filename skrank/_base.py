@@ -667,19 +667,26 @@ class _DeepL2Base(BaseEstimator):
             return self._fit_data(X, y, sample_weight)
 
     def _threads(self, X, n_networks=None):
-        """``n_threads`` for training on the rows of ``X``, or on ``X`` rows when it
-        is a count (``'auto'`` resolved by :func:`skrank._device.auto_threads` from
-        the rows a step takes)."""
+        """``n_threads`` for training on the rows of ``X`` (a count of rows, or a
+        tuple of arrays trained together; ``'auto'`` resolved by
+        :func:`skrank._device.auto_threads` from the rows a step takes)."""
         if self.n_threads != "auto":
             return self.n_threads
         try:
-            rows = self._n_training_rows(X if isinstance(X, Integral) else _num_samples(X))
+            rows = self._n_training_rows(
+                X if isinstance(X, Integral)
+                else sum(_num_samples(x) for x in X) if isinstance(X, tuple)
+                else _num_samples(X))
             device = resolve_device(self.device)
         except (TypeError, ValueError, RuntimeError):
             return None  # the fit's own checks name the problem
         if self.solver != "lbfgs":
             rows = min(rows, 200 if self.batch_size == "auto" else self.batch_size)
-        return auto_threads(rows * self.width * (n_networks or self.n_init), device)
+        if n_networks is None:
+            # a warm refit trains the fitted network alone
+            warm = self.warm_start and getattr(self, "module_", None) is not None
+            n_networks = 1 if warm else self.n_init
+        return auto_threads(rows * self.width * n_networks, device)
 
     def _fit_data(self, X, y, sample_weight):
         plan = self._plan(X, y, sample_weight)
@@ -1310,8 +1317,7 @@ def fit_many(estimators, datasets):
     then cost one batched run. Returns the fitted estimators.
     """
     # the networks trained together decide the threads together
-    with threads(estimators[0]._threads(sum(_num_samples(X) for X, _ in datasets),
-                                        n_networks=1)):
+    with threads(estimators[0]._threads(tuple(X for X, _ in datasets), n_networks=1)):
         plans = [est._plan(X, y, None) for est, (X, y) in zip(estimators, datasets)]
         if len(estimators) == 1 or not _batchable(plans, estimators):
             for est, plan in zip(estimators, plans):

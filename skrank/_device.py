@@ -7,6 +7,7 @@ means the same thing and fails with the same message everywhere.
 
 import os
 import re
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -116,22 +117,41 @@ def auto_threads(work, device):
     return 1
 
 
+#: The blocks inside :func:`threads` (an entry per block, newest last) and the
+#: setting they found: torch's thread count is one for the whole process.
+_THREAD_BLOCKS = []
+_THREADS_BEFORE = [None]
+_THREADS_LOCK = threading.Lock()
+
+
 @contextmanager
 def threads(n):
     """Run the block with ``n`` CPU threads for torch (``None``: as set), then restore.
 
     torch uses every core by default; when another CPU-bound process runs, its
     threads wait for each other and a fit slows 2.5-6x (see :data:`SMALL_WORK`).
+    torch's setting is one for the process, so blocks that overlap (fits in
+    threads of one process, or nested) share one record: a block that ends hands
+    the setting to the newest block still running, and the last one restores what
+    the first one found (each restoring what it found left the process at one
+    thread when two fits overlapped).
     """
     if n is None:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
+    entry = (int(n), object())  # the object tells equal settings' blocks apart
+    with _THREADS_LOCK:
+        if not _THREAD_BLOCKS:
+            _THREADS_BEFORE[0] = torch.get_num_threads()
+        _THREAD_BLOCKS.append(entry)
+        torch.set_num_threads(entry[0])
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREAD_BLOCKS.remove(entry)
+            torch.set_num_threads(_THREAD_BLOCKS[-1][0] if _THREAD_BLOCKS
+                                  else _THREADS_BEFORE[0])
 
 
 def available_memory(device):

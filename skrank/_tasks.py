@@ -15,6 +15,7 @@ they imply (``n_outputs_``, ``classes_``), which the estimator sets.
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch.nn import functional as F
@@ -104,7 +105,7 @@ def has_missing_labels(y):
     if y.dtype.kind == "f":
         return bool(np.isnan(y).any())
     if y.dtype.kind == "O":
-        return any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y.ravel())
+        return any(v is None or is_scalar_nan(v) or is_pandas_na(v) for v in y.ravel())
     return False
 
 

@@ -44,6 +44,7 @@ from ._networks import Network, as_network
 __all__ = [
     "DEFAULT_RANK_TOL",
     "DEFAULT_MIN_GAP",
+    "FIDELITY_SLACK",
     "effective_rank",
     "read_rank",
     "input_rank",
@@ -817,19 +818,26 @@ def _most_faithful(model, x, pre, k, tied, weight):
     coordinates loses nothing; a sharp gap is only a sign of it. In a residual
     stream the sharpest gap can sit where only the linear unembedding reads the
     stream, and the small directions cut there still carry the outputs' nonlinear
-    parts (measured: fidelity 0.73 at the end of the stream, 0.975 two blocks
-    after the embedding, same rank).
+    parts (measured on two seeds: fidelity 0.73 and 0.16 at the end of the stream,
+    0.94 and 1.0 after its first and second block, the same rank).
     """
-    if k == 0 or len(tied) == 1:
+    if k == 0 or len({layer for layer, _, _ in tied}) == 1:
         return tied[0]
+    kept, seen = [], {}
     with torch.no_grad():
         full = (pre[-1] if isinstance(model, Network) else model(x)).to(torch.float64)
-        kept = []
         for layer, _, _ in tied:
-            a = pre[layer - 1].to(torch.float64)
-            mean = _weighted_mean(a, weight)
-            cut = _factored(model, layer, mean, _principal_components(a, k, weight))(x)
-            kept.append(_kept_variance(full, cut.to(torch.float64)))
+            if layer not in seen:
+                a = pre[layer - 1].to(torch.float64)
+                mean = _weighted_mean(a, weight)
+                cut = _factored(model, layer, mean, _principal_components(a, k, weight))(x)
+                seen[layer] = _kept_variance(full, cut.to(torch.float64))
+            f = seen[layer]
+            if f >= 1 - FIDELITY_SLACK and all(g < f - FIDELITY_SLACK for g in kept):
+                # no candidate keeps more than everything, so this one is within
+                # the slack of the best, and the sharper ones are not
+                return tied[len(kept)]
+            kept.append(f)
     best = max((f for f in kept if np.isfinite(f)), default=float("nan"))
     if not np.isfinite(best):
         return tied[0]

@@ -138,11 +138,11 @@ def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for n_threads in (1, None, "auto"):
-                DeepL2Regressor(**small(max_iter=3, init="grow"),
+                DeepL2Regressor(**small(max_iter=3, init="grow"), device="cpu",
                                 n_threads=n_threads).fit(X, X[:, 0])
             # a step larger than auto_threads' bound keeps torch's setting
             monkeypatch.setattr(device, "SMALL_WORK", 30 * 16 - 1)
-            DeepL2Regressor(**small(max_iter=3, init="grow")).fit(X, X[:, 0])
+            DeepL2Regressor(**small(max_iter=3, init="grow"), device="cpu").fit(X, X[:, 0])
         # two stages each: the shallow start, then full depth
         assert seen == [1, 1, 2, 2, 1, 1, 2, 2]
         assert torch.get_num_threads() == 2
@@ -157,15 +157,42 @@ def test_auto_threads_rule():
     assert auto_threads(SMALL_WORK, cpu) == 1
     assert auto_threads(SMALL_WORK + 1, cpu) is None
     assert auto_threads(10, torch.device("cuda")) is None  # off the CPU: as set
-    est = DeepL2Regressor(width=64)
+    est = DeepL2Regressor(width=64, device="cpu")  # on a GPU 'auto' leaves threads be
     assert est._threads(np.zeros((1024, 3))) == 1
     assert est._threads(np.zeros((1025, 3))) is None
     assert est.set_params(n_init=2)._threads(np.zeros((600, 3))) is None
     # a mini-batch step takes batch_size rows, whatever the data's size
     assert est.set_params(n_init=1, solver="adam")._threads(np.zeros((10**6, 3))) == 1
     # the autoencoder's steps take its noisy copies of every row
-    assert BottleneckAutoencoder(input_noise=0.1, n_noisy_copies=4)._threads(
+    assert BottleneckAutoencoder(input_noise=0.1, n_noisy_copies=4, device="cpu")._threads(
         np.zeros((300, 3))) is None
+    assert BottleneckAutoencoder(input_noise=0.1, n_noisy_copies=4, device="cpu")._threads(
+        np.zeros((200, 3))) == 1
+
+
+def test_overlapping_thread_blocks_leave_the_process_as_they_found_it():
+    # fits in threads of one process share torch's setting: one that ends must not
+    # restore what it found while another still runs, nor leave its own behind
+    from skrank._device import threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = threads(1), threads(3)
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)
+        assert torch.get_num_threads() == 3  # b still runs
+        b.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+        c, d = threads(1), threads(1)
+        c.__enter__()
+        d.__enter__()
+        d.__exit__(None, None, None)
+        c.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_sweep_folds_and_alphas_batched_equal_separate_fits():

@@ -270,3 +270,14 @@ def test_a_dtype_change_is_refused_not_silently_ignored(how):
             getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X, y)
         est.set_params(dtype="float32")
         getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X, y)
+
+
+def test_pandas_na_counts_as_a_missing_label():
+    pd = pytest.importorskip("pandas")
+    X, y = make_moons(40, noise=0.1, random_state=0)
+    with pytest.raises(ValueError, match="classes contains NaN or None"):
+        DeepL2Classifier(**KW).partial_fit(X, y, classes=np.array([0, 1, pd.NA], dtype=object))
+    labels = pd.Series(np.where(y == 1, "b", "a"), dtype=object)
+    labels.iloc[3] = pd.NA
+    with pytest.raises(ValueError, match="NaN or None labels"):
+        DeepL2Classifier(**KW).fit(X, labels)
