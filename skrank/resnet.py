@@ -65,12 +65,14 @@ class ResNetL2Regressor(_RegressionEstimator):
         As in :class:`DeepL2Regressor`.
     alpha : float, default=0.1
         Weight of the cost against the squared error.
+    solver, learning_rate_init, momentum, batch_size
+        As in :class:`DeepL2Regressor`.
     max_iter : int, default=3000
         As in :class:`DeepL2Regressor` (whose default is 2000; see above).
-    solver, learning_rate_init, momentum, batch_size, warmup_iter, tol, \
-n_iter_no_change, early_stopping, validation_fraction, warm_start, rank_tol, \
-rank_gap, n_diagnostic_samples, n_jacobian_points, track_rank_every, normalize, \
-dtype, device, random_state, verbose, n_components, n_init, n_threads
+    warmup_iter, tol, n_iter_no_change, early_stopping, validation_fraction, \
+warm_start, rank_tol, rank_gap, n_diagnostic_samples, n_jacobian_points, \
+track_rank_every, normalize, dtype, device, random_state, verbose, n_components, \
+n_init, n_threads
         As in :class:`DeepL2Regressor`.
 
     Attributes
