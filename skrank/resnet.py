@@ -44,7 +44,7 @@ class ResNetL2Regressor(_RegressionEstimator):
     default before 0.2) converged within 2,000 iterations on 8 and read the rank
     on 16 (a rank-5 sine teacher read 14, test R^2 0.78); ``lam=0.1`` converged on
     16 (the 17th at 2,444 iterations) and read the rank on all 17, with spectral
-    gaps 2 to 20 times clearer; ``lam=0.3`` converged faster still but read a
+    gaps 1.6 to 26 times (median 7.5) clearer; ``lam=0.3`` converged faster still but read a
     rank-4 teacher as 3. The rank-2 task of
     :func:`skrank.datasets.make_bottleneck_regression` takes 1,900-2,100
     iterations at ``lam=0.1``, hence ``max_iter=3000``.
