@@ -3,11 +3,9 @@
 import inspect
 import time
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from joblib import Parallel, delayed
 from sklearn import get_config
 from sklearn.base import (
@@ -48,6 +46,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import _DeepL2Base, fit_many, warm_deeper
+from ._device import threads
 from ._grow import DEEPEN_RTOL
 
 __all__ = ["RankAwareDepthSelector"]
@@ -65,16 +64,13 @@ def _estimator_has(attr):
 
     return check
 
-@contextmanager
 def _single_thread():
     """Sweeps parallelize over jobs; the same thread count everywhere also makes a
-    distributed sweep reproduce the sequential one bit for bit."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    distributed sweep reproduce the sequential one bit for bit. Through the one
+    record of torch's setting (:func:`skrank._device.threads`): jobs in threads of
+    one process (joblib's threading backend) each restoring what they found left
+    the process at one thread."""
+    return threads(1)
 
 
 def _param_name(estimator, name):

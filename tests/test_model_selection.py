@@ -471,3 +471,24 @@ def test_a_pipeline_still_refuses_uniform_weights_it_cannot_take():
                                  depths=[2], cv=2)
     with pytest.raises((TypeError, ValueError), match="sample_weight"):
         sel.fit(X, y, sample_weight=np.ones(40))
+
+
+def test_sweep_jobs_in_threads_leave_torchs_thread_count_as_they_found_it():
+    # jobs on joblib's threading backend share the process's one setting: each
+    # restoring what it found left the process at one thread when two overlapped
+    import torch
+
+    from skrank.model_selection import _single_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        first, second = _single_thread(), _single_thread()
+        first.__enter__()
+        second.__enter__()
+        assert torch.get_num_threads() == 1
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
