@@ -673,20 +673,24 @@ class _DeepL2Base(BaseEstimator):
         if self.n_threads != "auto":
             return self.n_threads
         try:
-            rows = self._n_training_rows(
-                X if isinstance(X, Integral)
-                else sum(_num_samples(x) for x in X) if isinstance(X, tuple)
-                else _num_samples(X))
+            if isinstance(X, tuple):
+                rows = sum(_num_samples(x) for x in X)
+            else:
+                rows = X if isinstance(X, Integral) else _num_samples(X)
             device = resolve_device(self.device)
         except (TypeError, ValueError, RuntimeError):
             return None  # the fit's own checks name the problem
+        rows = self._n_training_rows(rows)
         if self.solver != "lbfgs":
             rows = min(rows, 200 if self.batch_size == "auto" else self.batch_size)
         if n_networks is None:
-            # a warm refit trains the fitted network alone
-            warm = self.warm_start and getattr(self, "module_", None) is not None
-            n_networks = 1 if warm else self.n_init
+            n_networks = 1 if self._continues() else self.n_init
         return auto_threads(rows * self.width * n_networks, device)
+
+    def _continues(self):
+        """Whether ``fit`` trains the fitted network on (``warm_start``): one network,
+        whatever ``n_init``."""
+        return self.warm_start and getattr(self, "module_", None) is not None
 
     def _fit_data(self, X, y, sample_weight):
         plan = self._plan(X, y, sample_weight)
@@ -695,7 +699,7 @@ class _DeepL2Base(BaseEstimator):
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
         self.__dict__.pop("_stepper", None)  # a full fit starts over
-        warm = self.warm_start and getattr(self, "module_", None) is not None
+        warm = self._continues()
         # a warm start keeps the fitted feature count and names: checked, not reset
         X, y = self._validate_fit_data(X, y, reset=not warm)
         sample_weight = _checked_weight(sample_weight, X)
