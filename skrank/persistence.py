@@ -529,6 +529,46 @@ def _check_outputs(estimator, n_out):
                        f"{_MAX_DENOISING_GAIN:g}.")
 
 
+def _count(value, low, high):
+    return type(value) is int and low <= value <= high
+
+
+def _check_readings(estimator):
+    """The readings a user takes from a fitted estimator, as fit leaves them.
+
+    Nothing is sized or indexed by them, but a file that loads vouches for them: a
+    rank counts singular values of a map the network computes (at most its widest
+    layer); the Jacobian rank is read on the network factored through its
+    bottleneck (at most the bottleneck rank); the local dimension is a Jacobian
+    rank of a map of the inputs; the kept restart is one of ``n_init``."""
+    widest = max(max(p.shape) for p in estimator.module_.parameters())
+    n_in, n_init = estimator.n_features_in_, estimator.n_init
+    bn = getattr(estimator, "bottleneck_rank_", None)
+    jac = getattr(estimator, "jacobian_rank_", None)
+    local = getattr(estimator, "local_dimension_", None)
+    best = getattr(estimator, "best_restart_", 0)
+    n_iter = getattr(estimator, "n_iter_", 0)
+    risk = getattr(estimator, "denoising_risk_", None)
+    checks = [
+        ("bottleneck_rank_", bn, _count(bn, 0, widest),
+         f"an integer from 0 to the widest layer ({widest})"),
+        ("jacobian_rank_", jac, jac is None or (_count(bn, 0, widest)
+                                                and _count(jac, 0, bn)),
+         "None or an integer from 0 to bottleneck_rank_"),
+        ("local_dimension_", local, local is None or _count(local, 0, n_in),
+         f"None or an integer from 0 to n_features_in_ ({n_in})"),
+        ("best_restart_", best, _count(best, 0, n_init - 1),
+         f"an index below n_init ({n_init})"),
+        ("n_iter_", n_iter, _count(n_iter, 0, math.inf), "a count"),
+        ("denoising_risk_", risk, risk is None or (
+            type(risk) is float and (math.isnan(risk) or 0 <= risk < math.inf)),
+         "None or a finite risk, at least 0"),
+    ]
+    for name, value, ok, what in checks:
+        if not ok:
+            raise _Refused(f"{name}={_short(value)} is not what fit leaves: {what}.")
+
+
 def _check_selector_classes(estimator):
     """A selector's ``classes_``: the labels of ``y``, those its refitted
     estimator predicts when it has one."""
@@ -576,6 +616,7 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
                        "positive integer within the file's size.")
     if n_outputs is not None:
         _check_outputs(estimator, n_outputs)
+        _check_readings(estimator)
     X = np.zeros((1, n))
     try:
         with warnings.catch_warnings():

@@ -692,6 +692,27 @@ INCONSISTENT = {
     "denoising_gain_negative": ("denoising", _attribute("denoising_gain_",
                                                         {"__float__": "-1.0"}),
                                 "denoising_gain_=-1.0"),
+    # readings nothing indexes, but which a loaded file vouches for
+    "bottleneck_rank_negative": ("regressor", _attribute("bottleneck_rank_", -1),
+                                 "bottleneck_rank_=-1 is not what fit leaves"),
+    "bottleneck_rank_past_the_widest_layer": ("regressor", _attribute(
+        "bottleneck_rank_", 9), "bottleneck_rank_=9 .*widest layer \\(8\\)"),
+    "bottleneck_rank_a_float": ("regressor", _attribute("bottleneck_rank_",
+                                                        {"__float__": "2.0"}),
+                                "bottleneck_rank_=2.0"),
+    "jacobian_rank_above_the_bottleneck": ("autoencoder", _attribute(
+        "jacobian_rank_", 4), "jacobian_rank_=4 .*to bottleneck_rank_"),
+    "local_dimension_past_the_inputs": ("denoising", _attribute("local_dimension_", 4),
+                                        "local_dimension_=4"),
+    "best_restart_past_n_init": ("classifier", _attribute("best_restart_", 1),
+                                 "best_restart_=1 .*below n_init \\(1\\)"),
+    "n_iter_negative": ("resnet", _attribute("n_iter_", -3), "n_iter_=-3"),
+    "denoising_risk_negative": ("denoising", _attribute("denoising_risk_",
+                                                        {"__float__": "-0.5"}),
+                                "denoising_risk_=-0.5"),
+    "denoising_risk_infinite": ("denoising", _attribute("denoising_risk_",
+                                                        {"__float__": "inf"}),
+                                "denoising_risk_=inf"),
     # reconstruct returned 2 columns for 3 inputs
     "autoencoder_of_two_outputs": ("regressor2", _as_autoencoder, "2 outputs for 3 inputs"),
     # the selector says the labels its refitted classifier predicts
