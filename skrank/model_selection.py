@@ -45,7 +45,7 @@ from sklearn.utils.validation import (
     indexable,
 )
 
-from ._base import _DeepL2Base, fit_many, warm_deeper
+from ._base import AmbiguousRankWarning, _DeepL2Base, fit_many, warm_deeper
 from ._device import threads
 from ._grow import DEEPEN_RTOL
 
@@ -359,7 +359,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         The chosen ``alpha`` (``None`` without an alpha grid).
     best_rank_ : int
         Lower median of the folds' bottleneck ranks at ``best_depth_`` (always a
-        rank some fold had).
+        rank some fold had). When the refitted network reads another rank, an
+        ``AmbiguousRankWarning`` says so (with ``cv=2`` the lower median is the
+        smaller of two fold ranks).
     best_index_ : int
         Row of ``depth_results_`` of the chosen depth (and ``alpha``).
     best_score_ : float
@@ -532,7 +534,24 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                 if hasattr(est, attr):
                     setattr(self, attr, getattr(est, attr))
+            self._warn_if_refit_disagrees(_network(est, names[0], fitted=True))
         return self
+
+    def _warn_if_refit_disagrees(self, net):
+        """Two ranks the user reads, ``best_rank_`` and the refitted network's, must
+        not contradict each other silently: they differ when the folds disagree
+        (with ``cv=2`` the lower median is the smaller fold rank) or the whole data
+        hold a structure no fold showed."""
+        if net.bottleneck_rank_ == self.best_rank_:
+            return
+        folds = self.depth_results_["rank_per_fold"][self.best_index_]
+        warnings.warn(
+            f"The refitted network reads bottleneck rank {net.bottleneck_rank_}, but "
+            f"best_rank_={self.best_rank_} (the lower median of the folds' ranks "
+            f"{sorted(int(r) for r in folds)} at depth {self.best_depth_}): neither "
+            "number is a confident rank. More folds (cv), more data, or a look at "
+            "depth_results_['rank_per_fold'] across depths tell which holds.",
+            AmbiguousRankWarning, stacklevel=3)
 
     def _set_input_attributes(self, X, y):
         """``n_features_in_``, ``feature_names_in_`` (string column names only) and a

@@ -492,3 +492,27 @@ def test_sweep_jobs_in_threads_leave_torchs_thread_count_as_they_found_it():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("seed, disagrees", [(0, False), (1, True)])
+def test_a_refit_reading_another_rank_than_best_rank_warns(seed, disagrees):
+    """Both folds read 4; the refit on all rows reads 3 with seed 1 (4 with seed 0):
+    two numbers the user reads contradict each other, and the selector says so."""
+    from skrank import AmbiguousRankWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 4)
+    Y = np.c_[np.sin(3 * X[:, 0]), X[:, 1] * X[:, 2], X[:, 3]]
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=40, random_state=seed),
+                                 depths=(3,), cv=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(X, Y)
+    said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning
+            and "refitted network" in str(w.message)]
+    refit_rank = sel.best_estimator_.bottleneck_rank_
+    assert (refit_rank != sel.best_rank_) is disagrees
+    assert len(said) == int(disagrees)
+    if disagrees:
+        assert f"reads bottleneck rank {refit_rank}, but best_rank_={sel.best_rank_}" \
+            in said[0] and "[4, 4]" in said[0]
