@@ -25,16 +25,27 @@ __all__ = ["Regression", "Classification", "Reconstruction", "has_missing_labels
 
 def r2_score(output, target, weight=None, pooled=False):
     """Coefficient of determination as a tensor, averaged over output columns (or
-    ``pooled``: one ratio of sums over all entries); with ``weight``, each row
-    counts ``weight_i`` times. A constant target scores 1 where it is fitted
-    exactly and 0 otherwise, as in scikit-learn."""
-    w = None if weight is None else (weight / weight.sum())[:, None]
-    mean = target.mean(0) if w is None else (w * target).sum(0)
-    ss_res, ss_tot = (target - output) ** 2, (target - mean) ** 2
-    ss_res, ss_tot = (ss_res, ss_tot) if w is None else (w * ss_res, w * ss_tot)
-    ss_res, ss_tot = (ss_res.sum(), ss_tot.sum()) if pooled else (ss_res.sum(0), ss_tot.sum(0))
-    ratio = ss_res / torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot))
-    return torch.where(ss_tot > 0, 1 - ratio, (ss_res == 0).to(ratio.dtype)).mean()
+    ``pooled``: one ratio over all entries); with ``weight``, each row counts
+    ``weight_i`` times. It scores held-out rows during training, in float64.
+
+    A held-out target without spread (every row one value, up to float64 rounding
+    of its mean) has no variance to compare the error with: it is scored against
+    unit variance, ``1 - mean squared error``, the scale of the normalized targets
+    the network fits. scikit-learn's 0-or-1 would tie every iteration that does not
+    fit it exactly, and early stopping would keep the first (measured: a constant
+    target predicted 0.8% off); its exact test ``ss_tot > 0`` read float32
+    rounding of the mean as spread (scores of -1e12 on a nearly constant column).
+    """
+    output, target = output.to(torch.float64), target.to(torch.float64)
+    w = None if weight is None else weight.to(torch.float64)
+    w = torch.full_like(target[:, 0], 1.0 / len(target)) if w is None else w / w.sum()
+    dims = (0, 1) if pooled else (0,)
+    mean = (w[:, None] * target).sum(0, keepdim=True)  # per column, pooled or not
+    err = (w[:, None] * (target - output) ** 2).sum(dims)
+    spread = (w[:, None] * (target - mean) ** 2).sum(dims)
+    scale = target.abs().amax(dims)
+    flat = spread <= (64 * torch.finfo(torch.float64).eps * scale) ** 2
+    return (1 - err / torch.where(flat, torch.ones_like(spread), spread)).mean()
 
 
 def _squared_error(output, target, weight, per_entry):

@@ -257,23 +257,53 @@ def test_a_classifier_validation_split_holds_every_class():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_validation_r2_of_a_constant_column_follows_scikit_learn(weighted):
+def test_validation_r2_of_a_constant_column_is_against_unit_variance(weighted):
+    """A held-out column without spread scores ``1 - mse`` (the normalized targets'
+    unit variance), not scikit-learn's 0-or-1, which ties every iteration that
+    misses it and made early stopping keep the first."""
     from sklearn.metrics import r2_score
 
     from skrank._tasks import Reconstruction, Regression
 
     target = np.c_[np.arange(1.0, 5.0), np.zeros(4)]
     out = target.copy()
-    out[:, 1] = 0.5  # the constant column missed: 0, as scikit-learn scores it
+    out[:, 0] += 0.1
+    out[:, 1] = 0.5  # the constant column missed by 0.5: 1 - 0.25
+    expected = (r2_score(target[:, 0], out[:, 0]) + 0.75) / 2
     w = torch.ones(4, dtype=torch.float64) if weighted else None
     for rows in (1, 10):  # the same score however many rows repeat
         t, o = torch.tensor(np.tile(target, (rows, 1))), torch.tensor(np.tile(out, (rows, 1)))
         wt = None if w is None else torch.ones(4 * rows, dtype=torch.float64)
-        assert float(Regression().score(o, t, wt)) == pytest.approx(r2_score(target, out))
+        assert float(Regression().score(o, t, wt)) == pytest.approx(expected)
+    closer = out.copy()
+    closer[:, 1] = 0.25
+    assert float(Regression().score(torch.tensor(closer), torch.tensor(target))) > \
+        float(Regression().score(torch.tensor(out), torch.tensor(target)))
     # the autoencoder's validation score pools the features, as its score() does
     t, o = torch.tensor(target), torch.tensor(out)
     pooled = 1 - np.sum((target - out) ** 2) / np.sum((target - target.mean(0)) ** 2)
     assert float(Reconstruction().score(o, t, w)) == pytest.approx(pooled)
+
+
+def test_validation_r2_of_a_float32_constant_column_is_finite():
+    """float32 rounding of a constant column's mean is no spread (it scored -1.8e12)."""
+    from skrank._tasks import Regression
+
+    t = torch.full((30, 1), 0.1234567)
+    assert float(Regression().score(t + 0.01, t)) == pytest.approx(1 - 1e-4, abs=1e-6)
+    assert float(Regression().score(t, t)) == 1.0
+
+
+@pytest.mark.parametrize("value", [3.7, 1e6])
+def test_a_constant_target_is_predicted_at_defaults(value):
+    """Early stopping on held-out rows of one value kept the first window: 0.8% off
+    the constant, and a false warning of a fit above the zero network's objective."""
+    X = np.random.RandomState(51).rand(200, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = DeepL2Regressor(random_state=0).fit(X, np.full(200, value))
+    assert reg.early_stopping_
+    np.testing.assert_allclose(reg.predict(X[:5]), value, rtol=1e-4)
 
 
 def test_validation_scores_are_weighted_like_the_training_loss():
@@ -416,3 +446,13 @@ def test_a_class_of_zero_weight_rows_stays_among_the_classes():
         warnings.simplefilter("ignore")
         clf = DeepL2Classifier(**small(max_iter=5, random_state=0)).fit(X, y, sample_weight=w)
     assert clf.classes_.tolist() == [0, 1, 2] and clf.predict_proba(X).shape == (60, 3)
+
+
+def test_a_fit_at_the_zero_networks_objective_within_float32_rounding_is_not_stuck():
+    """A constant target's zero network scores 0; a fit ending at 1.065e-12 (measured)
+    warned that it stopped in a poor region."""
+    from skrank._grow import above_zero
+
+    assert not above_zero(1.065e-12, 0.0)
+    assert not above_zero(1.0005, 1.0)
+    assert above_zero(1e-4, 0.0) and above_zero(1.002, 1.0)
