@@ -526,16 +526,20 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         if self.verbose:
             self._print_summary(time.perf_counter() - start)
         if self.refit:
-            best = {names[0]: self.best_depth_}
-            if names[1] is not None:
-                best[names[1]] = self.best_alpha_
-            est = clone(estimator).set_params(**best)
-            self.best_estimator_ = _fit_or_stop(est, X, y, fit_params, names[0])
-            for attr in ("n_features_in_", "feature_names_in_", "classes_"):
-                if hasattr(est, attr):
-                    setattr(self, attr, getattr(est, attr))
-            self._warn_if_refit_disagrees(_network(est, names[0], fitted=True))
+            self._refit(estimator, names, X, y, fit_params)
         return self
+
+    def _refit(self, estimator, names, X, y, fit_params):
+        """Fit the chosen depth (and alpha) on all rows as ``best_estimator_``."""
+        best = {names[0]: self.best_depth_}
+        if names[1] is not None:
+            best[names[1]] = self.best_alpha_
+        est = clone(estimator).set_params(**best)
+        self.best_estimator_ = _fit_or_stop(est, X, y, fit_params, names[0])
+        for attr in ("n_features_in_", "feature_names_in_", "classes_"):
+            if hasattr(est, attr):
+                setattr(self, attr, getattr(est, attr))
+        self._warn_if_refit_disagrees(_network(est, names[0], fitted=True))
 
     def _warn_if_refit_disagrees(self, net):
         """Two ranks the user reads, ``best_rank_`` and the refitted network's, must
@@ -551,7 +555,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             f"{sorted(int(r) for r in folds)} at depth {self.best_depth_}): neither "
             "number is a confident rank. More folds (cv), more data, or a look at "
             "depth_results_['rank_per_fold'] across depths tell which holds.",
-            AmbiguousRankWarning, stacklevel=3)
+            AmbiguousRankWarning, stacklevel=4)
 
     def _set_input_attributes(self, X, y):
         """``n_features_in_``, ``feature_names_in_`` (string column names only) and a
