@@ -78,16 +78,9 @@ def zero_objective(loss_fn, Y, weight, n_outputs, dtype):
         return float(loss_fn(out, Y, weight))
 
 
-#: The absolute part of :func:`above_zero`'s margin: objectives are of order 1 on
-#: normalized targets, which float32 resolves to about 1e-7; the zero network's
-#: objective is 0 on a constant target, where a fit ending at 1e-12 is no poor
-#: region (it warned that it was).
-ZERO_MARGIN = 1e-6
-
-
 def above_zero(final, zero):
     """Whether a final objective is above the zero network's (beyond rounding)."""
-    return final > zero * (1 + 1e-3) + ZERO_MARGIN
+    return final > zero * (1 + 1e-3) + 1e-12
 
 
 def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):

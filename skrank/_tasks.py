@@ -28,14 +28,18 @@ def r2_score(output, target, weight=None, pooled=False):
     ``pooled``: one ratio over all entries); with ``weight``, each row counts
     ``weight_i`` times. It scores held-out rows during training, in float64.
 
-    A held-out target without spread (every row one value, up to float64 rounding
-    of its mean) has no variance to compare the error with: it is scored against
-    unit variance, ``1 - mean squared error``, the scale of the normalized targets
-    the network fits. scikit-learn's 0-or-1 would tie every iteration that does not
-    fit it exactly, and early stopping would keep the first (measured: a constant
-    target predicted 0.8% off); its exact test ``ss_tot > 0`` read float32
-    rounding of the mean as spread (scores of -1e12 on a nearly constant column).
+    A held-out target without spread (every row one value, up to the rounding of
+    the targets' dtype at the unit scale of normalized targets) has no variance to
+    compare the error with: it is scored against unit variance per column, ``1 -
+    mean squared error``, the scale of the normalized targets the network fits.
+    scikit-learn's 0-or-1 would tie every iteration that does not fit it exactly,
+    and early stopping would keep the first (measured: a constant target predicted
+    0.8% off); its exact test ``ss_tot > 0`` read the rounding of the mean as
+    spread (scores of -1e12 on a nearly constant float32 column, -1e31 on a column
+    constant up to float64 rounding beside a varying one).
     """
+    eps = torch.finfo(target.dtype).eps if target.is_floating_point() \
+        else torch.finfo(torch.float64).eps
     output, target = output.to(torch.float64), target.to(torch.float64)
     w = None if weight is None else weight.to(torch.float64)
     w = torch.full_like(target[:, 0], 1.0 / len(target)) if w is None else w / w.sum()
@@ -43,9 +47,10 @@ def r2_score(output, target, weight=None, pooled=False):
     mean = (w[:, None] * target).sum(0, keepdim=True)  # per column, pooled or not
     err = (w[:, None] * (target - output) ** 2).sum(dims)
     spread = (w[:, None] * (target - mean) ** 2).sum(dims)
-    scale = target.abs().amax(dims)
-    flat = spread <= (64 * torch.finfo(torch.float64).eps * scale) ** 2
-    return (1 - err / torch.where(flat, torch.ones_like(spread), spread)).mean()
+    scale = target.abs().amax(dims).clamp(min=1.0)
+    flat = spread <= (64 * eps * scale) ** 2
+    unit = torch.full_like(spread, target.shape[1] if pooled else 1.0)
+    return (1 - err / torch.where(flat, unit, spread)).mean()
 
 
 def _squared_error(output, target, weight, per_entry):

@@ -48,6 +48,7 @@ from sklearn.utils.validation import (
 from ._base import AmbiguousRankWarning, _DeepL2Base, fit_many, warm_deeper
 from ._device import threads
 from ._grow import DEEPEN_RTOL
+from ._warn import warn_user
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -549,13 +550,13 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         if net.bottleneck_rank_ == self.best_rank_:
             return
         folds = self.depth_results_["rank_per_fold"][self.best_index_]
-        warnings.warn(
+        warn_user(
             f"The refitted network reads bottleneck rank {net.bottleneck_rank_}, but "
             f"best_rank_={self.best_rank_} (the lower median of the folds' ranks "
             f"{sorted(int(r) for r in folds)} at depth {self.best_depth_}): neither "
             "number is a confident rank. More folds (cv), more data, or a look at "
             "depth_results_['rank_per_fold'] across depths tell which holds.",
-            AmbiguousRankWarning, stacklevel=4)
+            AmbiguousRankWarning)
 
     def _set_input_attributes(self, X, y):
         """``n_features_in_``, ``feature_names_in_`` (string column names only) and a

@@ -540,13 +540,17 @@ def _check_readings(estimator):
     rank counts singular values of a map the network computes (at most its widest
     layer); the Jacobian rank is read on the network factored through its
     bottleneck (at most the bottleneck rank); the local dimension is a Jacobian
-    rank of a map of the inputs; the kept restart is one of ``n_init``."""
+    rank of a map of the inputs; the kept restart is one of those run."""
     widest = max(max(p.shape) for p in estimator.module_.parameters())
     n_in, n_init = estimator.n_features_in_, estimator.n_init
     bn = getattr(estimator, "bottleneck_rank_", None)
     jac = getattr(estimator, "jacobian_rank_", None)
     local = getattr(estimator, "local_dimension_", None)
     best = getattr(estimator, "best_restart_", 0)
+    # the restarts run (n_init may have been set since)
+    objectives = getattr(estimator, "restart_objectives_", None)
+    n_init = len(objectives) if isinstance(objectives, np.ndarray) and objectives.ndim == 1 \
+        else n_init
     n_iter = getattr(estimator, "n_iter_", 0)
     risk = getattr(estimator, "denoising_risk_", None)
     checks = [
@@ -558,11 +562,11 @@ def _check_readings(estimator):
         ("local_dimension_", local, local is None or _count(local, 0, n_in),
          f"None or an integer from 0 to n_features_in_ ({n_in})"),
         ("best_restart_", best, _count(best, 0, n_init - 1),
-         f"an index below n_init ({n_init})"),
+         f"an index of the {n_init} restarts run"),
         ("n_iter_", n_iter, _count(n_iter, 0, math.inf), "a count"),
+        # Stein's estimate may read below 0 (data_noise above the data's own noise)
         ("denoising_risk_", risk, risk is None or (
-            type(risk) is float and (math.isnan(risk) or 0 <= risk < math.inf)),
-         "None or a finite risk, at least 0"),
+            type(risk) is float and not math.isinf(risk)), "None or a finite risk"),
     ]
     for name, value, ok, what in checks:
         if not ok:

@@ -430,3 +430,29 @@ def test_empty_key_is_a_value_error_naming_what_was_passed(key, tmp_path):
 def test_load_names_what_it_reads(source):
     with pytest.raises(TypeError, match="path or a binary file object"):
         load(source)
+
+
+def test_readings_a_fit_leaves_load():
+    """What ``load`` checks of the readings, legitimate fits pass: Stein's risk
+    estimate below 0 (``data_noise`` above the data's own noise), and a kept restart
+    past an ``n_init`` set after the fit."""
+    rng = np.random.RandomState(0)
+    t = rng.rand(300)
+    X = np.c_[np.cos(3 * t), np.sin(3 * t), t, 2 * t, -t, t ** 2] + 0.01 * rng.randn(300, 6)
+    ae = skrank.BottleneckAutoencoder(data_noise=0.1, input_noise=0.1, width=16, depth=4,
+                                      max_iter=60, random_state=0).fit(X)
+    assert ae.denoising_risk_ < 0
+    buf = io.BytesIO()
+    save(ae, buf)
+    buf.seek(0)
+    assert load(buf).denoising_risk_ == ae.denoising_risk_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = skrank.DeepL2Regressor(depth=3, width=8, max_iter=5, n_init=3,
+                                     random_state=0).fit(X[:, :3], X[:, 3])
+    reg.best_restart_ = 2  # whichever restart won, an index of the three run
+    reg.set_params(n_init=1)
+    buf = io.BytesIO()
+    save(reg, buf)
+    buf.seek(0)
+    assert load(buf).best_restart_ == 2
