@@ -376,7 +376,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
         Validation R^2 per iteration, with early stopping (aligned with
         ``loss_curve_``: warm-up epochs first). A held-out output without spread
-        (one value in every held-out row) is scored ``1 - `` its mean squared error
+        (one value in every held-out row) is scored 1 minus its mean squared error
         in normalized units: scikit-learn's 0 would tie every iteration.
     best_validation_score_ : float or None
         The best mean validation score of the full-depth network over
