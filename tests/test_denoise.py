@@ -252,3 +252,23 @@ def test_denoising_risk_refuses_rows_quieter_than_the_noise():
     ae = BottleneckAutoencoder(**small(max_iter=5), data_noise=0.5).fit(X)
     with pytest.raises(ValueError, match="times the spread of the rows"):
         ae.denoising_risk(0.01 * X)
+
+
+@pytest.mark.parametrize("true_noise, warns", [(0.01, True), (0.1, False)])
+def test_a_noise_level_the_data_do_not_hold_warns(true_noise, warns):
+    """``data_noise=0.1`` on rows of noise 0.01: Stein's risk reads -0.11 per point (a
+    squared error cannot be negative) and the step over-smooths, so fit says so; on
+    rows of noise 0.1 it reads +0.02 and says nothing."""
+    import warnings
+
+    rng = np.random.RandomState(0)
+    t = rng.rand(300)
+    clean = np.c_[np.cos(3 * t), np.sin(3 * t), t, 2 * t, -t, t ** 2]
+    X = clean + true_noise * rng.randn(300, 6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ae = BottleneckAutoencoder(data_noise=0.1, input_noise=0.1, width=16, depth=4,
+                                   max_iter=60, random_state=0).fit(X)
+    said = [w for w in caught if "less noise than data_noise=0.1" in str(w.message)]
+    assert len(said) == int(warns)
+    assert (ae.denoising_risk_ < 0) is warns
