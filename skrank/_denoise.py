@@ -96,7 +96,7 @@ def _check_level(X, sigma):
     level ``sigma`` in every coordinate gives the rows a spread (root mean square
     about the mean, with ``n - 1`` degrees of freedom: the mean is read from the
     same rows) of at least ``sigma``, up to the sampling error of the spread's
-    square (three standard errors, ``sqrt(2 / X.size)`` each). Measured with ``n``
+    square (three standard errors, ``sqrt(2 / ((n - 1) D))`` each). Measured with ``n``
     in the divisor, pure noise of the right level was refused at 100 rows of 500
     features (4 draws of 50), and at 20 rows on 41 of 50."""
     X = np.asarray(X, dtype=np.float64)
