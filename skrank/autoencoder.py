@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
-from ._denoise import sure_gain, sure_risk
+from ._denoise import _check_level, sure_gain, sure_risk
 from ._tasks import Reconstruction
 from ._warn import warn_user
 from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
@@ -364,6 +364,9 @@ random_state, verbose, n_init, n_threads
                 f"{X.shape[0]}."
             )
         self._check_n_components(X.shape[0])
+        if self.data_noise:
+            # before training, not only on the held-out rows after it
+            _check_level(X, self.data_noise)
         return X, X
 
     def _n_training_rows(self, n_rows):

@@ -214,12 +214,18 @@ def test_the_divergence_raises_no_warning_of_torch_internals():
 
 
 @pytest.mark.parametrize("level", [3.0, 1e100])
-def test_a_noise_level_above_the_datas_spread_is_a_clear_error(level):
+def test_a_noise_level_above_the_datas_spread_is_a_clear_error(level, monkeypatch):
     """Noise of level sigma in every feature gives the data a spread of at least
     sigma: a larger data_noise is a mistake (1e100 overflowed in Stein's estimate)."""
+    import skrank._base
+
     X = np.random.RandomState(0).randn(80, 4)
+    trained, real = [], skrank._base.train_grown
+    monkeypatch.setattr(skrank._base, "train_grown",
+                        lambda *a, **k: trained.append(1) or real(*a, **k))
     with pytest.raises(ValueError, match="times the spread of the rows"):
         BottleneckAutoencoder(**small(max_iter=5), data_noise=level).fit(X)
+    assert not trained  # refused before training, not after it
     # pure noise at its own level is allowed: the spread's sampling error is
     # within the bound
     BottleneckAutoencoder(**small(max_iter=5), data_noise=1.0).fit(X)
