@@ -32,7 +32,7 @@ from torch.func import jvp
 
 from ._device import as_tensor
 
-__all__ = ["divergence", "sure_gain", "sure_risk"]
+__all__ = ["divergence", "sure_gain", "sure_risk", "impossibly_low"]
 
 #: Probes of the Jacobian's trace: exact (one per input dimension) up to this many
 #: dimensions, Rademacher probes (Hutchinson's estimator) beyond: summed over
@@ -155,3 +155,12 @@ def sure_gain(module, X, sigma, *, generator=None):
     residual, shrink = _terms(module, X, generator)
     gain = max(sigma**2 * shrink / residual, 0.0) if residual > 0 else 1.0
     return gain, _risk(gain, residual, shrink, sigma, *np.shape(X))
+
+
+def impossibly_low(risk, sigma, n, D):
+    """Whether a risk estimate per point (in the units of ``sigma``) lies below zero by
+    more than three of its standard errors, about ``sigma^2 sqrt(2 D / n)`` over
+    ``n`` rows of ``D`` features: a squared error cannot, so the rows hold less noise
+    than ``sigma`` (or noise that is not Gaussian in every feature, or rows the
+    network was fitted to)."""
+    return risk < -3 * sigma**2 * np.sqrt(2 * D / n)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
-from ._denoise import _check_level, sure_gain, sure_risk
+from ._denoise import _check_level, impossibly_low, sure_gain, sure_risk
 from ._tasks import Reconstruction
 from ._warn import warn_user
 from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
@@ -46,13 +46,11 @@ def _median_spacing(X, n_queries=500):
 
 
 def _warn_if_noise_overstated(risk, sigma, n, D, rows="held-out rows"):
-    """A squared error cannot be negative: Stein's estimate of it (in the data's
-    units) below zero by more than three standard errors (about ``sigma^2 sqrt(2 D
-    / n)`` per point) says the rows hold less noise than ``data_noise``, or noise
-    that is not Gaussian in every feature, or rows the network was fitted to; the
-    calibrated step then over-smooths (measured: data of noise 0.01 read as 0.1
-    gave a risk of -0.11 per point, and a step 25 times f(X)'s error at 2x)."""
-    if risk < -3 * sigma**2 * np.sqrt(2 * D / n):
+    """Stein's estimate (in the data's units) below what a squared error can be
+    (``skrank._denoise.impossibly_low``): the calibrated step then over-smooths
+    (measured: data of noise 0.01 read as 0.1 gave a risk of -0.11 per point, and a
+    step 25 times f(X)'s error at 2x)."""
+    if impossibly_low(risk, sigma, n, D):
         warn_user(
             f"Stein's estimate of the denoising error reads {risk:.3g} per point on "
             f"the {rows}, below zero beyond its sampling error: the rows hold less "
