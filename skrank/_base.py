@@ -94,6 +94,33 @@ def _stochastic(estimator):
     return True
 
 
+def _unseen_split(X, perm, n_val):
+    """Held-out and training rows, in the order of ``perm``: its first ``n_val``
+    rows, with every copy of a held-out row held out too.
+
+    A row whose copy was trained on is no unseen row: on data with repeated rows
+    the held-out score reads the fit of the training rows (early stopping then
+    stops late) and Stein's estimate of a denoiser's error reads optimistic, as
+    on the training rows (``skrank._denoise``). Held out whole, the copies leave
+    the held-out rows a little more than ``n_val``; without repeats the split is
+    ``perm[:n_val]``. Where the copies would leave nothing to train on (one row
+    repeated throughout) no split is free of them, and ``perm`` is cut as it is.
+    """
+    _, group = np.unique(X.reshape(len(X), -1), axis=0, return_inverse=True)
+    group = group.ravel()[perm]
+    counts = np.bincount(group)
+    if counts.max() == 1:
+        return perm[:n_val], perm[n_val:]
+    # the groups in the order their first row comes in perm, until n_val rows
+    _, first = np.unique(group, return_index=True)
+    order = group[np.sort(first)]
+    n_groups = int(np.searchsorted(np.cumsum(counts[order]), n_val)) + 1
+    held = np.isin(group, order[:n_groups])
+    if held.all():
+        return perm[:n_val], perm[n_val:]
+    return perm[held], perm[~held]
+
+
 def _checked_weight(sample_weight, X):
     """Validated sample weights with mean 1 (None stays None, as uniform weights do).
 
@@ -1018,7 +1045,7 @@ class _DeepL2Base(BaseEstimator):
                 f"train on, hence at least {need} samples; got {X.shape[0]}. Pass "
                 f"more samples, another validation_fraction or {why[0]}={why[1]}."
             )
-        val, tr = self._validation_rows(Y, n_val, rng)
+        val, tr = self._validation_rows(X, Y, n_val, rng)
         pick = (lambda rows: None) if W is None else (lambda rows: W[rows])
         return X[tr], Y[tr], X[val], Y[val], pick(tr), pick(val)
 
@@ -1065,14 +1092,13 @@ class _DeepL2Base(BaseEstimator):
         return (AUTO_VALIDATION_ROWS <= n_val < len(Y)
                 and self._task.auto_holds_out(Y, n_outputs, n_val))
 
-    def _validation_rows(self, Y, n_val, rng):
+    def _validation_rows(self, X, Y, n_val, rng):
         if self._task.kind == "labels":
             if self._task.stratifiable(Y, n_val):
                 split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
                 tr, val = next(split.split(Y, Y.ravel()))
                 return val, tr
-        perm = rng.permutation(Y.shape[0])
-        return perm[:n_val], perm[n_val:]
+        return _unseen_split(X, rng.permutation(Y.shape[0]), n_val)
 
     # ---- diagnostics ------------------------------------------------------------
     def _reading_rng(self):

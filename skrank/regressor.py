@@ -277,7 +277,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     validation_fraction : float in (0, 1), default=0.1
         At least two samples are held out (a score of one sample says nothing);
         :class:`DeepL2Classifier` stratifies the split by class when every class
-        has two samples.
+        has two samples. Otherwise a row repeated in ``X`` is held out with all
+        its copies (a copy trained on would score the fit, not the
+        generalization), which can hold out a few more rows.
     warm_start : bool, default=False
         Reuse the previous fit's network as initialization (``n_init`` applies to
         a first fit only). A fit that the network cannot continue (other features,

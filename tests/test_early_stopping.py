@@ -16,7 +16,7 @@ from skrank import (
     RankAwareDepthSelector,
     ResNetL2Regressor,
 )
-from skrank._base import AUTO_VALIDATION_ROWS, _batchable, _better, fit_many
+from skrank._base import AUTO_VALIDATION_ROWS, _batchable, _better, _unseen_split, fit_many
 from skrank._engine import Plateau, TrainingResult
 
 from ._estimators import small
@@ -523,3 +523,41 @@ def test_a_fit_without_iterations_is_not_stuck():
     result = TrainingResult()
     result.loss_curve = [1e6]
     assert stuck(0, result) is True
+
+
+def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
+    """Rows repeated in the data are held out with all their copies (a row whose
+    copy was trained on scores the fit of the training rows); without repeats the
+    split is the permutation cut as before; one row repeated throughout has no
+    split free of copies and is cut as before."""
+    rng = np.random.RandomState(0)
+    distinct = rng.randn(40, 3)
+    X = np.r_[distinct, distinct[:25], distinct[:10]]
+    perm = rng.permutation(len(X))
+    val, tr = _unseen_split(X, perm, 8)
+    assert len(val) >= 8 and len(val) + len(tr) == len(X)
+    assert not {tuple(r) for r in X[val]} & {tuple(r) for r in X[tr]}
+    # in the permutation's order: its first row is held out
+    assert perm[0] in val and list(val) == [i for i in perm if i in set(val)]
+    val, tr = _unseen_split(distinct, perm[perm < 40], 8)
+    np.testing.assert_array_equal(val, perm[perm < 40][:8])
+    same = np.ones((10, 3))
+    val, tr = _unseen_split(same, np.arange(10), 2)
+    assert list(val) == [0, 1] and len(tr) == 8
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DeepL2Regressor(**FAST, early_stopping=True),
+    lambda: BottleneckAutoencoder(**FAST, data_noise=0.1),
+])
+def test_fits_hold_out_every_copy_of_a_held_out_row(make):
+    """The wiring: early stopping's held-out rows and the autoencoder's
+    calibration rows (Stein's estimate) share no row with the training rows when
+    the data repeat rows."""
+    rng = np.random.RandomState(1)
+    distinct = rng.randn(60, 4)
+    X = np.r_[distinct, distinct, distinct[:30]]
+    y = X[:, :2].sum(axis=1)
+    plan = make()._plan(X, y, None)
+    held = {tuple(r) for r in plan.X_held}
+    assert held and not held & {tuple(r) for r in plan.X_tr}
