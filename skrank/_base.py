@@ -345,7 +345,8 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                   **kwargs):
     """Train fresh or reused ``modules`` (``skrank._grow.train_grown``).
 
-    With ``init='auto'`` every fresh network is also grown: a network of depth 3
+    With ``init='auto'`` (several regression outputs: ``_regrows``) every fresh
+    network is also grown: a network of depth 3
     trained and deepened (``skrank._grow.grow_start``), then trained at full depth;
     of the random fit and the grown one the lower objective is kept, or when
     early-stopped the better held-out score (:func:`_better`; a random fit
@@ -355,7 +356,7 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     above the zero network's.
     """
     warm = getattr(est, "module_", None) is modules[0]
-    regrows = not warm and est._regrows()
+    regrows = not warm and est._regrows(modules[0].architecture()["n_outputs"])
     # a random attempt that is replaced is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
                                    per_network=per_network, warn_capped=not regrows,
@@ -751,7 +752,7 @@ class _DeepL2Base(BaseEstimator):
         generators = [torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
                       for _ in range(n_networks)]
         modules = self._networks(X.shape[1], n_outputs, dtype, device, generators,
-                                 depth=self._first_depth())
+                                 depth=self._first_depth(n_outputs))
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
         # the rows held out leave fewer to read the bottleneck's coordinates on
         self._check_n_components(X_tr.shape[0])
@@ -925,11 +926,11 @@ class _DeepL2Base(BaseEstimator):
             self.restart_ranks_ = None
         return best
 
-    def _first_depth(self):
+    def _first_depth(self, n_outputs):
         """The depth a fresh network of ``fit`` is drawn at (see ``_grow``)."""
         return self.depth
 
-    def _regrows(self):
+    def _regrows(self, n_outputs):
         """Whether a fresh network's random fit is measured against a grown start."""
         return False
 
@@ -1298,11 +1299,19 @@ class _DeepL2Base(BaseEstimator):
 class _FullyConnected:
     """Mixin naming the fully connected network and the parameters it takes."""
 
-    def _first_depth(self):
-        return start_depth(self.init, self.depth, self.activation)
+    def _start(self, n_outputs):
+        """``init``, with ``'auto'`` resolved for a network of ``n_outputs``: the
+        grown start alone where the task says a random one never wins
+        (``auto_trains_random``), both starts otherwise."""
+        if self.init == "auto" and not self._task.auto_trains_random(n_outputs):
+            return "grow"
+        return self.init
 
-    def _regrows(self):
-        return (self.init == "auto" and self.activation in GROWS
+    def _first_depth(self, n_outputs):
+        return start_depth(self._start(n_outputs), self.depth, self.activation)
+
+    def _regrows(self, n_outputs):
+        return (self._start(n_outputs) == "auto" and self.activation in GROWS
                 and self.depth > START_DEPTH)
 
     _network = FullyConnectedNet

@@ -213,16 +213,19 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         identity-like layers inserted at its bottleneck, which compute the same
         function on the training data (up to its directions below 5% of the
         largest), and fitted again (both stages capped at ``max_iter``; the first
-        counts as warm-up: in ``loss_curve_``, not in ``n_iter_``). ``'auto'``: both,
-        the random start and the grown one, each trained at full depth, and the
-        fit with the lower objective is kept (with early stopping, the better
-        held-out score; it costs both fits' time). A random
+        counts as warm-up: in ``loss_curve_``, not in ``n_iter_``). ``'auto'``:
+        with several regression outputs both, the random start and the grown one,
+        each trained at full depth, and the fit with the lower objective is kept
+        (with early stopping, the better held-out score; it costs both fits'
+        time); with one output, or a classifier's cross-entropy, the grown start
+        alone. A random
         deep network starts with ``||theta||^2`` near ``2 * width * depth``, far
         above a fitted one's; where the data term is weak against the penalty
-        (one output, a classifier's cross-entropy) its fit can stop in a sharp
+        (one output, a classifier's cross-entropy) its fit stops in a sharp
         region, above the zero network's objective (every parameter 0), and
-        growing starts the deep fit from a fitted, low-norm function instead.
-        Where the data term is strong (many outputs) the random start often
+        growing starts the deep fit from a fitted, low-norm function instead
+        (with one output the grown fit was kept in 57 folds of 57 on 15 data
+        sets). Where the data term is strong (many outputs) the random start often
         reaches lower objectives, but it can still stop in a sharp region that no
         cheap bar detects (below the zero network's objective and below the grown
         start's before its deep stage), hence both. Growing applies to the 'relu'
@@ -267,7 +270,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Hold out ``validation_fraction`` of the data, stop on its R^2 score
         (weighted by ``sample_weight`` when given) and restore the best parameters;
         with ``n_init > 1`` (and between the random and the grown start of
-        ``init='auto'``) the fit of best validation score is kept. ``'auto'``:
+        ``init='auto'`` with several outputs) the fit of best validation score is
+        kept. ``'auto'``:
         only for one output and at least 20 rows to hold out. With one output the
         penalty can only choose between rank 0 and 1 and does not keep a rank-1
         network from fitting noise (5-fold R^2 on diabetes, three seeds: 0.03 to

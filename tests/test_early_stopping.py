@@ -261,12 +261,13 @@ def test_auto_needs_a_row_left_to_train_on(one_output):
 
 def test_auto_keeps_the_grown_fit_over_a_random_one_stuck_above_zero(one_output,
                                                                      monkeypatch):
-    """init='auto', early-stopped: the random fit is made to score best on the
-    held-out rows while ending far above the zero network's objective; the grown
-    fit is kept."""
+    """init='auto', early-stopped on several outputs (where both starts are
+    trained): the random fit is made to score best on the held-out rows while
+    ending far above the zero network's objective; the grown fit is kept."""
     import skrank._base as base_module
 
     X, y = one_output
+    y = np.c_[y, y ** 2]
     real = base_module.train_grown
 
     def stuck_random(*args, **kwargs):
@@ -278,7 +279,7 @@ def test_auto_keeps_the_grown_fit_over_a_random_one_stuck_above_zero(one_output,
     monkeypatch.setattr(base_module, "train_grown", stuck_random)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = DeepL2Regressor(**FAST).fit(X, y)
+        est = DeepL2Regressor(**FAST, early_stopping=True).fit(X, y)
     assert est.early_stopping_
     assert est.loss_curve_[-1] < 1e6
 

@@ -11,6 +11,8 @@ from sklearn.datasets import make_moons
 import skrank._grow as grow
 from skrank import BottleneckAutoencoder, DeepL2Classifier, DeepL2Regressor
 
+from ._estimators import small
+
 
 def _square(n, seed):
     """One output of two inputs, a generator of this file only."""
@@ -165,17 +167,32 @@ def test_batched_grown_fits_equal_separate_fits():
         np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
 
 
-def test_auto_trains_both_starts(monkeypatch):
-    """A random start on one output (weak data term) ends above the zero network;
-    on 12 outputs of a rank-2 teacher it does well. Either way the network is
-    also grown (depth 3, deepened, trained at full depth): a random fit can stop
-    in a sharp region that no cheap bar detects."""
+def test_auto_grows_alone_where_a_random_start_ends_above_the_zero_network(monkeypatch):
+    """With one output (or cross-entropy) the data term is weak against the
+    penalty: a random deep start ends above the zero network's objective (1 on
+    normalized targets) and would lose, so ``init='auto'`` trains the grown
+    start alone (depth 3, deepened, trained at full depth)."""
     depths = _depths_trained(monkeypatch)
     X, y = _square(300, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stuck = DeepL2Regressor(random_state=0, init="random").fit(X, y)
+    assert stuck.loss_curve_[-1] > 1
+    depths.clear()
     reg = DeepL2Regressor(random_state=0).fit(X, y)
-    assert depths == [[12], [3], [12]]
+    assert depths == [[3], [12]]
     assert reg.loss_curve_[-1] < 0.5 and len(reg.loss_curve_) > reg.n_iter_
     depths.clear()
+    DeepL2Classifier(**small(depth=6, max_iter=30), init="auto",
+                     random_state=0).fit(X, y > np.median(y))
+    assert depths == [[3], [6]]
+
+
+def test_auto_trains_both_starts_on_several_outputs(monkeypatch):
+    """On 12 outputs of a rank-2 teacher a random start does well, and the
+    network is also grown: a random fit can stop in a sharp region that no cheap
+    bar detects."""
+    depths = _depths_trained(monkeypatch)
     rng = np.random.default_rng(1)
     X = rng.standard_normal((300, 8))
     Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
