@@ -1269,13 +1269,16 @@ class _DeepL2Base(BaseEstimator):
     def __getstate__(self):
         # The network travels on the CPU so that a model trained on a GPU unpickles
         # on a machine without one; __setstate__ moves it back when it can.
-        state = super().__getstate__()
-        # the optimizer of partial_fit is not kept: a partial_fit after loading
-        # starts a fresh one (Adam's moments, SGD's momentum)
+        # BaseEstimator's state can be the live __dict__: edit a copy, or pickling
+        # would drop the optimizer of the model being pickled too
+        state = dict(super().__getstate__())
+        # the optimizer of partial_fit is not kept, as skrank.load keeps none (and
+        # the network may travel as a copy, which the optimizer does not hold): a
+        # partial_fit after loading starts a fresh one (Adam's moments, SGD's
+        # momentum)
         state.pop("_stepper", None)
         module = state.get("module_")
         if module is not None and placement(module)["device"].type != "cpu":
-            state = dict(state)
             state["module_"] = copy.deepcopy(module).to("cpu")
         return state
 

@@ -32,8 +32,9 @@ unpickling runs code from the file, so only unpickle files you trust.
 The state of ``partial_fit``'s optimizer (Adam's moment estimates, SGD's momentum,
 the mini-batch stream) is not saved: ``partial_fit`` on a loaded estimator goes on
 from the saved network with a fresh optimizer, so its steps differ from those the
-original would take (a pickle keeps the optimizer). ``fit`` is unaffected: it
-starts its optimizer afresh anyway.
+original would take. A pickle (or ``copy.deepcopy``) does not keep it either; the
+estimator pickled keeps its own. ``fit`` is unaffected: it starts its optimizer
+afresh anyway.
 """
 
 import hashlib

@@ -281,3 +281,24 @@ def test_pandas_na_counts_as_a_missing_label():
     labels.iloc[3] = pd.NA
     with pytest.raises(ValueError, match="NaN or None labels"):
         DeepL2Classifier(**KW).fit(X, labels)
+
+
+@pytest.mark.parametrize("copy_", [lambda e: pickle.dumps(e), __import__("copy").deepcopy])
+def test_pickling_leaves_the_pickled_model_its_optimizer(copy_):
+    """A pickle or a deep copy of a model between partial_fit calls drops the
+    optimizer from the copy only: the original's next call continues its own
+    record and steps exactly as without the copy."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = X[:, 0] + 0.5 * X[:, 1] ** 2
+    runs = []
+    for copies in (False, True):
+        reg = DeepL2Regressor(**KW)
+        for _ in range(3):
+            reg.partial_fit(X, y)
+        if copies:
+            copy_(reg)
+        reg.partial_fit(X, y)
+        runs.append(reg)
+    assert runs[1].n_iter_ == 4
+    np.testing.assert_array_equal(runs[1].predict(X), runs[0].predict(X))
