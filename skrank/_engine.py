@@ -466,9 +466,17 @@ class _Minibatch:
                                **kwargs)
         self.weights = entry_weights(run.params, groups, alpha)
 
+    def _penalty(self, flat):
+        """The penalty at ``flat``, the module's parameters gathered."""
+        return (torch.dot(flat * self.weights, flat) if self.weights is not None
+                else penalty_value(self.groups, self.alpha).to(flat.device))
+
     def iterations(self, max_iter):
         guard, n = self.run.guard, self.X.shape[0]
-        guard.stage()
+        # the first batch's loss is a data term alone; the start's objective, the
+        # first a guard sees and its explosion limit, has the penalty too (a large
+        # alpha: 4.4 against 1.2e7, whose first epoch then read as an explosion)
+        start_penalty = float(self._penalty(guard.stage()))
         guard.hold_staged()
         for _ in range(max_iter):
             total, first, worst = self._epoch()
@@ -476,12 +484,12 @@ class _Minibatch:
             # (kept if sane), the largest batch loss, the penalty and the end
             # point's parameter sum (non-finite after a non-finite gradient)
             end = guard.stage()
-            penalty = (torch.dot(end * self.weights, end) if self.weights is not None
-                       else penalty_value(self.groups, self.alpha).to(end.device))
             first, worst, total, penalty, params_sum = torch.stack(
-                [first, worst, total, penalty.to(total.dtype), end.sum()]).tolist()
-            if not guard.settle(first):
+                [first, worst, total, self._penalty(end).to(total.dtype),
+                 end.sum()]).tolist()
+            if not guard.settle(first + start_penalty):
                 raise _Diverged
+            start_penalty = penalty
             guard.hold_staged()
             loss_value = total / n + penalty
             if not (guard.sane(worst) and guard.sane(loss_value)

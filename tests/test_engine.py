@@ -126,6 +126,25 @@ def test_divergence_keeps_parameters_at_which_the_loss_was_finite(batch_size, lr
         assert _mse(net(X), Y) < 1e30 * _mse(_net()(X), Y)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: skrank.BottleneckAutoencoder(alpha=1e5, random_state=0),  # Adam warm-up
+    lambda: skrank.DeepL2Regressor(alpha=1e5, solver="adam", depth=6, max_iter=30,
+                                   random_state=0),
+])
+def test_a_penalty_far_above_the_data_term_is_no_explosion(make):
+    """Mini-batch epochs read the data term of their first batch: the explosion
+    limit comes from the starting objective, penalty included. An alpha whose
+    penalty is 10^6 times the data term shrinks the network and is no
+    divergence."""
+    X = np.random.RandomState(0).randn(90, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = make().fit(X, X[:, 0])
+    assert est.stop_reason_ != "diverged"
+    assert est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
+
+
 @pytest.mark.parametrize("max_iter", [10, 3])  # 3: the poisoned epoch is the last
 def test_non_finite_gradient_behind_a_finite_loss_is_divergence(max_iter):
     X, Y = torch.randn(30, 3), torch.randn(30, 2)
