@@ -172,7 +172,8 @@ def _warn_if_outputs_unbalanced(Y, weight=None):
         f"{varying.max() / varying.min():.3g} (standard deviations {varying.min():.3g} "
         f"to {varying.max():.3g}): the squared error weighs each column by its "
         "variance, so the small columns barely count in the fit or in the rank "
-        "readings. If every output matters alike, standardize y (for example "
+        "readings, and their predictions can be worse than their mean. If every "
+        "output matters alike, standardize y (for example "
         "TransformedTargetRegressor(regressor, transformer=StandardScaler())).",
         UserWarning)
 

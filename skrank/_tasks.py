@@ -146,6 +146,9 @@ class Classification:
         if classes is not None and has_missing_labels(classes):
             raise ValueError("classes contains NaN or None; every class needs a label.")
         try:
+            # before scikit-learn's check, which reads 1 and 'a' as "Unknown label
+            # type: unknown" and suggests continuous values
+            np.unique(y if classes is None else np.asarray(classes, dtype=object))
             check_classification_targets(y)
             encoder = LabelEncoder().fit(y if classes is None else classes)
         except TypeError as exc:
@@ -160,7 +163,7 @@ class Classification:
         if len(encoder.classes_) < 2:
             raise ValueError(
                 "DeepL2Classifier needs samples of at least 2 classes; got only one "
-                f"class: {encoder.classes_[0]!r}."
+                f"class: {encoder.classes_[:1].tolist()[0]!r}."
             )
         attrs = {"classes_": encoder.classes_, "n_outputs_": len(encoder.classes_)}
         return encoder.transform(y).reshape(-1, 1), attrs

@@ -1154,8 +1154,82 @@ def factored_jacobian_spectra(model, X, bn, *, chunk_size=256):
     """
     x = _check_input(model, X, min_samples=0)
     _check_bottleneck(model, x, bn)
-    return _jacobian_svdvals(_factored(model, bn.layer, bn.mean, bn.components), x,
-                             chunk_size)
+    return _factored_svdvals(model, bn, x, chunk_size)
+
+
+def _factored_svdvals(model, bn, x, chunk_size):
+    """The singular values of the factored network's Jacobians, from its halves.
+
+    ``J = D E``: ``E`` (``k x n_features``) the Jacobian of the ``k`` bottleneck
+    coordinates, ``D`` (``n_outputs x k``) that of the output in them. ``k``
+    reverse passes give ``E``, ``k`` forward-mode products (double backward) give
+    ``D``, and the spectrum of ``J`` is that of the ``k x k`` core of their QR
+    factors: ``O((n_outputs + n_features) k^2)`` a point, where the full Jacobian
+    costs ``n_outputs`` reverse passes and an SVD of ``n_outputs x n_features``
+    (an autoencoder of 2,000 features spent 73 s of a 76 s fit there, 1.6 GB).
+    Exact, up to rounding: the values past ``k`` are zeros.
+    """
+    net, f = as_network(model), _factored(model, bn.layer, bn.mean, bn.components)
+    width = min(_n_outputs(f, x), x.shape[1])
+    blocks = []
+    for start in range(0, x.shape[0], chunk_size):
+        with torch.inference_mode(False), torch.enable_grad():
+            v = x[start:start + chunk_size].clone().requires_grad_(True)
+            _point_outputs(f, v.detach())  # one output row per point, else refused
+            C, m = as_tensor(bn.components, model), as_tensor(bn.mean, model)
+            codes = (net.bottleneck_in(v, bn.layer) - m) @ C.T
+            E = _rows(codes, v)                                  # (n, k, n_features)
+            c = codes.detach().requires_grad_(True)
+            out = net.bottleneck_out(c @ C + m, bn.layer).reshape(len(v), -1)
+            D = _rows(out, c, forward=True).transpose(1, 2)      # (n, n_outputs, k)
+        blocks.append(_core_svdvals(D.detach(), E.detach(), width))
+    if not blocks:
+        return np.zeros((0, width))
+    return np.concatenate(blocks)
+
+
+def _rows(out, v, forward=False):
+    """Jacobian rows ``d out[:, j] / d v`` (reverse mode), or with ``forward``
+    its columns ``d out / d v[:, j]`` by the double-backward trick: the
+    vector-Jacobian product is linear in its vector ``w``, and its gradient in
+    ``w`` along ``e_j`` is the ``j``-th column. Zeros where ``out`` does not
+    depend on ``v``."""
+    n_cols = v.shape[1] if forward else out.shape[1]
+    if not out.requires_grad or n_cols == 0:
+        size = out.shape[1] if forward else v.shape[1]
+        return v.new_zeros(v.shape[0], n_cols, size)
+    if not forward:
+        return torch.stack([_input_gradient(out[:, j], v) for j in range(n_cols)], dim=1)
+    w = torch.zeros_like(out, requires_grad=True)
+    (vjp,) = torch.autograd.grad(out, v, grad_outputs=w, create_graph=True,
+                                 allow_unused=True)
+    if vjp is None:  # out does not depend on v
+        return v.new_zeros(v.shape[0], n_cols, out.shape[1])
+    cols = []
+    for j in range(n_cols):
+        e = torch.zeros_like(vjp)
+        e[:, j] = 1
+        (col,) = torch.autograd.grad(vjp, w, grad_outputs=e, retain_graph=True,
+                                     allow_unused=True)
+        cols.append(torch.zeros_like(out) if col is None else col)
+    return torch.stack(cols, dim=1)
+
+
+def _core_svdvals(D, E, width):
+    """Singular values of ``D @ E`` per point, padded with zeros to ``width``."""
+    D, E = D.to(torch.float64), E.to(torch.float64)
+    if not (torch.isfinite(D).all() and torch.isfinite(E).all()):
+        raise _overflow()
+    n = D.shape[0]
+    if D.shape[2] == 0:
+        return np.zeros((n, width))
+    R_d = torch.linalg.qr(D, mode="r")[1]
+    R_e = torch.linalg.qr(E.transpose(1, 2), mode="r")[1]
+    values = torch.linalg.svdvals(R_d @ R_e.transpose(1, 2)).cpu().numpy()
+    out = np.zeros((n, width))
+    k = min(width, values.shape[1])
+    out[:, :k] = values[:, :k]
+    return out
 
 
 def _check_bottleneck(model, x, bn):
@@ -1529,7 +1603,7 @@ def _jacobian_reading(model, points, bn, tol, min_gap):
     """Spectra and rank (``max`` over the points) of the factored network's Jacobians."""
     if points is None or len(points) == 0:
         return np.zeros((0, 0)), None
-    jac = _jacobian_svdvals(_factored(model, bn.layer, bn.mean, bn.components), points, 256)
+    jac = _factored_svdvals(model, bn, points, 256)
     return jac, max(_read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
 
 

@@ -193,8 +193,18 @@ def test_the_classifier_tags_say_multiclass():
     assert get_tags(DeepL2Classifier()).classifier_tags.multi_class is True
 
 
-def test_labels_of_mixed_types_get_a_message_that_names_them(iris):
+@pytest.mark.parametrize("pair", [["a", 1], [1, "a"]])  # [1, 'a']: "Unknown label type"
+def test_labels_of_mixed_types_get_a_message_that_names_them(iris, pair):
     X, _ = iris
-    y = np.array(["a", 1] * 75, dtype=object)
+    y = np.array(pair * 75, dtype=object)
     with pytest.raises(TypeError, match="labels mix types"):
         DeepL2Classifier(**FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("label, shown", [(np.int64(3), "class: 3[.]"),
+                                          (np.str_("a"), "class: 'a'[.]")])
+def test_one_class_is_named_as_the_user_wrote_it(iris, label, shown):
+    """Not as numpy's repr (np.int64(3), np.str_('a'))."""
+    X, _ = iris
+    with pytest.raises(ValueError, match=shown):
+        DeepL2Classifier(**FAST).fit(X, np.full(len(X), label))
