@@ -36,7 +36,7 @@ random_state, verbose, n_init, n_threads
         defaults, so the data term is weak and a random start stopped in a sharp
         region on two moons, circles and breast cancer; grown fits were within 1
         point of MLPClassifier on 6 of 7 benchmark sets, random ones on 5, 8.6
-        and 7.7 points behind on the other two);
+        and 7.7 points behind on the other two; ``'auto'`` means ``'grow'`` here);
         ``early_stopping=False`` (the regressors' default is ``'auto'``);
         ``'auto'`` holds rows out whenever at least 20 would be held out and the
         split can be stratified (two rows of every class at least: a class's
