@@ -94,30 +94,38 @@ def _stochastic(estimator):
     return True
 
 
-def _unseen_split(X, perm, n_val):
-    """Held-out and training rows, in the order of ``perm``: its first ``n_val``
-    rows, with every copy of a held-out row held out too.
+def _unseen_split(rows, perm, n_val):
+    """Held-out and training rows, in the order of ``perm``: at most ``n_val``
+    rows, none of which has a copy among the training rows.
 
-    A row whose copy was trained on is no unseen row: on data with repeated rows
-    the held-out score reads the fit of the training rows (early stopping then
-    stops late) and Stein's estimate of a denoiser's error reads optimistic, as
-    on the training rows (``skrank._denoise``). Held out whole, the copies leave
-    the held-out rows a little more than ``n_val``; without repeats the split is
-    ``perm[:n_val]``. Where the copies would leave nothing to train on (one row
-    repeated throughout) no split is free of them, and ``perm`` is cut as it is.
+    ``rows`` are the data's rows, inputs and targets side by side: a record
+    repeated in the data is no unseen row when its copy was trained on (the
+    held-out score then reads the fit of the training rows, early stopping stops
+    late, and Stein's estimate of a denoiser's error reads optimistic, as on the
+    training rows: ``skrank._denoise``); replicates, one input with other
+    targets, are rows of their own. The groups of copies are taken in the order
+    their first row comes in ``perm``, each whole or not at all: a group that
+    would take the held-out rows past ``n_val`` stays in training (a record
+    repeated throughout the data would otherwise empty it). Without repeats the
+    split is ``perm[:n_val]``; where fewer than two rows could be held out so,
+    it is too (no split is free of copies).
     """
-    _, group = np.unique(X.reshape(len(X), -1), axis=0, return_inverse=True)
+    _, group = np.unique(rows.reshape(len(rows), -1), axis=0, return_inverse=True)
     group = group.ravel()[perm]
     counts = np.bincount(group)
     if counts.max() == 1:
         return perm[:n_val], perm[n_val:]
-    # the groups in the order their first row comes in perm, until n_val rows
     _, first = np.unique(group, return_index=True)
-    order = group[np.sort(first)]
-    n_groups = int(np.searchsorted(np.cumsum(counts[order]), n_val)) + 1
-    held = np.isin(group, order[:n_groups])
-    if held.all():
+    taken, total = [], 0
+    for g in group[np.sort(first)]:
+        if total + counts[g] <= n_val:
+            taken.append(g)
+            total += counts[g]
+            if total == n_val:
+                break
+    if total < 2:
         return perm[:n_val], perm[n_val:]
+    held = np.isin(group, taken)
     return perm[held], perm[~held]
 
 
@@ -1100,7 +1108,8 @@ class _DeepL2Base(BaseEstimator):
                 split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
                 tr, val = next(split.split(Y, Y.ravel()))
                 return val, tr
-        return _unseen_split(X, rng.permutation(Y.shape[0]), n_val)
+        rows = np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
+        return _unseen_split(rows, rng.permutation(Y.shape[0]), n_val)
 
     # ---- diagnostics ------------------------------------------------------------
     def _reading_rng(self):

@@ -1205,14 +1205,21 @@ def _rows(out, v, forward=False):
                                  allow_unused=True)
     if vjp is None:  # out does not depend on v
         return v.new_zeros(v.shape[0], n_cols, out.shape[1])
-    cols = []
-    for j in range(n_cols):
-        e = torch.zeros_like(vjp)
-        e[:, j] = 1
-        (col,) = torch.autograd.grad(vjp, w, grad_outputs=e, retain_graph=True,
-                                     allow_unused=True)
-        cols.append(torch.zeros_like(out) if col is None else col)
+    try:
+        cols = [torch.autograd.grad(vjp, w, grad_outputs=_unit(vjp, j),
+                                    retain_graph=True)[0] for j in range(n_cols)]
+    except RuntimeError:
+        # a layer without a second derivative (a custom autograd Function, one
+        # marked once_differentiable): the rows, one reverse pass per output
+        return _rows(out, v).transpose(1, 2)
     return torch.stack(cols, dim=1)
+
+
+def _unit(like, j):
+    """``e_j`` on every row of ``like``."""
+    e = torch.zeros_like(like)
+    e[:, j] = 1
+    return e
 
 
 def _core_svdvals(D, E, width):

@@ -176,16 +176,10 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
 
     ``R(A; L) = L R0 + R1 + R2 / L + O(L^-2)`` with ``R0 = rank(A)``,
     ``R1 = 2 log|A|_+ = 2 sum_i log s_i`` and ``R2 = (1/2)||log_+ A^T A||^2 =
-    2 sum_i (log s_i)^2``, sums over the non-zero singular values.
-
-    The exact cost of a direction, ``L s^(2/L)``, expands in ``(2 log s) / L``:
-    the expansion holds where ``L >> 2 |log s|`` for every non-zero singular
-    value. A small but non-zero ``s`` (a learned map's leftover directions:
-    ``1e-12`` has ``2 |log s| = 55``) is far from that at any practical depth:
-    ``diag(2, 0.5, 1e-12)`` expands to 463 at ``L = 3`` where the exact cost
-    is 6.65 (its third direction costs ``3e-8`` there). Cut such values first
-    (a rank rule, :func:`skrank.diagnostics.effective_rank`) or use
-    :func:`deep_linear_cost`.
+    2 sum_i (log s_i)^2``, sums over the non-zero singular values. It needs
+    ``L >> 2 |log s|`` for each: a leftover ``s = 1e-12`` breaks it at any
+    practical depth (``diag(2, 0.5, 1e-12)``: 463 at ``L = 3``, exactly 6.65);
+    cut such values first (:func:`skrank.diagnostics.effective_rank`).
 
     Parameters
     ----------

@@ -992,6 +992,42 @@ def test_factored_spectra_equal_those_of_the_full_jacobian():
     np.testing.assert_array_equal(got[:, 1:], 0.0)
 
 
+class _OnceDifferentiableReLU(torch.autograd.Function):
+    """A user's layer without a second derivative."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > 0)
+
+
+class _OnceReLU(torch.nn.Module):
+    def forward(self, x):
+        return _OnceDifferentiableReLU.apply(x)
+
+
+def test_factored_spectra_of_a_layer_without_a_second_derivative():
+    """The forward-mode products differentiate twice; a layer marked
+    once_differentiable after the cut falls back to reverse passes: the full
+    Jacobian's spectrum, not zeros."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 8), _OnceReLU(), torch.nn.Linear(8, 8),
+                              _OnceReLU(), torch.nn.Linear(8, 4)).double()
+    X = torch.randn(30, 5, dtype=torch.float64)
+    bn = D.bottleneck(net, X)
+    factored = D._factored(net, bn.layer, bn.mean, bn.components)
+    expected = D._jacobian_svdvals(factored, X[:3], 256)
+    got = D.factored_jacobian_spectra(net, X[:3], bn)
+    assert expected[:, 0].min() > 1e-3
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
 def test_a_wide_autoencoders_jacobian_reading_never_forms_the_full_jacobian(monkeypatch):
     """300 features in and out: the reading takes SVDs of k x k cores, never of
     300 x 300 Jacobians (at 2,000 features those took 73 s of a 76 s fit and

@@ -527,16 +527,17 @@ def test_a_fit_without_iterations_is_not_stuck():
 
 
 def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
-    """Rows repeated in the data are held out with all their copies (a row whose
-    copy was trained on scores the fit of the training rows); without repeats the
-    split is the permutation cut as before; one row repeated throughout has no
-    split free of copies and is cut as before."""
+    """Rows repeated in the data are held out with all their copies or not at all
+    (a row whose copy was trained on scores the fit of the training rows), never
+    more than asked: a record repeated 80 times of 100 stays in training. Without
+    repeats the split is the permutation cut as before; one row repeated
+    throughout has no split free of copies and is cut as before."""
     rng = np.random.RandomState(0)
     distinct = rng.randn(40, 3)
     X = np.r_[distinct, distinct[:25], distinct[:10]]
     perm = rng.permutation(len(X))
     val, tr = _unseen_split(X, perm, 8)
-    assert len(val) >= 8 and len(val) + len(tr) == len(X)
+    assert 2 <= len(val) <= 8 and len(val) + len(tr) == len(X)
     assert not {tuple(r) for r in X[val]} & {tuple(r) for r in X[tr]}
     # in the permutation's order: its first row is held out
     assert perm[0] in val and list(val) == [i for i in perm if i in set(val)]
@@ -545,6 +546,9 @@ def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
     same = np.ones((10, 3))
     val, tr = _unseen_split(same, np.arange(10), 2)
     assert list(val) == [0, 1] and len(tr) == 8
+    dominant = np.r_[np.zeros((80, 3)), distinct[:20]]
+    val, tr = _unseen_split(dominant, rng.permutation(100), 10)
+    assert len(val) == 10 and not (dominant[val] == 0).all(axis=1).any()
 
 
 @pytest.mark.parametrize("make", [
@@ -554,7 +558,8 @@ def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
 def test_fits_hold_out_every_copy_of_a_held_out_row(make):
     """The wiring: early stopping's held-out rows and the autoencoder's
     calibration rows (Stein's estimate) share no row with the training rows when
-    the data repeat rows."""
+    the data repeat rows; a replicate (one input, another target) is a row of
+    its own."""
     rng = np.random.RandomState(1)
     distinct = rng.randn(60, 4)
     X = np.r_[distinct, distinct, distinct[:30]]
@@ -562,3 +567,10 @@ def test_fits_hold_out_every_copy_of_a_held_out_row(make):
     plan = make()._plan(X, y, None)
     held = {tuple(r) for r in plan.X_held}
     assert held and not held & {tuple(r) for r in plan.X_tr}
+    if isinstance(make(), DeepL2Regressor):
+        binary = np.repeat([[0.0], [1.0]], 50, axis=0)
+        plan = make()._plan(binary, 3 * binary[:, 0] + rng.randn(100), None)
+        assert len(plan.X_held) == 10 and len(set(plan.X_tr[:, 0])) == 2
+        pairs = np.repeat(distinct[:50], 2, axis=0)  # each input measured twice
+        plan = make()._plan(pairs, pairs[:, 0] + rng.randn(100), None)
+        assert {tuple(r) for r in plan.X_held} & {tuple(r) for r in plan.X_tr}

@@ -186,6 +186,12 @@ def test_auto_grows_alone_where_a_random_start_ends_above_the_zero_network(monke
     DeepL2Classifier(**small(depth=6, max_iter=30), init="auto",
                      random_state=0).fit(X, y > np.median(y))
     assert depths == [[3], [6]]
+    depths.clear()
+    # the autoencoder's 'auto' is its own rule (a random fit first), one feature too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BottleneckAutoencoder(**small(depth=6, max_iter=30), random_state=0).fit(X[:, :1])
+    assert depths[0] == [6]
 
 
 def test_auto_trains_both_starts_on_several_outputs(monkeypatch):

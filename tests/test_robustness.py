@@ -318,7 +318,8 @@ def test_folds_trained_together_are_checked_together(monkeypatch):
     from skrank import RankAwareDepthSelector
     from skrank._base import build_network, fit_many
     X, y = np.random.RandomState(0).rand(60, 3), np.random.RandomState(1).rand(60)
-    ests = [DeepL2Regressor(depth=4, width=8, max_iter=3, random_state=i) for i in range(4)]
+    ests = [DeepL2Regressor(depth=4, width=8, max_iter=3, init="random", random_state=i)
+            for i in range(4)]
     one = ests[0]._check_memory(X.shape, 1, __import__("torch").float32,
                                 __import__("torch").device("cpu"), 1)
     # room for three networks: each fit alone passes, four batched do not
