@@ -156,6 +156,19 @@ def _mean_one(w):
 OUTPUT_SPREAD_RATIO = 100.0
 
 
+def _warn_if_rows_bound_the_rank(est, X, weight=None):
+    """Say when ``partial_fit``'s readings, taken on the call's rows, may be bound
+    by their number: ``n`` centred rows span at most ``n - 1`` directions, so a
+    batch of one read rank 0 whatever the network learned on earlier calls."""
+    n = int(np.count_nonzero(weight > 0)) if weight is not None else X.shape[0]
+    if est.bottleneck_rank_ < n - 1:
+        return
+    warn_user(f"partial_fit read the network on this call's {n} row(s), which can "
+              f"show a rank of at most {max(n - 1, 0)}: bottleneck_rank_="
+              f"{est.bottleneck_rank_} may understate the network's. Call "
+              "diagnose(X) on more rows to read it.", AmbiguousRankWarning)
+
+
 def _warn_if_outputs_unbalanced(Y, weight=None):
     """Say when the targets' columns differ greatly in spread. The squared error
     (and so the fit and the rank) weighs each column by its variance: one column
@@ -825,6 +838,7 @@ class _DeepL2Base(BaseEstimator):
                 np.array(result.loss_curve[-1:] or [np.nan]), 0, None
             self._set_diagnostics(self._diagnose(X, self._reading_rng(),
                                                  weight=sample_weight))
+            _warn_if_rows_bound_the_rank(self, X, sample_weight)
         return self
 
     def _partial_pairs(self, X, Y, W):

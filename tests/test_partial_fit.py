@@ -302,3 +302,25 @@ def test_pickling_leaves_the_pickled_model_its_optimizer(copy_):
         runs.append(reg)
     assert runs[1].n_iter_ == 4
     np.testing.assert_array_equal(runs[1].predict(X), runs[0].predict(X))
+
+
+def test_a_call_too_small_to_show_the_rank_says_so():
+    """Readings after partial_fit are taken on the call's rows: one row reads rank
+    0 whatever the network learned, and says so; a full batch does not warn."""
+    from skrank import AmbiguousRankWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    y = X[:, 0] + X[:, 1] ** 2
+    reg = DeepL2Regressor(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(10):
+            reg.partial_fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AmbiguousRankWarning)
+        reg.partial_fit(X, y)
+    assert reg.bottleneck_rank_ >= 1
+    with pytest.warns(AmbiguousRankWarning, match="1 row.*at most 0"):
+        reg.partial_fit(X[:1], y[:1])
+    assert reg.bottleneck_rank_ == 0
