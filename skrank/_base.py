@@ -129,18 +129,6 @@ def _unseen_split(rows, perm, n_val):
     return perm[held], perm[~held]
 
 
-def _copies_to_training(rows, val, tr):
-    """A stratified split's held-out rows less those with a copy in training
-    (moved to training: see :func:`_unseen_split`), unless fewer than two would
-    be left."""
-    _, group = np.unique(rows.reshape(len(rows), -1), axis=0, return_inverse=True)
-    group = group.ravel()
-    seen = np.isin(group[val], group[tr])
-    if not seen.any() or np.count_nonzero(~seen) < 2:
-        return val, tr
-    return val[~seen], np.concatenate([tr, val[seen]])
-
-
 def _checked_weight(sample_weight, X):
     """Validated sample weights with mean 1 (None stays None, as uniform weights do).
 
@@ -1131,11 +1119,12 @@ class _DeepL2Base(BaseEstimator):
                 and self._task.auto_holds_out(Y, n_outputs, n_val))
 
     def _validation_rows(self, X, Y, n_val, rng):
+        if self._task.kind == "labels":
+            if self._task.stratifiable(Y, n_val):
+                split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
+                tr, val = next(split.split(Y, Y.ravel()))
+                return val, tr
         rows = np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
-        if self._task.kind == "labels" and self._task.stratifiable(Y, n_val):
-            split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
-            tr, val = next(split.split(Y, Y.ravel()))
-            return _copies_to_training(rows, val, tr)
         return _unseen_split(rows, rng.permutation(Y.shape[0]), n_val)
 
     # ---- diagnostics ------------------------------------------------------------

@@ -283,12 +283,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     validation_fraction : float in (0, 1), default=0.1
         At least two samples are held out (a score of one sample says nothing);
         :class:`DeepL2Classifier` stratifies the split by class when every class
-        has two samples. A record repeated in the data (the same input and
-        target) is held out with all its copies or not at all (a copy trained
-        on would score the fit, not the generalization); a record repeated so
-        often that its copies would exceed the held-out share stays in training
-        (a stratified split moves its held-out copies there, unless that
-        would leave fewer than two held out).
+        has two samples. Otherwise a record repeated in the data (the same
+        input and target) is held out with all its copies or not at all (a copy
+        trained on would score the fit, not the generalization); a record
+        repeated so often that its copies would exceed the held-out share stays
+        in training.
     warm_start : bool, default=False
         Reuse the previous fit's network as initialization (``n_init`` applies to
         a first fit only). A fit that the network cannot continue (other features,
