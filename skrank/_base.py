@@ -185,9 +185,9 @@ def _warn_if_outputs_unbalanced(Y, weight=None):
     Y = Y / peak
     mean = np.average(Y, axis=0, weights=weight)
     spread = peak * np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=weight))
-    # a constant column's mean rounds: a spread of a few epsilons is none (a probe's
-    # column of 3.0 beside unit columns read 4.6e-15 and warned of a 8.7e13 ratio)
-    varying = spread[spread > 64 * np.finfo(float).eps * peak]
+    # constant columns by their range, exactly: the rounding of their mean reads
+    # a spread of about 1e-14 of the peak, which grows with the rows
+    varying = spread[np.ptp(Y, axis=0) > 0]
     if len(varying) < 2 or varying.max() < OUTPUT_SPREAD_RATIO * varying.min():
         return
     warn_user(

@@ -545,7 +545,9 @@ random_state, verbose, n_init, n_threads
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
         epoch, the optimizer's state carrying over, and re-reads the diagnostics
-        on the call's data. With ``input_noise``, each call trains on
+        on the call's data (``n`` rows show a rank of at most ``n - 1``: an
+        ``AmbiguousRankWarning`` says when the reading reaches it). With
+        ``input_noise``, each call trains on
         ``n_noisy_copies`` fresh noisy copies of its rows, as ``fit`` does on its
         data. ``fit`` starts over.
 

@@ -215,7 +215,9 @@ random_state, verbose, n_init, n_threads
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
         epoch, the optimizer's state carrying over, and re-reads the diagnostics
-        on the call's data. ``fit`` starts over.
+        on the call's data (``n`` rows show a rank of at most ``n - 1``: an
+        ``AmbiguousRankWarning`` says when the reading reaches it; ``diagnose``
+        reads on more). ``fit`` starts over.
 
         Parameters
         ----------

@@ -342,6 +342,9 @@ def test_target_columns_of_very_different_spread_are_said():
         assert not _spread_warnings(Y, sample_weight=np.r_[1.0, np.zeros(49)])
     assert not _spread_warnings(Y * [1.0, 0.05, 1.0])
     assert not _spread_warnings(np.c_[Y[:, :1], np.full(50, 7.0)])
-    # a constant column whose mean rounds (a spread of 2e-14 read a 1e14 ratio)
+    # a constant column whose mean rounds (a spread of 2e-14 read a 1e14 ratio);
+    # a tiny column that does vary is still said
     assert not _spread_warnings(np.c_[rng.randn(500, 7), np.full(500, 3.0)])
+    assert not _spread_warnings(np.c_[rng.randn(5000, 3), np.full(5000, 0.3)])
+    assert len(_spread_warnings(np.c_[1e6 * rng.randn(50), 1e-9 * rng.randn(50)])) == 1
     assert not _spread_warnings(Y[:, 1])
