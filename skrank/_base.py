@@ -94,7 +94,7 @@ def _stochastic(estimator):
     return True
 
 
-def _unseen_split(rows, perm, n_val):
+def _unseen_split(rows, perm, n_val, least=2):
     """Held-out and training rows, in the order of ``perm``: at most ``n_val``
     rows, none of which has a copy among the training rows.
 
@@ -107,8 +107,8 @@ def _unseen_split(rows, perm, n_val):
     their first row comes in ``perm``, each whole or not at all: a group that
     would take the held-out rows past ``n_val`` stays in training (a record
     repeated throughout the data would otherwise empty it). Without repeats the
-    split is ``perm[:n_val]``; where fewer than two rows could be held out so,
-    it is too (no split is free of copies).
+    split is ``perm[:n_val]``; where fewer than ``least`` rows could be held out
+    so, it is too (no split is free of copies).
     """
     _, group = np.unique(rows.reshape(len(rows), -1), axis=0, return_inverse=True)
     group = group.ravel()[perm]
@@ -123,10 +123,25 @@ def _unseen_split(rows, perm, n_val):
             total += counts[g]
             if total == n_val:
                 break
-    if total < 2:
+    if total < least:
         return perm[:n_val], perm[n_val:]
     held = np.isin(group, taken)
     return perm[held], perm[~held]
+
+
+def _stratified_unseen_split(rows, labels, rng, n_val):
+    """A stratified :func:`_unseen_split`: each class holds out its share of
+    ``n_val`` rows (at least one), groups of copies whole, or where a class's
+    records are too repeated for that, a plain cut of its rows."""
+    _, code, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quota = np.clip(np.round(n_val * counts / len(labels)).astype(int), 1, counts - 1)
+    val, tr = [], []
+    for c, share in enumerate(quota):
+        idx = np.flatnonzero(code.ravel() == c)
+        v, t = _unseen_split(rows[idx], rng.permutation(len(idx)), share, least=1)
+        val.append(idx[v])
+        tr.append(idx[t])
+    return np.concatenate(val), np.concatenate(tr)
 
 
 def _checked_weight(sample_weight, X):
@@ -1119,12 +1134,13 @@ class _DeepL2Base(BaseEstimator):
                 and self._task.auto_holds_out(Y, n_outputs, n_val))
 
     def _validation_rows(self, X, Y, n_val, rng):
-        if self._task.kind == "labels":
-            if self._task.stratifiable(Y, n_val):
-                split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
-                tr, val = next(split.split(Y, Y.ravel()))
-                return val, tr
         rows = np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
+        if self._task.kind == "labels" and self._task.stratifiable(Y, n_val):
+            if len(np.unique(rows, axis=0)) < len(rows):
+                return _stratified_unseen_split(rows, Y.ravel(), rng, n_val)
+            split = StratifiedShuffleSplit(1, test_size=n_val, random_state=rng)
+            tr, val = next(split.split(Y, Y.ravel()))
+            return val, tr
         return _unseen_split(rows, rng.permutation(Y.shape[0]), n_val)
 
     # ---- diagnostics ------------------------------------------------------------

@@ -283,12 +283,13 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     validation_fraction : float in (0, 1), default=0.1
         At least two samples are held out (a score of one sample says nothing);
         :class:`DeepL2Classifier` stratifies the split by class when every class
-        has two samples; that split does not look for repeated rows. Any other
-        split holds a record repeated in the data (the same input and target)
-        out with all its copies or not at all (a copy trained on would score the
-        fit, not the generalization), and a record repeated so often that its
-        copies would exceed the held-out share stays in training, so a few
-        fewer rows than the share can be held out.
+        has two samples. Every split holds a record repeated in the data (the
+        same input and target) out with all its copies or not at all (a copy
+        trained on would score the fit, not the generalization), and a record
+        repeated so often that its copies would exceed the held-out share (of
+        its class, when stratified) stays in training, so a few fewer rows than
+        the share can be held out; a class of one repeated record holds out
+        some of its copies.
     warm_start : bool, default=False
         Reuse the previous fit's network as initialization (``n_init`` applies to
         a first fit only). A fit that the network cannot continue (other features,

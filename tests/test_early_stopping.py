@@ -16,7 +16,14 @@ from skrank import (
     RankAwareDepthSelector,
     ResNetL2Regressor,
 )
-from skrank._base import AUTO_VALIDATION_ROWS, _batchable, _better, _unseen_split, fit_many
+from skrank._base import (
+    AUTO_VALIDATION_ROWS,
+    _batchable,
+    _better,
+    _stratified_unseen_split,
+    _unseen_split,
+    fit_many,
+)
 from skrank._engine import Plateau, TrainingResult
 
 from ._estimators import small
@@ -549,6 +556,43 @@ def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
     dominant = np.r_[np.zeros((80, 3)), distinct[:20]]
     val, tr = _unseen_split(dominant, rng.permutation(100), 10)
     assert len(val) == 10 and not (dominant[val] == 0).all(axis=1).any()
+
+
+def test_a_stratified_split_holds_out_whole_copies_of_every_class():
+    """The classifier's split: each class keeps its share of held-out rows (at
+    least one) and no held-out record has a copy in training, with a record of
+    the majority class repeated 40 times; a class of one record repeated has no
+    copy-free split and holds out some copies."""
+    rng = np.random.RandomState(0)
+    X = np.r_[np.zeros((40, 2)), rng.randn(60, 2), rng.randn(20, 2)]
+    X = np.r_[X, X[40:70]]                  # 30 records of class 0 twice
+    labels = np.r_[np.zeros(100), np.ones(20), np.zeros(30)]
+    rows = np.c_[X, labels]
+    val, tr = _stratified_unseen_split(rows, labels, rng, 15)
+    assert len(val) + len(tr) == len(rows) and not set(val) & set(tr)
+    assert not {tuple(r) for r in rows[val]} & {tuple(r) for r in rows[tr]}
+    assert 12 <= len(val) <= 15 and (labels[val] == 1).sum() == 2
+    assert not (X[val] == 0).all(axis=1).any()
+    # a rare class: its one held-out row is a record without copies
+    rare = np.r_[np.c_[np.ones((8, 2)), np.ones(8)], np.c_[rng.randn(4, 2), np.ones(4)],
+                 np.c_[rng.randn(60, 2), np.zeros(60)]]
+    for seed in range(5):
+        val, tr = _stratified_unseen_split(rare, rare[:, -1], np.random.RandomState(seed), 6)
+        assert (rare[val, -1] == 1).sum() == 1 and (rare[val, 0] != 1).all()
+    one = np.r_[np.c_[np.ones((6, 2)), np.ones(6)], np.c_[rng.randn(30, 2), np.zeros(30)]]
+    val, tr = _stratified_unseen_split(one, one[:, -1], rng, 6)
+    assert (one[val, -1] == 1).sum() == 1 and (one[tr, -1] == 1).sum() == 5
+
+
+def test_the_classifier_holds_out_every_copy_of_a_held_out_row():
+    """The wiring of the classifier's stratified split on data with copies."""
+    rng = np.random.RandomState(2)
+    distinct = rng.randn(60, 3)
+    X = np.r_[distinct, distinct, distinct[:30]]
+    y = (X[:, 0] > 0).astype(int)
+    plan = DeepL2Classifier(**FAST, early_stopping=True)._plan(X, y, None)
+    held = {tuple(r) for r in plan.X_held}
+    assert len(held) >= 5 and not held & {tuple(r) for r in plan.X_tr}
 
 
 @pytest.mark.parametrize("make", [
