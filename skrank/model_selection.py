@@ -360,9 +360,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         The chosen ``alpha`` (``None`` without an alpha grid).
     best_rank_ : int
         Lower median of the folds' bottleneck ranks at ``best_depth_`` (always a
-        rank some fold had). When the refitted network reads another rank, an
-        ``AmbiguousRankWarning`` says so (with ``cv=2`` the lower median is the
-        smaller of two fold ranks).
+        rank some fold had). When the folds there disagree, or the refitted
+        network reads another rank, an ``AmbiguousRankWarning`` says so (with
+        ``cv=2`` the lower median is the smaller of two fold ranks).
     best_index_ : int
         Row of ``depth_results_`` of the chosen depth (and ``alpha``).
     best_score_ : float
@@ -528,6 +528,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             self._print_summary(time.perf_counter() - start)
         if self.refit:
             self._refit(estimator, names, X, y, fit_params)
+        self._warn_if_ranks_disagree()
         return self
 
     def _refit(self, estimator, names, X, y, fit_params):
@@ -540,23 +541,29 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         for attr in ("n_features_in_", "feature_names_in_", "classes_"):
             if hasattr(est, attr):
                 setattr(self, attr, getattr(est, attr))
-        self._warn_if_refit_disagrees(_network(est, names[0], fitted=True))
 
-    def _warn_if_refit_disagrees(self, net):
-        """Two ranks the user reads, ``best_rank_`` and the refitted network's, must
-        not contradict each other silently: they differ when the folds disagree
-        (with ``cv=2`` the lower median is the smaller fold rank) or the whole data
-        hold a structure no fold showed."""
-        if net.bottleneck_rank_ == self.best_rank_:
+    def _warn_if_ranks_disagree(self):
+        """``best_rank_`` is a confident number only when every fold at the chosen
+        setting read it and the refitted network (if any) reads it too: folds that
+        disagree (with ``cv=2`` the lower median is the smaller fold rank), or a
+        refit on the whole data showing a structure no fold showed, say that the
+        rank depends on which rows a network saw."""
+        folds = sorted(int(r) for r in self.depth_results_["rank_per_fold"][self.best_index_])
+        est = self.__dict__.get("best_estimator_")
+        refit = (None if est is None else
+                 _network(est, _param_name(self.estimator, "depth"), True).bottleneck_rank_)
+        if len(set(folds)) == 1 and refit in (None, self.best_rank_):
             return
-        folds = self.depth_results_["rank_per_fold"][self.best_index_]
-        warn_user(
-            f"The refitted network reads bottleneck rank {net.bottleneck_rank_}, but "
-            f"best_rank_={self.best_rank_} (the lower median of the folds' ranks "
-            f"{sorted(int(r) for r in folds)} at depth {self.best_depth_}): neither "
-            "number is a confident rank. More folds (cv), more data, or a look at "
-            "depth_results_['rank_per_fold'] across depths tell which holds.",
-            AmbiguousRankWarning)
+        where = (f"best_rank_={self.best_rank_} (the lower median of the folds' ranks "
+                 f"{folds} at depth {self.best_depth_})")
+        if refit in (None, self.best_rank_):
+            what = f"The folds disagree: {where} is not a rank every fold read."
+        else:
+            what = (f"The refitted network reads bottleneck rank {refit}, but {where}: "
+                    "neither number is a confident rank.")
+        warn_user(f"{what} More folds (cv), more data, or a look at "
+                  "depth_results_['rank_per_fold'] across depths tell which holds.",
+                  AmbiguousRankWarning)
 
     def _set_input_attributes(self, X, y):
         """``n_features_in_``, ``feature_names_in_`` (string column names only) and a

@@ -516,3 +516,30 @@ def test_a_refit_reading_another_rank_than_best_rank_warns(seed, disagrees):
     if disagrees:
         assert f"reads bottleneck rank {refit_rank}, but best_rank_={sel.best_rank_}" \
             in said[0] and "[4, 4]" in said[0]
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_folds_reading_different_ranks_warn(refit):
+    """The folds at the chosen depth read ranks 3 and 4 (and the refit, when
+    there is one, reads their lower median): best_rank_ is a rank some fold had,
+    but not a confident one, and the selector says so once; folds that agree say
+    nothing."""
+    from skrank import AmbiguousRankWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 4)
+    Y = np.c_[np.sin(3 * X[:, 0]), X[:, 1] * X[:, 2], X[:, 3]]
+    for seed, folds in ((7, [3, 4]), (0, [4, 4])):
+        sel = RankAwareDepthSelector(
+            DeepL2Regressor(width=8, max_iter=40, random_state=seed), depths=(3,), cv=2,
+            refit=refit)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel.fit(X, Y)
+        said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning
+                and "lower median" in str(w.message)]
+        assert sorted(sel.depth_results_["rank_per_fold"][0]) == folds
+        if folds[0] != folds[1]:
+            assert len(said) == 1 and str(folds) in said[0] and "disagree" in said[0]
+        else:
+            assert said == []
