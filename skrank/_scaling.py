@@ -39,7 +39,11 @@ class IsotropicScaling:
         Identical rows (one row: a first ``partial_fit`` call of one sample) have no
         spread to measure a unit by; their root mean square value is one, which
         scales with the data as a spread does, so later calls still read the same
-        in any units. All-zero data get ``scale = 1``.
+        in any units. All-zero data get ``scale = 1``. Rows are identical when
+        their spread is within the rounding of their mean (as scikit-learn's
+        constant features are): copies of ``[1.76405235, 0.40015721, 0.97873798]``
+        have a mean that is not bit-exactly the row, and a unit of 1e-16 made of
+        that rounding turned an input 1 away into 1e16.
         """
         A = np.asarray(A, dtype=np.float64)
         # in units of the largest entry: sums and squares of huge data overflow
@@ -49,7 +53,8 @@ class IsotropicScaling:
         B = A / peak
         mean_b = np.average(B, axis=0, weights=weight)
         spread = _rms(B - mean_b, weight)
-        scale = peak * (spread if spread > 0 else _rms(B, weight))
+        rounding = len(A) * np.finfo(np.float64).eps * float(np.sqrt(np.mean(mean_b**2)))
+        scale = peak * (spread if spread > rounding else _rms(B, weight))
         return cls(mean=np.ascontiguousarray(peak * mean_b), scale=float(scale))
 
     @classmethod

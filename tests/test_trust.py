@@ -305,6 +305,11 @@ def test_diagnose_checks_the_settings_under_their_own_names(kw, name):
     # all-negative data are centered and scaled like any other
     ([[-1.0], [-3.0]], [-2.0], 1.0),
     ([[-110.0], [-90.0]], [-100.0], 10.0),
+    # copies of a row whose mean rounds (by 8e-16): no unit made of that rounding
+    ([[1.76405235, 0.40015721, 0.97873798]] * 30, [1.76405235, 0.40015721, 0.97873798],
+     np.sqrt((1.76405235**2 + 0.40015721**2 + 0.97873798**2) / 3)),
+    # a spread far below the entries but far above rounding is a spread
+    ([[1e6 + 1e-3], [1e6 - 1e-3]], [1e6], 1e-3),
 ])
 def test_isotropic_scaling_closed_forms(A, mean, scale):
     from skrank._scaling import IsotropicScaling
