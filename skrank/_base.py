@@ -15,6 +15,7 @@ ones).
 """
 
 import copy
+import os
 import time
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -738,7 +739,10 @@ class _DeepL2Base(BaseEstimator):
         tuple of arrays trained together; ``'auto'`` resolved by
         :func:`skrank._device.auto_threads` from the rows a step takes)."""
         if self.n_threads != "auto":
-            return self.n_threads
+            # more threads than cores only wait for each other (10**6 of them ran
+            # out of memory)
+            return None if self.n_threads is None else min(self.n_threads,
+                                                            os.cpu_count() or 1)
         try:
             if isinstance(X, tuple):
                 rows = sum(_num_samples(x) for x in X)

@@ -326,7 +326,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``alpha``. ``None`` keeps the estimator's ``alpha``.
     cv : int, cross-validation generator or iterable, default=3
     scoring : str, callable or None, default=None
-        The estimator's ``score`` by default.
+        The estimator's ``score`` by default. Without ``y`` (an autoencoder) a
+        callable ``scorer(estimator, X)``; a string names a scorer of targets.
     score_tol : float, default=0.01
         Depths whose mean validation score is at least ``best - score_tol`` are
         candidates.
@@ -506,6 +507,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **split_params))
+        if y is None and isinstance(self.scoring, str):
+            raise ValueError(
+                f"scoring={self.scoring!r} compares predictions with targets, but the "
+                f"selector was fitted without y. Leave scoring=None to score by "
+                f"{type(self.estimator).__name__}.score, or pass a callable "
+                "scorer(estimator, X).")
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"),
                  None if self.alphas is None else _param_name(self.estimator, "alpha"))

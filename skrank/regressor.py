@@ -354,10 +354,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         end in a
         higher-rank basin. Ignored with ``warm_start`` (one network continues).
     n_threads : int, 'auto' or None, default='auto'
-        CPU threads torch uses during ``fit`` (restored afterwards); ``None``
-        keeps torch's setting (all cores). ``'auto'``: one thread when a step
-        is small (rows per step x ``width`` x ``n_init`` at most 65,536: up to
-        1,000 rows at the default width), torch's setting otherwise. Small
+        CPU threads torch uses during ``fit`` (restored afterwards), at most
+        the machine's cores; ``None`` keeps torch's setting (all cores).
+        ``'auto'``: one thread when a step is small (rows per step x ``width`` x
+        ``n_init`` at most 65,536: up to 1,000 rows at the default width),
+        torch's setting otherwise. Small
         products gain little from more threads and lose most when another
         CPU-bound process runs (a second fit, a search with ``n_jobs``): on 2
         cores one thread was 7% slower than two at 500 rows and 26% at 1,000,

@@ -2,6 +2,7 @@
 restarts (``n_init``) keeping the lowest objective."""
 
 import copy
+import os
 import warnings
 
 import numpy as np
@@ -143,8 +144,12 @@ def test_n_threads_applies_during_fit_and_is_restored(monkeypatch):
             # a step larger than auto_threads' bound keeps torch's setting
             monkeypatch.setattr(device, "SMALL_WORK", 30 * 16 - 1)
             DeepL2Regressor(**small(max_iter=3, init="grow"), device="cpu").fit(X, X[:, 0])
+            # more threads than cores are not started (10**6 ran out of memory)
+            monkeypatch.setattr(os, "cpu_count", lambda: 3)
+            DeepL2Regressor(**small(max_iter=3, init="grow"), device="cpu",
+                            n_threads=10**6).fit(X, X[:, 0])
         # two stages each: the shallow start, then full depth
-        assert seen == [1, 1, 2, 2, 1, 1, 2, 2]
+        assert seen == [1, 1, 2, 2, 1, 1, 2, 2, 3, 3]
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

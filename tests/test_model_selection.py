@@ -543,3 +543,13 @@ def test_folds_reading_different_ranks_warn(refit):
             assert len(said) == 1 and str(folds) in said[0] and "disagree" in said[0]
         else:
             assert said == []
+
+
+def test_a_scoring_string_without_targets_is_refused_by_name():
+    """A scorer named by a string compares predictions with y: an autoencoder's
+    sweep has none, and scikit-learn's own error came from inside its scorer."""
+    X = np.random.RandomState(0).randn(30, 4)
+    sel = RankAwareDepthSelector(BottleneckAutoencoder(depth=3, width=8, max_iter=5),
+                                 depths=(3,), cv=2, scoring="explained_variance")
+    with pytest.raises(ValueError, match="scoring='explained_variance' compares"):
+        sel.fit(X)
