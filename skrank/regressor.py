@@ -412,11 +412,14 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over the hidden weight matrices (the output map is
         read but never chosen: a single-output network would otherwise always read
-        1): the dimension the network's function passes through on the data (in
-        the bottleneck the weights have ``k`` singular values of order one, Jacot
-        2023b, Thm. 6, and the representations are k-planar). 0 when the
-        function is constant on the data, whatever rank the round-off in the
-        inner maps gives ``layer_ranks_``.
+        1), and never below the network's own Jacobian rank at the
+        ``n_jacobian_points`` (a map read lower cut directions the function uses;
+        the least map reading at least that rank is chosen then): the dimension
+        the network's function passes through on the data (in the bottleneck the
+        weights have ``k`` singular values of order one, Jacot 2023b, Thm. 6, and
+        the representations are k-planar). 0 when the function is constant on
+        the data, whatever rank the round-off in the inner maps gives
+        ``layer_ranks_``.
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     n_components_ : int

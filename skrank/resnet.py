@@ -107,8 +107,10 @@ n_init, n_threads
         the data: ``W_e``, the stream ``s_0 .. s_L``, ``W_u``.
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over all but ``W_u`` (the output map is read,
-        never chosen); 0 when the function is constant on the data, whatever rank
-        the round-off in the inner maps gives ``layer_ranks_``.
+        never chosen), not below the network's own Jacobian rank at the
+        ``n_jacobian_points`` (as :class:`DeepL2Regressor`'s); 0 when the
+        function is constant on the data, whatever rank the round-off in the
+        inner maps gives ``layer_ranks_``.
     bottleneck_layer_ : int
         Stream position (1 = after the embedding, depth + 1 = before the
         unembedding) whose representation :meth:`transform` projects.

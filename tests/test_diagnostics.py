@@ -1047,3 +1047,28 @@ def test_a_wide_autoencoders_jacobian_reading_never_forms_the_full_jacobian(monk
     ae = BottleneckAutoencoder(depth=4, width=16, max_iter=30, random_state=0).fit(X)
     assert ae.jacobian_spectra_.shape == (40, 300)  # n_jacobian_points=50, 40 rows
     assert shapes and not [s for s in shapes if min(s) >= 300]
+
+
+def test_a_bottleneck_never_reads_below_the_networks_own_jacobian_rank():
+    """The first map's image of data with a weak third direction (singular values
+    1, 1, 0.2: a gap of 5) reads rank 2, but the next map amplifies that direction
+    five times (the output map shrinks it back) and the function is the identity,
+    of Jacobian rank 3: a cut to two coordinates drops a direction it uses. With
+    Jacobian points the bottleneck is the least map reading at least 3 (the
+    second); the spectral reading alone (no points, or ``bottleneck``) keeps the
+    first."""
+    rng = np.random.RandomState(0)
+    Q = np.linalg.qr(rng.randn(400, 3))[0]
+    X = torch.tensor(Q * np.sqrt(400) * [1.0, 1.0, 0.2])
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Identity(),
+                              torch.nn.Linear(3, 3), torch.nn.Identity(),
+                              torch.nn.Linear(3, 3)).double()
+    with torch.no_grad():
+        for layer, gains in zip(net[::2], ([1, 1, 1], [1, 1, 5], [1, 1, 0.2])):
+            layer.weight.copy_(torch.diag(torch.tensor(gains, dtype=torch.float64)))
+            layer.bias.zero_()
+    assert D.bottleneck(net, X).rank == 2
+    assert D.diagnose(net, X, jacobian_points=[]).rank == 2
+    r = D.diagnose(net, X, jacobian_points=X[:5])
+    assert (r.rank, r.bottleneck.layer, r.jacobian_rank) == (3, 2, 3)
+    assert r.fidelity == pytest.approx(1.0)
