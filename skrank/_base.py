@@ -346,8 +346,9 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
             f"{name}={bn.rank} but the Jacobian rank is {report.jacobian_rank} (the "
             "largest over the Jacobian points): the rank of the learned function lies "
             "between the two. Either the bottleneck passes a direction the function "
-            "barely uses, or the Jacobian points miss one; on held-out teachers the "
-            "bottleneck reading was the wrong one in 10 of 13 such cases. More rows, "
+            "barely uses, or the Jacobian points miss one; on held-out regression "
+            "teachers the bottleneck reading was the wrong one in 10 of 13 such "
+            "cases. More rows, "
             "a larger alpha or n_jacobian_points settle it.", AmbiguousRankWarning)
 
 

@@ -648,7 +648,8 @@ def principal_components(representation, k):
     Returns
     -------
     components : ndarray of shape (k, width)
-        Orthonormal rows, the directions of largest variance first.
+        Orthonormal rows, the directions of largest variance first, each signed
+        so that its entry of largest magnitude is positive.
 
     Examples
     --------
@@ -698,7 +699,13 @@ def _principal_components(a, k, weight=None):
         )
     # vh[:k] is a Fortran-ordered view: a fitted array must be C-contiguous, or
     # a pickle round trip (which makes it so) changes matmul kernels and results
-    return np.ascontiguousarray(vh[:k].cpu().numpy())
+    rows = vh[:k].cpu().numpy()
+    # a sign per direction, as scikit-learn's svd_flip: the largest entry of each
+    # positive, so that one function gives one set of codes (an integer weight
+    # and the repeated rows gave a column negated, SVD's arbitrary choice)
+    if k:
+        rows = rows * np.sign(rows[np.arange(k), np.abs(rows).argmax(1)])[:, None]
+    return np.ascontiguousarray(rows)
 
 
 @dataclass
@@ -1710,13 +1717,8 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         Inputs over which representations are measured: at least one finite row.
     jacobian_points : array-like of shape (n_points, n_features) or None
         Where Jacobians are taken (finite); ``None`` or empty skips them. The
-        bottleneck is then never read below the network's own Jacobian rank
-        there (the largest over the points): a function that factors through
-        ``k`` coordinates has at most rank ``k``, so a map read lower was cut
-        below directions the function uses (as on inputs in clusters, whose
-        first map's image is dominated by the plane of their centres), and the
-        least map reading at least that rank is the bottleneck. :func:`bottleneck`
-        alone reads the maps' spectra only.
+        bottleneck is then the least map reading at least the network's own
+        Jacobian rank there (:func:`bottleneck` reads the maps' spectra only).
     tol, min_gap : float
         The rank rule (:func:`read_rank`), used for every rank.
     include_bias : bool, default=True

@@ -102,7 +102,8 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
 
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
-        epoch, the optimizer's state carrying over, and re-reads the diagnostics
+        epoch, the optimizer's state carrying over (not into a pickled or loaded
+        copy, which continues with a fresh one), and re-reads the diagnostics
         on the call's data (``n`` rows show a rank of at most ``n - 1``: an
         ``AmbiguousRankWarning`` says when the reading reaches it; ``diagnose``
         reads on more). ``fit`` starts over.

@@ -208,3 +208,22 @@ def test_one_class_is_named_as_the_user_wrote_it(iris, label, shown):
     X, _ = iris
     with pytest.raises(ValueError, match=shown):
         DeepL2Classifier(**FAST).fit(X, np.full(len(X), label))
+
+
+def test_a_classifier_warns_when_its_jacobian_reads_below_its_bottleneck():
+    """Iris at the defaults: the bottleneck reads 2 and the logits' Jacobian 1, so
+    the rank of the learned function lies between the two, and the classifier
+    says so as the regressors do."""
+    import warnings
+
+    from sklearn.preprocessing import StandardScaler
+
+    from skrank import AmbiguousRankWarning
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = DeepL2Classifier(random_state=0).fit(StandardScaler().fit_transform(X), y)
+    said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
+    assert (clf.bottleneck_rank_, clf.jacobian_rank_) == (2, 1)
+    assert any("bottleneck_rank_=2 but the Jacobian rank is 1" in m for m in said)

@@ -1072,3 +1072,18 @@ def test_a_bottleneck_never_reads_below_the_networks_own_jacobian_rank():
     r = D.diagnose(net, X, jacobian_points=X[:5])
     assert (r.rank, r.bottleneck.layer, r.jacobian_rank) == (3, 2, 3)
     assert r.fidelity == pytest.approx(1.0)
+
+
+def test_principal_components_have_one_sign_convention():
+    """Each direction's largest entry is positive (scikit-learn's svd_flip), so
+    rows counted by a weight and the same rows repeated give the same
+    directions, not a column negated by SVD's arbitrary choice."""
+    rng = np.random.RandomState(0)
+    for _ in range(10):
+        A = rng.randn(30, 5) @ np.diag([3.0, 2.0, 1.5, 1.0, 0.5])
+        C = D.principal_components(A, 4)
+        assert (C[np.arange(4), np.abs(C).argmax(1)] > 0).all()
+    w = rng.randint(1, 4, 30)
+    weighted = D._principal_components(torch.tensor(A), 4, weight=w.astype(float))
+    repeated = D._principal_components(torch.tensor(np.repeat(A, w, axis=0)), 4)
+    np.testing.assert_allclose(weighted, repeated, atol=1e-10)
