@@ -384,7 +384,7 @@ class Progress(Callback):
         done = int(30 * min(n, self.max_iter) / self.max_iter)
         sys.stdout.write(f"\r{self.label}[{'#' * done}{'.' * (30 - done)}] iter {n:5d}  "
                          f"objective {loss_value:.6g}  elapsed {elapsed:.1f}s  at most "
-                         f"{left:.0f}s left ")
+                         f"{left:.1f}s left ")
         sys.stdout.flush()
 
     def on_iteration(self, run, loss_value):
@@ -398,7 +398,7 @@ class Progress(Callback):
             msg = f"{self.label}iter {n:5d}  objective {loss_value:.6g}"
             if run.result.validation_scores:
                 msg += f"  validation {run.result.validation_scores[-1]:.4f}"
-            print(f"{msg}  elapsed {elapsed:.1f}s  at most {left:.0f}s left", flush=True)
+            print(f"{msg}  elapsed {elapsed:.1f}s  at most {left:.1f}s left", flush=True)
         return False
 
     def on_end(self, run):

@@ -314,7 +314,7 @@ def test_progress_shows_elapsed_time_and_time_left(capsys):
           max_iter=4, tol=0.0, verbose=2)
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 5  # one line per iteration, then the summary
-    assert re.search(r"iter\s+4 .*elapsed \d+\.\d+s\s+at most \d+s left", out[3])
+    assert re.search(r"iter\s+4 .*elapsed \d+\.\d+s\s+at most \d+\.\ds left", out[3])
     assert out[-1].startswith("stopped after 4 iterations (max_iter)")
 
 
