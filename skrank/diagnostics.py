@@ -302,29 +302,32 @@ def _checked_spectrum(spectrum):
     return s
 
 
-def _read_rank(spectrum, *, tol, min_gap):
+def _read_rank(spectrum, *, tol, min_gap, least=0):
     """:func:`read_rank` unchecked, for spectra skrank computed itself (a diverged
-    network's non-finite spectrum reads as rank 0 there)."""
+    network's non-finite spectrum reads as rank 0 there). ``least``: cuts below
+    it are not considered (a reading known to be at least ``least``, see
+    :func:`_own_jacobian_rank`), unless fewer values stand above the floor."""
     s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64).ravel()))[::-1]
     if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
         return RankReading(rank=0, gap=float("nan"), clear=True)
     K = int(np.count_nonzero(s > tol * s[0]))
+    first = max(least - 1, 0) if least <= K else 0
     if K == s.size:
         # nothing under the floor: the last value has no gap to measure (a ratio to
         # a missing zero would win over every real gap); the internal gaps decide,
         # and without a clear one every value counts
-        gaps = s[: K - 1] / s[1:K]
-        k = int(np.argmax(gaps)) if gaps.size else 0
-        if gaps.size and gaps[k] >= min_gap:
-            return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
+        gaps = s[first: K - 1] / s[first + 1:K]
+        k = first + int(np.argmax(gaps)) if gaps.size else 0
+        if gaps.size and gaps[k - first] >= min_gap:
+            return RankReading(rank=k + 1, gap=float(gaps[k - first]), clear=True)
         return RankReading(rank=K, gap=float("inf"), clear=True)
     with np.errstate(divide="ignore"):
         # an exact zero after the floor is an infinite gap (a rank-deficient input)
-        gaps = s[:K] / s[1 : K + 1]
-    k = int(np.argmax(gaps))
-    if gaps[k] >= min_gap:
-        return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
-    return RankReading(rank=K, gap=float(gaps[K - 1]), clear=False)
+        gaps = s[first:K] / s[first + 1: K + 1]
+    k = first + int(np.argmax(gaps))
+    if gaps[k - first] >= min_gap:
+        return RankReading(rank=k + 1, gap=float(gaps[k - first]), clear=True)
+    return RankReading(rank=K, gap=float(gaps[-1]), clear=False)
 
 
 @validate_params(
@@ -808,7 +811,7 @@ def _narrowest(candidates, tol, min_gap, weight=None, least=0):
     inner = len(candidates) - 1 if len(candidates) > 1 else 1
     for i, (W, a, after) in enumerate(candidates):
         s = _candidate_spectrum(W, a, tol, weight)
-        reading = _read_rank(s, tol=tol, min_gap=min_gap)
+        reading = _read_rank(s, tol=tol, min_gap=min_gap, least=least)
         ranks.append(reading.rank)
         spectra.append(s)
         k = reading.rank

@@ -1049,28 +1049,43 @@ def test_a_wide_autoencoders_jacobian_reading_never_forms_the_full_jacobian(monk
     assert shapes and not [s for s in shapes if min(s) >= 300]
 
 
-def test_a_bottleneck_never_reads_below_the_networks_own_jacobian_rank():
-    """The first map's image of data with a weak third direction (singular values
-    1, 1, 0.2: a gap of 5) reads rank 2, but the next map amplifies that direction
-    five times (the output map shrinks it back) and the function is the identity,
-    of Jacobian rank 3: a cut to two coordinates drops a direction it uses. With
-    Jacobian points the bottleneck is the least map reading at least 3 (the
-    second); the spectral reading alone (no points, or ``bottleneck``) keeps the
-    first."""
-    rng = np.random.RandomState(0)
-    Q = np.linalg.qr(rng.randn(400, 3))[0]
-    X = torch.tensor(Q * np.sqrt(400) * [1.0, 1.0, 0.2])
+def _diagonal_net(gains):
     net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Identity(),
                               torch.nn.Linear(3, 3), torch.nn.Identity(),
                               torch.nn.Linear(3, 3)).double()
     with torch.no_grad():
-        for layer, gains in zip(net[::2], ([1, 1, 1], [1, 1, 5], [1, 1, 0.2])):
-            layer.weight.copy_(torch.diag(torch.tensor(gains, dtype=torch.float64)))
+        for layer, g in zip(net[::2], gains):
+            layer.weight.copy_(torch.diag(torch.tensor(g, dtype=torch.float64)))
             layer.bias.zero_()
-    assert D.bottleneck(net, X).rank == 2
-    assert D.diagnose(net, X, jacobian_points=[]).rank == 2
+    return net
+
+
+@pytest.mark.parametrize("spread, gains, old, new", [
+    # the first map's image (1, 1, 0.2) reads 2, the next map amplifies the third
+    # direction five times, the output map shrinks it back: the identity, rank 3
+    ([1, 1, 0.2], ([1, 1, 1], [1, 1, 5], [1, 1, 0.2]), (2, 1), (3, 1)),
+    # the first image (1, 0.15, 0.03) reads 1 (gaps 6.7, then 5), the function
+    # uses two directions: read at least 2, that image has a clear gap at 2, while
+    # the second map (1, 1, 1) reads 3
+    ([1, 0.15, 0.03], ([1, 1, 1], [1, 1 / 0.15, 1 / 0.03], [1, 0.15, 1e-5]),
+     (1, 1), (2, 1)),
+])
+def test_a_bottleneck_never_reads_below_the_networks_own_jacobian_rank(
+        spread, gains, old, new):
+    """A function that factors through ``k`` coordinates has a Jacobian of rank at
+    most ``k``: with Jacobian points, a map read below the network's Jacobian rank
+    is re-read with cuts at least that rank, and the bottleneck is the least map
+    so read; the spectral reading alone (no points, or ``bottleneck``) keeps the
+    first map's cut."""
+    rng = np.random.RandomState(0)
+    Q = np.linalg.qr(rng.randn(400, 3))[0]
+    X = torch.tensor(Q * np.sqrt(400) * spread)
+    net = _diagonal_net(gains)
+    bn = D.bottleneck(net, X)
+    assert (bn.rank, bn.layer) == old
+    assert D.diagnose(net, X, jacobian_points=[]).rank == old[0]
     r = D.diagnose(net, X, jacobian_points=X[:5])
-    assert (r.rank, r.bottleneck.layer, r.jacobian_rank) == (3, 2, 3)
+    assert (r.rank, r.bottleneck.layer, r.jacobian_rank) == (*new, new[0])
     assert r.fidelity == pytest.approx(1.0)
 
 
