@@ -1720,7 +1720,7 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
         Inputs over which representations are measured: at least one finite row.
     jacobian_points : array-like of shape (n_points, n_features) or None
         Where Jacobians are taken (finite); ``None`` or empty skips them. The
-        bottleneck is then the least map reading at least the network's own
+        bottleneck is then the least map read with cuts of at least the network's
         Jacobian rank there (:func:`bottleneck` reads the maps' spectra only).
     tol, min_gap : float
         The rank rule (:func:`read_rank`), used for every rank.

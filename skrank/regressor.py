@@ -415,7 +415,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         read but never chosen: a single-output network would otherwise always read
         1), and never below the network's own Jacobian rank at the
         ``n_jacobian_points`` (a map read lower cut directions the function uses;
-        the least map reading at least that rank is chosen then): the dimension
+        the maps are then re-read with cuts of at least that rank): the dimension
         the network's function passes through on the data (in the bottleneck the
         weights have ``k`` singular values of order one, Jacot 2023b, Thm. 6, and
         the representations are k-planar). 0 when the function is constant on
