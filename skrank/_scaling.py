@@ -52,9 +52,14 @@ class IsotropicScaling:
             return cls(mean=np.zeros(A.shape[1]), scale=1.0)
         B = A / peak
         mean_b = np.average(B, axis=0, weights=weight)
-        spread = _rms(B - mean_b, weight)
-        rounding = len(A) * np.finfo(np.float64).eps * float(np.sqrt(np.mean(mean_b**2)))
-        scale = peak * (spread if spread > rounding else _rms(B, weight))
+        centered = B - mean_b
+        # a column whose spread is within the rounding of its mean is constant
+        # (judged per column, as scikit-learn's constant features: a large constant
+        # column beside a varying one must not make the latter's spread "rounding")
+        rounding = len(A) * np.finfo(np.float64).eps * np.abs(mean_b)
+        centered[:, _rms_columns(centered, weight) <= rounding] = 0.0
+        spread = _rms(centered, weight)
+        scale = peak * (spread if spread > 0 else _rms(B, weight))
         return cls(mean=np.ascontiguousarray(peak * mean_b), scale=float(scale))
 
     @classmethod
@@ -80,3 +85,8 @@ class IsotropicScaling:
 def _rms(B, weight):
     """Root mean square of the entries of ``B``, rows weighted by ``weight``."""
     return float(np.sqrt(np.average((B**2).mean(1), weights=weight)))
+
+
+def _rms_columns(B, weight):
+    """Root mean square of each column of ``B``, rows weighted by ``weight``."""
+    return np.sqrt(np.average(B**2, axis=0, weights=weight))

@@ -310,6 +310,8 @@ def test_diagnose_checks_the_settings_under_their_own_names(kw, name):
      np.sqrt((1.76405235**2 + 0.40015721**2 + 0.97873798**2) / 3)),
     # a spread far below the entries but far above rounding is a spread
     ([[1e6 + 1e-3], [1e6 - 1e-3]], [1e6], 1e-3),
+    # judged per column: a huge constant column leaves the other's spread a spread
+    ([[1e13, 1.0], [1e13, -1.0]] * 500, [1e13, 0.0], np.sqrt(0.5)),
 ])
 def test_isotropic_scaling_closed_forms(A, mean, scale):
     from skrank._scaling import IsotropicScaling
