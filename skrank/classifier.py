@@ -146,7 +146,7 @@ random_state, verbose, n_init, n_threads
 
     _task = Classification()
     # the logits' Jacobian reads the same function's rank (measured on a probe's
-    # four classifiers and on iris, wine and two moons: the two readings
+    # four classifiers and on wine and two moons: the two readings
     # disagreed on all of them; the rank lay between the two on every one of
     # the probe's, and a scalar decision function, two moons', has rank 1)
     _jacobian_bounds = True

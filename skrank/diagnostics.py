@@ -719,8 +719,8 @@ class Bottleneck:
     ----------
     rank : int
         The least effective rank ``k`` over the candidate maps, each read by its
-        centered image on the data (:func:`diagnose`: not below the network's
-        Jacobian rank).
+        centered image on the data (:func:`diagnose` raises it to the network's
+        Jacobian rank where a cut confirms it).
     layer : int
         The hidden layer (1-based) just after the narrowest map.
     components : ndarray of shape (k, width)
@@ -800,10 +800,11 @@ FIDELITY_SLACK = 0.01
 
 
 def _narrowest(candidates, tol, min_gap, weight=None, least=0):
-    """The candidate maps of least rank (not below ``least`` where some map reads
-    that much; else those of the largest rank), sharpest gap first: ``(k,
-    [(layer, reading, spectrum), ...])``, and every candidate's rank and
-    spectrum."""
+    """The candidate maps of least rank, sharpest gap first: ``(k, [(layer,
+    reading, spectrum), ...])``, and every candidate's rank and spectrum. With
+    ``least``, the choice reads each map with cuts of at least ``least`` and
+    takes the least rank not below it (else the largest); the ranks returned
+    stay each map's own reading."""
     readings, ranks, spectra = [], [], []
     # the output map is read and reported, but never chosen (unless it is the only
     # map): its rank is at most n_outputs by construction, and there is no hidden
@@ -811,9 +812,9 @@ def _narrowest(candidates, tol, min_gap, weight=None, least=0):
     inner = len(candidates) - 1 if len(candidates) > 1 else 1
     for i, (W, a, after) in enumerate(candidates):
         s = _candidate_spectrum(W, a, tol, weight)
-        reading = _read_rank(s, tol=tol, min_gap=min_gap, least=least)
-        ranks.append(reading.rank)
+        ranks.append(_read_rank(s, tol=tol, min_gap=min_gap).rank)
         spectra.append(s)
+        reading = _read_rank(s, tol=tol, min_gap=min_gap, least=least)
         k = reading.rank
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
         if i < inner:
@@ -1630,15 +1631,24 @@ def _own_jacobian_rank(model, points, bn, tol, min_gap):
     below the directions within the clusters, which rank-3 and rank-4 teachers
     use (4 fits of 4 read 1 or 2 below the truth, none warned; fidelity 0.92 to
     0.98), while every middle layer and the Jacobian read the teacher's rank
-    (as on 12 other fits, where the rule changes nothing). Read through every
-    coordinate of the bottleneck layer, which is the network itself, at the
-    cost of ``2 x width`` passes.
+    (as on 12 other fits, where the rule changes nothing). Read with a reverse
+    pass per output, or, with more outputs than twice the width, through every
+    coordinate of the bottleneck layer (the network itself) in ``2 x width``
+    passes; skipped where it cannot exceed the bottleneck's rank.
     """
-    if points is None or len(points) == 0 or bn.rank >= bn.mean.shape[0]:
+    if points is None or len(points) == 0:
         return 0
-    every = Bottleneck(rank=bn.mean.shape[0], layer=bn.layer, mean=bn.mean,
-                       components=np.eye(bn.mean.shape[0]), weight_ranks=bn.weight_ranks)
-    spectra = _factored_svdvals(model, every, points, 256)
+    width, n_out = bn.mean.shape[0], _n_outputs(model, points)
+    if bn.rank >= min(width, n_out, points.shape[1]):
+        return 0  # no Jacobian through that layer can read more
+    if n_out <= 2 * width:
+        spectra = _jacobian_svdvals(model, points, 256)   # a reverse pass per output
+    else:
+        every = Bottleneck(rank=width, layer=bn.layer, mean=bn.mean,
+                           components=np.eye(width), weight_ranks=bn.weight_ranks)
+        # points per chunk so that its two Jacobian halves stay near 128 MB
+        chunk = max(1, 2**24 // (width * (n_out + points.shape[1])))
+        spectra = _factored_svdvals(model, every, points, chunk)
     return max(_read_rank(s, tol=tol, min_gap=min_gap).rank for s in spectra)
 
 
@@ -1775,10 +1785,18 @@ def _report(model, x, points, tol, min_gap, include_bias, weight=None):
     """:func:`diagnose` over checked tensors: each reading unchecked, once."""
     outputs = _layer_outputs(model, x)
     bn = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight)
+    jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap)
     own = _own_jacobian_rank(model, points, bn, tol, min_gap)
     if own > bn.rank:
-        bn = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight, least=own)
-    jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap)
+        raised = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight,
+                             least=own)
+        reading = _jacobian_reading(model, points, raised, tol, min_gap)
+        if reading[1] >= own:
+            # kept only where the raised cut's coordinates carry the Jacobian's
+            # directions (the top principal directions of a map can miss one the
+            # function is steep along: then neither cut is confirmed, and the
+            # spectral one stays)
+            bn, (jac, jac_rank) = raised, reading
     free = _projected_spectra(model, x, tol, outputs)
     plain = layer_spectra(model)
     # with penalized biases the offset takes a weight direction per layer (read

@@ -413,9 +413,12 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over the hidden weight matrices (the output map is
         read but never chosen: a single-output network would otherwise always read
-        1), and never below the network's own Jacobian rank at the
-        ``n_jacobian_points`` (a map read lower cut directions the function uses;
-        the maps are then re-read with cuts of at least that rank): the dimension
+        1), raised to the network's own Jacobian rank ``r`` at the
+        ``n_jacobian_points`` when that is higher (a function through ``k``
+        coordinates has at most rank ``k``, so the cut dropped directions the
+        function uses): the maps are re-read with cuts of at least ``r``, and the
+        least map so read is kept if the Jacobian through its coordinates reads
+        ``r``, else the first reading stays. It is the dimension
         the network's function passes through on the data (in the bottleneck the
         weights have ``k`` singular values of order one, Jacot 2023b, Thm. 6, and
         the representations are k-planar). 0 when the function is constant on

@@ -211,19 +211,43 @@ def test_one_class_is_named_as_the_user_wrote_it(iris, label, shown):
 
 
 def test_a_classifier_warns_when_its_jacobian_reads_below_its_bottleneck():
-    """Iris at the defaults: the bottleneck reads 2 and the logits' Jacobian 1, so
+    """Wine at the defaults: the bottleneck reads 2 and the logits' Jacobian 1, so
     the rank of the learned function lies between the two, and the classifier
     says so as the regressors do."""
     import warnings
 
+    from sklearn.datasets import load_wine
     from sklearn.preprocessing import StandardScaler
 
     from skrank import AmbiguousRankWarning
 
-    X, y = load_iris(return_X_y=True)
+    X, y = load_wine(return_X_y=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf = DeepL2Classifier(random_state=0).fit(StandardScaler().fit_transform(X), y)
     said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
     assert (clf.bottleneck_rank_, clf.jacobian_rank_) == (2, 1)
     assert any("bottleneck_rank_=2 but the Jacobian rank is 1" in m for m in said)
+
+
+def test_a_raised_bottleneck_is_kept_only_where_its_jacobian_confirms_it(monkeypatch):
+    """Iris at the defaults: the logits' own Jacobian reads 2 at the Jacobian
+    points and the spectral bottleneck 1; the least map read with cuts of at least
+    2 passes two coordinates along which the Jacobian reads only 1 (its top
+    principal directions miss the steep one), so the raise is not confirmed and
+    the first reading stays, without a contradiction between the two ranks."""
+    from sklearn.preprocessing import StandardScaler
+
+    import skrank.diagnostics as diag
+
+    seen, real = [], diag._own_jacobian_rank
+
+    def spy(*args, **kwargs):
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(diag, "_own_jacobian_rank", spy)
+    X, y = load_iris(return_X_y=True)
+    clf = DeepL2Classifier(random_state=0).fit(StandardScaler().fit_transform(X), y)
+    assert seen[-1] == 2
+    assert (clf.bottleneck_rank_, clf.jacobian_rank_) == (1, 1)

@@ -1102,3 +1102,28 @@ def test_principal_components_have_one_sign_convention():
     weighted = D._principal_components(torch.tensor(A), 4, weight=w.astype(float))
     repeated = D._principal_components(torch.tensor(np.repeat(A, w, axis=0)), 4)
     np.testing.assert_allclose(weighted, repeated, atol=1e-10)
+
+
+def test_the_own_jacobian_rank_is_not_read_where_it_cannot_exceed_the_bottleneck(
+        monkeypatch):
+    """One output: no Jacobian can read more than rank 1, so a bottleneck of rank 1
+    needs no check, and the reverse passes it would cost are not spent."""
+    calls = []
+    real = D._jacobian_svdvals
+    monkeypatch.setattr(D, "_jacobian_svdvals",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                              torch.nn.Linear(8, 1)).double()
+    X = torch.randn(50, 4, dtype=torch.float64)
+    r = D.diagnose(net, X, jacobian_points=X[:5])
+    assert r.jacobian_rank == 1 and calls == []
+    # a rank-1 map into a layer of two units, three outputs: checked
+    wide = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                               torch.nn.Linear(8, 2), torch.nn.Identity(),
+                               torch.nn.Linear(2, 3)).double()
+    with torch.no_grad():
+        wide[2].weight[1] = 0.5 * wide[2].weight[0]
+        wide[2].bias.zero_()
+    r = D.diagnose(wide, X, jacobian_points=X[:5])
+    assert (r.rank, r.jacobian_rank, calls) == (1, 1, [1])
