@@ -132,10 +132,10 @@ def _unseen_split(rows, perm, n_val, least=2):
 
 def _stratified_unseen_split(rows, labels, rng, n_val):
     """A stratified :func:`_unseen_split`: each class holds out its share of
-    ``n_val`` rows (at least one), groups of copies whole, or where a class's
-    records are too repeated for that, a plain cut of its rows."""
+    ``n_val`` rows (:func:`_class_quotas`), groups of copies whole, or where no
+    group of a class's copies fits its share, a plain cut of its rows."""
     _, code, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    quota = np.clip(np.round(n_val * counts / len(labels)).astype(int), 1, counts - 1)
+    quota = _class_quotas(counts, n_val)
     val, tr = [], []
     for c, share in enumerate(quota):
         idx = np.flatnonzero(code.ravel() == c)
@@ -143,6 +143,31 @@ def _stratified_unseen_split(rows, labels, rng, n_val):
         val.append(idx[v])
         tr.append(idx[t])
     return np.concatenate(val), np.concatenate(tr)
+
+
+def _class_quotas(counts, n_val):
+    """Held-out rows per class, ``n_val`` in all: proportional shares rounded by
+    largest remainders, at least one and at most ``count - 1`` per class (the
+    caller checked that ``n_val`` allows it: ``stratifiable``)."""
+    share = n_val * counts / counts.sum()
+    quota = np.clip(np.floor(share).astype(int), 1, counts - 1)
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    while quota.sum() != n_val:
+        step = 1 if quota.sum() < n_val else -1
+        movable = [c for c in order if (quota[c] < counts[c] - 1 if step > 0
+                                        else quota[c] > 1)]
+        if not movable:
+            break
+        quota[movable[0] if step > 0 else movable[-1]] += step
+    return quota
+
+
+def _n_cores():
+    """The cores this process may run on (its affinity, where the system says)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on every system
+        return os.cpu_count() or 1
 
 
 def _checked_weight(sample_weight, X):
@@ -742,8 +767,7 @@ class _DeepL2Base(BaseEstimator):
         if self.n_threads != "auto":
             # more threads than cores only wait for each other (10**6 of them ran
             # out of memory)
-            return None if self.n_threads is None else min(self.n_threads,
-                                                            os.cpu_count() or 1)
+            return None if self.n_threads is None else min(self.n_threads, _n_cores())
         try:
             if isinstance(X, tuple):
                 rows = sum(_num_samples(x) for x in X)

@@ -289,8 +289,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         trained on would score the fit, not the generalization), and a record
         repeated so often that its copies would exceed the held-out share (of
         its class, when stratified) stays in training, so a few fewer rows than
-        the share can be held out; a class of one repeated record holds out
-        some of its copies.
+        the share can be held out; a class whose records are all repeated more
+        often than its share holds out some of its copies.
     warm_start : bool, default=False
         Reuse the previous fit's network as initialization (``n_init`` applies to
         a first fit only). A fit that the network cannot continue (other features,

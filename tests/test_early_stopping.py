@@ -20,6 +20,7 @@ from skrank._base import (
     AUTO_VALIDATION_ROWS,
     _batchable,
     _better,
+    _class_quotas,
     _stratified_unseen_split,
     _unseen_split,
     fit_many,
@@ -579,6 +580,12 @@ def test_a_stratified_split_holds_out_whole_copies_of_every_class():
     for seed in range(5):
         val, tr = _stratified_unseen_split(rare, rare[:, -1], np.random.RandomState(seed), 6)
         assert (rare[val, -1] == 1).sum() == 1 and (rare[val, 0] != 1).all()
+    # shares add up to n_val, at least one per class: five small classes beside
+    # a large one (rounding each share up held out 10 of 6)
+    counts = np.array([3, 3, 3, 3, 3, 40])
+    quota = _class_quotas(counts, 6)
+    assert quota.sum() == 6 and (quota >= 1).all() and (quota <= counts - 1).all()
+    assert _class_quotas(np.array([50, 30, 20]), 10).tolist() == [5, 3, 2]
     one = np.r_[np.c_[np.ones((6, 2)), np.ones(6)], np.c_[rng.randn(30, 2), np.zeros(30)]]
     val, tr = _stratified_unseen_split(one, one[:, -1], rng, 6)
     assert (one[val, -1] == 1).sum() == 1 and (one[tr, -1] == 1).sum() == 5
