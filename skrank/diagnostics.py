@@ -302,32 +302,29 @@ def _checked_spectrum(spectrum):
     return s
 
 
-def _read_rank(spectrum, *, tol, min_gap, least=0):
+def _read_rank(spectrum, *, tol, min_gap):
     """:func:`read_rank` unchecked, for spectra skrank computed itself (a diverged
-    network's non-finite spectrum reads as rank 0 there). ``least``: cuts below
-    it are not considered (a reading known to be at least ``least``, see
-    :func:`_own_jacobian_rank`), unless fewer values stand above the floor."""
+    network's non-finite spectrum reads as rank 0 there)."""
     s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64).ravel()))[::-1]
     if s.size == 0 or not np.isfinite(s).all() or s[0] <= 0:
         return RankReading(rank=0, gap=float("nan"), clear=True)
     K = int(np.count_nonzero(s > tol * s[0]))
-    first = max(least - 1, 0) if least <= K else 0
     if K == s.size:
         # nothing under the floor: the last value has no gap to measure (a ratio to
         # a missing zero would win over every real gap); the internal gaps decide,
         # and without a clear one every value counts
-        gaps = s[first: K - 1] / s[first + 1:K]
-        k = first + int(np.argmax(gaps)) if gaps.size else 0
-        if gaps.size and gaps[k - first] >= min_gap:
-            return RankReading(rank=k + 1, gap=float(gaps[k - first]), clear=True)
+        gaps = s[: K - 1] / s[1:K]
+        k = int(np.argmax(gaps)) if gaps.size else 0
+        if gaps.size and gaps[k] >= min_gap:
+            return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
         return RankReading(rank=K, gap=float("inf"), clear=True)
     with np.errstate(divide="ignore"):
         # an exact zero after the floor is an infinite gap (a rank-deficient input)
-        gaps = s[first:K] / s[first + 1: K + 1]
-    k = first + int(np.argmax(gaps))
-    if gaps[k - first] >= min_gap:
-        return RankReading(rank=k + 1, gap=float(gaps[k - first]), clear=True)
-    return RankReading(rank=K, gap=float(gaps[-1]), clear=False)
+        gaps = s[:K] / s[1 : K + 1]
+    k = int(np.argmax(gaps))
+    if gaps[k] >= min_gap:
+        return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
+    return RankReading(rank=K, gap=float(gaps[K - 1]), clear=False)
 
 
 @validate_params(
@@ -719,8 +716,7 @@ class Bottleneck:
     ----------
     rank : int
         The least effective rank ``k`` over the candidate maps, each read by its
-        centered image on the data (:func:`diagnose` raises it to the network's
-        Jacobian rank where a cut confirms it).
+        centered image on the data.
     layer : int
         The hidden layer (1-based) just after the narrowest map.
     components : ndarray of shape (k, width)
@@ -799,12 +795,9 @@ def _svdvals(z):
 FIDELITY_SLACK = 0.01
 
 
-def _narrowest(candidates, tol, min_gap, weight=None, least=0):
+def _narrowest(candidates, tol, min_gap, weight=None):
     """The candidate maps of least rank, sharpest gap first: ``(k, [(layer,
-    reading, spectrum), ...])``, and every candidate's rank and spectrum. With
-    ``least``, the choice reads each map with cuts of at least ``least`` and
-    takes the least rank not below it (else the largest); the ranks returned
-    stay each map's own reading."""
+    reading, spectrum), ...])``, and every candidate's rank and spectrum."""
     readings, ranks, spectra = [], [], []
     # the output map is read and reported, but never chosen (unless it is the only
     # map): its rank is at most n_outputs by construction, and there is no hidden
@@ -812,15 +805,14 @@ def _narrowest(candidates, tol, min_gap, weight=None, least=0):
     inner = len(candidates) - 1 if len(candidates) > 1 else 1
     for i, (W, a, after) in enumerate(candidates):
         s = _candidate_spectrum(W, a, tol, weight)
-        ranks.append(_read_rank(s, tol=tol, min_gap=min_gap).rank)
+        reading = _read_rank(s, tol=tol, min_gap=min_gap)
+        ranks.append(reading.rank)
         spectra.append(s)
-        reading = _read_rank(s, tol=tol, min_gap=min_gap, least=least)
         k = reading.rank
         sharp = s[k] / s[k - 1] if 0 < k < s.size else 0.0
         if i < inner:
             readings.append(((k, sharp), i, (after, reading, s)))
-    k = min((r[0][0] for r in readings if r[0][0] >= least),
-            default=max(r[0][0] for r in readings))
+    k = min(r[0][0] for r in readings)
     tied = [r[2] for r in sorted(r for r in readings if r[0][0] == k)]
     return k, tied, ranks, spectra
 
@@ -945,12 +937,12 @@ def _check_weight(weight, n_samples):
     return w
 
 
-def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None, least=0):
+def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
     pre, post = outputs if outputs is not None else _layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     k, tied, ranks, spectra = _narrowest(as_network(model).rank_candidates(x, post),
-                                         tol, min_gap, weight, least)
+                                         tol, min_gap, weight)
     layer, reading, spectrum = _most_faithful(model, x, pre, k, tied, weight)
     if _constant(pre[-1]):
         # the function is constant on the data: rank 0, whatever round-off the
@@ -1579,6 +1571,10 @@ class Report:
         of shape (0, 0) without Jacobian points.
     jacobian_rank : int or None
         The largest rank of those Jacobians; ``None`` without Jacobian points.
+    network_jacobian_rank : int or None
+        The largest rank of the network's own Jacobians at those points, where it
+        could exceed the bottleneck's rank (``None`` elsewhere): above
+        ``bottleneck.rank`` it contradicts the cut (the estimators warn).
     parameter_norm : float
         ``||theta||^2`` (:func:`parameter_norm`).
     offset_free_norm : float
@@ -1614,6 +1610,7 @@ class Report:
     min_gap: float
     input_rank: object = None
     input_spacing: object = None
+    network_jacobian_rank: object = None
 
     @property
     def rank(self):
@@ -1622,25 +1619,20 @@ class Report:
 
 
 def _own_jacobian_rank(model, points, bn, tol, min_gap):
-    """The network's own Jacobian rank at ``points`` (``max`` over them; 0 without
-    points): a function that factors through ``k`` coordinates has at most rank
-    ``k`` there, so a bottleneck read below it cut directions the function uses.
+    """The network's own Jacobian rank at ``points`` (``max`` over them), or None
+    without points or where it cannot exceed the bottleneck's rank: a function
+    that factors through ``k`` coordinates has at most rank ``k``, so a higher one
+    says the cut dropped directions the function uses.
 
-    Measured: on inputs in three clusters the first layer's image is dominated
-    by the plane of the cluster centres, and its spectrum cut at a gap of 3.05
-    below the directions within the clusters, which rank-3 and rank-4 teachers
-    use (4 fits of 4 read 1 or 2 below the truth, none warned; fidelity 0.92 to
-    0.98), while every middle layer and the Jacobian read the teacher's rank
-    (as on 12 other fits, where the rule changes nothing). Read with a reverse
-    pass per output, or, with more outputs than twice the width, through every
-    coordinate of the bottleneck layer (the network itself) in ``2 x width``
-    passes; skipped where it cannot exceed the bottleneck's rank.
+    Read with a reverse pass per output, or, with more outputs than twice the
+    width, through every coordinate of the bottleneck layer (the network itself)
+    in ``2 x width`` passes.
     """
     if points is None or len(points) == 0:
-        return 0
+        return None
     width, n_out = bn.mean.shape[0], _n_outputs(model, points)
     if bn.rank >= min(width, n_out, points.shape[1]):
-        return 0  # no Jacobian through that layer can read more
+        return None  # no Jacobian through that layer can read more
     if n_out <= 2 * width:
         spectra = _jacobian_svdvals(model, points, 256)   # a reverse pass per output
     else:
@@ -1729,9 +1721,7 @@ def diagnose(model, X, *, jacobian_points=None, tol=DEFAULT_RANK_TOL,
     X : array-like of shape (n_samples, n_features)
         Inputs over which representations are measured: at least one finite row.
     jacobian_points : array-like of shape (n_points, n_features) or None
-        Where Jacobians are taken (finite); ``None`` or empty skips them. The
-        bottleneck is then the least map read with cuts of at least the network's
-        Jacobian rank there (:func:`bottleneck` reads the maps' spectra only).
+        Where Jacobians are taken (finite); ``None`` or empty skips them.
     tol, min_gap : float
         The rank rule (:func:`read_rank`), used for every rank.
     include_bias : bool, default=True
@@ -1787,16 +1777,6 @@ def _report(model, x, points, tol, min_gap, include_bias, weight=None):
     bn = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight)
     jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap)
     own = _own_jacobian_rank(model, points, bn, tol, min_gap)
-    if own > bn.rank:
-        raised = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight,
-                             least=own)
-        reading = _jacobian_reading(model, points, raised, tol, min_gap)
-        if reading[1] >= own:
-            # kept only where the raised cut's coordinates carry the Jacobian's
-            # directions (the top principal directions of a map can miss one the
-            # function is steep along: then neither cut is confirmed, and the
-            # spectral one stays)
-            bn, (jac, jac_rank) = raised, reading
     free = _projected_spectra(model, x, tol, outputs)
     plain = layer_spectra(model)
     # with penalized biases the offset takes a weight direction per layer (read
@@ -1811,6 +1791,7 @@ def _report(model, x, points, tol, min_gap, include_bias, weight=None):
         fidelity=_fidelity(model, x, bn, outputs),
         jacobian_spectra=jac,
         jacobian_rank=jac_rank,
+        network_jacobian_rank=own,
         parameter_norm=parameter_norm(model, include_bias=include_bias),
         nonlinearity_impact=nonlinearity_impact(model, x, outputs=outputs),
         tol=tol,

@@ -413,17 +413,15 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over the hidden weight matrices (the output map is
         read but never chosen: a single-output network would otherwise always read
-        1), raised to the network's own Jacobian rank ``r`` at the
-        ``n_jacobian_points`` when that is higher (a function through ``k``
-        coordinates has at most rank ``k``, so the cut dropped directions the
-        function uses): the maps are re-read with cuts of at least ``r``, and the
-        least map so read is kept if the Jacobian through its coordinates reads
-        ``r``, else the first reading stays. It is the dimension
+        1): the dimension
         the network's function passes through on the data (in the bottleneck the
         weights have ``k`` singular values of order one, Jacot 2023b, Thm. 6, and
         the representations are k-planar). 0 when the function is constant on
         the data, whatever rank the round-off in the inner maps gives
-        ``layer_ranks_``.
+        ``layer_ranks_``. Where the network's own Jacobian at the
+        ``n_jacobian_points`` reads a higher rank, which a function through
+        ``k`` coordinates cannot have, an ``AmbiguousRankWarning`` says the cut
+        dropped directions the function uses.
     bottleneck_layer_ : int
         The hidden layer (1 to depth - 1) just after the narrowest weight matrix.
     n_components_ : int

@@ -107,8 +107,8 @@ n_init, n_threads
         the data: ``W_e``, the stream ``s_0 .. s_L``, ``W_u``.
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over all but ``W_u`` (the output map is read,
-        never chosen), raised to the network's own Jacobian rank where a cut
-        confirms it (as :class:`DeepL2Regressor`'s); 0 when the
+        never chosen; a network's own Jacobian reading higher is warned of, as
+        :class:`DeepL2Regressor`'s); 0 when the
         function is constant on the data, whatever rank the round-off in the
         inner maps gives ``layer_ranks_``.
     bottleneck_layer_ : int

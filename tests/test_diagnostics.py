@@ -1,4 +1,5 @@
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -1060,33 +1061,34 @@ def _diagonal_net(gains):
     return net
 
 
-@pytest.mark.parametrize("spread, gains, old, new", [
+@pytest.mark.parametrize("spread, gains, rank, own", [
     # the first map's image (1, 1, 0.2) reads 2, the next map amplifies the third
     # direction five times, the output map shrinks it back: the identity, rank 3
-    ([1, 1, 0.2], ([1, 1, 1], [1, 1, 5], [1, 1, 0.2]), (2, 1), (3, 1)),
-    # the first image (1, 0.15, 0.03) reads 1 (gaps 6.7, then 5), the function
-    # uses two directions: read at least 2, that image has a clear gap at 2, while
-    # the second map (1, 1, 1) reads 3
-    ([1, 0.15, 0.03], ([1, 1, 1], [1, 1 / 0.15, 1 / 0.03], [1, 0.15, 1e-5]),
-     (1, 1), (2, 1)),
+    ([1, 1, 0.2], ([1, 1, 1], [1, 1, 5], [1, 1, 0.2]), 2, 3),
+    # the first image (1, 0.15, 0.03) reads 1, the function uses two directions
+    ([1, 0.15, 0.03], ([1, 1, 1], [1, 1 / 0.15, 1 / 0.03], [1, 0.15, 1e-5]), 1, 2),
 ])
-def test_a_bottleneck_never_reads_below_the_networks_own_jacobian_rank(
-        spread, gains, old, new):
+def test_the_networks_own_jacobian_rank_shows_a_cut_below_it(spread, gains, rank, own):
     """A function that factors through ``k`` coordinates has a Jacobian of rank at
-    most ``k``: with Jacobian points, a map read below the network's Jacobian rank
-    is re-read with cuts at least that rank, and the bottleneck is the least map
-    so read; the spectral reading alone (no points, or ``bottleneck``) keeps the
-    first map's cut."""
+    most ``k``: the report carries the network's own Jacobian rank at the points
+    beside the spectral bottleneck it contradicts, and an estimator whose Jacobian
+    reads its function's rank warns of the contradiction (the number stays)."""
+    from skrank import AmbiguousRankWarning
+    from skrank._base import _warn_if_unclear
+
     rng = np.random.RandomState(0)
     Q = np.linalg.qr(rng.randn(400, 3))[0]
     X = torch.tensor(Q * np.sqrt(400) * spread)
     net = _diagonal_net(gains)
-    bn = D.bottleneck(net, X)
-    assert (bn.rank, bn.layer) == old
-    assert D.diagnose(net, X, jacobian_points=[]).rank == old[0]
+    assert D.diagnose(net, X, jacobian_points=[]).network_jacobian_rank is None
     r = D.diagnose(net, X, jacobian_points=X[:5])
-    assert (r.rank, r.bottleneck.layer, r.jacobian_rank) == (*new, new[0])
-    assert r.fidelity == pytest.approx(1.0)
+    assert (r.rank, r.network_jacobian_rank) == (rank, own)
+    assert r.jacobian_rank <= r.rank
+    with pytest.warns(AmbiguousRankWarning, match=f"own Jacobian reads rank {own}"):
+        _warn_if_unclear(r, 0.1, jacobian_bounds=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_unclear(r, 0.1, jacobian_bounds=False)
 
 
 def test_principal_components_have_one_sign_convention():
