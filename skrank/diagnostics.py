@@ -1620,7 +1620,8 @@ class Report:
 
 def _own_jacobian_rank(model, points, bn, tol, min_gap):
     """The network's own Jacobian rank at ``points`` (``max`` over them), or None
-    without points or where it cannot exceed the bottleneck's rank: a function
+    without points, for a constant function (rank 0), or where it cannot exceed
+    the bottleneck's rank: a function
     that factors through ``k`` coordinates has at most rank ``k``, so a higher one
     says the cut dropped directions the function uses.
 
@@ -1628,7 +1629,9 @@ def _own_jacobian_rank(model, points, bn, tol, min_gap):
     width, through every coordinate of the bottleneck layer (the network itself)
     in ``2 x width`` passes.
     """
-    if points is None or len(points) == 0:
+    if points is None or len(points) == 0 or bn.rank == 0:
+        # rank 0: the outputs are constant on the data, and a Jacobian of
+        # round-off reads a rank by the relative rule
         return None
     width, n_out = bn.mean.shape[0], _n_outputs(model, points)
     if bn.rank >= min(width, n_out, points.shape[1]):
