@@ -1571,10 +1571,6 @@ class Report:
         of shape (0, 0) without Jacobian points.
     jacobian_rank : int or None
         The largest rank of those Jacobians; ``None`` without Jacobian points.
-    network_jacobian_rank : int or None
-        The largest rank of the network's own Jacobians at those points, where it
-        could exceed the bottleneck's rank (``None`` elsewhere): above
-        ``bottleneck.rank`` it contradicts the cut (the estimators warn).
     parameter_norm : float
         ``||theta||^2`` (:func:`parameter_norm`).
     offset_free_norm : float
@@ -1594,6 +1590,10 @@ class Report:
         The median distance from an input to its nearest other input, set by the
         estimators that compare their noise with it (a denoising autoencoder);
         ``None`` otherwise.
+    network_jacobian_rank : int or None
+        The largest rank of the network's own Jacobians at the Jacobian points, where it
+        could exceed the bottleneck's rank (``None`` elsewhere): above
+        ``bottleneck.rank`` it contradicts the cut (the estimators warn).
     """
 
     layer_spectra: list
