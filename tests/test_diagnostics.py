@@ -1129,3 +1129,11 @@ def test_the_own_jacobian_rank_is_not_read_where_it_cannot_exceed_the_bottleneck
         wide[2].bias.zero_()
     r = D.diagnose(wide, X, jacobian_points=X[:5])
     assert (r.rank, r.jacobian_rank, calls) == (1, 1, [1])
+    # more outputs than twice the bottleneck's width: a reverse pass per output
+    # would cost more than the reading is worth there (an autoencoder's)
+    many = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Identity(),
+                               torch.nn.Linear(3, 7)).double()
+    with torch.no_grad():
+        many[0].weight[1:] = many[0].weight[0]
+    r = D.diagnose(many, X, jacobian_points=X[:5])
+    assert r.rank == 1 and r.network_jacobian_rank is None and calls == [1]
