@@ -81,7 +81,9 @@ class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
         Number of bottleneck coordinates :meth:`transform` returns; ``None`` uses
         the recovered ``bottleneck_rank_`` (at least 1). At most ``min(width,
         training rows, n_diagnostic_samples)`` (the rows ``data_noise`` holds out
-        do not count), checked before training.
+        do not count), checked before training. Coordinates beyond
+        ``bottleneck_rank_`` are the representation's weak directions: near
+        constant, they carry little or nothing of the data.
     output : {'codes', 'reconstruction'}, default='codes'
         What :meth:`transform` returns: the ``k`` bottleneck coordinates (a
         reducer, like PCA) or the reconstruction in input space, :meth:`denoise`

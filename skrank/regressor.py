@@ -345,7 +345,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         held out by ``early_stopping`` do not count), checked before training; an
         integer
         pins the width (the top principal directions of the bottleneck
-        representation), for pipelines that need a fixed number of features.
+        representation), for pipelines that need a fixed number of features;
+        coordinates beyond ``bottleneck_rank_`` are its weak directions, near
+        constant, carrying little or nothing of the function.
     n_init : int, default=1
         Restarts from ``n_init`` random initializations, trained together (one
         batched L-BFGS: each network keeps its own curvature pairs, line search
