@@ -858,7 +858,7 @@ class _DeepL2Base(BaseEstimator):
             stuck = set(_stuck(results, plan.task.loss, Y, plan.weight_tensor(),
                                plan.modules[0].architecture()["n_outputs"], X.dtype,
                                False))
-        best = self._keep_best(plan.modules, results, plan.X_tr, plan.rng, plan.W_tr,
+        best = self._keep_best(plan.modules, results, plan.X_tr, plan.W_tr,
                                stuck)
         self._record_training(results[best], plan.trackers[best])
         _warn_if_above_zero_network(plan, self.module_, results[best])
@@ -980,7 +980,7 @@ class _DeepL2Base(BaseEstimator):
                                 penalty_groups=self.module_.penalty_groups(),
                                 settings=self._settings(n_samples), generator=generator)
 
-    def _keep_best(self, modules, results, X, rng, weight=None, stuck=()):
+    def _keep_best(self, modules, results, X, weight=None, stuck=()):
         """Keep the restart of lowest final objective, or with ``early_stopping`` of
         best validation score (the parameters each restart keeps) among those not
         ``stuck`` above the zero network's objective when there are any; record
@@ -1001,11 +1001,11 @@ class _DeepL2Base(BaseEstimator):
         self.restart_objectives_ = objectives
         self.best_restart_ = best
         if len(modules) > 1:
-            rows = rng.choice(len(X), min(len(X), self.n_diagnostic_samples), replace=False)
-            w = None if weight is None else weight[rows]
-            # read as bottleneck_rank_ is: the sample weights count
+            # read on the rows bottleneck_rank_ is read on, weights counted: the
+            # kept restart's entry is bottleneck_rank_ above n_diagnostic_samples too
+            X, w = self._reading_sample(X, self._reading_rng(), weight)
             self.restart_ranks_ = np.array([_diag.bottleneck(
-                m, X[rows], tol=self.rank_tol, min_gap=self.rank_gap, weight=w).rank
+                m, X, tol=self.rank_tol, min_gap=self.rank_gap, weight=w).rank
                 for m in modules])
         else:
             self.restart_ranks_ = None
@@ -1197,16 +1197,22 @@ class _DeepL2Base(BaseEstimator):
         network read differently in 4 fits of 66 of a held-out check)."""
         return check_random_state(self.random_state)
 
-    def _diagnose(self, X, rng, rank_tol=None, rank_gap=None, weight=None):
-        """:func:`skrank.diagnostics.diagnose` over a sample of the (scaled) ``X``;
-        with sample ``weight``, the bottleneck counts rows as repeats (as the loss
-        does: ``transform`` is then the same as on repeated rows), and rows of
-        weight 0 are not read at all."""
+    def _reading_sample(self, X, rng, weight=None):
+        """The rows a reading reads: those of positive ``weight``, at most
+        ``n_diagnostic_samples`` of them drawn from ``rng``; with their weights."""
         if weight is not None:
             X, weight = X[weight > 0], weight[weight > 0]
         if X.shape[0] > self.n_diagnostic_samples:
             rows = rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)
             X, weight = X[rows], (None if weight is None else weight[rows])
+        return X, weight
+
+    def _diagnose(self, X, rng, rank_tol=None, rank_gap=None, weight=None):
+        """:func:`skrank.diagnostics.diagnose` over a sample of the (scaled) ``X``;
+        with sample ``weight``, the bottleneck counts rows as repeats (as the loss
+        does: ``transform`` is then the same as on repeated rows), and rows of
+        weight 0 are not read at all."""
+        X, weight = self._reading_sample(X, rng, weight)
         n_jac = min(self.n_jacobian_points, X.shape[0])
         points = X[rng.choice(X.shape[0], n_jac, replace=False)] if n_jac else None
         tol = self.rank_tol if rank_tol is None else rank_tol

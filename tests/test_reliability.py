@@ -346,9 +346,9 @@ def test_n_init_with_early_stopping_keeps_the_best_validation_score(monkeypatch)
     seen = []
     keep = base._DeepL2Base._keep_best
 
-    def spy(self, modules, results, X, rng, weight=None, stuck=()):
+    def spy(self, modules, results, X, weight=None, stuck=()):
         seen.append([r.best_validation_score for r in results])
-        return keep(self, modules, results, X, rng, weight, stuck)
+        return keep(self, modules, results, X, weight, stuck)
 
     monkeypatch.setattr(base._DeepL2Base, "_keep_best", spy)
     X, y = _teacher(n=80)
@@ -453,3 +453,28 @@ def test_a_class_of_zero_weight_rows_stays_among_the_classes():
         clf = DeepL2Classifier(**small(max_iter=5, random_state=0)).fit(X, y, sample_weight=w)
     assert clf.classes_.tolist() == [0, 1, 2] and clf.predict_proba(X).shape == (60, 3)
 
+
+
+def test_restart_ranks_read_the_rows_bottleneck_rank_reads(monkeypatch):
+    # above n_diagnostic_samples a reading samples rows: the restarts' ranks were
+    # read on another draw than bottleneck_rank_, so the kept restart's entry could
+    # differ from it
+    import skrank.diagnostics as diag
+
+    seen = []
+    read = diag._bottleneck
+
+    def spy(model, x, *args, **kwargs):
+        seen.append(np.asarray(x.detach().cpu()))
+        return read(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(diag, "_bottleneck", spy)
+    X, y = _teacher(n=80)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DeepL2Regressor(n_init=2, n_diagnostic_samples=30,
+                        **small(random_state=0)).fit(X, y)
+    restarts, final = seen[-3:-1], seen[-1]
+    assert final.shape[0] == 30
+    for x in restarts:
+        np.testing.assert_array_equal(x, final)
