@@ -16,6 +16,7 @@ ones).
 
 import copy
 import os
+import threading
 import time
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -44,13 +45,14 @@ from . import diagnostics as _diag
 from ._device import (
     as_tensor,
     auto_threads,
+    available_memory,
     check_memory,
     device_or_cpu,
     placement,
     resolve_device,
     threads,
 )
-from ._engine import Settings, Stepper, warn_if_capped
+from ._engine import Callback, Settings, Stepper, TrainingInterruptedWarning, warn_if_capped
 from ._grow import (
     GROWS,
     START_DEPTH,
@@ -439,35 +441,186 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     """
     warm = getattr(est, "module_", None) is modules[0]
     regrows = not warm and est._regrows(modules[0].architecture()["n_outputs"])
+    each = _threads_beside(est, modules, X) if regrows else 0
+    if each:
+        return _train_beside(est, modules, inputs, weights, X, Y, trackers, each,
+                             per_network=per_network, **kwargs)
     # a random attempt that is replaced is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
                                    per_network=per_network, warn_capped=not regrows,
                                    trained=warm, **kwargs)
     if not regrows or any(r.stop_reason == "interrupted" for r in results):
         return modules, results
-    arch, where = modules[0].architecture(), placement(modules[0])
-    shallow = [build_network(est, arch["n_inputs"], arch["n_outputs"], where["dtype"],
-                             depth=START_DEPTH)
-               .reset_parameters(generator=kwargs["generators"][i])
-               .to(where["device"]) for i in range(len(modules))]
     stage = {k: v for k, v in kwargs.items() if k != "callbacks"}
-    starts, first = grow_start(shallow, inputs, est.depth, X, Y, weights=weights,
-                               per_network=per_network, **stage)
-    for r, f in zip(results, first):
-        r.train_time += f.train_time
+    starts, first = grow_start(_shallow(est, modules, kwargs["generators"]), inputs,
+                               est.depth, X, Y, weights=weights, per_network=per_network,
+                               **stage)
     if any(f.stop_reason == "interrupted" for f in first):
+        _add_time(results, first)
         return modules, [replace(r, stop_reason="interrupted") for r in results]
-    rows = [i for i, r in enumerate(results)
-            if r.loss_curve and r.stop_reason not in ("diverged", "interrupted")]
+    rows = _random_fits_to_compare(results)
     if not est._trains_both_starts:
         reference = objectives(starts, X, Y, per_network=per_network, **stage)
         zero = set(_stuck(results, kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
-                          arch["n_outputs"], X.dtype, per_network))
+                          modules[0].architecture()["n_outputs"], X.dtype, per_network))
         rows = [i for i in rows
                 if i in zero or above_zero(results[i].loss_curve[-1], reference[i])]
+    # the rank records start over for the grown fit, and come back if it loses
+    kept = {i: trackers[i].restart() for i in rows}
+    regrown = _deep_stage(starts, first, rows, X, Y, per_network, kwargs) if rows else []
+    return _both_kept(modules, results, starts, first, rows, regrown, kept, trackers,
+                      X, Y, per_network, kwargs)
+
+
+def _threads_beside(est, modules, X):
+    """Threads for each of ``init='auto'``'s two starts when they train at once,
+    the random fit in the fit's thread and the grown one in a thread of its own
+    (0: one after the other).
+
+    Two fits in two threads use two cores without the barriers of one product
+    split over two threads, which stall beside another busy process (see
+    :data:`skrank._device.SMALL_WORK`). Measured on 2 cores, beside another busy
+    process: the default fit of the rank-2 task on 500 rows in 8.9 s against 12.9
+    s, the same fit to the bit. Only where the result is the one of the two starts
+    one after the other: on the CPU, by L-BFGS without the Adam warm-up (which
+    draws from the generator the grown start is drawn from), where every random
+    fit has a grown rival (not the autoencoder's), with one stream of progress
+    and rank records (no ``verbose``, no ``track_rank_every``), with at least two
+    threads to spend and both starts in a quarter of the free memory.
+    """
+    if (X.device.type != "cpu" or est.solver != "lbfgs" or est.warmup_iter
+            or est.verbose or getattr(est, "track_rank_every", 0)
+            or not est._trains_both_starts):
+        return 0
+    budget = {"auto": _n_cores(), None: torch.get_num_threads()}.get(est.n_threads)
+    budget = budget or min(est.n_threads, _n_cores())
+    n_params = sum(p.numel() for m in modules for p in m.parameters())
+    # both starts: their parameters, gradients and L-BFGS pairs, and one pass
+    need = 2 * X.element_size() * (44 * n_params
+                                   + X.shape[-2] * est.depth * est.width * len(modules))
+    free = available_memory(X.device)
+    if budget < 2 or (free is not None and need > free / 4):
+        return 0
+    return max(1, min(torch.get_num_threads(), budget // 2))
+
+
+class _Stop(Callback):
+    """Ends a run once ``event`` is set: the other start was interrupted or failed."""
+
+    def __init__(self, event):
+        self.event = event
+
+    def on_iteration(self, run, loss_value):
+        return self.event.is_set()
+
+
+def _grow_beside(out, stop, each, est, shallow, inputs, weights, X, Y, per_network,
+                 kwargs):
+    """The grown start of :func:`_train_beside`, in its own thread: ``out`` gets
+    its shallow stage (``'first'``), its deep stage (``'deep'``) or the error."""
+    try:
+        with threads(each):
+            out["first"] = grow_start(shallow, inputs, est.depth, X, Y, weights=weights,
+                                      per_network=per_network, **kwargs)
+            if not any(f.stop_reason == "interrupted" for f in out["first"][1]):
+                out["deep"] = _deep_stage(*out["first"], list(range(len(shallow))), X,
+                                          Y, per_network, kwargs)
+    except BaseException as exc:  # raised again in the fit's thread
+        out["error"] = exc
+    if "deep" not in out or any(r.stop_reason == "interrupted" for r in out["deep"]):
+        stop.set()  # the random fit ends with the grown one
+
+
+def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_network,
+                  **kwargs):
+    """:func:`train_started`'s two starts at once (see :func:`_threads_beside`),
+    each on ``each`` threads; then the choice made one after the other."""
+    stop, out = threading.Event(), {}
+    # no rank records here: the callbacks are the stop signal of the other start
+    kwargs = {**kwargs, "callbacks": [_Stop(stop)] * len(modules)}
+    worker = threading.Thread(
+        target=_grow_beside, name="skrank grown start", daemon=True,
+        args=(out, stop, each, est, _shallow(est, modules, kwargs["generators"]),
+              inputs, weights, X, Y, per_network, kwargs))
+    results = None
+    with threads(each):
+        worker.start()
+        try:
+            modules, results = train_grown(modules, inputs, est.depth, X, Y,
+                                           weights=weights, per_network=per_network,
+                                           warn_capped=False, **kwargs)
+            if any(r.stop_reason == "interrupted" for r in results):
+                stop.set()
+            worker.join()
+        except KeyboardInterrupt as exc:  # Ctrl-C while the grown start trained on
+            stop.set()
+            worker.join()
+            if results is None:
+                raise
+            warn_user("Training interrupted; the model keeps the random start's fit "
+                      "and is usable.", TrainingInterruptedWarning)
+            return modules, [replace(r, stop_reason="interrupted", interrupt=exc)
+                             for r in results]
+        except BaseException:
+            stop.set()
+            worker.join()
+            raise
+    if "error" in out:
+        raise out["error"]
+    if any(r.stop_reason == "interrupted" for r in results):
+        return modules, results
+    starts, first = out["first"]
+    if "deep" not in out:
+        _add_time(results, first)
+        return modules, [replace(r, stop_reason="interrupted") for r in results]
+    rows = _random_fits_to_compare(results)
+    kept = {i: trackers[i].restart() for i in rows}
+    return _both_kept(modules, results, starts, first, rows,
+                      [out["deep"][i] for i in rows], kept, trackers, X, Y,
+                      per_network, kwargs)
+
+
+def _shallow(est, modules, generators):
+    """The depth-3 networks the grown starts train first, one per network, drawn
+    from its generator (after the random one: L-BFGS draws nothing while it
+    trains, so the draws are the same whichever start trains first)."""
+    arch, where = modules[0].architecture(), placement(modules[0])
+    return [build_network(est, arch["n_inputs"], arch["n_outputs"], where["dtype"],
+                          depth=START_DEPTH)
+            .reset_parameters(generator=generators[i])
+            .to(where["device"]) for i in range(len(modules))]
+
+
+def _add_time(results, first):
+    for r, f in zip(results, first):
+        r.train_time += f.train_time
+
+
+def _random_fits_to_compare(results):
+    """The random fits the grown ones are compared with: those that trained and
+    neither diverged (kept, as warned) nor were interrupted."""
+    return [i for i, r in enumerate(results)
+            if r.loss_curve and r.stop_reason not in ("diverged", "interrupted")]
+
+
+def _deep_stage(starts, first, rows, X, Y, per_network, kwargs):
+    """The deep stage of the grown ``starts`` in ``rows``; their results."""
+    index = torch.tensor(rows, device=X.device)
+    X_sub, Y_sub = (X[index], Y[index]) if per_network else (X, Y)
+    sub = {k: v for k, v in _subset(kwargs, rows, per_network).items()
+           if k not in ("rank_tol", "rank_gap")}
+    return train_deep([starts[i] for i in rows], [first[i] for i in rows], X_sub,
+                      Y_sub, per_network=per_network, warn_capped=False, **sub)
+
+
+def _both_kept(modules, results, starts, first, rows, regrown, kept, trackers, X, Y,
+               per_network, kwargs):
+    """Of each random fit and its grown one (``regrown``, for ``rows``) the better
+    kept; the warnings and the interruption of both."""
+    _add_time(results, first)
     if rows:
-        _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network,
-                  kwargs)
+        _keep_lower(starts, first, modules, results, rows, regrown, kept, trackers, X,
+                    Y, per_network, kwargs)
     warn_if_capped(results, kwargs["settings"])
     if any(r.stop_reason == "interrupted" for r in results):
         # Ctrl-C in the deep stage ends the user's fit, whichever fit is kept
@@ -475,16 +628,11 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     return modules, results
 
 
-def _train_on(starts, first, modules, results, rows, trackers, X, Y, per_network, kwargs):
-    """Train the networks in ``rows`` on from their grown ``starts`` (in place: the
-    lower fit of each is kept in ``modules`` and ``results``, with its records)."""
-    kept = {i: trackers[i].restart() for i in rows}
-    index = torch.tensor(rows, device=X.device)
-    X_sub, Y_sub = (X[index], Y[index]) if per_network else (X, Y)
-    sub = {k: v for k, v in _subset(kwargs, rows, per_network).items()
-           if k not in ("rank_tol", "rank_gap")}
-    regrown = train_deep([starts[i] for i in rows], [first[i] for i in rows], X_sub,
-                         Y_sub, per_network=per_network, warn_capped=False, **sub)
+def _keep_lower(starts, first, modules, results, rows, regrown, kept, trackers, X, Y,
+                per_network, kwargs):
+    """Of the networks in ``rows``, keep the grown fit where it beats the random
+    one (in place: ``modules`` and ``results``; the random fit's rank records
+    ``kept`` come back where it wins)."""
     stuck = _stuck_test(kwargs["loss_fn"], Y, kwargs.get("sample_weight"),
                         modules[0].architecture()["n_outputs"], X.dtype, per_network)
     for i, result in zip(rows, regrown):

@@ -876,7 +876,8 @@ def _callbacks(module, settings, validation, verbose, callback, label=""):
     out.append(Plateau(settings.tol, settings.n_iter_no_change,
                        smooth=validation is not None))
     if callback is not None:
-        out.append(UserCallback(callback))
+        # a Callback of skrank's own (a stop signal) is used as it is
+        out.append(callback if isinstance(callback, Callback) else UserCallback(callback))
     if verbose:
         out.append(Progress(verbose, sum(n for _, n in _phases(settings)), label))
     return out

@@ -10,6 +10,7 @@ from sklearn.datasets import make_moons
 
 import skrank._grow as grow
 from skrank import BottleneckAutoencoder, DeepL2Classifier, DeepL2Regressor
+from skrank._networks import FullyConnectedNet
 
 from ._estimators import small
 
@@ -203,7 +204,8 @@ def test_auto_trains_both_starts_on_several_outputs(monkeypatch):
     X = rng.standard_normal((300, 8))
     Y = np.tanh(X @ rng.standard_normal((8, 2))) @ rng.standard_normal((2, 12))
     reg = DeepL2Regressor(random_state=0).fit(X, Y)
-    assert depths == [[12], [3], [12]]
+    # a random fit at depth 12, a grown one at 3 then 12 (at once on two cores)
+    assert sorted(depths) == [[3], [12], [12]]
     assert reg.stop_reason_ == "converged"
 
 
@@ -212,6 +214,8 @@ def test_auto_keeps_the_lower_of_the_random_and_the_grown_fit(monkeypatch):
 
     depths = _depths_trained(monkeypatch)
     finals = []
+    # the rule, with the starts one after the other (at once: the same fits, below)
+    monkeypatch.setattr(base, "_threads_beside", lambda *args: 0)
 
     def recording(f):
         def spy(*args, **kwargs):
@@ -259,7 +263,7 @@ def test_auto_keeps_the_lower_fit_of_each_network_of_a_batch(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ests = fit_many([DeepL2Regressor(random_state=0, max_iter=60) for _ in data], data)
-    assert depths == [[12, 12], [3, 3], [12, 12]]
+    assert sorted(depths) == [[3, 3], [12, 12], [12, 12]]
     assert len(ests[0].loss_curve_) == ests[0].n_iter_  # its random fit
     assert ests[0].loss_curve_[-1] < 1e9
 
@@ -367,3 +371,112 @@ def test_a_warm_depth_sweep_on_a_dataframe_does_not_warn_of_feature_names():
         warnings.simplefilter("always")
         RankAwareDepthSelector(base, depths=[2, 3, 4], cv=2, warm_start=True).fit(X, y)
     assert not [w for w in caught if "feature names" in str(w.message)]
+
+
+def _both_ways(monkeypatch, fit):
+    """``fit()`` with init='auto''s two starts one after the other, then at once."""
+    import skrank._base as base
+
+    beside = base._threads_beside
+    out = []
+    for each in (lambda *args: 0, lambda *args: 1):
+        monkeypatch.setattr(base, "_threads_beside", each)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(fit())
+    monkeypatch.setattr(base, "_threads_beside", beside)
+    return out
+
+
+@pytest.mark.parametrize("n_init", [1, 2])
+def test_starts_trained_at_once_give_the_fits_one_after_the_other(monkeypatch, n_init):
+    X, y = _square(120, 2)
+    Y = np.c_[y, np.tanh(y), -y]
+    seq, par = _both_ways(monkeypatch, lambda: DeepL2Regressor(
+        **small(depth=6, max_iter=40), n_init=n_init, random_state=0).fit(X, Y))
+    np.testing.assert_array_equal(seq.loss_curve_, par.loss_curve_)
+    np.testing.assert_array_equal(seq.restart_objectives_, par.restart_objectives_)
+    np.testing.assert_array_equal(seq.predict(X), par.predict(X))
+    assert (seq.n_iter_, seq.bottleneck_rank_) == (par.n_iter_, par.bottleneck_rank_)
+
+
+def test_batched_starts_trained_at_once_give_the_fits_one_after_the_other(monkeypatch):
+    from skrank._base import fit_many
+
+    X, y = _square(150, 3)
+    Y = np.c_[y, np.sin(y)]
+    data = [(X[:100], Y[:100]), (X[50:], Y[50:])]
+    seq, par = _both_ways(monkeypatch, lambda: fit_many(
+        [DeepL2Regressor(**small(depth=6, max_iter=40), random_state=0) for _ in data],
+        data))
+    for a, b in zip(seq, par):
+        np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+        np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_an_error_in_the_grown_starts_thread_reaches_the_fit(monkeypatch):
+    import skrank._base as base
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("grown start failed")
+
+    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    monkeypatch.setattr(base, "grow_start", failing)
+    X, y = _square(60, 4)
+    with pytest.raises(RuntimeError, match="grown start failed"):
+        DeepL2Regressor(**small(depth=6, max_iter=40), random_state=0).fit(
+            X, np.c_[y, y**2])
+
+
+def test_ctrl_c_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
+    """The interrupted grown start stops the random one beside it: the fit ends,
+    usable, and Ctrl-C goes on to the caller (as one start after the other)."""
+    import skrank._base as base
+    from skrank._engine import TrainingInterruptedWarning
+
+    real = base.train_deep
+
+    def interrupted(starts, first, X, Y, **kwargs):
+        kwargs["callbacks"] = [lambda n, m: (_ for _ in ()).throw(KeyboardInterrupt)]
+        return real(starts, first, X, Y, **kwargs)
+
+    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    monkeypatch.setattr(base, "train_deep", interrupted)
+    X, y = _square(60, 4)
+    reg = DeepL2Regressor(**small(depth=6, max_iter=400, tol=0.0), random_state=0)
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        reg.fit(X, np.c_[y, y**2])
+    assert reg.stop_reason_ == "interrupted" and reg.n_iter_ < 400
+    assert np.isfinite(reg.predict(X)).all()
+
+
+@pytest.mark.parametrize("change, each", [
+    ({}, 1), ({"n_threads": 1}, 0), ({"verbose": 1}, 0), ({"track_rank_every": 5}, 0),
+    ({"solver": "adam"}, 0), ({"warmup_iter": 5}, 0), ({"n_threads": 4}, 1),
+])
+def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, change, each):
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "_n_cores", lambda: 2)
+    net = DeepL2Regressor(**small(depth=6)).set_params(**change)
+    module = FullyConnectedNet(3, 2, depth=6, width=8)
+    assert base._threads_beside(net, [module], torch.zeros(100, 3)) == each
+    auto = BottleneckAutoencoder(**small(depth=6))
+    assert base._threads_beside(auto, [module], torch.zeros(100, 3)) == 0
+
+
+def test_each_start_takes_half_the_threads(monkeypatch):
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "_n_cores", lambda: 8)
+    module = FullyConnectedNet(3, 2, depth=6, width=8)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        net = DeepL2Regressor(**small(depth=6), n_threads=4)
+        assert base._threads_beside(net, [module], torch.zeros(100, 3)) == 2
+        torch.set_num_threads(1)  # n_threads='auto' chose one thread: one each
+        assert base._threads_beside(net.set_params(n_threads="auto"), [module],
+                                    torch.zeros(100, 3)) == 1
+    finally:
+        torch.set_num_threads(before)
