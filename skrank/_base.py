@@ -18,6 +18,7 @@ import copy
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
@@ -67,7 +68,7 @@ from ._grow import (
 from ._networks import FullyConnectedNet
 from ._params import Count as _Count
 from ._scaling import IsotropicScaling
-from ._warn import warn_user
+from ._warn import held_warnings, warn_user
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -465,11 +466,15 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                           modules[0].architecture()["n_outputs"], X.dtype, per_network))
         rows = [i for i in rows
                 if i in zero or above_zero(results[i].loss_curve[-1], reference[i])]
+    # every grown start trains on where each random fit has a rival (a batch the
+    # same whichever start trains first: its size changes its rounding)
+    trained = list(range(len(modules))) if est._trains_both_starts else rows
     # the rank records start over for the grown fit, and come back if it loses
     kept = {i: trackers[i].restart() for i in rows}
-    regrown = _deep_stage(starts, first, rows, X, Y, per_network, kwargs) if rows else []
-    return _both_kept(modules, results, starts, first, rows, regrown, kept, trackers,
-                      X, Y, per_network, kwargs)
+    deep = dict(zip(trained, _deep_stage(starts, first, trained, X, Y, per_network,
+                                         kwargs) if trained else []))
+    return _both_kept(modules, results, starts, first, rows, [deep[i] for i in rows],
+                      kept, trackers, X, Y, per_network, kwargs)
 
 
 def _threads_beside(est, modules, X):
@@ -490,10 +495,15 @@ def _threads_beside(est, modules, X):
     """
     if (X.device.type != "cpu" or est.solver != "lbfgs" or est.warmup_iter
             or est.verbose or getattr(est, "track_rank_every", 0)
-            or not est._trains_both_starts):
+            or not est._trains_both_starts or getattr(_ALONE, "sweep", False)):
         return 0
-    budget = {"auto": _n_cores(), None: torch.get_num_threads()}.get(est.n_threads)
-    budget = budget or min(est.n_threads, _n_cores())
+    if est.n_threads == "auto":
+        # OMP_NUM_THREADS=1 asks one thread of each process (jobs in processes)
+        budget = min(_n_cores(), _omp_threads() or _n_cores())
+    elif est.n_threads is None:
+        budget = torch.get_num_threads()
+    else:
+        budget = min(est.n_threads, _n_cores())
     n_params = sum(p.numel() for m in modules for p in m.parameters())
     # both starts: their parameters, gradients and L-BFGS pairs, and one pass
     need = 2 * X.element_size() * (44 * n_params
@@ -502,6 +512,30 @@ def _threads_beside(est, modules, X):
     if budget < 2 or (free is not None and need > free / 4):
         return 0
     return max(1, min(torch.get_num_threads(), budget // 2))
+
+
+#: ``_ALONE.sweep``: this thread runs one job of a sweep whose jobs run in
+#: parallel: its fits take no second thread (:func:`one_thread_per_job`).
+_ALONE = threading.local()
+
+
+@contextmanager
+def one_thread_per_job(parallel=True):
+    """Fits in this block train ``init='auto'``'s starts one after the other when
+    ``parallel``: the jobs beside them already use the other cores."""
+    before = getattr(_ALONE, "sweep", False)
+    _ALONE.sweep = before or parallel
+    try:
+        yield
+    finally:
+        _ALONE.sweep = before
+
+
+def _omp_threads():
+    try:
+        return max(int(os.environ.get("OMP_NUM_THREADS", "")), 1)
+    except ValueError:
+        return None
 
 
 class _Stop(Callback):
@@ -519,23 +553,26 @@ def _grow_beside(out, stop, each, est, shallow, inputs, weights, X, Y, per_netwo
     """The grown start of :func:`_train_beside`, in its own thread: ``out`` gets
     its shallow stage (``'first'``), its deep stage (``'deep'``) or the error."""
     try:
-        with threads(each):
+        with threads(each), held_warnings() as out["warnings"]:
             out["first"] = grow_start(shallow, inputs, est.depth, X, Y, weights=weights,
                                       per_network=per_network, **kwargs)
-            if not any(f.stop_reason == "interrupted" for f in out["first"][1]):
+            if not stop.is_set() and not any(f.stop_reason == "interrupted"
+                                             for f in out["first"][1]):
                 out["deep"] = _deep_stage(*out["first"], list(range(len(shallow))), X,
                                           Y, per_network, kwargs)
     except BaseException as exc:  # raised again in the fit's thread
         out["error"] = exc
-    if "deep" not in out or any(r.stop_reason == "interrupted" for r in out["deep"]):
-        stop.set()  # the random fit ends with the grown one
+    finally:
+        if "deep" not in out or any(r.stop_reason == "interrupted" for r in out["deep"]):
+            stop.set()  # the random fit ends with the grown one
+        out["done"].set()
 
 
 def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_network,
                   **kwargs):
     """:func:`train_started`'s two starts at once (see :func:`_threads_beside`),
     each on ``each`` threads; then the choice made one after the other."""
-    stop, out = threading.Event(), {}
+    stop, out = threading.Event(), {"done": threading.Event()}
     # no rank records here: the callbacks are the stop signal of the other start
     kwargs = {**kwargs, "callbacks": [_Stop(stop)] * len(modules)}
     worker = threading.Thread(
@@ -544,33 +581,32 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
               inputs, weights, X, Y, per_network, kwargs))
     results = None
     with threads(each):
-        worker.start()
         try:
+            worker.start()
             modules, results = train_grown(modules, inputs, est.depth, X, Y,
                                            weights=weights, per_network=per_network,
                                            warn_capped=False, **kwargs)
             if any(r.stop_reason == "interrupted" for r in results):
                 stop.set()
-            worker.join()
-        except KeyboardInterrupt as exc:  # Ctrl-C while the grown start trained on
+            _wait(out["done"])
+        except BaseException as exc:
             stop.set()
-            worker.join()
-            if results is None:
+            _wait(out["done"], worker)  # the grown start stops at its next iteration
+            if results is None or not isinstance(exc, KeyboardInterrupt):
                 raise
+            # Ctrl-C while the grown start trained on: the random fit is the model
             warn_user("Training interrupted; the model keeps the random start's fit "
                       "and is usable.", TrainingInterruptedWarning)
             return modules, [replace(r, stop_reason="interrupted", interrupt=exc)
                              for r in results]
-        except BaseException:
-            stop.set()
-            worker.join()
-            raise
+    for message, category in out.get("warnings", ()):
+        warn_user(message, category)
     if "error" in out:
         raise out["error"]
     if any(r.stop_reason == "interrupted" for r in results):
         return modules, results
     starts, first = out["first"]
-    if "deep" not in out:
+    if "deep" not in out:  # its shallow stage was interrupted
         _add_time(results, first)
         return modules, [replace(r, stop_reason="interrupted") for r in results]
     rows = _random_fits_to_compare(results)
@@ -578,6 +614,15 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
     return _both_kept(modules, results, starts, first, rows,
                       [out["deep"][i] for i in rows], kept, trackers, X, Y,
                       per_network, kwargs)
+
+
+def _wait(done, worker=None):
+    """Wait for ``done`` in steps that Ctrl-C can interrupt (an interrupted
+    ``Thread.join`` marks a running thread stopped on Python 3.11 and earlier);
+    after a first Ctrl-C (``worker`` given) the wait goes on through more."""
+    while not done.wait(0.05):
+        if worker is not None and not worker.is_alive():
+            return
 
 
 def _shallow(est, modules, generators):

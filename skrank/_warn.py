@@ -3,12 +3,15 @@
 A fixed ``stacklevel`` names whichever skrank or scikit-learn frame happens to sit
 at that depth (``_fit_context`` wraps every ``fit``; the selector and searches add
 more), so a ``ConvergenceWarning`` would point at ``skrank/_base.py``. The first
-frame outside skrank, scikit-learn and joblib is the user's call.
+frame outside skrank, scikit-learn and joblib is the user's call. A worker thread
+of a fit has no such frame: its warnings are held and issued by the fit's thread.
 """
 
 import os
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 
 import joblib
 import sklearn
@@ -25,6 +28,24 @@ def _stacklevel():
     return level
 
 
+_LOCAL = threading.local()
+
+
+@contextmanager
+def held_warnings():
+    """Hold this thread's :func:`warn_user` warnings in the list it yields, for the
+    fit's own thread to issue (a worker's stack holds no line of the user's)."""
+    _LOCAL.held = held = []
+    try:
+        yield held
+    finally:
+        del _LOCAL.held
+
+
 def warn_user(message, category):
     """``warnings.warn`` attributed to the first caller outside skrank and sklearn."""
+    held = getattr(_LOCAL, "held", None)
+    if held is not None:
+        held.append((message, category))
+        return
     warnings.warn(message, category, stacklevel=_stacklevel())

@@ -6,7 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -45,7 +45,13 @@ from sklearn.utils.validation import (
     indexable,
 )
 
-from ._base import AmbiguousRankWarning, _DeepL2Base, fit_many, warm_deeper
+from ._base import (
+    AmbiguousRankWarning,
+    _DeepL2Base,
+    fit_many,
+    one_thread_per_job,
+    warm_deeper,
+)
 from ._device import threads
 from ._grow import DEEPEN_RTOL
 from ._warn import warn_user
@@ -72,6 +78,18 @@ def _single_thread():
     one process (joblib's threading backend) each restoring what they found left
     the process at one thread."""
     return threads(1)
+
+
+class _Job:
+    """A sweep's job; where jobs run in parallel, its fits keep to one thread
+    (``init='auto'`` trains its two starts one after the other)."""
+
+    def __init__(self, fn, parallel):
+        self.fn, self.parallel = fn, parallel
+
+    def __call__(self, *args):
+        with one_thread_per_job(self.parallel):
+            return self.fn(*args)
 
 
 def _param_name(estimator, name):
@@ -587,18 +605,21 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         depth (its folds and alphas batched), or with ``warm_start`` one job per
         (alpha, fold) chain of depths."""
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
+        beside = effective_n_jobs(self.n_jobs) != 1
         if not self.warm_start:
             # a generator: a line per depth as it completes
             per_depth = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
                                  return_as="generator")(
-                delayed(_fit_depth)(estimator, int(d), X, y, splits, alphas, scorer,
-                                    fit_params, names) for d in depths)
+                delayed(_Job(_fit_depth, beside))(estimator, int(d), X, y, splits,
+                                                   alphas, scorer, fit_params, names)
+                for d in depths)
             return self._collect(per_depth, len(depths))
         warm_iter = self.warm_start_iter or max(
             1, estimator.get_params()["max_iter"] // 4)
         chains = parallel(
-            delayed(_fit_chain)(estimator, [int(d) for d in depths], X, y, tr, te,
-                                scorer, fit_params, warm_iter, names, a)
+            delayed(_Job(_fit_chain, beside))(estimator, [int(d) for d in depths], X, y,
+                                               tr, te, scorer, fit_params, warm_iter,
+                                               names, a)
             for a in alphas for tr, te in splits)
         return [r for chain in chains for r in chain]
 

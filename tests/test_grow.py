@@ -1,5 +1,6 @@
 """Growing a deep network from a shallow one (``init='grow'``, ``skrank._grow``)."""
 
+import inspect
 import warnings
 from dataclasses import replace
 
@@ -428,9 +429,65 @@ def test_an_error_in_the_grown_starts_thread_reaches_the_fit(monkeypatch):
             X, np.c_[y, y**2])
 
 
-def test_ctrl_c_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
+def test_a_fit_excluded_from_the_comparison_changes_no_other_fit(monkeypatch):
+    """One fold's random fit stalls (huge raw targets): it has no grown rival, and
+    the other fold's fits are the same both ways (the grown starts train as one
+    batch of every network both ways: its size changes its rounding)."""
+    from skrank._base import fit_many
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, (150, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2
+    Y = np.c_[y, np.tanh(y)]
+    data = [(X[:100], Y[:100]), (X[50:], Y[50:] * 1e12)]
+    seq, par = _both_ways(monkeypatch, lambda: fit_many(
+        [DeepL2Regressor(**small(depth=6, max_iter=40), normalize=False, random_state=0)
+         for _ in data], data))
+    assert seq[1].stop_reason_ == "stalled"
+    for a, b in zip(seq, par):
+        np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+
+
+def test_ctrl_c_while_the_grown_start_trains_on_ends_the_fit(monkeypatch):
+    """Ctrl-C reaches the fit's thread while the grown start trains in its own: the
+    grown start stops, the fit ends usable on the random fit and Ctrl-C goes on to
+    the caller; no thread is left running, torch's thread count is restored."""
+    import _thread
+    import threading
+    import time
+
+    import skrank._base as base
+    from skrank._engine import TrainingInterruptedWarning
+
+    slow = base._Stop.on_iteration
+
+    def slow_beside(self, run, loss_value):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.02)
+        return slow(self, run, loss_value)
+
+    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    monkeypatch.setattr(base._Stop, "on_iteration", slow_beside)
+    X, y = _square(60, 4)
+    reg = DeepL2Regressor(**small(depth=6, max_iter=400, tol=0.0), random_state=0)
+    before = torch.get_num_threads()
+    timer = threading.Timer(1.5, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+            reg.fit(X, np.c_[y, y**2])
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 6  # the grown start alone takes over 8 s
+    assert reg.stop_reason_ == "interrupted" and np.isfinite(reg.predict(X)).all()
+    assert not any(t.name == "skrank grown start" for t in threading.enumerate())
+    assert torch.get_num_threads() == before
+
+
+def test_an_interruption_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
     """The interrupted grown start stops the random one beside it: the fit ends,
-    usable, and Ctrl-C goes on to the caller (as one start after the other)."""
+    usable, and the interruption goes on to the caller."""
     import skrank._base as base
     from skrank._engine import TrainingInterruptedWarning
 
@@ -450,6 +507,49 @@ def test_ctrl_c_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
     assert np.isfinite(reg.predict(X)).all()
 
 
+def test_a_warning_of_the_grown_starts_thread_points_at_the_users_line(monkeypatch):
+    import skrank._base as base
+    from skrank._warn import warn_user
+
+    real = base.grow_start
+
+    def warning(*args, **kwargs):
+        warn_user("from the grown start", UserWarning)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    monkeypatch.setattr(base, "grow_start", warning)
+    X, y = _square(60, 4)
+    reg, Y = DeepL2Regressor(**small(depth=6, max_iter=20), random_state=0), np.c_[y, y]
+    with pytest.warns(UserWarning, match="from the grown start") as record:
+        line = inspect.currentframe().f_lineno + 1
+        reg.fit(X, Y)
+    # the fit's line (issued by the fit's thread), not the wrapper's above
+    assert [(w.filename, w.lineno) for w in record
+            if "grown start" in str(w.message)] == [(__file__, line)]
+
+
+def test_jobs_of_a_parallel_sweep_take_no_second_thread(monkeypatch):
+    import joblib
+
+    import skrank._base as base
+    from skrank import RankAwareDepthSelector
+
+    monkeypatch.setattr(base, "_n_cores", lambda: 2)
+    real, seen = base._threads_beside, []
+    monkeypatch.setattr(base, "_threads_beside",
+                        lambda *args: seen.append(real(*args)) or seen[-1])
+    X, y = _square(80, 5)
+    est = DeepL2Regressor(**small(max_iter=20), random_state=0)
+    for n_jobs, each in ((2, 0), (1, 1)):
+        seen.clear()
+        with joblib.parallel_backend("threading"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            RankAwareDepthSelector(est, depths=[4, 5], cv=2, n_jobs=n_jobs,
+                                   refit=False).fit(X, np.c_[y, y**2])
+        assert seen and set(seen) == {each}
+
+
 @pytest.mark.parametrize("change, each", [
     ({}, 1), ({"n_threads": 1}, 0), ({"verbose": 1}, 0), ({"track_rank_every": 5}, 0),
     ({"solver": "adam"}, 0), ({"warmup_iter": 5}, 0), ({"n_threads": 4}, 1),
@@ -463,6 +563,10 @@ def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, chang
     assert base._threads_beside(net, [module], torch.zeros(100, 3)) == each
     auto = BottleneckAutoencoder(**small(depth=6))
     assert base._threads_beside(auto, [module], torch.zeros(100, 3)) == 0
+    # one thread per process asked for: one start after the other
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert base._threads_beside(DeepL2Regressor(**small(depth=6)), [module],
+                                torch.zeros(100, 3)) == 0
 
 
 def test_each_start_takes_half_the_threads(monkeypatch):
