@@ -442,10 +442,19 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
     """
     warm = getattr(est, "module_", None) is modules[0]
     regrows = not warm and est._regrows(modules[0].architecture()["n_outputs"])
-    each = _threads_beside(est, modules, X) if regrows else 0
-    if each:
+    each = _threads_each(est, X) if regrows else 0
+    if each and _at_once(est, modules, X):
         return _train_beside(est, modules, inputs, weights, X, Y, trackers, each,
                              per_network=per_network, **kwargs)
+    # the starts on as many threads as at once: the same fit whichever way
+    with threads(each or None):
+        return _train_in_turn(est, modules, inputs, weights, X, Y, trackers, regrows,
+                              warm, per_network, kwargs)
+
+
+def _train_in_turn(est, modules, inputs, weights, X, Y, trackers, regrows, warm,
+                   per_network, kwargs):
+    """:func:`train_started` with the starts one after the other."""
     # a random attempt that is replaced is no fit of the user's: warn of the kept ones
     modules, results = train_grown(modules, inputs, est.depth, X, Y, weights=weights,
                                    per_network=per_network, warn_capped=not regrows,
@@ -466,9 +475,9 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                           modules[0].architecture()["n_outputs"], X.dtype, per_network))
         rows = [i for i in rows
                 if i in zero or above_zero(results[i].loss_curve[-1], reference[i])]
-    # every grown start trains on where each random fit has a rival (a batch the
-    # same whichever start trains first: its size changes its rounding)
-    trained = list(range(len(modules))) if est._trains_both_starts else rows
+    # every grown start trains on where a random fit has a rival (a batch the same
+    # as the starts at once train: its size changes its rounding)
+    trained = list(range(len(modules))) if rows and est._trains_both_starts else rows
     # the rank records start over for the grown fit, and come back if it loses
     kept = {i: trackers[i].restart() for i in rows}
     deep = dict(zip(trained, _deep_stage(starts, first, trained, X, Y, per_network,
@@ -477,25 +486,19 @@ def train_started(est, modules, inputs, weights, X, Y, trackers, *, per_network,
                       kept, trackers, X, Y, per_network, kwargs)
 
 
-def _threads_beside(est, modules, X):
-    """Threads for each of ``init='auto'``'s two starts when they train at once,
-    the random fit in the fit's thread and the grown one in a thread of its own
-    (0: one after the other).
+def _threads_each(est, X):
+    """Threads for each of ``init='auto'``'s two starts, at once or one after the
+    other (0: torch's setting as it stands): half the threads to spend, at least
+    one, where there are two or more (``'auto'`` counts the cores, or
+    ``OMP_NUM_THREADS``). Products over other thread counts round differently, so
+    the starts train on this many either way: ``verbose`` does not change the fit.
 
-    Two fits in two threads use two cores without the barriers of one product
-    split over two threads, which stall beside another busy process (see
-    :data:`skrank._device.SMALL_WORK`). Measured on 2 cores, beside another busy
-    process: the default fit of the rank-2 task on 500 rows in 8.9 s against 12.9
-    s, the same fit to the bit. Only where the result is the one of the two starts
-    one after the other: on the CPU, by L-BFGS without the Adam warm-up (which
-    draws from the generator the grown start is drawn from), where every random
-    fit has a grown rival (not the autoencoder's), with one stream of progress
-    and rank records (no ``verbose``, no ``track_rank_every``), with at least two
-    threads to spend and both starts in a quarter of the free memory.
+    On the CPU, by L-BFGS without the Adam warm-up (which draws from the
+    generator the grown start is drawn from), where every random fit has a grown
+    rival (not the autoencoder's, whose grown start depends on its random fit).
     """
     if (X.device.type != "cpu" or est.solver != "lbfgs" or est.warmup_iter
-            or est.verbose or getattr(est, "track_rank_every", 0)
-            or not est._trains_both_starts or getattr(_ALONE, "sweep", False)):
+            or not est._trains_both_starts):
         return 0
     if est.n_threads == "auto":
         # OMP_NUM_THREADS=1 asks one thread of each process (jobs in processes)
@@ -504,14 +507,31 @@ def _threads_beside(est, modules, X):
         budget = torch.get_num_threads()
     else:
         budget = min(est.n_threads, _n_cores())
+    return max(1, min(torch.get_num_threads(), budget // 2)) if budget >= 2 else 0
+
+
+def _at_once(est, modules, X):
+    """Whether ``init='auto'``'s two starts train at once, the random fit in the
+    fit's thread and the grown one in a thread of its own (:func:`_threads_each`
+    threads each).
+
+    Two fits in two threads use two cores without the barriers of one product
+    split over two threads, which stall beside another busy process (see
+    :data:`skrank._device.SMALL_WORK`). Measured on 2 cores, beside another busy
+    process: the default fit of the rank-2 task on 500 rows in 8.9 s against 12.9
+    s, the same fit to the bit. Not with one stream of progress and rank records to
+    keep (``verbose``, ``track_rank_every``), in a job of a sweep whose jobs run in
+    parallel, nor unless both starts fit in a quarter of the free memory.
+    """
+    if est.verbose or getattr(est, "track_rank_every", 0) \
+            or getattr(_ALONE, "sweep", False):
+        return False
     n_params = sum(p.numel() for m in modules for p in m.parameters())
     # both starts: their parameters, gradients and L-BFGS pairs, and one pass
     need = 2 * X.element_size() * (44 * n_params
                                    + X.shape[-2] * est.depth * est.width * len(modules))
     free = available_memory(X.device)
-    if budget < 2 or (free is not None and need > free / 4):
-        return 0
-    return max(1, min(torch.get_num_threads(), budget // 2))
+    return free is None or need <= free / 4
 
 
 #: ``_ALONE.sweep``: this thread runs one job of a sweep whose jobs run in
@@ -532,8 +552,9 @@ def one_thread_per_job(parallel=True):
 
 
 def _omp_threads():
+    """``OMP_NUM_THREADS``' outer level ("4,2" nests: 4), None when unset."""
     try:
-        return max(int(os.environ.get("OMP_NUM_THREADS", "")), 1)
+        return max(int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0]), 1)
     except ValueError:
         return None
 
@@ -570,8 +591,8 @@ def _grow_beside(out, stop, each, est, shallow, inputs, weights, X, Y, per_netwo
 
 def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_network,
                   **kwargs):
-    """:func:`train_started`'s two starts at once (see :func:`_threads_beside`),
-    each on ``each`` threads; then the choice made one after the other."""
+    """:func:`train_started`'s two starts at once (see :func:`_at_once`), each on
+    ``each`` threads; then the choice made one after the other."""
     stop, out = threading.Event(), {"done": threading.Event()}
     # no rank records here: the callbacks are the stop signal of the other start
     kwargs = {**kwargs, "callbacks": [_Stop(stop)] * len(modules)}
@@ -579,7 +600,7 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
         target=_grow_beside, name="skrank grown start", daemon=True,
         args=(out, stop, each, est, _shallow(est, modules, kwargs["generators"]),
               inputs, weights, X, Y, per_network, kwargs))
-    results = None
+    results, start = None, time.perf_counter()
     with threads(each):
         try:
             worker.start()
@@ -592,6 +613,7 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
         except BaseException as exc:
             stop.set()
             _wait(out["done"], worker)  # the grown start stops at its next iteration
+            _issue(out.get("warnings", ()))
             if results is None or not isinstance(exc, KeyboardInterrupt):
                 raise
             # Ctrl-C while the grown start trained on: the random fit is the model
@@ -599,8 +621,7 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
                       "and is usable.", TrainingInterruptedWarning)
             return modules, [replace(r, stop_reason="interrupted", interrupt=exc)
                              for r in results]
-    for message, category in out.get("warnings", ()):
-        warn_user(message, category)
+    _issue(out.get("warnings", ()))
     if "error" in out:
         raise out["error"]
     if any(r.stop_reason == "interrupted" for r in results):
@@ -611,18 +632,32 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
         return modules, [replace(r, stop_reason="interrupted") for r in results]
     rows = _random_fits_to_compare(results)
     kept = {i: trackers[i].restart() for i in rows}
-    return _both_kept(modules, results, starts, first, rows,
-                      [out["deep"][i] for i in rows], kept, trackers, X, Y,
-                      per_network, kwargs)
+    modules, results = _both_kept(modules, results, starts, first, rows,
+                                  [out["deep"][i] for i in rows], kept, trackers, X, Y,
+                                  per_network, kwargs)
+    for r in results:  # the starts overlapped: the wall time, not their sum
+        r.train_time = time.perf_counter() - start
+    return modules, results
+
+
+def _issue(held):
+    """Issue the warnings a worker thread held (``held_warnings``), here."""
+    for message, category in held:
+        warn_user(message, category)
 
 
 def _wait(done, worker=None):
     """Wait for ``done`` in steps that Ctrl-C can interrupt (an interrupted
     ``Thread.join`` marks a running thread stopped on Python 3.11 and earlier);
-    after a first Ctrl-C (``worker`` given) the wait goes on through more."""
-    while not done.wait(0.05):
-        if worker is not None and not worker.is_alive():
-            return
+    after a first Ctrl-C (``worker`` given, told to stop) the wait goes on through
+    more, until the worker has ended: no thread of the fit outlives it."""
+    while True:
+        try:
+            if done.wait(0.05) or (worker is not None and not worker.is_alive()):
+                return
+        except KeyboardInterrupt:
+            if worker is None:
+                raise
 
 
 def _shallow(est, modules, generators):

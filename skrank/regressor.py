@@ -371,7 +371,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         two threads or more to spend (``'auto'`` counts the cores, or
         ``OMP_NUM_THREADS``), ``init='auto'`` trains its random and its grown
         start at once, each in a thread of its own on half of them: the same fit
-        to the bit, in about 0.7x the time on 2 cores.
+        to the bit, in about 0.7x the time on 2 cores (with ``verbose`` or
+        ``track_rank_every`` one after the other, on as many threads each).
 
     Attributes
     ----------

@@ -1,6 +1,7 @@
 """Growing a deep network from a shallow one (``init='grow'``, ``skrank._grow``)."""
 
 import inspect
+import time
 import warnings
 from dataclasses import replace
 
@@ -216,7 +217,7 @@ def test_auto_keeps_the_lower_of_the_random_and_the_grown_fit(monkeypatch):
     depths = _depths_trained(monkeypatch)
     finals = []
     # the rule, with the starts one after the other (at once: the same fits, below)
-    monkeypatch.setattr(base, "_threads_beside", lambda *args: 0)
+    monkeypatch.setattr(base, "_at_once", lambda *args: False)
 
     def recording(f):
         def spy(*args, **kwargs):
@@ -378,14 +379,13 @@ def _both_ways(monkeypatch, fit):
     """``fit()`` with init='auto''s two starts one after the other, then at once."""
     import skrank._base as base
 
-    beside = base._threads_beside
+    monkeypatch.setattr(base, "_threads_each", lambda *args: 1)
     out = []
-    for each in (lambda *args: 0, lambda *args: 1):
-        monkeypatch.setattr(base, "_threads_beside", each)
+    for at_once in (False, True):
+        monkeypatch.setattr(base, "_at_once", lambda *args, at_once=at_once: at_once)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out.append(fit())
-    monkeypatch.setattr(base, "_threads_beside", beside)
     return out
 
 
@@ -421,7 +421,7 @@ def test_an_error_in_the_grown_starts_thread_reaches_the_fit(monkeypatch):
     def failing(*args, **kwargs):
         raise RuntimeError("grown start failed")
 
-    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    _at_once_on_one_thread(monkeypatch)
     monkeypatch.setattr(base, "grow_start", failing)
     X, y = _square(60, 4)
     with pytest.raises(RuntimeError, match="grown start failed"):
@@ -466,7 +466,7 @@ def test_ctrl_c_while_the_grown_start_trains_on_ends_the_fit(monkeypatch):
             time.sleep(0.02)
         return slow(self, run, loss_value)
 
-    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    _at_once_on_one_thread(monkeypatch)
     monkeypatch.setattr(base._Stop, "on_iteration", slow_beside)
     X, y = _square(60, 4)
     reg = DeepL2Regressor(**small(depth=6, max_iter=400, tol=0.0), random_state=0)
@@ -497,7 +497,7 @@ def test_an_interruption_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
         kwargs["callbacks"] = [lambda n, m: (_ for _ in ()).throw(KeyboardInterrupt)]
         return real(starts, first, X, Y, **kwargs)
 
-    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    _at_once_on_one_thread(monkeypatch)
     monkeypatch.setattr(base, "train_deep", interrupted)
     X, y = _square(60, 4)
     reg = DeepL2Regressor(**small(depth=6, max_iter=400, tol=0.0), random_state=0)
@@ -517,7 +517,7 @@ def test_a_warning_of_the_grown_starts_thread_points_at_the_users_line(monkeypat
         warn_user("from the grown start", UserWarning)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(base, "_threads_beside", lambda *args: 1)
+    _at_once_on_one_thread(monkeypatch)
     monkeypatch.setattr(base, "grow_start", warning)
     X, y = _square(60, 4)
     reg, Y = DeepL2Regressor(**small(depth=6, max_iter=20), random_state=0), np.c_[y, y]
@@ -536,12 +536,12 @@ def test_jobs_of_a_parallel_sweep_take_no_second_thread(monkeypatch):
     from skrank import RankAwareDepthSelector
 
     monkeypatch.setattr(base, "_n_cores", lambda: 2)
-    real, seen = base._threads_beside, []
-    monkeypatch.setattr(base, "_threads_beside",
+    real, seen = base._at_once, []
+    monkeypatch.setattr(base, "_at_once",
                         lambda *args: seen.append(real(*args)) or seen[-1])
     X, y = _square(80, 5)
     est = DeepL2Regressor(**small(max_iter=20), random_state=0)
-    for n_jobs, each in ((2, 0), (1, 1)):
+    for n_jobs, each in ((2, False), (1, True)):
         seen.clear()
         with joblib.parallel_backend("threading"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -550,37 +550,119 @@ def test_jobs_of_a_parallel_sweep_take_no_second_thread(monkeypatch):
         assert seen and set(seen) == {each}
 
 
-@pytest.mark.parametrize("change, each", [
-    ({}, 1), ({"n_threads": 1}, 0), ({"verbose": 1}, 0), ({"track_rank_every": 5}, 0),
-    ({"solver": "adam"}, 0), ({"warmup_iter": 5}, 0), ({"n_threads": 4}, 1),
+@pytest.mark.parametrize("change, each, at_once", [
+    ({}, 1, True), ({"n_threads": 1}, 0, False), ({"n_threads": 4}, 1, True),
+    ({"solver": "adam"}, 0, False), ({"warmup_iter": 5}, 0, False),
+    # one stream of progress or of rank records: one after the other, on as many
+    # threads as at once (the same fit)
+    ({"verbose": 1}, 1, False), ({"track_rank_every": 5}, 1, False),
 ])
-def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, change, each):
+def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, change,
+                                                               each, at_once):
     import skrank._base as base
 
     monkeypatch.setattr(base, "_n_cores", lambda: 2)
     net = DeepL2Regressor(**small(depth=6)).set_params(**change)
-    module = FullyConnectedNet(3, 2, depth=6, width=8)
-    assert base._threads_beside(net, [module], torch.zeros(100, 3)) == each
-    auto = BottleneckAutoencoder(**small(depth=6))
-    assert base._threads_beside(auto, [module], torch.zeros(100, 3)) == 0
+    module, X = FullyConnectedNet(3, 2, depth=6, width=8), torch.zeros(100, 3)
+    assert base._threads_each(net, X) == each
+    assert (each > 0 and base._at_once(net, [module], X)) == at_once
+    assert base._threads_each(BottleneckAutoencoder(**small(depth=6)), X) == 0
     # one thread per process asked for: one start after the other
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert base._threads_beside(DeepL2Regressor(**small(depth=6)), [module],
-                                torch.zeros(100, 3)) == 0
+    assert base._threads_each(DeepL2Regressor(**small(depth=6)), X) == 0
 
 
 def test_each_start_takes_half_the_threads(monkeypatch):
     import skrank._base as base
 
     monkeypatch.setattr(base, "_n_cores", lambda: 8)
-    module = FullyConnectedNet(3, 2, depth=6, width=8)
+    X = torch.zeros(100, 3)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(4)
         net = DeepL2Regressor(**small(depth=6), n_threads=4)
-        assert base._threads_beside(net, [module], torch.zeros(100, 3)) == 2
+        assert base._threads_each(net, X) == 2
         torch.set_num_threads(1)  # n_threads='auto' chose one thread: one each
-        assert base._threads_beside(net.set_params(n_threads="auto"), [module],
-                                    torch.zeros(100, 3)) == 1
+        assert base._threads_each(net.set_params(n_threads="auto"), X) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def _at_once_on_one_thread(monkeypatch):
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "_threads_each", lambda *args: 1)
+    monkeypatch.setattr(base, "_at_once", lambda *args: True)
+
+
+def test_verbose_does_not_change_the_fit(monkeypatch, capsys):
+    """verbose trains the starts one after the other, on as many threads each as
+    at once: products over two threads instead of one rounded differently."""
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "_n_cores", lambda: 2)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 6))
+    Y = np.tanh(X @ rng.standard_normal((6, 2))) @ rng.standard_normal((2, 5))
+    kw = dict(depth=6, width=64, max_iter=60, n_threads=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quiet = DeepL2Regressor(**kw).fit(X, Y)
+        loud = DeepL2Regressor(**kw, verbose=1).fit(X, Y)
+    np.testing.assert_array_equal(quiet.loss_curve_, loud.loss_curve_)
+
+
+def test_a_second_ctrl_c_waits_for_the_grown_start_to_stop(monkeypatch):
+    """Ctrl-C while the fit waits for the grown start, and again while it waits for
+    it to stop: the wait goes on, the fit ends usable on the random fit, and no
+    thread outlives it."""
+    import _thread
+    import threading
+
+    import skrank._base as base
+    from skrank._engine import TrainingInterruptedWarning
+
+    waits, signals = [], []
+    wait, seen = base._wait, base._Stop.on_iteration
+
+    def recorded_wait(done, worker=None):
+        waits.append(worker is None)
+        return wait(done, worker)
+
+    def worker_iteration(self, run, loss_value):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.01)
+            if waits == [True] and not signals:  # the random fit is done
+                signals.append(1)
+                _thread.interrupt_main()
+            elif self.event.is_set() and signals == [1]:
+                signals.append(2)
+                _thread.interrupt_main()  # while the fit waits for it to stop
+                time.sleep(0.3)
+        return seen(self, run, loss_value)
+
+    _at_once_on_one_thread(monkeypatch)
+    monkeypatch.setattr(base, "_wait", recorded_wait)
+    monkeypatch.setattr(base._Stop, "on_iteration", worker_iteration)
+    X, y = _square(60, 4)
+    reg = DeepL2Regressor(**small(depth=6, max_iter=2000, tol=0.0), random_state=0)
+    before = torch.get_num_threads()
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        reg.fit(X, np.c_[y, y**2])
+    assert signals == [1, 2] and waits == [True, False]
+    assert reg.stop_reason_ == "interrupted" and np.isfinite(reg.predict(X)).all()
+    assert not any(t.name == "skrank grown start" for t in threading.enumerate())
+    assert torch.get_num_threads() == before
+
+
+def test_train_time_is_the_wall_time_of_the_starts_at_once(monkeypatch):
+    import time as clock
+
+    X, y = _square(120, 2)
+    _at_once_on_one_thread(monkeypatch)
+    start = clock.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**small(depth=6, max_iter=60), random_state=0).fit(
+            X, np.c_[y, np.tanh(y)])
+    assert reg.train_time_ <= clock.perf_counter() - start
