@@ -478,8 +478,11 @@ def _train_in_turn(est, modules, inputs, weights, X, Y, trackers, regrows, warm,
     # every grown start trains on where a random fit has a rival (a batch the same
     # as the starts at once train: its size changes its rounding)
     trained = list(range(len(modules))) if rows and est._trains_both_starts else rows
-    # the rank records start over for the grown fit, and come back if it loses
+    # the rank records start over for the grown fit, and come back if it loses; a
+    # grown fit without a rival records none (its network keeps the random fit's)
     kept = {i: trackers[i].restart() for i in rows}
+    calls = kwargs.get("callbacks") or [None] * len(modules)
+    kwargs = {**kwargs, "callbacks": [c if i in kept else None for i, c in enumerate(calls)]}
     deep = dict(zip(trained, _deep_stage(starts, first, trained, X, Y, per_network,
                                          kwargs) if trained else []))
     return _both_kept(modules, results, starts, first, rows, [deep[i] for i in rows],
@@ -619,8 +622,20 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
             # Ctrl-C while the grown start trained on: the random fit is the model
             warn_user("Training interrupted; the model keeps the random start's fit "
                       "and is usable.", TrainingInterruptedWarning)
-            return modules, [replace(r, stop_reason="interrupted", interrupt=exc)
-                             for r in results]
+            results = [replace(r, stop_reason="interrupted", interrupt=exc)
+                       for r in results]
+        else:
+            # on the threads the starts trained on, as one after the other
+            modules, results = _chosen_beside(out, modules, results, trackers, X, Y,
+                                              per_network, kwargs)
+    for r in results:  # the starts overlapped: the wall time, not their sum
+        r.train_time = time.perf_counter() - start
+    return modules, results
+
+
+def _chosen_beside(out, modules, results, trackers, X, Y, per_network, kwargs):
+    """After :func:`_train_beside`'s two starts: the grown start's warnings and
+    error, then the choice :func:`_train_in_turn` makes."""
     _issue(out.get("warnings", ()))
     if "error" in out:
         raise out["error"]
@@ -628,16 +643,12 @@ def _train_beside(est, modules, inputs, weights, X, Y, trackers, each, *, per_ne
         return modules, results
     starts, first = out["first"]
     if "deep" not in out:  # its shallow stage was interrupted
-        _add_time(results, first)
         return modules, [replace(r, stop_reason="interrupted") for r in results]
     rows = _random_fits_to_compare(results)
     kept = {i: trackers[i].restart() for i in rows}
-    modules, results = _both_kept(modules, results, starts, first, rows,
-                                  [out["deep"][i] for i in rows], kept, trackers, X, Y,
-                                  per_network, kwargs)
-    for r in results:  # the starts overlapped: the wall time, not their sum
-        r.train_time = time.perf_counter() - start
-    return modules, results
+    return _both_kept(modules, results, starts, first, rows,
+                      [out["deep"][i] for i in rows], kept, trackers, X, Y,
+                      per_network, kwargs)
 
 
 def _issue(held):

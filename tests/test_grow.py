@@ -666,3 +666,27 @@ def test_train_time_is_the_wall_time_of_the_starts_at_once(monkeypatch):
         reg = DeepL2Regressor(**small(depth=6, max_iter=60), random_state=0).fit(
             X, np.c_[y, np.tanh(y)])
     assert reg.train_time_ <= clock.perf_counter() - start
+
+
+def test_a_random_fit_without_a_grown_rival_keeps_its_own_rank_records(monkeypatch):
+    """A diverged random fit is kept; the grown start beside it still trains (one
+    batch with the others), but records no ranks into the kept fit's history."""
+    import skrank._base as base
+    from skrank._base import fit_many
+
+    real = base.train_grown
+
+    def second_diverged(*args, **kwargs):
+        modules, results = real(*args, **kwargs)
+        return modules, results[:1] + [replace(results[1], stop_reason="diverged")]
+
+    monkeypatch.setattr(base, "train_grown", second_diverged)
+    X, y = _square(100, 6)
+    data = [(X, np.c_[y, np.tanh(y)])] * 2
+    ests = [DeepL2Regressor(**small(depth=6, max_iter=30), track_rank_every=5,
+                            random_state=s) for s in (0, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_many(ests, data)
+    assert ests[1].stop_reason_ == "diverged"
+    assert (np.diff(ests[1].rank_history_["n_iter"]) > 0).all()
