@@ -52,6 +52,7 @@ from ._device import (
     placement,
     resolve_device,
     threads,
+    user_array,
 )
 from ._engine import Callback, Settings, Stepper, TrainingInterruptedWarning, warn_if_capped
 from ._grow import (
@@ -181,7 +182,8 @@ def _checked_weight(sample_weight, X):
     if sample_weight is None:
         return None
     # refuses negative weights and all-zero ones by name
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    w = _check_sample_weight(user_array(sample_weight), X, dtype=np.float64,
+                             ensure_non_negative=True)
     return _mean_one(w)
 
 
@@ -916,8 +918,8 @@ class _DeepL2Base(BaseEstimator):
             # multi_output validation lets a sparse y through, to fail in numpy
             raise TypeError("A sparse y was passed, but dense targets are required: "
                             "use y.toarray().")
-        return validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=[np.float64, np.float32], reset=reset)
+        return validate_data(self, user_array(X), user_array(y), multi_output=True,
+                             y_numeric=True, dtype=[np.float64, np.float32], reset=reset)
 
     def _training_pairs(self, X, Y, W, rng):
         """The (input, target, weight) rows the engine trains on; diagnostics use ``X``."""
@@ -1533,7 +1535,7 @@ class _DeepL2Base(BaseEstimator):
     def _check_X(self, X):
         """Validated inputs in the network's (normalized) units."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, user_array(X), reset=False, dtype=[np.float64, np.float32])
         X = self._scale_inputs(X)
         self._check_representable(X, "X")
         return X
@@ -1580,7 +1582,7 @@ class _DeepL2Base(BaseEstimator):
     def _decode_codes(self, Z):
         """Map bottleneck coordinates back through the layers after the bottleneck."""
         check_is_fitted(self)
-        Z = check_array(Z, dtype=[np.float64, np.float32])
+        Z = check_array(user_array(Z), dtype=[np.float64, np.float32])
         k = self.bottleneck_components_.shape[0]
         if Z.shape[1] != k:
             raise ValueError(

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "placement", "as_tensor", "device_or_cpu", "threads",
+__all__ = ["resolve_device", "placement", "as_tensor", "user_array", "device_or_cpu", "threads",
            "auto_threads", "SMALL_WORK",
            "available_memory", "check_memory"]
 
@@ -85,6 +85,19 @@ def placement(module):
     for p in module.parameters():
         return {"device": p.device, "dtype": p.dtype}
     return {"device": torch.device("cpu"), "dtype": torch.float32}
+
+
+def user_array(a):
+    """Data passed as a torch tensor, as a numpy array; anything else as it is.
+
+    Detached from its autograd graph and copied to the CPU, so that a tensor that
+    requires grad or lives on a GPU reaches scikit-learn's checks (numpy refuses
+    both); bfloat16, which numpy lacks, is widened to float32.
+    """
+    if not isinstance(a, torch.Tensor):
+        return a
+    a = a.detach().cpu()
+    return (a.float() if a.dtype == torch.bfloat16 else a).numpy()
 
 
 def as_tensor(X, module):

@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
 from ._denoise import _check_level, impossibly_low, sure_gain, sure_risk
+from ._device import user_array
 from ._tasks import Reconstruction
 from ._warn import warn_user
 from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
@@ -355,8 +356,13 @@ random_state, verbose, n_init, n_threads
         self.n_threads = n_threads
 
     # ---- engine hooks ---------------------------------------------------------
+    def _user_rows(self, X):
+        """``X`` checked against the fit, in float64 and the user's units."""
+        X = validate_data(self, user_array(X), reset=False, dtype=[np.float64, np.float32])
+        return np.asarray(X, dtype=np.float64)
+
     def _validate_fit_data(self, X, y, reset=True):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        X = validate_data(self, user_array(X), dtype=[np.float64, np.float32], reset=reset)
         if X.shape[0] < 2:
             # one point has no shape: no representation to read a dimension from
             raise ValueError(
@@ -642,8 +648,7 @@ random_state, verbose, n_init, n_threads
         gain = getattr(self, "denoising_gain_", 1.0)
         if gain == 1.0:
             return X_hat  # exactly f(X): X + (f(X) - X) differs in the last bit
-        X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]),
-                       dtype=np.float64)
+        X = self._user_rows(X)
         return X + gain * (X_hat - X)
 
     def local_dimension(self, X):
@@ -758,12 +763,11 @@ random_state, verbose, n_init, n_threads
             return float("nan")
         if self.data_noise:
             risk = self.denoising_risk(X)
-            X = np.asarray(X, dtype=np.float64)
+            X = np.asarray(user_array(X), dtype=np.float64)
             total = np.sum((X - X.mean(0)) ** 2) / len(X)
             return float(1 - risk / total) if total > 0 else float(risk <= 0)
         X_hat = self.reconstruct(X)
-        X = np.asarray(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]),
-                       dtype=np.float64)
+        X = self._user_rows(X)
         total = np.sum((X - X.mean(0)) ** 2)
         residual = np.sum((X - X_hat) ** 2)
         return float(1 - residual / total) if total > 0 else float(residual == 0)
@@ -804,7 +808,8 @@ random_state, verbose, n_init, n_threads
         """
         check_is_fitted(self)
         if self.output == "reconstruction":
-            return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            return validate_data(self, user_array(X), reset=False,
+                                 dtype=[np.float64, np.float32])
         return self.decode(X)
 
     def get_feature_names_out(self, input_features=None):

@@ -6,6 +6,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import _DeepL2Base, _FullyConnected, _stochastic
+from ._device import user_array
 from ._tasks import Classification, has_missing_labels
 
 __all__ = ["DeepL2Classifier"]
@@ -199,7 +200,8 @@ random_state, verbose, n_init, n_threads
     def _validate_fit_data(self, X, y, reset=True):
         if y is not None and has_missing_labels(y):
             raise ValueError("y contains NaN or None labels; every sample needs a class.")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=reset)
+        X, y = validate_data(self, user_array(X), user_array(y), dtype=[np.float64, np.float32],
+                             reset=reset)
         return X, y
 
     # ---- public API -----------------------------------------------------------

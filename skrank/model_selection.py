@@ -52,7 +52,7 @@ from ._base import (
     one_thread_per_job,
     warm_deeper,
 )
-from ._device import threads
+from ._device import threads, user_array
 from ._grow import DEEPEN_RTOL
 from ._warn import warn_user
 
@@ -519,12 +519,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 "target y is None."
             )
         split_params, fit_params = self._fit_params(params)
-        X, y = indexable(X, y)
+        fit_params = {k: user_array(v) for k, v in fit_params.items()}
+        X, y = indexable(user_array(X), user_array(y))
         _check_weight_rows(X, y, fit_params)
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **split_params))
+        if not splits:
+            raise ValueError(f"No fits were performed: cv={self.cv!r} gave no split. "
+                             "Pass an int, a splitter or a non-empty list of "
+                             "(train, test) pairs.")
         if y is None and isinstance(self.scoring, str):
             raise ValueError(
                 f"scoring={self.scoring!r} compares predictions with targets, but the "

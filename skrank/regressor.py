@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 
 from ._base import _DeepL2Base, _FullyConnected, _stochastic
+from ._device import user_array
 from ._tasks import Regression
 
 __all__ = ["DeepL2Regressor"]
@@ -69,10 +70,28 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         return self.bottleneck_components_.shape[0]
 
     def _validate_fit_data(self, X, y, reset=True):
-        X, y = super()._validate_fit_data(X, _numeric_targets(y, type(self).__name__),
-                                          reset=reset)
+        y = _numeric_targets(user_array(y), type(self).__name__)
+        X, y = super()._validate_fit_data(X, y, reset=reset)
         self._check_n_components(X.shape[0])
         return X, y
+
+    def score(self, X, y, sample_weight=None):
+        """Return the coefficient of determination R^2 of :meth:`predict` on ``y``.
+
+        As :meth:`sklearn.base.RegressorMixin.score` (outputs averaged uniformly);
+        ``y`` and ``sample_weight`` may be torch tensors, as ``X`` may.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, user_array(y), sample_weight=user_array(sample_weight))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -149,6 +149,13 @@ def test_bad_depths_and_estimators_are_refused(small):
         RankAwareDepthSelector(Ridge(), depths=[2]).fit(X, y)
 
 
+@pytest.mark.parametrize("cv", [[], iter([])])
+def test_a_cv_without_splits_is_refused(cv, small):
+    X, y = small
+    with pytest.raises(ValueError, match="No fits were performed"):
+        RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=cv).fit(X, y)
+
+
 @pytest.mark.parametrize("alphas", [[], [np.nan], [-0.1], ["strong"], [[0.1, 1.0]]])
 def test_bad_alphas_are_refused(alphas, small):
     X, y = small

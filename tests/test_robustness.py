@@ -348,3 +348,32 @@ def test_folds_trained_together_are_checked_together(monkeypatch):
         warnings.simplefilter("ignore")
         ests[0].fit(X, y)
         RankAwareDepthSelector(ests[1], depths=[3], cv=3, refit=False).fit(X, y)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_torch_tensors_are_data_like_arrays(est):
+    # a tensor straight from a model requires grad, which numpy refuses; bfloat16
+    # has no numpy dtype: both are read as the arrays they hold
+    torch = pytest.importorskip("torch")
+    X, y = data_for(est)
+    if y is not None and y.dtype.kind not in "fiu":
+        y = np.arange(len(X)) % 3
+    weight = np.linspace(0.5, 1.5, len(X))
+
+    def tensor(a):
+        return torch.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f")
+
+    def fit(Xf, yf, wf):
+        args = (Xf,) if y is None else (Xf, yf)
+        return clone(est).fit(*args, sample_weight=wf)
+
+    ref, got = fit(X, y, weight), fit(tensor(X), None if y is None else tensor(y),
+                                      tensor(weight))
+    expected, outs = outputs(ref, X), outputs(got, tensor(X))
+    for name, out in outs.items():
+        np.testing.assert_array_equal(out, expected[name], err_msg=name)
+    if y is not None:
+        assert got.score(tensor(X), tensor(y)) == ref.score(X, y)
+    low = torch.tensor(X, dtype=torch.bfloat16)
+    for name, out in outputs(got, low).items():
+        np.testing.assert_array_equal(out, outputs(got, low.float().numpy())[name])
