@@ -1196,7 +1196,7 @@ class _DeepL2Base(BaseEstimator):
             raise ValueError(f"y has {attrs['n_outputs_']} outputs; the first call to "
                              f"partial_fit had {self.n_outputs_}.")
         Xn = self._scale_inputs(X)
-        self._check_representable(Xn, "X")
+        self._check_representable(Xn, "X", raw=X)
         if task.kind == "labels":
             return Xn, Y, attrs
         scale = self.input_scale_ if task.kind == "inputs" else self.target_scale_
@@ -1536,17 +1536,27 @@ class _DeepL2Base(BaseEstimator):
         """Validated inputs in the network's (normalized) units."""
         check_is_fitted(self)
         X = validate_data(self, user_array(X), reset=False, dtype=[np.float64, np.float32])
-        X = self._scale_inputs(X)
-        self._check_representable(X, "X")
-        return X
+        Xn = self._scale_inputs(X)
+        self._check_representable(Xn, "X", raw=X)
+        return Xn
 
-    def _check_representable(self, X, name, why=""):
-        if self.dtype == "float32" and X.size and np.abs(X).max() > _FLOAT32_SAFE:
+    def _check_representable(self, X, name, why="", raw=None):
+        """Refuse normalized values float32 cannot carry through the network; with
+        ``raw`` (new inputs of a fitted model), name the user's own values."""
+        if not (self.dtype == "float32" and X.size and np.abs(X).max() > _FLOAT32_SAFE):
+            return
+        if raw is not None:
             raise ValueError(
-                f"{name} holds values up to {np.abs(X).max():.3g}{why}: too large "
-                "for float32 arithmetic; rescale it (e.g. StandardScaler) or use "
-                "dtype='float64'."
-            )
+                f"{name} holds values up to {np.abs(raw).max():.3g}, "
+                f"{np.abs(X).max():.3g} times the training data's spread away from "
+                "its mean: too large for float32 arithmetic. Such inputs lie far "
+                "outside the training data (check their units), or fit with "
+                "dtype='float64'.")
+        raise ValueError(
+            f"{name} holds values up to {np.abs(X).max():.3g}{why}: too large "
+            "for float32 arithmetic; rescale it (e.g. StandardScaler) or use "
+            "dtype='float64'."
+        )
 
     def _batched(self, X, fn):
         """Apply ``fn`` to bounded chunks of rows of a validated ``X``."""

@@ -154,13 +154,14 @@ class Classification:
             # before scikit-learn's check, which reads 1 and 'a' as "Unknown label
             # type: unknown" and suggests continuous values
             np.unique(y if classes is None else np.asarray(classes, dtype=object))
-            check_classification_targets(y)
-            encoder = LabelEncoder().fit(y if classes is None else classes)
         except TypeError as exc:
             # numpy's "'<' not supported between 'int' and 'str'" names no argument
             raise TypeError("The labels mix types that cannot be ordered (such as "
                             "strings and numbers); give every label the same type."
                             ) from exc
+        # its own messages are clear past that point (bytes labels, for one)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y if classes is None else classes)
         unseen = np.setdiff1d(y, encoder.classes_)
         if unseen.size:
             raise ValueError(f"y holds labels {unseen.tolist()} not among the classes "

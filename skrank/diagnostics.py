@@ -393,7 +393,13 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
 def _weights(model):
     _check_model(model, weights=True)
     if isinstance(model, nn.Module):
-        return list(as_network(model).weight_matrices())
+        weights = list(as_network(model).weight_matrices())
+        if not weights:
+            # an empty list of spectra would read as a network without layers
+            raise TypeError(f"{type(model).__name__} has no nn.Linear layer: the layer "
+                            "readings are of nn.Linear weight matrices (or of a list of "
+                            "2-D weights).")
+        return weights
     return list(model)
 
 
@@ -1087,9 +1093,11 @@ def local_dimension(spectra, *, threshold=0.5):
     >>> local_dimension([[1.02, 0.91, 0.08], [0.97, 0.35, 0.02]]).tolist()
     [2, 1]
     """
-    spectra = check_array(np.atleast_2d(np.asarray(_detached(spectra), dtype=np.float64)),
-                          ensure_min_samples=0, ensure_min_features=0,
-                          input_name="spectra")
+    spectra = np.asarray(_detached(spectra), dtype=np.float64)
+    # one point's spectrum may come as a vector; no points is no dimensions
+    spectra = check_array(spectra.reshape(0, 0) if spectra.shape == (0,) else
+                          np.atleast_2d(spectra), ensure_min_samples=0,
+                          ensure_min_features=0, input_name="spectra")
     return (spectra > threshold).sum(axis=1)
 
 
@@ -1302,7 +1310,17 @@ def _point_outputs(fn, v):
     """``fn(v)`` as one row of outputs per point, refused (rather than misread)
     when it is not one: a tuple (an ``nn.LSTM``'s), or rows that depend on
     other rows (an ``nn.LSTM`` reads a 2-D input as one sequence)."""
-    out = _tensor_output(fn(v))
+    try:
+        out = fn(v)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as exc:
+        # torch's own message names channels or indices, not what to pass
+        raise ValueError(
+            f"The network fails on X of shape {tuple(v.shape)} ({exc}); the Jacobian "
+            "readings take networks that map rows of X, (n_points, n_features), to "
+            "rows of outputs.") from exc
+    out = _tensor_output(out)
     if v.shape[0] == 1:
         out = out.reshape(1, -1)  # a network that squeezes its output, on one point
     if out.ndim == 0 or out.shape[0] != v.shape[0]:

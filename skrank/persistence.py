@@ -6,7 +6,9 @@ can come out of it, so loading never unpickles (never executes) an arbitrary
 object. A ``numpy.random.RandomState`` parameter is stored as its MT19937 state
 (a tensor of 624 key words and three numbers) and rebuilt from it.
 
-A crafted file costs at most about its own size in memory and time: before any
+A crafted file costs at most about its own size in memory and time, plus the
+parsing of its JSON header: Python objects of up to about 15 times the header's
+length (short strings or numbers in a list; 60 MiB at most). Before any
 tensor data is read, the file is checked against limits derived from its size
 (uncompressed zip entries within the file, tensors that are not views and hold no
 more bytes than the file, a header of at most :data:`MAX_HEADER_CHARS` characters

@@ -201,6 +201,12 @@ def test_labels_of_mixed_types_get_a_message_that_names_them(iris, pair):
         DeepL2Classifier(**FAST).fit(X, y)
 
 
+def test_bytes_labels_keep_scikit_learns_message(iris):
+    X, _ = iris
+    with pytest.raises(TypeError, match="bytes is not supported"):
+        DeepL2Classifier(**FAST).fit(X, np.array([b"a", b"b", b"c"] * 50))
+
+
 @pytest.mark.parametrize("label, shown", [(np.int64(3), "class: 3[.]"),
                                           (np.str_("a"), "class: 'a'[.]")])
 def test_one_class_is_named_as_the_user_wrote_it(iris, label, shown):

@@ -814,6 +814,24 @@ def test_a_network_without_a_jacobian_per_point_is_a_clear_error(reading):
         reading(_LSTMOver(), X[:0])
 
 
+@pytest.mark.parametrize("module", [torch.nn.Conv1d(1, 2, 3), torch.nn.Embedding(4, 3)])
+def test_a_network_that_does_not_take_rows_is_a_clear_error(module):
+    # torch's own error spoke of channels and index types
+    X = torch.randn(5, 3)
+    for reading in (D.jacobian_spectra, D.jacobian_rank):
+        with pytest.raises(ValueError, match=r"fails on X of shape \(5, 3\)"):
+            reading(module, X)
+    # no nn.Linear to read: an empty list of spectra looked like an empty network
+    with pytest.raises(TypeError, match="has no nn.Linear layer"):
+        D.layer_spectra(torch.nn.Sequential(module))
+
+
+def test_no_spectra_have_no_local_dimensions():
+    assert D.local_dimension([]).shape == (0,)
+    assert D.local_dimension(np.zeros((0, 3))).shape == (0,)
+    assert D.local_dimension([1.0, 0.2]).tolist() == [1]  # one point's spectrum
+
+
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 def test_a_network_with_no_output_has_jacobians_of_rank_zero():
     # torch.stack of no output rows raised torch's own error

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.base import ClassifierMixin, clone
 
 import skrank._base as base
-from skrank import DeepL2Regressor, TrainingInterruptedWarning
+from skrank import DeepL2Regressor, ResNetL2Regressor, TrainingInterruptedWarning
 
 from ._estimators import all_estimators, data_for, outputs
 
@@ -139,8 +139,9 @@ def test_messages_name_the_problem(est):
     # ... but inputs far outside the training data's scale are refused clearly
     fitted = fit(X)
     out = fitted.predict if hasattr(fitted, "predict") else fitted.transform
-    with pytest.raises(ValueError, match="too large for float32"):
+    with pytest.raises(ValueError, match="too large for float32") as info:
         out(X[:3] * 1e200)
+    assert f"up to {np.abs(X[:3] * 1e200).max():.3g}," in str(info.value)  # the user's
 
 
 def test_a_weight_that_dwarfs_the_others_fits_its_row():
@@ -208,6 +209,16 @@ def test_classifier_refuses_a_single_class():
         est.fit(np.random.rand(5, 2), ["x"] * 5)
 
 
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_a_constant_target_fits_without_a_warning(cls):
+    # the zero network is the answer; the fit ends at the rounding of its penalty
+    X = np.random.RandomState(0).randn(60, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = cls(random_state=0).fit(X, np.full(60, 5.0))
+    np.testing.assert_allclose(est.predict(X), 5.0, rtol=1e-5)
+
+
 @pytest.mark.parametrize("scale", [1e-50, 1.0, 1e39, 1e308])
 def test_uniform_sample_weights_of_any_scale_fit_as_none(scale):
     # float32 overflowed (1e38, 1e39: stopped at the random start as diverged) or
@@ -237,7 +248,7 @@ def test_network_too_large_for_memory_is_refused_before_allocation(est, monkeypa
     # torch's allocator would fail with a RuntimeError naming no parameter, or the
     # machine would page to a halt
     key = next(k for k in est.get_params() if k.split("__")[-1] == "width")
-    est = est.set_params(**{key: 10**10})
+    est = clone(est).set_params(**{key: 10**10})  # the shared instance stays small
     X, y = data_for(est, n=20)
     with pytest.raises(MemoryError, match=r"width=10000000000.*GiB"):
         est.fit(X, y)
