@@ -297,6 +297,15 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm_it
     return out
 
 
+def _splits(cv, given, X, y, split_params):
+    """The (train, test) pairs of ``cv``, refused by name when there are none."""
+    splits = list(cv.split(X, y, **split_params))
+    if not splits:
+        raise ValueError(f"No fits were performed: cv={given!r} gave no split. Pass an "
+                         "int, a splitter or a non-empty list of (train, test) pairs.")
+    return splits
+
+
 def _take(a, idx):
     return _safe_indexing(a, idx)
 
@@ -525,11 +534,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y, **split_params))
-        if not splits:
-            raise ValueError(f"No fits were performed: cv={self.cv!r} gave no split. "
-                             "Pass an int, a splitter or a non-empty list of "
-                             "(train, test) pairs.")
+        splits = _splits(cv, self.cv, X, y, split_params)
         if y is None and isinstance(self.scoring, str):
             raise ValueError(
                 f"scoring={self.scoring!r} compares predictions with targets, but the "
