@@ -495,13 +495,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     def _fit_params(self, params):
         """(the splitter's ``split`` parameters, the estimator's ``fit`` ones):
         routed when metadata routing is on; else, as scikit-learn's searches do,
-        ``groups`` to the splitter and everything else to ``fit``."""
+        ``groups`` to the splitter and everything else to ``fit`` (a torch tensor
+        as the array it holds)."""
         if get_config()["enable_metadata_routing"]:
             routed = process_routing(self, "fit", **params)
-            return routed.splitter.split, routed.estimator.fit
-        params = dict(params)
-        groups = params.pop("groups", None)
-        return ({} if groups is None else {"groups": groups}), params
+            split, fit = routed.splitter.split, routed.estimator.fit
+        else:
+            fit = dict(params)
+            groups = fit.pop("groups", None)
+            split = {} if groups is None else {"groups": groups}
+        return split, {k: user_array(v) for k, v in fit.items()}
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
@@ -528,7 +531,6 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 "target y is None."
             )
         split_params, fit_params = self._fit_params(params)
-        fit_params = {k: user_array(v) for k, v in fit_params.items()}
         X, y = indexable(user_array(X), user_array(y))
         _check_weight_rows(X, y, fit_params)
         for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
