@@ -1409,7 +1409,9 @@ class _DeepL2Base(BaseEstimator):
         surface -0.17 to 0.10, make_regression 0.51 to 0.73) and the low-noise
         ones moved by at most 0.011, in 0.4x to 1.2x the time. With several
         outputs the noise spreads over directions the penalty prices (rank), and
-        training on every row did as well (30% noise on 12 outputs, ranks 1 to 5).
+        training on every row did as well (30% noise on 12 outputs, ranks 1 to 5);
+        on a held-out probe's noisy teachers held-out rows read the rank more often
+        (30 of 60 against 24), on their clean ones less often (25 of 36 against 29).
         The classifier accepts ``'auto'`` but defaults to False: cross-entropy
         keeps falling as a network scales its logits, noisy labels included
         (held-out rows gained 1.5 to 5 points of accuracy on five noisy sets),
