@@ -1550,7 +1550,7 @@ class _DeepL2Base(BaseEstimator):
         ``raw`` (new inputs of a fitted model), name the user's own values."""
         if not (self.dtype == "float32" and X.size and np.abs(X).max() > _FLOAT32_SAFE):
             return
-        if raw is not None:
+        if raw is not None and self.normalize:
             raise ValueError(
                 f"{name} holds values up to {np.abs(raw).max():.3g}, "
                 f"{np.abs(X).max():.3g} times the training data's spread away from "

@@ -87,11 +87,12 @@ def zero_objective(loss_fn, Y, weight, n_outputs, dtype):
 def above_zero(final, zero):
     """Whether a final objective is above the zero network's (beyond rounding).
 
-    Objectives are in normalized units, of order 1 unless the fit is near perfect:
-    a constant target's zero network costs 0, and a float32 fit of it ends at the
-    rounding of its penalty, 1e-11 or so, which is the same fit.
+    A constant target's zero network costs 0, and a float32 fit of it ends at the
+    rounding of its penalty, 1e-11 or so in normalized units, which is the same
+    fit. Only then is the slack absolute: with ``normalize=False`` a zero
+    network's objective may itself be that small.
     """
-    return final > zero * (1 + 1e-3) + 1e-9
+    return final > zero * (1 + 1e-3) + (1e-9 if zero == 0 else 1e-12)
 
 
 def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):

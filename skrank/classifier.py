@@ -198,9 +198,10 @@ random_state, verbose, n_init, n_threads
 
     # ---- engine hooks ---------------------------------------------------------
     def _validate_fit_data(self, X, y, reset=True):
+        y = user_array(y)
         if y is not None and has_missing_labels(y):
             raise ValueError("y contains NaN or None labels; every sample needs a class.")
-        X, y = validate_data(self, user_array(X), user_array(y), dtype=[np.float64, np.float32],
+        X, y = validate_data(self, user_array(X), y, dtype=[np.float64, np.float32],
                              reset=reset)
         return X, y
 
@@ -249,7 +250,7 @@ random_state, verbose, n_init, n_threads
         -------
         self : DeepL2Classifier
         """
-        return self._partial_fit(X, y, sample_weight, classes)
+        return self._partial_fit(X, y, sample_weight, user_array(classes))
 
     def _capped_hint(self):
         # partial_fit builds its stepper before it sets early_stopping_ (False)
@@ -331,7 +332,8 @@ random_state, verbose, n_init, n_threads
         y : array-like of shape (n_samples,)
             True labels. A label not seen during fit counts as a wrong
             prediction (as in scikit-learn's classifiers): a cross-validation
-            fold may hold a rare class that its training part lacks.
+            fold may hold a rare class that its training part lacks. ``y`` and
+            ``sample_weight`` may be torch tensors, as ``X`` may.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -339,9 +341,10 @@ random_state, verbose, n_init, n_threads
         score : float
         """
         check_is_fitted(self)
+        y = user_array(y)
         if has_missing_labels(y):
             raise ValueError("y contains NaN or None labels.")
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, y, sample_weight=user_array(sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -393,13 +393,7 @@ def effective_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
 def _weights(model):
     _check_model(model, weights=True)
     if isinstance(model, nn.Module):
-        weights = list(as_network(model).weight_matrices())
-        if not weights:
-            # an empty list of spectra would read as a network without layers
-            raise TypeError(f"{type(model).__name__} has no nn.Linear layer: the layer "
-                            "readings are of nn.Linear weight matrices (or of a list of "
-                            "2-D weights).")
-        return weights
+        return list(as_network(model).weight_matrices())
     return list(model)
 
 
@@ -424,7 +418,12 @@ def layer_spectra(model):
     >>> [s.round(3).tolist() for s in layer_spectra([np.eye(2), 2 * np.eye(2)])]
     [[1.0, 1.0], [2.0, 2.0]]
     """
-    return [singular_values(w) for w in _weights(model)]
+    weights = _weights(model)
+    if not weights and isinstance(model, nn.Module) and any(True for _ in model.parameters()):
+        # weights of other layers (convolutions) would read as a network without any
+        raise TypeError(f"{type(model).__name__} has no nn.Linear layer: layer_spectra "
+                        "reads nn.Linear weight matrices (or a list of 2-D weights).")
+    return [singular_values(w) for w in weights]
 
 
 @_reads_network
@@ -1312,9 +1311,9 @@ def _point_outputs(fn, v):
     other rows (an ``nn.LSTM`` reads a 2-D input as one sequence)."""
     try:
         out = fn(v)
-    except torch.OutOfMemoryError:
-        raise
     except RuntimeError as exc:
+        if _not_about_the_input(exc):
+            raise
         # torch's own message names channels or indices, not what to pass
         raise ValueError(
             f"The network fails on X of shape {tuple(v.shape)} ({exc}); the Jacobian "
@@ -1339,6 +1338,18 @@ def _point_outputs(fn, v):
             "map each row of X on its own."
         )
     return out.reshape(v.shape[0], -1)
+
+
+def _not_about_the_input(exc):
+    """Whether a network's RuntimeError is about resources or the module itself
+    (memory, a device, a missing forward), not the shape or type of X."""
+    resource = tuple(getattr(torch, name) for name in ("OutOfMemoryError",
+                                                       "AcceleratorError")
+                     if hasattr(torch, name))
+    if isinstance(exc, (NotImplementedError, torch.cuda.OutOfMemoryError) + resource):
+        return True
+    text = str(exc).lower()
+    return "out of memory" in text or "allocate" in text or "cuda" in text
 
 
 def _alike(alone, together):

@@ -495,8 +495,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     def _fit_params(self, params):
         """(the splitter's ``split`` parameters, the estimator's ``fit`` ones):
         routed when metadata routing is on; else, as scikit-learn's searches do,
-        ``groups`` to the splitter and everything else to ``fit`` (a torch tensor
-        as the array it holds)."""
+        ``groups`` to the splitter and everything else to ``fit`` (a torch tensor,
+        either way, as the array it holds)."""
         if get_config()["enable_metadata_routing"]:
             routed = process_routing(self, "fit", **params)
             split, fit = routed.splitter.split, routed.estimator.fit
@@ -504,7 +504,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             fit = dict(params)
             groups = fit.pop("groups", None)
             split = {} if groups is None else {"groups": groups}
-        return split, {k: user_array(v) for k, v in fit.items()}
+        return ({k: user_array(v) for k, v in split.items()},
+                {k: user_array(v) for k, v in fit.items()})
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):

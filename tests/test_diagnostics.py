@@ -826,6 +826,25 @@ def test_a_network_that_does_not_take_rows_is_a_clear_error(module):
         D.layer_spectra(torch.nn.Sequential(module))
 
 
+class _Failing(torch.nn.Module):
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def forward(self, x):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [torch.cuda.OutOfMemoryError("CUDA out of memory"),
+                                   RuntimeError("DefaultCPUAllocator: can't allocate "
+                                                "memory"),
+                                   NotImplementedError("no forward")])
+def test_a_network_out_of_resources_keeps_its_own_error(error):
+    # memory, not the shape of X: a message about rows of X would mislead
+    with pytest.raises(type(error), match=str(error)):
+        D.jacobian_rank(_Failing(error), torch.randn(5, 3))
+
+
 def test_no_spectra_have_no_local_dimensions():
     assert D.local_dimension([]).shape == (0,)
     assert D.local_dimension(np.zeros((0, 3))).shape == (0,)

@@ -149,6 +149,17 @@ def test_bad_depths_and_estimators_are_refused(small):
         RankAwareDepthSelector(Ridge(), depths=[2]).fit(X, y)
 
 
+def test_torch_groups_split_as_their_array(small):
+    torch = pytest.importorskip("torch")
+    X, y = small
+    groups = np.arange(len(X)) % 4
+    fits = [RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=GroupKFold(2),
+                                   refit=False).fit(X, y, groups=g)
+            for g in (groups, torch.tensor(groups.astype(float), requires_grad=True))]
+    for key in ("bottleneck_rank", "mean_test_score"):
+        np.testing.assert_array_equal(fits[0].depth_results_[key], fits[1].depth_results_[key])
+
+
 @pytest.mark.parametrize("cv", [[], iter([])])
 def test_a_cv_without_splits_is_refused(cv, small):
     X, y = small

@@ -142,6 +142,16 @@ def test_messages_name_the_problem(est):
     with pytest.raises(ValueError, match="too large for float32") as info:
         out(X[:3] * 1e200)
     assert f"up to {np.abs(X[:3] * 1e200).max():.3g}," in str(info.value)  # the user's
+    if "normalize" in fitted.get_params():
+        # nothing was scaled: no spreads to count
+        raw = clone(fitted).set_params(normalize=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = raw.fit(X) if y is None else raw.fit(X, y)
+        out = fitted.predict if hasattr(fitted, "predict") else fitted.transform
+        with pytest.raises(ValueError, match="too large for float32") as info:
+            out(X[:3] * 1e200)
+        assert "spread" not in str(info.value)
 
 
 def test_a_weight_that_dwarfs_the_others_fits_its_row():
@@ -368,7 +378,7 @@ def test_torch_tensors_are_data_like_arrays(est):
     torch = pytest.importorskip("torch")
     X, y = data_for(est)
     if y is not None and y.dtype.kind not in "fiu":
-        y = np.arange(len(X)) % 3
+        y = (np.arange(len(X)) % 3).astype(float)  # labels in a float tensor
     weight = np.linspace(0.5, 1.5, len(X))
 
     def tensor(a):
@@ -384,7 +394,8 @@ def test_torch_tensors_are_data_like_arrays(est):
     for name, out in outs.items():
         np.testing.assert_array_equal(out, expected[name], err_msg=name)
     if y is not None:
-        assert got.score(tensor(X), tensor(y)) == ref.score(X, y)
+        assert (got.score(tensor(X), tensor(y), sample_weight=tensor(weight))
+                == ref.score(X, y, sample_weight=weight))
     low = torch.tensor(X, dtype=torch.bfloat16)
     for name, out in outputs(got, low).items():
         np.testing.assert_array_equal(out, outputs(got, low.float().numpy())[name])
