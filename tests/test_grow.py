@@ -488,17 +488,28 @@ def test_ctrl_c_while_the_grown_start_trains_on_ends_the_fit(monkeypatch):
 def test_an_interruption_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
     """The interrupted grown start stops the random one beside it: the fit ends,
     usable, and the interruption goes on to the caller."""
+    import threading
+    import time
+
     import skrank._base as base
     from skrank._engine import TrainingInterruptedWarning
 
-    real = base.train_deep
+    real, slow = base.train_deep, base._Stop.on_iteration
 
     def interrupted(starts, first, X, Y, **kwargs):
         kwargs["callbacks"] = [lambda n, m: (_ for _ in ()).throw(KeyboardInterrupt)]
         return real(starts, first, X, Y, **kwargs)
 
+    def slow_random(self, run, loss_value):
+        # the grown start's shallow stage takes as many iterations as the random
+        # fit: on a loaded machine the random fit could end first
+        if threading.current_thread() is threading.main_thread():
+            time.sleep(0.01)
+        return slow(self, run, loss_value)
+
     _at_once_on_one_thread(monkeypatch)
     monkeypatch.setattr(base, "train_deep", interrupted)
+    monkeypatch.setattr(base._Stop, "on_iteration", slow_random)
     X, y = _square(60, 4)
     reg = DeepL2Regressor(**small(depth=6, max_iter=400, tol=0.0), random_state=0)
     with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
