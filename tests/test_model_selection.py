@@ -1,3 +1,4 @@
+import os
 import warnings
 
 import numpy as np
@@ -231,12 +232,19 @@ def test_dask_backend_equals_sequential(small):
 
     X, y = small
     seq = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2).fit(X, y)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
-        with joblib.parallel_config(backend="dask"):
-            dist = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3],
-                                          cv=2, n_jobs=-1).fit(X, y)
+    environ = dict(os.environ)
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster):
+            with joblib.parallel_config(backend="dask"):
+                dist = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3],
+                                              cv=2, n_jobs=-1).fit(X, y)
+    finally:
+        # distributed sets OMP_NUM_THREADS=1 in this process for its workers: later
+        # fits would read a one-thread budget
+        os.environ.clear()
+        os.environ.update(environ)
     for key in ("mean_test_score", "parameter_norm", "rank_per_fold"):
         np.testing.assert_array_equal(seq.depth_results_[key], dist.depth_results_[key])
     assert dist.best_depth_ == seq.best_depth_
