@@ -1061,6 +1061,7 @@ class _DeepL2Base(BaseEstimator):
         sample_weight = _checked_weight(sample_weight, X)
         # the classes of every row, weighted 0 or not (as scikit-learn's)
         Y, target_attrs = self._task.encode(y)
+        n_given = X.shape[0]
         if sample_weight is not None and not (sample_weight > 0).all():
             # rows of weight 0 are rows absent (as repeats count them): before the
             # split, so that held-out rows and the rank readings are rows that count
@@ -1081,7 +1082,8 @@ class _DeepL2Base(BaseEstimator):
                       for _ in range(n_networks)]
         modules = self._networks(X.shape[1], n_outputs, dtype, device, generators,
                                  depth=self._first_depth(n_outputs))
-        X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(X, Y, rng, sample_weight)
+        X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(
+            X, Y, rng, sample_weight, dropped=n_given - X.shape[0])
         # the rows held out leave fewer to read the bottleneck's coordinates on
         self._check_n_components(X_tr.shape[0])
         X_fit, Y_fit, W_fit = self._training_pairs(X_tr, Y_tr, W_tr, rng)
@@ -1344,9 +1346,10 @@ class _DeepL2Base(BaseEstimator):
             return out
         return out * self.target_scale_ + self.target_mean_
 
-    def _split(self, X, Y, rng, W=None):
+    def _split(self, X, Y, rng, W=None, dropped=0):
         """Training and held-out rows (``early_stopping``, see :meth:`_holds_out`),
-        and their weights.
+        and their weights; ``dropped`` rows of weight 0 were left out before (an
+        error about too few samples names them).
 
         A classifier's split is stratified when every class has two samples (as
         MLPClassifier's): a random one can leave a rare class out of the validation
@@ -1372,8 +1375,10 @@ class _DeepL2Base(BaseEstimator):
                 f"{why[0]} with validation_fraction={frac} holds out "
                 f"round({frac} * n_samples) samples and needs at least two in the "
                 f"validation split (a score of one sample says nothing) and one to "
-                f"train on, hence at least {need} samples; got {X.shape[0]}. Pass "
-                f"more samples, another validation_fraction or {why[0]}={why[1]}."
+                f"train on, hence at least {need} samples; got {X.shape[0]}"
+                + (f" ({dropped} rows of sample_weight 0 left out)" if dropped else "")
+                + f". Pass more samples, another validation_fraction or "
+                f"{why[0]}={why[1]}."
             )
         val, tr = self._validation_rows(X, Y, n_val, rng)
         pick = (lambda rows: None) if W is None else (lambda rows: W[rows])

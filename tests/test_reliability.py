@@ -205,6 +205,17 @@ def test_early_stopping_says_how_many_samples_it_needs(fraction, need):
         reg.set_params(max_iter=2).fit(*_teacher(n=need))  # enough: no error
 
 
+def test_too_few_samples_names_the_rows_of_weight_zero():
+    X, y = _teacher(n=20)
+    weight = np.r_[np.ones(10), np.zeros(10)]
+    reg = DeepL2Regressor(early_stopping=True, **SMALL)
+    with pytest.raises(ValueError, match=r"at least 15 samples; got 10 \(10 rows of "
+                                         r"sample_weight 0 left out\)"):
+        reg.fit(X, y, sample_weight=weight)
+    with pytest.raises(ValueError, match=r"samples; got 10\. Pass"):
+        reg.fit(X[:10], y[:10])
+
+
 @pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
 def test_text_targets_are_refused_by_name(cls):
     X, _ = _teacher(n=6)
