@@ -81,14 +81,20 @@ def divergence(module, X, *, n_probes=N_PROBES, generator=None):
     return (total if exact else total / n_probes).numpy()
 
 
-def _terms(module, X, generator):
-    """``sum ||r(y) - y||^2`` and ``sum (D - div r(y))`` over the rows of ``X``."""
+def _row_terms(module, X, generator):
+    """``||r(y) - y||^2`` and ``D - div r(y)`` at each row of ``X``."""
     y = np.asarray(X, dtype=np.float64)
     with torch.no_grad():
         r = module(as_tensor(X, module)).to("cpu", torch.float64).numpy()
-    residual = float(np.sum((r - y) ** 2))
-    shrink = float(np.sum(y.shape[1] - divergence(module, X, generator=generator)))
+    residual = np.sum((r - y) ** 2, axis=1)
+    shrink = y.shape[1] - divergence(module, X, generator=generator)
     return residual, shrink
+
+
+def _terms(module, X, generator):
+    """``sum ||r(y) - y||^2`` and ``sum (D - div r(y))`` over the rows of ``X``."""
+    residual, shrink = _row_terms(module, X, generator)
+    return float(np.sum(residual)), float(np.sum(shrink))
 
 
 def _check_level(X, sigma):
@@ -128,8 +134,46 @@ def sure_risk(module, X, sigma, gain, *, generator=None):
     return _risk(gain, residual, shrink, sigma, *np.shape(X))
 
 
+def shrunk_gain(residual, shrink, sigma):
+    """``c*`` from the per-row terms, shrunk towards 1 by its sampling error.
+
+    ``c* = sigma^2 sum s_i / sum r_i`` is read on a few held-out rows (a tenth of
+    the training data): on 30 rows of a curve in R^2 its standard error was
+    0.2-0.5, and the step it chose ranged over 1.0-3.9 where the best was 1.5,
+    up to 60% more error than ``c = 1``. Its variance, by the delta method for a
+    ratio, is ``n var(sigma^2 s_i - c* r_i) / (sum r_i)^2``; the gain is moved
+    towards 1 (the network's own output) by the empirical-Bayes weight ``min(1,
+    var / (c* - 1)^2)``: a normal prior around 1 whose spread is read by moments
+    from the same estimate (James and Stein's positive part). Where the rows
+    settle ``c*`` (64 features of noisy digits: 0.7, standard error 0.02) it
+    moves by less than 1%.
+
+    Parameters
+    ----------
+    residual, shrink : ndarray of shape (n_samples,)
+        ``||r(y_i) - y_i||^2`` and ``D - div r(y_i)`` (at least 2 rows).
+    sigma : float
+        The noise level, in the rows' units.
+
+    Returns
+    -------
+    gain : float
+        At least 0; 1 when the reconstruction is the identity on the rows.
+    """
+    total = float(np.sum(residual))
+    if not total > 0:
+        return 1.0
+    gain = sigma**2 * float(np.sum(shrink)) / total
+    z = sigma**2 * np.asarray(shrink) - gain * np.asarray(residual)
+    var = len(z) * float(np.var(z, ddof=1)) / total**2
+    gap = (gain - 1.0) ** 2
+    weight = 1.0 if gap <= var else var / gap
+    return max(gain + weight * (1.0 - gain), 0.0)
+
+
 def sure_gain(module, X, sigma, *, generator=None):
-    """The step ``c*`` along ``y + c (r(y) - y)`` of least Stein risk, and that risk.
+    """The step ``c`` along ``y + c (r(y) - y)`` of least Stein risk, shrunk towards
+    1 by its sampling error (:func:`shrunk_gain`), and its risk.
 
     Parameters
     ----------
@@ -145,15 +189,16 @@ def sure_gain(module, X, sigma, *, generator=None):
     Returns
     -------
     gain : float
-        ``c*``, at least 0 (a negative step moves away from the reconstruction:
+        ``c``, at least 0 (a negative step moves away from the reconstruction:
         then the input itself is the estimate); 1 when ``r`` is the identity on
         ``X``.
     risk : float
-        The estimated mean squared error ``||g_c*(y) - x||^2`` per point.
+        The estimated mean squared error ``||g_c(y) - x||^2`` per point.
     """
     _check_level(X, sigma)
-    residual, shrink = _terms(module, X, generator)
-    gain = max(sigma**2 * shrink / residual, 0.0) if residual > 0 else 1.0
+    rows = _row_terms(module, X, generator)
+    gain = shrunk_gain(*rows, sigma)
+    residual, shrink = (float(np.sum(t)) for t in rows)
     return gain, _risk(gain, residual, shrink, sigma, *np.shape(X))
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skrank import BottleneckAutoencoder
-from skrank._denoise import divergence, sure_gain
+from skrank._denoise import divergence, shrunk_gain, sure_gain
 from skrank.persistence import load, save
 
 from ._estimators import small
@@ -45,10 +45,46 @@ def test_sure_gain_of_a_linear_shrinker_on_pure_noise(a):
     Y = sigma * rng.standard_normal((n, D))
     gain, risk = sure_gain(_linear(a * np.eye(D)), Y, sigma)
     total = np.sum(Y**2)
-    assert gain == pytest.approx(sigma**2 * n * D / ((1 - a) * total), rel=1e-10)
+    best = sigma**2 * n * D / ((1 - a) * total)
+    # the sampling variance of that ratio (delta method) is small against (best - 1)^2
+    # here: the empirical-Bayes shrinkage towards 1 moves it by var / (best - 1)^2
+    z = sigma**2 * (1 - a) * D - best * (1 - a)**2 * np.sum(Y**2, 1)
+    var = n * np.var(z, ddof=1) / ((1 - a)**2 * total)**2
+    assert var / (best - 1)**2 < 0.01
+    assert gain == pytest.approx(best + var / (best - 1)**2 * (1 - best), rel=1e-10)
     assert gain == pytest.approx(1 / (1 - a), rel=0.02)
-    assert risk == pytest.approx(D * sigma**2 - sigma**4 * n * D**2 / total, abs=1e-10)
+    R, S = (1 - a)**2 * total, (1 - a) * n * D
+    assert risk == pytest.approx((gain**2 * R - 2 * gain * sigma**2 * S) / n
+                                 + D * sigma**2, abs=1e-10)
     assert abs(risk) < 0.02 * D * sigma**2  # the estimate of a zero error
+
+
+@pytest.mark.parametrize("n, D, moved", [(4, 1, True), (5000, 8, False)])
+def test_sure_gain_is_shrunk_towards_one_by_its_sampling_error(n, D, moved):
+    # r(y) = y / 2 on pure noise: the least-risk step is 2 (it maps y to 0). On 4
+    # rows of one feature the estimate's standard error is of the order of its
+    # distance to 1, and the gain moves towards 1; on 40,000 values it does not
+    rng = np.random.default_rng(5)
+    sigma = 0.5
+    Y = sigma * rng.standard_normal((n, D))
+    residual, shrink = 0.25 * np.sum(Y**2, 1), np.full(n, D / 2)
+    best = sigma**2 * shrink.sum() / residual.sum()
+    z = sigma**2 * shrink - best * residual
+    var = n * np.var(z, ddof=1) / residual.sum()**2
+    gain = sure_gain(_linear(0.5 * np.eye(D)), Y, sigma)[0]
+    assert gain == pytest.approx(shrunk_gain(residual, shrink, sigma), rel=1e-12)
+    weight = min(1.0, var / (best - 1)**2)
+    assert gain == pytest.approx(best + weight * (1 - best), rel=1e-12)
+    if moved:
+        assert weight > 0.2 and abs(gain - 1) < abs(best - 1)
+    else:
+        assert weight < 1e-3 and gain == pytest.approx(2, rel=0.02)
+
+
+def test_shrunk_gain_of_rows_that_agree_is_their_step():
+    # every row says the same step: no sampling error, no shrinkage
+    assert shrunk_gain(np.full(3, 2.0), np.full(3, 4.0), 0.5) == pytest.approx(0.5)
+    assert shrunk_gain(np.zeros(3), np.full(3, 1.0), 0.5) == 1.0  # r is the identity
 
 
 def test_sure_gain_of_the_identity_and_of_an_expansion():
