@@ -1127,7 +1127,7 @@ class _DeepL2Base(BaseEstimator):
             sample_weight = _checked_weight(sample_weight, X)
             X, Y, attrs = self._partial_data(X, y, sample_weight, classes, first)
             rng = check_random_state(self.random_state)
-            fresh = self._ready_stepper(first, X, Y, attrs, rng)
+            self._ready_stepper(first, X, Y, attrs, rng)
             X_in, Y_in, W_in = self._partial_pairs(X, Y, sample_weight)
             X_t, Y_t = self._tensors(X_in, Y_in, self.module_)
             W = None if W_in is None else torch.tensor(W_in, **placement(self.module_))
@@ -1135,11 +1135,15 @@ class _DeepL2Base(BaseEstimator):
             self._stepper.epoch(X_t, Y_t, W)
             result = self._stepper.run.result
             self.early_stopping_ = False  # one epoch holds no rows out
-            # a fresh optimizer starts a fresh record: n_iter_, loss_curve_ and
-            # train_time_ together
-            result.train_time = getattr(self, "train_time_", 0.0) * (not fresh) \
+            # the record goes on over the network's whole life, as MLPRegressor's:
+            # after fit, or in a loaded copy, the fresh optimizer's epochs follow
+            # the iterations before
+            result.train_time = (0.0 if first else getattr(self, "train_time_", 0.0)) \
                 + time.perf_counter() - start
             self._record_training(result, _RankTracker(X, 0, 0, 0, rng, False, 0))
+            curve, n_iter = self._stepper.before
+            self.loss_curve_ = np.concatenate([curve, self.loss_curve_])
+            self.n_iter_ += n_iter
             self.stop_reason_ = "diverged" if result.stop_reason == "diverged" \
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
@@ -1154,10 +1158,12 @@ class _DeepL2Base(BaseEstimator):
         return X, Y, W
 
     def _ready_stepper(self, first, X, Y, attrs, rng):
-        """The mini-batch stepper for this ``partial_fit`` call; True when it is new
-        (a first call, or after ``fit`` or ``load``: a fresh optimizer)."""
+        """The mini-batch stepper for this ``partial_fit`` call: new on a first call,
+        or after ``fit`` or ``load`` (a fresh optimizer), which then records the
+        ``loss_curve_`` and ``n_iter_`` its epochs follow (``before``)."""
         if first:
             self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
+            self._stepper.before = (np.zeros(0), 0)
             return True
         self._check_continues(self.module_, X.shape[1], self._task.n_outputs(Y, attrs),
                               "partial_fit continues the fitted network",
@@ -1167,6 +1173,9 @@ class _DeepL2Base(BaseEstimator):
             # after fit, or loaded: continue from the network, a fresh optimizer
             self._new_stepper(torch.Generator().manual_seed(
                 int(rng.randint(np.iinfo(np.int32).max))), len(X))
+            # a file saved before loss_curve_ was kept has no record to go on from
+            self._stepper.before = (np.asarray(getattr(self, "loss_curve_", ()), float),
+                                    int(getattr(self, "n_iter_", 0)))
             return True
         # each call trains on the current objective (alpha, lam changed by
         # set_params take effect, as in MLPRegressor); the optimizer's moments

@@ -171,7 +171,8 @@ random_state, verbose, n_init, n_threads
     loss_curve_ : ndarray of shape (warm-up iterations + `n_iter_`,)
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
-        epochs and the shallow stage of a grown start not counted, see ``init``).
+        epochs and the shallow stage of a grown start not counted, see ``init``);
+        each ``partial_fit`` call adds one, after ``fit`` too.
     early_stopping_ : bool
         Whether the fit held rows out and stopped on their score (``early_stopping``).
     validation_scores_ : ndarray of shape (warm-up iterations + `n_iter_`,) or None
@@ -553,7 +554,8 @@ random_state, verbose, n_init, n_threads
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
         epoch, the optimizer's state carrying over (not into a pickled or loaded
-        copy, which continues with a fresh one), and re-reads the diagnostics
+        copy, which continues with a fresh one; ``n_iter_`` and ``loss_curve_`` go
+        on from the fit or the calls before), and re-reads the diagnostics
         on the call's data (``n`` rows show a rank of at most ``n - 1``: an
         ``AmbiguousRankWarning`` says when the reading reaches it). With
         ``input_noise``, each call trains on

@@ -122,7 +122,8 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         Available with ``solver='adam'`` or ``'sgd'``. The first call builds the
         network and fixes the normalization from its data; each call runs one
         epoch, the optimizer's state carrying over (not into a pickled or loaded
-        copy, which continues with a fresh one), and re-reads the diagnostics
+        copy, which continues with a fresh one; ``n_iter_`` and ``loss_curve_`` go
+        on from the fit or the calls before), and re-reads the diagnostics
         on the call's data (``n`` rows show a rank of at most ``n - 1``: an
         ``AmbiguousRankWarning`` says when the reading reaches it; ``diagnose``
         reads on more). ``fit`` starts over.
@@ -409,7 +410,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         the network is deepened).
     n_iter_ : int
         Iterations of the solver at full depth, at most ``max_iter`` (warm-up
-        epochs and the shallow stage of a grown start not counted, see ``init``).
+        epochs and the shallow stage of a grown start not counted, see ``init``);
+        each ``partial_fit`` call adds one, after ``fit`` too.
     early_stopping_ : bool
         Whether the fit held ``validation_fraction`` of the rows out and stopped on
         their score (``early_stopping``, resolved for ``'auto'``).

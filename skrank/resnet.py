@@ -85,7 +85,8 @@ n_init, n_threads
     device_ : str
     loss_curve_ : ndarray of shape (warmup epochs + `n_iter_`,)
     n_iter_ : int
-        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted).
+        Iterations of the solver, at most ``max_iter`` (warm-up epochs not counted);
+        each ``partial_fit`` call adds one, after ``fit`` too.
     early_stopping_ : bool
         Whether the fit held rows out and stopped on their score
         (``early_stopping``, resolved for ``'auto'`` as in :class:`DeepL2Regressor`).

@@ -117,7 +117,9 @@ def test_fit_starts_over_and_saving_drops_the_optimizer(tmp_path):
         np.testing.assert_array_equal(load(tmp_path / "p.skrank").predict(X), reg.predict(X))
         before = back.predict(X)
         back.partial_fit(X, y)  # a fresh optimizer, the same network continued
-        assert back.n_iter_ == 1
+        # the record goes on (as MLPRegressor's after pickling)
+        assert back.n_iter_ == 4 and len(back.loss_curve_) == 4
+        np.testing.assert_array_equal(back.loss_curve_[:3], reg.loss_curve_)
         fresh = DeepL2Regressor(**{**KW, "random_state": 1}).partial_fit(X, y)
         assert np.abs(back.predict(X) - before).mean() < \
             np.abs(fresh.predict(X) - before).mean()
@@ -184,18 +186,25 @@ def test_a_diverged_call_leaves_an_optimizer_later_calls_can_use():
     assert est.stop_reason_ == "partial_fit" and np.isfinite(est.loss_curve_).all()
 
 
-def test_partial_fit_after_fit_restarts_the_whole_record():
+def test_partial_fit_after_fit_goes_on_with_the_record():
+    # as MLPRegressor: partial_fit after fit adds its epochs to n_iter_,
+    # loss_curve_ and train_time_ (a fresh optimizer, the same network's record)
     rng = np.random.RandomState(0)
     X = rng.randn(60, 3)
     y = 2 * X[:, 0] + X[:, 1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = DeepL2Regressor(**{**KW, "max_iter": 30}).fit(X, y)
-        fit_time = est.train_time_
+        est = DeepL2Regressor(**{**KW, "max_iter": 30, "warmup_iter": 5}).fit(X, y)
+        curve, n_iter, fit_time = est.loss_curve_.copy(), est.n_iter_, est.train_time_
         est.partial_fit(X, y)
-    # a fresh optimizer: n_iter_, loss_curve_ and train_time_ start over together
-    assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
-    assert est.train_time_ < fit_time
+        est.partial_fit(X, y)
+    assert est.n_iter_ == n_iter + 2 and len(est.loss_curve_) == len(curve) + 2
+    np.testing.assert_array_equal(est.loss_curve_[:len(curve)], curve)
+    assert est.train_time_ > fit_time
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)  # fit starts over
+    assert est.n_iter_ == n_iter and len(est.loss_curve_) == len(curve)
 
 
 def test_autoencoder_partial_fit_trains_on_fresh_noisy_copies():
