@@ -355,6 +355,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     scoring : str, callable or None, default=None
         The estimator's ``score`` by default. Without ``y`` (an autoencoder) a
         callable ``scorer(estimator, X)``; a string names a scorer of targets.
+        The selector's own :meth:`score` uses it too, as ``GridSearchCV``'s.
     score_tol : float, default=0.01
         Depths whose mean validation score is at least ``best - score_tol`` are
         candidates.
@@ -862,7 +863,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     @available_if(_estimator_has("score"))
     def score(self, X, y=None, sample_weight=None):
-        """Return ``best_estimator_``'s score on ``X`` (and ``y``).
+        """Score ``best_estimator_`` on ``X`` (and ``y``): by ``scoring`` when given,
+        as ``GridSearchCV`` does, else by the estimator's own ``score``.
 
         Parameters
         ----------
@@ -870,8 +872,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             ``None`` for an unsupervised estimator (the autoencoder).
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed on when given (a ``TypeError`` when the chosen estimator's
-            ``score`` takes none, as the autoencoder's).
+            Passed on when given, to the scorer or to the estimator's ``score`` (a
+            ``TypeError`` when the chosen estimator's ``score`` takes none, as the
+            autoencoder's).
 
         Returns
         -------
@@ -879,6 +882,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """
         est = self._check_refit()
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if self.scoring is not None:
+            scorer = check_scoring(est, scoring=self.scoring)
+            return scorer(est, X, **kwargs) if y is None else scorer(est, X, y, **kwargs)
         if kwargs and "sample_weight" not in inspect.signature(est.score).parameters:
             raise TypeError(f"{type(est).__name__}.score takes no sample_weight, so "
                             "the selector cannot pass it on.")

@@ -408,6 +408,23 @@ def test_the_sweep_validates_its_estimator_before_any_fit(bad):
     assert not hasattr(sel, "depth_results_")
 
 
+def test_score_uses_the_scoring_as_grid_search_does(small):
+    from sklearn.metrics import mean_squared_error
+
+    X, y = small
+    w = np.random.RandomState(1).rand(len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2,
+                                     scoring="neg_mean_squared_error").fit(X, y)
+    pred = sel.best_estimator_.predict(X)
+    assert sel.score(X, y) == pytest.approx(-mean_squared_error(y, pred), rel=1e-12)
+    assert sel.score(X, y, sample_weight=w) == pytest.approx(
+        -mean_squared_error(y, pred, sample_weight=w), rel=1e-12)
+    sel.set_params(scoring=None)  # the estimator's own score (R^2)
+    assert sel.score(X, y) == pytest.approx(sel.best_estimator_.score(X, y), rel=1e-12)
+
+
 def test_score_with_weights_on_an_autoencoder_is_a_clear_error():
     X = np.random.RandomState(0).randn(30, 3)
     with warnings.catch_warnings():
