@@ -831,8 +831,7 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
                         # L-BFGS, the solver asked for, starts from them
                         run.result.stop_reason = "max_iter"
     except KeyboardInterrupt as exc:
-        for run in runs:
-            _interrupted(run, exc)
+        _interrupted(runs, exc)
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]
     if warn_capped:
@@ -901,13 +900,21 @@ def _diverged(run, warmup=False, lbfgs=False):
         f"were restored{then}.", DivergenceWarning)
 
 
-def _interrupted(run, exc):
-    run.guard.restore()
-    run.result.stop_reason = "interrupted"
-    run.result.interrupt = exc
+def _interrupted(runs, exc):
+    """Restore every network of the batch to its last sane parameters, and say so
+    once (one Ctrl-C, one warning, whatever ``n_init``)."""
+    for run in runs:
+        run.guard.restore()
+        run.result.stop_reason = "interrupted"
+        run.result.interrupt = exc
+    n_iter = max(run.result.n_iter for run in runs)
+    depth = getattr(runs[0].module, "depth", None)
+    # a grown start's shallow stage is not counted in n_iter_: name the depth
+    where = "" if depth is None else f" at depth {depth}"
+    many = f" (the longest of {len(runs)} networks)" if len(runs) > 1 else ""
     warn_user(
-        f"Training interrupted after {run.result.n_iter} iterations; the model keeps "
-        "the last parameters with a finite loss and is usable.",
+        f"Training interrupted after {n_iter} iterations{where}{many}; the model "
+        "keeps the last parameters with a finite loss and is usable.",
         TrainingInterruptedWarning)
 
 

@@ -173,6 +173,20 @@ def test_interrupted_fit_reraises_with_a_complete_usable_model(interrupt_once):
         assert np.isfinite(value).all()
 
 
+def test_one_ctrl_c_warns_once_for_every_restart_with_the_depth(interrupt_once):
+    X, y = _teacher()
+    reg = DeepL2Regressor(max_iter=50, n_init=3, init="random", **SMALL)
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("always")
+        reg.fit(X, y)
+    said = [str(w.message) for w in caught
+            if issubclass(w.category, TrainingInterruptedWarning)]
+    assert len(said) == 1, said
+    assert f"at depth {reg.depth} (the longest of 3 networks)" in said[0]
+    assert reg.stop_reason_ == "interrupted"
+
+
 def test_interrupt_stops_the_depth_sweep(interrupt_once):
     X, y = _teacher()
     sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=50, **SMALL),
