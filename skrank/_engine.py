@@ -907,8 +907,8 @@ def _interrupted(runs, exc):
         run.guard.restore()
         run.result.stop_reason = "interrupted"
         run.result.interrupt = exc
-    n_iter = max(run.result.n_iter for run in runs)
-    depth = getattr(runs[0].module, "depth", None)
+    n_iter = max((run.result.n_iter for run in runs), default=0)
+    depth = getattr(runs[0].module, "depth", None) if runs else None
     # a grown start's shallow stage is not counted in n_iter_: name the depth
     where = "" if depth is None else f" at depth {depth}"
     many = f" (the longest of {len(runs)} networks)" if len(runs) > 1 else ""
