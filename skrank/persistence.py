@@ -463,9 +463,10 @@ def _check_architecture(estimator, arch, tensors):
     return state
 
 
-#: The largest ``denoising_gain_`` a file may hold. ``sure_gain`` returns
-#: ``max(sigma^2 S / R, 0)``, 1.0 without calibration: never negative (a negative
-#: step moves away from the reconstruction). It has no bound above in theory (it
+#: The largest ``denoising_gain_`` a file may hold. ``sure_gain`` returns Stein's
+#: step ``sigma^2 S / R`` moved towards 1 by its sampling error, at least 0 (1.0
+#: without calibration): never negative (a negative step moves away from the
+#: reconstruction). It has no bound above in theory (it
 #: grows as the reconstruction ``r`` nears the identity, ``R = sum |r(y) - y|^2``
 #: going to 0), but real fits give 0 to about 2 (``skrank._denoise`` measures 0.7
 #: to 2; 0 when the reconstruction moves away from the clean points), and
