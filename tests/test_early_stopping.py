@@ -21,6 +21,7 @@ from skrank._base import (
     _batchable,
     _better,
     _class_quotas,
+    _row_groups,
     _stratified_unseen_split,
     _unseen_split,
     fit_many,
@@ -557,6 +558,19 @@ def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
     dominant = np.r_[np.zeros((80, 3)), distinct[:20]]
     val, tr = _unseen_split(dominant, rng.permutation(100), 10)
     assert len(val) == 10 and not (dominant[val] == 0).all(axis=1).any()
+
+
+def test_row_groups_are_the_partition_into_equal_rows():
+    rng = np.random.RandomState(3)
+    distinct = rng.randn(50, 7)
+    rows = np.r_[distinct, distinct[:20], distinct[5:9], np.zeros((3, 7))]
+    rows[-1, 2] = -0.0  # equal to 0.0, as np.unique reads it
+    rows = rows[rng.permutation(len(rows))]
+    groups = _row_groups(rows, chunk=16)  # chunks: the rows' keys do not depend on them
+    _, expected = np.unique(rows, axis=0, return_inverse=True)
+    pairs = set(zip(groups.tolist(), expected.ravel().tolist()))
+    assert len(pairs) == len(set(groups.tolist())) == len(set(expected.ravel().tolist())) == 51
+    np.testing.assert_array_equal(_row_groups(rows), groups)
 
 
 def test_a_stratified_split_holds_out_whole_copies_of_every_class():
