@@ -39,6 +39,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._lbfgs import BatchedLBFGS
+from ._networks import Network
 from ._penalty import decay_groups, entry_weights, penalty_value
 from ._stack import StackedObjective
 from ._warn import warn_user
@@ -908,7 +909,7 @@ def _interrupted(runs, exc):
         run.result.stop_reason = "interrupted"
         run.result.interrupt = exc
     n_iter = max((run.result.n_iter for run in runs), default=0)
-    depth = getattr(runs[0].module, "depth", None) if runs else None
+    depth = runs[0].module.depth if runs and isinstance(runs[0].module, Network) else None
     # a grown start's shallow stage is not counted in n_iter_: name the depth
     where = "" if depth is None else f" at depth {depth}"
     many = f" (the longest of {len(runs)} networks)" if len(runs) > 1 else ""

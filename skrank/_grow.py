@@ -104,7 +104,7 @@ def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
     if weight is not None:
         keep = np.flatnonzero(weight > 0)
         x, weight = x[keep], weight[keep]
-    layer = _diag.bottleneck(module, x, tol=tol, min_gap=min_gap, weight=weight).layer
+    layer = _diag._bottleneck_layer(module, x, tol=tol, min_gap=min_gap, weight=weight)
     return module.deepened(depth - module.architecture()["depth"], layer, x, rtol=rtol,
                            weight=weight)
 

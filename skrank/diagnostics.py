@@ -800,14 +800,19 @@ def _svdvals(z):
 FIDELITY_SLACK = 0.01
 
 
-def _narrowest(candidates, tol, min_gap, weight=None):
+def _narrowest(candidates, tol, min_gap, weight=None, read_output=True):
     """The candidate maps of least rank, sharpest gap first: ``(k, [(layer,
-    reading, spectrum), ...])``, and every candidate's rank and spectrum."""
+    reading, spectrum), ...])``, and every candidate's rank and spectrum (but the
+    output map's without ``read_output``)."""
     readings, ranks, spectra = [], [], []
     # the output map is read and reported, but never chosen (unless it is the only
     # map): its rank is at most n_outputs by construction, and there is no hidden
     # layer after it to read the bottleneck coordinates from
     inner = len(candidates) - 1 if len(candidates) > 1 else 1
+    if not read_output:
+        # only the layer is wanted (growing a network): the output map's image is
+        # rows x outputs, 7 s of SVD for 20,000 rows of 2,000 classes
+        candidates = candidates[:inner]
     for i, (W, a, after) in enumerate(candidates):
         s = _candidate_spectrum(W, a, tol, weight)
         reading = _read_rank(s, tol=tol, min_gap=min_gap)
@@ -921,6 +926,15 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     return _bottleneck(model, x, tol, min_gap, outputs, weight)
 
 
+def _bottleneck_layer(model, X, *, tol, min_gap, weight=None):
+    """:func:`bottleneck`'s ``layer`` alone, without reading the output map (which
+    is never chosen): what growing a network needs."""
+    x = _check_input(model, X)
+    if weight is not None:
+        weight = _check_weight(weight, x.shape[0])
+    return _bottleneck(model, x, tol, min_gap, weight=weight, read_output=False).layer
+
+
 def _check_weight(weight, n_samples):
     """Row weights as a float64 array, checked as scikit-learn checks sample weights."""
     if isinstance(weight, torch.Tensor):
@@ -942,12 +956,12 @@ def _check_weight(weight, n_samples):
     return w
 
 
-def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None):
+def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None, read_output=True):
     pre, post = outputs if outputs is not None else _layer_outputs(model, x)
     if not post:
         raise ValueError("The network has no hidden layer (depth 1): no bottleneck.")
     k, tied, ranks, spectra = _narrowest(as_network(model).rank_candidates(x, post),
-                                         tol, min_gap, weight)
+                                         tol, min_gap, weight, read_output)
     layer, reading, spectrum = _most_faithful(model, x, pre, k, tied, weight)
     if _constant(pre[-1]):
         # the function is constant on the data: rank 0, whatever round-off the

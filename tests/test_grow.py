@@ -701,3 +701,25 @@ def test_a_random_fit_without_a_grown_rival_keeps_its_own_rank_records(monkeypat
         fit_many(ests, data)
     assert ests[1].stop_reason_ == "diverged"
     assert (np.diff(ests[1].rank_history_["n_iter"]) > 0).all()
+
+def test_growing_reads_the_layer_without_the_output_maps_spectrum(monkeypatch):
+    """deepen needs the bottleneck's layer only: the output map (rows x outputs, the
+    costly SVD with many classes) is never chosen, so it is not read; the layer is
+    the full reading's."""
+    import skrank.diagnostics as diag
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 5))
+    net = FullyConnectedNet(5, 40, depth=3, width=16)
+    calls = []
+    real = diag._candidate_spectrum
+
+    def counted(W, a, tol, weight):
+        calls.append(a.shape)
+        return real(W, a, tol, weight)
+
+    monkeypatch.setattr(diag, "_candidate_spectrum", counted)
+    full = diag.bottleneck(net, x).layer
+    n_full = len(calls)
+    assert diag._bottleneck_layer(net, x, tol=0.1, min_gap=3.0) == full
+    assert n_full == 3 and len(calls) - n_full == 2  # W_1 and W_2, not W_3
