@@ -1525,7 +1525,9 @@ class _DeepL2Base(BaseEstimator):
         self.offset_free_norm_ = report.offset_free_norm
         self.norm_per_depth_ = self.parameter_norm_ / self.depth
         self.nonlinearity_impact_ = report.nonlinearity_impact
-        self.regularity_ = self.parameter_norm_ - self.depth * self.bottleneck_rank_
+        # the theory's R1 = ||theta||^2 - L R0 counts the offset-free norm: with
+        # penalized biases ||theta||^2 grows by k + 1 per layer, not k
+        self.regularity_ = self.offset_free_norm_ - self.depth * self.bottleneck_rank_
         for name, value in self._extra_attributes(report, X_held).items():
             setattr(self, name, value)
         _warn_if_unclear(report, self.rank_tol, jacobian_bounds=self._jacobian_bounds)

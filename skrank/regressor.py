@@ -489,11 +489,16 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         With free biases (``penalize_bias=False``) the biases carry the offset and
         it is ``sum_l ||W_l||_F^2``.
     norm_per_depth_ : float
-        ``||theta||^2 / L``, the rank estimate of Jacot (2023a), Thm. 1.
+        ``||theta||^2 / L``. Jacot (2023a, Thm. 1)'s rank estimate counts the
+        offset-free norm: with penalized biases this tends to ``k + 1`` on a rank
+        plateau, ``offset_free_norm_ / L`` to ``k``.
     nonlinearity_impact_ : ndarray of shape (depth - 1,)
         ``||Z~_l - Z_l||_F / ||Z~_l||_F`` per hidden layer.
     regularity_ : float
-        ``||theta||^2 - L * bottleneck_rank_``, an estimate of the correction R1.
+        ``offset_free_norm_ - L * bottleneck_rank_``, an estimate of the correction
+        R1 of ``||theta||^2 = L R0 + R1 + O(1/L)`` (Jacot 2023b), which does not
+        grow with depth: counted on the offset-free norm, since with penalized
+        biases ``parameter_norm_`` grows by ``k + 1`` per layer.
     rank_history_ : dict of ndarray or None
         With ``track_rank_every > 0``: ``'n_iter'``, ``'time'`` (training seconds,
         tracking excluded), ``'bottleneck_rank'`` and ``'parameter_norm'`` per record.

@@ -253,8 +253,23 @@ def test_every_documented_attribute_exists_after_fit(rank2_data):
     assert reg.representation_spectra_.shape == (L - 1, 16)
     assert len(reg.layer_spectra_) == L and reg.layer_ranks_.shape == (L,)
     assert reg.nonlinearity_impact_.shape == (L - 1,)
-    assert reg.regularity_ == pytest.approx(reg.parameter_norm_
+    assert reg.regularity_ == pytest.approx(reg.offset_free_norm_
                                             - L * reg.bottleneck_rank_)
+
+
+def test_regularity_does_not_grow_with_depth():
+    # R1 of ||theta||^2 = L R0 + R1 + O(1/L) does not depend on L; counted on
+    # ||theta||^2 (which grows by k + 1 per layer with penalized biases) it rose
+    # about 1.2 per layer here (16.4 / 26.0 at depths 4 / 12)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 3))
+    t = X @ np.array([1.0, 0.5, -0.3])
+    Y = np.column_stack([np.tanh(t), np.sin(t), t**2 / 3, np.cos(t)])
+    fits = [DeepL2Regressor(depth=L, width=16, max_iter=300, random_state=0).fit(X, Y)
+            for L in (4, 12)]
+    assert [f.bottleneck_rank_ for f in fits] == [1, 1]
+    assert abs(fits[1].regularity_ - fits[0].regularity_) < 1.0
+    assert fits[1].parameter_norm_ - fits[0].parameter_norm_ > 8 * 1.5  # k + 1 a layer
 
 
 def test_verbose_prints_progress(rank2_data, capsys):
