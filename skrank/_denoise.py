@@ -39,6 +39,11 @@ __all__ = ["divergence", "sure_gain", "sure_risk", "impossibly_low"]
 #: hundreds of points its error averages out.
 N_PROBES = 64
 
+#: Values (rows x features) one chunk of :func:`divergence` holds: 8 MiB of float32
+#: per probe. Measured on 20,000 rows of 500 features: 27 s and 303 MB at this size,
+#: 33 s and 652 MB in one piece, 73 s in chunks of 2^18 (the passes' overhead).
+DIVERGENCE_BATCH_VALUES = 2**21
+
 
 def divergence(module, X, *, n_probes=N_PROBES, generator=None):
     """The trace of the Jacobian of ``module`` (``R^D -> R^D``) at each row of ``X``.
@@ -62,9 +67,20 @@ def divergence(module, X, *, n_probes=N_PROBES, generator=None):
     """
     x = as_tensor(X, module)
     D = x.shape[1]
-    total = torch.zeros(x.shape[0], dtype=torch.float64)
     exact = D <= n_probes
-    for p in range(D if exact else n_probes):
+    # rows a chunk at a time: every probe is a forward-mode pass over the chunk, and
+    # all rows at once held 15 times the data (60,000 rows of 500 features: 1.7 GB)
+    chunk = max(1, DIVERGENCE_BATCH_VALUES // max(D, 1))
+    parts = [_divergence_rows(module, x[i:i + chunk], exact, n_probes, generator)
+             for i in range(0, x.shape[0], chunk)]
+    total = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+    return (total if exact else total / n_probes).numpy()
+
+
+def _divergence_rows(module, x, exact, n_probes, generator):
+    """Sum over the probes of ``v' J v`` at each row of ``x`` (one chunk)."""
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    for p in range(x.shape[1] if exact else n_probes):
         if exact:
             v = torch.zeros_like(x)
             v[:, p] = 1
@@ -78,15 +94,18 @@ def divergence(module, X, *, n_probes=N_PROBES, generator=None):
                                     DeprecationWarning)
             _, jv = jvp(module, (x,), (v,))
         total += (v * jv).sum(1).to("cpu", torch.float64)
-    return (total if exact else total / n_probes).numpy()
+    return total
 
 
 def _row_terms(module, X, generator):
     """``||r(y) - y||^2`` and ``D - div r(y)`` at each row of ``X``."""
     y = np.asarray(X, dtype=np.float64)
-    with torch.no_grad():
-        r = module(as_tensor(X, module)).to("cpu", torch.float64).numpy()
-    residual = np.sum((r - y) ** 2, axis=1)
+    chunk = max(1, DIVERGENCE_BATCH_VALUES // max(y.shape[1], 1))
+    residual = np.empty(len(y))
+    for i in range(0, len(y), chunk):
+        with torch.no_grad():
+            r = module(as_tensor(y[i:i + chunk], module)).to("cpu", torch.float64).numpy()
+        residual[i:i + chunk] = np.sum((r - y[i:i + chunk]) ** 2, axis=1)
     shrink = y.shape[1] - divergence(module, X, generator=generator)
     return residual, shrink
 

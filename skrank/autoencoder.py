@@ -742,7 +742,13 @@ random_state, verbose, n_init, n_threads
         ``1 - denoising_risk(X) / mean ||X - mean(X)||^2``: the error of
         :meth:`denoise` to the clean points, estimated from the noisy ones (on
         noisy points the reconstruction R^2 rewards the identity, which keeps the
-        noise). The default score of :class:`~skrank.RankAwareDepthSelector` and
+        noise). Its denominator is the spread of the noisy rows, noise included
+        (``n_features * data_noise**2`` more than the clean points'): keeping the
+        noisy input scores above 0, and the score is not an R^2 against the
+        clean data, but it orders settings as the error does on the same rows.
+        Reading ``denoising_risk(X)`` on rows no setting was fitted to costs
+        ``n_features`` forward-mode passes a row up to 64 features, 64 beyond.
+        The default score of :class:`~skrank.RankAwareDepthSelector` and
         of scikit-learn's searches on an autoencoder: with ``data_noise`` they
         choose ``alpha``, depth or ``input_noise`` by the estimated denoising
         error, without clean data.

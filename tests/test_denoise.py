@@ -27,6 +27,27 @@ def test_divergence_of_a_linear_map_is_its_trace():
                                np.trace(A), rtol=1e-12)
 
 
+def test_divergence_reads_the_rows_a_chunk_at_a_time(monkeypatch):
+    import skrank._denoise as den
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((5, 5))
+    X = rng.standard_normal((9, 5))
+    seen = []
+    real = den._divergence_rows
+
+    def counted(module, x, *args):
+        seen.append(x.shape[0])
+        return real(module, x, *args)
+
+    monkeypatch.setattr(den, "DIVERGENCE_BATCH_VALUES", 10)  # 2 rows of 5 features
+    monkeypatch.setattr(den, "_divergence_rows", counted)
+    np.testing.assert_allclose(divergence(_linear(A), X), np.trace(A), rtol=1e-12)
+    assert seen == [2, 2, 2, 2, 1]
+    residual, shrink = den._row_terms(_linear(A), X, None)
+    np.testing.assert_allclose(residual, np.sum((X @ A.T - X) ** 2, 1), rtol=1e-12)
+
+
 def test_divergence_beyond_the_probes_is_hutchinsons_unbiased_estimate():
     rng = np.random.default_rng(1)
     A = np.eye(80) + 0.1 * rng.standard_normal((80, 80))
