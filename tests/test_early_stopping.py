@@ -560,17 +560,43 @@ def test_a_held_out_split_leaves_no_copy_of_a_held_out_row_in_training():
     assert len(val) == 10 and not (dominant[val] == 0).all(axis=1).any()
 
 
-def test_row_groups_are_the_partition_into_equal_rows():
+def _same_partition(a, b):
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+@pytest.mark.parametrize("kind", ["gauss", "signs", "integers", "digits", "opposite"])
+def test_row_groups_are_the_partition_into_equal_rows(kind):
+    import itertools
+
+    from sklearn.datasets import load_digits
+
     rng = np.random.RandomState(3)
-    distinct = rng.randn(50, 7)
-    rows = np.r_[distinct, distinct[:20], distinct[5:9], np.zeros((3, 7))]
-    rows[-1, 2] = -0.0  # equal to 0.0, as np.unique reads it
+    distinct = {
+        "gauss": rng.randn(50, 7),
+        # rows differing by an even number of sign flips, words equal in their low bits
+        "signs": np.array(list(itertools.product([-1.0, 1.0], repeat=8))),
+        "integers": rng.randint(0, 17, size=(400, 6)).astype(float),
+        "digits": load_digits().data[:300],
+        "opposite": np.array([[1.0, 2.0], [-1.0, -2.0], [2.0, 1.0]]),
+    }[kind]
+    rows = np.r_[distinct, distinct[:20], distinct[1:3], np.zeros((3, distinct.shape[1]))]
+    rows[-1, 0] = -0.0  # equal to 0.0, as np.unique reads it
     rows = rows[rng.permutation(len(rows))]
-    groups = _row_groups(rows, chunk=16)  # chunks: the rows' keys do not depend on them
+    groups = _row_groups(rows, chunk_values=64)  # chunks: keys do not depend on them
     _, expected = np.unique(rows, axis=0, return_inverse=True)
-    pairs = set(zip(groups.tolist(), expected.ravel().tolist()))
-    assert len(pairs) == len(set(groups.tolist())) == len(set(expected.ravel().tolist())) == 51
+    assert _same_partition(groups, expected.ravel())
     np.testing.assert_array_equal(_row_groups(rows), groups)
+
+
+def test_row_groups_fall_back_to_the_exact_sort_on_a_collision(monkeypatch):
+    import skrank._base as base
+
+    rows = np.random.RandomState(0).randn(30, 4)
+    rows = np.r_[rows, rows[:5]]
+    monkeypatch.setattr(base, "_mix64", lambda z: np.zeros_like(z))  # one key for all
+    _, expected = np.unique(rows, axis=0, return_inverse=True)
+    assert _same_partition(base._row_groups(rows), expected.ravel())
 
 
 def test_a_stratified_split_holds_out_whole_copies_of_every_class():

@@ -333,3 +333,23 @@ def test_a_call_too_small_to_show_the_rank_says_so():
     with pytest.warns(AmbiguousRankWarning, match="1 row.*at most 0"):
         reg.partial_fit(X[:1], y[:1])
     assert reg.bottleneck_rank_ == 0
+
+
+@pytest.mark.parametrize("missing", ["absent", None])
+def test_partial_fit_on_a_model_without_a_record_starts_one(missing):
+    # a model saved before loss_curve_ / n_iter_ were kept (or with them None)
+    rng = np.random.RandomState(1)
+    X = rng.randn(40, 3)
+    y = X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(**{**KW, "max_iter": 5}).fit(X, y)
+        est = pickle.loads(pickle.dumps(est))
+        for name in ("loss_curve_", "n_iter_", "train_time_"):
+            if missing == "absent":
+                delattr(est, name)
+            else:
+                setattr(est, name, None)
+        est.partial_fit(X, y)
+    assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
+    assert np.isfinite(est.train_time_)
