@@ -1934,12 +1934,9 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
         classifier (a regressor, say) raises a ``TypeError``.
     bounds : ((x_min, x_max), (y_min, y_max))
     resolution : int in [3, 4096], default=200
-        Grid points per axis (at most :data:`MAX_RESOLUTION`, which bounds the
-        memory). A 2x2 block spans up to ``sqrt(2)`` grid steps across a boundary
-        (``step = span / (resolution - 1)`` per axis): two boundaries closer than
-        that can put three labels in one block, and a stripe of a rank-1
-        classifier that narrow reads as spurious tripoints (measured: 19-39 at
-        1.05-1.2 steps, none at 1.4, on stripes at 20-30 degrees).
+        Grid points per axis (at most :data:`MAX_RESOLUTION`). Boundaries closer
+        than ``sqrt(2) * span / (resolution - 1)`` can meet in one 2x2 block: a
+        stripe that narrow reads as spurious tripoints.
     return_locations : bool, default=False
         Also return the (x, y) centre of each tripoint.
 
@@ -1959,8 +1956,7 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     -----
     A classifier of bottleneck rank 1 factors as ``x -> g(x) in R -> class``; a
     point on a line has at most two neighbouring classes, so the class regions of
-    such a classifier have no tripoints (Jacot 2023a, sec. 5, Fig. 2), as long as
-    its class stripes are wider than the grid resolves (see ``resolution``).
+    such a classifier have no tripoints (Jacot 2023a, sec. 5, Fig. 2).
 
     Examples
     --------
