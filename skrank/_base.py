@@ -1176,9 +1176,11 @@ class _DeepL2Base(BaseEstimator):
             before = None if first else getattr(self, "train_time_", None)
             result.train_time = (before or 0.0) + time.perf_counter() - start
             self._record_training(result, _RankTracker(X, 0, 0, 0, rng, False, 0))
-            curve, n_iter = self._stepper.before
+            curve, n_iter, history = self._stepper.before
             self.loss_curve_ = np.concatenate([curve, self.loss_curve_])
             self.n_iter_ += n_iter
+            if history is not None:
+                self.rank_history_ = history  # the epochs add no records to it
             self.stop_reason_ = "diverged" if result.stop_reason == "diverged" \
                 else "partial_fit"
             self.restart_objectives_, self.best_restart_, self.restart_ranks_ = \
@@ -1198,7 +1200,7 @@ class _DeepL2Base(BaseEstimator):
         ``loss_curve_`` and ``n_iter_`` its epochs follow (``before``)."""
         if first:
             self._start_partial(X, self._task.n_outputs(Y, attrs), rng)
-            self._stepper.before = (np.zeros(0), 0)
+            self._stepper.before = (np.zeros(0), 0, None)
             return True
         self._check_continues(self.module_, X.shape[1], self._task.n_outputs(Y, attrs),
                               "partial_fit continues the fitted network",
@@ -1212,7 +1214,7 @@ class _DeepL2Base(BaseEstimator):
             curve, n_iter = (getattr(self, name, None) for name in ("loss_curve_", "n_iter_"))
             self._stepper.before = (
                 np.zeros(0) if curve is None else np.asarray(curve, float).ravel(),
-                0 if n_iter is None else int(n_iter))
+                0 if n_iter is None else int(n_iter), getattr(self, "rank_history_", None))
             return True
         # each call trains on the current objective (alpha, lam changed by
         # set_params take effect, as in MLPRegressor); the optimizer's moments

@@ -194,11 +194,14 @@ def test_partial_fit_after_fit_goes_on_with_the_record():
     y = 2 * X[:, 0] + X[:, 1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = DeepL2Regressor(**{**KW, "max_iter": 30, "warmup_iter": 5}).fit(X, y)
+        est = DeepL2Regressor(**{**KW, "max_iter": 30, "warmup_iter": 5,
+                                 "track_rank_every": 10}).fit(X, y)
         curve, n_iter, fit_time = est.loss_curve_.copy(), est.n_iter_, est.train_time_
+        history = est.rank_history_
         est.partial_fit(X, y)
         est.partial_fit(X, y)
     assert est.n_iter_ == n_iter + 2 and len(est.loss_curve_) == len(curve) + 2
+    assert est.rank_history_ is history and len(history["n_iter"]) == 3
     np.testing.assert_array_equal(est.loss_curve_[:len(curve)], curve)
     assert est.train_time_ > fit_time
     with warnings.catch_warnings():
