@@ -396,6 +396,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         Row of ``depth_results_`` of the chosen depth (and ``alpha``).
     best_score_ : float
         Mean cross-validated score of that row (``'mean_test_score'``).
+    scorer_ : callable or None
+        The scorer of ``scoring``, which :meth:`score` uses (``None`` without
+        ``scoring``: the estimator's own ``score``). Set with ``refit=True``.
     norm_slope_ : float
         Slope of the mean ``offset_free_norm_`` against depth over the rank
         plateau of ``best_depth_`` (NaN if the plateau holds a single depth); the
@@ -566,12 +569,14 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         if self.verbose:
             self._print_summary(time.perf_counter() - start)
         if self.refit:
-            self._refit(estimator, names, X, y, fit_params)
+            self._refit(estimator, names, X, y, fit_params, scorer)
         self._warn_if_ranks_disagree()
         return self
 
-    def _refit(self, estimator, names, X, y, fit_params):
-        """Fit the chosen depth (and alpha) on all rows as ``best_estimator_``."""
+    def _refit(self, estimator, names, X, y, fit_params, scorer):
+        """Fit the chosen depth (and alpha) on all rows as ``best_estimator_``; keep
+        the scorer :meth:`score` uses (``None``: the estimator's own ``score``)."""
+        self.scorer_ = None if self.scoring is None else scorer
         best = {names[0]: self.best_depth_}
         if names[1] is not None:
             best[names[1]] = self.best_alpha_
@@ -863,8 +868,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     @available_if(_estimator_has("score"))
     def score(self, X, y=None, sample_weight=None):
-        """Score ``best_estimator_`` on ``X`` (and ``y``): by ``scoring`` when given,
-        as ``GridSearchCV`` does, else by the estimator's own ``score``.
+        """Score ``best_estimator_`` on ``X`` (and ``y``): by the fit's ``scoring``
+        when given (``scorer_``), as ``GridSearchCV`` does, else by the estimator's
+        own ``score``.
 
         Parameters
         ----------
@@ -882,8 +888,13 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """
         est = self._check_refit()
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-        if self.scoring is not None:
-            scorer = check_scoring(est, scoring=self.scoring)
+        # the fit's scorer, as GridSearchCV's scorer_; a fit of an earlier release
+        # has none: its scoring, read now
+        if "scorer_" in vars(self):
+            scorer = self.scorer_
+        else:
+            scorer = None if self.scoring is None else check_scoring(est, self.scoring)
+        if scorer is not None:
             return scorer(est, X, **kwargs) if y is None else scorer(est, X, y, **kwargs)
         if kwargs and "sample_weight" not in inspect.signature(est.score).parameters:
             raise TypeError(f"{type(est).__name__}.score takes no sample_weight, so "

@@ -421,7 +421,13 @@ def test_score_uses_the_scoring_as_grid_search_does(small):
     assert sel.score(X, y) == pytest.approx(-mean_squared_error(y, pred), rel=1e-12)
     assert sel.score(X, y, sample_weight=w) == pytest.approx(
         -mean_squared_error(y, pred, sample_weight=w), rel=1e-12)
-    sel.set_params(scoring=None)  # the estimator's own score (R^2)
+    # the fit's scorer, as GridSearchCV's scorer_: a later set_params does not change it
+    sel.set_params(scoring=None)
+    assert sel.score(X, y) == pytest.approx(-mean_squared_error(y, pred), rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)  # without scoring: the estimator's own score (R^2)
+    assert sel.scorer_ is None
     assert sel.score(X, y) == pytest.approx(sel.best_estimator_.score(X, y), rel=1e-12)
 
 
