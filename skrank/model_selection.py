@@ -355,7 +355,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     scoring : str, callable or None, default=None
         The estimator's ``score`` by default. Without ``y`` (an autoencoder) a
         callable ``scorer(estimator, X)``; a string names a scorer of targets.
-        The selector's own :meth:`score` uses it too, as ``GridSearchCV``'s.
+        Validation folds are scored without ``sample_weight`` (the weights train
+        the folds; ``GridSearchCV`` with metadata routing would ask for a score
+        request). The selector's own :meth:`score` uses it too, as
+        ``GridSearchCV``'s, with the weights given to it.
     score_tol : float, default=0.01
         Depths whose mean validation score is at least ``best - score_tol`` are
         candidates.
