@@ -178,6 +178,20 @@ def shrunk_gain(residual, shrink, sigma):
     -------
     gain : float
         At least 0; 1 when the reconstruction is the identity on the rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrank._denoise import shrunk_gain
+    >>> sigma, shrink = 0.5, np.full(4, 2.0)
+    >>> float(shrunk_gain(np.full(4, 0.25), shrink, sigma))  # rows agree: c* itself
+    2.0
+    >>> residual = np.array([0.1, 0.2, 0.3, 0.4])  # rows disagree: towards 1
+    >>> c_star = sigma**2 * shrink.sum() / residual.sum()
+    >>> round(c_star, 3), round(shrunk_gain(residual, shrink, sigma), 3)
+    (2.0, 1.733)
+    >>> float(shrunk_gain(np.array([0.05, 0.1, 0.2, 0.65]), shrink, sigma))  # all the way
+    1.0
     """
     total = float(np.sum(residual))
     if not total > 0:
