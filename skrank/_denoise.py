@@ -187,7 +187,7 @@ def shrunk_gain(residual, shrink, sigma):
     >>> float(shrunk_gain(np.full(4, 0.25), shrink, sigma))  # rows agree: c* itself
     2.0
     >>> residual = np.array([0.1, 0.2, 0.3, 0.4])  # rows disagree: towards 1
-    >>> c_star = sigma**2 * shrink.sum() / residual.sum()
+    >>> c_star = float(sigma**2 * shrink.sum() / residual.sum())
     >>> round(c_star, 3), round(shrunk_gain(residual, shrink, sigma), 3)
     (2.0, 1.733)
     >>> float(shrunk_gain(np.array([0.05, 0.1, 0.2, 0.65]), shrink, sigma))  # all the way
