@@ -71,6 +71,13 @@ def _estimator_has(attr):
 
     return check
 
+
+def _scorable(self):
+    """``score`` needs the estimator's own ``score`` only without ``scoring``."""
+    has_score = _estimator_has("score")(self)  # raises for refit=False, as GridSearchCV
+    return self.scoring is not None or has_score
+
+
 def _single_thread():
     """Sweeps parallelize over jobs; the same thread count everywhere also makes a
     distributed sweep reproduce the sequential one bit for bit. Through the one
@@ -869,7 +876,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """
         return self.fit(X, y, **params).transform(X)
 
-    @available_if(_estimator_has("score"))
+    @available_if(_scorable)
     def score(self, X, y=None, sample_weight=None):
         """Score ``best_estimator_`` on ``X`` (and ``y``): by the fit's ``scoring``
         when given (``scorer_``), as ``GridSearchCV`` does, else by the estimator's

@@ -431,6 +431,24 @@ def test_score_uses_the_scoring_as_grid_search_does(small):
     assert sel.score(X, y) == pytest.approx(sel.best_estimator_.score(X, y), rel=1e-12)
 
 
+class _NoScore(DeepL2Regressor):
+    @property
+    def score(self):
+        raise AttributeError("no score of its own")
+
+
+def test_score_with_a_scoring_needs_no_score_of_the_estimators(small):
+    from sklearn.metrics import r2_score
+
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(_NoScore(**FAST), depths=[2, 3], cv=2,
+                                     scoring="r2").fit(X, y)
+    assert not hasattr(sel.best_estimator_, "score")
+    assert sel.score(X, y) == pytest.approx(r2_score(y, sel.predict(X)), rel=1e-12)
+
+
 def test_score_with_weights_on_an_autoencoder_is_a_clear_error():
     X = np.random.RandomState(0).randn(30, 3)
     with warnings.catch_warnings():
