@@ -109,8 +109,10 @@ def _mix64(z):
 
 
 def _row_groups(rows, chunk_values=2**20):
-    """Group ids of the rows of ``rows``: the partition into equal rows
-    (``-0.0 == 0.0``), as ``np.unique(rows, axis=0)``'s.
+    """Group ids of the rows of float ``rows`` (at least one): the partition into
+    equal rows (``-0.0 == 0.0``), as ``np.unique(rows, axis=0)``'s. The rows are
+    read as float64, so integers beyond 2^53 would merge: the callers pass
+    validated float data.
 
     Each row's 64-bit words are mixed (:func:`_mix64`, with a salt per column)
     and summed into a key, chunk by chunk; rows of one key are then checked equal

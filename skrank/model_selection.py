@@ -72,6 +72,11 @@ def _estimator_has(attr):
     return check
 
 
+#: What a refit sets; a later fit clears it first (refit=False sets none of it).
+_SET_BY_REFIT = ("best_estimator_", "scorer_", "n_features_in_", "feature_names_in_",
+                 "classes_")
+
+
 def _scorable(self):
     """``score`` needs the estimator's own ``score`` only without ``scoring``."""
     has_score = _estimator_has("score")(self)  # raises for refit=False, as GridSearchCV
@@ -408,7 +413,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         Mean cross-validated score of that row (``'mean_test_score'``).
     scorer_ : callable or None
         The scorer of ``scoring``, which :meth:`score` uses (``None`` without
-        ``scoring``: the estimator's own ``score``). Set with ``refit=True``.
+        ``scoring``: the estimator's own ``score``). Set with ``refit=True``;
+        ``skrank.save`` does not store it (a loaded selector reads its ``scoring``).
     norm_slope_ : float
         Slope of the mean ``offset_free_norm_`` against depth over the rank
         plateau of ``best_depth_`` (NaN if the plateau holds a single depth); the
@@ -548,7 +554,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         split_params, fit_params = self._fit_params(params)
         X, y = indexable(user_array(X), user_array(y))
         _check_weight_rows(X, y, fit_params)
-        for attr in ("best_estimator_", "n_features_in_", "feature_names_in_", "classes_"):
+        for attr in _SET_BY_REFIT:
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = _splits(cv, self.cv, X, y, split_params)
@@ -878,9 +884,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     @available_if(_scorable)
     def score(self, X, y=None, sample_weight=None):
-        """Score ``best_estimator_`` on ``X`` (and ``y``): by the fit's ``scoring``
-        when given (``scorer_``), as ``GridSearchCV`` does, else by the estimator's
-        own ``score``.
+        """Score ``best_estimator_`` on ``X`` (and ``y``).
+
+        By the fit's ``scoring`` when given (``scorer_``), as ``GridSearchCV``
+        does, else by the estimator's own ``score``.
 
         Parameters
         ----------

@@ -175,8 +175,10 @@ class _Encoder:
         """An estimator as JSON: class, parameters, fitted attributes, network."""
         params = {k: self.encode(v) for k, v in est.get_params(deep=False).items()}
         attrs = {k: self.encode(v) for k, v in vars(est).items()
-                 # partial_fit's optimizer is not saved (a later call starts afresh)
-                 if k not in ("module_", "_stepper") and k not in params}
+                 # partial_fit's optimizer is not saved (a later call starts afresh);
+                 # nor a selector's scorer object: the loaded one reads its scoring
+                 if k not in ("module_", "_stepper") and k not in params
+                 and not (k == "scorer_" and v is not None)}
         module = getattr(est, "module_", None)
         arch = None
         if module is not None:

@@ -326,6 +326,24 @@ def test_selector_without_refit_round_trips(tmp_path):
                                   sel.depth_results_["rank_per_fold"])
 
 
+def test_selector_with_a_scoring_round_trips(tmp_path):
+    # scorer_ (a scikit-learn scorer) is not saved: the loaded selector reads its
+    # saved scoring again and scores the same
+    X = np.random.RandomState(0).rand(40, 3)
+    sel = skrank.RankAwareDepthSelector(
+        skrank.DeepL2Regressor(width=8, max_iter=10, random_state=0), depths=[2, 3],
+        cv=2, scoring="neg_mean_absolute_error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, X.sum(1))
+        sel.set_params(refit=False, scoring=None).fit(X, X.sum(1))
+        assert "scorer_" not in vars(sel)  # a refit=False fit leaves none behind
+        sel.set_params(refit=True, scoring="neg_mean_absolute_error").fit(X, X.sum(1))
+    save(sel, tmp_path / "s.skrank")
+    back = load(tmp_path / "s.skrank")
+    assert back.score(X, X.sum(1)) == sel.score(X, X.sum(1)) < 0
+
+
 # -- random_state instances, paths, keys --------------------------------------------
 
 def _same_random_state(a, b):
