@@ -377,7 +377,16 @@ MIN_FIDELITY = 0.9
 
 
 def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False):
-    """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's).
+    """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's);
+    returns whether it warned (see :func:`_unclear`)."""
+    message = _unclear(report, tol, name, jacobian_bounds)
+    if message:
+        warn_user(message, AmbiguousRankWarning)
+    return bool(message)
+
+
+def _unclear(report, tol, name, jacobian_bounds):
+    """What makes the reading in ``report`` unclear, or None.
 
     ``jacobian_bounds``: the Jacobian rank reads the same function's rank (a
     regressor's), so a Jacobian rank below the bottleneck's leaves the rank between
@@ -386,22 +395,21 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
     """
     bn = report.bottleneck
     if bn.reading is not None and not bn.reading.clear:
-        warn_user(
+        return (
             f"The bottleneck spectrum has no clear gap (no ratio of consecutive "
             f"singular values reaches rank_gap; {bn.reading.gap:.2g} at the cut): "
             f"{name}={bn.rank} counts the "
             f"values above rank_tol={tol} and changes with it. Train longer, raise "
-            "alpha or depth, or read est.diagnose(X, rank_tol=...).",
-            AmbiguousRankWarning)
+            "alpha or depth, or read est.diagnose(X, rank_tol=...).")
     elif np.isfinite(report.fidelity) and report.fidelity < MIN_FIDELITY:
         # a negative fidelity (R^2): further from the network than its mean output
         kept = (f"only {report.fidelity:.0%}" if report.fidelity >= 0 else
                 f"none (fidelity {report.fidelity:.3g})")
-        warn_user(
+        return (
             f"The network passed through its {bn.rank} bottleneck coordinates keeps "
             f"{kept} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
-            "network computes.", AmbiguousRankWarning)
+            "network computes.")
     elif jacobian_bounds and (report.network_jacobian_rank or 0) > bn.rank:
         # measured: on inputs in three clusters the first map's image is dominated
         # by the plane of the cluster centres and was cut below the directions a
@@ -409,7 +417,7 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
         # 0.98, silent), while every middle map and the network's Jacobian read the
         # teacher's rank; on a sine teacher of rank 1 the same pattern read right
         # (the network's Jacobian read 2): the warning, not a raised number
-        warn_user(
+        return (
             f"{name}={bn.rank} but the network's own Jacobian reads rank "
             f"{report.network_jacobian_rank} at the Jacobian points: a function that "
             f"factors through {bn.rank} coordinates cannot, so the cut at hidden "
@@ -417,7 +425,7 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
             f"keep {report.fidelity:.1%} of the output variance). The learned "
             "function's rank lies between the two; on inputs in clusters such cuts "
             "read below the teacher's rank. layer_ranks_ shows what the other "
-            "layers read.", AmbiguousRankWarning)
+            "layers read.")
     elif jacobian_bounds and 0 < (report.jacobian_rank or 0) < min(
             bn.rank, _jacobian_size(report)):
         # measured (bench_rank, 153 default fits of held-out teachers): the two
@@ -427,7 +435,7 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
         # the bottleneck's wrong in 26 (too high), the Jacobian's right in 19.
         # A Jacobian read at its full size (one output: rank 1) bounds nothing: a
         # function of one output may need a wider bottleneck (|x|^2 on R^2)
-        warn_user(
+        return (
             f"{name}={bn.rank} but the Jacobian rank is {report.jacobian_rank} (the "
             "largest over the Jacobian points): the rank of the learned function lies "
             "between the two. Either the bottleneck passes a direction the function "
@@ -435,7 +443,34 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
             "teachers the bottleneck reading was the wrong one in 36 of 40 such "
             "cases (mostly too high, on noisy targets) and the Jacobian rank was "
             "the teacher's in 29. More rows, a larger alpha (chosen by "
-            "cross-validation) or n_jacobian_points settle it.", AmbiguousRankWarning)
+            "cross-validation) or n_jacobian_points settle it.")
+    return None
+
+
+#: Two fits of one network whose final objectives lie within this fraction of each
+#: other answer the training problem equally well: where their ranks differ, the
+#: objective does not settle the rank (stuck starts end 10% to 20 times higher)
+RIVAL_MARGIN = 0.05
+
+
+def _warn_if_rivals_disagree(rank, objective, rivals):
+    """Warn when a fit not kept (``rivals``: its rank and final objective) ended
+    within :data:`RIVAL_MARGIN` of the kept fit's ``objective`` at another rank;
+    returns whether it warned."""
+    close = [(r, o) for r, o in rivals
+             if r != rank and abs(o - objective) <= RIVAL_MARGIN * abs(objective)]
+    if not close:
+        return False
+    r, o = min(close, key=lambda fit: abs(fit[1] - objective))
+    warn_user(
+        f"bottleneck_rank_={rank}, but another fit of this network (init='auto''s "
+        f"other start, or another restart) ended within {RIVAL_MARGIN:.0%} of the "
+        f"kept fit's objective ({o:.4g} against {objective:.4g}) at rank {r}: the "
+        "objective does not settle the rank on this data at this alpha, and the "
+        "reading depends on the start. On noisy targets such pairs mostly read "
+        "above the teacher's rank. A larger alpha (chosen by cross-validation) or "
+        "more rows settle it.", AmbiguousRankWarning)
+    return True
 
 
 def _jacobian_size(report):
@@ -773,10 +808,17 @@ def _keep_lower(starts, first, modules, results, rows, regrown, kept, trackers, 
         if result.stop_reason == "interrupted":
             results[i].stop_reason = "interrupted"
         if _better(result, results[i], stuck(i, result), stuck(i, results[i])):
+            result.rivals.append((modules[i], _final(results[i])))
             modules[i], results[i] = starts[i], result
         else:
+            results[i].rivals.append((starts[i], _final(result)))
             trackers[i].resume(kept[i])
         results[i].train_time = spent
+
+
+def _final(result):
+    """A fit's final objective (infinite when it never trained)."""
+    return result.loss_curve[-1] if result.loss_curve else np.inf
 
 
 def _stuck_test(loss_fn, Y, W, n_outputs, dtype, per_network):
@@ -1145,8 +1187,12 @@ class _DeepL2Base(BaseEstimator):
                                stuck)
         self._record_training(results[best], plan.trackers[best])
         _warn_if_above_zero_network(plan, self.module_, results[best])
-        self._set_diagnostics(self._diagnose(plan.X_tr, self._reading_rng(), weight=plan.W_tr),
-                              plan.X_held)
+        warned = self._set_diagnostics(
+            self._diagnose(plan.X_tr, self._reading_rng(), weight=plan.W_tr), plan.X_held)
+        if not warned and not self.early_stopping_:
+            # early-stopped fits keep parameters their final objectives do not score
+            _warn_if_rivals_disagree(self.bottleneck_rank_, _final(results[best]),
+                                     self._rival_readings(plan, results, best))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
         # sweep) must still stop
         results[best].raise_if_interrupted()
@@ -1276,13 +1322,29 @@ class _DeepL2Base(BaseEstimator):
                                 penalty_groups=self.module_.penalty_groups(),
                                 settings=self._settings(n_samples), generator=generator)
 
+    def _rival_readings(self, plan, results, best):
+        """``(bottleneck rank, final objective)`` of every fit trained and not kept
+        (the other restarts, the other start of each), ranks read on the rows
+        ``bottleneck_rank_`` is read on; only for those within
+        :data:`RIVAL_MARGIN` of the kept objective (the others are not read)."""
+        fits = [(m, _final(r)) for j, (m, r) in enumerate(zip(plan.modules, results))
+                if j != best]
+        fits += [rival for r in results for rival in r.rivals]
+        reference = _final(results[best])
+        close = [(m, o) for m, o in fits
+                 if abs(o - reference) <= RIVAL_MARGIN * abs(reference)]
+        if not close:
+            return []
+        X, w = self._reading_sample(plan.X_tr, self._reading_rng(), plan.W_tr)
+        return [(_diag.bottleneck(m, X, tol=self.rank_tol, min_gap=self.rank_gap,
+                                  weight=w).rank, o) for m, o in close]
+
     def _keep_best(self, modules, results, X, weight=None, stuck=()):
         """Keep the restart of lowest final objective, or with ``early_stopping`` of
         best validation score (the parameters each restart keeps) among those not
         ``stuck`` above the zero network's objective when there are any; record
         every restart's objective."""
-        objectives = np.array([r.loss_curve[-1] if r.loss_curve else np.inf
-                               for r in results])
+        objectives = np.array([_final(r) for r in results])
         lowest = np.where(np.isfinite(objectives), objectives, np.inf)
         best = int(np.argmin(lowest))
         scores = np.array([-np.inf if r.best_validation_score is None
@@ -1552,7 +1614,8 @@ class _DeepL2Base(BaseEstimator):
         self.regularity_ = self.offset_free_norm_ - self.depth * self.bottleneck_rank_
         for name, value in self._extra_attributes(report, X_held).items():
             setattr(self, name, value)
-        _warn_if_unclear(report, self.rank_tol, jacobian_bounds=self._jacobian_bounds)
+        return _warn_if_unclear(report, self.rank_tol,
+                                jacobian_bounds=self._jacobian_bounds)
 
     def diagnose(self, X, *, rank_tol=None, rank_gap=None):
         """Re-read the fitted network over ``X`` at other rank settings, without refitting.

@@ -86,6 +86,9 @@ class TrainingResult:
     best_validation_score: float = None
     train_time: float = 0.0
     interrupt: BaseException = field(default=None, repr=False, compare=False)
+    #: fits of the same network that were trained and not kept (``init='auto'``'s
+    #: other start): ``(module, final objective)``
+    rivals: list = field(default_factory=list, repr=False, compare=False)
 
     def raise_if_interrupted(self):
         """Re-raise the user's ``KeyboardInterrupt`` caught during training.

@@ -424,3 +424,44 @@ def test_diagnose_on_the_training_rows_reproduces_the_fitted_readings():
     np.testing.assert_array_equal(np.asarray(report.jacobian_spectra),
                                   np.asarray(reg.jacobian_spectra_))
     assert report.bottleneck.reading.gap == reg.bottleneck_gap_
+
+
+def test_a_rival_fit_of_another_rank_within_the_margin_is_warned_of():
+    from skrank._base import RIVAL_MARGIN, _warn_if_rivals_disagree
+
+    inside, outside = 1.0 + 0.9 * RIVAL_MARGIN, 1.0 + 1.1 * RIVAL_MARGIN
+    with pytest.warns(AmbiguousRankWarning, match=r"bottleneck_rank_=3.*at rank 4"):
+        assert _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (4, inside)])
+    # a rival below the kept objective counts as well (early-stopped choices)
+    with pytest.warns(AmbiguousRankWarning, match="at rank 2"):
+        _warn_if_rivals_disagree(3, 1.0, [(2, 2.0 - inside)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # the same rank, or another rank from a fit that stopped clearly higher
+        assert not _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (5, outside), (1, np.inf)])
+        assert not _warn_if_rivals_disagree(3, 1.0, [])
+
+
+@pytest.mark.parametrize("init, n_init, rivals", [("auto", 1, 1), ("grow", 2, 1),
+                                                  ("grow", 1, 0)])
+def test_the_fits_not_kept_are_read_as_rivals(monkeypatch, init, n_init, rivals):
+    import skrank._base as base
+
+    seen = []
+
+    def record(rank, objective, readings):
+        seen.append((rank, objective, readings))
+        return False
+
+    monkeypatch.setattr(base, "_warn_if_rivals_disagree", record)
+    X, Y = teacher(120, k=2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**{**SMALL, "max_iter": 300}, init=init, n_init=n_init,
+                              random_state=0).fit(X, Y)
+    (rank, objective, readings), = seen
+    assert rank == reg.bottleneck_rank_
+    assert objective == reg.restart_objectives_[reg.best_restart_]
+    # every rival here ends within the margin, at the kept fit's rank
+    assert [r for r, _ in readings] == [rank] * rivals
+    assert all(abs(o - objective) <= base.RIVAL_MARGIN * objective for _, o in readings)
