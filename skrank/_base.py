@@ -363,7 +363,9 @@ class AmbiguousRankWarning(UserWarning):
     """Warning issued when a bottleneck rank reading is ambiguous.
 
     A rank was read where the spectrum shows no clear gap, or the network does
-    not factor through the rank it read: the number moves with ``rank_tol``. An
+    not factor through the rank it read: the number moves with ``rank_tol``. Or a
+    fit trained and not kept (another start or restart) ended as low at another
+    rank: the number moves with the start. An
     autoencoder also warns when its bottleneck rank reaches the data's linear
     span (every input dimension, or what PCA keeps): it then found no bottleneck
     of its own, and its rank is only an upper bound of the manifold's.
