@@ -399,8 +399,15 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg._set_diagnostics(replace(lower, jacobian_rank=k))
-        reg._set_diagnostics(replace(lower, jacobian_rank=0))
+        reg._set_diagnostics(replace(lower, jacobian_rank=None))
         reg._set_diagnostics(replace(lower, jacobian_spectra=full))
+    # flat at every Jacobian point, yet of rank k on the data: whatever its size
+    with pytest.warns(AmbiguousRankWarning, match="flat at every Jacobian point"):
+        reg._set_diagnostics(replace(lower, jacobian_rank=0, jacobian_spectra=full))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg._set_diagnostics(replace(lower, jacobian_rank=0, network_jacobian_rank=0,
+                                     bottleneck=replace(lower.bottleneck, rank=0)))
     # an autoencoder's Jacobian is a projection's: below its bottleneck by design
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
