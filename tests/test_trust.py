@@ -433,19 +433,22 @@ def test_diagnose_on_the_training_rows_reproduces_the_fitted_readings():
     assert report.bottleneck.reading.gap == reg.bottleneck_gap_
 
 
-def test_a_rival_fit_of_another_rank_within_the_margin_is_warned_of():
+def test_a_rival_fit_of_lower_rank_within_the_margin_is_warned_of():
     from skrank._base import RIVAL_MARGIN, _warn_if_rivals_disagree
 
     inside, outside = 1.0 + 0.9 * RIVAL_MARGIN, 1.0 + 1.1 * RIVAL_MARGIN
-    with pytest.warns(AmbiguousRankWarning, match=r"bottleneck_rank_=3.*at rank 4"):
-        assert _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (4, inside)])
-    # a rival below the kept objective counts as well (early-stopped choices)
-    with pytest.warns(AmbiguousRankWarning, match="at rank 2"):
-        _warn_if_rivals_disagree(3, 1.0, [(2, 2.0 - inside)])
+    with pytest.warns(AmbiguousRankWarning, match=r"bottleneck_rank_=3.*at rank 2"):
+        assert _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (2, inside)])
+    # the lowest of the close ranks is named; a rival below the kept objective
+    # counts as well (early-stopped choices)
+    with pytest.warns(AmbiguousRankWarning, match="at rank 1"):
+        _warn_if_rivals_disagree(3, 1.0, [(2, inside), (1, 2.0 - inside)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        # the same rank, or another rank from a fit that stopped clearly higher
-        assert not _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (5, outside), (1, np.inf)])
+        # the same rank, a higher one (the kept fit is lower in both), or a lower one
+        # from a fit that stopped clearly higher
+        assert not _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (4, inside)])
+        assert not _warn_if_rivals_disagree(3, 1.0, [(2, outside), (1, np.inf)])
         assert not _warn_if_rivals_disagree(3, 1.0, [])
 
 
