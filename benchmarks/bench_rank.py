@@ -356,6 +356,19 @@ def _sheet3(rng):
     return np.column_stack([u, v, 0.5 * (u**2 - v**2)])
 
 
+#: a short name per AmbiguousRankWarning (the noisy table's "amb" column)
+_WHY = (("no clear gap", "gap"), ("bottleneck coordinates keeps", "fid"),
+        ("own Jacobian reads", "njac"), ("flat at every Jacobian", "flat"),
+        ("Jacobian rank is", "jac"), ("another fit of this network", "rival"))
+
+
+def _why(caught):
+    """The AmbiguousRankWarnings of a fit by short name ("no" for none)."""
+    names = [next((short for text, short in _WHY if text in str(w.message)), "other")
+             for w in caught if issubclass(w.category, AmbiguousRankWarning)]
+    return ",".join(names) or "no"
+
+
 def noisy_table(seeds):
     from _noisy_teachers import configs, data
     from sklearn.metrics import r2_score
@@ -364,7 +377,7 @@ def noisy_table(seeds):
 
     print("\n## 5. Held-out noisy teachers (StandardScaler + DeepL2Regressor defaults)")
     print(f"{'#':>2s} {'family':16s} {'inputs':9s} {'d>out':>5s} {'k':>2s} {'N':>5s} "
-          f"{'snr':>4s} {'seed':>4s} {'bn/jac':>6s} {'amb':>3s} {'test R2':>7s} "
+          f"{'snr':>4s} {'seed':>4s} {'bn/jac':>6s} {'amb':>5s} {'test R2':>7s} "
           f"{'MLP R2':>7s} {'fit s':>6s}")
     tally = {}
     for draw in seeds:
@@ -392,13 +405,18 @@ def noisy_table(seeds):
                   f"{c['d']:>2d}>{c['n_out']:<2d} {c['k']:2d} {c['n']:5d} "
                   f"{c['snr'] or 0:4g} {c['seed']:4d} "
                   f"{est.bottleneck_rank_:>3d}/{est.jacobian_rank_:<2d} "
-                  f"{'yes' if unsure else 'no':>3s} "
+                  f"{_why(caught):>5s} "
                   f"{r2_score(Y_test, model.predict(X_test)):7.3f} "
                   f"{r2_score(Y_test, mlp.predict(X_test)):7.3f} {dt:6.1f}", flush=True)
     for noise, row in tally.items():
         print(f"{noise}: bottleneck rank right {row['right']}/{row['fits']}, wrong with "
               f"AmbiguousRankWarning {row['warned']}, wrong silently {row['silent']}; "
               f"Jacobian rank right {row['jac']}/{row['fits']}")
+    print("amb: the AmbiguousRankWarnings of the fit: gap (no clear gap), fid (the "
+          "bottleneck coordinates lose output variance), njac / jac (the network's "
+          "Jacobian reads above / the factored Jacobian below the bottleneck), flat "
+          "(Jacobian rank 0), rival (a fit not kept, within 5% of the objective, reads "
+          "a lower rank)")
 
 
 def main(argv=None):
