@@ -470,6 +470,13 @@ def _jacobian_unclear(report, name):
 RIVAL_MARGIN = 0.05
 
 
+def _close(objective, reference):
+    """Whether two final objectives lie within :data:`RIVAL_MARGIN` of each other
+    (both finite)."""
+    return bool(np.isfinite(objective) and np.isfinite(reference)
+                and abs(objective - reference) <= RIVAL_MARGIN * abs(reference))
+
+
 def _warn_if_rivals_disagree(rank, objective, rivals):
     """Warn when a fit not kept (``rivals``: its rank and final objective) ended
     within :data:`RIVAL_MARGIN` of the kept fit's ``objective`` at a lower rank;
@@ -482,15 +489,15 @@ def _warn_if_rivals_disagree(rank, objective, rivals):
     rank 14 times, the kept reading too high every time (6 of them flagged by no
     other warning); a higher rank 14 times, the kept reading right in 6.
     """
-    close = [(r, o) for r, o in rivals
-             if r < rank and abs(o - objective) <= RIVAL_MARGIN * abs(objective)]
+    close = [(r, o) for r, o in rivals if r < rank and _close(o, objective)]
     if not close:
         return False
     r, o = min(close)
     warn_user(
-        f"bottleneck_rank_={rank}, but another fit of this network (the other start "
-        f"of init='auto', or another restart) ended within {RIVAL_MARGIN:.0%} of the "
-        f"kept fit's objective ({o:.4g} against {objective:.4g}) at rank {r}: a "
+        f"bottleneck_rank_={rank}, but another fit of this network trained by this "
+        "fit and not kept (the other start of init='auto', or another n_init restart) "
+        f"ended within {RIVAL_MARGIN:.0%} of the kept fit's objective ({o:.4g} "
+        f"against {objective:.4g}) at rank {r}: a "
         "function of lower rank fits about as well, so the kept network carries "
         "directions the data barely asks for (on noisy targets, the noise). The "
         f"rank of the data's function is likely nearer {r}; a larger alpha (chosen "
@@ -1214,8 +1221,9 @@ class _DeepL2Base(BaseEstimator):
         _warn_if_above_zero_network(plan, self.module_, results[best])
         warned = self._set_diagnostics(
             self._diagnose(plan.X_tr, self._reading_rng(), weight=plan.W_tr), plan.X_held)
-        if not warned and not self.early_stopping_:
-            # early-stopped fits keep parameters their final objectives do not score
+        if not (warned or self.early_stopping_ or results[best].stop_reason == "interrupted"):
+            # early-stopped fits keep parameters their final objectives do not score;
+            # an interrupted fit's objectives are not final
             _warn_if_rivals_disagree(self.bottleneck_rank_, _final(results[best]),
                                      self._rival_readings(plan, results, best))
         # Ctrl-C: the model above is complete and usable; callers (a search, a
@@ -1352,17 +1360,17 @@ class _DeepL2Base(BaseEstimator):
         (the other restarts, the other start of each), ranks read on the rows
         ``bottleneck_rank_`` is read on; only for those within
         :data:`RIVAL_MARGIN` of the kept objective (the others are not read)."""
-        fits = [(m, _final(r)) for j, (m, r) in enumerate(zip(plan.modules, results))
+        # the other restarts were read for restart_ranks_ already
+        read = [(int(self.restart_ranks_[j]), _final(r)) for j, r in enumerate(results)
                 if j != best]
-        fits += [rival for r in results for rival in r.rivals]
         reference = _final(results[best])
-        close = [(m, o) for m, o in fits
-                 if abs(o - reference) <= RIVAL_MARGIN * abs(reference)]
+        close = [(m, o) for r in results for m, o in r.rivals
+                 if _close(o, reference)]
         if not close:
-            return []
+            return read
         X, w = self._reading_sample(plan.X_tr, self._reading_rng(), plan.W_tr)
-        return [(_diag.bottleneck(m, X, tol=self.rank_tol, min_gap=self.rank_gap,
-                                  weight=w).rank, o) for m, o in close]
+        return read + [(_diag.bottleneck(m, X, tol=self.rank_tol, min_gap=self.rank_gap,
+                                         weight=w).rank, o) for m, o in close]
 
     def _keep_best(self, modules, results, X, weight=None, stuck=()):
         """Keep the restart of lowest final objective, or with ``early_stopping`` of

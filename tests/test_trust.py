@@ -439,8 +439,7 @@ def test_a_rival_fit_of_lower_rank_within_the_margin_is_warned_of():
     inside, outside = 1.0 + 0.9 * RIVAL_MARGIN, 1.0 + 1.1 * RIVAL_MARGIN
     with pytest.warns(AmbiguousRankWarning, match=r"bottleneck_rank_=3.*at rank 2"):
         assert _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (2, inside)])
-    # the lowest of the close ranks is named; a rival below the kept objective
-    # counts as well (early-stopped choices)
+    # the lowest of the close ranks is named; the margin is symmetric
     with pytest.warns(AmbiguousRankWarning, match="at rank 1"):
         _warn_if_rivals_disagree(3, 1.0, [(2, inside), (1, 2.0 - inside)])
     with warnings.catch_warnings():
@@ -449,6 +448,8 @@ def test_a_rival_fit_of_lower_rank_within_the_margin_is_warned_of():
         # from a fit that stopped clearly higher
         assert not _warn_if_rivals_disagree(3, 1.0, [(3, 1.0), (4, inside)])
         assert not _warn_if_rivals_disagree(3, 1.0, [(2, outside), (1, np.inf)])
+        # no finite reference, nothing is close to it
+        assert not _warn_if_rivals_disagree(3, np.inf, [(2, 1.0), (1, np.inf)])
         assert not _warn_if_rivals_disagree(3, 1.0, [])
 
 
