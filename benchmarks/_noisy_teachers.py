@@ -98,7 +98,8 @@ def configs(draw=0):
         n_out = int(rng.integers(max(4, k + 1), 21))
         out.append(dict(index=i, family=family, inputs=inputs, d=d, n_out=n_out, k=k,
                         n=(300, 1000)[(i + i // 4) % 2], snr=(None, 10.0, 3.0)[(i // 3) % 3],
-                        seed=11 + (i // 4 + draw) % 4))
+                        # draws 4-7 and on: other seeds (not draws 0-3 again)
+                        seed=11 + (i // 4 + draw) % 4 + 4 * (draw // 4)))
     return out
 
 
