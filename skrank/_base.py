@@ -1357,10 +1357,10 @@ class _DeepL2Base(BaseEstimator):
                                 settings=self._settings(n_samples), generator=generator)
 
     def _rival_readings(self, plan, results, best):
-        """``(bottleneck rank, final objective)`` of every fit trained and not kept
-        (the other restarts, the other start of each), ranks read on the rows
-        ``bottleneck_rank_`` is read on; only for those within
-        :data:`RIVAL_MARGIN` of the kept objective (the others are not read)."""
+        """``(bottleneck rank, final objective)`` of the fits trained and not kept:
+        every other restart (``restart_ranks_``), and each start not kept that
+        ended within :data:`RIVAL_MARGIN` of the kept objective (read here, on the
+        rows ``bottleneck_rank_`` is read on; the others are not read)."""
         # the other restarts were read for restart_ranks_ already
         read = [(int(self.restart_ranks_[j]), _final(r)) for j, r in enumerate(results)
                 if j != best]
