@@ -476,3 +476,43 @@ def test_the_fits_not_kept_are_read_as_rivals(monkeypatch, init, n_init, rivals)
     # every rival here ends within the margin, at the kept fit's rank
     assert [r for r, _ in readings] == [rank] * rivals
     assert all(abs(o - objective) <= base.RIVAL_MARGIN * objective for _, o in readings)
+
+
+def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor():
+    from dataclasses import replace
+
+    X, Y = teacher(120, k=2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
+        ae = BottleneckAutoencoder(**SMALL, random_state=0).fit(X)
+    report = reg.diagnose(X, rank_gap=1.0)
+    k = report.bottleneck.rank
+    assert k >= 2
+
+    def weakest(report, ratio):
+        spectrum = np.array(report.bottleneck.spectrum, dtype=float)
+        spectrum[k - 1] = ratio * spectrum[0]
+        return replace(report, fidelity=1.0, jacobian_rank=k, network_jacobian_rank=k,
+                       bottleneck=replace(report.bottleneck, spectrum=spectrum))
+
+    # rank_tol 0.1: 0.15 of the strongest is inside twice the floor, 0.25 is not
+    with pytest.warns(AmbiguousRankWarning, match=f"bottleneck_rank_={k}, but its "
+                      r"weakest bottleneck direction is 0.15 .*rank_tol=0.2"):
+        assert reg._set_diagnostics(weakest(report, 0.15))
+    reg._diagnose = lambda *args, **kw: weakest(report, 0.15)
+    with pytest.warns(AmbiguousRankWarning, match="report.rank"):
+        reg.diagnose(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not reg._set_diagnostics(weakest(report, 0.25))
+    # not measured on autoencoders: no such warning there
+    ae_report = ae.diagnose(X, rank_gap=1.0)
+    spectrum = np.full(len(ae_report.bottleneck.spectrum), 0.15)
+    spectrum[0] = 1.0
+    assert ae_report.bottleneck.rank >= 2
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ae._set_diagnostics(replace(ae_report, fidelity=1.0, bottleneck=replace(
+            ae_report.bottleneck, spectrum=spectrum)))
+    assert not [w for w in record if "weakest" in str(w.message)]
