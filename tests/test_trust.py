@@ -371,16 +371,22 @@ def test_one_warning_per_reading_and_none_at_the_fidelity_bar():
     assert len(record) == 1 and "no clear gap" in str(record[0].message)
 
 
-def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor():
-    from dataclasses import replace
-
+@pytest.fixture
+def rank2_fits():
+    """A regressor and an autoencoder fitted to one rank-2 teacher (fresh per test:
+    the tests set attributes on them)."""
     X, Y = teacher(120, k=2, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
         ae = BottleneckAutoencoder(**SMALL, random_state=0).fit(X)
-        report = reg.diagnose(X, rank_gap=1.0)
-        ae_report = ae.diagnose(X, rank_gap=1.0)
+        return X, reg, ae, reg.diagnose(X, rank_gap=1.0), ae.diagnose(X, rank_gap=1.0)
+
+
+def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(rank2_fits):
+    from dataclasses import replace
+
+    X, reg, ae, report, ae_report = rank2_fits
     k = report.bottleneck.rank
     assert k >= 2 and report.bottleneck.reading.clear
     lower = replace(report, jacobian_rank=k - 1, fidelity=1.0)
@@ -478,15 +484,10 @@ def test_the_fits_not_kept_are_read_as_rivals(monkeypatch, init, n_init, rivals)
     assert all(abs(o - objective) <= base.RIVAL_MARGIN * objective for _, o in readings)
 
 
-def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor():
+def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor(rank2_fits):
     from dataclasses import replace
 
-    X, Y = teacher(120, k=2, seed=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
-        ae = BottleneckAutoencoder(**SMALL, random_state=0).fit(X)
-    report = reg.diagnose(X, rank_gap=1.0)
+    X, reg, ae, report, ae_report = rank2_fits
     k = report.bottleneck.rank
     assert k >= 2
 
@@ -507,7 +508,6 @@ def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor():
         warnings.simplefilter("error")
         assert not reg._set_diagnostics(weakest(report, 0.25))
     # not measured on autoencoders: no such warning there
-    ae_report = ae.diagnose(X, rank_gap=1.0)
     spectrum = np.full(len(ae_report.bottleneck.spectrum), 0.15)
     spectrum[0] = 1.0
     assert ae_report.bottleneck.rank >= 2
