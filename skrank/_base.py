@@ -80,6 +80,10 @@ PREDICT_BATCH_ROWS = 65536
 AUTO_VALIDATION_ROWS = 20
 #: Inputs beyond this magnitude overflow float32 within a few layers.
 _FLOAT32_SAFE = 1e15
+#: An ``alpha`` beyond this makes the squared norm of the penalty's gradient
+#: overflow float32 (measured: 1e19 stopped at iteration 1 as diverged, keeping the
+#: random start, where 1e18 and float64 reached the zero network).
+_FLOAT32_ALPHA = 1e17
 
 
 def build_network(estimator, n_inputs, n_outputs, dtype, device=None, depth=None):
@@ -239,6 +243,29 @@ def _mean_one(w):
 OUTPUT_SPREAD_RATIO = 100.0
 
 
+#: Input columns whose spreads differ by this factor or more are named when the
+#: fit is constant: with one scale for all inputs, using a column in the smaller
+#: units costs 100 times the penalty or more per unit of effect.
+INPUT_SPREAD_RATIO = 10.0
+
+
+def _warn_if_constant_from_units(rank, X, weight=None):
+    """Say when a fit that learned a constant function had inputs in very unequal
+    units: one feature 30 times the others' spread (standard normal inputs, y =
+    x0 + x1^2) made the default regressor constant (R^2 0.00, 'converged', no
+    warning), where 10 times read R^2 0.96 and equal units 0.99."""
+    varying = _column_spreads(X, weight)
+    if rank != 0 or len(varying) < 2 or varying.max() < INPUT_SPREAD_RATIO * varying.min():
+        return
+    warn_user(
+        f"The network learned a constant function (bottleneck_rank_=0), and the input "
+        f"columns' spreads differ by a factor of {varying.max() / varying.min():.3g}: "
+        "with one scale for all inputs, a column in small units costs that factor "
+        "squared more penalty to use, and no input direction was worth it. If the "
+        "features' units are arbitrary, standardize X first (StandardScaler).",
+        AmbiguousRankWarning)
+
+
 def _warn_if_rows_bound_the_rank(est, X, weight=None):
     """Say when ``partial_fit``'s readings, taken on the call's rows, may be bound
     by their number: ``n`` centred rows span at most ``n - 1`` directions, so a
@@ -252,25 +279,30 @@ def _warn_if_rows_bound_the_rank(est, X, weight=None):
               "diagnose(X) on more rows to read it.", AmbiguousRankWarning)
 
 
+def _column_spreads(A, weight=None):
+    """Standard deviations of the varying columns of ``A`` (rows weighted)."""
+    if weight is not None:
+        A, weight = A[weight > 0], weight[weight > 0]
+    if A.ndim < 2 or A.shape[0] < 2:
+        return np.zeros(0)
+    # in units of the largest value first: squares of huge data overflow
+    peak = float(np.max(np.abs(A)))
+    if not 0 < peak < np.inf:
+        return np.zeros(0)
+    A = A / peak
+    mean = np.average(A, axis=0, weights=weight)
+    spread = peak * np.sqrt(np.average((A - mean) ** 2, axis=0, weights=weight))
+    # constant columns by their range, exactly: the rounding of their mean reads
+    # a spread of about 1e-14 of the peak, which grows with the rows
+    return spread[np.ptp(A, axis=0) > 0]
+
+
 def _warn_if_outputs_unbalanced(Y, weight=None):
     """Say when the targets' columns differ greatly in spread. The squared error
     (and so the fit and the rank) weighs each column by its variance: one column
     in units 1000 times larger made a rank-2 teacher read rank 1, with the other
     columns' held-out R^2 between -0.09 and 0.76, and no other sign of it."""
-    if weight is not None:
-        Y, weight = Y[weight > 0], weight[weight > 0]
-    if Y.ndim < 2 or Y.shape[1] < 2 or Y.shape[0] < 2:
-        return
-    # in units of the largest value first: squares of huge targets overflow
-    peak = float(np.max(np.abs(Y)))
-    if not 0 < peak < np.inf:
-        return
-    Y = Y / peak
-    mean = np.average(Y, axis=0, weights=weight)
-    spread = peak * np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=weight))
-    # constant columns by their range, exactly: the rounding of their mean reads
-    # a spread of about 1e-14 of the peak, which grows with the rows
-    varying = spread[np.ptp(Y, axis=0) > 0]
+    varying = _column_spreads(Y, weight)
     if len(varying) < 2 or varying.max() < OUTPUT_SPREAD_RATIO * varying.min():
         return
     warn_user(
@@ -1192,12 +1224,22 @@ class _DeepL2Base(BaseEstimator):
         whatever ``n_init``."""
         return self.warm_start and getattr(self, "module_", None) is not None
 
+    def _check_alpha(self):
+        """Refuse an ``alpha`` that float32 training cannot carry (a clear error,
+        not a divergence that keeps an untrained network)."""
+        if self.dtype == "float32" and self.alpha > _FLOAT32_ALPHA:
+            raise ValueError(
+                f"alpha={self.alpha:.3g} is too large for float32 training (the "
+                "penalty's gradient overflows): on normalized data the fit is the "
+                "zero network far below it. Use a smaller alpha or dtype='float64'.")
+
     def _fit_data(self, X, y, sample_weight):
         plan = self._plan(X, y, sample_weight)
         return self._complete(plan, plan.train(self))
 
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
+        self._check_alpha()
         self.__dict__.pop("_stepper", None)  # a full fit starts over
         warm = self._continues()
         # a warm start keeps the fitted feature count and names: checked, not reset
@@ -1254,6 +1296,7 @@ class _DeepL2Base(BaseEstimator):
         _warn_if_above_zero_network(plan, self.module_, results[best])
         warned = self._set_diagnostics(
             self._diagnose(plan.X_tr, self._reading_rng(), weight=plan.W_tr), plan.X_held)
+        _warn_if_constant_from_units(self.bottleneck_rank_, plan.X_tr, plan.W_tr)
         if not (warned or self.early_stopping_ or results[best].stop_reason == "interrupted"):
             # early-stopped fits keep parameters their final objectives do not score;
             # an interrupted fit's objectives are not final
@@ -1270,6 +1313,7 @@ class _DeepL2Base(BaseEstimator):
             # scikit-learn validates parameters on the first partial_fit only; a
             # later set_params (a negative alpha) would train another objective
             self._validate_params()
+        self._check_alpha()
         with threads(self._threads(X, n_networks=1)):
             first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
@@ -1757,7 +1801,10 @@ class _DeepL2Base(BaseEstimator):
         outs = []
         with torch.no_grad():
             for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-                chunk = torch.tensor(X[start : start + PREDICT_BATCH_ROWS], **where)
+                # C order: a Fortran-ordered chunk runs another matmul kernel,
+                # whose result differs in the last bit
+                rows = np.ascontiguousarray(X[start : start + PREDICT_BATCH_ROWS])
+                chunk = torch.tensor(rows, **where)
                 out = fn(chunk)
                 if not torch.isfinite(out).all():
                     raise ValueError(

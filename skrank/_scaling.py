@@ -46,21 +46,28 @@ class IsotropicScaling:
         that rounding turned an input 1 away into 1e16.
         """
         A = np.asarray(A, dtype=np.float64)
-        # in units of the largest entry: sums and squares of huge data overflow
-        peak = float(np.max(np.abs(A))) if A.size else 0.0
+        peaks = np.max(np.abs(A), axis=0) if A.size else np.zeros(A.shape[1])
+        peak = float(peaks.max()) if peaks.size else 0.0
         if not peak > 0 or not np.isfinite(peak):
             return cls(mean=np.zeros(A.shape[1]), scale=1.0)
-        B = A / peak
+        # each column in units of its own largest entry: sums and squares of huge
+        # data overflow, and in units of one huge column (a constant 1e300 beside
+        # features of order 1) the other columns' squares underflow to zero
+        units = np.where(peaks > 0, peaks, 1.0)
+        B = A / units
         mean_b = np.average(B, axis=0, weights=weight)
-        centered = B - mean_b
+        spreads = _rms_columns(B - mean_b, weight)
         # a column whose spread is within the rounding of its mean is constant
         # (judged per column, as scikit-learn's constant features: a large constant
         # column beside a varying one must not make the latter's spread "rounding")
-        rounding = len(A) * np.finfo(np.float64).eps * np.abs(mean_b)
-        centered[:, _rms_columns(centered, weight) <= rounding] = 0.0
-        spread = _rms(centered, weight)
-        scale = peak * (spread if spread > 0 else _rms(B, weight))
-        return cls(mean=np.ascontiguousarray(peak * mean_b), scale=float(scale))
+        spreads[spreads <= len(A) * np.finfo(np.float64).eps * np.abs(mean_b)] = 0.0
+        # the columns' spreads in units of the largest entry (at most 2: no
+        # overflow), squared in units of the largest spread (no underflow)
+        relative = spreads * (units / peak)
+        top = float(relative.max())
+        spread = top * float(np.sqrt(np.mean((relative / top) ** 2))) if top > 0 else 0.0
+        scale = peak * (spread if spread > 0 else _rms(A / peak, weight))
+        return cls(mean=np.ascontiguousarray(units * mean_b), scale=float(scale))
 
     @classmethod
     def identity(cls, n_columns):

@@ -539,6 +539,34 @@ def _count(value, low, high):
     return type(value) is int and low <= value <= high
 
 
+def _check_scalings(estimator, n_out):
+    """The normalization fit stored, sized and signed as the network needs: a mean
+    of another length broadcasts ``predict`` to another shape (a mean of 3 values
+    for one output predicted 3 values per row) or hands one mean to every output;
+    a scale of another sign flips the data; feature names of another count or type
+    answer ``get_feature_names_out`` and the name checks of ``predict`` wrongly."""
+    n_in = estimator.n_features_in_
+    sizes = {"input_mean_": n_in}
+    if estimator._task.kind != "labels":  # class codes are never rescaled
+        sizes["target_mean_"] = n_out
+    comps = getattr(estimator, "bottleneck_components_", None)
+    if isinstance(comps, np.ndarray) and comps.ndim == 2:
+        sizes["bottleneck_mean_"] = comps.shape[1]
+    for name, size in sizes.items():
+        value = getattr(estimator, name, None)
+        if not (isinstance(value, np.ndarray) and value.shape == (size,)):
+            raise _Refused(f"{name} has shape {_short(np.shape(value))}, not ({size},).")
+    for name in ("input_scale_", "target_scale_"):
+        value = getattr(estimator, name, None)
+        if not (type(value) is float and 0 < value < math.inf):
+            raise _Refused(f"{name}={_short(value)}, not a positive finite float.")
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and not (
+            isinstance(names, np.ndarray) and names.shape == (n_in,)
+            and all(type(v) is str for v in names.tolist())):
+        raise _Refused(f"feature_names_in_ is not {n_in} strings (n_features_in_).")
+
+
 def _check_readings(estimator):
     """The readings a user takes from a fitted estimator, as fit leaves them.
 
@@ -626,6 +654,7 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
                        "positive integer within the file's size.")
     if n_outputs is not None:
         _check_outputs(estimator, n_outputs)
+        _check_scalings(estimator, n_outputs)
         _check_readings(estimator)
     X = np.zeros((1, n))
     try:
@@ -638,6 +667,9 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
             for method in _SMOKE_METHODS + local:
                 if hasattr(estimator, method):
                     out = np.asarray(getattr(estimator, method)(X))
+                    if out.shape[:1] != (1,):  # one row in, one row out
+                        raise ValueError(f"{method} answers {out.shape[0] if out.ndim else 0} "
+                                         "rows for one")
                     # a fitted scale of inf (digest recomputed) loads and predicts inf
                     if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
                         raise ValueError(f"{method} answers {out.ravel()[:3]} on a "

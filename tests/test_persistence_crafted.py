@@ -247,7 +247,8 @@ CRAFTED = {
     "parameter": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", torch.nn.Parameter(torch.zeros(2)))), "Parameter"),
     "target_scale_inf": (lambda p: _craft(p, edit=_set(
-        ["attributes", "target_scale_"], {"__float__": "inf"})), "row of zeros"),
+        ["attributes", "target_scale_"], {"__float__": "inf"})),
+        "target_scale_=inf, not a positive finite float"),
     "requires_grad": (lambda p: _craft(p, tensors=_tensors_with(
         p, "t0", p["tensors"]["t0"].clone().requires_grad_(True))), "gradients"),
     "strided_last_dimension_of_one": (lambda p: _craft(p, tensors=_tensors_with(
@@ -710,6 +711,22 @@ INCONSISTENT = {
     "denoising_risk_infinite": ("denoising", _attribute("denoising_risk_",
                                                         {"__float__": "inf"}),
                                 "denoising_risk_=inf"),
+    # a mean of another length broadcast predict to 3 values per row of one output,
+    # or to 5 rows for one; names of another count loaded (found by a break-it audit)
+    "target_mean_of_three": ("regressor", _attribute_array("target_mean_", np.zeros(3)),
+                             "target_mean_ has shape \\(3,\\), not \\(1,\\)"),
+    "input_mean_2d": ("regressor", _attribute_array("input_mean_", np.zeros((5, 3))),
+                      "input_mean_ has shape"),
+    "autoencoder_target_mean": ("autoencoder", _attribute_array("target_mean_", np.zeros(2)),
+                                "target_mean_ has shape"),
+    "bottleneck_mean_short": ("resnet", _attribute_array("bottleneck_mean_", np.zeros(2)),
+                              "bottleneck_mean_ has shape"),
+    "input_scale_negative": ("regressor", _attribute("input_scale_", {"__float__": "-1.0"}),
+                             "input_scale_=-1.0"),
+    "feature_names_of_another_count": ("regressor", _attribute("feature_names_in_", {
+        "__array__": ["a", "b"], "shape": [2], "dtype": "object"}), "feature_names_in_"),
+    "feature_names_not_strings": ("regressor", _attribute("feature_names_in_", {
+        "__array__": [1, 2, 3], "shape": [3], "dtype": "object"}), "feature_names_in_"),
     # reconstruct returned 2 columns for 3 inputs
     "autoencoder_of_two_outputs": ("regressor2", _as_autoencoder, "2 outputs for 3 inputs"),
     # the selector says the labels its refitted classifier predicts

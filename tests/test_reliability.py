@@ -463,7 +463,8 @@ def test_an_lbfgs_divergence_advises_what_lbfgs_can_change():
     # the mini-batch advice ("use solver='lbfgs'") made no sense for L-BFGS itself
     X, y = _teacher(n=40)
     with pytest.warns(DivergenceWarning, match="Lower alpha") as caught:
-        DeepL2Regressor(**small(max_iter=5, alpha=1e30, random_state=0)).fit(X, y)
+        DeepL2Regressor(**small(max_iter=5, alpha=1e300, dtype="float64",
+                                 random_state=0)).fit(X, y)
     assert not any("solver='lbfgs'" in str(w.message) for w in caught)
 
 

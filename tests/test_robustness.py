@@ -399,3 +399,40 @@ def test_torch_tensors_are_data_like_arrays(est):
     low = torch.tensor(X, dtype=torch.bfloat16)
     for name, out in outputs(got, low).items():
         np.testing.assert_array_equal(out, outputs(got, low.float().numpy())[name])
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_memory_order_of_new_inputs_does_not_change_outputs(est):
+    # a Fortran-ordered batch ran another matmul kernel: float32 outputs moved in
+    # the last bit (18 of 80 rows), so one model answered two ways on one input
+    X, y = data_for(est, n=80, d=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = clone(est).fit(X, y) if y is not None else clone(est).fit(X)
+    expected = outputs(est, X)
+    for name, out in outputs(est, np.asfortranarray(X)).items():
+        np.testing.assert_array_equal(out, expected[name], err_msg=name)
+    if hasattr(est, "inverse_transform") and "transform" in expected:
+        codes = expected["transform"]
+        np.testing.assert_array_equal(est.inverse_transform(np.asfortranarray(codes)),
+                                      est.inverse_transform(codes))
+
+
+@pytest.mark.parametrize("est", [e for e in ESTIMATORS if "alpha" in e.get_params()],
+                         ids=[i for e, i in zip(ESTIMATORS, IDS) if "alpha" in e.get_params()])
+def test_an_alpha_float32_cannot_carry_is_refused(est):
+    # alpha=1e19 overflowed the gradient's squared norm at the first step: the fit
+    # "diverged" and kept the untrained random network; float64 reaches zero
+    X, y = data_for(est)
+    args = (X,) if y is None else (X, y)
+    with pytest.raises(ValueError, match="too large for float32"):
+        clone(est).set_params(alpha=1e19).fit(*args)
+    if hasattr(est, "partial_fit"):
+        with pytest.raises(ValueError, match="too large for float32"):
+            clone(est).set_params(alpha=1e19, solver="adam").partial_fit(
+                *args, **({"classes": np.unique(y)} if isinstance(est, ClassifierMixin)
+                          else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = clone(est).set_params(alpha=1e19, dtype="float64").fit(*args)
+    assert fitted.parameter_norm_ < 1e-20

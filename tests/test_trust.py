@@ -312,6 +312,9 @@ def test_diagnose_checks_the_settings_under_their_own_names(kw, name):
     ([[1e6 + 1e-3], [1e6 - 1e-3]], [1e6], 1e-3),
     # judged per column: a huge constant column leaves the other's spread a spread
     ([[1e13, 1.0], [1e13, -1.0]] * 500, [1e13, 0.0], np.sqrt(0.5)),
+    # ... even where, in its units, the other's squares underflow (were 0: the
+    # scale came from the constant column and the real feature vanished)
+    ([[1e300, 1.0], [1e300, -1.0]] * 500, [1e300, 0.0], np.sqrt(0.5)),
 ])
 def test_isotropic_scaling_closed_forms(A, mean, scale):
     from skrank._scaling import IsotropicScaling
@@ -516,3 +519,26 @@ def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor(rank2_fits
         ae._set_diagnostics(replace(ae_report, fidelity=1.0, bottleneck=replace(
             ae_report.bottleneck, spectrum=spectrum)))
     assert not [w for w in record if "weakest" in str(w.message)]
+
+
+@pytest.mark.parametrize("rank, factor, warns", [(0, 30.0, True), (0, 5.0, False),
+                                                 (1, 30.0, False)])
+def test_a_constant_fit_names_unequal_input_units(rank, factor, warns):
+    from skrank._base import _warn_if_constant_from_units
+
+    X = np.random.default_rng(0).standard_normal((50, 3)) * [1.0, 1.0, factor]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_if_constant_from_units(rank, X)
+    assert any("standardize X" in str(w.message) for w in caught) == warns
+
+
+def test_a_default_fit_made_constant_by_one_large_column_warns():
+    # one feature in units 30 times the others' left the default regressor
+    # constant (R^2 0.00, converged), silently
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    y = X[:, 0] + X[:, 1] ** 2
+    X[:, 3] *= 30
+    with pytest.warns(AmbiguousRankWarning, match="constant function"):
+        reg = DeepL2Regressor(random_state=0).fit(X, y)
+    assert reg.bottleneck_rank_ == 0
