@@ -469,7 +469,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         "score_tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "warm_start_iter": [Interval(Integral, 1, None, closed="left"), None],
-        "n_jobs": [Integral, None],
+        # joblib's convention: 0 means nothing (it raised its own error mid-fit)
+        "n_jobs": [Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left"), None],
         "refit": ["boolean"],
         "verbose": ["verbose"],
     }

@@ -408,6 +408,17 @@ def test_the_sweep_validates_its_estimator_before_any_fit(bad):
     assert not hasattr(sel, "depth_results_")
 
 
+def test_n_jobs_zero_is_refused_by_name():
+    # joblib's own "n_jobs == 0 in Parallel has no meaning" came out of the sweep
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.RandomState(0).randn(30, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=3), depths=[2, 3], cv=2,
+                                 n_jobs=0)
+    with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
+        sel.fit(X, X[:, 0])
+
+
 def test_score_uses_the_scoring_as_grid_search_does(small):
     from sklearn.metrics import mean_squared_error
 
