@@ -521,24 +521,29 @@ def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor(rank2_fits
     assert not [w for w in record if "weakest" in str(w.message)]
 
 
-@pytest.mark.parametrize("rank, factor, warns", [(0, 30.0, True), (0, 5.0, False),
-                                                 (1, 30.0, False)])
-def test_a_constant_fit_names_unequal_input_units(rank, factor, warns):
-    from skrank._base import _warn_if_constant_from_units
+@pytest.mark.parametrize("factors, warns", [
+    ([1, 1, 1, 30], True),            # three of four columns below 0.1 of the scale
+    ([1, 1, 1, 10], False),           # at 10 times the default fit still read R^2 0.96
+    ([1, 1, 30, 30], True),           # half of them
+    ([1] * 9 + [0.01], False),        # one nearly constant column (a border pixel)
+    ([1] * 6 + [0.01] * 3, False),    # a third of them
+    ([10.0 ** e for e in (-3, -2, -1, 0, 1, 2, 3)], True),
+])
+def test_inputs_in_unequal_units_are_named(factors, warns):
+    from skrank._base import _warn_if_inputs_unbalanced
 
-    X = np.random.default_rng(0).standard_normal((50, 3)) * [1.0, 1.0, factor]
+    X = np.random.default_rng(0).standard_normal((50, len(factors))) * factors
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _warn_if_constant_from_units(rank, X)
+        _warn_if_inputs_unbalanced(X)
     assert any("standardize X" in str(w.message) for w in caught) == warns
 
 
-def test_a_default_fit_made_constant_by_one_large_column_warns():
+def test_a_fit_on_inputs_in_unequal_units_warns():
     # one feature in units 30 times the others' left the default regressor
     # constant (R^2 0.00, converged), silently
     X = np.random.default_rng(0).standard_normal((200, 4))
     y = X[:, 0] + X[:, 1] ** 2
     X[:, 3] *= 30
-    with pytest.warns(AmbiguousRankWarning, match="constant function"):
-        reg = DeepL2Regressor(random_state=0).fit(X, y)
-    assert reg.bottleneck_rank_ == 0
+    with pytest.warns(UserWarning, match="3 of the 4 input columns"):
+        DeepL2Regressor(**SMALL, random_state=0).fit(X, y)
