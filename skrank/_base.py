@@ -422,12 +422,29 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
     """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's);
     returns whether it warned (see :func:`_unclear`; ``weak``: see
     :func:`_weak_direction`, 0 for none)."""
-    message = _unclear(report, tol, name, jacobian_bounds)
+    message = _above_function_bound(report, name) or _unclear(report, tol, name,
+                                                              jacobian_bounds)
     if message is None and weak:
         message = _weak_direction(report, tol, weak, name)
     if message:
         warn_user(message, AmbiguousRankWarning)
     return bool(message)
+
+
+def _above_function_bound(report, name):
+    """A bottleneck reading above ``min(n_features, n_outputs)``, or None: every
+    function of that many inputs and outputs factors through that many dimensions
+    (through its own output), so the reading is the network's, not its function's
+    (five outputs of pure noise read 6, with no clear gap)."""
+    bound = _jacobian_size(report)
+    if report.jacobian_spectra is None or report.bottleneck.rank <= bound:
+        return None
+    return (
+        f"{name}={report.bottleneck.rank} is above min(n_features, n_outputs) = {bound}, "
+        "the most any function of the network's inputs and outputs needs to pass "
+        "through: its narrowest hidden map carries directions the output does not "
+        f"use, and the learned function's rank is at most {bound}. A longer fit or a "
+        "larger alpha lets the network drop them.")
 
 
 def _unclear(report, tol, name, jacobian_bounds):

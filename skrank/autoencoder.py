@@ -183,10 +183,12 @@ random_state, verbose, n_init, n_threads
     representation_spectra_ : ndarray of shape (depth - 1, min(n, width))
     layer_ranks_ : ndarray of shape (depth,)
     bottleneck_rank_ : int
-        The dimension the autoencoder passes the data through: an upper bound of
-        the least dimension the data can be mapped into and back (an open curve 1,
-        a closed curve or an open sheet 2). At depth 12 the penalty often finds it
-        cheaper to pass a curved manifold through more dimensions than it needs
+        The dimension the autoencoder passes the data through: usually an upper
+        bound of the least dimension the data can be mapped into and back (an open
+        curve 1, a closed curve or an open sheet 2), often the data's linear span;
+        below it where ``alpha`` drops a weak direction or a fit stops in a local
+        minimum (``docs/trusting_the_rank.md``, section 5). At depth 12 the penalty
+        often finds it cheaper to pass a curved manifold through more dimensions than it needs
         (the rank/regularity trade-off); then the autoencoder passes the linear
         span of the data (its rank by the same rule) and says so with an
         :class:`AmbiguousRankWarning`.

@@ -315,11 +315,13 @@ def _read_rank(spectrum, *, tol, min_gap):
         # and without a clear one every value counts
         gaps = s[: K - 1] / s[1:K]
         k = int(np.argmax(gaps)) if gaps.size else 0
-        if gaps.size and gaps[k] >= min_gap:
+        # equal values are no gap, whatever min_gap (at 1 a flat spectrum read 1)
+        if gaps.size and gaps[k] >= min_gap and gaps[k] > 1:
             return RankReading(rank=k + 1, gap=float(gaps[k]), clear=True)
         return RankReading(rank=K, gap=float("inf"), clear=True)
-    with np.errstate(divide="ignore"):
-        # an exact zero after the floor is an infinite gap (a rank-deficient input)
+    with np.errstate(divide="ignore", over="ignore"):
+        # an exact zero after the floor is an infinite gap (a rank-deficient input),
+        # and so is a subnormal one (the ratio overflows)
         gaps = s[:K] / s[1 : K + 1]
     k = int(np.argmax(gaps))
     if gaps[k] >= min_gap:
@@ -557,11 +559,11 @@ def representation_ranks(model, X, *, tol=DEFAULT_RANK_TOL, outputs=None):
     >>> representation_ranks(net, torch.randn(20, 3)).tolist()
     [1]
     """
-    return np.array(
-        [effective_rank(s, tol=tol)
-         for s in representation_spectra(model, X, center=True, outputs=outputs)],
-        dtype=int,
-    )
+    _, post = outputs if outputs is not None else layer_outputs(model, X)
+    # each layer's own values: the zeros that pad a narrower layer in
+    # representation_spectra would read as an infinite gap behind its last value
+    return np.array([effective_rank(s, tol=tol) for s in _spectra_of(post, True)],
+                    dtype=int)
 
 
 #: A layer input counts as carrying a constant offset when its mean holds at least
@@ -842,13 +844,15 @@ def _most_faithful(model, x, pre, k, tied, weight):
         return tied[0]
     kept, seen = [], {}
     with torch.no_grad():
-        full = (pre[-1] if isinstance(model, Network) else model(x)).to(torch.float64)
+        full = pre[-1] if isinstance(model, Network) else model(x)
+        eps = torch.finfo(full.dtype).eps
+        full = full.to(torch.float64)
         for layer, _, _ in tied:
             if layer not in seen:
                 a = pre[layer - 1].to(torch.float64)
                 mean = _weighted_mean(a, weight)
                 cut = _factored(model, layer, mean, _principal_components(a, k, weight))(x)
-                seen[layer] = _kept_variance(full, cut.to(torch.float64))
+                seen[layer] = _kept_variance(full, cut.to(torch.float64), eps)
             f = seen[layer]
             if f >= 1 - FIDELITY_SLACK and all(g < f - FIDELITY_SLACK for g in kept):
                 # no candidate keeps more than everything, so this one is within
@@ -1233,25 +1237,20 @@ def _rows(out, v, forward=False):
     if not forward:
         return torch.stack([_input_gradient(out[:, j], v) for j in range(n_cols)], dim=1)
     w = torch.zeros_like(out, requires_grad=True)
-    (vjp,) = torch.autograd.grad(out, v, grad_outputs=w, create_graph=True,
+    # scalar outputs, not grad_outputs: a tensor there makes torch import torch.fx
+    # and sympy (about 0.4 s on a process's first fit)
+    (vjp,) = torch.autograd.grad((out * w).sum(), v, create_graph=True,
                                  allow_unused=True)
     if vjp is None:  # out does not depend on v
         return v.new_zeros(v.shape[0], n_cols, out.shape[1])
     try:
-        cols = [torch.autograd.grad(vjp, w, grad_outputs=_unit(vjp, j),
-                                    retain_graph=True)[0] for j in range(n_cols)]
+        cols = [torch.autograd.grad(vjp[:, j].sum(), w, retain_graph=True)[0]
+                for j in range(n_cols)]
     except RuntimeError:
         # a layer without a second derivative (a custom autograd Function, one
         # marked once_differentiable): the rows, one reverse pass per output
         return _rows(out, v).transpose(1, 2)
     return torch.stack(cols, dim=1)
-
-
-def _unit(like, j):
-    """``e_j`` on every row of ``like``."""
-    e = torch.zeros_like(like)
-    e[:, j] = 1
-    return e
 
 
 def _core_svdvals(D, E, width):
@@ -1474,20 +1473,24 @@ def _fidelity(model, x, bn, outputs=None):
     # nn.Sigmoid) follow its last nn.Linear: only a Network's outputs are reused
     reuse = outputs is not None and isinstance(model, Network)
     with torch.no_grad():
-        full = (outputs[0][-1] if reuse else model(x)).to(torch.float64)
+        full = outputs[0][-1] if reuse else model(x)
+        eps = torch.finfo(full.dtype).eps
+        full = full.to(torch.float64)
         cut = _factored(model, bn.layer, bn.mean, bn.components)(x).to(torch.float64)
-    return _kept_variance(full, cut)
+    return _kept_variance(full, cut, eps)
 
 
-def _kept_variance(full, cut):
-    """``1 - ||cut - full||^2 / ||full - mean full||^2`` (float64 tensors)."""
+def _kept_variance(full, cut, eps):
+    """``1 - ||cut - full||^2 / ||full - mean full||^2`` (float64 tensors; ``eps``:
+    the machine epsilon of the network's own outputs)."""
     den = float((full - full.mean(0)).square().sum())
     num = float((cut - full).square().sum())
     if not np.isfinite(num) or not np.isfinite(den):
         return float("nan")
-    # a constant network (round-off spread only) has no variance to lose
-    floor = full.numel() * (64 * torch.finfo(torch.float32).eps
-                            * max(1.0, float(full.abs().max()))) ** 2
+    # a constant network (round-off spread only, at the network's own precision: a
+    # float64 network of outputs near 1e-6 read 1.0 at float32's) has no variance
+    # to lose
+    floor = full.numel() * (64 * eps * max(1.0, float(full.abs().max()))) ** 2
     return 1.0 - num / den if den > floor else 1.0
 
 
@@ -1707,10 +1710,10 @@ def _jacobian_reading(model, points, bn, tol, min_gap):
     prefer_skip_nested_validation=True,
 )
 def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
-    """The dimension of the linear span of the rows of ``X``, by :func:`read_rank`.
+    """The dimension of the affine span of the rows of ``X``, by :func:`read_rank`.
 
-    What PCA would keep: an autoencoder whose bottleneck rank reaches it
-    compressed nothing that a linear map could not.
+    The rows are centered first. What PCA would keep: an autoencoder whose
+    bottleneck rank reaches it compressed nothing that a linear map could not.
 
     Parameters
     ----------
@@ -1924,7 +1927,7 @@ def count_tripoints(estimator, bounds, resolution=200, *, return_locations=False
     """Count the points where three or more classes meet, for a 2-D input space.
 
     The classifier is evaluated on a ``resolution x resolution`` grid over
-    ``bounds``; every 2x2 block of grid cells holding three or more labels
+    ``bounds``; every 2x2 block of grid points holding three or more labels
     marks a meeting point, and adjacent marked blocks (8-connectivity) count as one.
 
     Parameters

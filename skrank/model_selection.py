@@ -345,9 +345,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     the ``R1`` and ``R2 / L`` terms are not negligible, and a direction the
     function uses at a small scale ``c`` costs ``c^(2/L)`` per layer, not 1.
     Measured at defaults: 2.2-2.3 on the rank-2 teacher of the test suite (depths
-    6-12), but from -0.87 to 3.41 on six held-out teachers of rank 1 to 3 (depths
-    4-12, every depth reading the right rank: rank 1 read -0.87 and 0.34, rank 2
-    1.34 and -0.79, rank 3 0.89 and 3.41); see ``benchmarks/bench_rank.py``.
+    6-12), but from -1.60 to 3.41 on held-out teachers of rank 1 to 3 (30
+    readings over several seeds, depths 4-12, every depth reading the right rank;
+    one run: rank 1 read -0.87 and 0.34, rank 2 1.34 and -0.79, rank 3 0.89 and
+    3.41); see ``benchmarks/bench_rank.py``.
 
     After fit the selector behaves as the refitted chosen estimator.
 
@@ -426,7 +427,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     depth_results_ : dict of ndarray
         Per depth (per (alpha, depth) pair with ``alphas``, then with an
         ``'alpha'`` column): ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
-        ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (n_depths, n_folds),
+        ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (one row per
+        depth, or per (alpha, depth) pair, by n_folds),
         ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``,
         ``'norm_per_depth'``,
         ``'mean_fit_time'``. Every key but ``'rank_per_fold'`` holds one value

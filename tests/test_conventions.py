@@ -341,3 +341,27 @@ def test_a_fit_leaves_torchs_global_generator_alone(est):
         est.fit(X, y) if y is not None else est.fit(X)
     outputs(est, X)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_fit_does_not_import_torch_compilers():
+    # nn.utils.skip_init (the meta device) and autograd.grad with a grad_outputs
+    # tensor imported torch.fx and sympy on a process's first fit: 485 modules,
+    # about 0.4 s, half of a small classifier's fit
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings, numpy as np\n"
+        "warnings.simplefilter('ignore')\n"
+        "from skrank import DeepL2Classifier, DeepL2Regressor\n"
+        "X = np.random.RandomState(0).rand(60, 3)\n"
+        "before = set(sys.modules)\n"
+        "DeepL2Regressor(depth=4, width=8, max_iter=5).fit(X, X[:, :2])\n"
+        "DeepL2Classifier(depth=4, width=8, max_iter=5).fit(X, X[:, 0] > 0.5)\n"
+        "new = set(sys.modules) - before\n"
+        "print(sorted(m for m in new"
+        " if m.startswith(('sympy', 'torch.fx', 'torch._dynamo'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]", out.stdout[:300]

@@ -353,3 +353,22 @@ def test_the_noise_level_check_reads_the_spread_with_n_minus_1_degrees_of_freedo
             _check_level(0.1 * rng.standard_normal((n, 500)), 0.1)
     with pytest.raises(ValueError, match="needs at least 2 rows"):
         _check_level(np.zeros((1, 5)), 0.1)
+
+
+def test_pure_noise_of_the_stated_level_is_refused_at_the_stated_rate():
+    # the bound 1 + 3 sqrt(2 / dof) on the inverse ratio refused 4 rows of one
+    # feature one draw in six (chi-square skew); the quantile refuses 1 in 740
+    from skrank._denoise import _check_level
+
+    rng = np.random.default_rng(1)
+    for shape in ((4, 1), (2, 1), (20, 5)):
+        refused = 0
+        for _ in range(2000):
+            try:
+                _check_level(rng.standard_normal(shape), 1.0)
+            except ValueError:
+                refused += 1
+        assert refused <= 12, (shape, refused)  # 2.7 expected
+    # noise far above the rows' spread is still refused
+    with pytest.raises(ValueError, match="times the spread of the rows"):
+        _check_level(0.1 * rng.standard_normal((20, 5)), 1.0)

@@ -13,7 +13,7 @@ from skrank import diagnostics as D
     [
         ([1.0, 0.9, 0.02, 0.01], 2),
         ([1.0, 0.8, 0.09, 0.001], 2),  # third value under the 10% floor
-        ([1.0, 0.6, 0.45, 0.3, 0.2, 0.01], 5),  # no clear gap before the floor
+        ([1.0, 0.6, 0.45, 0.3, 0.2, 0.01], 5),  # the clear gap is the one at the floor
         ([3.0, 2.9, 2.8, 1e-6], 3),
         ([5.0], 1),
         ([0.0, 0.0], 0),
@@ -1174,3 +1174,51 @@ def test_the_own_jacobian_rank_is_not_read_where_it_cannot_exceed_the_bottleneck
         many[0].weight[1:] = many[0].weight[0]
     r = D.diagnose(many, X, jacobian_points=X[:5])
     assert r.rank == 1 and r.network_jacobian_rank is None and calls == [1]
+
+
+def _identity_chain(weights, dtype=torch.float64):
+    """Bias-free linear maps with Identity activations between them."""
+    layers = []
+    for i, W in enumerate(weights):
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], bias=False, dtype=dtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.as_tensor(W, dtype=dtype))
+        layers += [lin] + ([torch.nn.Identity()] if i < len(weights) - 1 else [])
+    return torch.nn.Sequential(*layers)
+
+
+def test_representation_ranks_of_layers_of_unequal_width():
+    # a 3 -> 6 -> 3 chain: the second representation's values are (1, 1, 0.2), a
+    # clear gap of 5: rank 2; the zeros padding it to the first layer's width read
+    # as an infinite gap behind 0.2, and it read 3
+    W1 = np.vstack([np.eye(3), np.zeros((3, 3))])
+    W2 = np.hstack([np.diag([1.0, 1.0, 0.2]), np.zeros((3, 3))])
+    net = _identity_chain([W1, W2, np.eye(3)])
+    Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((300, 3)))
+    X = (Q - Q.mean(0)) * np.sqrt(300)
+    assert D.representation_ranks(net, X).tolist() == [3, 2]
+
+
+def test_equal_singular_values_are_no_gap_even_at_min_gap_one():
+    assert D.read_rank([1.0, 1.0, 1.0], min_gap=1.0).rank == 3
+    assert D.read_rank([2.0, 2.0, 2.0, 2.0], min_gap=1.0).rank == 4
+    assert D.read_rank([2.0, 2.0, 1.0], min_gap=1.0).rank == 2
+
+
+def test_a_ratio_that_overflows_is_an_infinite_gap_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reading = D.read_rank([1e300, 1e-300])
+    assert reading.rank == 1 and reading.gap == np.inf
+
+
+def test_fidelity_of_a_float64_network_with_small_outputs_is_its_own():
+    # an identity on inputs of spreads 1 and 0.5, cut to its first direction, loses
+    # 0.25 / 1.25 = 20% of the variance, at any output scale; with float32's
+    # round-off floor a float64 network of outputs near 1e-6 read 1.0
+    X = np.random.default_rng(0).standard_normal((4000, 2)) * [1.0, 0.5]
+    for scale in (1.0, 1e-6):
+        net = _identity_chain([np.eye(2), np.eye(2) * scale])
+        bn = D.bottleneck(net, X, min_gap=1.5)
+        assert bn.rank == 1
+        assert D.bottleneck_fidelity(net, X, bn) == pytest.approx(0.8, abs=0.02)

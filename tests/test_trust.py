@@ -401,18 +401,24 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
     reg._diagnose = lambda *args, **kw: lower
     with pytest.warns(AmbiguousRankWarning, match="lies between the two"):
         reg.diagnose(X)
-    # equal readings, no Jacobian points read, or a Jacobian read at its full size
-    # (here: as many outputs as its rank; a function of one output may need a wider
-    # bottleneck): nothing to say
-    full = [s[: k - 1] for s in lower.jacobian_spectra]
+    # equal readings (at the Jacobian's full size too), or no Jacobian points read:
+    # nothing to say
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg._set_diagnostics(replace(lower, jacobian_rank=k))
+        reg._set_diagnostics(replace(lower, jacobian_rank=k, jacobian_spectra=[
+            s[:k] for s in lower.jacobian_spectra]))
         reg._set_diagnostics(replace(lower, jacobian_rank=None))
+    # a Jacobian of k - 1 columns (min(n_features, n_outputs) = k - 1): every function
+    # of that shape factors through k - 1 dimensions, so a bottleneck of k is the
+    # network's, not its function's (five outputs of pure noise read 6)
+    full = [s[: k - 1] for s in lower.jacobian_spectra]
+    with pytest.warns(AmbiguousRankWarning, match=rf"bottleneck_rank_={k} is above "
+                      rf"min\(n_features, n_outputs\) = {k - 1}"):
         reg._set_diagnostics(replace(lower, jacobian_spectra=full))
-    # flat at every Jacobian point, yet of rank k on the data: whatever its size
+    # flat at every Jacobian point, yet of rank k on the data
     with pytest.warns(AmbiguousRankWarning, match="flat at every Jacobian point"):
-        reg._set_diagnostics(replace(lower, jacobian_rank=0, jacobian_spectra=full))
+        reg._set_diagnostics(replace(lower, jacobian_rank=0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg._set_diagnostics(replace(lower, jacobian_rank=0, network_jacobian_rank=0,
