@@ -437,7 +437,9 @@ def _above_function_bound(report, name):
     (through its own output), so the reading is the network's, not its function's
     (five outputs of pure noise read 6, with no clear gap)."""
     bound = _jacobian_size(report)
-    if report.jacobian_spectra is None or report.bottleneck.rank <= bound:
+    # no Jacobian points read (n_jacobian_points=0): no size to bound by
+    if report.jacobian_spectra is None or len(report.jacobian_spectra) == 0 \
+            or report.bottleneck.rank <= bound:
         return None
     return (
         f"{name}={report.bottleneck.rank} is above min(n_features, n_outputs) = {bound}, "

@@ -6,7 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -35,6 +35,7 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_method_params,
@@ -151,7 +152,11 @@ def _pinned(estimator, depth_param, y, splits, fit_params):
     if (estimator.get_params().get(key) != "auto" or y is None
             or not isinstance(net, _DeepL2Base)):
         return estimator
-    weight = fit_params.get("sample_weight")
+    # a Pipeline's network takes its weights as <step>__sample_weight (or, routed,
+    # as sample_weight); only the bare key was read, and a Pipeline sweep held
+    # out rows where its weighted rows were too few to
+    prefix = depth_param[: -len("depth")]
+    weight = fit_params.get(prefix + "sample_weight", fit_params.get("sample_weight"))
     weight = None if weight is None or np.ndim(weight) == 0 else np.asarray(weight)
     try:
         with warnings.catch_warnings():
@@ -643,6 +648,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """Every (alpha, depth, fold) fit, spread over joblib workers: one job per
         depth (its folds and alphas batched), or with ``warm_start`` one job per
         (alpha, fold) chain of depths."""
+        # scikit-learn's Parallel carries its config (metadata routing) and the
+        # warning filters into the workers, as its own searches do; joblib's
+        # dropped them (a routed Pipeline sweep failed at n_jobs=2)
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
         beside = effective_n_jobs(self.n_jobs) != 1
         if not self.warm_start:

@@ -414,7 +414,16 @@ def test_the_selector_leaves_auto_off_where_a_weighted_fold_is_too_small(one_out
         assert not DeepL2Regressor(**FAST).fit(X, y, sample_weight=w).early_stopping_
         sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=2).fit(
             X, y, sample_weight=w)
+        # the same weights to a Pipeline's network step: the key was not read, and
+        # the sweep and its refit held rows out
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        pipe = make_pipeline(StandardScaler(), DeepL2Regressor(**FAST))
+        piped = RankAwareDepthSelector(pipe, depths=[2], cv=2).fit(
+            X, y, deepl2regressor__sample_weight=w)
     assert sel.best_estimator_.early_stopping_ is False
+    assert piped.best_estimator_[-1].early_stopping_ is False
 
 
 def test_a_classifier_fold_that_cannot_be_stratified_keeps_every_row(one_output):

@@ -261,6 +261,25 @@ def test_metadata_routing_sends_groups_to_the_splitter(small):
             sel.fit(X, y, not_a_param=groups)
 
 
+def test_routed_weights_reach_a_pipeline_in_parallel_jobs(small):
+    # joblib's Parallel left scikit-learn's config in the parent: in the workers
+    # routing was off and Pipeline.fit refused the routed sample_weight
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = small
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(X))
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False),
+            DeepL2Regressor(**FAST).set_fit_request(sample_weight=True))
+        seq = RankAwareDepthSelector(pipe, depths=[2, 3], cv=2).fit(X, y, sample_weight=w)
+        par = RankAwareDepthSelector(pipe, depths=[2, 3], cv=2, n_jobs=2).fit(
+            X, y, sample_weight=w)
+    np.testing.assert_array_equal(par.depth_results_["mean_test_score"],
+                                  seq.depth_results_["mean_test_score"])
+
+
 def test_depth_sweep_display(small):
     pytest.importorskip("matplotlib")
     import matplotlib

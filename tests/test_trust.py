@@ -409,6 +409,10 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
         reg._set_diagnostics(replace(lower, jacobian_rank=k, jacobian_spectra=[
             s[:k] for s in lower.jacobian_spectra]))
         reg._set_diagnostics(replace(lower, jacobian_rank=None))
+        # n_jacobian_points=0 reads an empty (0, 0) array of spectra: no size to
+        # bound the bottleneck by (it read "at most 0" on every fit)
+        reg._set_diagnostics(replace(lower, jacobian_rank=None,
+                                     jacobian_spectra=np.zeros((0, 0))))
     # a Jacobian of k - 1 columns (min(n_features, n_outputs) = k - 1): every function
     # of that shape factors through k - 1 dimensions, so a bottleneck of k is the
     # network's, not its function's (five outputs of pure noise read 6)
@@ -553,3 +557,14 @@ def test_a_fit_on_inputs_in_unequal_units_warns():
     X[:, 3] *= 30
     with pytest.warns(UserWarning, match="3 of the 4 input columns"):
         DeepL2Regressor(**SMALL, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, BottleneckAutoencoder])
+def test_no_jacobian_points_bound_nothing(cls):
+    X, Y = teacher(80, k=2, seed=1)
+    est = cls(**{**SMALL, "max_iter": 20, "n_jacobian_points": 0}, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, Y) if cls is DeepL2Regressor else est.fit(X)
+        est.diagnose(X)
+    assert not [w for w in caught if "is above min" in str(w.message)]
