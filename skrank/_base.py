@@ -512,9 +512,9 @@ def _jacobian_unclear(report, name):
         # clear gap and full fidelity did not tell them apart (gaps up to 8,000).
         # A later probe (96 fits, new teacher families, noisy targets): 27 times,
         # the bottleneck's wrong in 26 (too high), the Jacobian's right in 19.
-        # A Jacobian read at its full size (one output: rank 1) bounds nothing: a
-        # network of one output can pass two directions through its hidden layers
-        # (squaring both coordinates of x late to compute |x|^2) and read 1 here
+        # A Jacobian read at its full size (one output: rank 1) adds nothing here:
+        # a bottleneck above that size is above every function's rank, which
+        # _above_function_bound says first
         return (
             f"{name}={bn.rank} but the Jacobian rank is {report.jacobian_rank} (the "
             "largest over the Jacobian points): the rank of the learned function lies "
