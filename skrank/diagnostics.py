@@ -1693,10 +1693,11 @@ def _own_jacobian_rank(model, points, bn, tol, min_gap):
     return max(_read_rank(s, tol=tol, min_gap=min_gap).rank for s in spectra)
 
 
-def _jacobian_reading(model, points, bn, tol, min_gap):
-    """Spectra and rank (``max`` over the points) of the factored network's Jacobians."""
+def _jacobian_reading(model, points, bn, tol, min_gap, width):
+    """Spectra and rank (``max`` over the points) of the factored network's Jacobians;
+    without points, no rows of ``width`` (``min(n_inputs, n_outputs)``) values."""
     if points is None or len(points) == 0:
-        return np.zeros((0, 0)), None
+        return np.zeros((0, width)), None
     jac = _factored_svdvals(model, bn, points, 256)
     return jac, max(_read_rank(s, tol=tol, min_gap=min_gap).rank for s in jac)
 
@@ -1824,7 +1825,8 @@ def _report(model, x, points, tol, min_gap, include_bias, weight=None):
     """:func:`diagnose` over checked tensors: each reading unchecked, once."""
     outputs = _layer_outputs(model, x)
     bn = _bottleneck(model, x, tol, min_gap, outputs=outputs, weight=weight)
-    jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap)
+    jac, jac_rank = _jacobian_reading(model, points, bn, tol, min_gap,
+                                      min(x.shape[1], outputs[0][-1].shape[1]))
     own = _own_jacobian_rank(model, points, bn, tol, min_gap)
     free = _projected_spectra(model, x, tol, outputs)
     plain = layer_spectra(model)

@@ -568,3 +568,6 @@ def test_no_jacobian_points_bound_nothing(cls):
         est.fit(X, Y) if cls is DeepL2Regressor else est.fit(X)
         est.diagnose(X)
     assert not [w for w in caught if "is above min" in str(w.message)]
+    # no rows, of the documented width (it was (0, 0))
+    width = X.shape[1] if cls is BottleneckAutoencoder else min(X.shape[1], Y.shape[1])
+    assert est.jacobian_spectra_.shape == (0, width)
