@@ -155,3 +155,17 @@ def test_theory_refuses_booleans_for_order_block_depth_and_lam():
         with pytest.raises(ValueError, match="'lam' parameter"):
             cost(True)
         assert cost(1) == pytest.approx(cost(1.0))
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.2, 3.0])
+def test_depth1_resnet_limit_is_the_lambert_closed_form(lam):
+    # per singular value, min_a s e^-a + lam a^2 is stationary at a e^a = s / (2 lam):
+    # a = W(s / 2 lam), and there s e^-a = 2 lam a, so the cost is lam (2a + a^2)
+    from scipy.special import lambertw
+
+    from skrank.theory import resnet_linear_cost_limit
+
+    s = np.array([3.0, 0.5, 0.01])
+    a = lambertw(s / (2 * lam)).real
+    expected = float(np.sum(lam * (2 * a + a**2)))
+    assert resnet_linear_cost_limit(np.diag(s), lam) == pytest.approx(expected, rel=1e-9)
