@@ -50,7 +50,9 @@ def _standardize(a):
 
 def _add_noise(rng, a, noise):
     if not noise:
-        return a
+        # a copy: the clean array is returned beside it, and editing one must not
+        # edit the other
+        return a.copy()
     with np.errstate(over="ignore"):
         noisy = a + noise * rng.standard_normal(a.shape)
     return _finite(noisy, "noise", noise, "the noisy values")
@@ -103,9 +105,8 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     targets ``y = h(z_1, ..., z_rank)`` for two random shallow ReLU networks
     ``g: R^n_latent -> R^n_features`` and ``h: R^rank -> R^n_targets``. When ``g``
     is injective (almost surely for ``n_features >= n_latent``), the true function
-    ``f* = h o g^{-1}`` has bottleneck rank ``rank``. Inputs and targets are
-    centered and scaled to unit overall standard deviation (affine maps, which do
-    not change the rank); without spread (one sample) they stay centered: zeros.
+    ``f* = h o g^{-1}`` has bottleneck rank ``rank``. Inputs and targets are centered
+    and scaled to unit overall spread (affine maps keep the rank; one sample: zeros).
 
     Parameters
     ----------
@@ -116,7 +117,8 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     n_latent : int, default=8
         Dimension of the latent ``z``.
     rank : int, default=2
-        The bottleneck rank of the true function; must not exceed ``n_latent``.
+        The true function's bottleneck rank (at most ``n_latent``; ``h`` caps it
+        at ``n_targets`` and ``n_hidden``, without an error).
     n_hidden : int, default=100
         Width of the random networks ``g`` and ``h``.
     noise : float, default=0.0
@@ -188,7 +190,8 @@ def make_low_rank_regression(n_samples=300, *, n_features=50, n_targets=50, rank
         Dimension of the targets.
     rank : int, default=5
         Rank of the projection ``P``, the true function's rank; must not exceed
-        ``n_features``.
+        ``n_features``. With ``n_targets`` or ``n_hidden`` below it, ``h`` caps the
+        rank at the smaller of the two (no error).
     n_hidden : int, default=100
         Width of the random network ``h``.
     noise : float, default=0.0
@@ -286,7 +289,8 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     ------
     ValueError
         If ``shift`` or ``noise`` is so large that the points overflow (are
-        inf): the output is checked to be finite.
+        inf): the output is checked to be finite; if ``n_samples`` is below
+        ``n_classes`` (a class would have no point).
 
     Examples
     --------
@@ -295,6 +299,9 @@ def make_shifted_s(n_samples=400, *, n_classes=4, shift=0.6, noise=0.05,
     >>> X.shape, sorted(set(y.tolist()))
     ((8, 2), [0, 1, 2, 3])
     """
+    if n_samples < n_classes:
+        raise ValueError(f"make_shifted_s needs at least one point per class: "
+                         f"n_samples={n_samples} < n_classes={n_classes}.")
     _reserve("make_shifted_s", (n_samples, 6))
     rng = check_random_state(random_state)
     y = np.arange(n_samples) % n_classes

@@ -110,6 +110,15 @@ class SpectraDisplay:
     bar gives ``i``), so the directions that survive through the bottleneck read
     as a band of colours above the floor (Jacot 2023a, Fig. 1).
 
+    The estimators' rows are the raw weights' spectra (``layer_spectra_``) and the
+    uncentered representations' (``representation_spectra_``), as in the paper's
+    figure; the ranks they report are read on the centered images of the data
+    (see :func:`skrank.diagnostics.bottleneck`), where the constant offset, which
+    penalized biases carry in a direction of its own, does not count. A column can
+    therefore show one value or more above the floor than the rank in the legend
+    (a rank-2 bottleneck drawn with 3): read the rank from ``bottleneck_rank_`` and
+    ``layer_ranks_``, the band from the plot.
+
     Parameters
     ----------
     spectra : list of array-like

@@ -40,9 +40,11 @@ def test_dataset_parameters_are_validated():
 @pytest.mark.parametrize("make", [make_bottleneck_regression, make_low_rank_regression,
                                   make_shifted_s, make_noisy_curve, make_manifold])
 def test_one_sample_is_finite(make):
-    for out in make(1, random_state=0):
+    # the fewest points: one, or one per class
+    n, kw = (2, {"n_classes": 2}) if make is make_shifted_s else (1, {})
+    for out in make(n, random_state=0, **kw):
         if isinstance(out, np.ndarray):
-            assert len(out) == 1 and np.isfinite(out).all(), make.__name__
+            assert len(out) == n and np.isfinite(out).all(), make.__name__
 
 
 def test_targets_without_spread_stay_finite():
@@ -158,3 +160,20 @@ def test_python_m_skrank_demo_exits_2_on_a_bad_option():
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "argument --n-samples: must be an integer at least 1" in out.stderr
+
+
+def test_noise_free_data_and_their_clean_copy_are_two_arrays():
+    # with noise=0 both were one object: editing X edited the "clean" points
+    X, clean, _ = make_manifold(50, random_state=0)
+    X -= 1.0
+    assert np.abs(clean.mean() - (X.mean() + 1.0)) < 1e-12
+    Xc, cc = make_noisy_curve(20, noise=0.0, random_state=0)
+    assert Xc is not cc and np.array_equal(Xc, cc)
+
+
+def test_shifted_s_refuses_fewer_points_than_classes():
+    # 3 points for 4 classes dropped a class without a word
+    with pytest.raises(ValueError, match="at least one point per class"):
+        make_shifted_s(3, n_classes=4)
+    assert sorted(set(make_shifted_s(4, n_classes=4, random_state=0)[1].tolist())) == \
+        [0, 1, 2, 3]
