@@ -148,6 +148,10 @@ class Classification:
     def encode(self, y, classes=None):
         """Codes of ``y``; with ``classes`` (``partial_fit``), codes among those."""
         y = column_or_1d(y, warn=True)
+        if classes is not None and np.ndim(classes) != 1:
+            # LabelEncoder's own check names y, which was fine
+            raise ValueError("classes must be a 1-D array of labels; got an array of "
+                             f"shape {np.shape(classes)}.")
         if classes is not None and has_missing_labels(classes):
             raise ValueError("classes contains NaN or None; every class needs a label.")
         try:

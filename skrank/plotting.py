@@ -4,7 +4,7 @@ matplotlib is imported only when a plot is drawn; without it a clear ImportError
 says how to install it (``pip install skrank[plot]``).
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -181,6 +181,12 @@ class SpectraDisplay:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
         if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):
             raise ValueError(f"n_values must be an integer >= 1 or None, got {n_values!r}.")
+        if rank_tol is not None and not (isinstance(rank_tol, Real)
+                                         and not isinstance(rank_tol, bool)
+                                         and 0 < rank_tol < 1):
+            # refused here: drawing it failed later, inside matplotlib
+            raise ValueError(f"rank_tol must be a number in (0, 1) or None, got "
+                             f"{rank_tol!r}.")
         self.spectra = _check_spectra(spectra)
         self.kind = kind
         self.n_values = n_values

@@ -271,6 +271,14 @@ def test_classes_with_nan_or_none_are_refused_as_fit_refuses_such_labels():
             DeepL2Classifier(**KW).partial_fit(X, y, classes=classes)
 
 
+@pytest.mark.parametrize("classes", [[[0, 1]], 1, [[0], [1]]])
+def test_classes_of_another_shape_are_refused_by_name(classes):
+    # scikit-learn's LabelEncoder named y ("y should be a 1d array"), which was fine
+    X, y = make_moons(40, noise=0.1, random_state=0)
+    with pytest.raises(ValueError, match="classes must be a 1-D array"):
+        DeepL2Classifier(**KW).partial_fit(X, y, classes=classes)
+
+
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
 def test_a_dtype_change_is_refused_not_silently_ignored(how):
     # the network would go on training in the fitted precision while the

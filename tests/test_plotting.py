@@ -296,6 +296,14 @@ def test_spectra_n_values_below_one_is_an_error(n_values):
         SpectraDisplay(_fitted().layer_spectra_, n_values=n_values)
 
 
+@pytest.mark.parametrize("rank_tol", ["a", 0, 1.0, -0.1, True, float("nan")])
+def test_spectra_rank_tol_outside_the_rules_range_is_an_error(rank_tol):
+    # the estimators' own range, (0, 1): "a" failed at draw time inside matplotlib
+    with pytest.raises(ValueError, match="rank_tol must be a number in"):
+        SpectraDisplay([[1.0, 0.1]], rank_tol=rank_tol)
+    SpectraDisplay([[1.0, 0.1]], rank_tol=0.1)
+
+
 @pytest.mark.parametrize("block_depth", [1, 2])
 def test_resnet_weights_band_is_on_the_weight_that_writes_the_bottleneck(block_depth):
     # a ResNet's bottleneck_layer_ is a stream position (1 = after W_e, b + 1 =
