@@ -1733,6 +1733,9 @@ class _DeepL2Base(BaseEstimator):
         self.layer_spectra_ = report.layer_spectra
         self.representation_spectra_ = report.representation_spectra
         self.layer_ranks_ = bn.weight_ranks
+        # the spectra the ranks are read from; C order, kept as the fitted arrays
+        self.image_spectra_ = [np.ascontiguousarray(sp, dtype=np.float64)
+                               for sp in bn.spectra]
         self.bottleneck_rank_ = bn.rank
         self.bottleneck_layer_ = bn.layer
         self.bottleneck_mean_ = bn.mean

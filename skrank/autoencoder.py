@@ -182,6 +182,10 @@ random_state, verbose, n_init, n_threads
     layer_spectra_ : list of ndarray
     representation_spectra_ : ndarray of shape (depth - 1, min(n, width))
     layer_ranks_ : ndarray of shape (depth,)
+    image_spectra_ : list of ndarray
+        Singular values of each map's centered image on the data, one array per
+        entry of ``layer_ranks_``: the spectra the rank rule reads
+        (``SpectraDisplay.from_estimator`` draws them with each cut).
     bottleneck_rank_ : int
         The dimension the autoencoder passes the data through: usually an upper
         bound of the least dimension the data can be mapped into and back (an open

@@ -86,6 +86,10 @@ random_state, verbose, n_init, n_threads
     layer_spectra_ : list of ndarray
     representation_spectra_ : ndarray of shape (depth - 1, min(n, width))
     layer_ranks_ : ndarray of shape (depth,)
+    image_spectra_ : list of ndarray
+        Singular values of each map's centered image on the data, one array per
+        entry of ``layer_ranks_``: the spectra the rank rule reads
+        (``SpectraDisplay.from_estimator`` draws them with each cut).
     bottleneck_rank_ : int
     bottleneck_layer_ : int
     bottleneck_components_ : ndarray of shape (max(1, `bottleneck_rank_`), width)

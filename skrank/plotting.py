@@ -37,7 +37,8 @@ def _integer_ticks(axis):
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-_ROW_LABELS = {"weights": "layer l (weight matrix W_l)",
+_ROW_LABELS = {"images": "map l (its centered image on the data)",
+               "weights": "layer l (weight matrix W_l)",
                "representations": "hidden layer l (representation after W_l)",
                "jacobian": "sample point (Jacobian Jf(x_i))"}
 
@@ -48,7 +49,8 @@ def _spectra_source(estimator, kind):
     if isinstance(estimator, Pipeline):
         estimator = estimator[-1]
     est = getattr(estimator, "best_estimator_", estimator)
-    attrs = {"weights": "layer_spectra_", "representations": "representation_spectra_",
+    attrs = {"images": "image_spectra_", "weights": "layer_spectra_",
+             "representations": "representation_spectra_",
              "jacobian": "jacobian_spectra_"}
     if kind not in attrs:
         raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
@@ -71,6 +73,10 @@ def _spectra_source(estimator, kind):
             # a ResNet's bottleneck is a stream position (1 = after W_e): the
             # weight that writes it is W_e or the last of the block before it
             layer = 1 + (layer - 1) * est.block_depth
+        elif layer is not None and kind == "images" and hasattr(est, "stream_ranks_"):
+            # a ResNet's candidates are W_e, then the stream s_0 .. s_L: stream
+            # position p (1 = s_0) is candidate p + 1
+            layer += 1
     return est, attrs[kind], layer, rank
 
 
@@ -100,6 +106,20 @@ def _check_spectra(spectra):
     return rows
 
 
+def _check_ranks(ranks, spectra):
+    """One whole number >= 0 per row of ``spectra``, or None."""
+    if ranks is None:
+        return None
+    if np.ndim(ranks) != 1:
+        raise ValueError(f"ranks must be 1-D, one rank per row of spectra; got shape "
+                         f"{np.shape(ranks)}.")
+    r = _numbers(ranks, "ranks", least=0)
+    if r.size != len(spectra):
+        raise ValueError(f"ranks has {r.size} values for {len(spectra)} rows of spectra; "
+                         "give one rank per row.")
+    return r
+
+
 class SpectraDisplay:
     """Singular values of every layer (or sample point) of a fitted network.
 
@@ -110,14 +130,16 @@ class SpectraDisplay:
     bar gives ``i``), so the directions that survive through the bottleneck read
     as a band of colours above the floor (Jacot 2023a, Fig. 1).
 
-    The estimators' rows are the raw weights' spectra (``layer_spectra_``) and the
-    uncentered representations' (``representation_spectra_``), as in the paper's
-    figure; the ranks they report are read on the centered images of the data
-    (see :func:`skrank.diagnostics.bottleneck`), where the constant offset, which
-    penalized biases carry in a direction of its own, does not count. A column can
-    therefore show one value or more above the floor than the rank in the legend
-    (a rank-2 bottleneck drawn with 3): read the rank from ``bottleneck_rank_`` and
-    ``layer_ranks_``, the band from the plot.
+    ``kind='images'`` (:meth:`from_estimator`'s default) draws the spectra every
+    rank is read from: each map's centered image on the data
+    (``image_spectra_``), with a short black bar at each column's cut, where the
+    rank rule (:func:`skrank.diagnostics.read_rank`) puts ``layer_ranks_``: the
+    values above the bar are the rank. The raw weights' spectra
+    (``kind='weights'``) and the uncentered representations'
+    (``kind='representations'``) are the paper's figure; they also count the
+    constant offset, which penalized biases carry in a direction of their own, so
+    a column there can show one value more above the floor than the rank in the
+    legend (a rank-2 bottleneck drawn with 3).
 
     Parameters
     ----------
@@ -126,13 +148,17 @@ class SpectraDisplay:
         (any order; drawn largest first). A ``ValueError`` names a row that is
         not one (NaN, infinity, a negative value, another shape), a
         ``TypeError`` a row that is not numbers or ``spectra`` not a list.
-    kind : {'weights', 'representations', 'jacobian'}, default='weights'
-        What the rows are; sets the x label ("layer", "hidden layer" or
+    kind : {'weights', 'images', 'representations', 'jacobian'}, default='weights'
+        What the rows are; sets the x label ("layer", "map", "hidden layer" or
         "sample point") and the title.
     n_values : int or None, default=None
         Plot only the largest ``n_values`` values of each row; None plots all.
     rank_tol : float or None, default=None
         The rank rule's relative floor; drawn as a dashed line when given.
+    ranks : array-like of int or None, default=None
+        The rank read in each row; a short black bar marks the cut, between the
+        ``ranks[i]``-th value of row ``i`` and the next (none where every value
+        counts, or none does).
     bottleneck_layer : int or None, default=None
         1-based index of the bottleneck layer (the estimators'
         ``bottleneck_layer_``); marked with a vertical band when given. Not used
@@ -176,7 +202,8 @@ class SpectraDisplay:
     """
 
     def __init__(self, spectra, *, kind="weights", n_values=None, rank_tol=None,
-                 bottleneck_layer=None, bottleneck_rank=None, normalize=True, title=None):
+                 bottleneck_layer=None, bottleneck_rank=None, normalize=True, title=None,
+                 ranks=None):
         if kind not in _ROW_LABELS:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
         if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):
@@ -188,6 +215,7 @@ class SpectraDisplay:
             raise ValueError(f"rank_tol must be a number in (0, 1) or None, got "
                              f"{rank_tol!r}.")
         self.spectra = _check_spectra(spectra)
+        self.ranks = _check_ranks(ranks, self.spectra)
         self.kind = kind
         self.n_values = n_values
         self.rank_tol = rank_tol
@@ -197,7 +225,7 @@ class SpectraDisplay:
         self.title = title
 
     @classmethod
-    def from_estimator(cls, estimator, *, kind="weights", ax=None, n_values=None,
+    def from_estimator(cls, estimator, *, kind="images", ax=None, n_values=None,
                        normalize=True):
         """Plot the spectra of a fitted skrank estimator.
 
@@ -207,8 +235,9 @@ class SpectraDisplay:
             Any estimator with ``layer_spectra_``, ``representation_spectra_``
             and ``jacobian_spectra_`` (a fitted selector: its ``best_estimator_``;
             a fitted ``Pipeline``: its last step).
-        kind : {'weights', 'representations', 'jacobian'}, default='weights'
-            ``layer_spectra_`` (one row per weight matrix),
+        kind : {'images', 'weights', 'representations', 'jacobian'}, default='images'
+            ``image_spectra_`` (one row per entry of ``layer_ranks_``, with the
+            cut of each), ``layer_spectra_`` (one row per weight matrix),
             ``representation_spectra_`` (one row per hidden layer) or
             ``jacobian_spectra_`` (one row per sample point).
         ax : matplotlib Axes or None, default=None
@@ -237,7 +266,8 @@ class SpectraDisplay:
         est, attr, layer, rank = _spectra_source(estimator, kind)
         disp = cls(getattr(est, attr), kind=kind, n_values=n_values,
                    rank_tol=getattr(est, "rank_tol", None), bottleneck_layer=layer,
-                   bottleneck_rank=rank, normalize=normalize)
+                   bottleneck_rank=rank, normalize=normalize,
+                   ranks=est.layer_ranks_ if kind == "images" else None)
         return disp.plot(ax=ax)
 
     def plot(self, ax=None):
@@ -274,7 +304,8 @@ class SpectraDisplay:
                         vmin=None if norm else 1, vmax=None if norm else n_max,
                         s=18, edgecolors="none", zorder=3)
         ax.set_yscale("log")
-        handles = self._floor(ax, rows) + self._bottleneck_marker(ax)
+        handles = (self._floor(ax, rows) + self._cuts(ax, rows)
+                   + self._bottleneck_marker(ax))
         ax.set_xlabel(_ROW_LABELS[self.kind])
         ax.set_ylabel("singular value / largest of its row" if self.normalize
                       else "singular value", labelpad=6)
@@ -283,7 +314,8 @@ class SpectraDisplay:
         ax.grid(True, which="major", axis="y", alpha=0.3)
         if handles:
             ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.9)
-        default = {"weights": "weight spectra", "representations": "representation spectra",
+        default = {"images": "spectra the ranks are read from",
+                   "weights": "weight spectra", "representations": "representation spectra",
                    "jacobian": "Jacobian spectra"}[self.kind]
         ax.set_title(self.title if self.title is not None else default)
         self.colorbar_ = ax.figure.colorbar(sc, ax=ax, pad=0.02)
@@ -309,6 +341,22 @@ class SpectraDisplay:
                               label=f"rank_tol floor ({self.rank_tol:g} x largest)")
             handles.append(h)
         return handles
+
+    def _cuts(self, ax, rows):
+        """A short bar per row between its ``ranks[i]``-th value and the next."""
+        if self.ranks is None:
+            return []
+        xs, ys = [], []
+        for i, (s, k) in enumerate(zip(rows, self.ranks)):
+            if not 0 < k < s.size or s[k] <= 0:
+                continue  # every value counts, or none: no cut between two
+            scale = s[0] if (self.normalize and s[0] > 0) else 1.0
+            xs.append(i + 1)
+            ys.append(np.sqrt(s[k - 1] * s[k]) / scale)
+        if not xs:
+            return []
+        return [ax.hlines(ys, np.array(xs) - 0.3, np.array(xs) + 0.3, colors="black",
+                          lw=1.5, zorder=4, label="cut of the rank rule")]
 
     def _bottleneck_marker(self, ax):
         """The bottleneck layer shaded (its rank named), or the Jacobian rank."""

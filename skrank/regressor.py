@@ -439,6 +439,10 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     layer_ranks_ : ndarray of shape (depth,)
         Effective rank of each weight matrix's image on the data: the centered
         pre-activations ``(a_{l-1} - mean) W_l^T`` (:func:`skrank.diagnostics.bottleneck`).
+    image_spectra_ : list of ndarray
+        Singular values of each map's centered image on the data, one array per
+        entry of ``layer_ranks_``: the spectra the rank rule reads
+        (``SpectraDisplay.from_estimator`` draws them with each cut).
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over the hidden weight matrices (the output map is
         read but not chosen): the dimension

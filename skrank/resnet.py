@@ -106,6 +106,10 @@ n_init, n_threads
     layer_ranks_ : ndarray of shape (depth + 3,)
         Effective ranks of every candidate, each read by its centered image on
         the data: ``W_e``, the stream ``s_0 .. s_L``, ``W_u``.
+    image_spectra_ : list of ndarray
+        Singular values of each map's centered image on the data, one array per
+        entry of ``layer_ranks_``: the spectra the rank rule reads
+        (``SpectraDisplay.from_estimator`` draws them with each cut).
     bottleneck_rank_ : int
         Least of ``layer_ranks_`` over all but ``W_u`` (the output map is read,
         never chosen; a network's own Jacobian reading higher is warned of, as

@@ -37,7 +37,9 @@ def _fitted(depth=5, k=2, width=6, n_points=4):
              for i in range(depth)]
     reps = [np.r_[np.full(k, 3.0), np.full(width - k, 1e-2)] for _ in range(depth - 1)]
     jac = np.tile(np.r_[2.0, 1.0, np.full(4, 1e-4)], (n_points, 1))
+    images = [np.r_[np.full(k, 2.0), np.full(width - k, 1e-3)] for _ in range(depth)]
     return _Fitted(layer_spectra_=layer, representation_spectra_=reps,
+                   image_spectra_=images, layer_ranks_=np.full(depth, k),
                                  jacobian_spectra_=jac, bottleneck_layer_=3,
                                  bottleneck_rank_=k, jacobian_rank_=2, rank_tol=0.1)
 
@@ -311,10 +313,15 @@ def test_resnet_weights_band_is_on_the_weight_that_writes_the_bottleneck(block_d
     depth, position = 4, 3
     est = _Fitted(layer_spectra_=[np.ones(4)] * (2 + depth * block_depth),
                   representation_spectra_=[np.ones(4)] * (depth + 1),
+                  image_spectra_=[np.ones(4)] * (depth + 3),
+                  layer_ranks_=np.ones(depth + 3, dtype=int),
                   jacobian_spectra_=np.ones((2, 4)), stream_ranks_=np.ones(depth + 1),
                   block_depth=block_depth, bottleneck_layer_=position, bottleneck_rank_=1)
     # the weight that writes stream position 3 (after block 2): block 2's last
-    assert SpectraDisplay.from_estimator(est).bottleneck_layer == 1 + 2 * block_depth
+    assert SpectraDisplay.from_estimator(
+        est, kind="weights").bottleneck_layer == 1 + 2 * block_depth
+    # the candidates read are W_e, then s_0 .. s_L: position 3 is s_2, the 4th
+    assert SpectraDisplay.from_estimator(est).bottleneck_layer == position + 1
     assert SpectraDisplay.from_estimator(
         est, kind="representations").bottleneck_layer == position
 
@@ -390,3 +397,48 @@ def test_depth_sweep_draws_a_failed_fold_as_a_gap():
                              std_test_score=[np.nan, 0.1]).plot()
     assert disp.depths.tolist() == [2, 3] and disp.bottleneck_rank.dtype.kind == "i"
     assert disp.ax_rank_.get_ylim() == (0, 3)
+
+
+def _above_each_cut(disp):
+    """Per column, the plotted values above its cut bar (None: no bar)."""
+    points = disp.ax_.collections[0].get_offsets()
+    bars = [c for c in disp.ax_.collections if c.get_label() == "cut of the rank rule"]
+    counts = {}
+    for seg in bars[0].get_segments() if bars else []:
+        (x0, y), (x1, _) = seg
+        col = points[(points[:, 0] > x0) & (points[:, 0] < x1)]
+        counts[int(round((x0 + x1) / 2))] = int((col[:, 1] > y).sum())
+    return counts
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_default_plot_shows_the_rank_of_each_map_above_its_cut(normalize):
+    # the default draws the spectra the ranks are read from, cut where the rule
+    # cuts: the values above each bar are layer_ranks_, the bottleneck column's
+    # the legend's rank (the raw weights drew k + 1 there)
+    from skrank import DeepL2Regressor
+    from skrank.datasets import make_bottleneck_regression
+
+    X, y = make_bottleneck_regression(150, n_features=8, n_targets=6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(depth=5, width=16, max_iter=150, random_state=0).fit(X, y)
+    disp = SpectraDisplay.from_estimator(est, normalize=normalize)
+    assert disp.kind == "images"
+    counts = _above_each_cut(disp)
+    expected = {i + 1: int(k) for i, (k, s) in
+                enumerate(zip(est.layer_ranks_, est.image_spectra_)) if 0 < k < s.size}
+    assert counts == expected and counts
+    assert counts.get(est.bottleneck_layer_, est.bottleneck_rank_) == est.bottleneck_rank_
+    labels = disp.ax_.get_legend_handles_labels()[1]
+    assert any(f"rank {est.bottleneck_rank_}" in lab for lab in labels)
+    # the paper's figures have no cut to draw
+    assert _above_each_cut(SpectraDisplay.from_estimator(est, kind="weights")) == {}
+
+
+@pytest.mark.parametrize("ranks, match", [([1, 2], "2 values for 3 rows"),
+                                          ([1, -1, 2], "whole numbers"),
+                                          ([[1, 2, 3]], "1-D")])
+def test_spectra_ranks_one_whole_number_per_row(ranks, match):
+    with pytest.raises(ValueError, match=match):
+        SpectraDisplay([[1.0, 0.1]] * 3, ranks=ranks)

@@ -571,3 +571,28 @@ def test_no_jacobian_points_bound_nothing(cls):
     # no rows, of the documented width (it was (0, 0))
     width = X.shape[1] if cls is BottleneckAutoencoder else min(X.shape[1], Y.shape[1])
     assert est.jacobian_spectra_.shape == (0, width)
+
+
+@pytest.mark.parametrize("cls", ["regressor", "autoencoder", "resnet", "classifier"])
+def test_image_spectra_are_the_spectra_every_rank_is_read_from(cls):
+    # the raw weight spectra count the offset direction that penalized biases
+    # keep (k + 1 values near one in the bottleneck): a plot of them contradicted
+    # the rank in its own legend; these spectra read the fitted ranks by the rule
+    from skrank import DeepL2Classifier, ResNetL2Regressor
+
+    X, Y = teacher(120, k=2, seed=3)
+    make = {"regressor": lambda: DeepL2Regressor(**SMALL, random_state=0).fit(X, Y),
+            "autoencoder": lambda: BottleneckAutoencoder(**SMALL, random_state=0).fit(X),
+            "resnet": lambda: ResNetL2Regressor(depth=3, width=12, max_iter=100,
+                                                random_state=0).fit(X, Y),
+            "classifier": lambda: DeepL2Classifier(**SMALL, random_state=0).fit(
+                X, Y[:, 0] > np.median(Y[:, 0]))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = make[cls]()
+    assert len(est.image_spectra_) == len(est.layer_ranks_)
+    for s, k in zip(est.image_spectra_, est.layer_ranks_):
+        assert s.flags["C_CONTIGUOUS"] and s.dtype == np.float64
+        assert read_rank(s, tol=est.rank_tol, min_gap=est.rank_gap).rank == k
+    chosen = est.layer_ranks_[:-1]
+    assert est.bottleneck_rank_ in (0, chosen.min())
