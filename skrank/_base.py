@@ -248,6 +248,25 @@ OUTPUT_SPREAD_RATIO = 100.0
 INPUT_SPREAD_FRACTION = 0.1
 
 
+@contextmanager
+def _as_before_if_refused(est):
+    """Put the estimator's attributes back as they were when the block raises.
+
+    A fit's checks run between attribute updates (``n_features_in_``, the
+    scalings, ``classes_`` are set before the split's and the memory's checks):
+    a refused fit left the fitted network beside another fit's attributes, and
+    ``predict`` answered 15 values for 5 rows. Nothing in the block trains, so
+    the network itself is untouched.
+    """
+    before = dict(est.__dict__)
+    try:
+        yield
+    except BaseException:
+        est.__dict__.clear()
+        est.__dict__.update(before)
+        raise
+
+
 def _warn_if_inputs_unbalanced(X, weight=None):
     """Say when most input columns are in units far smaller than the one scale all
     inputs share. One feature of four in units 30 times the others' made the
@@ -1261,7 +1280,8 @@ class _DeepL2Base(BaseEstimator):
                 "zero network far below it. Use a smaller alpha or dtype='float64'.")
 
     def _fit_data(self, X, y, sample_weight):
-        plan = self._plan(X, y, sample_weight)
+        with _as_before_if_refused(self):
+            plan = self._plan(X, y, sample_weight)
         return self._complete(plan, plan.train(self))
 
     def _plan(self, X, y, sample_weight):
@@ -1340,16 +1360,21 @@ class _DeepL2Base(BaseEstimator):
             # later set_params (a negative alpha) would train another objective
             self._validate_params()
         self._check_alpha()
-        with threads(self._threads(X, n_networks=1)):
+        with threads(self._threads(X, n_networks=1)), _as_before_if_refused(self):
             first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
             sample_weight = _checked_weight(sample_weight, X)
+            if sample_weight is not None:
+                # the bottleneck is read on the rows that count: after the epoch,
+                # refusing would leave the trained network with stale codes
+                self._check_n_components(int(np.count_nonzero(sample_weight > 0)))
             X, Y, attrs = self._partial_data(X, y, sample_weight, classes, first)
             rng = check_random_state(self.random_state)
             self._ready_stepper(first, X, Y, attrs, rng)
             X_in, Y_in, W_in = self._partial_pairs(X, Y, sample_weight)
             X_t, Y_t = self._tensors(X_in, Y_in, self.module_)
             W = None if W_in is None else torch.tensor(W_in, **placement(self.module_))
+        with threads(self._threads(X, n_networks=1)):
             start = time.perf_counter()
             self._stepper.epoch(X_t, Y_t, W)
             result = self._stepper.run.result
@@ -1741,8 +1766,10 @@ class _DeepL2Base(BaseEstimator):
         self.bottleneck_mean_ = bn.mean
         self.bottleneck_gap_ = bn.reading.gap
         self.bottleneck_fidelity_ = report.fidelity
+        # more or fewer codes than the rank: read with the rows' weights, as the
+        # mean they are centered on and the rank's own components
         self.bottleneck_components_ = bn.components if k == bn.rank \
-            else _diag.principal_components(bn.representation, k)
+            else _diag._principal_components(bn.representation, k, bn.weight)
         self.jacobian_spectra_ = report.jacobian_spectra
         self.jacobian_rank_ = report.jacobian_rank
         self.parameter_norm_ = report.parameter_norm

@@ -937,10 +937,15 @@ class Stepper:
 
     def set_objective(self, alpha, penalty_groups, settings):
         """Train on from here with this penalty and these settings (a changed
-        ``alpha``, ``lam`` or learning rate), keeping the optimizer's state."""
-        loss_fn, *_, generator = self.args
+        ``alpha``, ``lam`` or learning rate), keeping the optimizer's state; another
+        solver or momentum starts a fresh optimizer (its state would not carry)."""
+        loss_fn, _, _, before, *_, generator = self.args
         self.args = (loss_fn, alpha, penalty_groups, settings, settings.solver, generator)
         epochs = self.epochs
+        if epochs is not None and (settings.solver, settings.momentum) != (
+                before.solver, before.momentum):
+            self.epochs = None  # the next epoch builds the optimizer asked for
+            return
         if epochs is None:
             return
         epochs.alpha, epochs.groups = alpha, penalty_groups

@@ -742,6 +742,9 @@ class Bottleneck:
     representation : torch.Tensor of shape (n_samples, width), default=None
         The representation ``components`` and ``mean`` were read from (float64;
         left out of the ``repr``).
+    weight : ndarray of shape (n_samples,) or None, default=None
+        The row weights they were read with (None: every row once; left out of
+        the ``repr``).
     """
 
     rank: int
@@ -753,6 +756,7 @@ class Bottleneck:
     spectrum: np.ndarray = None
     spectra: list = None
     representation: object = field(default=None, repr=False)
+    weight: object = field(default=None, repr=False)
 
 
 def _constant(out):
@@ -982,7 +986,8 @@ def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None, read_output=T
                       components=_principal_components(a, k, weight),
                       mean=np.ascontiguousarray(mean.cpu().numpy()),
                       weight_ranks=np.array(ranks, dtype=int), reading=reading,
-                      spectrum=spectrum, spectra=spectra, representation=a)
+                      spectrum=spectrum, spectra=spectra, representation=a,
+                      weight=weight)
 
 
 @validate_params(

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -263,6 +264,84 @@ def test_warm_start_refuses_what_it_cannot_continue(data):
         with pytest.raises(ValueError, match="classes"):
             clf.fit(X, np.array(list("zbc") * 20))
         assert clf.classes_.tolist() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("how", ["fresh", "warm"])
+def test_a_refused_fit_leaves_the_fitted_model_as_it_was(data, how):
+    # the split's and n_components' checks come after the scalings, the output
+    # count and the feature count are set: a refused fit left the fitted network
+    # beside them (15 predictions for 5 rows, or a crash inside torch)
+    X, y = data
+    Y = np.c_[y, 2 * y + 1, -y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**small(max_iter=5, random_state=0),
+                              warm_start=how == "warm").fit(X, Y)
+    before = {k: v for k, v in vars(reg).items() if k.endswith("_")}
+    pred = reg.predict(X)
+    reg.set_params(early_stopping=True)
+    with pytest.raises(ValueError, match="holds out"):
+        reg.fit(X[:3] * 100, Y[:3] if how == "warm" else y[:3, 0])
+    reg.set_params(early_stopping=False, n_components=10**3)
+    with pytest.raises(ValueError, match="n_components"):
+        reg.fit(X * 7, Y)
+    assert {k: v for k, v in vars(reg).items() if k.endswith("_")}.keys() == before.keys()
+    assert reg.n_outputs_ == 9 and reg.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(reg.input_scale_, before["input_scale_"])
+    np.testing.assert_array_equal(reg.predict(X), pred)
+
+
+def test_a_refused_partial_fit_trains_nothing_and_changes_nothing(data):
+    # rows of weight 0 are not read: n_components above the rows that count was
+    # refused after the epoch had trained, with the old codes left in place
+    X, y = data
+    reg = DeepL2Regressor(**small(random_state=0), solver="adam", n_components=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.partial_fit(X, y)
+    n_iter, state = reg.n_iter_, {k: v.clone() for k, v in reg.module_.state_dict().items()}
+    w = np.zeros(6)
+    w[:2] = 1.0
+    with pytest.raises(ValueError, match="n_components=3"):
+        reg.partial_fit(X[:6], y[:6], sample_weight=w)
+    assert reg.n_iter_ == n_iter
+    for k, v in reg.module_.state_dict().items():
+        assert torch.equal(v, state[k])
+    fresh = DeepL2Regressor(**small(random_state=0), solver="adam", n_components=3)
+    with pytest.raises(ValueError, match="n_components=3"):
+        fresh.partial_fit(X[:6], y[:6], sample_weight=w)
+    assert not hasattr(fresh, "module_") and not hasattr(fresh, "n_features_in_")
+
+
+def test_partial_fit_takes_a_new_solver_or_momentum(data):
+    # the optimizer built on the first call was kept whatever set_params said
+    X, y = data
+    reg = DeepL2Regressor(**small(random_state=0), solver="adam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.partial_fit(X, y)
+        reg.set_params(solver="sgd", momentum=0.0).partial_fit(X, y)
+        assert type(reg._stepper.epochs.optimizer).__name__ == "SGD"
+        reg.set_params(momentum=0.5).partial_fit(X, y)
+        assert reg._stepper.epochs.optimizer.param_groups[0]["momentum"] == 0.5
+    assert reg.n_iter_ == 3
+
+
+def test_codes_beyond_the_rank_count_weights_as_repeats(data):
+    # n_components other than the rank read its extra codes without the weights,
+    # against a weighted mean: transform changed with n_components alone
+    X, y = data
+    w = np.r_[np.full(len(X) // 3, 4), np.ones(len(X) - len(X) // 3)].astype(int)
+    kw = small(dtype="float64", random_state=0, max_iter=15, n_components=4,
+               n_jacobian_points=0, n_diagnostic_samples=10**4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = DeepL2Regressor(**kw).fit(X, y, sample_weight=w)
+    # the codes of the repeated rows, read on the fitted network
+    bn = _diag.bottleneck(a.module_, a._scale_inputs(np.repeat(X, w, 0)))
+    expected = _diag.principal_components(bn.representation, 4)
+    np.testing.assert_allclose(np.abs(np.sum(a.bottleneck_components_ * expected, 1)),
+                               1.0, atol=1e-6)
 
 
 def test_integer_weights_equal_repeats_in_every_rank_reading(data):
