@@ -81,6 +81,10 @@ MAX_JSON_CONTAINERS = 2**16
 #: more memory than their bytes in the file.
 MAX_PICKLE_OPS = 256
 PICKLE_OPS_PER_TENSOR = 64
+#: ... and at most one opcode per this many bytes of the file beyond that (a real
+#: file spends 10 bytes or more per opcode, 60 layers of width 1 included).
+PICKLE_BYTES_PER_OP = 6
+_SET_OPCODES = frozenset({"EMPTY_SET", "ADDITEMS", "FROZENSET"})
 #: String arrays may take this many bytes beyond four per header character: a
 #: fixed-width dtype reserves its widest item's width for every item.
 _STRING_SLACK_BYTES = 16 * 2**20
@@ -605,6 +609,105 @@ def _check_readings(estimator):
     for name, value, ok, what in checks:
         if not ok:
             raise _Refused(f"{name}={_short(value)} is not what fit leaves: {what}.")
+    _check_bottleneck_layer(estimator, bn)
+    _check_record(estimator)
+    _check_denoiser(estimator, bn)
+
+
+def _refuse_unless(ok, name, value, what):
+    if not ok:
+        raise _Refused(f"{name}={_short(value)} is not what fit leaves: {what}.")
+
+
+def _check_bottleneck_layer(estimator, bn):
+    """``bottleneck_layer_`` a layer the network has, whose map reads
+    ``bottleneck_rank_`` in ``layer_ranks_``: ``transform`` reads the codes
+    there, and another layer (or a negative index, counted from the end) gave
+    other codes silently."""
+    resnet = hasattr(estimator, "stream_ranks_")
+    n_maps = estimator.depth + 3 if resnet else estimator.depth
+    top = estimator.depth + 1 if resnet else estimator.depth - 1
+    ranks = getattr(estimator, "layer_ranks_", None)
+    _refuse_unless(isinstance(ranks, np.ndarray) and ranks.shape == (n_maps,)
+                   and ranks.dtype.kind in "iu", "layer_ranks_", ranks,
+                   f"{n_maps} integer ranks")
+    layer = getattr(estimator, "bottleneck_layer_", None)
+    _refuse_unless(_count(layer, 1, top), "bottleneck_layer_", layer,
+                   f"a hidden layer from 1 to {top}")
+    # a ResNet's stream position p is candidate p (W_e is candidate 0, with the
+    # image of s_0); a chain's layer l is after its map l
+    at = {layer, 0} if resnet and layer == 1 else {layer if resnet else layer - 1}
+    _refuse_unless(bn == 0 or any(ranks[i] == bn for i in at), "bottleneck_layer_",
+                   layer, f"a layer whose map reads bottleneck_rank_ ({bn})")
+    spectra = getattr(estimator, "image_spectra_", None)
+    # (None: a file of an earlier release.) Read at the fit's rank_tol, which
+    # set_params may have changed since: not compared with layer_ranks_ here
+    _refuse_unless(spectra is None or (isinstance(spectra, list) and len(spectra) == n_maps
+                                       and all(isinstance(sp, np.ndarray) and sp.ndim == 1
+                                               and sp.size and (sp >= 0).all()
+                                               for sp in spectra)),
+                   "image_spectra_", spectra, f"{n_maps} spectra, one per map")
+
+
+def _check_record(estimator):
+    """The training record's types: ``partial_fit`` adds to them."""
+    t = getattr(estimator, "train_time_", None)
+    _refuse_unless(t is None or (type(t) in (int, float) and 0 <= t < math.inf),
+                   "train_time_", t, "None or seconds")
+    history = getattr(estimator, "rank_history_", None)
+    keys = {"n_iter", "time", "bottleneck_rank", "parameter_norm"}
+    _refuse_unless(history is None or (
+        isinstance(history, dict) and set(history) == keys
+        and all(isinstance(v, np.ndarray) and v.ndim == 1 for v in history.values())
+        and len({v.shape for v in history.values()}) == 1), "rank_history_",
+        history, f"None or the records {sorted(keys)}, one value per record")
+
+
+def _check_denoiser(estimator, bn):
+    """An autoencoder's ``_denoising_`` (whether ``local_dimension`` reads: set
+    by the fit, whatever ``input_noise`` says since) a bool, and the components
+    it reads ``bottleneck_rank_``'s."""
+    if not hasattr(estimator, "_denoising_"):
+        return
+    flag = estimator._denoising_
+    _refuse_unless(type(flag) is bool, "_denoising_", flag, "True or False")
+    comps, mean = getattr(estimator, "_rank_components_", None), estimator.bottleneck_mean_
+    _refuse_unless(isinstance(comps, np.ndarray) and comps.shape == (bn, mean.shape[0]),
+                   "_rank_components_", comps,
+                   f"bottleneck_rank_ x width = ({bn}, {mean.shape[0]})")
+
+
+def _check_selector(estimator):
+    """A selector's readings point into its sweep and agree with its refitted
+    estimator; ``scorer_`` is never saved (a string there failed in ``score``)."""
+    _refuse_unless(getattr(estimator, "scorer_", None) is None, "scorer_",
+                   getattr(estimator, "scorer_", None), "None (never saved)")
+    res = getattr(estimator, "depth_results_", None)
+    if res is None:
+        return
+    cols = ("depth", "bottleneck_rank", "mean_test_score")
+    _refuse_unless(isinstance(res, dict) and all(
+        isinstance(res.get(c), np.ndarray) and res[c].ndim == 1 for c in cols)
+        and len({res[c].shape for c in cols}) == 1 and res["depth"].size,
+        "depth_results_", res, f"a sweep with {', '.join(cols)}, one row per fit")
+    n = res["depth"].size
+    i = getattr(estimator, "best_index_", None)
+    _refuse_unless(_count(i, 0, n - 1), "best_index_", i, f"a row of the {n} fitted")
+    for name, col in (("best_depth_", "depth"), ("best_rank_", "bottleneck_rank")):
+        value = getattr(estimator, name, None)
+        _refuse_unless(type(value) is int and value == res[col][i], name, value,
+                       f"depth_results_[{col!r}][best_index_] = {res[col][i]}")
+    best = getattr(estimator, "best_estimator_", None)
+    if best is None:
+        return
+    template = estimator.estimator
+    _refuse_unless(type(best) is type(template), "best_estimator_", type(best).__name__,
+                   f"a fitted {type(template).__name__}, as the selector's estimator")
+    from .model_selection import _param_name  # the selector's module imports this one
+
+    depth = best.get_params().get(_param_name(template, "depth"))
+    _refuse_unless(depth == estimator.best_depth_, "best_estimator_", depth,
+                   f"a network of depth best_depth_ = {estimator.best_depth_}")
 
 
 def _check_selector_classes(estimator):
@@ -645,6 +748,7 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
     ``n_outputs``: its network's, None without a network (a selector)."""
     if n_outputs is None:
         _check_selector_classes(estimator)
+        _check_selector(estimator)
     if getattr(estimator, "refit", True) is False:
         return  # a selector fitted with refit=False answers nothing, by design
     n = getattr(estimator, "n_features_in_", None)
@@ -663,7 +767,7 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
             # a denoising autoencoder's local dimension reads the stored bottleneck
             # components: a file whose components do not fit must fail here
             local = ("local_dimension",) if getattr(estimator, "_denoising_", False) \
-                is True else ()
+                else ()
             for method in _SMOKE_METHODS + local:
                 if hasattr(estimator, method):
                     out = np.asarray(getattr(estimator, method)(X))
@@ -826,11 +930,23 @@ def _check_pickle(raw, infos):
     """Count the payload's pickle opcodes, without running them, against the
     number of stored tensors: the unpickler's memory grows with the objects it
     builds, not with the bytes they take in the file."""
-    pickles = [i for i in infos if i.filename.endswith("data.pkl")]
+    # torch finds its records by name ignoring case: two names that differ only
+    # in case would let the pickle counted here be another than the one loaded
+    names = [i.filename.lower() for i in infos]
+    if len(set(names)) != len(names):
+        raise _Refused("it holds two zip entries of one name (ignoring case).")
+    pickles = [i for i, name in zip(infos, names) if name.endswith("data.pkl")]
     if len(pickles) != 1:
         raise _Refused(f"it holds {len(pickles)} pickles, not one torch payload.")
-    n_tensors = sum(1 for i in infos if "/data/" in i.filename)
-    limit = MAX_PICKLE_OPS + PICKLE_OPS_PER_TENSOR * n_tensors
+    # a storage of no bytes is no tensor's data: empty entries cost the file about
+    # a hundred bytes each, and bought an allowance of opcodes each
+    n_tensors = sum(1 for i, name in zip(infos, names)
+                    if "/data/" in name and i.file_size > 0)
+    # a real payload spends 10 to 110 bytes of the file per opcode: at most one
+    # opcode per PICKLE_BYTES_PER_OP bytes keeps what they build to a multiple of
+    # the file's size, however the file splits its bytes into entries
+    limit = MAX_PICKLE_OPS + min(PICKLE_OPS_PER_TENSOR * n_tensors,
+                                 len(raw) // PICKLE_BYTES_PER_OP)
     # the stored bytes themselves, past the entry's local header: zipfile's
     # reader would refuse a flipped byte by its CRC before the digest names it
     info = pickles[0]
@@ -842,7 +958,11 @@ def _check_pickle(raw, infos):
     data = raw[start:start + info.compress_size]
     count = 0
     try:
-        for count, _ in enumerate(pickletools.genops(data), start=1):
+        for count, (op, _, _) in enumerate(pickletools.genops(data), start=1):
+            if op.name in _SET_OPCODES:
+                # sets (216 bytes each, empty) are in no torch payload
+                raise _Refused(f"its payload builds sets ({op.name}): objects that "
+                               "are not a skrank payload's.")
             if count > limit:
                 raise _Refused(f"its payload holds more than {limit} pickle opcodes "
                                f"for {n_tensors} tensors: objects that are not a "

@@ -163,7 +163,76 @@ def _views_of_one_storage(payload, n=20_000):
     return _craft(payload, extra={"junk": [base[0:0] for _ in range(n)]})
 
 
+def _renamed_pickle(payload, decoy):
+    """The payload over its opcode limit, its pickle under ``archive/DATA.PKL`` (torch
+    finds it ignoring case) beside a small valid pickle named ``decoy``."""
+    data = _craft(payload, extra={"junk": [{} for _ in range(5_000)]})
+    small = zipfile.ZipFile(io.BytesIO(_craft(payload))).read("archive/data.pkl")
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                z.writestr("archive/DATA.PKL", body)
+                z.writestr(decoy, small)
+            else:
+                z.writestr(info.filename, body)
+    return out.getvalue()
+
+
+def _extra_entries(payload, body, refs, n=300):
+    """``n`` storage entries of ``body`` (about a hundred bytes of file each) and
+    a pickle that only their allowance of opcodes would admit: ``refs`` references
+    to one empty dict (an opcode per two bytes)."""
+    one = {}
+    data = _craft(payload, extra={"junk": [one] * refs})
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            z.writestr(info.filename, src.read(info.filename))
+        for i in range(n):
+            z.writestr(f"archive/data/e{i}", body)
+    return out.getvalue()
+
+
+def _image_spectra_2d(payload):
+    meta = json.loads(payload["header"])
+    key = meta["attributes"]["image_spectra_"]["__list__"][-1]["__tensor__"]
+    return _craft(payload, tensors=_tensors_with(payload, key,
+                                                 torch.zeros(2, 2, dtype=torch.float64)))
+
+
 CRAFTED = {
+    # the pickle torch loads, not another, is the one counted; an empty storage
+    # buys no opcodes; sets are in no payload; tiny tensors buy opcodes by bytes
+    "pickle_in_another_case_beside_a_decoy": (
+        lambda p: _renamed_pickle(p, "archive/xdata.pkl"), "2 pickles"),
+    "two_entry_names_equal_but_for_case": (
+        lambda p: _renamed_pickle(p, "archive/data.pkl"), "two zip entries of one name"),
+    # within the bytes' allowance, beyond that of the non-empty entries
+    "empty_entries_buy_no_opcodes": (lambda p: _extra_entries(p, b"", 5_000),
+                                     "pickle opcodes"),
+    # within the non-empty entries' allowance, beyond that of the bytes
+    "one_byte_entries_buy_opcodes_by_bytes": (lambda p: _extra_entries(p, b"x", 12_000),
+                                              "pickle opcodes"),
+    "sets": (lambda p: _rezip(_craft(p), "data.pkl",
+                              lambda body: b"\x80\x02" + b"\x8f" * 10 + b"."),
+             "builds sets"),
+    # readings that index the network or the sweep, and the training record
+    "bottleneck_layer_0": (lambda p: _craft(p, edit=_set(
+        ["attributes", "bottleneck_layer_"], 0)), "bottleneck_layer_=0 .*from 1 to 2"),
+    "bottleneck_layer_negative": (lambda p: _craft(p, edit=_set(
+        ["attributes", "bottleneck_layer_"], -1)), "bottleneck_layer_=-1"),
+    "bottleneck_layer_past_the_last": (lambda p: _craft(p, edit=_set(
+        ["attributes", "bottleneck_layer_"], 3)), "bottleneck_layer_=3"),
+    "layer_ranks_of_another_length": (lambda p: _craft(p, edit=_set(
+        ["attributes", "layer_ranks_"], {"__tensor__": "t999"}), tensors=_tensors_with(
+        p, "t999", torch.tensor([1, 1]))), "layer_ranks_=.*3 integer ranks"),
+    "image_spectra_2d": (_image_spectra_2d, "image_spectra_=.*3 spectra"),
+    "train_time_string": (lambda p: _craft(p, edit=_set(["attributes", "train_time_"],
+                                                        "x")), "train_time_='x'"),
+    "rank_history_not_records": (lambda p: _craft(p, edit=_set(
+        ["attributes", "rank_history_"], {"__dict__": {"n_iter": 5}})), "rank_history_="),
     # private state save never writes: set from a file it broke partial_fit later
     "private_stepper": (lambda p: _craft(p, edit=_set(["attributes", "_stepper"], 3)),
                         "_stepper.*not a fitted attribute"),
@@ -304,8 +373,9 @@ def test_crafted_file_is_refused_with_a_value_error(payload, name):
     # refused by its range at load since it was checked; before, by denoise's NaN
     (_set(["attributes", "denoising_gain_"], {"__float__": "nan"}), None,
      "denoising_gain_=nan"),
+    # refused by its shape at load since it was checked; before, by the smoke test
     (_set(["attributes", "_rank_components_"], {"__tensor__": "t999"}),
-     torch.zeros(2, 5, dtype=torch.float64), "inconsistent"),
+     torch.zeros(2, 5, dtype=torch.float64), "bottleneck_rank_ x width"),
 ])
 def test_a_denoising_autoencoder_file_is_checked_where_its_methods_read(edit, extra, match):
     # the check at load ran predict and transform only: a NaN gain loaded and
@@ -397,10 +467,16 @@ def test_unavailable_device_argument_is_a_clear_error(payload):
         load(io.BytesIO(data), device=3)
 
 
+def _weight(key, tensor):
+    # the network's parameters: an edit of them is consistent with every reading
+    # (the readings are checked against each other, not against the network)
+    return key.startswith("m") and tensor.is_floating_point()
+
+
 def test_the_digest_detects_damage_but_a_key_detects_edits(payload, tmp_path):
     from skrank.persistence import _signature
 
-    edited = _craft(payload, tensors={k: v + 1 if v.is_floating_point() else v
+    edited = _craft(payload, tensors={k: v + 1 if _weight(k, v) else v
                                       for k, v in payload["tensors"].items()})
     load(io.BytesIO(edited))  # a recomputed digest: the keyless check cannot tell
     est = load(io.BytesIO(_craft(payload)))
@@ -412,7 +488,7 @@ def test_the_digest_detects_damage_but_a_key_detects_edits(payload, tmp_path):
     _refused(path.read_bytes(), match="HMAC", key="wrong")
     _refused(_craft(payload), match="HMAC", key="secret")  # unsigned
     signed = torch.load(path, weights_only=True)
-    forged = _craft(payload, tensors={k: v + 1 if v.is_floating_point() else v
+    forged = _craft(payload, tensors={k: v + 1 if _weight(k, v) else v
                                       for k, v in signed["tensors"].items()},
                     header=signed["header"], extra={"hmac": signed["hmac"]})
     _refused(forged, match="HMAC", key="secret")
@@ -421,7 +497,7 @@ def test_the_digest_detects_damage_but_a_key_detects_edits(payload, tmp_path):
     assert signed["hmac"] == _signature("secret", signed["digest"])
     # the documented limit: the HMAC stripped, an edit passes a keyless load only
     stripped = _craft(payload, header=signed["header"],
-                      tensors={k: v + 1 if v.is_floating_point() else v
+                      tensors={k: v + 1 if _weight(k, v) else v
                                for k, v in signed["tensors"].items()})
     load(io.BytesIO(stripped))
     _refused(stripped, match="HMAC", key="secret")
@@ -638,6 +714,19 @@ def _attribute(name, value):
     return lambda payload: _craft(payload, edit=_set(["attributes", name], value))
 
 
+def _best_row_moved(payload):
+    """A selector whose choice points at the other row of its sweep, consistently,
+    while its best_estimator_ is the network of the row chosen."""
+    sel = load(io.BytesIO(_craft(payload)))
+    i = 1 - sel.best_index_
+
+    def edit(meta):
+        meta["attributes"].update(
+            best_index_=i, best_depth_=int(sel.depth_results_["depth"][i]),
+            best_rank_=int(sel.depth_results_["bottleneck_rank"][i]))
+    return _craft(payload, edit=edit)
+
+
 def _as_autoencoder(payload):
     """A regressor's file relabelled as an autoencoder's (whose parameters are a
     regressor's, but early_stopping, a boolean there)."""
@@ -734,6 +823,25 @@ INCONSISTENT = {
         "classes_", np.arange(3)), "best_estimator_ predicts"),
     "selector_labels_unsorted": ("selector", _attribute_array("classes_", np.array([1, 0])),
                                  _BAD_LABELS),
+    # the selector's readings point into its sweep and agree with its refitted
+    # estimator (a regressor under a classifier's name was a classifier to
+    # scikit-learn, predicting floats); scorer_ is never saved (found by an audit)
+    "selector_best_index_past_the_sweep": ("selector", _attribute("best_index_", 99),
+                                           "best_index_=99 .*of the 2 fitted"),
+    "selector_best_depth_not_its_row": ("selector", _attribute("best_depth_", 7),
+                                        "best_depth_=7"),
+    "selector_best_rank_negative": ("selector", _attribute("best_rank_", -4),
+                                    "best_rank_=-4"),
+    "selector_scorer_string": ("selector", _attribute("scorer_", "x"), "scorer_='x'"),
+    "selector_of_another_estimator_class": ("selector", lambda p: _craft(p, edit=_set(
+        ["params", "estimator", "__estimator__", "class"], "DeepL2Regressor")),
+        "best_estimator_='DeepL2Classifier'"),
+    "selector_refitted_at_another_depth": ("selector", _best_row_moved,
+                                           "a network of depth best_depth_ = 3"),
+    # local_dimension reads when _denoising_ is truthy; the smoke test read it
+    # only when it was True (found by an audit)
+    "denoising_flag_not_a_bool": ("denoising", _attribute("_denoising_", 1),
+                                  "_denoising_=1"),
 }
 
 
