@@ -1779,11 +1779,20 @@ class _DeepL2Base(BaseEstimator):
         # the theory's R1 = ||theta||^2 - L R0 counts the offset-free norm: with
         # penalized biases ||theta||^2 grows by k + 1 per layer, not k
         self.regularity_ = self.offset_free_norm_ - self.depth * self.bottleneck_rank_
+        span = self._span_message(report)
+        if span:
+            warn_user(span, AmbiguousRankWarning)
         for name, value in self._extra_attributes(report, X_held).items():
             setattr(self, name, value)
+        # one warning about the rank is enough: a rival's is not added to it
         return _warn_if_unclear(report, self.rank_tol,
                                 jacobian_bounds=self._jacobian_bounds,
-                                weak=self._weak_direction_factor)
+                                weak=self._weak_direction_factor) or bool(span)
+
+    def _span_message(self, report):
+        """A warning that the bottleneck is no narrower than the data (an
+        autoencoder's), or None."""
+        return None
 
     def diagnose(self, X, *, rank_tol=None, rank_gap=None):
         """Re-read the fitted network over ``X`` at other rank settings, without refitting.

@@ -256,7 +256,7 @@ random_state, verbose, n_init, n_threads
     regularity_ : float
     rank_history_ : dict of ndarray or None
         As in :class:`DeepL2Regressor`.
-    restart_objectives_ : ndarray of shape (n_init,)
+    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit
         The final objective of every restart (the lowest was kept; with
         ``early_stopping``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
@@ -447,27 +447,29 @@ random_state, verbose, n_init, n_threads
             return ("early_stopping", "False and data_noise=0")
         return ("data_noise", "0")
 
-    def _extra_attributes(self, report, X_held=None):
+    def _span_message(self, report):
+        """The warning of a bottleneck no narrower than the data's span, or None."""
         n_in, rank, span = self.n_features_in_, report.bottleneck.rank, report.input_rank
         if n_in > 1 and rank >= n_in:
-            warn_user(
+            return (
                 f"The autoencoder passes all {n_in} input dimensions: "
                 "no bottleneck was found. Either the data fill their space, or the "
                 "depth is too small for the rank to win over regularity (a curved "
                 "manifold is cheaper to pass through more dimensions at small depth, "
-                "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.",
-                AmbiguousRankWarning)
-        elif span is not None and span > 1 and rank >= span:
+                "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.")
+        if span is not None and span > 1 and rank >= span:
             # span is None on a sample with no more rows than features (a
             # partial_fit batch): the rows, not the data, bound it then
-            warn_user(
+            return (
                 f"The autoencoder passes {rank} dimensions, at least the linear span "
                 f"of the data ({span} of {n_in} input dimensions, read by the same "
                 "rank rule): it found no bottleneck a linear map (PCA) would not. "
                 "Either the data fill their span, or the depth is too small for the "
                 "rank to win over regularity (Jacot 2023b); bottleneck_rank_ is then "
-                "only an upper bound of the manifold's bottleneck dimension.",
-                AmbiguousRankWarning)
+                "only an upper bound of the manifold's bottleneck dimension.")
+        return None
+
+    def _extra_attributes(self, report, X_held=None):
         local = None
         if self.input_noise and len(report.jacobian_spectra):
             # the lower median: a dimension some point had

@@ -513,7 +513,7 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         ``'n_iter'`` counts the iterations at full depth, warm-up epochs included
         (with ``warmup_iter`` it runs past ``n_iter_``, which does not count them);
         the shallow stage of a grown start is not at full depth and not counted.
-    restart_objectives_ : ndarray of shape (n_init,)
+    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit
         The final objective of every restart (the lowest was kept; with
         ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None

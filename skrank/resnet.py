@@ -156,7 +156,7 @@ n_init, n_threads
         Zero by construction for the stream (kept for a uniform interface).
     regularity_ : float
     rank_history_ : dict of ndarray or None
-    restart_objectives_ : ndarray of shape (n_init,)
+    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit
         The final objective of every restart (the lowest was kept; with
         ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None

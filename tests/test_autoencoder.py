@@ -225,6 +225,22 @@ def test_auto_noise_reads_a_sparse_3_sphere_where_0_2_under_counts():
     assert dims == {0.2: 2, "auto": 3}
 
 
+def test_a_fit_said_to_pass_its_span_gets_no_second_rank_warning(monkeypatch):
+    # the span's warning did not count as the fit's word on its rank, so a
+    # rival's warning came on top of it: two warnings for one reading
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "_warn_if_rivals_disagree", lambda *a: warnings.warn(
+        "RIVAL", AmbiguousRankWarning, stacklevel=2))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3)) @ np.linalg.qr(rng.standard_normal((6, 3)))[0].T
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
+    said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
+    assert len(said) == 1 and "linear span" in said[0], said
+
+
 def test_passing_the_linear_span_is_said():
     # a Gaussian cloud filling a 3-d subspace of R^6: the autoencoder must pass 3
     # dimensions, which is what PCA keeps, not a bottleneck of its own
@@ -237,11 +253,11 @@ def test_passing_the_linear_span_is_said():
     assert (ae.bottleneck_rank_, report.input_rank) == (3, 3)
     # the same network read against a wider span: a bottleneck of its own, no word;
     # nor on a sample that bounds the span by its rows (a partial_fit batch)
+    assert ae._span_message(dataclasses.replace(report, input_rank=4)) is None
     with warnings.catch_warnings():
         warnings.simplefilter("error", AmbiguousRankWarning)
-        ae._extra_attributes(dataclasses.replace(report, input_rank=4))
         assert ae.diagnose(X[:5]).input_rank is None
-        ae._extra_attributes(ae.diagnose(X[:5]))
+        assert ae._span_message(ae.diagnose(X[:5])) is None
     # constant data span nothing (exact zeros in float64, not rounding noise)
     import torch
 
