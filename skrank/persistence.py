@@ -6,18 +6,23 @@ can come out of it, so loading never unpickles (never executes) an arbitrary
 object. A ``numpy.random.RandomState`` parameter is stored as its MT19937 state
 (a tensor of 624 key words and three numbers) and rebuilt from it.
 
-A crafted file costs at most about its own size in memory and time, plus the
-parsing of its JSON header: Python objects of up to about 15 times the header's
-length (short strings or numbers in a list; 60 MiB at most). Before any
-tensor data is read, the file is checked against limits derived from its size
-(uncompressed zip entries within the file, tensors that are not views and hold no
-more bytes than the file, a header of at most :data:`MAX_HEADER_CHARS` characters
-nested at most :data:`MAX_JSON_DEPTH` deep, a pickle of at most a few dozen
-opcodes per tensor, counted before it is run, every tensor used once, an
-architecture whose weights the file actually holds). Every field is type-checked
-and the fitted state is tried on one row (the counts and labels that size its
-outputs checked against its network first), so an inconsistent file is refused
-at load, not at predict. Every refusal is a :class:`ValueError` naming the problem.
+A crafted file costs memory and time in proportion to its size: the pickle's
+objects at most about ten times the file's size (measured: 10.7 times for a
+payload of one empty dict per 8 bytes of the file, the most the opcode budget
+allows; a real file spends 10 to 110 bytes per opcode), plus the parsing of its
+JSON header: Python objects of up to about 15 times the header's length (short
+strings or numbers in a list; 60 MiB at most). Before any tensor data is read,
+the file is checked against limits derived from its size (a zip from its first
+byte with one central directory, where torch and Python's reader find the same
+entries; uncompressed entries within the file, tensors that are not views and
+hold no more bytes than the file, a header of at most :data:`MAX_HEADER_CHARS`
+characters nested at most :data:`MAX_JSON_DEPTH` deep, a pickle of at most a few
+dozen opcodes and two calls per stored tensor, counted before it is run, every
+tensor used once, an architecture whose weights the file actually holds). Every
+field is type-checked and the fitted state is tried on one row (the counts and
+labels that size its outputs checked against its network first), so an
+inconsistent file is refused at load, not at predict. Every refusal is a
+:class:`ValueError` naming the problem.
 
 The file carries a format name, a version and a SHA-256 digest of its content.
 The digest detects **corruption** (a truncated download, a flipped bit); it has no
@@ -83,7 +88,7 @@ MAX_PICKLE_OPS = 256
 PICKLE_OPS_PER_TENSOR = 64
 #: ... and at most one opcode per this many bytes of the file beyond that (a real
 #: file spends 10 bytes or more per opcode, 60 layers of width 1 included).
-PICKLE_BYTES_PER_OP = 6
+PICKLE_BYTES_PER_OP = 8
 _SET_OPCODES = frozenset({"EMPTY_SET", "ADDITEMS", "FROZENSET"})
 #: String arrays may take this many bytes beyond four per header character: a
 #: fixed-width dtype reserves its widest item's width for every item.
@@ -183,6 +188,14 @@ class _Encoder:
                  # nor a selector's scorer object: the loaded one reads its scoring
                  if k not in ("module_", "_stepper") and k not in params
                  and not (k == "scorer_" and v is not None)}
+        best = getattr(est, "best_estimator_", None)
+        if best is not None and type(best) is not type(est.estimator):
+            # load checks the refitted estimator against the selector's
+            raise ValueError(
+                f"save stores the fitted selector, but its estimator is now a "
+                f"{type(est.estimator).__name__} and best_estimator_ a fitted "
+                f"{type(best).__name__}: set the estimator back, or fit again, before "
+                "saving.")
         module = getattr(est, "module_", None)
         arch = None
         if module is not None:
@@ -903,9 +916,43 @@ def _read(path):
     return data
 
 
+def _check_layout(raw):
+    """The zip as torch writes it, which torch and Python's reader see alike: from
+    byte 0 (torch reads anything else as a pickle of its legacy format, with no
+    opcode counted), and one central directory just before an end record that
+    closes the file (Python's reader finds a directory by its end record and
+    shifts the stated offsets when they do not meet; torch's takes them as
+    stated, so a second directory showed the checks other entries than torch
+    loaded: a 303 kB file unpacked to 574 MB)."""
+    if raw[:4] != b"PK\x03\x04":
+        raise _Refused("the file is truncated, corrupted or not a torch zip file (not "
+                       "a zip from its first byte).")
+    end = len(raw) - 22
+    record = raw[end:]
+    if end < 0 or record[:4] != b"PK\x05\x06" or record[20:22] != b"\0\0":
+        raise _Refused("the file is truncated, corrupted or not a torch zip file (no "
+                       "zip end record at its end, where torch writes it).")
+    size, offset = (int.from_bytes(record[i:i + 4], "little") for i in (12, 16))
+    if raw[end - 20:end - 16] == b"PK\x06\x07":
+        # zip64 (torch writes it always): its end record, just before the locator,
+        # states the directory's place; the classic record agrees unless saturated
+        at = int.from_bytes(raw[end - 12:end - 4], "little")
+        record = raw[at:at + 56]
+        if at != end - 76 or record[:4] != b"PK\x06\x06":
+            raise _Refused("its zip64 end record is not where torch writes it.")
+        size64, offset64 = (int.from_bytes(record[i:i + 8], "little") for i in (40, 48))
+        if (size, offset) != (size64, offset64) and 0xFFFFFFFF not in (size, offset):
+            raise _Refused("its two zip end records disagree on the directory.")
+        size, offset, end = size64, offset64, at
+    if offset + size != end:
+        raise _Refused("its zip central directory does not end where its end record "
+                       "says: the file holds another directory than the one torch reads.")
+
+
 def _check_zip(raw):
     """torch writes uncompressed zip entries: refuse compression (a small file that
     expands to gigabytes) and entries claiming more bytes than the file has."""
+    _check_layout(raw)
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = z.infolist()
@@ -942,6 +989,8 @@ def _check_pickle(raw, infos):
     # a hundred bytes each, and bought an allowance of opcodes each
     n_tensors = sum(1 for i, name in zip(infos, names)
                     if "/data/" in name and i.file_size > 0)
+    # an empty array is an empty entry, and still a tensor to rebuild
+    n_calls = 2 * sum(1 for name in names if "/data/" in name) + 8
     # a real payload spends 10 to 110 bytes of the file per opcode: at most one
     # opcode per PICKLE_BYTES_PER_OP bytes keeps what they build to a multiple of
     # the file's size, however the file splits its bytes into entries
@@ -956,17 +1005,27 @@ def _check_pickle(raw, infos):
     start = info.header_offset + 30 + int.from_bytes(head[26:28], "little") \
         + int.from_bytes(head[28:30], "little")
     data = raw[start:start + info.compress_size]
-    count = 0
+    count = calls = 0
     try:
         for count, (op, _, _) in enumerate(pickletools.genops(data), start=1):
             if op.name in _SET_OPCODES:
                 # sets (216 bytes each, empty) are in no torch payload
                 raise _Refused(f"its payload builds sets ({op.name}): objects that "
                                "are not a skrank payload's.")
+            if op.name == "REDUCE":
+                # a call builds an object (a tensor: 590 bytes) for three opcodes;
+                # a payload makes two per stored tensor (the tensor, its hooks)
+                calls += 1
+                if calls > n_calls:
+                    raise _Refused(f"its payload makes more than {n_calls} calls for "
+                                   f"{(n_calls - 8) // 2} stored tensors: objects that "
+                                   "are not a skrank payload's.")
             if count > limit:
                 raise _Refused(f"its payload holds more than {limit} pickle opcodes "
                                f"for {n_tensors} tensors: objects that are not a "
                                "skrank payload's.")
+    except _Refused:
+        raise
     except (ValueError, EOFError) as exc:  # malformed opcodes
         raise _Refused(f"its pickle is malformed ({str(exc)[:80]}).") from None
 
@@ -1136,8 +1195,9 @@ def _target_device(requested, saved):
 def load(path, *, device=None, key=None):
     """Read an estimator written by :func:`save`, never unpickling arbitrary objects.
 
-    A crafted file costs about its own size in memory and time: everything it
-    declares is checked against its size before anything is allocated.
+    A crafted file costs memory and time in proportion to its size (at most about
+    ten times its size): everything it declares is checked against its size
+    before anything is allocated.
 
     Parameters
     ----------

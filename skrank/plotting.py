@@ -202,8 +202,8 @@ class SpectraDisplay:
     """
 
     def __init__(self, spectra, *, kind="weights", n_values=None, rank_tol=None,
-                 bottleneck_layer=None, bottleneck_rank=None, normalize=True, title=None,
-                 ranks=None):
+                 ranks=None, bottleneck_layer=None, bottleneck_rank=None, normalize=True,
+                 title=None):
         if kind not in _ROW_LABELS:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
         if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):

@@ -311,6 +311,24 @@ def test_save_rejects_non_skrank_objects(tmp_path):
         load(io.BytesIO(b"not a model"))
 
 
+def test_a_selector_whose_estimator_changed_since_fit_is_not_saved(tmp_path):
+    # load checks the refitted estimator against the selector's estimator: save
+    # wrote such a file, which load then refused (found by a re-audit of load)
+    X = np.random.RandomState(0).rand(40, 3)
+    sel = skrank.RankAwareDepthSelector(
+        skrank.DeepL2Regressor(width=8, max_iter=10, random_state=0), depths=[2, 3], cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, X.sum(1))
+    sel.set_params(estimator=skrank.ResNetL2Regressor())
+    with pytest.raises(ValueError, match="estimator is now a ResNetL2Regressor"):
+        save(sel, tmp_path / "s.skrank")
+    assert not (tmp_path / "s.skrank").exists()
+    sel.set_params(estimator=skrank.DeepL2Regressor(width=8))
+    save(sel, tmp_path / "s.skrank")
+    np.testing.assert_array_equal(load(tmp_path / "s.skrank").predict(X), sel.predict(X))
+
+
 def test_selector_without_refit_round_trips(tmp_path):
     X = np.random.RandomState(0).rand(40, 3)
     sel = skrank.RankAwareDepthSelector(

@@ -202,7 +202,34 @@ def _image_spectra_2d(payload):
                                                  torch.zeros(2, 2, dtype=torch.float64)))
 
 
+def _zip_comment(raw):
+    """``raw`` with a comment after its end record (its length in the record)."""
+    return raw[:-2] + (8).to_bytes(2, "little") + b"comment!"
+
+
+def _second_directory(payload):
+    """A valid file with a copy of its central directory after it: the end records
+    still state the first, which no longer ends where they begin (Python's reader
+    takes the copy, torch's the first: the checks saw other entries than torch
+    loaded, a 303 kB file unpacked to 574 MB)."""
+    raw = _craft(payload)
+    at = len(raw) - 22 - 20 - 56                       # the zip64 end record
+    size, offset = struct.unpack_from("<QQ", raw, at + 40)
+    out = bytearray(raw[:at] + raw[offset:offset + size] + raw[at:])
+    struct.pack_into("<Q", out, len(out) - 22 - 20 + 8, at + size)  # the locator
+    return bytes(out)
+
+
 CRAFTED = {
+    # a zip laid out as torch writes it, which both readers see alike (found by a
+    # re-audit of load): torch reads anything not a zip from byte 0 as a pickle of
+    # its legacy format, with no opcode counted
+    "legacy_pickle_before_the_zip": (lambda p: b"\x80\x02}." + _craft(p),
+                                     "not a zip from its first byte"),
+    "second_central_directory": (_second_directory, "another directory than"),
+    "bytes_after_the_end_record": (lambda p: _craft(p) + b"\0" * 64,
+                                   "no zip end record at its end"),
+    "zip_comment": (lambda p: _zip_comment(_craft(p)), "no zip end record at its end"),
     # the pickle torch loads, not another, is the one counted; an empty storage
     # buys no opcodes; sets are in no payload; tiny tensors buy opcodes by bytes
     "pickle_in_another_case_beside_a_decoy": (
@@ -245,7 +272,7 @@ CRAFTED = {
     "no_pickle": (lambda p: _rezip(_craft(p), "data.pkl", lambda body: body,
                                    rename="archive/other.bin"), "0 pickles"),
     # each unpickled view costs about 2 kB for some 60 bytes of file
-    "many_views_of_one_storage": (_views_of_one_storage, "pickle opcodes"),
+    "many_views_of_one_storage": (_views_of_one_storage, "calls for .* stored tensors"),
     "many_empty_containers": (lambda p: _craft(
         p, extra={"junk": [{} for _ in range(200_000)]}), "pickle opcodes"),
     "json_container_bomb": (lambda p: _craft(
