@@ -416,12 +416,6 @@ def test_the_rank_rule_checks_its_range(fitted_regressor, func, kwargs, name):
         call(**kwargs)
 
 
-@pytest.mark.parametrize("tol, min_gap", [(1e-9, 1.0), (0.999, 1e9), (0.5, 3)])
-def test_every_estimator_rank_setting_stays_valid(tol, min_gap):
-    # the estimators pass their rank_tol in (0, 1) and rank_gap >= 1
-    assert D.read_rank([1.0, 0.5, 0.01], tol=tol, min_gap=min_gap).rank >= 1
-
-
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("as_tensor", [False, True])
 def test_singular_values_rejects_non_finite_matrices(bad, as_tensor):
@@ -462,14 +456,12 @@ def test_local_dimension_rejects_non_finite_spectra():
 
 
 def test_count_tripoints_needs_a_classifier():
-    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.linear_model import LinearRegression
 
     X = np.random.RandomState(0).randn(50, 2)
     reg = LinearRegression().fit(X, X[:, 0])
     with pytest.raises(TypeError, match="needs a classifier.*LinearRegression"):
         D.count_tripoints(reg, ((-1, 1), (-1, 1)), resolution=10)
-    clf = LogisticRegression().fit(X, (X[:, 0] > 0) + (X[:, 1] > 0))
-    assert D.count_tripoints(clf, ((-3, 3), (-3, 3)), resolution=30) >= 0
 
 
 # ---- models read as a chain of their submodules ------------------------------------
@@ -1222,3 +1214,67 @@ def test_fidelity_of_a_float64_network_with_small_outputs_is_its_own():
         bn = D.bottleneck(net, X, min_gap=1.5)
         assert bn.rank == 1
         assert D.bottleneck_fidelity(net, X, bn) == pytest.approx(0.8, abs=0.02)
+
+
+# --- diagnostics: fidelity divides by the *centered* output variance -------------
+def _identity_pair(scale=1.0):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.Identity(),
+                              torch.nn.Linear(2, 2, bias=False)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(2, dtype=torch.float64))
+        net[2].weight.copy_(scale * torch.eye(2, dtype=torch.float64))
+    return net
+
+
+def test_fidelity_closed_form_on_uncentered_data():
+    # rows with exact covariance diag(1, 0.25) and mean (5, 5): an identity cut to its
+    # first principal direction keeps 1 / 1.25 = 0.8 of the centered variance
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((400, 2))
+    Z = (Z - Z.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(Z.T, bias=True))).T
+    X = Z * [1.0, 0.5] + 5.0
+    net = _identity_pair()
+    bn = D.bottleneck(net, X, min_gap=1.5)
+    assert bn.rank == 1
+    assert D.bottleneck_fidelity(net, X, bn) == pytest.approx(0.8, rel=1e-9)
+
+
+# --- diagnostics: the offset direction is projected out exactly -----------------
+def test_offset_free_spectrum_hand_example():
+    # inputs (1, t): mean m = e1 (a real offset: |m|^2 = 1 > 0.1 * (1 + var t)),
+    # W = diag(1, 2): W (I - e1 e1^T) = diag(0, 2) -> singular values (2, 0)
+    t = np.linspace(-1, 1, 21)
+    X = np.column_stack([np.ones_like(t), t])
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.Identity(),
+                              torch.nn.Linear(2, 1, bias=False)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.diag(torch.tensor([1.0, 2.0], dtype=torch.float64)))
+        net[2].weight.copy_(torch.tensor([[1.0, 1.0]], dtype=torch.float64))
+    first = D.projected_layer_spectra(net, X)[0]
+    np.testing.assert_allclose(first, [2.0, 0.0], atol=1e-12)
+
+
+# --- diagnostics: loose assertions made exact ------------------------------------
+@pytest.mark.parametrize("tol, min_gap, rank", [(1e-9, 1.0, 2), (0.999, 1e9, 1), (0.5, 3, 1)])
+def test_every_estimator_rank_setting_reads_the_documented_rank(tol, min_gap, rank):
+    # [1, .5, .01]: tol 1e-9 keeps all, gaps (2, 50): cut at 50 -> 2;
+    # tol .999 keeps only 1.0 -> 1; tol .5 (0.5 is on the floor) keeps 1.0 -> 1
+    assert D.read_rank([1.0, 0.5, 0.01], tol=tol, min_gap=min_gap).rank == rank
+
+
+# --- count_tripoints: the exact count and place, from the classifier's own maths --
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (-0.3, 0.2)])
+def test_logistic_tripoint_is_where_the_three_scores_meet(shift):
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.RandomState(0).randn(300, 2)
+    y = np.digitize(np.arctan2(X[:, 1], X[:, 0]), [-np.pi / 3, np.pi / 3])
+    clf = LogisticRegression().fit(X + shift, y)
+    W, b = clf.coef_, clf.intercept_
+    # scores equal: (w0 - w1) x = b1 - b0, (w1 - w2) x = b2 - b1
+    p = np.linalg.solve(np.array([W[0] - W[1], W[1] - W[2]]),
+                        np.array([b[1] - b[0], b[2] - b[1]]))
+    assert np.all(np.abs(p) < 0.8)
+    n, locs = D.count_tripoints(clf, ((-1, 1), (-1, 1)), 101, return_locations=True)
+    assert n == 1
+    np.testing.assert_allclose(locs[0], p, atol=0.01)   # half a grid step (0.02)

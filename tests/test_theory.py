@@ -169,3 +169,38 @@ def test_depth1_resnet_limit_is_the_lambert_closed_form(lam):
     a = lambertw(s / (2 * lam)).real
     expected = float(np.sum(lam * (2 * a + a**2)))
     assert resnet_linear_cost_limit(np.diag(s), lam) == pytest.approx(expected, rel=1e-9)
+
+
+# --- theory: depth-1 ResNet at finite depth (only homogeneity/a=0 were tested) ---
+@pytest.mark.parametrize("s, L, lam, expected", [
+    # stationarity -s/(1+a/L)^(L+1) + 2 lam a = 0 solved by hand at a nice a:
+    (4.0, 1, 0.5, 2.5),      # a=1: 4/2 + 0.5*1
+    (4.0, 2, 0.125, 1.5),    # a=2: 4/(1+1)^2 + 0.125*4
+])
+def test_depth1_resnet_cost_hand_values(s, L, lam, expected):
+    assert resnet_linear_cost(np.array([[s]]), L, lam) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("s, L, lam", [(3.0, 3, 0.1), (0.5, 4, 1.0)])
+def test_depth1_resnet_cost_is_the_minimum_over_explicit_weights(s, L, lam):
+    # an explicit scalar ResNet u (1+w_L)...(1+w_1) e = s with cost
+    # u^2/2 + e^2/2 + lam L sum w_l^2; min over u, e gives s / |prod(1 + w)|.
+    # No balancing assumption: every w_l free.
+    def f(w):
+        return s / abs(np.prod(1 + w)) + lam * L * np.sum(w ** 2)
+
+    from scipy.optimize import minimize
+
+    best = min((minimize(f, np.full(L, a0) + 0.01 * np.arange(L), method="Nelder-Mead",
+                         options=dict(xatol=1e-12, fatol=1e-15, maxiter=50000))
+                for a0 in (0.0, 0.5, 2.0)), key=lambda r: r.fun)
+    assert resnet_linear_cost(np.array([[s]]), L, lam) == pytest.approx(best.fun, rel=1e-8)
+
+
+# --- theory: the numerical-rank cut is max(shape) * eps * s_1, as matrix_rank ---
+def test_rank_cut_uses_the_larger_dimension():
+    eps = np.finfo(float).eps
+    A = np.zeros((2, 10))
+    A[0, 0], A[1, 1] = 1.0, 5 * eps     # 2 eps < 5 eps < 10 eps: cut, as matrix_rank
+    assert np.linalg.matrix_rank(A) == 1
+    assert deep_linear_cost(A, 1000) == pytest.approx(1000.0, rel=1e-12)  # L * 1^(2/L)

@@ -596,3 +596,14 @@ def test_image_spectra_are_the_spectra_every_rank_is_read_from(cls):
         assert read_rank(s, tol=est.rank_tol, min_gap=est.rank_gap).rank == k
     chosen = est.layer_ranks_[:-1]
     assert est.bottleneck_rank_ in (0, chosen.min())
+
+
+# --- trust: rank_gap reaches the reading (the rank alone cannot tell: the count
+# above the floor and the gap cut are both 2 on this teacher) ---------------------
+def test_rank_gap_reaches_the_reading():
+    X, Y = teacher(120, k=2, seed=2)
+    with pytest.warns(AmbiguousRankWarning, match="no clear gap"):
+        reg = DeepL2Regressor(**SMALL, rank_gap=1e6, random_state=0).fit(X, Y)
+    r = reg.diagnose(X).bottleneck.reading
+    assert (r.rank, r.clear) == (2, False)          # gap 6.7 < 1e6
+    assert reg.diagnose(X, rank_gap=3.0).bottleneck.reading.clear  # 6.7 >= 3
