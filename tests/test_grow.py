@@ -540,7 +540,19 @@ def test_a_warning_of_the_grown_starts_thread_points_at_the_users_line(monkeypat
             if "grown start" in str(w.message)] == [(__file__, line)]
 
 
-def test_jobs_of_a_parallel_sweep_take_no_second_thread(monkeypatch):
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Two torch threads and no OMP_NUM_THREADS: the setting whose choices these
+    tests read (under OMP_NUM_THREADS=1, which asks one thread of the process,
+    the starts train one after the other)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_jobs_of_a_parallel_sweep_take_no_second_thread(monkeypatch, two_threads):
     import joblib
 
     import skrank._base as base
@@ -568,8 +580,8 @@ def test_jobs_of_a_parallel_sweep_take_no_second_thread(monkeypatch):
     # threads as at once (the same fit)
     ({"verbose": 1}, 1, False), ({"track_rank_every": 5}, 1, False),
 ])
-def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, change,
-                                                               each, at_once):
+def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, two_threads,
+                                                               change, each, at_once):
     import skrank._base as base
 
     monkeypatch.setattr(base, "_n_cores", lambda: 2)
@@ -583,7 +595,7 @@ def test_starts_train_at_once_only_where_nothing_else_changes(monkeypatch, chang
     assert base._threads_each(DeepL2Regressor(**small(depth=6)), X) == 0
 
 
-def test_each_start_takes_half_the_threads(monkeypatch):
+def test_each_start_takes_half_the_threads(monkeypatch, two_threads):
     import skrank._base as base
 
     monkeypatch.setattr(base, "_n_cores", lambda: 8)
