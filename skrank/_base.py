@@ -1835,10 +1835,14 @@ class _DeepL2Base(BaseEstimator):
         return report
 
     # ---- inference ----------------------------------------------------------------
-    def _check_X(self, X):
-        """Validated inputs in the network's (normalized) units."""
+    def _check_X(self, X, scaled=True):
+        """Validated inputs in the network's (normalized) units; as given with
+        ``scaled=False``, for :meth:`_batched` to scale chunk by chunk (a large
+        float32 ``X`` is then never copied whole to float64)."""
         check_is_fitted(self)
         X = validate_data(self, user_array(X), reset=False, dtype=[np.float64, np.float32])
+        if not scaled:
+            return X
         Xn = self._scale_inputs(X)
         self._check_representable(Xn, "X", raw=X)
         return Xn
@@ -1861,15 +1865,20 @@ class _DeepL2Base(BaseEstimator):
             "dtype='float64'."
         )
 
-    def _batched(self, X, fn):
-        """Apply ``fn`` to bounded chunks of rows of a validated ``X``."""
+    def _batched(self, X, fn, scale=False):
+        """Apply ``fn`` to bounded chunks of rows of a validated ``X`` (with
+        ``scale``, inputs in the user's units, normalized chunk by chunk)."""
         where = placement(self.module_)
         outs = []
         with torch.no_grad():
             for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
+                rows = X[start : start + PREDICT_BATCH_ROWS]
+                if scale:
+                    raw, rows = rows, self._scale_inputs(rows)
+                    self._check_representable(rows, "X", raw=raw)
                 # C order: a Fortran-ordered chunk runs another matmul kernel,
                 # whose result differs in the last bit
-                rows = np.ascontiguousarray(X[start : start + PREDICT_BATCH_ROWS])
+                rows = np.ascontiguousarray(rows)
                 chunk = torch.tensor(rows, **where)
                 out = fn(chunk)
                 if not torch.isfinite(out).all():
@@ -1881,10 +1890,11 @@ class _DeepL2Base(BaseEstimator):
         return np.concatenate(outs, axis=0)
 
     def _forward(self, X):
-        return self._unscale_outputs(self._batched(self._check_X(X), self.module_))
+        return self._unscale_outputs(self._batched(self._check_X(X, scaled=False),
+                                                   self.module_, scale=True))
 
     def _bottleneck_codes(self, X):
-        X = self._check_X(X)
+        X = self._check_X(X, scaled=False)
         layer = self.bottleneck_layer_
         comps = torch.as_tensor(self.bottleneck_components_)
         mean = torch.as_tensor(self.bottleneck_mean_)
@@ -1893,7 +1903,7 @@ class _DeepL2Base(BaseEstimator):
             a = self.module_.bottleneck_in(chunk, layer).to("cpu", torch.float64)
             return (a - mean) @ comps.T
 
-        return self._batched(X, codes)
+        return self._batched(X, codes, scale=True)
 
     def _decode_codes(self, Z):
         """Map bottleneck coordinates back through the layers after the bottleneck."""

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import ClassifierMixin, clone
@@ -416,6 +417,35 @@ def test_memory_order_of_new_inputs_does_not_change_outputs(est):
         codes = expected["transform"]
         np.testing.assert_array_equal(est.inverse_transform(np.asfortranarray(codes)),
                                       est.inverse_transform(codes))
+
+
+def test_predict_scales_a_large_float32_input_chunk_by_chunk():
+    # the whole of X was copied to float64 (and scaled) before its batches: twice
+    # a float32 X's memory on top of it; each batch is scaled alone now, to the
+    # same bits
+    import tracemalloc
+
+    rng = np.random.RandomState(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = DeepL2Regressor(depth=3, width=8, max_iter=5, random_state=0).fit(
+            rng.randn(40, 20), rng.randn(40))
+    X = rng.randn(300_000, 20).astype(np.float32)
+    whole = est._unscale_outputs(est._batched(est._check_X(X), est.module_)).ravel()
+    tracemalloc.start()
+    try:
+        pred = est.predict(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(pred, whole)
+    assert peak < 0.6 * X.size * 8, peak / 2**20  # 48 MB as float64; about 16 now
+    codes = est.transform(X[:70_000])
+    np.testing.assert_array_equal(
+        codes, est._batched(est._check_X(X[:70_000]), lambda c: (
+            est.module_.bottleneck_in(c, est.bottleneck_layer_).double()
+            - torch.as_tensor(est.bottleneck_mean_)) @ torch.as_tensor(
+                est.bottleneck_components_).T))
 
 
 @pytest.mark.parametrize("est", [e for e in ESTIMATORS if "alpha" in e.get_params()],
