@@ -855,5 +855,7 @@ random_state, verbose, n_init, n_threads
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
-        tags.transformer_tags.preserves_dtype = []
+        # transform answers float64 (scikit-learn's default tag): float32 inputs
+        # are not preserved; [] said nothing, and its check tested nothing
+        tags.transformer_tags.preserves_dtype = ["float64"]
         return tags

@@ -760,13 +760,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         """Get the metadata routing of this object.
 
         ``fit``'s metadata go to the estimator's ``fit`` and to the splitter's
-        ``split``; see scikit-learn's metadata routing guide.
+        ``split``; :meth:`score`'s ``sample_weight`` is the selector's own request
+        (``set_score_request``); see scikit-learn's metadata routing guide.
 
         Returns
         -------
         routing : sklearn.utils.metadata_routing.MetadataRouter
         """
-        router = MetadataRouter(owner=self)
+        # without its own request, set_score_request was silently ignored: a
+        # search scored the selector without the weights it was given
+        router = MetadataRouter(owner=self).add_self_request(self)
         router.add(estimator=self.estimator,
                    method_mapping=MethodMapping().add(caller="fit", callee="fit"))
         router.add(splitter=check_cv(self.cv),

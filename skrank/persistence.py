@@ -1195,9 +1195,8 @@ def _target_device(requested, saved):
 def load(path, *, device=None, key=None):
     """Read an estimator written by :func:`save`, never unpickling arbitrary objects.
 
-    A crafted file costs memory and time in proportion to its size (at most about
-    ten times its size): everything it declares is checked against its size
-    before anything is allocated.
+    A crafted file costs at most about ten times its size in memory: everything
+    it declares is checked against its size before anything is allocated.
 
     Parameters
     ----------

@@ -280,6 +280,28 @@ def test_routed_weights_reach_a_pipeline_in_parallel_jobs(small):
                                   seq.depth_results_["mean_test_score"])
 
 
+def test_a_score_request_routes_weights_to_the_selectors_score(small):
+    # the router had no request of the selector's own: set_score_request was
+    # ignored (a search scored it unweighted) and Pipeline.score refused the weight
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = small
+    w = np.random.RandomState(0).uniform(0.1, 3.0, len(X))
+    with sklearn.config_context(enable_metadata_routing=True):
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=2)
+        pipe = make_pipeline(StandardScaler(), sel.set_score_request(sample_weight=True))
+        pipe.fit(X, y)
+        Xs = pipe[0].transform(X)
+        assert pipe.score(X, y, sample_weight=w) == sel.score(Xs, y, sample_weight=w)
+        assert sel.score(Xs, y, sample_weight=w) != sel.score(Xs, y)
+        # a weight nobody requested is refused, as for the bare estimator
+        with pytest.raises(Exception, match="score_request|not routed|unexpected"):
+            make_pipeline(StandardScaler(), RankAwareDepthSelector(
+                DeepL2Regressor(**FAST), depths=[2], cv=2)).fit(X, y).score(
+                    X, y, sample_weight=w)
+
+
 def test_depth_sweep_display(small):
     pytest.importorskip("matplotlib")
     import matplotlib
