@@ -84,6 +84,11 @@ _FLOAT32_SAFE = 1e15
 #: overflow float32 (measured: 1e19 stopped at iteration 1 as diverged, keeping the
 #: random start, where 1e18 and float64 reached the zero network).
 _FLOAT32_ALPHA = 1e17
+#: Per dtype: the largest normalized input or target, and the largest ``alpha``.
+#: float64's: squares overflow from 1e154 (targets of 1e160 with
+#: ``normalize=False`` "diverged" at iteration 1, keeping the random start, and
+#: scored NaN), and ``alpha`` 1e150 reached the zero network where 1e160 diverged.
+_DTYPE_LIMITS = {"float32": (_FLOAT32_SAFE, _FLOAT32_ALPHA), "float64": (1e150, 1e150)}
 
 
 def build_network(estimator, n_inputs, n_outputs, dtype, device=None, depth=None):
@@ -264,6 +269,32 @@ def _as_before_if_refused(est):
     except BaseException:
         est.__dict__.clear()
         est.__dict__.update(before)
+        raise
+
+
+@contextmanager
+def _as_before_if_interrupted(est, forget=()):
+    """Put the estimator back as it was, its network's parameters included, when
+    Ctrl-C lands outside the training loops (which keep the last good parameters
+    themselves): between the stages of a grown start, or while the fitted network
+    is read. The fit was left half done (a network without ``bottleneck_rank_``,
+    or a refit's network beside the previous fit's readings). ``forget``: state
+    the block may have changed in place, dropped (an optimizer's moments)."""
+    before = {k: v for k, v in est.__dict__.items() if k not in forget}
+    module = before.get("module_")
+    saved = None if module is None else {k: v.detach().clone()
+                                         for k, v in module.state_dict().items()}
+    try:
+        yield
+    except KeyboardInterrupt:
+        est.__dict__.clear()
+        est.__dict__.update(before)
+        if saved is not None:
+            with torch.no_grad():
+                module.load_state_dict(saved)
+        warn_user("Interrupted outside the training loop (or in an epoch of "
+                  "partial_fit); the estimator is left as it was before the call.",
+                  TrainingInterruptedWarning)
         raise
 
 
@@ -1271,18 +1302,25 @@ class _DeepL2Base(BaseEstimator):
         return self.warm_start and getattr(self, "module_", None) is not None
 
     def _check_alpha(self):
-        """Refuse an ``alpha`` that float32 training cannot carry (a clear error,
-        not a divergence that keeps an untrained network)."""
-        if self.dtype == "float32" and self.alpha > _FLOAT32_ALPHA:
+        """Refuse an ``alpha`` that training in the network's dtype cannot carry (a
+        clear error, not a divergence that keeps an untrained network)."""
+        _, largest = _DTYPE_LIMITS[self.dtype]
+        if self.alpha > largest:
             raise ValueError(
-                f"alpha={self.alpha:.3g} is too large for float32 training (the "
+                f"alpha={self.alpha:.3g} is too large for {self.dtype} training (the "
                 "penalty's gradient overflows): on normalized data the fit is the "
-                "zero network far below it. Use a smaller alpha or dtype='float64'.")
+                "zero network far below it. Use a smaller alpha"
+                + (" or dtype='float64'." if self.dtype == "float32" else "."))
 
     def _fit_data(self, X, y, sample_weight):
-        with _as_before_if_refused(self):
-            plan = self._plan(X, y, sample_weight)
-        return self._complete(plan, plan.train(self))
+        with _as_before_if_interrupted(self):
+            with _as_before_if_refused(self):
+                plan = self._plan(X, y, sample_weight)
+            kept = self._completed(plan, plan.train(self))
+        # Ctrl-C during training: the model above is complete and usable; callers
+        # (a search, a sweep) must still stop
+        kept.raise_if_interrupted()
+        return self
 
     def _plan(self, X, y, sample_weight):
         """Everything before training: validated, normalized, split data; networks."""
@@ -1330,7 +1368,13 @@ class _DeepL2Base(BaseEstimator):
                      trackers, rng, self._task, X_held=X_val, W_tr=W_tr, memory=memory)
 
     def _complete(self, plan, results):
-        """Everything after training: the kept network, the record, the diagnostics."""
+        """:meth:`_completed`, then the user's Ctrl-C during training re-raised."""
+        self._completed(plan, results).raise_if_interrupted()
+        return self
+
+    def _completed(self, plan, results):
+        """Everything after training: the kept network, the record, the
+        diagnostics; returns the kept fit's result."""
         stuck = set()
         if self.early_stopping_ and len(results) > 1:
             X, Y = plan.training_tensors()
@@ -1348,10 +1392,7 @@ class _DeepL2Base(BaseEstimator):
             # an interrupted fit's objectives are not final
             _warn_if_rivals_disagree(self.bottleneck_rank_, _final(results[best]),
                                      self._rival_readings(plan, results, best))
-        # Ctrl-C: the model above is complete and usable; callers (a search, a
-        # sweep) must still stop
-        results[best].raise_if_interrupted()
-        return self
+        return results[best]
 
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the mini-batch solver on ``(X, y)`` (see ``partial_fit``)."""
@@ -1360,6 +1401,11 @@ class _DeepL2Base(BaseEstimator):
             # later set_params (a negative alpha) would train another objective
             self._validate_params()
         self._check_alpha()
+        with _as_before_if_interrupted(self, forget=("_stepper",)):
+            return self._partial_epoch(X, y, sample_weight, classes)
+
+    def _partial_epoch(self, X, y, sample_weight, classes):
+        """:meth:`_partial_fit`'s checks, epoch and readings."""
         with threads(self._threads(X, n_networks=1)), _as_before_if_refused(self):
             first = not hasattr(self, "module_")
             X, y = self._validate_fit_data(X, y, reset=first)
@@ -1848,21 +1894,23 @@ class _DeepL2Base(BaseEstimator):
         return Xn
 
     def _check_representable(self, X, name, why="", raw=None):
-        """Refuse normalized values float32 cannot carry through the network; with
-        ``raw`` (new inputs of a fitted model), name the user's own values."""
-        if not (self.dtype == "float32" and X.size and np.abs(X).max() > _FLOAT32_SAFE):
+        """Refuse normalized values the network's dtype cannot carry through it;
+        with ``raw`` (new inputs of a fitted model), name the user's own values."""
+        safe, _ = _DTYPE_LIMITS[self.dtype]
+        if not (X.size and np.abs(X).max() > safe):
             return
+        # float64 has no wider dtype to turn to: rescaling is the way
+        instead = " or use dtype='float64'" if self.dtype == "float32" else ""
         if raw is not None and self.normalize:
             raise ValueError(
                 f"{name} holds values up to {np.abs(raw).max():.3g}, "
                 f"{np.abs(X).max():.3g} times the training data's spread away from "
-                "its mean: too large for float32 arithmetic. Such inputs lie far "
-                "outside the training data (check their units), or fit with "
-                "dtype='float64'.")
+                f"its mean: too large for {self.dtype} arithmetic. Such inputs lie far "
+                "outside the training data (check their units)"
+                + (", or fit with dtype='float64'." if instead else "."))
         raise ValueError(
             f"{name} holds values up to {np.abs(X).max():.3g}{why}: too large "
-            "for float32 arithmetic; rescale it (e.g. StandardScaler) or use "
-            "dtype='float64'."
+            f"for {self.dtype} arithmetic; rescale it (e.g. StandardScaler){instead}."
         )
 
     def _batched(self, X, fn, scale=False):

@@ -958,6 +958,10 @@ class Stepper:
     def epoch(self, X, Y, W=None):
         """One epoch over ``(X, Y)``; returns its objective (NaN after divergence)."""
         run = self.run
+        # each call's rows set their own explosion limit: the first call's held on
+        # and flagged as diverged every call on rows of a wider range, which then
+        # never trained
+        run.guard.limit = math.inf
         if self.epochs is None:
             self.epochs = _Minibatch(run, X, Y, W, *self.args)
         else:

@@ -214,6 +214,14 @@ def _without_uniform_weight(fit_params, estimator, depth_param):
     return {k: v for k, v in fit_params.items() if k != "sample_weight"}
 
 
+def _is_fitted(est):
+    try:
+        check_is_fitted(est)
+    except NotFittedError:
+        return False
+    return True
+
+
 def _fit_or_stop(est, X, y, fit_params, depth_param="depth"):
     """``est.fit``; a fit that Ctrl-C cut short ends the sweep too.
 
@@ -606,10 +614,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         if names[1] is not None:
             best[names[1]] = self.best_alpha_
         est = clone(estimator).set_params(**best)
-        self.best_estimator_ = _fit_or_stop(est, X, y, fit_params, names[0])
-        for attr in ("n_features_in_", "feature_names_in_", "classes_"):
-            if hasattr(est, attr):
-                setattr(self, attr, getattr(est, attr))
+        try:
+            _fit_or_stop(est, X, y, fit_params, names[0])
+        finally:
+            # Ctrl-C in training re-raises after the fit kept a usable model
+            # (stop_reason_ 'interrupted'): it is the selector's model then too;
+            # one elsewhere leaves the clone unfitted, and no model
+            if _is_fitted(est):
+                self.best_estimator_ = est
+                for attr in ("n_features_in_", "feature_names_in_", "classes_"):
+                    if hasattr(est, attr):
+                        setattr(self, attr, getattr(est, attr))
 
     def _warn_if_ranks_disagree(self):
         """``best_rank_`` is a confident number only when every fold at the chosen

@@ -368,3 +368,26 @@ def test_partial_fit_on_a_model_without_a_record_starts_one(missing):
         est.partial_fit(X, y)
     assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
     assert np.isfinite(est.train_time_)
+
+
+def test_each_call_sets_its_own_explosion_limit():
+    # the limit of the first call's loss held for the estimator's life: later
+    # rows of a wider range were flagged as diverged at once, every call, and
+    # never trained (found by a break-it audit)
+    from skrank import DivergenceWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    y = X[:, 0] - 2 * X[:, 1]
+    est = DeepL2Regressor(depth=3, width=8, solver="adam", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            est.partial_fit(X, y)
+    before = [p.detach().clone() for p in est.module_.parameters()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        est.partial_fit(X, y * 3e3)
+    assert est.stop_reason_ == "partial_fit"
+    assert any(not torch.equal(a, b) for a, b in zip(before, est.module_.parameters()))
+

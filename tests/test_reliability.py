@@ -207,6 +207,101 @@ def test_interrupt_stops_grid_search(interrupt_once):
     assert not hasattr(search, "cv_results_")
 
 
+def _interrupting(monkeypatch, cls, name, after=0):
+    """``cls.name`` raises KeyboardInterrupt (as Ctrl-C would) on its call after
+    ``after`` calls."""
+    real, calls = getattr(cls, name), {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > after:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cls, name, interrupting)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_ctrl_c_outside_the_training_loop_leaves_the_estimator_as_before(monkeypatch,
+                                                                        warm):
+    # while the fitted network was read: a fresh fit was left with a network and
+    # no bottleneck_rank_, a warm refit with a trained network beside the previous
+    # fit's readings, with no word
+    X, y = _teacher()
+    reg = DeepL2Regressor(max_iter=20, warm_start=warm, **SMALL)
+    if warm:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reg.fit(X, y)
+        before = {k: v for k, v in vars(reg).items() if k.endswith("_")}
+        pred = reg.predict(X)
+    _interrupting(monkeypatch, DeepL2Regressor, "_diagnose")
+    with pytest.warns(TrainingInterruptedWarning, match="as it was before"), \
+            pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y)
+    if not warm:
+        assert not [k for k in vars(reg) if k.endswith("_")]
+        return
+    after = {k: v for k, v in vars(reg).items() if k.endswith("_")}
+    assert after.keys() == before.keys()
+    assert all(after[k] is before[k] for k in before)
+    np.testing.assert_array_equal(reg.predict(X), pred)  # the parameters restored
+
+
+@pytest.mark.parametrize("prior_calls", [0, 2])
+def test_ctrl_c_in_partial_fit_leaves_the_estimator_as_before_the_call(monkeypatch,
+                                                                      prior_calls):
+    # the interrupt went through unhandled: a half-trained epoch, stale readings,
+    # or on a first call a network without bottleneck_layer_ (transform failed)
+    from skrank._engine import Stepper
+
+    X, y = _teacher()
+    reg = DeepL2Regressor(solver="adam", **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(prior_calls):
+            reg.partial_fit(X, y)
+    state = ({k: v.clone() for k, v in reg.module_.state_dict().items()}
+             if prior_calls else None)
+    n_iter = getattr(reg, "n_iter_", None)
+    _interrupting(monkeypatch, Stepper, "epoch")
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        reg.partial_fit(X, y)
+    if not prior_calls:
+        assert not hasattr(reg, "module_") and not hasattr(reg, "n_features_in_")
+        return
+    assert reg.n_iter_ == n_iter and reg.stop_reason_ == "partial_fit"
+    for k, v in reg.module_.state_dict().items():
+        assert torch.equal(v, state[k])
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.partial_fit(X, y)  # a fresh optimizer goes on from there
+    assert reg.n_iter_ == n_iter + 1
+
+
+def test_ctrl_c_in_the_selectors_refit_keeps_the_usable_refit(monkeypatch):
+    # the refit kept a usable network before re-raising, but the selector dropped
+    # it: predict said "refit=False: no estimator was refitted" under refit=True
+    X, y = _teacher()
+    sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=30, **SMALL), depths=[2], cv=2)
+    real = DeepL2Regressor._fit_data
+
+    def interrupted(self, *args):
+        # the sweep's folds do not come here (they train batched); the refit does:
+        # its training cut short by Ctrl-C, the engine's way
+        real(self, *args)
+        self.stop_reason_ = "interrupted"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DeepL2Regressor, "_fit_data", interrupted)
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)
+    assert sel.best_estimator_.stop_reason_ == "interrupted"
+    assert np.isfinite(sel.predict(X)).all()
+
+
 # ---- messages --------------------------------------------------------------------
 @pytest.mark.parametrize("fraction, need", [(0.1, 15), (0.25, 6), (0.9, 5)])
 def test_early_stopping_says_how_many_samples_it_needs(fraction, need):

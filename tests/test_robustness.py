@@ -466,3 +466,24 @@ def test_an_alpha_float32_cannot_carry_is_refused(est):
         warnings.simplefilter("ignore")
         fitted = clone(est).set_params(alpha=1e19, dtype="float64").fit(*args)
     assert fitted.parameter_norm_ < 1e-20
+    # and float64's own limit: 1e160 "diverged" at iteration 1 and kept the
+    # random start; 1e150 reaches the zero network (found by a break-it audit)
+    with pytest.raises(ValueError, match="too large for float64 training"):
+        clone(est).set_params(alpha=1e160, dtype="float64").fit(*args)
+
+
+def test_float64_refuses_what_its_arithmetic_cannot_carry():
+    # only float32 was checked: targets of 1e160 with normalize=False trained to
+    # NaN ("diverged" at iteration 1, score NaN), and a fitted float64 model
+    # answered -inf on inputs of 1e160
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3), rng.randn(40)
+    kw = dict(depth=3, width=8, max_iter=10, random_state=0, dtype="float64")
+    with pytest.raises(ValueError, match=r"y holds values up to .*e\+160.*float64"):
+        DeepL2Regressor(**kw, normalize=False).fit(X, y * 1e160)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**kw).fit(X, y)
+    with pytest.raises(ValueError, match="too large for float64 arithmetic"):
+        reg.predict(X * 1e160)
+    assert np.isfinite(reg.predict(X * 1e100)).all()
