@@ -556,11 +556,24 @@ def test_early_stopping_without_a_finite_score_keeps_the_trained_network(monkeyp
 
 def test_an_lbfgs_divergence_advises_what_lbfgs_can_change():
     # the mini-batch advice ("use solver='lbfgs'") made no sense for L-BFGS itself
-    X, y = _teacher(n=40)
+    # (alpha=1e300 in float64 reached this path before float64's limits refused
+    # such an alpha; the message is read here directly)
+    from types import SimpleNamespace
+
+    from skrank._engine import _diverged
+
+    def run():
+        return SimpleNamespace(guard=SimpleNamespace(restore=lambda: None),
+                               result=SimpleNamespace(stop_reason="max_iter", n_iter=4))
+
     with pytest.warns(DivergenceWarning, match="Lower alpha") as caught:
-        DeepL2Regressor(**small(max_iter=5, alpha=1e300, dtype="float64",
-                                 random_state=0)).fit(X, y)
+        _diverged(r := run(), lbfgs=True)
+    assert r.result.stop_reason == "diverged"
     assert not any("solver='lbfgs'" in str(w.message) for w in caught)
+    with pytest.warns(DivergenceWarning, match="solver='lbfgs'"):
+        _diverged(run())
+    with pytest.warns(DivergenceWarning, match="L-BFGS goes on"):
+        _diverged(run(), warmup=True)
 
 
 def test_a_class_of_zero_weight_rows_stays_among_the_classes():
