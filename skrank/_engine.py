@@ -823,8 +823,8 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     start = time.perf_counter()
     for m in modules:
         m.train()
+    phases, k = _phases(settings), 0
     try:
-        phases = _phases(settings)
         for k, (name, max_iter) in enumerate(phases):
             SOLVERS[name](runs, data, settings, max_iter, generators)
             if k < len(phases) - 1:
@@ -835,6 +835,10 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
                         # L-BFGS, the solver asked for, starts from them
                         run.result.stop_reason = "max_iter"
     except KeyboardInterrupt as exc:
+        if k < len(phases) - 1:
+            # Ctrl-C in the warm-up: its epochs are no iterations (n_iter_ 0)
+            for run in runs:
+                run.result.n_warmup = run.result.n_iter
         _interrupted(runs, exc)
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]

@@ -280,6 +280,28 @@ def test_ctrl_c_in_partial_fit_leaves_the_estimator_as_before_the_call(monkeypat
     assert reg.n_iter_ == n_iter + 1
 
 
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_ctrl_c_in_the_warm_up_counts_no_iteration(monkeypatch, cls):
+    # n_warmup was set only when the warm-up ended: n_iter_ counted its epochs
+    # (3 here) though L-BFGS never ran, and n_iter_ never counts the warm-up
+    task, calls = cls._task, {"n": 0}
+    loss = task.loss
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return loss(*args)
+
+    monkeypatch.setattr(task, "loss", interrupting)
+    X, y = _teacher()
+    est = cls(**small(max_iter=15, warmup_iter=10, random_state=0))
+    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    assert est.stop_reason_ == "interrupted" and est.n_iter_ == 0
+    assert len(est.loss_curve_) == 3  # the warm-up's epochs stay in the record
+
+
 def test_ctrl_c_in_the_selectors_refit_keeps_the_usable_refit(monkeypatch):
     # the refit kept a usable network before re-raising, but the selector dropped
     # it: predict said "refit=False: no estimator was refitted" under refit=True
