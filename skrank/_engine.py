@@ -606,6 +606,8 @@ class _Run:
         self.callbacks = callbacks
         self.reads_module = any(cb.reads_module for cb in callbacks)
         self.result = TrainingResult()
+        #: which of the networks trained at once this is (warnings name it)
+        self.which = ""
 
     @property
     def finished(self):
@@ -819,6 +821,10 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     runs = [_Run(m, _callbacks(m, settings, v, verbose, c,
                                label + (f"[{i}] " if n > 1 else "")), t)
             for i, (m, v, c, t) in enumerate(zip(modules, validations, callbacks, trained))]
+    if n > 1:
+        for i, run in enumerate(runs):
+            run.which = (f" (network {i + 1} of {n} trained at once; the fit keeps "
+                         "one of them)")
     data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()
     for m in modules:
@@ -903,9 +909,9 @@ def _diverged(run, warmup=False, lbfgs=False):
     else:
         then = ". Lower learning_rate_init or use solver='lbfgs'"
     warn_user(
-        f"Training diverged at iteration {run.result.n_iter + 1} (non-finite or "
-        "exploding loss or parameters); the last parameters with a finite loss "
-        f"were restored{then}.", DivergenceWarning)
+        f"Training diverged at iteration {run.result.n_iter + 1}{run.which} "
+        "(non-finite or exploding loss or parameters); the last parameters with a "
+        f"finite loss were restored{then}.", DivergenceWarning)
 
 
 def _interrupted(runs, exc):

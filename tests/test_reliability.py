@@ -280,6 +280,20 @@ def test_ctrl_c_in_partial_fit_leaves_the_estimator_as_before_the_call(monkeypat
     assert reg.n_iter_ == n_iter + 1
 
 
+def test_a_divergence_among_restarts_names_the_network():
+    # n_init=3 gave three identical warnings, none saying which restart, so a
+    # fit whose kept restart trained well still read as diverged
+    X, y = _teacher()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DeepL2Regressor(**small(max_iter=5, random_state=0), solver="adam", n_init=2,
+                        init="random", learning_rate_init=1e10).fit(X, y)
+    said = sorted(str(w.message) for w in caught if w.category is DivergenceWarning)
+    assert len(said) == 2
+    for k, message in enumerate(said, start=1):
+        assert f"(network {k} of 2 trained at once; the fit keeps one of them)" in message
+
+
 @pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
 def test_ctrl_c_in_the_warm_up_counts_no_iteration(monkeypatch, cls):
     # n_warmup was set only when the warm-up ended: n_iter_ counted its epochs
@@ -585,7 +599,7 @@ def test_an_lbfgs_divergence_advises_what_lbfgs_can_change():
     from skrank._engine import _diverged
 
     def run():
-        return SimpleNamespace(guard=SimpleNamespace(restore=lambda: None),
+        return SimpleNamespace(guard=SimpleNamespace(restore=lambda: None), which="",
                                result=SimpleNamespace(stop_reason="max_iter", n_iter=4))
 
     with pytest.warns(DivergenceWarning, match="Lower alpha") as caught:
