@@ -952,8 +952,10 @@ class Stepper:
         loss_fn, _, _, before, *_, generator = self.args
         self.args = (loss_fn, alpha, penalty_groups, settings, settings.solver, generator)
         epochs = self.epochs
-        if epochs is not None and (settings.solver, settings.momentum) != (
-                before.solver, before.momentum):
+        def optimizer(st):  # momentum only matters to SGD
+            return st.solver, (st.momentum if st.solver == "sgd" else None)
+
+        if epochs is not None and optimizer(settings) != optimizer(before):
             self.epochs = None  # the next epoch builds the optimizer asked for
             return
         if epochs is None:

@@ -60,6 +60,13 @@ def _spectra_source(estimator, kind):
                          "network to plot: fit it with refit=True, or plot its "
                          "sweep with DepthSweepDisplay.from_estimator.")
     check_is_fitted(est, msg=_not_fitted_msg("SpectraDisplay"))
+    if kind == "images" and not hasattr(est, "image_spectra_") \
+            and hasattr(est, "layer_spectra_"):
+        # a fit (or a file) of a release before image_spectra_: the default plot
+        # has nothing to draw, and "not a skrank estimator" would mislead
+        raise ValueError(f"This {type(est).__name__} was fitted by an earlier release "
+                         "of skrank, without image_spectra_: fit it again, or pass "
+                         "kind='weights' to plot its raw weight spectra.")
     if not hasattr(est, attrs[kind]):
         raise TypeError(f"SpectraDisplay.from_estimator plots {attrs[kind]}, which a "
                         f"fitted {type(est).__name__} does not have: pass a fitted "

@@ -324,7 +324,12 @@ def test_partial_fit_takes_a_new_solver_or_momentum(data):
         assert type(reg._stepper.epochs.optimizer).__name__ == "SGD"
         reg.set_params(momentum=0.5).partial_fit(X, y)
         assert reg._stepper.epochs.optimizer.param_groups[0]["momentum"] == 0.5
-    assert reg.n_iter_ == 3
+        # Adam has no momentum to take: its moments carry over
+        reg.set_params(solver="adam").partial_fit(X, y)
+        adam = reg._stepper.epochs.optimizer
+        reg.set_params(momentum=0.1).partial_fit(X, y)
+        assert reg._stepper.epochs.optimizer is adam
+    assert reg.n_iter_ == 5
 
 
 def test_codes_beyond_the_rank_count_weights_as_repeats(data):

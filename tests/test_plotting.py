@@ -442,3 +442,14 @@ def test_default_plot_shows_the_rank_of_each_map_above_its_cut(normalize):
 def test_spectra_ranks_one_whole_number_per_row(ranks, match):
     with pytest.raises(ValueError, match=match):
         SpectraDisplay([[1.0, 0.1]] * 3, ranks=ranks)
+
+
+def test_a_fit_of_an_earlier_release_is_told_how_to_plot():
+    # the default kind reads image_spectra_, which fits (and files) of releases
+    # before it lack: "not a skrank estimator" misled (found by a review)
+    est = _fitted()
+    del est.image_spectra_
+    with pytest.raises(ValueError, match="earlier release.*kind='weights'"):
+        SpectraDisplay.from_estimator(est)
+    assert SpectraDisplay.from_estimator(est, kind="weights").kind == "weights"
+
