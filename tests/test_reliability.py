@@ -207,18 +207,18 @@ def test_interrupt_stops_grid_search(interrupt_once):
     assert not hasattr(search, "cv_results_")
 
 
-def _interrupting(monkeypatch, cls, name, after=0):
-    """``cls.name`` raises KeyboardInterrupt (as Ctrl-C would) on its call after
-    ``after`` calls."""
-    real, calls = getattr(cls, name), {"n": 0}
+def _interrupting(monkeypatch, owner, name, after=0):
+    """``owner.name`` raises KeyboardInterrupt (as one Ctrl-C would) on its call
+    after ``after`` calls, once."""
+    real, calls = getattr(owner, name), {"n": 0}
 
     def interrupting(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] > after:
+        if calls["n"] == after + 1:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cls, name, interrupting)
+    monkeypatch.setattr(owner, name, interrupting)
 
 
 @pytest.mark.parametrize("warm", [False, True])
@@ -298,16 +298,7 @@ def test_a_divergence_among_restarts_names_the_network():
 def test_ctrl_c_in_the_warm_up_counts_no_iteration(monkeypatch, cls):
     # n_warmup was set only when the warm-up ended: n_iter_ counted its epochs
     # (3 here) though L-BFGS never ran, and n_iter_ never counts the warm-up
-    task, calls = cls._task, {"n": 0}
-    loss = task.loss
-
-    def interrupting(*args):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return loss(*args)
-
-    monkeypatch.setattr(task, "loss", interrupting)
+    _interrupting(monkeypatch, cls._task, "loss", after=3)
     X, y = _teacher()
     est = cls(**small(max_iter=15, warmup_iter=10, random_state=0))
     with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
