@@ -28,7 +28,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -373,17 +373,24 @@ def _warn_if_outputs_unbalanced(Y, weight=None):
         UserWarning)
 
 
-def warm_deeper(previous, estimator, X, *, rtol):
+def warm_deeper(previous, estimator, X, *, rtol, weight=None):
     """Start ``estimator`` (an unfitted, deeper clone) from ``previous``'s network.
 
     Identity-like layers are inserted at ``previous``'s bottleneck (``deepened`` in
     :mod:`skrank._networks`): the deeper network computes the same function on
     ``X``, and with ``warm_start`` the next fit continues from it (the
-    scikit-learn convention: a warm start reuses ``module_``).
+    scikit-learn convention: a warm start reuses ``module_``). ``weight`` (one per
+    row of ``X``) weighs the rows as repeats; rows of weight zero are left out.
     """
+    if weight is not None and np.ndim(weight):
+        keep = np.flatnonzero(np.asarray(weight) > 0)
+        X, weight = _safe_indexing(X, keep), np.asarray(weight, dtype=float)[keep]
+    else:
+        weight = None
     x = as_tensor(previous._scale_inputs(X), previous.module_)
     estimator.module_ = previous.module_.deepened(
-        estimator.depth - previous.depth, previous.bottleneck_layer_, x, rtol=rtol)
+        estimator.depth - previous.depth, previous.bottleneck_layer_, x, rtol=rtol,
+        weight=weight)
     # the warm fit checks its data against these (validate_data without reset):
     # absent, a DataFrame read as unnamed and warned at every depth
     for name in ("n_features_in_", "feature_names_in_"):
@@ -1114,6 +1121,14 @@ class _DeepL2Base(BaseEstimator):
     #: ``init='auto'``: train the grown start of every fresh network to full depth
     #: and keep the lower of the two fits (see ``train_started``).
     _trains_both_starts = True
+
+    #: ``RankAwareDepthSelector(warm_start='auto')`` chains the depths (each
+    #: deeper fit from the shallower one): only where that was measured to reach
+    #: the objectives and ranks of cold fits, in a fraction of their time.
+    _sweeps_warm = False
+
+    #: Why a warm depth sweep cannot train this estimator (None: it can).
+    _no_warm_sweep = None
 
     #: Parameters every skrank estimator has; each adds its network's own.
     _parameter_constraints = {

@@ -300,6 +300,9 @@ random_state, verbose, n_init, n_threads
     # and keeping the lower of both fits changed a plane's local dimension (2 at
     # most points) to 1 at most points in a short fit
     _trains_both_starts = False
+    # three manifolds (one fold, depths 4-12): the cold fits' ranks and scores at
+    # every depth, 2.9-3.7x faster (benchmarks/README.md)
+    _sweeps_warm = True
     _parameter_constraints = {
         **_FullyConnected._parameter_constraints,
         # its held-out rows calibrate the denoising step: held out only when asked

@@ -185,6 +185,11 @@ n_init, n_threads
     """
 
     _network = ResidualNet
+    # measured: a rank-2 teacher's objective 0.243 at depth 4, 0.242 at depth 12
+    # warm, 0.192 cold
+    _no_warm_sweep = (
+        "inserts zero residual blocks, where the gradient of every block's weights "
+        "is zero (ReLU's slope at 0 is 0): the deeper fits would not move")
     _network_params = ("depth", "width", "block_depth", "activation", "negative_slope",
                        "lam")
     _parameter_constraints = {
