@@ -302,7 +302,7 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm,
     inserted in its bottleneck. ``names`` are the depth and alpha parameters' names
     (``step__depth`` in a Pipeline); ``alpha`` is set when the sweep has an alpha
     grid."""
-    depth_param, alpha_param = names
+    depth_param = names[0]
     X_tr, X_te = _take(X, train), _take(X, test)
     y_tr = None if y is None else _take(y, train)
     # per-sample fit parameters (sample_weight) follow the training rows
@@ -310,13 +310,9 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm,
     out, prev = [], None
     with _single_thread():
         for depth in depths:
-            est = clone(estimator).set_params(**{depth_param: depth})
-            if alpha is not None:
-                est.set_params(**{alpha_param: alpha})
             start = time.perf_counter()
-            if prev is not None and warm is not None:
-                _start_from(prev, est, X_tr, fit_params, depth_param)
-                est.set_params(**warm)
+            est = _next_in_chain(estimator, depth, alpha, prev, X_tr, fit_params, warm,
+                                 names)
             _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
@@ -324,6 +320,19 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm,
                             fit_time))
             prev = est
     return out
+
+
+def _next_in_chain(estimator, depth, alpha, prev, X, fit_params, warm, names):
+    """A clone of ``estimator`` at ``depth`` (and ``alpha``); with ``warm`` (the
+    parameters a warm fit sets) and a fitted shallower ``prev``, started from
+    ``prev``'s network deepened on ``X``."""
+    est = clone(estimator).set_params(**{names[0]: depth})
+    if alpha is not None:
+        est.set_params(**{names[1]: alpha})
+    if prev is not None and warm is not None:
+        _start_from(prev, est, X, fit_params, names[0])
+        est.set_params(**warm)
+    return est
 
 
 def _no_chain(estimator, depth_param):
@@ -639,7 +648,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         fit_params = _without_uniform_weight(fit_params, self.estimator, names[0])
         alphas = _check_alphas(self.alphas)
         _check_grid(self.estimator, depths, alphas, names)
-        warm = self._warm(names[0])
+        warm = self._warm_settings(names[0])
         estimator = _pinned(self.estimator, names[0], y, splits, fit_params)
         start = time.perf_counter()
         out = self._sweep(estimator, depths, alphas, names, X, y, splits, scorer,
@@ -649,25 +658,31 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         if self.verbose:
             self._print_summary(time.perf_counter() - start)
         if self.refit:
-            self._refit(estimator, names, X, y, fit_params, scorer)
+            self._refit(estimator, names, X, y, fit_params, scorer,
+                        warm and depths[depths < self.best_depth_].tolist(), warm)
         self._warn_if_ranks_disagree()
         return self
 
-    def _refit(self, estimator, names, X, y, fit_params, scorer):
-        """Fit the chosen depth (and alpha) on all rows as ``best_estimator_``; keep
+    def _refit(self, estimator, names, X, y, fit_params, scorer, shallower, warm):
+        """Fit the chosen depth (and alpha) on all rows as ``best_estimator_``, as
+        the folds were fitted (warm: the ``shallower`` depths' chain first); keep
         the scorer :meth:`score` uses (``None``: the estimator's own ``score``)."""
         self.scorer_ = None if self.scoring is None else scorer
-        best = {names[0]: self.best_depth_}
-        if names[1] is not None:
-            best[names[1]] = self.best_alpha_
-        est = clone(estimator).set_params(**best)
+        alpha = None if names[1] is None else self.best_alpha_
+        est, prev = None, None
         try:
+            for depth in shallower or ():
+                prev = _fit_or_stop(_next_in_chain(estimator, depth, alpha, prev, X,
+                                                   fit_params, warm, names),
+                                    X, y, fit_params, names[0])
+            est = _next_in_chain(estimator, self.best_depth_, alpha, prev, X, fit_params,
+                                 warm, names)
             _fit_or_stop(est, X, y, fit_params, names[0])
         finally:
             # Ctrl-C in training re-raises after the fit kept a usable model
             # (stop_reason_ 'interrupted'): it is the selector's model then too;
-            # one elsewhere leaves the clone unfitted, and no model
-            if _is_fitted(est):
+            # one elsewhere (or in a shallower fit of the chain) leaves no model
+            if est is not None and _is_fitted(est):
                 self.best_estimator_ = est
                 for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                     if hasattr(est, attr):
@@ -706,17 +721,26 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             # the labels as DeepL2Classifier encodes them (skrank._tasks)
             self.classes_ = LabelEncoder().fit(column_or_1d(y)).classes_
 
-    def _warm(self, depth_param):
-        """Whether the sweep runs warm chains (``warm_start`` resolved)."""
+    def _warm_settings(self, depth_param):
+        """The parameters a warm fit sets, or None for cold fits (``warm_start``
+        resolved)."""
         why = _no_chain(self.estimator, depth_param)
         if self.warm_start == "auto":
-            return why is None and _warm_by_default(_network(self.estimator, depth_param))
-        if self.warm_start and why:
+            warm = why is None and _warm_by_default(_network(self.estimator, depth_param))
+        elif self.warm_start and why:
             raise ValueError(
                 f"warm_start=True starts each depth from the previous network, which "
                 f"{why}. Pass the skrank estimator (or a Pipeline ending in it), or set "
                 "warm_start=False.")
-        return bool(self.warm_start)
+        else:
+            warm = self.warm_start
+        if not warm:
+            return None
+        # the warm fits start from a fitted function: no Adam warm-up
+        cap = {} if self.warm_start_iter is None else {"max_iter": self.warm_start_iter}
+        prefix = depth_param[: -len("depth")]
+        return {prefix + k: v for k, v in dict(warm_start=True, warmup_iter=0,
+                                               **cap).items()}
 
     def _sweep(self, estimator, depths, alphas, names, X, y, splits, scorer, fit_params,
                warm):
@@ -728,7 +752,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         # dropped them (a routed Pipeline sweep failed at n_jobs=2)
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
         beside = effective_n_jobs(self.n_jobs) != 1
-        if not warm:
+        if warm is None:
             # a generator: a line per depth as it completes
             per_depth = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
                                  return_as="generator")(
@@ -736,15 +760,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                                                    alphas, scorer, fit_params, names)
                 for d in depths)
             return self._collect(per_depth, len(depths))
-        # the warm fits start from a fitted function: no Adam warm-up
-        settings = {names[0][:-len("depth")] + k: v for k, v in
-                    dict(warm_start=True, warmup_iter=0,
-                         **({} if self.warm_start_iter is None else
-                            {"max_iter": self.warm_start_iter})).items()}
         chains = parallel(
             delayed(_Job(_fit_chain, beside))(estimator, [int(d) for d in depths], X, y,
-                                               tr, te, scorer, fit_params, settings,
-                                               names, a)
+                                               tr, te, scorer, fit_params, warm, names, a)
             for a in alphas for tr, te in splits)
         return [r for chain in chains for r in chain]
 

@@ -414,6 +414,22 @@ def test_the_default_sweep_chains_depths_where_deepening_is_exact(monkeypatch, s
     assert calls == ([3, 4, 3, 4] if chains else [])
 
 
+@pytest.mark.parametrize("warm_start", ["auto", False])
+def test_the_refit_is_fitted_as_the_folds_were(monkeypatch, small, warm_start):
+    """Warm, the chosen depth is refitted at the end of a chain over the shallower
+    depths on all rows (a cold refit read other ranks than the folds' chains)."""
+    X, y = small
+    calls = _chained(monkeypatch)
+    deepest = lambda est, X, y: est.depth  # noqa: E731 (a scorer choosing depth 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3, 4], cv=2,
+                                     scoring=deepest, score_tol=0,
+                                     warm_start=warm_start).fit(X, y)
+    assert sel.best_depth_ == 4 and sel.best_estimator_.depth == 4
+    assert calls == ([3, 4, 3, 4, 3, 4] if warm_start else [])
+
+
 def test_a_resnet_sweeps_cold_and_refuses_a_warm_chain(monkeypatch, small):
     """Its inserted zero blocks are a stationary point: the deeper fits would not
     move (a sweep of the same objective at every depth)."""
