@@ -750,35 +750,36 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         # scikit-learn's Parallel carries its config (metadata routing) and the
         # warning filters into the workers, as its own searches do; joblib's
         # dropped them (a routed Pipeline sweep failed at n_jobs=2)
-        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
+        # a generator: a line per job as it completes
+        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
+                            return_as="generator")
         beside = effective_n_jobs(self.n_jobs) != 1
         if warm is None:
-            # a generator: a line per depth as it completes
-            per_depth = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
-                                 return_as="generator")(
+            return self._collect(parallel(
                 delayed(_Job(_fit_depth, beside))(estimator, int(d), X, y, splits,
                                                    alphas, scorer, fit_params, names)
-                for d in depths)
-            return self._collect(per_depth, len(depths))
-        chains = parallel(
+                for d in depths), len(depths), "depth")
+        return self._collect(parallel(
             delayed(_Job(_fit_chain, beside))(estimator, [int(d) for d in depths], X, y,
                                                tr, te, scorer, fit_params, warm, names, a)
-            for a in alphas for tr, te in splits)
-        return [r for chain in chains for r in chain]
+            for a in alphas for tr, te in splits), len(alphas) * len(splits), "chain")
 
-    def _collect(self, per_depth, n_depths):
-        """The sweep's rows; with ``verbose``, a line per finished depth with the
-        elapsed time and an estimate of the time left."""
+    def _collect(self, per_job, n_jobs, kind):
+        """The sweep's rows; with ``verbose``, a line per finished job (a depth's
+        folds, or a fold's chain of depths) with the elapsed time and an estimate of
+        the time left."""
         out, start = [], time.perf_counter()
-        for done, rows in enumerate(per_depth, start=1):
+        for done, rows in enumerate(per_job, start=1):
             out.extend(rows)
             if self.verbose:
                 elapsed = time.perf_counter() - start
-                scores = [r["score"] for r in rows]
-                print(f"[{done}/{n_depths}] depth {rows[0]['depth']}: mean score "
-                      f"{np.mean(scores):.4f}, ranks {[r['rank'] for r in rows]}, "
+                scores = [round(r["score"], 4) for r in rows]
+                what = (f"depth {rows[0]['depth']}: mean score {np.mean(scores):.4f}"
+                        if kind == "depth" else
+                        f"chain of depths {[r['depth'] for r in rows]}: scores {scores}")
+                print(f"[{done}/{n_jobs}] {what}, ranks {[r['rank'] for r in rows]}, "
                       f"elapsed {elapsed:.1f}s, about "
-                      f"{elapsed / done * (n_depths - done):.0f}s left", flush=True)
+                      f"{elapsed / done * (n_jobs - done):.0f}s left", flush=True)
         return out
 
     def _print_summary(self, elapsed):

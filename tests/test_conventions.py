@@ -222,15 +222,17 @@ def test_progress_bar_on_a_terminal(data, monkeypatch):
     assert text.rstrip().splitlines()[-1].startswith("stopped after 5 iterations")
 
 
-def test_sweep_reports_each_depth_as_it_completes(data, capsys):
+@pytest.mark.parametrize("warm_start, jobs, what", [(False, 3, "depth "),
+                                                   ("auto", 2, "chain of depths [2, 3, 4]")])
+def test_sweep_reports_each_job_as_it_completes(data, capsys, warm_start, jobs, what):
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         RankAwareDepthSelector(DeepL2Regressor(**small(max_iter=4)), depths=[2, 3, 4],
-                               cv=2, verbose=1).fit(X, y)
+                               cv=2, verbose=1, warm_start=warm_start).fit(X, y)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
-    assert [ln.split("]")[0] for ln in lines] == ["[1/3", "[2/3", "[3/3"]
-    assert all("elapsed" in ln and "left" in ln for ln in lines)
+    assert [ln.split("]")[0] for ln in lines] == [f"[{i}/{jobs}" for i in range(1, jobs + 1)]
+    assert all(what in ln and "elapsed" in ln and "left" in ln for ln in lines)
 
 
 @pytest.mark.parametrize("cls, param", [(DeepL2Regressor, "width"),
