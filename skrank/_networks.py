@@ -65,7 +65,11 @@ def activation_gain(activation, negative_slope=0.0):
 
 
 def _kaiming_(weight, gain, generator):
-    weight.normal_(0.0, gain / math.sqrt(weight.shape[1]), generator=generator)
+    # a meta tensor (the architecture checks of a warm start) holds no values to
+    # draw, and torch's first draw on meta imports its meta kernels: 1.1 s on the
+    # first warm fit of each process
+    if not weight.is_meta:
+        weight.normal_(0.0, gain / math.sqrt(weight.shape[1]), generator=generator)
 
 
 class _Linear(nn.Linear):

@@ -336,7 +336,8 @@ def test_sweep_batches_early_stopped_folds_as_separate_fits(one_output, monkeypa
                         lambda *a: batched.append(real(*a)) or batched[-1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sel = RankAwareDepthSelector(base, depths=[3], cv=cv, refit=False).fit(X, y)
+        sel = RankAwareDepthSelector(base, depths=[3], cv=cv, refit=False,
+                                     warm_start=False).fit(X, y)
     assert batched == [True]
     monkeypatch.undo()
     with warnings.catch_warnings():
@@ -393,8 +394,8 @@ def test_the_selector_resolves_auto_once_for_every_fold_and_the_refit(one_output
         for n, expected in ((270, False), (330, True)):
             X_n = np.vstack([X, X[: n - 260] + 0.01])
             y_n = np.concatenate([y, y[: n - 260]])
-            sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2],
-                                         cv=3).fit(X_n, y_n)
+            sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=3,
+                                         warm_start=False).fit(X_n, y_n)
             assert seen[-1] == [expected] * 3
             assert sel.best_estimator_.early_stopping_ is expected
             assert sel.estimator.early_stopping == "auto"  # the user's, untouched

@@ -187,13 +187,17 @@ def test_one_ctrl_c_warns_once_for_every_restart_with_the_depth(interrupt_once):
     assert reg.stop_reason_ == "interrupted"
 
 
-def test_interrupt_stops_the_depth_sweep(interrupt_once):
+@pytest.mark.parametrize("warm_start, started", [
+    (False, [2, 2]),  # the interrupted (batched) folds were the last fits started
+    ("auto", [2]),    # the first fold's chain stopped at its first depth
+])
+def test_interrupt_stops_the_depth_sweep(interrupt_once, warm_start, started):
     X, y = _teacher()
     sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=50, **SMALL),
-                                 depths=[2, 3], cv=2)
+                                 depths=[2, 3], cv=2, warm_start=warm_start)
     with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
         sel.fit(X, y)
-    assert interrupt_once == [2, 2]  # the interrupted (batched) folds were the last
+    assert interrupt_once == started
     assert not hasattr(sel, "depth_results_")
 
 
@@ -311,12 +315,13 @@ def test_ctrl_c_in_the_selectors_refit_keeps_the_usable_refit(monkeypatch):
     # the refit kept a usable network before re-raising, but the selector dropped
     # it: predict said "refit=False: no estimator was refitted" under refit=True
     X, y = _teacher()
-    sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=30, **SMALL), depths=[2], cv=2)
+    sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=30, **SMALL), depths=[2], cv=2,
+                                 warm_start=False)
     real = DeepL2Regressor._fit_data
 
     def interrupted(self, *args):
-        # the sweep's folds do not come here (they train batched); the refit does:
-        # its training cut short by Ctrl-C, the engine's way
+        # the cold sweep's folds do not come here (they train batched); the refit
+        # does: its training cut short by Ctrl-C, the engine's way
         real(self, *args)
         self.stop_reason_ = "interrupted"
         raise KeyboardInterrupt
