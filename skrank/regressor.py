@@ -556,10 +556,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     (300, 2)
     """
 
-    # fourteen held-out teachers (ranks 1-5, four clean, ten noisy; one fold, depths
-    # 4-12): warm chains 3.1-8.1x faster, the right rank at depths 6-12 in 39 of 56
-    # fits (cold 33); one noisy teacher kept its depth-4 fit's score, 0.82 against
-    # 0.93 cold (benchmarks/README.md)
+    # fourteen held-out teachers (ranks 1-5, five clean, nine noisy): warm sweeps
+    # 3.4-8.1x faster, best_rank_ right on 10 (cold 8); one noisy teacher kept its
+    # depth-4 fit's validation R^2, 0.84 against 0.91 cold (benchmarks/README.md)
     _sweeps_warm = True
     _parameter_constraints = {**_FullyConnected._parameter_constraints,
                               **_RegressionEstimator._transform_constraints}

@@ -430,6 +430,52 @@ def test_the_refit_is_fitted_as_the_folds_were(monkeypatch, small, warm_start):
     assert calls == ([3, 4, 3, 4, 3, 4] if warm_start else [])
 
 
+def test_a_warm_refit_keeps_the_users_settings_and_warns_of_its_model_only(small):
+    """The chain's settings (warm_start, warmup_iter, the warm_start_iter cap) are
+    not left on best_estimator_ (a later fit continued its network, and refused
+    new features), and the shallower fits of the refit's chain, which no one gets,
+    do not warn."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = small
+    base = DeepL2Regressor(**{**FAST, "max_iter": 2, "warmup_iter": 3,
+                              "early_stopping": False})
+    deepest = lambda est, X, y: est.depth  # noqa: E731
+
+    def caps(refit):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel = RankAwareDepthSelector(base, depths=[2, 3, 4], cv=2, scoring=deepest,
+                                         score_tol=0, warm_start_iter=2,
+                                         refit=refit).fit(X, y)
+        return sel, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+    sel, with_refit = caps(True)
+    _, without = caps(False)
+    assert with_refit == without + 1  # the refitted depth-4 network's cap alone
+    assert sel.best_estimator_.get_params() == {**base.get_params(), "depth": 4}
+    sel.best_estimator_.fit(X[:, :3], y)  # a fresh fit: other features are fine
+
+
+def test_a_pipeline_chain_finds_the_networks_own_routed_weights():
+    from sklearn import config_context
+
+    from skrank.model_selection import _network_weight
+
+    w, other = np.arange(5.0), np.ones(5)
+    with config_context(enable_metadata_routing=True):
+        net = DeepL2Regressor().set_fit_request(sample_weight="w_net")
+        assert _network_weight(net, {"sample_weight": other, "w_net": w},
+                               "net__depth") is w
+        net = DeepL2Regressor().set_fit_request(sample_weight=True)
+        assert _network_weight(net, {"sample_weight": w}, "net__depth") is w
+        # only a preprocessing step asked for it
+        net = DeepL2Regressor().set_fit_request(sample_weight=False)
+        assert _network_weight(net, {"sample_weight": w}, "net__depth") is None
+    assert _network_weight(DeepL2Regressor(), {"net__sample_weight": w}, "net__depth") is w
+    assert _network_weight(DeepL2Regressor(), {"sample_weight": w}, "depth") is w
+
+
 def test_a_resnet_sweeps_cold_and_refuses_a_warm_chain(monkeypatch, small):
     """Its inserted zero blocks are a stationary point: the deeper fits would not
     move (a sweep of the same objective at every depth)."""
