@@ -9,7 +9,8 @@ seconds):
   fit (its code taken from git, commit ``f274709``): time, rank, R^2, stop reason;
 * ``n_init=8`` against 8 separate fits (rank-2 task, N=1000) and against one fit
   (DeepL2Classifier on two moons, N=500);
-* RankAwareDepthSelector's default sweep against 0.1.0's default (cold) sweep:
+* RankAwareDepthSelector's default sweep, and its warm chains (``warm_start='auto'``),
+  against 0.1.0's default (cold) sweep:
   time, chosen depth and rank.
 
     python benchmarks/bench_batched.py [--threads 2] [--skip-baseline]
@@ -123,10 +124,10 @@ def restarts():
           f"{t8 / t1:.2f}x (target <= 3)")
 
 
-def sweep():
+def sweep(**params):
     X, y = make_bottleneck_regression(500, random_state=0)
     t, sel = _timed(lambda: RankAwareDepthSelector(DeepL2Regressor(random_state=0),
-                                                   refit=False).fit(X, y))
+                                                   refit=False, **params).fit(X, y))
     return dict(time=t, depth=sel.best_depth_, rank=sel.best_rank_)
 
 
@@ -145,13 +146,15 @@ def main(threads, skip_baseline):
                  f"{o['stop']}: {new['time'] / o['time']:.2f}x (target <= 0.5)")
     print(line)
     restarts()
-    s = sweep()
-    line = f"selector default sweep: {s['time']:.1f} s, depth {s['depth']}, rank {s['rank']}"
-    if old:
-        o = old["sweep"]
-        line += (f"; 0.1.0 cold sweep: {o['time']:.1f} s, depth {o['depth']}, rank "
-                 f"{o['rank']}: {o['time'] / s['time']:.2f}x faster (target >= 3)")
-    print(line)
+    for name, params in [("default", {}), ("warm_start='auto'", {"warm_start": "auto"})]:
+        s = sweep(**params)
+        line = (f"selector {name} sweep: {s['time']:.1f} s, depth {s['depth']}, rank "
+                f"{s['rank']}")
+        if old:
+            o = old["sweep"]
+            line += (f"; 0.1.0 cold sweep: {o['time']:.1f} s, depth {o['depth']}, rank "
+                     f"{o['rank']}: {o['time'] / s['time']:.2f}x faster (target >= 3)")
+        print(line)
 
 
 if __name__ == "__main__":

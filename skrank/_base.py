@@ -1123,8 +1123,8 @@ class _DeepL2Base(BaseEstimator):
     _trains_both_starts = True
 
     #: ``RankAwareDepthSelector(warm_start='auto')`` chains the depths (each
-    #: deeper fit from the shallower one): only where that was measured to reach
-    #: the objectives and ranks of cold fits, in a fraction of their time.
+    #: deeper fit from the shallower one): only where that was measured to read
+    #: the cold sweep's ranks about as often, in a fraction of its time.
     _sweeps_warm = False
 
     #: Why a warm depth sweep cannot train this estimator (None: it can).

@@ -556,9 +556,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     (300, 2)
     """
 
-    # fourteen held-out teachers (ranks 1-5, five clean, nine noisy): warm sweeps
-    # 3.4-8.1x faster, best_rank_ right on 10 (cold 8); one noisy teacher kept its
-    # depth-4 fit's validation R^2, 0.84 against 0.91 cold (benchmarks/README.md)
+    # 26 held-out teachers of rank 1-5: warm sweeps 3.4-8.1x faster, best_rank_
+    # right on 14 (cold 13); on 4 the chosen network's held-out R^2 was 0.02-0.07
+    # below cold's (benchmarks/README.md), so chains are opt-in (False by default)
     _sweeps_warm = True
     _parameter_constraints = {**_FullyConnected._parameter_constraints,
                               **_RegressionEstimator._transform_constraints}

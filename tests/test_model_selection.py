@@ -399,8 +399,7 @@ def _chained(monkeypatch):
     # 0.19 at depth 12 against 0.088 cold)
     (lambda: DeepL2Classifier(**FAST), False),
 ])
-def test_the_default_sweep_chains_depths_where_deepening_is_exact(monkeypatch, small, make,
-                                                                  chains):
+def test_auto_chains_depths_where_deepening_is_exact(monkeypatch, small, make, chains):
     X, y = small
     if isinstance(make(), DeepL2Classifier):
         y = (y[:, 0] > np.median(y[:, 0])).astype(int)
@@ -410,6 +409,9 @@ def test_the_default_sweep_chains_depths_where_deepening_is_exact(monkeypatch, s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         RankAwareDepthSelector(make(), depths=[2, 3, 4], cv=2, refit=False).fit(X, y)
+        assert calls == []  # the default: cold fits
+        RankAwareDepthSelector(make(), depths=[2, 3, 4], cv=2, refit=False,
+                               warm_start="auto").fit(X, y)
     # two deeper depths in each of two folds
     assert calls == ([3, 4, 3, 4] if chains else [])
 
@@ -446,8 +448,8 @@ def test_a_warm_refit_keeps_the_users_settings_and_warns_of_its_model_only(small
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             sel = RankAwareDepthSelector(base, depths=[2, 3, 4], cv=2, scoring=deepest,
-                                         score_tol=0, warm_start_iter=2,
-                                         refit=refit).fit(X, y)
+                                         score_tol=0, warm_start="auto",
+                                         warm_start_iter=2, refit=refit).fit(X, y)
         return sel, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
 
     sel, with_refit = caps(True)
@@ -486,7 +488,8 @@ def test_a_resnet_sweeps_cold_and_refuses_a_warm_chain(monkeypatch, small):
     calls = _chained(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        RankAwareDepthSelector(net, depths=[1, 2], cv=2, refit=False).fit(X, y)
+        RankAwareDepthSelector(net, depths=[1, 2], cv=2, refit=False,
+                               warm_start="auto").fit(X, y)
     assert calls == []
     with pytest.raises(ValueError, match="zero residual blocks"):
         RankAwareDepthSelector(net, depths=[1, 2], cv=2, warm_start=True).fit(X, y)
