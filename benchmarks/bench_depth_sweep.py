@@ -1,8 +1,8 @@
-"""Depth sweep: cold fits against warm chains (the default), one run.
+"""Depth sweep: cold fits (the default) against warm chains, one run.
 
 RankAwareDepthSelector, depths 4..12. Cold (``warm_start=False``): every (depth,
-fold) trained from scratch. Warm (``warm_start='auto'``, the default for the
-regressor): each deeper network starts from the previous depth's with identity
+fold) trained from scratch (the default). Warm (``warm_start='auto'``): each
+deeper network starts from the previous depth's with identity
 layers inserted in its bottleneck (paper 000 sec. 4) and trains to convergence.
 
 * the rank-2 task, 2-fold CV, the paper's settings (``alpha=0.5``, free biases):
