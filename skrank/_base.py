@@ -28,7 +28,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -380,13 +380,10 @@ def warm_deeper(previous, estimator, X, *, rtol, weight=None):
     :mod:`skrank._networks`): the deeper network computes the same function on
     ``X``, and with ``warm_start`` the next fit continues from it (the
     scikit-learn convention: a warm start reuses ``module_``). ``weight`` (one per
-    row of ``X``) weighs the rows as repeats; rows of weight zero are left out.
+    row of ``X``) weighs the rows as repeats, so rows of weight zero count for
+    nothing; a scalar weighs every row alike.
     """
-    if weight is not None and np.ndim(weight):
-        keep = np.flatnonzero(np.asarray(weight) > 0)
-        X, weight = _safe_indexing(X, keep), np.asarray(weight, dtype=float)[keep]
-    else:
-        weight = None
+    weight = np.asarray(weight, dtype=float) if np.ndim(weight) else None
     x = as_tensor(previous._scale_inputs(X), previous.module_)
     estimator.module_ = previous.module_.deepened(
         estimator.depth - previous.depth, previous.bottleneck_layer_, x, rtol=rtol,
