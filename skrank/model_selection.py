@@ -1,6 +1,8 @@
 """Rank-aware choice of depth: fit over depths, read ranks and norms, choose."""
 
 import inspect
+import multiprocessing
+import pickle
 import time
 import warnings
 from numbers import Integral, Real
@@ -95,14 +97,36 @@ def _single_thread():
 
 class _Job:
     """A sweep's job; where jobs run in parallel, its fits keep to one thread
-    (``init='auto'`` trains its two starts one after the other)."""
+    (``init='auto'`` trains its two starts one after the other).
+
+    Returns the job's rows and, in a worker process, the warnings its fits issued,
+    as ``(message, category)`` pairs for the caller to issue again.
+    """
 
     def __init__(self, fn, parallel):
         self.fn, self.parallel = fn, parallel
 
     def __call__(self, *args):
         with one_thread_per_job(self.parallel):
-            return self.fn(*args)
+            if multiprocessing.parent_process() is None:
+                # sequential, or joblib's threads: the warnings reach the caller
+                return self.fn(*args), []
+            # a worker process printed them on its own stderr, out of reach of the
+            # caller's filters, pytest.warns or logging (measured: every warning of
+            # a sweep at n_jobs=2 was lost that way)
+            with warnings.catch_warnings(record=True) as caught:
+                rows = self.fn(*args)
+        return rows, [(str(w.message), _portable(w.category)) for w in caught]
+
+
+def _portable(category):
+    """``category``, or UserWarning when it cannot travel back to the caller (a
+    class pickle cannot find by name)."""
+    try:
+        pickle.dumps(category)
+    except Exception:
+        return UserWarning
+    return category
 
 
 def _param_name(estimator, name):
@@ -796,7 +820,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         and an estimate of the time left."""
         out, start = [], time.perf_counter()
         n_jobs = len(labels)
-        for done, rows in enumerate(per_job, start=1):
+        for done, (rows, caught) in enumerate(per_job, start=1):
+            for message, category in caught:
+                warn_user(message, category)
             out.extend(rows)
             if self.verbose:
                 elapsed = time.perf_counter() - start

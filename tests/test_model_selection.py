@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -224,6 +225,32 @@ def test_parallel_joblib_equals_sequential(small):
                                  n_jobs=2).fit(X, y)
     for key in ("mean_test_score", "parameter_norm", "rank_per_fold"):
         np.testing.assert_array_equal(seq.depth_results_[key], par.depth_results_[key])
+
+
+def test_worker_process_warnings_reach_the_caller(small):
+    # at n_jobs=2 the fits run in joblib's worker processes, which printed their
+    # warnings on their own stderr: no filter, pytest.warns or logging saw them
+    X, y = small
+    sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)), depths=[2, 3],
+                                 cv=2, n_jobs=2, refit=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(X, y)
+    capped = [w for w in caught if issubclass(w.category, ConvergenceWarning)
+              and "Maximum iterations (2)" in str(w.message)]
+    # one per depth's batched folds, issued by the fit's caller
+    assert len(capped) == 2
+    assert all(w.filename == __file__ for w in capped)
+
+
+def test_a_warning_class_that_cannot_travel_arrives_as_user_warning():
+    from skrank.model_selection import _portable
+
+    class Local(UserWarning):
+        pass
+
+    assert _portable(Local) is UserWarning
+    assert _portable(ConvergenceWarning) is ConvergenceWarning
 
 
 @pytest.mark.slow
