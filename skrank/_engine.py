@@ -606,8 +606,11 @@ class _Run:
         self.callbacks = callbacks
         self.reads_module = any(cb.reads_module for cb in callbacks)
         self.result = TrainingResult()
-        #: which of the networks trained at once this is (warnings name it)
-        self.which = ""
+        #: which of the networks trained at once this is, and how many (its
+        #: divergence is told as "network 2 of 8")
+        self.index, self.of = 0, 1
+        #: (iteration, advice) where training diverged: told once per batch
+        self.diverged_at = None
 
     @property
     def finished(self):
@@ -821,10 +824,8 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     runs = [_Run(m, _callbacks(m, settings, v, verbose, c,
                                label + (f"[{i}] " if n > 1 else "")), t)
             for i, (m, v, c, t) in enumerate(zip(modules, validations, callbacks, trained))]
-    if n > 1:
-        for i, run in enumerate(runs):
-            run.which = (f" (network {i + 1} of {n} trained at once; the fit keeps "
-                         "one of them)")
+    for i, run in enumerate(runs):
+        run.index, run.of = i, n
     data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()
     for m in modules:
@@ -848,6 +849,7 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
         _interrupted(runs, exc)
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]
+    warn_if_diverged(runs)
     if warn_capped:
         warn_if_capped(results, settings)
     return results
@@ -897,7 +899,7 @@ def _callbacks(module, settings, validation, verbose, callback, label=""):
 
 
 def _diverged(run, warmup=False, lbfgs=False):
-    """Restore the last sane parameters and say so."""
+    """Restore the last sane parameters; :func:`warn_if_diverged` says so."""
     run.guard.restore()
     run.result.stop_reason = "diverged"
     if lbfgs:
@@ -908,10 +910,33 @@ def _diverged(run, warmup=False, lbfgs=False):
         then = "; L-BFGS goes on from them. Lower learning_rate_init or warmup_iter"
     else:
         then = ". Lower learning_rate_init or use solver='lbfgs'"
+    run.diverged_at = (run.result.n_iter + 1, then)
+
+
+def warn_if_diverged(runs):
+    """One DivergenceWarning for the networks of a batch that diverged since the
+    last call (eight restarts diverging gave eight warnings), naming each one and
+    its iteration."""
+    hit = [run for run in runs if run.diverged_at is not None]
+    if not hit:
+        return
+    first, n = hit[0], hit[0].of
+    if len(hit) > 1:
+        who = (f"in {len(hit)} of {n} networks trained at once (" + "; ".join(
+            f"network {run.index + 1} at iteration {run.diverged_at[0]}" for run in hit)
+            + ")")
+    elif n > 1:
+        who = (f"in network {first.index + 1} of {n} trained at once, at iteration "
+               f"{first.diverged_at[0]}")
+    else:
+        who = f"at iteration {first.diverged_at[0]}"
+    # one network's advice: a batch diverges one way (its solver's)
+    advice = first.diverged_at[1]
+    for run in hit:
+        run.diverged_at = None
     warn_user(
-        f"Training diverged at iteration {run.result.n_iter + 1}{run.which} "
-        "(non-finite or exploding loss or parameters); the last parameters with a "
-        f"finite loss were restored{then}.", DivergenceWarning)
+        f"Training diverged {who} (non-finite or exploding loss or parameters); the "
+        f"last parameters with a finite loss were restored{advice}.", DivergenceWarning)
 
 
 def _interrupted(runs, exc):
@@ -989,6 +1014,7 @@ class Stepper:
             run.result.loss_curve.append(value)
         except _Diverged:
             _diverged(run)
+            warn_if_diverged([run])
             # the moments (momentum, Adam's averages) hold the non-finite steps:
             # kept, every later call would diverge at once; the next call builds
             # a fresh optimizer
