@@ -1113,7 +1113,8 @@ def test_the_networks_own_jacobian_rank_shows_a_cut_below_it(spread, gains, rank
     r = D.diagnose(net, X, jacobian_points=X[:5])
     assert (r.rank, r.network_jacobian_rank) == (rank, own)
     assert r.jacobian_rank <= r.rank
-    with pytest.warns(AmbiguousRankWarning, match=f"own Jacobian reads rank {own}"):
+    with pytest.warns(AmbiguousRankWarning, match=rf"own Jacobian \(read without the "
+                      rf"cut: diagnose\(X\)\.network_jacobian_rank\) reads rank {own}"):
         _warn_if_unclear(r, 0.1, jacobian_bounds=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
