@@ -29,6 +29,7 @@ validation score are restored at the end.
 """
 
 import collections
+import contextlib
 import math
 import sys
 import time
@@ -830,10 +831,33 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     start = time.perf_counter()
     for m in modules:
         m.train()
+    _run_phases(runs, data, settings, generators)
+    elapsed = time.perf_counter() - start
+    results = [_finish(run, elapsed) for run in runs]
+    if warn_capped:
+        warn_if_capped(results, settings)
+    return results
+
+
+def _run_phases(runs, data, settings, generators):
+    """``train_many``'s solvers in turn (an Adam warm-up, then L-BFGS), each over
+    every network still training; Ctrl-C stops them all at their last sane
+    parameters (``'interrupted'``: the caller re-raises it)."""
     phases, k = _phases(settings), 0
     try:
         for k, (name, max_iter) in enumerate(phases):
-            SOLVERS[name](runs, data, settings, max_iter, generators)
+            try:
+                SOLVERS[name](runs, data, settings, max_iter, generators)
+            except BaseException:
+                # a divergence before the error is still news, but a warning an
+                # "error" filter raises must not replace the error (nor Ctrl-C,
+                # whose handler below restores the networks)
+                with contextlib.suppress(Warning):
+                    warn_if_diverged(runs)
+                raise
+            # each phase's divergences, with its solver's advice (a warm-up's
+            # would be overwritten by an L-BFGS divergence of the same network)
+            warn_if_diverged(runs)
             if k < len(phases) - 1:
                 for run in runs:
                     run.result.n_warmup = run.result.n_iter
@@ -847,12 +871,6 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
             for run in runs:
                 run.result.n_warmup = run.result.n_iter
         _interrupted(runs, exc)
-    elapsed = time.perf_counter() - start
-    results = [_finish(run, elapsed) for run in runs]
-    warn_if_diverged(runs)
-    if warn_capped:
-        warn_if_capped(results, settings)
-    return results
 
 
 def warn_if_capped(results, settings):
@@ -916,27 +934,25 @@ def _diverged(run, warmup=False, lbfgs=False):
 def warn_if_diverged(runs):
     """One DivergenceWarning for the networks of a batch that diverged since the
     last call (eight restarts diverging gave eight warnings), naming each one and
-    its iteration."""
+    its iteration. Called once per phase: one solver, one advice."""
     hit = [run for run in runs if run.diverged_at is not None]
     if not hit:
         return
     first, n = hit[0], hit[0].of
-    if len(hit) > 1:
-        who = (f"in {len(hit)} of {n} networks trained at once (" + "; ".join(
-            f"network {run.index + 1} at iteration {run.diverged_at[0]}" for run in hit)
-            + ")")
-    elif n > 1:
-        who = (f"in network {first.index + 1} of {n} trained at once, at iteration "
-               f"{first.diverged_at[0]}")
-    else:
-        who = f"at iteration {first.diverged_at[0]}"
-    # one network's advice: a batch diverges one way (its solver's)
     advice = first.diverged_at[1]
+    cause = "(non-finite or exploding loss or parameters)"
+    if len(hit) > 1:
+        what = (f"{cause} in {len(hit)} of {n} networks trained at once: " + ", ".join(
+            f"network {run.index + 1} at iteration {run.diverged_at[0]}" for run in hit))
+    elif n > 1:
+        what = (f"in network {first.index + 1} of {n} trained at once, at iteration "
+                f"{first.diverged_at[0]} {cause}")
+    else:
+        what = f"at iteration {first.diverged_at[0]} {cause}"
     for run in hit:
         run.diverged_at = None
-    warn_user(
-        f"Training diverged {who} (non-finite or exploding loss or parameters); the "
-        f"last parameters with a finite loss were restored{advice}.", DivergenceWarning)
+    warn_user(f"Training diverged {what}; the last parameters with a finite loss were "
+              f"restored{advice}.", DivergenceWarning)
 
 
 def _interrupted(runs, exc):

@@ -3,6 +3,8 @@
 import inspect
 import multiprocessing
 import pickle
+import sys
+import threading
 import time
 import warnings
 from numbers import Integral, Real
@@ -99,8 +101,9 @@ class _Job:
     """A sweep's job; where jobs run in parallel, its fits keep to one thread
     (``init='auto'`` trains its two starts one after the other).
 
-    Returns the job's rows and, in a worker process, the warnings its fits issued,
-    as ``(message, category)`` pairs for the caller to issue again.
+    Returns the job's rows and, run by a worker process's main thread, the warnings
+    its fits issued, as ``(message, category)`` pairs for the caller to issue again
+    (:func:`_reissue`).
     """
 
     def __init__(self, fn, parallel):
@@ -108,25 +111,41 @@ class _Job:
 
     def __call__(self, *args):
         with one_thread_per_job(self.parallel):
-            if multiprocessing.parent_process() is None:
-                # sequential, or joblib's threads: the warnings reach the caller
+            if (multiprocessing.parent_process() is None
+                    or threading.current_thread() is not threading.main_thread()):
+                # sequential, or threads (joblib's, dask's): recording swaps the
+                # process's warning state, which threads share (measured: threads
+                # in a child process lost whole sweeps' warnings that way)
                 return self.fn(*args), []
-            # a worker process printed them on its own stderr, out of reach of the
-            # caller's filters, pytest.warns or logging (measured: every warning of
-            # a sweep at n_jobs=2 was lost that way)
+            # a worker process (loky's) printed them on its own stderr, out of reach
+            # of the caller's filters, pytest.warns or logging (measured: every
+            # warning of a sweep at n_jobs=2 was lost that way)
             with warnings.catch_warnings(record=True) as caught:
                 rows = self.fn(*args)
         return rows, [(str(w.message), _portable(w.category)) for w in caught]
 
 
 def _portable(category):
-    """``category``, or UserWarning when it cannot travel back to the caller (a
-    class pickle cannot find by name)."""
+    """``category``, or its ``(module, qualname)`` when pickle cannot find it by name
+    here (a class of the caller's ``__main__``, which a worker does not run)."""
     try:
         pickle.dumps(category)
     except Exception:
-        return UserWarning
+        return (category.__module__, category.__qualname__)
     return category
+
+
+def _reissue(message, category):
+    """Issue a worker's warning again; a category sent by name is looked up in the
+    caller's modules (UserWarning when it is not found there)."""
+    if isinstance(category, tuple):
+        module, name = category
+        found = sys.modules.get(module)
+        for part in name.split("."):
+            found = getattr(found, part, None)
+        category = (found if isinstance(found, type) and issubclass(found, Warning)
+                    else UserWarning)
+    warn_user(message, category)
 
 
 def _param_name(estimator, name):
@@ -822,7 +841,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         n_jobs = len(labels)
         for done, (rows, caught) in enumerate(per_job, start=1):
             for message, category in caught:
-                warn_user(message, category)
+                _reissue(message, category)
             out.extend(rows)
             if self.verbose:
                 elapsed = time.perf_counter() - start

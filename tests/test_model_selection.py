@@ -1,4 +1,5 @@
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -231,26 +232,71 @@ def test_worker_process_warnings_reach_the_caller(small):
     # at n_jobs=2 the fits run in joblib's worker processes, which printed their
     # warnings on their own stderr: no filter, pytest.warns or logging saw them
     X, y = small
-    sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)), depths=[2, 3],
-                                 cv=2, n_jobs=2, refit=False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sel.fit(X, y)
+
+    def issued(n_jobs):
+        sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)),
+                                     depths=[2, 3], cv=2, n_jobs=n_jobs, refit=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel.fit(X, y)
+        return caught
+
+    caught = issued(2)
     capped = [w for w in caught if issubclass(w.category, ConvergenceWarning)
               and "Maximum iterations (2)" in str(w.message)]
     # one per depth's batched folds, issued by the fit's caller
     assert len(capped) == 2
     assert all(w.filename == __file__ for w in capped)
+    # every warning of the sequential sweep, as many times
+    assert sorted((w.category.__name__, str(w.message)) for w in caught) == sorted(
+        (w.category.__name__, str(w.message)) for w in issued(1))
 
 
-def test_a_warning_class_that_cannot_travel_arrives_as_user_warning():
-    from skrank.model_selection import _portable
+def test_only_a_worker_process_main_thread_records_warnings(monkeypatch):
+    # recording swaps the process's warning state: threads of one process (joblib's
+    # threading backend, dask's workers) raced for it and lost whole sweeps' warnings
+    import multiprocessing
+    import threading
+
+    from skrank.model_selection import _Job
+
+    def fn():
+        warnings.warn("from the job", UserWarning, stacklevel=1)
+        return ["row"]
+
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("job", _Job(fn, False)()))
+    with pytest.warns(UserWarning, match="from the job"):
+        thread.start()
+        thread.join()
+    assert out["job"] == (["row"], [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert _Job(fn, False)() == (["row"], [("from the job", UserWarning)])
+
+
+def test_a_warning_class_the_worker_cannot_pickle_is_found_by_name(monkeypatch):
+    # a class of the caller's __main__: a worker does not run that module
+    import types
+
+    from skrank.model_selection import _portable, _reissue
+
+    Caller = type("CallerWarning", (UserWarning,), {"__module__": "skrank_callers_main"})
+    assert _portable(ConvergenceWarning) is ConvergenceWarning
+    assert _portable(Caller) == ("skrank_callers_main", "CallerWarning")
+    module = types.ModuleType("skrank_callers_main")
+    module.CallerWarning = Caller
+    monkeypatch.setitem(sys.modules, "skrank_callers_main", module)
+    with pytest.warns(Caller, match="from a worker"):
+        _reissue("from a worker", _portable(Caller))
 
     class Local(UserWarning):
         pass
 
-    assert _portable(Local) is UserWarning
-    assert _portable(ConvergenceWarning) is ConvergenceWarning
+    with pytest.warns(UserWarning, match="from a worker") as caught:
+        _reissue("from a worker", _portable(Local))
+    assert caught[0].category is UserWarning
 
 
 @pytest.mark.slow

@@ -296,9 +296,53 @@ def test_a_divergence_among_restarts_names_the_network():
                         init="random", learning_rate_init=1e10).fit(X, y)
     said = [str(w.message) for w in caught if w.category is DivergenceWarning]
     assert len(said) == 1
-    assert re.search(r"diverged in 2 of 2 networks trained at once \(network 1 at "
-                     r"iteration \d+; network 2 at iteration \d+\)", said[0])
+    assert re.search(r"diverged \(non-finite or exploding loss or parameters\) in 2 "
+                     r"of 2 networks trained at once: network 1 at iteration \d+, "
+                     r"network 2 at iteration \d+; the last parameters", said[0])
     assert "Lower learning_rate_init" in said[0]
+
+
+def test_a_diverged_warm_up_is_told_once_with_its_own_advice():
+    # told at the end of its phase: L-BFGS goes on from the restored parameters,
+    # and the warm-up's divergence is neither told again nor lost
+    X, y = _teacher()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DeepL2Regressor(**small(max_iter=5, random_state=0), solver="lbfgs", warmup_iter=5,
+                        init="random", learning_rate_init=1e10).fit(X, y)
+    said = [str(w.message) for w in caught if w.category is DivergenceWarning]
+    assert len(said) == 1 and "L-BFGS goes on from them" in said[0]
+
+
+def test_a_divergence_is_told_when_an_error_stops_the_batch_later(monkeypatch):
+    from skrank import _engine
+
+    adam = _engine.SOLVERS["adam"]
+
+    def then_fail(*args):
+        adam(*args)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setitem(_engine.SOLVERS, "adam", then_fail)
+    X, y = _teacher()
+    reg = DeepL2Regressor(**small(max_iter=5, random_state=0), solver="adam",
+                          init="random", learning_rate_init=1e10)
+    with pytest.warns(DivergenceWarning, match="diverged"), \
+            pytest.raises(RuntimeError, match="out of memory"):
+        reg.fit(X, y)
+    # a filter that turns the warning into an error leaves the error as it was
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            reg.fit(X, y)
+
+
+def test_partial_fit_tells_its_divergence():
+    X, y = _teacher()
+    reg = DeepL2Regressor(**small(random_state=0), solver="adam", learning_rate_init=1e10)
+    with pytest.warns(DivergenceWarning, match=r"at iteration 1 \(non-finite"):
+        reg.partial_fit(X, y)
+    assert reg.stop_reason_ == "diverged"
 
 
 @pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
@@ -609,6 +653,8 @@ def test_an_lbfgs_divergence_advises_what_lbfgs_can_change():
 
     with pytest.warns(DivergenceWarning, match="Lower alpha") as caught:
         r = diverge(lbfgs=True)
+    # the iteration it diverged at: the one after the n_iter completed
+    assert "Training diverged at iteration 5 (non-finite" in str(caught[0].message)
     assert r.result.stop_reason == "diverged"
     assert not any("solver='lbfgs'" in str(w.message) for w in caught)
     with pytest.warns(DivergenceWarning, match="solver='lbfgs'"):
