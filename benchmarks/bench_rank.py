@@ -358,7 +358,8 @@ def _sheet3(rng):
 
 #: a short name per AmbiguousRankWarning (the noisy table's "amb" column)
 _WHY = (("no clear gap", "gap"), ("bottleneck coordinates keeps", "fid"),
-        ("own Jacobian reads", "njac"), ("flat at every Jacobian", "flat"),
+        ("network's own Jacobian", "njac"), ("flat at every Jacobian", "flat"),
+        ("is above min(n_features, n_outputs)", "bound"),
         ("Jacobian rank is", "jac"), ("another fit of this network", "rival"),
         ("weakest bottleneck direction", "weak"))
 
@@ -417,7 +418,8 @@ def noisy_table(seeds):
           "bottleneck coordinates lose output variance), njac / jac (the network's "
           "Jacobian reads above / the factored Jacobian below the bottleneck), flat "
           "(Jacobian rank 0), rival (a fit not kept, within 5% of the objective, reads "
-          "a lower rank), weak (a kept direction below twice rank_tol)")
+          "a lower rank), weak (a kept direction below twice rank_tol), bound (above "
+          "min(n_features, n_outputs))")
 
 
 def main(argv=None):
