@@ -289,12 +289,7 @@ def test_a_divergence_among_restarts_names_the_network():
     # n_init=3 gave three identical warnings, none saying which restart, so a
     # fit whose kept restart trained well still read as diverged; then one
     # warning per restart (eight for n_init=8): now one per batch, naming each
-    X, y = _teacher()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        DeepL2Regressor(**small(max_iter=5, random_state=0), solver="adam", n_init=2,
-                        init="random", learning_rate_init=1e10).fit(X, y)
-    said = [str(w.message) for w in caught if w.category is DivergenceWarning]
+    said = _divergences(solver="adam", n_init=2)
     assert len(said) == 1
     assert re.search(r"diverged \(non-finite or exploding loss or parameters\) in 2 "
                      r"of 2 networks trained at once: network 1 at iteration \d+, "
@@ -305,13 +300,19 @@ def test_a_divergence_among_restarts_names_the_network():
 def test_a_diverged_warm_up_is_told_once_with_its_own_advice():
     # told at the end of its phase: L-BFGS goes on from the restored parameters,
     # and the warm-up's divergence is neither told again nor lost
+    said = _divergences(solver="lbfgs", warmup_iter=5)
+    assert len(said) == 1 and "L-BFGS goes on from them" in said[0]
+
+
+def _divergences(**params):
+    """The DivergenceWarnings of a random start fitted at a learning rate that
+    diverges at once."""
     X, y = _teacher()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        DeepL2Regressor(**small(max_iter=5, random_state=0), solver="lbfgs", warmup_iter=5,
-                        init="random", learning_rate_init=1e10).fit(X, y)
-    said = [str(w.message) for w in caught if w.category is DivergenceWarning]
-    assert len(said) == 1 and "L-BFGS goes on from them" in said[0]
+        DeepL2Regressor(**small(max_iter=5, random_state=0), init="random",
+                        learning_rate_init=1e10, **params).fit(X, y)
+    return [str(w.message) for w in caught if w.category is DivergenceWarning]
 
 
 def test_a_divergence_is_told_when_an_error_stops_the_batch_later(monkeypatch):
