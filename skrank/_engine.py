@@ -7,9 +7,11 @@ on the device, a data loss and the penalty groups, and minimizes for each networ
 
 with full-batch L-BFGS (strong Wolfe line search; all networks batched, each on its
 own path: :mod:`skrank._lbfgs`, :mod:`skrank._stack`), Adam or SGD with momentum
-(one network after the other). The penalty never goes through autograd: its gradient
+(several networks batched on their flat parameters, :mod:`skrank._rowopt`; a single
+one on torch's optimizer). The penalty never goes through autograd: its gradient
 ``2 alpha c_g theta_g`` is added in closed form (:mod:`skrank._penalty`; inside the
-optimizer kernel for Adam/SGD, where torch fuses it as coupled weight decay).
+optimizer kernel for a single network's Adam/SGD, where torch fuses it as coupled
+weight decay).
 
 Divergence: the engine only ever keeps parameters at which the loss was evaluated and
 found sane, that is finite and below ``EXPLOSION`` times the first loss. A non-finite
@@ -42,6 +44,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._lbfgs import BatchedLBFGS
 from ._networks import Network
 from ._penalty import decay_groups, entry_weights, penalty_value
+from ._rowopt import row_optimizer
 from ._stack import StackedObjective
 from ._warn import warn_user
 
@@ -567,7 +570,12 @@ def _groups_for(module, base, groups):
 
 
 def _minibatch_phase(solver, runs, data, settings, max_iter, generators):
-    """Adam or SGD, one network after the other (each its own shuffling)."""
+    """Adam or SGD: several live networks at once (:class:`_Epochs`), a single one
+    on its own module with torch's optimizer (its fused kernel)."""
+    live = [i for i, run in enumerate(runs) if not run.finished]
+    if len(live) > 1:
+        _Epochs(runs, live, data, settings, solver, generators).train(max_iter)
+        return
     base = runs[0].module
     for i, (run, generator) in enumerate(zip(runs, generators)):
         if run.finished:
@@ -583,6 +591,134 @@ def _minibatch_phase(solver, runs, data, settings, max_iter, generators):
         except _Diverged:
             # a mini-batch phase before L-BFGS is its warm-up
             _diverged(run, warmup=settings.solver == "lbfgs")
+
+
+class _Epochs:
+    """Adam or SGD epochs of several networks at once, each as it would run alone.
+
+    Each network keeps its own shuffling (its generator), rows, ``alpha``, optimizer
+    state and stopping; their parameters are the rows of one flat tensor, and the
+    networks that have a mini-batch of one size at a step take it in one vmapped
+    pass (:meth:`skrank._stack.StackedObjective.batch_losses`) and one optimizer
+    update (:mod:`skrank._rowopt`). The epoch's bookkeeping is :class:`_Minibatch`'s,
+    per network, with one host sync per epoch for all of them.
+    """
+
+    def __init__(self, runs, live, data, settings, solver, generators):
+        self.runs, self.live, self.generators = runs, list(live), generators
+        self.objective = StackedObjective([r.module for r in runs], data.X, data.Y,
+                                          data.W, data.loss_fn, data.alphas,
+                                          data.groups, per_network=data.per_network)
+        self.rows = [_present(*data.row(i)) for i in range(len(runs))]
+        bs = settings.batch_size
+        self.sizes = [len(X) if bs is None else max(1, min(bs, len(X)))
+                      for X, _, _ in self.rows]
+        self.x = self.objective.gather()
+        self.decay = self.objective.decay()
+        self.optimizer = row_optimizer(solver, self.x, settings)
+        self.warmup = settings.solver == "lbfgs"
+        start = self._penalties().tolist()
+        self.start_penalty = {}
+        for i in self.live:
+            runs[i].start_phase()
+            runs[i].guard.staged.copy_(self.x[i])
+            runs[i].guard.hold_staged()
+            self.start_penalty[i] = start[i]
+
+    def _penalties(self):
+        return (self.decay * self.x * self.x).sum(1)
+
+    def train(self, max_iter):
+        try:
+            for _ in range(max_iter):
+                if not self.live:
+                    break
+                self._bookkeep(*self._epoch())
+        finally:
+            # the end, or Ctrl-C (whose handler restores the last sane points)
+            for i in self.live:
+                self.objective.scatter(i, self.x[i])
+
+    def _shuffled(self, i):
+        X, Y, W = self.rows[i]
+        if self.sizes[i] < len(X):
+            perm = torch.randperm(len(X), generator=self.generators[i],
+                                  device="cpu").to(X.device)
+            X, Y, W = X[perm], Y[perm], (None if W is None else W[perm])
+        return X, Y, W
+
+    def _epoch(self):
+        """One epoch of every live network: its summed loss, first and largest
+        batch loss, as tensors of shape (S,) (rows of other networks unused)."""
+        data = {i: self._shuffled(i) for i in self.live}
+        total = self.x.new_zeros(self.x.shape[0])
+        first, worst = total.clone(), total.clone()
+        steps = max(-(-len(data[i][0]) // self.sizes[i]) for i in self.live)
+        for j in range(steps):
+            groups = collections.defaultdict(list)
+            for i in self.live:
+                n, bs = len(data[i][0]), self.sizes[i]
+                if j * bs < n:
+                    groups[min(bs, n - j * bs)].append(i)
+            for members in groups.values():
+                values, weights = self._step(members, data, j)
+                index = torch.tensor(members, device=total.device)
+                total.index_add_(0, index, values * weights)
+                if j == 0:
+                    first[index] = values
+                    worst[index] = values
+                    for k, i in enumerate(members):
+                        self.runs[i].guard.first = values[k]
+                else:
+                    worst[index] = torch.maximum(worst[index], values)  # NaN stays
+        return total, first, worst
+
+    def _step(self, members, data, j):
+        """One mini-batch step of ``members``: their batch losses and the weights
+        their epoch sums them with (rows, or weight sums over the mean weight)."""
+        batches = []
+        for i in members:
+            bs = self.sizes[i]
+            batches.append([None if a is None else a[j * bs:(j + 1) * bs]
+                            for a in data[i]])
+        X, Y = (torch.stack([b[k] for b in batches]) for k in (0, 1))
+        W = None if batches[0][2] is None else torch.stack([b[2] for b in batches])
+        index = torch.tensor(members, device=self.x.device)
+        x = self.x[index].requires_grad_(True)
+        with torch.enable_grad():
+            losses = self.objective.batch_losses(x, X, Y, W)
+            (grad,) = torch.autograd.grad(losses.sum(), x)
+        with torch.no_grad():
+            grad.add_(2.0 * self.decay[index] * x.detach())
+            self.optimizer.step(self.x, grad, members)
+        values = losses.detach()
+        if W is None:
+            return values, float(X.shape[1])
+        means = torch.stack([self.rows[i][2].mean() for i in members])
+        return values, W.sum(1) / means
+
+    def _bookkeep(self, total, first, worst):
+        """Each live network's epoch as :meth:`_Minibatch.iterations` reads it:
+        the held start kept if sane, the objective recorded, stops and divergences."""
+        table = torch.stack([first, worst, total, self._penalties().to(total.dtype),
+                             self.x.sum(1)]).tolist()
+        for i in list(self.live):
+            run, guard = self.runs[i], self.runs[i].guard
+            f, w, t, penalty, params_sum = (row[i] for row in table)
+            guard.staged.copy_(self.x[i])
+            if guard.settle(f + self.start_penalty[i]):
+                self.start_penalty[i] = penalty
+                guard.hold_staged()
+                value = t / len(self.rows[i][0]) + penalty
+                if guard.sane(w) and guard.sane(value) and math.isfinite(params_sum):
+                    if run.reads_module:
+                        self.objective.scatter(i, self.x[i])
+                    if run.record(value):
+                        self.objective.scatter(i, self.x[i])
+                        self.live.remove(i)
+                    continue
+            self.live.remove(i)
+            _diverged(run, warmup=self.warmup)
 
 
 SOLVERS = {
@@ -805,8 +941,10 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     Each network follows the path it would follow alone (:func:`train` with its
     own ``alpha``, generator, validation and callback), up to floating-point
     rounding: L-BFGS runs batched (one evaluation for all), each network with its
-    own curvature pairs, line search and stopping; Adam and SGD epochs run one
-    network after the other. ``penalty_groups`` name the first network's tensors.
+    own curvature pairs, line search and stopping; Adam and SGD epochs too (one
+    vmapped step for the networks whose mini-batches have one size, each network
+    with its own shuffling, moments and stopping). ``penalty_groups`` name the
+    first network's tensors.
     With ``per_network``, ``X``, ``Y`` and ``sample_weight`` carry a leading axis
     of size S (cross-validation folds: each its own weights and scaling).
     ``warn_capped=False`` silences the ConvergenceWarning of networks stopped at

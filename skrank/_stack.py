@@ -109,13 +109,29 @@ class StackedObjective:
 
     def data_losses(self, x):
         """The S data losses at the rows of ``x`` (differentiable in ``x``)."""
+        return self._losses(x, self.X, self.Y, self.W, self.dims)
+
+    def batch_losses(self, x, X, Y, W=None):
+        """The data losses at the rows of ``x``, row s on its own rows ``X[s]``,
+        ``Y[s]`` (and weights ``W[s]``): the mini-batches of a batched epoch."""
+        return self._losses(x, X, Y, W, (0, 0, 0, None if W is None else 0))
+
+    def _losses(self, x, X, Y, W, dims):
         loss_fn, base = self.loss_fn, self.base
 
         def one(params, X, Y, W):
             out = functional_call(base, params, (X,))
             return loss_fn(out, Y) if W is None else loss_fn(out, Y, W)
 
-        return vmap(one, in_dims=self.dims)(self._unflatten(x), self.X, self.Y, self.W)
+        return vmap(one, in_dims=dims)(self._unflatten(x), X, Y, W)
+
+    def decay(self):
+        """``alpha_s c`` per entry, one row per network: the penalty of row s is
+        ``sum decay_s x_s^2`` and its gradient ``2 decay_s x_s``."""
+        decay = self.__dict__.get("_decay")
+        if decay is None or decay.shape[0] != self.n_networks:
+            decay = self._decay = self.alphas[:, None] * self.coef
+        return decay
 
     def _single(self, x):
         """One network: its own module on its parameters, without vmap's overhead
@@ -151,10 +167,7 @@ class StackedObjective:
                 losses = self.data_losses(xg)
                 (grad,) = torch.autograd.grad(losses.sum(), xg)
         with torch.no_grad():
-            decay = self.__dict__.get("_decay")
-            if decay is None or decay.shape[0] != x.shape[0]:
-                decay = self._decay = self.alphas[:, None] * self.coef
-            scaled = decay * x
+            scaled = self.decay() * x
             penalty = (scaled * x).sum(1)
             # 2 (decay x) is 2 decay x to the last bit: doubling is exact
             return losses.detach() + penalty, grad.add_(scaled.mul_(2.0))
