@@ -610,6 +610,11 @@ class _Epochs:
                                           data.W, data.loss_fn, data.alphas,
                                           data.groups, per_network=data.per_network)
         self.rows = [_present(*data.row(i)) for i in range(len(runs))]
+        # shared rows (restarts): one copy of the data, gathered per step for all
+        self.shared = not data.per_network
+        self._indices = {}
+        if self.rows[0][2] is not None:
+            self.weight_means = torch.stack([W.mean() for _, _, W in self.rows])
         bs = settings.batch_size
         self.sizes = [len(X) if bs is None else max(1, min(bs, len(X)))
                       for X, _, _ in self.rows]
@@ -639,30 +644,37 @@ class _Epochs:
             for i in self.live:
                 self.objective.scatter(i, self.x[i])
 
-    def _shuffled(self, i):
-        X, Y, W = self.rows[i]
-        if self.sizes[i] < len(X):
-            perm = torch.randperm(len(X), generator=self.generators[i],
-                                  device="cpu").to(X.device)
-            X, Y, W = X[perm], Y[perm], (None if W is None else W[perm])
-        return X, Y, W
+    def _order(self, i):
+        """Network ``i``'s row order this epoch, drawn from its own generator as its
+        separate fit draws it; None for one batch of every row (no shuffling)."""
+        n = len(self.rows[i][0])
+        if self.sizes[i] >= n:
+            return None
+        return torch.randperm(n, generator=self.generators[i], device="cpu").to(
+            self.x.device)
+
+    def _index(self, members):
+        key = tuple(members)
+        if key not in self._indices:
+            self._indices[key] = torch.tensor(members, device=self.x.device)
+        return self._indices[key]
 
     def _epoch(self):
         """One epoch of every live network: its summed loss, first and largest
         batch loss, as tensors of shape (S,) (rows of other networks unused)."""
-        data = {i: self._shuffled(i) for i in self.live}
+        orders = {i: self._order(i) for i in self.live}
         total = self.x.new_zeros(self.x.shape[0])
         first, worst = total.clone(), total.clone()
-        steps = max(-(-len(data[i][0]) // self.sizes[i]) for i in self.live)
+        steps = max(-(-len(self.rows[i][0]) // self.sizes[i]) for i in self.live)
         for j in range(steps):
             groups = collections.defaultdict(list)
             for i in self.live:
-                n, bs = len(data[i][0]), self.sizes[i]
+                n, bs = len(self.rows[i][0]), self.sizes[i]
                 if j * bs < n:
                     groups[min(bs, n - j * bs)].append(i)
             for members in groups.values():
-                values, weights = self._step(members, data, j)
-                index = torch.tensor(members, device=total.device)
+                index = self._index(members)
+                values, weights = self._step(members, index, self._batch(members, orders, j))
                 total.index_add_(0, index, values * weights)
                 if j == 0:
                     first[index] = values
@@ -673,29 +685,44 @@ class _Epochs:
                     worst[index] = torch.maximum(worst[index], values)  # NaN stays
         return total, first, worst
 
-    def _step(self, members, data, j):
+    def _batch(self, members, orders, j):
+        """Mini-batch ``j`` of each of ``members``: ``(X, Y, W, stacked)``, stacked
+        (a leading axis per network) or, on shared rows taken whole, the rows as
+        they are. Gathered per step, so that no network holds a shuffled copy of
+        its data."""
+        picks = [slice(j * self.sizes[i], (j + 1) * self.sizes[i]) if orders[i] is None
+                 else orders[i][j * self.sizes[i]:(j + 1) * self.sizes[i]]
+                 for i in members]
+        if self.shared:
+            X, Y, W = self.rows[members[0]]
+            if orders[members[0]] is None:  # shared rows, every one in this batch
+                return X, Y, W, False
+            idx = torch.stack(picks)
+            return X[idx], Y[idx], None if W is None else W[idx], True
+        parts = [[None if a is None else a[pick] for a in self.rows[i]]
+                 for i, pick in zip(members, picks)]
+        X, Y = (torch.stack([p[k] for p in parts]) for k in (0, 1))
+        W = None if parts[0][2] is None else torch.stack([p[2] for p in parts])
+        return X, Y, W, True
+
+    def _step(self, members, index, batch):
         """One mini-batch step of ``members``: their batch losses and the weights
         their epoch sums them with (rows, or weight sums over the mean weight)."""
-        batches = []
-        for i in members:
-            bs = self.sizes[i]
-            batches.append([None if a is None else a[j * bs:(j + 1) * bs]
-                            for a in data[i]])
-        X, Y = (torch.stack([b[k] for b in batches]) for k in (0, 1))
-        W = None if batches[0][2] is None else torch.stack([b[2] for b in batches])
-        index = torch.tensor(members, device=self.x.device)
-        x = self.x[index].requires_grad_(True)
+        X, Y, W, stacked = batch
+        full = len(members) == self.x.shape[0]
+        # every network at once: the rows themselves, no gathered copy
+        x = (self.x.detach() if full else self.x[index]).requires_grad_(True)
         with torch.enable_grad():
-            losses = self.objective.batch_losses(x, X, Y, W)
+            losses = self.objective.batch_losses(x, X, Y, W, stacked=stacked)
             (grad,) = torch.autograd.grad(losses.sum(), x)
         with torch.no_grad():
-            grad.add_(2.0 * self.decay[index] * x.detach())
-            self.optimizer.step(self.x, grad, members)
+            decay = self.decay if full else self.decay[index]
+            grad.add_(2.0 * decay * x.detach())
+            self.optimizer.step(self.x, grad, members, index)
         values = losses.detach()
         if W is None:
-            return values, float(X.shape[1])
-        means = torch.stack([self.rows[i][2].mean() for i in members])
-        return values, W.sum(1) / means
+            return values, float(X.shape[-2])
+        return values, W.sum(-1) / self.weight_means[index]
 
     def _bookkeep(self, total, first, worst):
         """Each live network's epoch as :meth:`_Minibatch.iterations` reads it:

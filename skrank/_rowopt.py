@@ -26,13 +26,15 @@ class _RowOptimizer:
     def _take(tensor, index, full):
         return tensor if full else tensor[index]
 
-    def step(self, x, grad, rows):
+    def step(self, x, grad, rows, index=None):
         """Move ``x[rows]`` (in place) along ``grad``, the gradient at ``x[rows]``.
 
-        ``rows`` is a list of row indices, ``grad`` of shape (len(rows), P).
+        ``rows`` is a list of row indices (``index``: the same as a tensor), ``grad``
+        of shape (len(rows), P).
         """
         full = len(rows) == x.shape[0] and rows == list(range(x.shape[0]))
-        index = None if full else torch.tensor(rows, device=x.device)
+        if not full and index is None:
+            index = torch.tensor(rows, device=x.device)
         for i in rows:
             self.steps[i] += 1
         new = self._update(self._take(x, index, full), grad, rows, index, full)
@@ -50,9 +52,14 @@ class RowAdam(_RowOptimizer):
         self.v = torch.zeros_like(x)
 
     def _corrections(self, rows, like):
+        """The step size and the second moment's correction: numbers when every
+        row has taken as many steps (restarts on one data set), else columns."""
         b1, b2 = self.betas
-        first = [self.lr / (1 - b1 ** self.steps[i]) for i in rows]
-        second = [(1 - b2 ** self.steps[i]) ** 0.5 for i in rows]
+        counts = [self.steps[i] for i in rows]
+        first = [self.lr / (1 - b1 ** t) for t in counts]
+        second = [(1 - b2 ** t) ** 0.5 for t in counts]
+        if len(set(counts)) == 1:
+            return first[0], second[0]
         as_column = dict(dtype=like.dtype, device=like.device)
         return (torch.tensor(first, **as_column)[:, None],
                 torch.tensor(second, **as_column)[:, None])
@@ -63,8 +70,11 @@ class RowAdam(_RowOptimizer):
         m.lerp_(grad, 1 - b1)
         v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         step_size, root = self._corrections(rows, p)
-        # torch's addcdiv_(m, denom, value=-step_size), a step size per row
-        p.sub_(m / (v.sqrt() / root).add_(self.eps) * step_size)
+        denom = v.sqrt().div_(root).add_(self.eps)
+        if isinstance(step_size, float):
+            p.addcdiv_(m, denom, value=-step_size)  # torch's own expression
+        else:
+            p.sub_(m / denom * step_size)  # the same, a step size per row
         if not full:
             self.m[index], self.v[index] = m, v
         return p

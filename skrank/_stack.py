@@ -111,10 +111,12 @@ class StackedObjective:
         """The S data losses at the rows of ``x`` (differentiable in ``x``)."""
         return self._losses(x, self.X, self.Y, self.W, self.dims)
 
-    def batch_losses(self, x, X, Y, W=None):
+    def batch_losses(self, x, X, Y, W=None, stacked=True):
         """The data losses at the rows of ``x``, row s on its own rows ``X[s]``,
-        ``Y[s]`` (and weights ``W[s]``): the mini-batches of a batched epoch."""
-        return self._losses(x, X, Y, W, (0, 0, 0, None if W is None else 0))
+        ``Y[s]`` (and weights ``W[s]``): the mini-batches of a batched epoch; with
+        ``stacked=False`` every row on the same ``X``, ``Y``, ``W``."""
+        axis = 0 if stacked else None
+        return self._losses(x, X, Y, W, (0, axis, axis, None if W is None else axis))
 
     def _losses(self, x, X, Y, W, dims):
         loss_fn, base = self.loss_fn, self.base
