@@ -2055,10 +2055,12 @@ class _FullyConnected:
 
 
 def _batchable(plans, estimators):
-    """Whether these fits can share one batched L-BFGS run."""
+    """Whether these fits can share one batched run (L-BFGS, Adam or SGD, with or
+    without a warm-up: every solver trains several networks at once)."""
     first = estimators[0]
     return (all(len(p.modules) == 1 for p in plans)
-            and first.solver == "lbfgs" and first.warmup_iter == 0
+            and all(e.solver == first.solver and e.warmup_iter == first.warmup_iter
+                    for e in estimators)
             and all(p.modules[0].same_architecture(plans[0].modules[0]) for p in plans)
             and all(type(e) is type(first) and e.dtype == first.dtype
                     and e.depth == first.depth
@@ -2080,8 +2082,8 @@ def _held(plan):
 
 def fit_many(estimators, datasets):
     """Fit unfitted skrank estimators, each on its own ``(X, y)``, batched when they
-    can be (one architecture, L-BFGS without warm-up; an early-stopped fit on its
-    own held-out rows, beside fits on every row).
+    can be (one architecture and solver; an early-stopped fit on its own held-out
+    rows, beside fits on every row).
 
     Each network trains on its own rows (padded to a common length with rows of
     weight zero) and its own normalization, as a separate ``fit`` would, up to

@@ -311,7 +311,7 @@ def _check_grid(estimator, depths, alphas, names):
 
 
 def _fit_depth(estimator, depth, X, y, splits, alphas, scorer, fit_params, names):
-    """Every (alpha, fold) fit of one depth: one batched L-BFGS run over all of them
+    """Every (alpha, fold) fit of one depth: one batched run over all of them
     (:func:`skrank._base.fit_many`) for a bare skrank estimator without fit
     parameters, else one fit after the other."""
     depth_param, alpha_param = names

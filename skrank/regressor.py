@@ -371,8 +371,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         constant, carrying little or nothing of the function.
     n_init : int, default=1
         Restarts from ``n_init`` random initializations, trained together (one
-        batched L-BFGS: each network keeps its own curvature pairs, line search
-        and stopping, and follows the path it would follow alone); the one with
+        batched run of the solver: each network keeps its own curvature pairs,
+        line search, or Adam/SGD moments and shuffling, and stopping, and follows
+        the path it would follow alone); the one with
         the lowest final objective is kept (with early stopping, the best
         held-out score, ties to the lower objective). Restarts catch the fits that
         end in a

@@ -480,3 +480,38 @@ def test_adam_restarts_of_an_estimator_train_at_once(monkeypatch):
     assert calls == [3]  # a single network trains on torch's optimizer
     assert many.restart_objectives_[0] == pytest.approx(one.loss_curve_[-1], rel=1e-10)
     assert len(set(np.round(many.restart_objectives_, 8))) == 3
+
+
+@pytest.mark.parametrize("make", [
+    lambda: BottleneckAutoencoder(**small(depth=4, max_iter=20, warmup_iter=5,
+                                          dtype="float64", random_state=0)),
+    lambda: DeepL2Regressor(**small(depth=4, max_iter=15, dtype="float64", solver="sgd",
+                                    batch_size=16, learning_rate_init=0.01,
+                                    random_state=0)),
+], ids=["autoencoder-warm-up", "sgd"])
+def test_sweep_folds_batched_with_every_solver_equal_separate_fits(make):
+    """A selector's folds of one depth train at once whatever the solver (the
+    autoencoder's Adam warm-up, then L-BFGS; SGD): each fold as its separate fit."""
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold
+
+    from skrank._base import _batchable, fit_many
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(90, 4)
+    y = np.tanh(X[:, :2] @ rng.randn(2, 3))
+    folds = [(X[tr], y[tr]) for tr, _ in KFold(3, shuffle=True, random_state=0).split(X)]
+    base = make()
+    ests = [clone(base) for _ in folds]
+    data = [(Xf, None if isinstance(base, BottleneckAutoencoder) else yf)
+            for Xf, yf in folds]
+    assert _batchable([e._plan(Xf, yf, None) for e, (Xf, yf) in zip(ests, data)], ests)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched = fit_many(ests, data)
+        separate = [clone(base).fit(Xf, yf) for Xf, yf in data]
+    objectives = [b.loss_curve_[-1] for b in batched]
+    for b, s in zip(batched, separate):
+        assert b.n_iter_ == s.n_iter_
+        assert b.loss_curve_[-1] == pytest.approx(s.loss_curve_[-1], rel=1e-7)
+    assert len(set(np.round(objectives, 8))) == 3
