@@ -34,12 +34,14 @@ _LOCAL = threading.local()
 @contextmanager
 def held_warnings():
     """Hold this thread's :func:`warn_user` warnings in the list it yields, for the
-    fit's own thread to issue (a worker's stack holds no line of the user's)."""
+    fit's own thread to issue (a worker's stack holds no line of the user's).
+    Nested holds each get their own list; the outer one holds again after."""
+    before = getattr(_LOCAL, "held", None)
     _LOCAL.held = held = []
     try:
         yield held
     finally:
-        del _LOCAL.held
+        _LOCAL.held = before
 
 
 def warn_user(message, category):

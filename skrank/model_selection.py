@@ -59,7 +59,7 @@ from ._base import (
 )
 from ._device import threads, user_array
 from ._grow import DEEPEN_RTOL, GROWS
-from ._warn import warn_user
+from ._warn import held_warnings, warn_user
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -101,9 +101,10 @@ class _Job:
     """A sweep's job; where jobs run in parallel, its fits keep to one thread
     (``init='auto'`` trains its two starts one after the other).
 
-    Returns the job's rows and, run by a worker process's main thread, the warnings
-    its fits issued, as ``(message, category)`` pairs for the caller to issue again
-    (:func:`_reissue`).
+    Returns the job's rows and the warnings the caller issues again
+    (:func:`_reissue`), as ``(message, category)`` pairs: run by a worker process's
+    main thread, every warning its fits issued; run by a thread other than the
+    main one, skrank's own (held, :func:`skrank._warn.held_warnings`).
     """
 
     def __init__(self, fn, parallel):
@@ -111,12 +112,17 @@ class _Job:
 
     def __call__(self, *args):
         with one_thread_per_job(self.parallel):
-            if (multiprocessing.parent_process() is None
-                    or threading.current_thread() is not threading.main_thread()):
-                # sequential, or threads (joblib's, dask's): recording swaps the
-                # process's warning state, which threads share (measured: threads
-                # in a child process lost whole sweeps' warnings that way)
-                return self.fn(*args), []
+            if threading.current_thread() is not threading.main_thread():
+                # threads (joblib's, dask's): recording swaps the process's warning
+                # state, which threads share (measured: threads in a child process
+                # lost whole sweeps' warnings that way); skrank's own are held, or
+                # a pool thread's stack would name multiprocessing/pool.py as
+                # their line
+                with held_warnings() as held:
+                    rows = self.fn(*args)
+                return rows, list(held)
+            if multiprocessing.parent_process() is None:
+                return self.fn(*args), []  # sequential: issued at the user's line
             # a worker process (loky's) printed them on its own stderr, out of reach
             # of the caller's filters, pytest.warns or logging (measured: every
             # warning of a sweep at n_jobs=2 was lost that way)

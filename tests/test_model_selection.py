@@ -270,10 +270,50 @@ def test_only_a_worker_process_main_thread_records_warnings(monkeypatch):
     with pytest.warns(UserWarning, match="from the job"):
         thread.start()
         thread.join()
-    assert out["job"] == (["row"], [])
+    assert out["job"] == (["row"], [])  # issued by the thread, not recorded
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         assert _Job(fn, False)() == (["row"], [("from the job", UserWarning)])
+
+
+def test_thread_jobs_warnings_are_issued_at_the_callers_line(small):
+    # a sweep on joblib's threading backend: skrank's warnings were issued in the
+    # pool's threads, whose stacks hold no line of the user's (they named
+    # multiprocessing/pool.py); they are held there and issued by the fit
+    import joblib
+
+    X, y = small
+
+    def issued(n_jobs):
+        sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)),
+                                     depths=[2, 3], cv=2, n_jobs=n_jobs, refit=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel.fit(X, y)
+        return caught
+
+    with joblib.parallel_backend("threading"):
+        caught = issued(2)
+    capped = [w for w in caught if issubclass(w.category, ConvergenceWarning)
+              and "Maximum iterations (2)" in str(w.message)]
+    assert len(capped) == 2  # one per depth's batched folds
+    assert all(w.filename == __file__ for w in caught)
+    assert sorted((w.category.__name__, str(w.message)) for w in caught) == sorted(
+        (w.category.__name__, str(w.message)) for w in issued(1))
+
+
+def test_held_warnings_nest():
+    from skrank._warn import held_warnings, warn_user
+
+    with held_warnings() as outer:
+        warn_user("one", UserWarning)
+        with held_warnings() as inner:
+            warn_user("two", UserWarning)
+        warn_user("three", UserWarning)
+    assert outer == [("one", UserWarning), ("three", UserWarning)]
+    assert inner == [("two", UserWarning)]
+    with pytest.warns(UserWarning, match="four"):
+        warn_user("four", UserWarning)
 
 
 def test_a_warning_class_the_worker_cannot_pickle_is_found_by_name(monkeypatch):
