@@ -7,8 +7,8 @@ on the device, a data loss and the penalty groups, and minimizes for each networ
 
 with full-batch L-BFGS (strong Wolfe line search; all networks batched, each on its
 own path: :mod:`skrank._lbfgs`, :mod:`skrank._stack`), Adam or SGD with momentum
-(several networks batched on their flat parameters, :mod:`skrank._rowopt`; a single
-one on torch's optimizer). The penalty never goes through autograd: its gradient
+(torch's fused updates, several networks batched on their flat parameters:
+:mod:`skrank._rowopt`). The penalty never goes through autograd: its gradient
 ``2 alpha c_g theta_g`` is added in closed form (:mod:`skrank._penalty`; inside the
 optimizer kernel for a single network's Adam/SGD, where torch fuses it as coupled
 weight decay).
@@ -44,7 +44,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._lbfgs import BatchedLBFGS
 from ._networks import Network
 from ._penalty import decay_groups, entry_weights, penalty_value
-from ._rowopt import row_optimizer
+from ._rowopt import NetworkOptimizer, RowOptimizer
 from ._stack import StackedObjective
 from ._warn import warn_user
 
@@ -465,13 +465,8 @@ class _Minibatch:
         self.alpha, self.groups = alpha, groups
         # coupled L2: the optimizer adds weight_decay * p to the gradient inside
         # its (fused where available) kernel, so the penalty costs no autograd work
-        param_groups = decay_groups(run.params, groups, alpha)
-        kwargs = {"lr": settings.learning_rate_init}
-        if solver == "sgd":
-            kwargs.update(momentum=settings.momentum, nesterov=settings.momentum > 0)
-        cls = torch.optim.Adam if solver == "adam" else torch.optim.SGD
-        self.optimizer = _make(cls, param_groups, X.device.type in ("cuda", "cpu"),
-                               **kwargs)
+        self.optimizer = NetworkOptimizer(solver, decay_groups(run.params, groups, alpha),
+                                          settings.learning_rate_init, settings.momentum)
         self.weights = entry_weights(run.params, groups, alpha)
 
     def _penalty(self, flat):
@@ -532,15 +527,6 @@ class _Minibatch:
         return total, first, worst
 
 
-def _make(cls, groups, fused, **kwargs):
-    if fused:
-        try:
-            return cls(groups, fused=True, **kwargs)
-        except (RuntimeError, ValueError, TypeError):
-            pass
-    return cls(groups, **kwargs)
-
-
 # ---- phases: one solver over every network still training ----------------------------
 @dataclass
 class _Data:
@@ -571,7 +557,7 @@ def _groups_for(module, base, groups):
 
 def _minibatch_phase(solver, runs, data, settings, max_iter, generators):
     """Adam or SGD: several live networks at once (:class:`_Epochs`), a single one
-    on its own module with torch's optimizer (its fused kernel)."""
+    on its own module (vmap's overhead would cost it)."""
     live = [i for i, run in enumerate(runs) if not run.finished]
     if len(live) > 1:
         _Epochs(runs, live, data, settings, solver, generators).train(max_iter)
@@ -620,7 +606,8 @@ class _Epochs:
                       for X, _, _ in self.rows]
         self.x = self.objective.gather()
         self.decay = self.objective.decay()
-        self.optimizer = row_optimizer(solver, self.x, settings)
+        self.optimizer = RowOptimizer(solver, self.x, settings.learning_rate_init,
+                                      settings.momentum)
         self.warmup = settings.solver == "lbfgs"
         start = self._penalties().tolist()
         self.start_penalty = {}
@@ -718,7 +705,7 @@ class _Epochs:
         with torch.no_grad():
             decay = self.decay if full else self.decay[index]
             grad.add_(2.0 * decay * x.detach())
-            self.optimizer.step(self.x, grad, members, index)
+            self.optimizer.step(self.x, grad, members)
         values = losses.detach()
         if W is None:
             return values, float(X.shape[-2])

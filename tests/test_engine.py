@@ -439,3 +439,66 @@ def test_lbfgs_that_never_moved_ends_stalled_not_converged():
     state._after(0, "no_progress", 1.0)
     state._after(0, "no_progress", 1.0)
     assert state.active == [False] and run.result.stop_reason == "stalled"
+
+
+def test_a_first_adam_fit_does_not_import_torch_dynamo():
+    # torch.optim's Optimizer imports torch._dynamo on its first step (1.5-2 s once
+    # per process: every first autoencoder fit paid it for its warm-up)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings\n"
+        "import numpy as np\n"
+        "from skrank import BottleneckAutoencoder, DeepL2Regressor\n"
+        "warnings.simplefilter('ignore')\n"
+        "X = np.random.RandomState(0).randn(40, 3)\n"
+        "BottleneckAutoencoder(depth=3, width=8, max_iter=2, warmup_iter=2).fit(X)\n"
+        "DeepL2Regressor(depth=3, width=8, max_iter=2, solver='sgd').fit(X, X[:, 0])\n"
+        "DeepL2Regressor(depth=3, width=8, max_iter=2, solver='adam', n_init=2).fit(X, X)\n"
+        "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_network_optimizer_steps_as_torchs_optimizer(solver, fused, monkeypatch):
+    """torch's functional update, without torch's Optimizer: the same bits as
+    torch.optim.Adam / SGD(nesterov) with coupled weight decay per group; where
+    torch has no fused kernel, its single-tensor update, the step counts intact."""
+    import skrank._rowopt as rowopt
+    from skrank._rowopt import NetworkOptimizer
+
+    if not fused:  # a torch without the fused kernel refuses it after counting steps
+        real = {"adam": rowopt._adam, "sgd": rowopt._sgd}[solver]
+
+        def refusing(*args, fused=None, **kwargs):
+            if fused:
+                for step in (args[5] if solver == "adam" else []):
+                    step += 1
+                raise RuntimeError("no fused kernel")
+            return real(*args, fused=fused, **kwargs)
+
+        monkeypatch.setattr(rowopt, "_" + solver, refusing)
+    g = torch.Generator().manual_seed(0)
+    mine = [torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(3)]
+    theirs = [torch.nn.Parameter(t.clone()) for t in mine]
+    mine = [torch.nn.Parameter(t) for t in mine]
+    groups = lambda ps: [{"params": ps[:2], "weight_decay": 0.3},  # noqa: E731
+                         {"params": ps[2:], "weight_decay": 0.0}]
+    kw = {"lr": 0.05} if solver == "adam" else {"lr": 0.05, "momentum": 0.9,
+                                                 "nesterov": True}
+    cls = torch.optim.Adam if solver == "adam" else torch.optim.SGD
+    ref = cls(groups(theirs), fused=fused, **kw)
+    opt = NetworkOptimizer(solver, groups(mine), 0.05, 0.9)
+    for _ in range(6):
+        grads = [torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(3)]
+        for p, q, grad in zip(mine, theirs, grads):
+            p.grad, q.grad = grad.clone(), grad.clone()
+        opt.step()
+        ref.step()
+    for p, q in zip(mine, theirs):
+        assert torch.equal(p.detach(), q.detach())
+    assert opt.update.fused is fused
