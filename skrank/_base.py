@@ -2056,16 +2056,30 @@ class _FullyConnected:
 
 def _batchable(plans, estimators):
     """Whether these fits can share one batched run (L-BFGS, Adam or SGD, with or
-    without a warm-up: every solver trains several networks at once)."""
+    without a warm-up: every solver trains several networks at once): one
+    architecture and the same training settings, resolved on each fit's rows (a
+    batch takes the first fit's: ``batch_size='auto'`` is ``min(200, rows)``, so
+    folds of 68 and 69 rows train on different batches)."""
     first = estimators[0]
+    settings = [_batch_settings(e, p) for e, p in zip(estimators, plans)]
     return (all(len(p.modules) == 1 for p in plans)
-            and all(e.solver == first.solver and e.warmup_iter == first.warmup_iter
-                    for e in estimators)
+            and all(s == settings[0] for s in settings)
+            and all((e.rank_tol, e.rank_gap, e.verbose)
+                    == (first.rank_tol, first.rank_gap, first.verbose) for e in estimators)
             and all(p.modules[0].same_architecture(plans[0].modules[0]) for p in plans)
             and all(type(e) is type(first) and e.dtype == first.dtype
                     and e.depth == first.depth
                     and e.get_params().get("init") == first.get_params().get("init")
                     for e in estimators))
+
+
+def _batch_settings(est, plan):
+    """The training settings of ``plan``'s fit, its batch size only where a
+    mini-batch solver or warm-up reads it."""
+    settings = est._settings(len(plan.X_tr))
+    if settings.solver == "lbfgs" and not settings.warmup_iter:
+        settings = replace(settings, batch_size=None)
+    return settings
 
 
 def _padded(arrays, n):

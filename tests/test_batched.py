@@ -515,3 +515,35 @@ def test_sweep_folds_batched_with_every_solver_equal_separate_fits(make):
         assert b.n_iter_ == s.n_iter_
         assert b.loss_curve_[-1] == pytest.approx(s.loss_curve_[-1], rel=1e-7)
     assert len(set(np.round(objectives, 8))) == 3
+
+
+def test_fits_whose_resolved_settings_differ_do_not_share_a_batch():
+    """batch_size='auto' is min(200, rows): Adam folds of 68 and 69 rows take
+    batches of 68 and 69, which one batched run (the first fit's settings) would
+    not; L-BFGS without warm-up reads no batch size, and batches them."""
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold
+
+    from skrank._base import _batchable, fit_many
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(103, 4)
+    y = np.tanh(X[:, :2] @ rng.randn(2, 3))
+    folds = [(X[tr], y[tr]) for tr, _ in KFold(3).split(X)]
+    assert sorted({len(Xf) for Xf, _ in folds}) == [68, 69]
+    for solver, batched in (("adam", False), ("lbfgs", True)):
+        base = DeepL2Regressor(**small(depth=3, max_iter=10, dtype="float64",
+                                       random_state=0, solver=solver, tol=0.0))
+        ests = [clone(base) for _ in folds]
+        plans = [e._plan(Xf, yf, None) for e, (Xf, yf) in zip(ests, folds)]
+        assert _batchable(plans, ests) is batched
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            many = fit_many([clone(base) for _ in folds], folds)
+            alone = [clone(base).fit(Xf, yf) for Xf, yf in folds]
+        for m, a in zip(many, alone):
+            assert m.loss_curve_[-1] == pytest.approx(a.loss_curve_[-1], rel=1e-7)
+    # other settings than those the selector varies never share a batch either
+    ests = [clone(base), clone(base).set_params(max_iter=4)]
+    plans = [e._plan(X, y, None) for e in ests]
+    assert not _batchable(plans, ests)
