@@ -50,7 +50,7 @@ from ._warn import warn_user
 
 __all__ = ["TrainingResult", "Settings", "train", "train_many", "warn_if_capped", "Stepper",
            "Callback",
-           "DivergenceWarning",
+           "DivergenceWarning", "tell_divergences",
            "TrainingInterruptedWarning", "SOLVERS"]
 
 #: An objective this many times its first value (or 1) has diverged, even while
@@ -949,7 +949,7 @@ def train(module, X, Y, *, loss_fn, alpha, penalty_groups, settings, validation=
 def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
                validations=None, generators=None, verbose=0, callbacks=None,
                sample_weight=None, per_network=False, warn_capped=True, label="",
-               trained=False):
+               trained=False, numbering=None, told=None):
     """Train S networks of one architecture together; one result per network.
 
     Each network follows the path it would follow alone (:func:`train` with its
@@ -968,22 +968,26 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     shallow stage moved), so an L-BFGS phase that cannot
     lower their objective ends 'converged'; from a fresh start it ends 'stalled'
     (an objective too large for the dtype's precision), with a ConvergenceWarning.
+    ``numbering=(first, total)``: these networks are numbers ``first`` on of
+    ``total`` trained at once in groups (the divergence warning's numbers), whose
+    divergences ``told`` collects (see :func:`warn_if_diverged`).
     """
     n = len(modules)
     validations = validations or [None] * n
     generators = generators or [None] * n
     callbacks = callbacks or [None] * n
     trained = [trained] * n if isinstance(trained, bool) else list(trained)
+    first, total = numbering or (0, n)
     runs = [_Run(m, _callbacks(m, settings, v, verbose, c,
-                               label + (f"[{i}] " if n > 1 else "")), t)
+                               label + (f"[{first + i}] " if total > 1 else "")), t)
             for i, (m, v, c, t) in enumerate(zip(modules, validations, callbacks, trained))]
     for i, run in enumerate(runs):
-        run.index, run.of = i, n
+        run.index, run.of = first + i, total
     data = _Data(X, Y, sample_weight, loss_fn, list(alphas), penalty_groups, per_network)
     start = time.perf_counter()
     for m in modules:
         m.train()
-    _run_phases(runs, data, settings, generators)
+    _run_phases(runs, data, settings, generators, told)
     elapsed = time.perf_counter() - start
     results = [_finish(run, elapsed) for run in runs]
     if warn_capped:
@@ -991,7 +995,7 @@ def train_many(modules, X, Y, *, loss_fn, alphas, penalty_groups, settings,
     return results
 
 
-def _run_phases(runs, data, settings, generators):
+def _run_phases(runs, data, settings, generators, told=None):
     """``train_many``'s solvers in turn (an Adam warm-up, then L-BFGS), each over
     every network still training; Ctrl-C stops them all at their last sane
     parameters (``'interrupted'``: the caller re-raises it)."""
@@ -1005,11 +1009,11 @@ def _run_phases(runs, data, settings, generators):
                 # "error" filter raises must not replace the error (nor Ctrl-C,
                 # whose handler below restores the networks)
                 with contextlib.suppress(Warning):
-                    warn_if_diverged(runs)
+                    warn_if_diverged(runs, told)
                 raise
             # each phase's divergences, with its solver's advice (a warm-up's
             # would be overwritten by an L-BFGS divergence of the same network)
-            warn_if_diverged(runs)
+            warn_if_diverged(runs, told)
             if k < len(phases) - 1:
                 for run in runs:
                     run.result.n_warmup = run.result.n_iter
@@ -1083,28 +1087,42 @@ def _diverged(run, warmup=False, lbfgs=False):
     run.diverged_at = (run.result.n_iter + 1, then)
 
 
-def warn_if_diverged(runs):
+def warn_if_diverged(runs, told=None):
     """One DivergenceWarning for the networks of a batch that diverged since the
     last call (eight restarts diverging gave eight warnings), naming each one and
-    its iteration. Called once per phase: one solver, one advice."""
+    its iteration. Called once per phase: one solver, one advice. ``told``: a list
+    that collects them instead (networks trained in groups: :func:`tell_divergences`
+    then tells them all at once)."""
     hit = [run for run in runs if run.diverged_at is not None]
-    if not hit:
-        return
-    first, n = hit[0], hit[0].of
-    advice = first.diverged_at[1]
-    cause = "(non-finite or exploding loss or parameters)"
-    if len(hit) > 1:
-        what = (f"{cause} in {len(hit)} of {n} networks trained at once: " + ", ".join(
-            f"network {run.index + 1} at iteration {run.diverged_at[0]}" for run in hit))
-    elif n > 1:
-        what = (f"in network {first.index + 1} of {n} trained at once, at iteration "
-                f"{first.diverged_at[0]} {cause}")
-    else:
-        what = f"at iteration {first.diverged_at[0]} {cause}"
+    entries = [(run.index, *run.diverged_at, run.of) for run in hit]
     for run in hit:
         run.diverged_at = None
-    warn_user(f"Training diverged {what}; the last parameters with a finite loss were "
-              f"restored{advice}.", DivergenceWarning)
+    if told is not None:
+        told.extend(entries)
+    else:
+        tell_divergences(entries)
+
+
+def tell_divergences(entries):
+    """The DivergenceWarnings of ``entries``, ``(index, iteration, advice, of)``
+    per network: one per advice (solver phase), naming each network."""
+    by_advice = {}
+    for entry in sorted(entries):
+        by_advice.setdefault(entry[2], []).append(entry)
+    cause = "(non-finite or exploding loss or parameters)"
+    for advice, hit in by_advice.items():
+        (index, iteration, _, n) = hit[0]
+        if len(hit) > 1:
+            what = (f"{cause} in {len(hit)} of {n} networks trained at once: "
+                    + ", ".join(f"network {i + 1} at iteration {it}"
+                                for i, it, _, _ in hit))
+        elif n > 1:
+            what = (f"in network {index + 1} of {n} trained at once, at iteration "
+                    f"{iteration} {cause}")
+        else:
+            what = f"at iteration {iteration} {cause}"
+        warn_user(f"Training diverged {what}; the last parameters with a finite loss "
+                  f"were restored{advice}.", DivergenceWarning)
 
 
 def _interrupted(runs, exc):
@@ -1118,7 +1136,8 @@ def _interrupted(runs, exc):
     depth = runs[0].module.depth if runs and isinstance(runs[0].module, Network) else None
     # a grown start's shallow stage is not counted in n_iter_: name the depth
     where = "" if depth is None else f" at depth {depth}"
-    many = f" (the longest of {len(runs)} networks)" if len(runs) > 1 else ""
+    n = runs[0].of if runs else 0  # in groups: of all the networks trained at once
+    many = f" (the longest of {n} networks)" if n > 1 else ""
     warn_user(
         f"Training interrupted after {n_iter} iterations{where}{many}; the model "
         "keeps the last parameters with a finite loss and is usable.",

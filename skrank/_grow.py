@@ -110,7 +110,8 @@ def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
 
 
 def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None,
-                callbacks=None, warn_capped=True, trained=False, **kwargs):
+                callbacks=None, warn_capped=True, trained=False, shallow_callbacks=None,
+                **kwargs):
     """Train ``modules``; when they are shallower than ``depth``, grow them first.
 
     Parameters
@@ -131,6 +132,9 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
         The rank rule locating the bottleneck.
     callbacks : list or None
         Per-network callbacks, called in the deep stage only.
+    shallow_callbacks : list or None
+        Per-network callbacks of the shallow stage (a stop signal; rank records
+        start at full depth).
     warn_capped : bool, default=True
         Warn of networks stopped at ``max_iter`` (the deep stage's cap only).
     trained : bool, default=False
@@ -151,7 +155,8 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
                                    penalty_groups=modules[0].penalty_groups(),
                                    warn_capped=warn_capped, trained=trained, **kwargs)
     deep, first = grow_start(modules, inputs, depth, X, Y, rank_tol=rank_tol,
-                             rank_gap=rank_gap, weights=weights, **kwargs)
+                             rank_gap=rank_gap, weights=weights,
+                             callbacks=shallow_callbacks, **kwargs)
     if any(r.stop_reason == "interrupted" for r in first):
         # Ctrl-C: the deepened networks compute what the shallow ones did
         return deep, [replace(r, n_warmup=r.n_iter) for r in first]

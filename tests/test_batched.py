@@ -470,8 +470,10 @@ def test_adam_restarts_of_an_estimator_train_at_once(monkeypatch):
     rng = np.random.RandomState(0)
     X = rng.randn(60, 4)
     y = np.tanh(X[:, :2] @ rng.randn(2, 3))
+    # one thread: the restarts in one batch (two groups on two, see _restart_groups)
     kw = small(depth=4, max_iter=15, dtype="float64", random_state=0, solver="adam",
-               batch_size=16, learning_rate_init=0.01, tol=0.0, init="random")
+               batch_size=16, learning_rate_init=0.01, tol=0.0, init="random",
+               n_threads=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         many = DeepL2Regressor(**kw, n_init=3).fit(X, y)
@@ -547,3 +549,165 @@ def test_fits_whose_resolved_settings_differ_do_not_share_a_batch():
     ests = [clone(base), clone(base).set_params(max_iter=4)]
     plans = [e._plan(X, y, None) for e in ests]
     assert not _batchable(plans, ests)
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    """Two cores and torch threads, no OMP_NUM_THREADS: restarts then train in
+    two groups."""
+    import skrank._base as base
+
+    monkeypatch.setattr(base, "_n_cores", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def _moons(n=120):
+    from sklearn.datasets import make_moons
+
+    return make_moons(n, noise=0.2, random_state=0)
+
+
+def test_restart_groups_follow_the_threads_to_spend(two_cores, monkeypatch):
+    import skrank._base as base
+    from skrank import DeepL2Classifier
+
+    X = torch.zeros(50, 2)
+    nets = [FullyConnectedNet(2, 2, depth=3, width=4) for _ in range(5)]
+    clf = DeepL2Classifier(n_init=5)
+    assert base._restart_groups(clf, nets, X) == ([[0, 1], [2, 3, 4]], 1)
+    assert base._restart_groups(clf, nets[:1], X) is None
+    assert base._restart_groups(clf.set_params(n_threads=1), nets, X) is None
+    monkeypatch.setattr(base, "_n_cores", lambda: 8)
+    assert base._restart_groups(clf.set_params(n_threads=8), nets, X) == (
+        [[0], [1], [2], [3], [4]], 1)
+    assert base._restart_groups(clf.set_params(n_threads=8), nets[:2], X) == (
+        [[0], [1]], 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread of each process
+    assert base._restart_groups(clf.set_params(n_threads="auto"), nets, X) is None
+    # at once, unless one stream of progress or rank records is kept
+    assert base._groups_at_once(clf)
+    assert not base._groups_at_once(clf.set_params(verbose=1))
+    assert not base._groups_at_once(clf.set_params(verbose=0, track_rank_every=5))
+
+
+def test_restart_groups_at_once_are_the_fit_in_turn(two_cores, monkeypatch, capsys):
+    """Restarts in two groups, in two threads at once or one after the other
+    (verbose): the same fit to the bit, one ConvergenceWarning for all, and the
+    same fit as one batch to rounding."""
+    import skrank._base as base
+    from skrank import DeepL2Classifier
+
+    spy, real = [], base._train_split
+    monkeypatch.setattr(base, "_train_split", lambda *a: spy.append(a[6]) or real(*a))
+    X, y = _moons()
+    kw = small(depth=4, max_iter=25, dtype="float64", tol=0.0, random_state=0, n_init=4)
+    with pytest.warns(ConvergenceWarning, match="by 4 of 4 networks") as caught:
+        at_once = DeepL2Classifier(**kw).fit(X, y)
+    assert sum(w.category is ConvergenceWarning for w in caught) == 1
+    assert all(w.filename == __file__ for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        in_turn = DeepL2Classifier(**kw, verbose=1).fit(X, y)
+        batch = DeepL2Classifier(**kw, n_threads=1).fit(X, y)
+    assert spy == [[[0, 1], [2, 3]]] * 2
+    assert "[3] iter" in capsys.readouterr().out  # restarts numbered among all
+    np.testing.assert_array_equal(at_once.restart_objectives_, in_turn.restart_objectives_)
+    np.testing.assert_array_equal(at_once.predict_proba(X), in_turn.predict_proba(X))
+    np.testing.assert_allclose(at_once.restart_objectives_, batch.restart_objectives_,
+                               rtol=1e-8)
+    assert at_once.best_restart_ == batch.best_restart_
+
+
+def test_ctrl_c_while_restart_groups_train_ends_the_fit(two_cores, monkeypatch):
+    """Ctrl-C reaches the fit's thread while the other group trains in its own:
+    that group stops, the fit ends usable and Ctrl-C goes on to the caller; no
+    thread is left running, torch's thread count is restored."""
+    import _thread
+    import threading
+    import time
+
+    import skrank._base as base
+    from skrank import DeepL2Classifier
+    from skrank._engine import TrainingInterruptedWarning
+
+    slow = base._Stop.on_iteration
+
+    def slow_beside(self, run, loss_value):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.02)
+        return slow(self, run, loss_value)
+
+    monkeypatch.setattr(base._Stop, "on_iteration", slow_beside)
+    X, y = _moons()
+    clf = DeepL2Classifier(**small(depth=4, max_iter=400, tol=0.0), random_state=0,
+                           n_init=2)
+    timer = threading.Timer(1.5, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 6  # the slowed group alone takes over 8 s
+    assert clf.stop_reason_ == "interrupted" and np.isfinite(clf.predict_proba(X)).all()
+    assert not any(t.name == "skrank restarts" for t in threading.enumerate())
+    assert torch.get_num_threads() == 2
+
+
+def test_a_warning_of_a_restart_groups_thread_points_at_the_users_line(two_cores,
+                                                                        monkeypatch):
+    import threading
+
+    import skrank._base as base
+    from skrank import DeepL2Classifier
+    from skrank._warn import warn_user
+
+    real = base.train_grown
+
+    def warning(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            warn_user("from the other group", UserWarning)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "train_grown", warning)
+    X, y = _moons()
+    with pytest.warns(UserWarning, match="from the other group") as caught:
+        DeepL2Classifier(**small(depth=4, max_iter=5), random_state=0, n_init=2).fit(X, y)
+    assert [w.filename for w in caught if "other group" in str(w.message)] == [__file__]
+
+
+def test_networks_trained_in_groups_are_numbered_among_all(data):
+    X, Y = data
+    Xs = X.expand(2, -1, -1).clone()
+    Xs[1, 0, 0] = float("inf")
+    nets = _nets([0, 1])
+    with pytest.warns(DivergenceWarning, match="network 6 of 8 trained at once"):
+        train_many(nets, Xs, Y.expand(2, -1, -1), loss_fn=_mse, alphas=[0.1, 0.1],
+                   penalty_groups=nets[0].penalty_groups(), per_network=True,
+                   settings=Settings(solver="lbfgs", max_iter=5), numbering=(4, 8))
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_restart_groups_tell_their_divergences_in_one_warning(two_cores, monkeypatch,
+                                                              verbose):
+    import skrank._base as base
+
+    spy, real = [], base._train_split
+    monkeypatch.setattr(base, "_train_split", lambda *a: spy.append(a[6]) or real(*a))
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DeepL2Regressor(**small(max_iter=5, random_state=0), init="random", n_init=3,
+                        solver="adam", learning_rate_init=1e10, verbose=verbose).fit(
+                            X, X[:, 0])
+    said = [str(w.message) for w in caught if w.category is DivergenceWarning]
+    assert spy == [[[0, 1], [2]]]
+    assert len(said) == 1, said
+    assert "in 3 of 3 networks trained at once: network 1 at iteration" in said[0]
+    assert "network 3 at iteration" in said[0]

@@ -124,7 +124,9 @@ def test_every_fully_connected_estimator_grows(cls, monkeypatch):
     y = (y > np.median(y)).astype(int) if cls is DeepL2Classifier else y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = cls(depth=6, width=8, max_iter=10, random_state=0, n_init=2, init="grow")
+        # one thread: the restarts in one batch (_restart_groups)
+        est = cls(depth=6, width=8, max_iter=10, random_state=0, n_init=2, init="grow",
+                  n_threads=1)
         est.fit(X, y) if cls is not BottleneckAutoencoder else est.fit(np.c_[X, y])
     assert depths == [[3, 3], [6, 6]]
     assert est.module_.architecture()["depth"] == 6
