@@ -792,32 +792,32 @@ def _thread_budget(est):
 
 
 def _restart_groups(est, modules, X):
-    """``n_init`` restarts of one start (no grown rival) in groups, and the torch
-    threads of each: ``(groups, threads)``, or None (one batch).
+    """``n_init`` restarts of one start (no grown rival) on a CPU in two groups,
+    and the torch threads of each: ``(groups, threads)``, or None (one batch).
 
-    Several batched networks on one core each, in threads of their own, pay no
-    barrier of a product split over two threads (see :func:`_at_once`): measured
-    on 2 cores, ``DeepL2Classifier(n_init=8)`` on two moons in 6.7 s as two groups
-    of four against 9.0 s as one batch on both threads (9.4 s on one). The groups
-    follow the threads to spend only, so that :func:`_groups_at_once` does not
-    change the fit.
+    Two batches on one core each, in threads of their own, pay no barrier of a
+    product split over two threads (see :func:`_at_once`), which stalls beside
+    another busy process: ``DeepL2Classifier(n_init=8)`` on two moons in 18-20 s
+    as two groups against 146-239 s as one batch on both threads, beside other
+    work; about the same (10.7 s against 9.7 s) on a quiet machine. The groups do
+    not follow the threads to spend, so that a fit is the same in any process (a
+    sweep's worker has one thread: ``n_jobs`` must not change it), at once or
+    one after the other (:func:`_groups_at_once`).
     """
     if len(modules) < 2 or X.device.type != "cpu":
         return None
-    budget = _thread_budget(est)
-    k = min(budget, len(modules))
-    if k < 2:
-        return None
-    bounds = np.linspace(0, len(modules), k + 1).round().astype(int)
-    return [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:])], budget // k
+    half = (len(modules) + 1) // 2
+    return ([list(range(half)), list(range(half, len(modules)))],
+            max(1, _thread_budget(est) // 2))
 
 
 def _groups_at_once(est):
-    """Whether :func:`_restart_groups`' groups train at once, each in a thread: not
-    with one stream of progress and rank records to keep, nor in a job of a sweep
-    whose jobs run in parallel (then one after the other, on as many threads)."""
-    return not (est.verbose or getattr(est, "track_rank_every", 0)
-                or getattr(_ALONE, "sweep", False))
+    """Whether :func:`_restart_groups`' groups train at once, each in a thread: with
+    two threads or more to spend, not with one stream of progress and rank records
+    to keep, nor in a job of a sweep whose jobs run in parallel (then one after
+    the other, on as many threads: the same fit)."""
+    return not (_thread_budget(est) < 2 or est.verbose
+                or getattr(est, "track_rank_every", 0) or getattr(_ALONE, "sweep", False))
 
 
 def _at_once(est, modules, X):
@@ -1052,9 +1052,9 @@ def _train_split(est, modules, inputs, weights, X, Y, groups, each, kwargs):
             # is usable, the fit ends as interrupted
             warn_user("Training interrupted; every restart keeps its last parameters "
                       "and the model is usable.", TrainingInterruptedWarning)
-            modules, results = _merged(fits + [out["fit"] for out in outs], kwargs, start)
-            return modules, [replace(r, stop_reason="interrupted", interrupt=exc)
-                             for r in results]
+            modules, results = _merged(fits + [out["fit"] for out in outs], kwargs, start,
+                                       interrupted=True)
+            return modules, [replace(r, interrupt=exc) for r in results]
     for out in outs:
         _issue(out.get("warnings", ()))
     for out in outs:
@@ -1066,16 +1066,18 @@ def _train_split(est, modules, inputs, weights, X, Y, groups, each, kwargs):
     return _merged(fits, kwargs, start)
 
 
-def _merged(fits, kwargs, start):
+def _merged(fits, kwargs, start, interrupted=False):
     """The groups' networks and results in order, each result's time the wall
-    time since ``start`` (as one batch's: the fit's time)."""
+    time since ``start`` (as one batch's: the fit's time); all of them
+    'interrupted' when one was, or the fit was (``interrupted``), and then no
+    ConvergenceWarning: the groups it stopped did not run out of iterations."""
     modules = [m for group, _ in fits for m in group]
     results = [r for _, group in fits for r in group]
     for r in results:
         r.train_time = time.perf_counter() - start
     told, kwargs["told"][:] = list(kwargs["told"]), []
     tell_divergences(told)
-    if any(r.stop_reason == "interrupted" for r in results):
+    if interrupted or any(r.stop_reason == "interrupted" for r in results):
         # one Ctrl-C ends the fit: the other groups stopped at their next iteration
         return modules, [replace(r, stop_reason="interrupted") for r in results]
     warn_if_capped(results, kwargs["settings"])

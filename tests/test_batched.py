@@ -470,10 +470,10 @@ def test_adam_restarts_of_an_estimator_train_at_once(monkeypatch):
     rng = np.random.RandomState(0)
     X = rng.randn(60, 4)
     y = np.tanh(X[:, :2] @ rng.randn(2, 3))
-    # one thread: the restarts in one batch (two groups on two, see _restart_groups)
+    # the restarts in one batch, not in two groups (see _restart_groups)
+    monkeypatch.setattr("skrank._base._restart_groups", lambda *args: None)
     kw = small(depth=4, max_iter=15, dtype="float64", random_state=0, solver="adam",
-               batch_size=16, learning_rate_init=0.01, tol=0.0, init="random",
-               n_threads=1)
+               batch_size=16, learning_rate_init=0.01, tol=0.0, init="random")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         many = DeepL2Regressor(**kw, n_init=3).fit(X, y)
@@ -571,33 +571,35 @@ def _moons(n=120):
     return make_moons(n, noise=0.2, random_state=0)
 
 
-def test_restart_groups_follow_the_threads_to_spend(two_cores, monkeypatch):
+def test_restart_groups_are_two_halves_whatever_the_threads(two_cores, monkeypatch):
+    """The groups never follow the threads (a sweep's worker has one: n_jobs must
+    not change a fit); the threads decide whether they train at once."""
     import skrank._base as base
     from skrank import DeepL2Classifier
 
     X = torch.zeros(50, 2)
     nets = [FullyConnectedNet(2, 2, depth=3, width=4) for _ in range(5)]
     clf = DeepL2Classifier(n_init=5)
-    assert base._restart_groups(clf, nets, X) == ([[0, 1], [2, 3, 4]], 1)
+    assert base._restart_groups(clf, nets, X) == ([[0, 1, 2], [3, 4]], 1)
     assert base._restart_groups(clf, nets[:1], X) is None
-    assert base._restart_groups(clf.set_params(n_threads=1), nets, X) is None
+    assert base._restart_groups(clf.set_params(n_threads=1), nets, X) == (
+        [[0, 1, 2], [3, 4]], 1)
+    assert not base._groups_at_once(clf)
     monkeypatch.setattr(base, "_n_cores", lambda: 8)
     assert base._restart_groups(clf.set_params(n_threads=8), nets, X) == (
-        [[0], [1], [2], [3], [4]], 1)
-    assert base._restart_groups(clf.set_params(n_threads=8), nets[:2], X) == (
-        [[0], [1]], 4)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread of each process
-    assert base._restart_groups(clf.set_params(n_threads="auto"), nets, X) is None
-    # at once, unless one stream of progress or rank records is kept
+        [[0, 1, 2], [3, 4]], 4)
     assert base._groups_at_once(clf)
+    # at once, unless one stream of progress or rank records is kept
     assert not base._groups_at_once(clf.set_params(verbose=1))
     assert not base._groups_at_once(clf.set_params(verbose=0, track_rank_every=5))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread of each process
+    assert not base._groups_at_once(clf.set_params(n_threads="auto", track_rank_every=0))
 
 
 def test_restart_groups_at_once_are_the_fit_in_turn(two_cores, monkeypatch, capsys):
     """Restarts in two groups, in two threads at once or one after the other
-    (verbose): the same fit to the bit, one ConvergenceWarning for all, and the
-    same fit as one batch to rounding."""
+    (verbose, or one thread: a sweep's worker): the same fit to the bit, one
+    ConvergenceWarning for all, and the same fit as one batch to rounding."""
     import skrank._base as base
     from skrank import DeepL2Classifier
 
@@ -612,11 +614,14 @@ def test_restart_groups_at_once_are_the_fit_in_turn(two_cores, monkeypatch, caps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         in_turn = DeepL2Classifier(**kw, verbose=1).fit(X, y)
-        batch = DeepL2Classifier(**kw, n_threads=1).fit(X, y)
-    assert spy == [[[0, 1], [2, 3]]] * 2
+        one_thread = DeepL2Classifier(**kw, n_threads=1).fit(X, y)
+        monkeypatch.setattr(base, "_restart_groups", lambda *args: None)
+        batch = DeepL2Classifier(**kw).fit(X, y)
+    assert spy == [[[0, 1], [2, 3]]] * 3
     assert "[3] iter" in capsys.readouterr().out  # restarts numbered among all
-    np.testing.assert_array_equal(at_once.restart_objectives_, in_turn.restart_objectives_)
-    np.testing.assert_array_equal(at_once.predict_proba(X), in_turn.predict_proba(X))
+    for other in (in_turn, one_thread):
+        np.testing.assert_array_equal(at_once.restart_objectives_, other.restart_objectives_)
+        np.testing.assert_array_equal(at_once.predict_proba(X), other.predict_proba(X))
     np.testing.assert_allclose(at_once.restart_objectives_, batch.restart_objectives_,
                                rtol=1e-8)
     assert at_once.best_restart_ == batch.best_restart_
@@ -711,3 +716,35 @@ def test_restart_groups_tell_their_divergences_in_one_warning(two_cores, monkeyp
     assert len(said) == 1, said
     assert "in 3 of 3 networks trained at once: network 1 at iteration" in said[0]
     assert "network 3 at iteration" in said[0]
+
+
+def test_ctrl_c_while_waiting_for_the_other_group_ends_the_fit_uncapped(two_cores,
+                                                                       monkeypatch):
+    """Ctrl-C in the fit's thread once its group ended, while the other trains on:
+    the other stops, the fit ends interrupted and usable, with no ConvergenceWarning
+    (the stopped group did not run out of iterations)."""
+    import skrank._base as base
+    from skrank import DeepL2Classifier
+    from skrank._engine import TrainingInterruptedWarning
+
+    real = base._wait
+    calls = []
+
+    def interrupted_wait(done, worker=None):
+        calls.append(worker)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(done, worker)
+
+    monkeypatch.setattr(base, "_wait", interrupted_wait)
+    X, y = _moons()
+    clf = DeepL2Classifier(**small(depth=4, max_iter=300, tol=0.0), random_state=0,
+                           n_init=3)
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    categories = [w.category for w in caught]
+    assert TrainingInterruptedWarning in categories
+    assert ConvergenceWarning not in categories
+    assert clf.stop_reason_ == "interrupted" and np.isfinite(clf.predict_proba(X)).all()
