@@ -266,11 +266,16 @@ def test_one_convergence_warning_for_a_batch(data):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_batched_restarts_on_cuda_match_the_cpu():
+@pytest.mark.parametrize("solver", [
+    dict(max_iter=30),
+    dict(max_iter=20, solver="adam", batch_size=16, learning_rate_init=0.01, init="random"),
+    dict(max_iter=20, solver="sgd", batch_size=16, learning_rate_init=0.01, init="random"),
+], ids=["lbfgs", "adam", "sgd"])
+def test_batched_restarts_on_cuda_match_the_cpu(solver):
     rng = np.random.RandomState(0)
     X = rng.randn(80, 5)
     y = np.maximum(X[:, :2] @ rng.randn(2, 3), 0)
-    kw = small(depth=4, max_iter=30, dtype="float64", random_state=0, n_init=3)
+    kw = small(depth=4, dtype="float64", random_state=0, n_init=3, **solver)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cpu = DeepL2Regressor(**kw, device="cpu").fit(X, y)
@@ -278,22 +283,6 @@ def test_batched_restarts_on_cuda_match_the_cpu():
     assert gpu.device_.startswith("cuda")
     np.testing.assert_allclose(gpu.restart_objectives_, cpu.restart_objectives_, rtol=1e-6)
     np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-5, atol=1e-8)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_batched_epochs_on_cuda_match_the_cpu(solver):
-    rng = np.random.RandomState(0)
-    X = rng.randn(80, 5)
-    y = np.maximum(X[:, :2] @ rng.randn(2, 3), 0)
-    kw = small(depth=4, max_iter=20, dtype="float64", random_state=0, n_init=3,
-               solver=solver, batch_size=16, learning_rate_init=0.01, init="random")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cpu = DeepL2Regressor(**kw, device="cpu").fit(X, y)
-        gpu = DeepL2Regressor(**kw, device="cuda").fit(X, y)
-    assert gpu.device_.startswith("cuda")
-    np.testing.assert_allclose(gpu.restart_objectives_, cpu.restart_objectives_, rtol=1e-6)
 
 
 def test_scatter_writes_a_row_unless_the_network_already_holds_it():

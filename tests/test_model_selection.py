@@ -228,18 +228,23 @@ def test_parallel_joblib_equals_sequential(small):
         np.testing.assert_array_equal(seq.depth_results_[key], par.depth_results_[key])
 
 
+def _sweep_warnings(X, y, n_jobs):
+    """Every warning a capped sweep issues to its caller."""
+    sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)),
+                                 depths=[2, 3], cv=2, n_jobs=n_jobs, refit=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(X, y)
+    return caught
+
+
 def test_worker_process_warnings_reach_the_caller(small):
     # at n_jobs=2 the fits run in joblib's worker processes, which printed their
     # warnings on their own stderr: no filter, pytest.warns or logging saw them
     X, y = small
 
     def issued(n_jobs):
-        sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)),
-                                     depths=[2, 3], cv=2, n_jobs=n_jobs, refit=False)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            sel.fit(X, y)
-        return caught
+        return _sweep_warnings(X, y, n_jobs)
 
     caught = issued(2)
     capped = [w for w in caught if issubclass(w.category, ConvergenceWarning)
@@ -285,12 +290,7 @@ def test_thread_jobs_warnings_are_issued_at_the_callers_line(small):
     X, y = small
 
     def issued(n_jobs):
-        sel = RankAwareDepthSelector(DeepL2Regressor(**dict(FAST, max_iter=2)),
-                                     depths=[2, 3], cv=2, n_jobs=n_jobs, refit=False)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            sel.fit(X, y)
-        return caught
+        return _sweep_warnings(X, y, n_jobs)
 
     with joblib.parallel_backend("threading"):
         caught = issued(2)
