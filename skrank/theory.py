@@ -236,30 +236,43 @@ def deep_linear_cost_expansion(A, depth, *, order=2):
 def _depth1_singular_cost(sigma, lam, depth):
     """``min_{a >= 0} sigma / (1 + a/L)^L + lam a^2`` (``depth=None``: ``sigma e^-a``).
 
-    The objective is convex in ``a``, so its minimizer is the root of its
-    increasing derivative (negative, ``-sigma``, at 0), bracketed by doubling.
-    Its penalty term is ``lam * (2 a)``: ``(2 lam) a`` overflows for a ``lam`` over
-    half the largest float, and ``inf * 0`` at ``a = 0`` is NaN.
+    The objective is convex in ``a``; its minimizer solves ``sigma (1 + a/L)^-(L+1)
+    = 2 lam a``, solved for ``u = log a`` in logarithms, where every term is a
+    float: ``sigma e^-a`` underflows long before the root when ``sigma / lam`` is
+    large (1e300 / 1e-300 read 5e-18 for 5e-82), and ``2 lam`` overflows for a
+    ``lam`` over half the largest float. At the root the decay term equals
+    ``2 lam a (1 + a/L)`` (``2 lam a`` in the limit), so the cost needs no
+    power of it either.
     """
     if sigma <= 0:
         return 0.0
-    if depth is None:
-        def decay(a):
-            return np.exp(-a)
+    depth = None if depth is None else float(depth)  # np.log refuses huge ints
+    target = np.log(sigma) - np.log(2.0) - np.log(lam)
 
-        def slope(a):
-            return -sigma * np.exp(-a) + lam * (2 * a)
-    else:
-        def decay(a):
-            return np.exp(-depth * np.log1p(a / depth))
+    def excess(u):
+        # log(2 lam a) + (L+1) log(1 + a/L) - log(sigma), increasing in u
+        if depth is None:
+            grow = np.exp(u) if u < 709.0 else np.inf
+        else:
+            grow = (depth + 1) * np.logaddexp(0.0, u - np.log(depth))
+        return u + grow - target
 
-        def slope(a):
-            return -sigma * np.exp(-(depth + 1) * np.log1p(a / depth)) + lam * (2 * a)
-    hi = 1.0
-    while slope(hi) < 0:
-        hi *= 2.0
-    a = brentq(slope, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
-    return float(sigma * decay(a) + lam * a * a)
+    hi = target + 1.0  # excess(hi) > 1 > 0
+    lo, step = hi - 1.0, 1.0
+    while excess(lo) >= 0:
+        lo, step = lo - step, 2.0 * step
+    u = brentq(excess, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+    a = np.exp(u)
+    # 2 lam a (1 + a/L) + lam a^2, lam last: 2 lam overflows for a lam near the
+    # largest float, where a is tiny and the cost near sigma
+    inner = 2.0 * (1.0 if depth is None else 1.0 + a / depth) + a
+    with np.errstate(over="ignore"):
+        cost = lam * (a * inner)
+    if np.isfinite(cost) and a > 1e-300:
+        return float(cost)
+    # a beyond the square root of the largest float (sigma / lam near 1e600 at
+    # L = 1), or below the smallest (sigma / lam near 1e-400): in logarithms
+    return float(np.exp(np.log(lam) + u + np.log(inner)))
 
 
 def _depth2_singular_cost(sigma, lam, depth):
@@ -279,8 +292,11 @@ def _depth2_singular_cost(sigma, lam, depth):
         # (L+1) r^(1/(L+1)) - L = 1 + (L+1) (r^(1/(L+1)) - 1): written with expm1,
         # since at large L the difference of the first form cancels every digit
         return float(lam * (1.0 + (depth + 1) * np.expm1(np.log(ratio) / (depth + 1))))
-    mean = lam ** (depth / (depth + 1)) * sigma ** (1.0 / (depth + 1))
-    return float((depth + 1) * mean - depth * lam)
+    # the same in logarithms: (L+1) lam^(L/(L+1)) sigma^(1/(L+1)) - L lam cancels
+    # at large L (8e-4 of the cost lost at L = 1e15)
+    t = (np.log(sigma) - np.log(lam)) / (depth + 1)
+    log_growth = np.log(np.expm1(t)) if t < 700.0 else t + np.log(-np.expm1(-t))
+    return float(lam + np.exp(np.log(lam) + np.log(depth + 1.0) + log_growth))
 
 
 _RESNET_PARAMS = {

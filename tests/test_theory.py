@@ -204,3 +204,45 @@ def test_rank_cut_uses_the_larger_dimension():
     A[0, 0], A[1, 1] = 1.0, 5 * eps     # 2 eps < 5 eps < 10 eps: cut, as matrix_rank
     assert np.linalg.matrix_rank(A) == 1
     assert deep_linear_cost(A, 1000) == pytest.approx(1000.0, rel=1e-12)  # L * 1^(2/L)
+
+
+def _reference_cost(s, lam, depth, block_depth):
+    """The ResNet cost of one singular value in 80-digit arithmetic: the depth-1
+    minimum by bisection on log a of its increasing derivative, the depth-2 closed
+    form as written (no float underflows or cancels there)."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 80
+    s, lam = mp.mpf(s), mp.mpf(lam)
+    if block_depth == 2:
+        if s <= lam:
+            return s
+        if depth is None:
+            return lam * (1 + mp.log(s / lam))
+        return lam * ((depth + 1) * (s / lam) ** (mp.mpf(1) / (depth + 1)) - depth)
+    decay = (lambda a: mp.e ** -a) if depth is None else (lambda a: (1 + a / depth) ** -depth)
+    slope = (lambda a: -s * mp.e ** -a + 2 * lam * a) if depth is None else (
+        lambda a: -s * (1 + a / depth) ** (-depth - 1) + 2 * lam * a)
+    lo, hi = mp.mpf(-1700), mp.mpf(1700)
+    for _ in range(400):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if slope(mp.e ** mid) < 0 else (lo, mid)
+    a = mp.e ** ((lo + hi) / 2)
+    return s * decay(a) + lam * a * a
+
+
+@pytest.mark.parametrize("s, lam, depth, block_depth", [
+    (1e300, 1e-300, None, 1), (1e300, 1e-300, 1, 1), (1e300, 1e-100, 50, 1),
+    (1e100, 1e-300, 50, 1), (1e200, 1e-200, 10**5, 1), (1e-300, 1e300, 3, 1),
+    (1e-100, 1e300, None, 1), (2.0, 1e-300, None, 1), (3.0, 0.5, 4, 1),
+    (1e300, 1e-300, 10**15, 2), (1e100, 1e-300, 10**15, 2), (3.0, 0.5, 4, 2)])
+def test_resnet_costs_at_extreme_scales_match_80_digit_arithmetic(s, lam, depth,
+                                                                  block_depth):
+    # the depth-1 minimum read sigma e^-a after it underflowed (1e300 / 1e-300 at
+    # L = 50: 5e-18 for 5e-82; a tiny sigma against a huge lam: 0), and the
+    # depth-2 form cancelled 8e-4 of the cost at L = 1e15
+    A = np.array([[s]])
+    got = (resnet_linear_cost_limit(A, lam, block_depth=block_depth) if depth is None
+           else resnet_linear_cost(A, depth, lam, block_depth=block_depth))
+    # no absolute tolerance: pytest's default 1e-12 passes any tiny cost
+    assert got == pytest.approx(float(_reference_cost(s, lam, depth, block_depth)),
+                                rel=1e-9, abs=0)

@@ -70,6 +70,12 @@ def test_huge_finite_targets_are_scaled_not_overflowed():
     # equal up to rounding, which the L-BFGS iterations amplify
     np.testing.assert_allclose(big.predict(X) / 1e307, ref.predict(X), rtol=2e-2)
 
+    # predictions beyond float64 in the targets' units are refused, not inf
+    far = X * 1000.0
+    assert np.isfinite(ref.predict(far)).all()
+    with pytest.raises(ValueError, match="overflow float64 in the targets' units"):
+        big.predict(far)
+
 
 def test_a_first_partial_fit_of_one_row_still_scales_with_the_units():
     # one row has no spread: the scale falls back to its root mean square value,
@@ -557,6 +563,52 @@ def test_a_fit_on_inputs_in_unequal_units_warns():
     X[:, 3] *= 30
     with pytest.warns(UserWarning, match="3 of the 4 input columns"):
         DeepL2Regressor(**SMALL, random_state=0).fit(X, y)
+
+
+def _rows(kind, rng):
+    if kind == "outlier row":  # one row of 300 multiplied by 1000: a typo, a unit slip
+        A = rng.standard_normal((300, 5))
+        A[0] *= 1000
+        return A
+    if kind == "outlier, weighted out":
+        return _rows("outlier row", rng)
+    return {"gaussian": lambda: rng.standard_normal((300, 5)),
+            "one gaussian column": lambda: rng.standard_normal((300, 1)),
+            "student-t, 3 dof": lambda: rng.standard_t(3, (300, 1)),
+            "lognormal, sigma 1": lambda: rng.lognormal(0, 1, (300, 3)),
+            "cauchy": lambda: rng.standard_cauchy((300, 2))}[kind]()
+
+
+@pytest.mark.parametrize("kind, warns", [
+    ("outlier row", True), ("cauchy", True), ("outlier, weighted out", False),
+    ("gaussian", False), ("one gaussian column", False), ("student-t, 3 dof", False),
+    ("lognormal, sigma 1", False)])
+def test_rows_that_set_the_scale_are_named(kind, warns):
+    from skrank._base import _warn_if_rows_dominate
+
+    A = _rows(kind, np.random.default_rng(0))
+    weight = None
+    if kind == "outlier, weighted out":
+        weight = np.ones(len(A))
+        weight[0] = 0.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_if_rows_dominate(A, "X", weight)
+    assert any("A few rows of X set its scale" in str(w.message) for w in caught) == warns
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_a_fit_on_an_outlying_row_warns(where):
+    # one row of X times 1000 compressed the others 60-fold: held-out default fits
+    # learned a constant (R^2 0.00, 'converged') with no warning
+    X, Y = teacher(300, k=2, seed=4)
+    (X if where == "X" else Y)[0] *= 1000
+    with pytest.warns(UserWarning, match=f"A few rows of {where} set its scale"):
+        DeepL2Regressor(**{**SMALL, "max_iter": 5}, random_state=0).fit(X, Y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DeepL2Regressor(**{**SMALL, "max_iter": 5}, random_state=0).fit(X[1:], Y[1:])
+    assert not [w for w in caught if "set its scale" in str(w.message)]
 
 
 @pytest.mark.parametrize("cls", [DeepL2Regressor, BottleneckAutoencoder])
