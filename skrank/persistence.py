@@ -44,6 +44,7 @@ estimator pickled keeps its own. ``fit`` is unaffected: it starts its optimizer
 afresh anyway.
 """
 
+import functools
 import hashlib
 import hmac
 import io
@@ -52,6 +53,7 @@ import math
 import os
 import pickletools
 import re
+import stat
 import warnings
 import zipfile
 
@@ -420,19 +422,41 @@ def _instantiate(cls, params):
     return estimator
 
 
-#: The private names ``fit`` and ``set_output`` set that do not end in '_'. Any
-#: other private name a file may set ends in '_', as the fitted ones do:
+#: The private names ``fit`` and ``set_output`` set (the autoencoder's two
+#: readings of ``local_dimension``). Any other private name is refused:
 #: ``_stepper`` or ``_metadata_request`` from a file would break ``partial_fit``
 #: or metadata routing later.
-_PRIVATE_FITTED = frozenset({"_y_ndim", "_sklearn_output_config"})
+_PRIVATE_FITTED = frozenset({"_y_ndim", "_sklearn_output_config", "_denoising_",
+                             "_rank_components_"})
+
+#: A line of a numpydoc Attributes section: one name or several, then the type.
+_ATTRIBUTE_LINE = re.compile(r"^    ([A-Za-z]\w*(?:, [A-Za-z]\w*)*)(?: :|$)")
+
+
+@functools.cache
+def _documented_attributes(cls):
+    """The names in the Attributes section of ``cls``'s docstring: every fitted
+    attribute fit sets is documented there (tested), so a file can set no other."""
+    lines = (cls.__doc__ or "").splitlines()
+    names, inside = set(), False
+    for line, under in zip(lines, lines[1:] + [""]):
+        if set(under.strip()) == {"-"}:  # a section header
+            inside = line.strip() == "Attributes"
+            continue
+        match = _ATTRIBUTE_LINE.match(line) if inside else None
+        if match:
+            names.update(match.group(1).split(", "))
+    return frozenset(names)
 
 
 def _check_attribute(cls, key):
-    """A fitted attribute's name: no method, property, class attribute or module."""
+    """A fitted attribute's name: one the class documents (or a private one fit
+    sets), never a method, property, class attribute or module."""
     if not isinstance(key, str) or not _NAME.match(key) or key == "module_" \
-            or hasattr(cls, key) or not (key.endswith("_") or key in _PRIVATE_FITTED):
+            or hasattr(cls, key) \
+            or key not in _documented_attributes(cls) | _PRIVATE_FITTED:
         raise _Refused(f"{_short(key)} is not a fitted attribute of {cls.__name__} "
-                       "(a method, a parameter or not a name ending in '_').")
+                       "(a method, a parameter or a name its Attributes do not list).")
 
 
 def _check_architecture(estimator, arch, tensors):
@@ -614,7 +638,7 @@ def _check_readings(estimator):
          f"None or an integer from 0 to n_features_in_ ({n_in})"),
         ("best_restart_", best, _count(best, 0, n_init - 1),
          f"an index of the {n_init} restarts run"),
-        ("n_iter_", n_iter, _count(n_iter, 0, math.inf), "a count"),
+        ("n_iter_", n_iter, _count(n_iter, 0, 2**63 - 1), "a count"),
         # Stein's estimate may read below 0 (data_noise above the data's own noise)
         ("denoising_risk_", risk, risk is None or (
             type(risk) is float and not math.isinf(risk)), "None or a finite risk"),
@@ -774,6 +798,13 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
         _check_scalings(estimator, n_outputs)
         _check_readings(estimator)
     X = np.zeros((1, n))
+    mean, scale = getattr(estimator, "input_mean_", None), getattr(estimator,
+                                                                   "input_scale_", None)
+    if n_outputs is not None:
+        # and a typical row, one scale from the mean in every input: first-layer
+        # weights of 1e38 (digest recomputed) answered the zero row, which sits at
+        # the mean of centred data, and overflowed at predict on the data
+        X = np.vstack([X, mean + scale])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -784,13 +815,13 @@ def _smoke_test(estimator, file_bytes, n_outputs=None):
             for method in _SMOKE_METHODS + local:
                 if hasattr(estimator, method):
                     out = np.asarray(getattr(estimator, method)(X))
-                    if out.shape[:1] != (1,):  # one row in, one row out
+                    if out.shape[:1] != X.shape[:1]:  # a row out for each row in
                         raise ValueError(f"{method} answers {out.shape[0] if out.ndim else 0} "
-                                         "rows for one")
+                                         f"rows for {X.shape[0]}")
                     # a fitted scale of inf (digest recomputed) loads and predicts inf
                     if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
                         raise ValueError(f"{method} answers {out.ravel()[:3]} on a "
-                                         "row of zeros")
+                                         "row of zeros or a typical one")
     except Exception as exc:  # any failure here means an inconsistent file
         raise _Refused(f"its fitted state is inconsistent ({type(exc).__name__}: "
                        f"{str(exc)[:120]}).") from None
@@ -902,18 +933,42 @@ def _refuse(path, why):
     return ValueError(f"Cannot load {str(name)!r} as a skrank estimator: {why}")
 
 
+#: how every torch zip starts, and what is refused otherwise
+_ZIP_MAGIC = b"PK\x03\x04"
+_NOT_A_ZIP = ("the file is truncated, corrupted or not a torch zip file (not a zip "
+              "from its first byte).")
+
+
 def _read(path):
-    """The file's bytes (its size is the budget everything else is checked against)."""
+    """The file's bytes (its size is the budget everything else is checked against).
+
+    A path must name a regular file, read up to its stated size: ``/dev/zero``
+    (size 0) was read until memory ran out, and a pipe with no writer blocked
+    forever. A file object must start as a zip does before the rest is read, so
+    that an endless stream of anything else is refused after four bytes.
+    """
     if isinstance(path, (str, os.PathLike)):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise _Refused("it is not a regular file (a device, a pipe or a "
+                           "directory); save writes regular files.")
         with open(path, "rb") as f:
-            return f.read()
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1)
+        if len(data) != size:
+            raise _Refused("the file changed size while it was read.")
+        return data
     if not callable(getattr(path, "read", None)):
         raise TypeError(f"load reads a path or a binary file object, got "
                         f"{type(path).__name__}.")
-    data = path.read()
-    if not isinstance(data, bytes):
+    head = path.read(4)
+    if not isinstance(head, bytes):
         raise _Refused("the file object does not read bytes.")
-    return data
+    if head != _ZIP_MAGIC:
+        raise _Refused(_NOT_A_ZIP)
+    rest = path.read()
+    if not isinstance(rest, bytes):
+        raise _Refused("the file object does not read bytes.")
+    return head + rest
 
 
 def _check_layout(raw):
@@ -924,9 +979,8 @@ def _check_layout(raw):
     shifts the stated offsets when they do not meet; torch's takes them as
     stated, so a second directory showed the checks other entries than torch
     loaded: a 303 kB file unpacked to 574 MB)."""
-    if raw[:4] != b"PK\x03\x04":
-        raise _Refused("the file is truncated, corrupted or not a torch zip file (not "
-                       "a zip from its first byte).")
+    if raw[:4] != _ZIP_MAGIC:
+        raise _Refused(_NOT_A_ZIP)
     end = len(raw) - 22
     record = raw[end:]
     if end < 0 or record[:4] != b"PK\x05\x06" or record[20:22] != b"\0\0":

@@ -492,3 +492,81 @@ def test_readings_a_fit_leaves_load():
     save(reg, buf)
     buf.seek(0)
     assert load(buf).best_restart_ == 2
+
+
+_SMALL = dict(depth=3, width=8, max_iter=20, random_state=0)
+
+
+@pytest.mark.parametrize("make, data", [
+    (lambda: skrank.DeepL2Regressor(**_SMALL, n_init=2, track_rank_every=5), "multi"),
+    (lambda: skrank.DeepL2Regressor(**_SMALL, early_stopping=True), "single"),
+    (lambda: skrank.DeepL2Classifier(**_SMALL, early_stopping=True, n_init=2), "labels"),
+    (lambda: skrank.BottleneckAutoencoder(**_SMALL, input_noise=0.1, data_noise=0.1),
+     None),
+    (lambda: skrank.BottleneckAutoencoder(**_SMALL, input_noise="auto"), None),
+    (lambda: skrank.ResNetL2Regressor(**_SMALL), "multi"),
+    (lambda: skrank.RankAwareDepthSelector(skrank.DeepL2Regressor(**_SMALL),
+                                           depths=(2, 3), cv=2), "multi"),
+])
+def test_every_fitted_attribute_is_documented_so_a_file_may_set_it(make, data):
+    # load refuses any attribute the class's docstring does not list (a crafted
+    # 'fit_' was set on the estimator): a fitted one missing there would make the
+    # estimator's own files unloadable
+    from skrank.persistence import _PRIVATE_FITTED, _documented_attributes
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = {"multi": X[:, :2] @ rng.standard_normal((2, 3)), "single": X[:, 0],
+         "labels": (X[:, 0] > 0).astype(int), None: None}[data]
+    est = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X) if y is None else est.fit(X, y)
+    fitted = {k for k in vars(est) if k.endswith("_") or k.startswith("_")}
+    fitted -= {k for k in fitted if k.startswith("__")}
+    allowed = _documented_attributes(type(est)) | _PRIVATE_FITTED
+    assert fitted <= allowed, sorted(fitted - allowed)
+    back = load(_saved(est))
+    assert {k for k in vars(back) if k in fitted} == fitted
+
+
+def _saved(est):
+    buf = io.BytesIO()
+    save(est, buf)
+    buf.seek(0)
+    return buf
+
+
+def test_a_device_a_pipe_or_an_endless_stream_is_refused_without_reading_it(tmp_path):
+    # /dev/zero (size 0) was read until memory ran out; a pipe with no writer
+    # blocked forever: each is loaded in a child process with 2 GiB of address
+    # space and a timeout, so that a regression fails here instead of taking the
+    # machine's memory or the suite's time
+    import subprocess
+    import sys
+
+    pytest.importorskip("resource")  # the child's memory limit (Unix)
+    paths = [p for p in ("/dev/zero",) if os.path.exists(p)]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "model.skrank")
+        paths.append(str(tmp_path / "model.skrank"))
+    child = ("import resource, sys, skrank\n"
+             "resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))\n"
+             "try:\n    skrank.load(sys.argv[1])\n"
+             "except ValueError as exc:\n    print(exc)\n")
+    for path in paths:
+        out = subprocess.run([sys.executable, "-c", child, path], capture_output=True,
+                             text=True, timeout=120)
+        assert "not a regular file" in out.stdout, (path, out.stderr[-500:])
+
+    class Endless(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            if n is None or n < 0:
+                raise AssertionError("read the whole of an endless stream")
+            return b"\0" * n
+
+    with pytest.raises(ValueError, match="not a zip from its first byte"):
+        load(Endless())

@@ -77,6 +77,14 @@ def _set(path, value):
     return edit
 
 
+def _first_weight(payload):
+    """The name of the tensor holding the first layer's weight (the first of
+    n_inputs columns: the others are biases or hidden layers)."""
+    n_in = json.loads(payload["header"])["architecture"]["n_inputs"]
+    return next(k for k, t in payload["tensors"].items()
+                if t.ndim == 2 and t.shape[1] == n_in)
+
+
 def _tensors_with(payload, key, value):
     t = dict(payload["tensors"])
     t[key] = value
@@ -136,13 +144,13 @@ def _with_text(payload, old, new):
 def _twin_network(meta):
     """A second estimator inside the first, using the first one's network tensors."""
     twin = {k: meta[k] for k in ("class", "params", "attributes", "architecture")}
-    meta["attributes"]["twin_"] = {"__estimator__": json.loads(json.dumps(twin))}
+    meta["attributes"]["loss_curve_"] = {"__estimator__": json.loads(json.dumps(twin))}
 
 
 def _skewed_strings(meta):
     """One wide item and many empty ones: 40 GB as a fixed-width string array."""
     n, width = 200_000, 50_000
-    meta["attributes"]["labels_"] = {"__array__": ["x" * width] + [""] * (n - 1),
+    meta["attributes"]["feature_names_in_"] = {"__array__": ["x" * width] + [""] * (n - 1),
                                      "shape": [n], "dtype": f"<U{width}"}
 
 
@@ -298,12 +306,12 @@ CRAFTED = {
     "network_tensor_unknown": (lambda p: _craft(p, edit=_set(["architecture", "prefix"],
                                                              "t")), "not part of"),
     "array_shape_10e30": (lambda p: _craft(p, edit=_set(
-        ["attributes", "extra_"],
+        ["attributes", "feature_names_in_"],
         {"__array__": [], "shape": [10**30, 0], "dtype": "<U1"})), "shape"),
     "depth_200000": (lambda p: _craft(p, edit=_set(["params", "depth"], 200000)),
                      "depth=200000"),
     "wide_string_dtype": (lambda p: _craft(p, edit=_set(
-        ["attributes", "extra_"],
+        ["attributes", "feature_names_in_"],
         {"__array__": ["a"], "shape": [1], "dtype": "U250000000"})), "U250000000"),
     "skewed_string_array": (lambda p: _craft(p, edit=_skewed_strings), "string arrays"),
     "header_too_long": (lambda p: _craft(p, edit=_set(
@@ -311,7 +319,7 @@ CRAFTED = {
     "n_features_without_network": (lambda p: _craft(p, edit=_no_network),
                                    "n_features_in_=1000000000000"),
     "tensor_used_twice": (lambda p: _craft(p, edit=_set(
-        ["attributes", "again_"], {"__tensor__": "t0"})), "'t0' is used twice"),
+        ["attributes", "loss_curve_"], {"__tensor__": "t0"})), "'t0' is used twice"),
     "network_used_twice": (lambda p: _craft(p, edit=_twin_network), "used twice"),
     # malformed headers
     "header_list": (lambda p: _craft(p, header="[]"), "JSON array"),
@@ -381,6 +389,19 @@ CRAFTED = {
         ["attributes", "alpha2"], 1)), "'alpha2' is not a fitted attribute"),
     "attribute_module": (lambda p: _craft(p, edit=_set(["attributes", "module_"], 1)),
                          "'module_' is not a fitted attribute"),
+    # a name ending in '_' that the class does not document (it loaded and was set)
+    "attribute_undocumented": (lambda p: _craft(p, edit=_set(["attributes", "fit_"], "x")),
+                               "'fit_' is not a fitted attribute"),
+    "attribute_private": (lambda p: _craft(p, edit=_set(["attributes", "_stepper_"], 1)),
+                          "'_stepper_' is not a fitted attribute"),
+    # a count beyond any int64 loaded where 1e300 was refused
+    "n_iter_beyond_int64": (lambda p: _craft(p, edit=_set(["attributes", "n_iter_"],
+                                                          2**63)), "n_iter_="),
+    # first-layer weights of 1e38 answered the zero row (the data's mean) and
+    # overflowed at predict
+    "first_layer_1e38": (lambda p: _craft(p, tensors=_tensors_with(
+        p, _first_weight(p), torch.full_like(p["tensors"][_first_weight(p)], 1e38))),
+        "inconsistent.*overflowed"),
     "missing_bottleneck_layer": (lambda p: _craft(
         p, edit=lambda m: m["attributes"].pop("bottleneck_layer_")), "bottleneck_layer_"),
     "network_without_attributes": (lambda p: _craft(p, edit=_set(["attributes"], {})),
@@ -542,13 +563,14 @@ def test_a_key_must_be_nonempty_bytes_or_str(payload, tmp_path):
 
 def test_loaded_arrays_are_c_ordered_and_keep_their_shape(payload):
     est = load(io.BytesIO(_craft(payload)))
-    est.fortran_ = np.asfortranarray(np.arange(6.0).reshape(2, 3))
-    est.scalar_ = np.array(2.5)
+    # documented attributes no check reads (a file may set no other)
+    est.jacobian_spectra_ = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    est.regularity_ = np.array(2.5)
     buf = io.BytesIO()
     save(est, buf)
     back = load(io.BytesIO(buf.getvalue()))
-    assert back.scalar_.shape == () and back.scalar_ == 2.5
-    np.testing.assert_array_equal(back.fortran_, est.fortran_)
+    assert back.regularity_.shape == () and back.regularity_ == 2.5
+    np.testing.assert_array_equal(back.jacobian_spectra_, est.jacobian_spectra_)
     for value in vars(back).values():
         if isinstance(value, np.ndarray):
             assert value.flags.c_contiguous and value.flags.owndata
@@ -624,7 +646,7 @@ def test_zip_entries_claiming_one_byte_more_than_the_file_are_refused(payload):
 
 
 def test_a_string_dtype_wider_than_its_items_is_refused(payload):
-    _refused(_craft(payload, edit=_set(["attributes", "extra_"],
+    _refused(_craft(payload, edit=_set(["attributes", "feature_names_in_"],
              {"__array__": ["a", "b"], "shape": [2], "dtype": "<U2"})), match="string dtype")
 
 
@@ -760,6 +782,9 @@ def _as_autoencoder(payload):
     def edit(meta):
         meta["class"] = "BottleneckAutoencoder"
         meta["params"]["early_stopping"] = False
+        # without the regressor's own attributes, which the autoencoder refuses
+        for name in ("n_outputs_", "early_stopping_"):
+            meta["attributes"].pop(name, None)
     return _craft(payload, edit=edit)
 
 
