@@ -68,7 +68,7 @@ __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "MAX_HEADER_CHARS",
            "MAX_JSON_DEPTH"]
 
 FORMAT = "skrank-estimator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tuples kept as tuples (1 wrote them as lists)
 
 #: A header longer than this is refused before it is parsed: parsed JSON takes
 #: many times its text's size, and a real header holds a few kilobytes (arrays of
@@ -140,7 +140,9 @@ class _Encoder:
             return {"__float__": repr(float(value))}  # keeps nan/inf exactly
         if isinstance(value, np.ndarray):
             return self.array(value)
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, tuple):  # a selector's depths=(4, 6) stays a tuple
+            return {"__tuple__": [self.encode(v) for v in value]}
+        if isinstance(value, list):
             return {"__list__": [self.encode(v) for v in value]}
         if isinstance(value, dict):
             if not all(isinstance(k, str) for k in value):
@@ -298,6 +300,8 @@ class _Decoder:
             return self.take(inner).numpy().copy(order="C")
         if kind == "__list__" and isinstance(inner, list):
             return [self.value(v) for v in inner]
+        if kind == "__tuple__" and isinstance(inner, list):
+            return tuple(self.value(v) for v in inner)
         if kind == "__dict__" and isinstance(inner, dict):
             return {k: self.value(v) for k, v in inner.items()}
         if kind == "__estimator__":

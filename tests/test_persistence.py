@@ -270,10 +270,11 @@ def test_edited_content_without_a_new_digest_is_refused(saved):
 
 
 def test_newer_format_version_is_refused(saved):
-    from skrank.persistence import _digest
+    from skrank.persistence import FORMAT_VERSION, _digest
 
     payload = torch.load(saved, weights_only=True)
-    payload["header"] = payload["header"].replace('"version": 1', '"version": 99')
+    payload["header"] = payload["header"].replace(f'"version": {FORMAT_VERSION}',
+                                                  '"version": 99')
     payload["digest"] = _digest(payload["header"], payload["tensors"])
     torch.save(payload, saved)
     with pytest.raises(ValueError, match="newer"):
@@ -570,3 +571,28 @@ def test_a_device_a_pipe_or_an_endless_stream_is_refused_without_reading_it(tmp_
 
     with pytest.raises(ValueError, match="not a zip from its first byte"):
         load(Endless())
+
+
+def test_tuple_parameters_load_as_tuples():
+    # depths=(2, 3) came back as [2, 3]: get_params and repr differed after a load
+    sel = skrank.RankAwareDepthSelector(skrank.DeepL2Regressor(**_SMALL), depths=(2, 3),
+                                        alphas=(0.1, 0.3), cv=2)
+    back = load(_saved(sel))
+    assert back.depths == (2, 3) and back.alphas == (0.1, 0.3)
+    assert repr(back) == repr(sel)
+
+
+def test_a_version_1_file_still_loads(tmp_path):
+    # version 1 wrote tuples as lists; its files read as they always did
+    est = skrank.DeepL2Regressor(**_SMALL).fit(np.eye(5), np.arange(5.0))
+    payload = torch.load(_saved(est), weights_only=True)
+    meta = json.loads(payload["header"])
+    assert meta["version"] == skrank.persistence.FORMAT_VERSION == 2
+    meta["version"] = 1
+    header = json.dumps(meta)
+    from skrank.persistence import _digest
+    buf = io.BytesIO()
+    torch.save({**payload, "header": header,
+                "digest": _digest(header, payload["tensors"])}, buf)
+    buf.seek(0)
+    np.testing.assert_array_equal(load(buf).predict(np.eye(5)), est.predict(np.eye(5)))
