@@ -44,8 +44,23 @@ def held_warnings():
         _LOCAL.held = before
 
 
+@contextmanager
+def dropped_warnings(*categories):
+    """Drop this thread's :func:`warn_user` warnings of ``categories``: a caller
+    that says the same thing better (a selector interrupted in its sweep has no
+    model, where each fit says it keeps one)."""
+    before = getattr(_LOCAL, "dropped", ())
+    _LOCAL.dropped = before + categories
+    try:
+        yield
+    finally:
+        _LOCAL.dropped = before
+
+
 def warn_user(message, category):
     """``warnings.warn`` attributed to the first caller outside skrank and sklearn."""
+    if issubclass(category, getattr(_LOCAL, "dropped", ())):
+        return
     held = getattr(_LOCAL, "held", None)
     if held is not None:
         held.append((message, category))

@@ -58,8 +58,9 @@ from ._base import (
     warm_deeper,
 )
 from ._device import threads, user_array
+from ._engine import TrainingInterruptedWarning
 from ._grow import DEEPEN_RTOL, GROWS
-from ._warn import held_warnings, warn_user
+from ._warn import dropped_warnings, held_warnings, warn_user
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -716,8 +717,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         warm = self._warm_settings(names[0])
         estimator = _pinned(self.estimator, names[0], y, splits, fit_params)
         start = time.perf_counter()
-        out = self._sweep(estimator, depths, alphas, names, X, y, splits, scorer,
-                          fit_params, warm)
+        try:
+            # a fold's fit says it keeps a usable model; the selector has none
+            with dropped_warnings(TrainingInterruptedWarning):
+                out = self._sweep(estimator, depths, alphas, names, X, y, splits,
+                                  scorer, fit_params, warm)
+        except KeyboardInterrupt:
+            warn_user(f"{type(self).__name__} was interrupted during its sweep over "
+                      "depths: it is not fitted (the interrupted fold's network is "
+                      "discarded). Fit again to run the sweep.",
+                      TrainingInterruptedWarning)
+            raise
         self._summarize(depths, out, len(splits), alphas)
         self._set_input_attributes(X, y)
         if self.verbose:

@@ -196,10 +196,18 @@ def test_interrupt_stops_the_depth_sweep(interrupt_once, warm_start, started):
     X, y = _teacher()
     sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=50, **SMALL),
                                  depths=[2, 3], cv=2, warm_start=warm_start)
-    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("always")
         sel.fit(X, y)
     assert interrupt_once == started
     assert not hasattr(sel, "depth_results_")
+    # one word, the selector's: a fold's fit said "the model ... is usable", of a
+    # network the selector discards
+    said = [str(w.message) for w in caught
+            if issubclass(w.category, TrainingInterruptedWarning)]
+    assert len(said) == 1 and "RankAwareDepthSelector" in said[0] \
+        and "not fitted" in said[0], said
 
 
 def test_interrupt_stops_grid_search(interrupt_once):
