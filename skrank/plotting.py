@@ -110,7 +110,20 @@ def _check_spectra(spectra):
             raise ValueError(f"{name} holds negative values, which singular values never "
                              "are; pass singular values (absolute values, if meant).")
         rows.append(np.sort(s)[::-1])
+    if not rows:
+        raise ValueError("spectra holds no row; pass at least one row of singular "
+                         "values.")
     return rows
+
+
+def _check_index(value, name, least, most):
+    """A whole number from ``least`` to ``most`` (None: no bound), or None."""
+    if value is None:
+        return
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < least \
+            or (most is not None and value > most):
+        bound = f"from {least} to {most}" if most is not None else f">= {least}"
+        raise ValueError(f"{name} must be an integer {bound} or None, got {value!r}.")
 
 
 def _check_ranks(ranks, spectra):
@@ -124,6 +137,11 @@ def _check_ranks(ranks, spectra):
     if r.size != len(spectra):
         raise ValueError(f"ranks has {r.size} values for {len(spectra)} rows of spectra; "
                          "give one rank per row.")
+    sizes = np.array([row.size for row in spectra])
+    if (r > sizes).any():
+        i = int(np.flatnonzero(r > sizes)[0])
+        raise ValueError(f"ranks[{i}] is {r[i]}, but row {i + 1} holds {sizes[i]} "
+                         "values: a rank counts values of its row.")
     return r
 
 
@@ -193,7 +211,10 @@ class SpectraDisplay:
     TypeError
         If ``spectra`` is not a list of rows, or a row is not numbers.
     ValueError
-        If a row is empty, not 1-D, or holds NaN, infinity or a negative value.
+        If ``spectra`` has no row, a row is empty, not 1-D, or holds NaN, infinity
+        or a negative value; if a rank exceeds its row's count of values, or
+        ``bottleneck_layer`` is not a row (a layer from 1 to ``len(spectra)``),
+        or ``kind``, ``n_values``, ``rank_tol`` or ``bottleneck_rank`` is invalid.
 
     See Also
     --------
@@ -211,7 +232,7 @@ class SpectraDisplay:
     def __init__(self, spectra, *, kind="weights", n_values=None, rank_tol=None,
                  ranks=None, bottleneck_layer=None, bottleneck_rank=None, normalize=True,
                  title=None):
-        if kind not in _ROW_LABELS:
+        if not isinstance(kind, str) or kind not in _ROW_LABELS:
             raise ValueError(f"kind must be one of {sorted(_ROW_LABELS)}, got {kind!r}.")
         if n_values is not None and not (isinstance(n_values, Integral) and n_values >= 1):
             raise ValueError(f"n_values must be an integer >= 1 or None, got {n_values!r}.")
@@ -223,6 +244,11 @@ class SpectraDisplay:
                              f"{rank_tol!r}.")
         self.spectra = _check_spectra(spectra)
         self.ranks = _check_ranks(ranks, self.spectra)
+        # refused here: a string met arithmetic inside plot, a layer beyond the
+        # rows shaded nothing, silently
+        _check_index(bottleneck_layer, "bottleneck_layer", 1,
+                     None if kind == "jacobian" else len(self.spectra))
+        _check_index(bottleneck_rank, "bottleneck_rank", 0, None)
         self.kind = kind
         self.n_values = n_values
         self.rank_tol = rank_tol
@@ -380,7 +406,7 @@ class SpectraDisplay:
         return handles
 
 
-def _numbers(values, name, *, least=None, finite=False):
+def _numbers(values, name, *, least=None, finite=False, nonnegative=False):
     """One value per fitted depth as a 1-D array (``None`` stays ``None``), refused
     by name: strings reached matplotlib's unit converter, a 2-D ``depths`` was
     blamed on the next series' length. With ``least``, whole numbers from it
@@ -394,12 +420,19 @@ def _numbers(values, name, *, least=None, finite=False):
             from exc
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D, one value per depth; got shape {a.shape}.")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty; the display needs one value per depth.")
     ok = np.isfinite(a) if finite or least is not None else np.ones(a.shape, bool)
     if least is not None:
-        ok[ok] = (a[ok] >= least) & (a[ok] == np.round(a[ok]))
+        # below 2**31: 1e308 passed as a whole number and overflowed its cast to int
+        ok[ok] = (a[ok] >= least) & (a[ok] < 2**31) & (a[ok] == np.round(a[ok]))
+    if nonnegative:  # a standard deviation: -1 reached matplotlib's error bars
+        ok &= ~(a < 0)
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
-        what = "finite numbers" if least is None else f"whole numbers >= {least}"
+        what = (f"whole numbers from {least} to 2**31 - 1" if least is not None
+                else "finite numbers" if finite else "numbers")
+        what = f"non-negative {what}" if nonnegative else what
         raise ValueError(f"{name} must hold {what}; {name}[{i}] is {float(a[i])!r}.")
     return a.astype(int) if least is not None else a
 
@@ -461,9 +494,11 @@ class DepthSweepDisplay:
     TypeError
         If a series is not numbers (strings, say).
     ValueError
-        If a series is not 1-D, or ``depths`` or ``bottleneck_rank`` do not hold
-        finite whole numbers (>= 1 and >= 0), or ``alpha`` is not finite. A series
-        of another length than ``depths`` is refused when plotting.
+        If a series is not 1-D or empty, or ``depths`` or ``bottleneck_rank`` do
+        not hold whole numbers (from 1 and from 0, below ``2**31``), or ``alpha``
+        is not finite, or ``std_test_score`` is negative, or ``best_depth`` is not
+        one of ``depths``. A series of another length than ``depths`` is refused
+        when plotting.
 
     See Also
     --------
@@ -488,9 +523,12 @@ class DepthSweepDisplay:
         # score or norm, which is drawn as a gap, not as a rank)
         self.bottleneck_rank = _numbers(bottleneck_rank, "bottleneck_rank", least=0)
         self.mean_test_score = _numbers(mean_test_score, "mean_test_score")
-        self.std_test_score = _numbers(std_test_score, "std_test_score")
+        self.std_test_score = _numbers(std_test_score, "std_test_score", nonnegative=True)
         # finite: each value of alpha names a series (NaN equals no other value)
         self.alpha = _numbers(alpha, "alpha", finite=True)
+        if best_depth is not None and best_depth not in self.depths.tolist():
+            raise ValueError(f"best_depth must be one of depths {self.depths.tolist()} "
+                             f"or None, got {best_depth!r}.")
         self.best_depth = best_depth
         self.offset_free_norm = _numbers(offset_free_norm, "offset_free_norm")
 

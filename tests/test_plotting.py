@@ -372,15 +372,25 @@ def test_spectra_that_are_not_rows_of_singular_values_are_refused(spectra, error
 @pytest.mark.parametrize("kw, error, message", [
     # a NaN rank broke int() in the rank axis's limits
     (dict(bottleneck_rank=[np.nan, 2]), ValueError,
-     r"bottleneck_rank must hold whole numbers >= 0; bottleneck_rank\[0\] is nan"),
+     r"bottleneck_rank must hold whole numbers from 0 to 2\*\*31 - 1; "
+     r"bottleneck_rank\[0\] is nan"),
     (dict(bottleneck_rank=[1.5, 2]), ValueError, "bottleneck_rank must hold whole numbers"),
     # strings reached matplotlib's unit converter
     (dict(depths=["a", "b"]), TypeError, "depths must be an array of numbers"),
     (dict(parameter_norm=["a", "b"]), TypeError, "parameter_norm must be an array of numbers"),
     # a 2-D depths was blamed on parameter_norm's length
     (dict(depths=[[2, 3]]), ValueError, r"depths must be 1-D.*shape \(1, 2\)"),
-    (dict(depths=[0, 3]), ValueError, r"depths must hold whole numbers >= 1; depths\[0\]"),
-    (dict(depths=[np.inf, 3]), ValueError, "depths must hold whole numbers >= 1"),
+    (dict(depths=[0, 3]), ValueError,
+     r"depths must hold whole numbers from 1 to 2\*\*31 - 1; depths\[0\]"),
+    (dict(depths=[np.inf, 3]), ValueError, r"depths must hold whole numbers from 1 to 2\*\*31"),
+    # 1e308 passed as a whole number and overflowed its cast to int
+    (dict(depths=[1e308, 3]), ValueError, r"depths must hold whole numbers.*1e\+308"),
+    (dict(depths=[], parameter_norm=[], bottleneck_rank=[]), ValueError, "depths is empty"),
+    # -1 reached matplotlib's error bars
+    (dict(std_test_score=[-1.0, 0.1]), ValueError,
+     r"std_test_score must hold non-negative numbers; std_test_score\[0\] is -1"),
+    (dict(best_depth="x"), ValueError, r"best_depth must be one of depths \[2, 3\]"),
+    (dict(best_depth=5), ValueError, "best_depth must be one of depths"),
     (dict(alpha=[np.nan, 0.1]), ValueError, "alpha must hold finite numbers"),
     (dict(mean_test_score=[[0.5, 0.6]]), ValueError, "mean_test_score must be 1-D"),
 ])
@@ -453,3 +463,30 @@ def test_a_fit_of_an_earlier_release_is_told_how_to_plot():
         SpectraDisplay.from_estimator(est)
     assert SpectraDisplay.from_estimator(est, kind="weights").kind == "weights"
 
+
+
+@pytest.mark.parametrize("kw, message", [
+    # a string met arithmetic inside plot; a layer beyond the rows shaded nothing
+    (dict(bottleneck_layer="a"), "bottleneck_layer must be an integer from 1 to 2"),
+    (dict(bottleneck_layer=3), "bottleneck_layer must be an integer from 1 to 2"),
+    (dict(bottleneck_layer=0), "bottleneck_layer must be an integer from 1 to 2"),
+    (dict(bottleneck_layer=True), "bottleneck_layer must be an integer"),
+    (dict(bottleneck_rank=-1), "bottleneck_rank must be an integer >= 0"),
+    # a rank above a row's count of values drew no cut, silently
+    (dict(ranks=[3, 1]), r"ranks\[0\] is 3, but row 1 holds 2 values"),
+    # a list failed as 'unhashable type'
+    (dict(kind=["weights"]), "kind must be one of"),
+    (dict(spectra=[]), "spectra holds no row"),
+])
+def test_spectra_display_refuses_markers_it_cannot_draw(kw, message):
+    args = dict(spectra=[[1.0, 0.1], [2.0, 0.5]])
+    args.update(kw)
+    with pytest.raises(ValueError, match=message):
+        SpectraDisplay(args.pop("spectra"), **args)
+
+
+def test_spectra_display_takes_a_jacobian_rank_of_many_points():
+    # for kind='jacobian' the rows are points, and the layer marker is not drawn
+    disp = SpectraDisplay([[1.0, 0.1]] * 3, kind="jacobian", bottleneck_layer=7,
+                          bottleneck_rank=1)
+    assert disp.bottleneck_layer == 7
