@@ -96,6 +96,13 @@ def user_array(a):
     """
     if not isinstance(a, torch.Tensor):
         return a
+    # named here: torch's own errors ("can't convert Sparse layout tensor",
+    # "Cannot copy out of meta tensor") say nothing of which argument
+    if a.layout != torch.strided:
+        raise TypeError(f"A sparse torch tensor ({a.layout}) was passed, but dense data "
+                        "is required. Use .to_dense() to convert it.")
+    if a.is_meta:
+        raise ValueError("A meta tensor was passed: it has a shape but no data.")
     a = a.detach().cpu()
     return (a.float() if a.dtype == torch.bfloat16 else a).numpy()
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse
 import torch
 from scipy import ndimage
 from sklearn.base import BaseEstimator, is_classifier
@@ -78,14 +79,34 @@ DEFAULT_RANK_TOL = 0.1
 DEFAULT_MIN_GAP = 3.0
 
 
-def _to_numpy(a):
+def _to_numpy(a, name="weights"):
     # a complex weight would lose its imaginary part to the cast, with a warning
     if (a.is_complex() if isinstance(a, torch.Tensor) else np.iscomplexobj(a)):
         raise TypeError("Complex weights are not supported: the networks and "
                         "readings here are real.")
     if isinstance(a, torch.Tensor):
         return a.detach().to("cpu", torch.float64).numpy()
-    return np.asarray(a, dtype=np.float64)
+    return _real_array(a, name)
+
+
+def _real_array(a, name):
+    """``a`` as a float64 array, refused by ``name`` when it is not real numbers
+    (numpy's "could not convert string to float", "setting an array element
+    with a sequence" for a sparse matrix, or a complex cast)."""
+    if scipy.sparse.issparse(a):
+        raise TypeError(f"{name} is a sparse matrix; pass a dense array "
+                        "(.toarray()).")
+    try:
+        if np.iscomplexobj(a):
+            raise TypeError("complex")
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be real numbers, got {_kind(a)} ({exc}).") \
+            from None
+
+
+def _kind(a):
+    return type(a).__name__ if not hasattr(a, "dtype") else f"dtype {a.dtype}"
 
 
 def _check_model(model, *, weights=False):
@@ -224,7 +245,7 @@ def singular_values(matrix):
     >>> singular_values(np.diag([3.0, 1.0])).round(6).tolist()
     [3.0, 1.0]
     """
-    m = _to_numpy(matrix)
+    m = _to_numpy(matrix, "matrix")
     if m.ndim != 2:
         raise ValueError(f"Expected a 2-D matrix, got an array of shape {m.shape}.")
     if m.size == 0:
@@ -295,7 +316,7 @@ def read_rank(spectrum, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
 
 
 def _checked_spectrum(spectrum):
-    s = _check_finite(np.asarray(_detached(spectrum), dtype=np.float64), "spectrum")
+    s = _check_finite(_real_array(_detached(spectrum), "spectrum"), "spectrum")
     if s.ndim != 1:
         raise ValueError(f"Expected one spectrum (a 1-D array of singular values), got "
                          f"shape {s.shape}.")

@@ -879,7 +879,8 @@ def save(estimator, path, *, key=None):
     ------
     TypeError
         If ``estimator`` is not a skrank estimator, holds a value that cannot be
-        saved, or ``key`` is neither str nor bytes.
+        saved, ``key`` is neither str nor bytes, or ``path`` is a text stream (or
+        no file object at all).
     ValueError
         If ``key`` is empty, or ``set_params`` changed the network's architecture
         (``depth``, ``width``, ``activation``, ...) since ``fit``: the file would
@@ -910,6 +911,11 @@ def save(estimator, path, *, key=None):
         raise TypeError(f"save() takes a skrank estimator, got {name}.")
     if key is not None:
         _key_bytes(key)  # a bad key fails before anything is written
+    if not isinstance(path, (str, os.PathLike)) and (
+            isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None))):
+        # a text stream failed inside torch ("string argument expected")
+        raise TypeError(f"save writes a path or a binary file object (opened with "
+                        f"'wb', or io.BytesIO), got {type(path).__name__}.")
     enc = _Encoder()
     body = enc.estimator(estimator)
     header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},

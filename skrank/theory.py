@@ -47,7 +47,10 @@ def _spectrum(A):
     A = np.asarray(A.detach().cpu() if isinstance(A, torch.Tensor) else A)
     if np.iscomplexobj(A):
         raise ValueError("Complex data not supported: A must be a real matrix.")
-    A = A.astype(np.float64)
+    try:
+        A = A.astype(np.float64)
+    except (TypeError, ValueError) as exc:  # strings, objects
+        raise ValueError(f"A must be a real matrix of numbers ({exc}).") from None
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D matrix, got shape {A.shape}.")
     if not np.isfinite(A).all():

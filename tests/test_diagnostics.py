@@ -766,6 +766,22 @@ def test_complex_weights_and_stacked_spectra_are_refused():
     assert D.local_dimension(spectra).tolist() == [2]
 
 
+def test_spectra_and_matrices_that_are_not_real_numbers_are_named():
+    # numpy's own words reached the user: "could not convert string to float",
+    # "setting an array element with a sequence" (a sparse matrix), a complex cast
+    import scipy.sparse
+
+    for read in (D.effective_rank, D.read_rank):
+        with pytest.raises(TypeError, match="spectrum must be real numbers"):
+            read(["a", "b"])
+        with pytest.raises(TypeError, match="spectrum must be real numbers"):
+            read([1 + 1j, 0.5])
+    with pytest.raises(TypeError, match="matrix is a sparse matrix.*toarray"):
+        D.singular_values(scipy.sparse.eye(3).tocsr())
+    with pytest.raises(TypeError, match="matrix must be real numbers"):
+        D.singular_values([["a", "b"]])
+
+
 def test_an_activation_that_changes_the_width_is_a_clear_error():
     # nn.GLU halves the width: Z~ - Z raised torch's own size-mismatch error
     torch.manual_seed(0)

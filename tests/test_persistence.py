@@ -596,3 +596,10 @@ def test_a_version_1_file_still_loads(tmp_path):
                 "digest": _digest(header, payload["tensors"])}, buf)
     buf.seek(0)
     np.testing.assert_array_equal(load(buf).predict(np.eye(5)), est.predict(np.eye(5)))
+
+
+def test_save_to_a_text_stream_is_a_clear_error():
+    # torch failed inside its writer: "string argument expected, got 'memoryview'"
+    for target in (io.StringIO(), object()):
+        with pytest.raises(TypeError, match="binary file object"):
+            save(skrank.DeepL2Regressor(), target)

@@ -402,6 +402,18 @@ def test_torch_tensors_are_data_like_arrays(est):
         np.testing.assert_array_equal(out, outputs(got, low.float().numpy())[name])
 
 
+def test_sparse_and_meta_tensors_are_named():
+    # torch's own words reached the user ("can't convert Sparse layout tensor to
+    # numpy", a NotImplementedError "Cannot copy out of meta tensor")
+    torch = pytest.importorskip("torch")
+    X = np.random.RandomState(0).randn(40, 3)
+    est = DeepL2Regressor(depth=3, width=8, max_iter=5)
+    with pytest.raises(TypeError, match="sparse torch tensor.*to_dense"):
+        est.fit(torch.tensor(X).to_sparse(), X[:, 0])
+    with pytest.raises(ValueError, match="meta tensor"):
+        est.fit(torch.empty(40, 3, device="meta"), X[:, 0])
+
+
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
 def test_memory_order_of_new_inputs_does_not_change_outputs(est):
     # a Fortran-ordered batch ran another matmul kernel: float32 outputs moved in

@@ -246,3 +246,9 @@ def test_resnet_costs_at_extreme_scales_match_80_digit_arithmetic(s, lam, depth,
     # no absolute tolerance: pytest's default 1e-12 passes any tiny cost
     assert got == pytest.approx(float(_reference_cost(s, lam, depth, block_depth)),
                                 rel=1e-9, abs=0)
+
+
+def test_a_matrix_of_strings_is_named():
+    # numpy's "could not convert string to float: np.str_('a')" reached the user
+    with pytest.raises(ValueError, match="A must be a real matrix of numbers"):
+        deep_linear_cost([["a"]], 2)
