@@ -717,17 +717,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         warm = self._warm_settings(names[0])
         estimator = _pinned(self.estimator, names[0], y, splits, fit_params)
         start = time.perf_counter()
-        try:
-            # a fold's fit says it keeps a usable model; the selector has none
-            with dropped_warnings(TrainingInterruptedWarning):
-                out = self._sweep(estimator, depths, alphas, names, X, y, splits,
-                                  scorer, fit_params, warm)
-        except KeyboardInterrupt:
-            warn_user(f"{type(self).__name__} was interrupted during its sweep over "
-                      "depths: it is not fitted (the interrupted fold's network is "
-                      "discarded). Fit again to run the sweep.",
-                      TrainingInterruptedWarning)
-            raise
+        out = self._interruptible_sweep(estimator, depths, alphas, names, X, y, splits,
+                                        scorer, fit_params, warm)
         self._summarize(depths, out, len(splits), alphas)
         self._set_input_attributes(X, y)
         if self.verbose:
@@ -822,6 +813,19 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         prefix = depth_param[: -len("depth")]
         return {prefix + k: v for k, v in dict(warm_start=True, warmup_iter=0,
                                                **cap).items()}
+
+    def _interruptible_sweep(self, *args):
+        """:meth:`_sweep`, which Ctrl-C stops with one word: the selector's (a
+        fold's fit says it keeps a usable model; the selector has none)."""
+        try:
+            with dropped_warnings(TrainingInterruptedWarning):
+                return self._sweep(*args)
+        except KeyboardInterrupt:
+            warn_user(f"{type(self).__name__} was interrupted during its sweep over "
+                      "depths: it is not fitted (the interrupted fold's network is "
+                      "discarded). Fit again to run the sweep.",
+                      TrainingInterruptedWarning)
+            raise
 
     def _sweep(self, estimator, depths, alphas, names, X, y, splits, scorer, fit_params,
                warm):

@@ -879,8 +879,7 @@ def save(estimator, path, *, key=None):
     ------
     TypeError
         If ``estimator`` is not a skrank estimator, holds a value that cannot be
-        saved, ``key`` is neither str nor bytes, or ``path`` is a text stream (or
-        no file object at all).
+        saved, ``key`` is neither str nor bytes, or ``path`` is a text stream.
     ValueError
         If ``key`` is empty, or ``set_params`` changed the network's architecture
         (``depth``, ``width``, ``activation``, ...) since ``fit``: the file would
@@ -906,16 +905,11 @@ def save(estimator, path, *, key=None):
     >>> np.array_equal(load(path, key="my secret").predict(X), reg.predict(X))
     True
     """
-    name = type(estimator).__name__
-    if name not in _registry():
-        raise TypeError(f"save() takes a skrank estimator, got {name}.")
+    if type(estimator).__name__ not in _registry():
+        raise TypeError(f"save() takes a skrank estimator, got {type(estimator).__name__}.")
     if key is not None:
         _key_bytes(key)  # a bad key fails before anything is written
-    if not isinstance(path, (str, os.PathLike)) and (
-            isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None))):
-        # a text stream failed inside torch ("string argument expected")
-        raise TypeError(f"save writes a path or a binary file object (opened with "
-                        f"'wb', or io.BytesIO), got {type(path).__name__}.")
+    _check_target(path)
     enc = _Encoder()
     body = enc.estimator(estimator)
     header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},
@@ -925,6 +919,15 @@ def save(estimator, path, *, key=None):
     if key is not None:
         payload["hmac"] = _signature(key, payload["digest"])
     _write(payload, path)
+
+
+def _check_target(path):
+    """A path, or a file object that takes bytes: a text stream failed inside
+    torch ("string argument expected, got 'memoryview'")."""
+    if not isinstance(path, (str, os.PathLike)) and (
+            isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None))):
+        raise TypeError(f"save writes a path or a binary file object (opened with "
+                        f"'wb', or io.BytesIO), got {type(path).__name__}.")
 
 
 def _write(payload, path):
