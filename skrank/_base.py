@@ -2092,6 +2092,22 @@ class _DeepL2Base(BaseEstimator):
             attributes are left as they are. An ``AmbiguousRankWarning`` says when
             the reading has no clear gap or the cut directions still matter, as
             ``fit``'s does.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import DeepL2Regressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 6))
+        >>> Y = np.tanh(X[:, :2] @ rng.normal(size=(2, 4)))  # a rank-2 function
+        >>> reg = DeepL2Regressor(depth=4, width=16, max_iter=200,
+        ...                       random_state=0).fit(X, Y)
+        >>> report = reg.diagnose(X)  # at the fitted rank_tol: the fitted reading
+        >>> report.rank == reg.bottleneck_rank_
+        True
+        >>> strict = reg.diagnose(X, rank_tol=0.3)  # a higher floor, no refit
+        >>> bool(strict.rank <= report.rank)
+        True
         """
         given = {k: v for k, v in (("rank_tol", rank_tol), ("rank_gap", rank_gap))
                  if v is not None}

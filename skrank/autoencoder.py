@@ -596,6 +596,18 @@ random_state, verbose, n_init, n_threads
         Returns
         -------
         Z : ndarray of shape (n_samples, `n_components_`)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 5))  # a plane in R^5
+        >>> ae = BottleneckAutoencoder(depth=4, width=16, max_iter=100,
+        ...                            random_state=0).fit(X)
+        >>> Z = ae.encode(X)
+        >>> Z.shape == (100, ae.n_components_)
+        True
         """
         return self._bottleneck_codes(X)
 
@@ -609,6 +621,17 @@ random_state, verbose, n_init, n_threads
         Returns
         -------
         X_hat : ndarray of shape (n_samples, `n_features_in_`)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 5))  # a plane in R^5
+        >>> ae = BottleneckAutoencoder(depth=4, width=16, max_iter=100,
+        ...                            random_state=0).fit(X)
+        >>> ae.decode(ae.encode(X)).shape  # back through the layers after the bottleneck
+        (100, 5)
         """
         return self._decode_codes(Z)
 
@@ -622,6 +645,20 @@ random_state, verbose, n_init, n_threads
         Returns
         -------
         X_hat : ndarray of shape (n_samples, `n_features_in_`)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 5))  # a plane in R^5
+        >>> ae = BottleneckAutoencoder(depth=4, width=16, max_iter=100,
+        ...                            random_state=0).fit(X)
+        >>> X_hat = ae.reconstruct(X)
+        >>> X_hat.shape
+        (100, 5)
+        >>> bool(ae.score(X) > 0.5)  # the reconstruction R^2
+        True
         """
         return self._forward(X)
 
@@ -733,6 +770,20 @@ random_state, verbose, n_init, n_threads
         ------
         ValueError
             If ``data_noise=0``: the noise level is unknown.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> rng = np.random.default_rng(0)
+        >>> t = rng.uniform(0, 2 * np.pi, 300)
+        >>> X = np.column_stack([np.cos(t), np.sin(t)]) + 0.1 * rng.normal(size=(300, 2))
+        >>> dae = BottleneckAutoencoder(input_noise=0.1, data_noise=0.1, depth=4,
+        ...                             width=16, max_iter=100,
+        ...                             random_state=0).fit(X[:200])
+        >>> risk = dae.denoising_risk(X[200:])  # new noisy rows, no clean data
+        >>> isinstance(risk, float)
+        True
         """
         check_is_fitted(self)
         if not self.data_noise:
@@ -804,6 +855,19 @@ random_state, verbose, n_init, n_threads
         Returns
         -------
         X_new : ndarray of shape (n_samples, `n_components_`) or (n_samples, `n_features_in_`)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 5))  # a plane in R^5
+        >>> ae = BottleneckAutoencoder(depth=4, width=16, max_iter=100,
+        ...                            random_state=0).fit(X)
+        >>> ae.transform(X).shape == (100, ae.n_components_)  # output='codes'
+        True
+        >>> ae.set_params(output="reconstruction").transform(X).shape
+        (100, 5)
         """
         if self.output == "reconstruction":
             return self.denoise(X)
@@ -824,6 +888,17 @@ random_state, verbose, n_init, n_threads
         Returns
         -------
         X_orig : ndarray of shape (n_samples, `n_features_in_`)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import BottleneckAutoencoder
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 5))  # a plane in R^5
+        >>> ae = BottleneckAutoencoder(depth=4, width=16, max_iter=100,
+        ...                            random_state=0).fit(X)
+        >>> ae.inverse_transform(ae.transform(X)).shape  # decode the codes
+        (100, 5)
         """
         check_is_fitted(self)
         if self.output == "reconstruction":

@@ -270,6 +270,13 @@ class RankReading:
         number that moves with ``tol``. With no value under the floor, the rank is
         the number of values, ``gap`` is ``inf`` and the reading counts as clear:
         there is no cut to doubt.
+
+    Examples
+    --------
+    >>> from skrank.diagnostics import read_rank
+    >>> r = read_rank([3.0, 2.5, 0.1, 0.05])
+    >>> r.rank, r.clear  # a gap of 25 between the second and third values
+    (2, True)
     """
 
     rank: int
@@ -766,6 +773,18 @@ class Bottleneck:
     weight : ndarray of shape (n_samples,) or None, default=None
         The row weights they were read with (None: every row once; left out of
         the ``repr``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import bottleneck
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(8, 2), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(2, 5))
+    >>> b = bottleneck(net, torch.randn(100, 5))
+    >>> b.layer, b.components.shape[0] == b.rank  # after the 2-wide map
+    (2, True)
     """
 
     rank: int
@@ -1672,6 +1691,19 @@ class Report:
         twice its bottleneck layer's width in outputs (``None`` elsewhere): above
         ``bottleneck.rank`` it contradicts the cut (regressors and classifiers
         warn).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrank.diagnostics import diagnose
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(8, 1), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(1, 4))
+    >>> X = torch.randn(40, 4)
+    >>> report = diagnose(net, X, jacobian_points=X[:5])
+    >>> report.rank, report.jacobian_rank <= report.rank
+    (1, True)
     """
 
     layer_spectra: list

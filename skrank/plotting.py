@@ -295,6 +295,22 @@ class SpectraDisplay:
             If ``kind`` is unknown or ``n_values`` below 1, or ``estimator`` is a
             selector fitted with ``refit=False`` (it has no network to plot), or
             a spectrum holds NaN or infinity.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from skrank import DeepL2Regressor
+        >>> from skrank.plotting import SpectraDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 6))
+        >>> Y = np.tanh(X[:, :2] @ rng.normal(size=(2, 4)))
+        >>> reg = DeepL2Regressor(depth=4, width=16, max_iter=200,
+        ...                       random_state=0).fit(X, Y)
+        >>> disp = SpectraDisplay.from_estimator(reg)  # the maps the ranks are read from
+        >>> len(disp.spectra) == len(reg.layer_ranks_)
+        True
+        >>> plt.close("all")
         """
         est, attr, layer, rank = _spectra_source(estimator, kind)
         disp = cls(getattr(est, attr), kind=kind, n_values=n_values,
@@ -315,6 +331,18 @@ class SpectraDisplay:
         -------
         display : SpectraDisplay
             This display, with ``ax_``, ``figure_`` and ``colorbar_`` set.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from skrank.plotting import SpectraDisplay
+        >>> fig, ax = plt.subplots()
+        >>> disp = SpectraDisplay([[1.0, 0.9, 0.05], [2.0, 1.5, 0.1]], ranks=[2, 2],
+        ...                       rank_tol=0.1, bottleneck_layer=2,
+        ...                       bottleneck_rank=2).plot(ax=ax)
+        >>> disp.ax_ is ax
+        True
+        >>> plt.close(fig)
         """
         plt = _pyplot()
         from matplotlib.colors import BoundaryNorm
@@ -557,6 +585,23 @@ class DepthSweepDisplay:
         TypeError
             If ``selector`` is a fitted estimator without ``depth_results_`` (not
             a depth selector).
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from skrank import DeepL2Regressor, RankAwareDepthSelector
+        >>> from skrank.plotting import DepthSweepDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(120, 4))
+        >>> y = np.tanh(X[:, :2] @ rng.normal(size=(2, 3)))
+        >>> sel = RankAwareDepthSelector(DeepL2Regressor(width=16, max_iter=100,
+        ...                                              random_state=0),
+        ...                              depths=(3, 4), cv=2).fit(X, y)
+        >>> disp = DepthSweepDisplay.from_estimator(sel)
+        >>> disp.depths.tolist()
+        [3, 4]
+        >>> plt.close("all")
         """
         check_is_fitted(selector, msg=_not_fitted_msg("DepthSweepDisplay"))
         if not hasattr(selector, "depth_results_"):
@@ -606,6 +651,16 @@ class DepthSweepDisplay:
         display : DepthSweepDisplay
             This display, with ``ax_``, ``ax_rank_``, ``ax_score_`` and
             ``figure_`` set.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from skrank.plotting import DepthSweepDisplay
+        >>> disp = DepthSweepDisplay([4, 6, 8], [30.0, 34.1, 38.0], [2, 2, 2],
+        ...                          [0.95, 0.97, 0.96], best_depth=6).plot()
+        >>> disp.ax_score_ is not None
+        True
+        >>> plt.close("all")
         """
         self._check_lengths()
         plt = _pyplot()

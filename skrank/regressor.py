@@ -169,6 +169,19 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         Z : ndarray of shape (n_samples, `n_components_`)
             The ``k`` summary statistics the network computes from its inputs
             (``k = bottleneck_rank_``, at least 1, or ``n_components`` when set).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrank import DeepL2Regressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 6))
+        >>> Y = np.tanh(X[:, :2] @ rng.normal(size=(2, 4)))
+        >>> reg = DeepL2Regressor(depth=4, width=16, max_iter=200,
+        ...                       random_state=0).fit(X, Y)
+        >>> Z = reg.transform(X)  # features for another model, one per direction
+        >>> Z.shape == (200, reg.n_components_)
+        True
         """
         return self._bottleneck_codes(X)
 
