@@ -566,35 +566,50 @@ def test_a_fit_on_inputs_in_unequal_units_warns():
 
 
 def _rows(kind, rng):
-    if kind == "outlier row":  # one row of 300 multiplied by 1000: a typo, a unit slip
-        A = rng.standard_normal((300, 5))
-        A[0] *= 1000
-        return A
-    if kind == "outlier, weighted out":
-        return _rows("outlier row", rng)
-    return {"gaussian": lambda: rng.standard_normal((300, 5)),
-            "one gaussian column": lambda: rng.standard_normal((300, 1)),
-            "student-t, 3 dof": lambda: rng.standard_t(3, (300, 1)),
-            "lognormal, sigma 1": lambda: rng.lognormal(0, 1, (300, 3)),
-            "cauchy": lambda: rng.standard_cauchy((300, 2))}[kind]()
+    A = rng.standard_normal((300, 5))
+    if kind.startswith("one row x"):  # a typo, a unit slip
+        A[0] *= float(kind.split("x")[1].split(",")[0])
+    elif kind == "60% of rows at a baseline":  # zero-inflated: not a few rows
+        A[:180] = 0.0
+    elif kind == "10% of rows x30":
+        A[:30] *= 30
+    elif kind == "a column in units 30 times larger":  # the units check's case
+        A[:, 0] *= 30
+    elif kind == "rare binary events":
+        A = np.zeros((1000, 2))
+        A[:5, 0] = A[5:9, 1] = 1.0
+    elif kind != "gaussian":
+        A = {"cauchy": lambda: rng.standard_cauchy((300, 2)),
+             "lognormal, sigma 2": lambda: rng.lognormal(0, 2, (300, 3)),
+             "lognormal, sigma 3": lambda: rng.lognormal(0, 3, (300, 3)),
+             "student-t, 3 dof": lambda: rng.standard_t(3, (300, 3))}[kind]()
+    return A
 
 
-@pytest.mark.parametrize("kind, warns", [
-    ("outlier row", True), ("cauchy", True), ("outlier, weighted out", False),
-    ("gaussian", False), ("one gaussian column", False), ("student-t, 3 dof", False),
-    ("lognormal, sigma 1", False)])
-def test_rows_that_set_the_scale_are_named(kind, warns):
+@pytest.mark.parametrize("kind, weigh_out, warns", [
+    ("one row x1000", None, True), ("cauchy", None, True),
+    ("lognormal, sigma 3", None, True),
+    # the row's weight leaves the scale as the other rows set it
+    ("one row x1000, weight 0", 0.0, False), ("one row x1000, weight 1e-6", 1e-6, False),
+    # near the threshold (ratios 0.17-0.2) and far from it
+    ("one row x100", None, False), ("10% of rows x30", None, False),
+    ("lognormal, sigma 2", None, False), ("student-t, 3 dof", None, False),
+    ("gaussian", None, False), ("60% of rows at a baseline", None, False),
+    ("rare binary events", None, False), ("a column in units 30 times larger", None, False),
+])
+def test_rows_that_set_the_scale_are_named(kind, weigh_out, warns):
     from skrank._base import _warn_if_rows_dominate
 
     A = _rows(kind, np.random.default_rng(0))
     weight = None
-    if kind == "outlier, weighted out":
+    if weigh_out is not None:
         weight = np.ones(len(A))
-        weight[0] = 0.0
+        weight[0] = weigh_out
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _warn_if_rows_dominate(A, "X", weight)
-    assert any("A few rows of X set its scale" in str(w.message) for w in caught) == warns
+    said = [str(w.message) for w in caught if "A few rows of X" in str(w.message)]
+    assert bool(said) == warns, said
 
 
 @pytest.mark.parametrize("where", ["X", "y"])
@@ -603,12 +618,17 @@ def test_a_fit_on_an_outlying_row_warns(where):
     # learned a constant (R^2 0.00, 'converged') with no warning
     X, Y = teacher(300, k=2, seed=4)
     (X if where == "X" else Y)[0] *= 1000
-    with pytest.warns(UserWarning, match=f"A few rows of {where} set its scale"):
+    with pytest.warns(UserWarning, match=f"A few rows of {where} set the one scale"):
         DeepL2Regressor(**{**SMALL, "max_iter": 5}, random_state=0).fit(X, Y)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        DeepL2Regressor(**{**SMALL, "max_iter": 5}, random_state=0).fit(X[1:], Y[1:])
-    assert not [w for w in caught if "set its scale" in str(w.message)]
+    for est, data in ((DeepL2Regressor(**{**SMALL, "max_iter": 5}, random_state=0),
+                       (X[1:], Y[1:])),
+                      # the papers' setting: no scale, nothing to say of one
+                      (DeepL2Regressor(**{**SMALL, "max_iter": 5}, normalize=False,
+                                       random_state=0), (X, Y))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.fit(*data)
+        assert not [w for w in caught if "A few rows" in str(w.message)]
 
 
 @pytest.mark.parametrize("cls", [DeepL2Regressor, BottleneckAutoencoder])
