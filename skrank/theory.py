@@ -266,15 +266,28 @@ def _depth1_singular_cost(sigma, lam, depth):
         lo, step = lo - step, 2.0 * step
     u = brentq(excess, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
     a = np.exp(u)
-    # 2 lam a (1 + a/L) + lam a^2, lam last: 2 lam overflows for a lam near the
-    # largest float, where a is tiny and the cost near sigma
+    # the objective itself where every term is a normal float: the root's error
+    # enters it at second order only (the identity below passes it on whole)
+    log_decay = -a if depth is None else -depth * np.log1p(a / depth)
+    tiny = np.finfo(float).tiny
+    with np.errstate(over="ignore", under="ignore"):
+        power = np.exp(log_decay)
+        # a subnormal power has lost its digits: the product in one exponent then
+        decay = sigma * power if power > tiny else np.exp(np.log(sigma) + log_decay)
+        penalty = lam * a * a
+    log_penalty = np.log(lam) + 2.0 * u
+    if tiny < decay < np.inf and log_penalty < np.log(decay) - 40.0:
+        return float(decay)  # a penalty below the decay's last digit (a tiny a)
+    if np.isfinite(decay + penalty) and min(decay, penalty) > tiny:
+        return float(decay + penalty)
+    # at the root the decay term is 2 lam a (1 + a/L): the cost without a power of
+    # it, lam last (2 lam overflows for a lam near the largest float), and in
+    # logarithms where a passes the square root of the largest float or the least
     inner = 2.0 * (1.0 if depth is None else 1.0 + a / depth) + a
     with np.errstate(over="ignore"):
         cost = lam * (a * inner)
     if np.isfinite(cost) and a > 1e-300:
         return float(cost)
-    # a beyond the square root of the largest float (sigma / lam near 1e600 at
-    # L = 1), or below the smallest (sigma / lam near 1e-400): in logarithms
     return float(np.exp(np.log(lam) + u + np.log(inner)))
 
 
@@ -298,6 +311,10 @@ def _depth2_singular_cost(sigma, lam, depth):
     # the same in logarithms: (L+1) lam^(L/(L+1)) sigma^(1/(L+1)) - L lam cancels
     # at large L (8e-4 of the cost lost at L = 1e15)
     t = (np.log(sigma) - np.log(lam)) / (depth + 1)
+    with np.errstate(over="ignore"):
+        growth = lam * ((depth + 1.0) * np.expm1(t))
+    if np.isfinite(growth) and growth > np.finfo(float).tiny:
+        return float(lam + growth)
     log_growth = np.log(np.expm1(t)) if t < 700.0 else t + np.log(-np.expm1(-t))
     return float(lam + np.exp(np.log(lam) + np.log(depth + 1.0) + log_growth))
 
