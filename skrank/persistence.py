@@ -455,10 +455,13 @@ def _documented_attributes(cls):
 
 def _check_attribute(cls, key):
     """A fitted attribute's name: one the class documents (or a private one fit
-    sets), never a method, property, class attribute or module."""
+    sets), never a method, property, class attribute or module. Under ``python
+    -OO`` docstrings are gone: any name ending in '_' then (every file was refused)."""
+    documented = _documented_attributes(cls)
+    known = (key in documented | _PRIVATE_FITTED if documented else
+             isinstance(key, str) and (key.endswith("_") or key in _PRIVATE_FITTED))
     if not isinstance(key, str) or not _NAME.match(key) or key == "module_" \
-            or hasattr(cls, key) \
-            or key not in _documented_attributes(cls) | _PRIVATE_FITTED:
+            or hasattr(cls, key) or not known:
         raise _Refused(f"{_short(key)} is not a fitted attribute of {cls.__name__} "
                        "(a method, a parameter or a name its Attributes do not list).")
 

@@ -72,6 +72,10 @@ def _spectra_source(estimator, kind):
                         f"fitted {type(est).__name__} does not have: pass a fitted "
                         "skrank estimator (or a Pipeline ending in one).")
     if kind == "jacobian":
+        if len(est.jacobian_spectra_) == 0:
+            raise ValueError(f"This {type(est).__name__} read no Jacobian (fitted "
+                             "with n_jacobian_points=0): there is no Jacobian "
+                             "spectrum to plot; set n_jacobian_points and fit again.")
         layer, rank = None, getattr(est, "jacobian_rank_", None)
     else:
         layer = getattr(est, "bottleneck_layer_", None)
@@ -294,7 +298,8 @@ class SpectraDisplay:
         ValueError
             If ``kind`` is unknown or ``n_values`` below 1, or ``estimator`` is a
             selector fitted with ``refit=False`` (it has no network to plot), or
-            a spectrum holds NaN or infinity.
+            a spectrum holds NaN or infinity, or ``kind='jacobian'`` of a fit
+            with ``n_jacobian_points=0``.
 
         Examples
         --------
@@ -302,11 +307,9 @@ class SpectraDisplay:
         >>> import numpy as np
         >>> from skrank import DeepL2Regressor
         >>> from skrank.plotting import SpectraDisplay
-        >>> rng = np.random.default_rng(0)
-        >>> X = rng.normal(size=(200, 6))
-        >>> Y = np.tanh(X[:, :2] @ rng.normal(size=(2, 4)))
+        >>> X = np.random.default_rng(0).normal(size=(200, 6))
         >>> reg = DeepL2Regressor(depth=4, width=16, max_iter=200,
-        ...                       random_state=0).fit(X, Y)
+        ...                       random_state=0).fit(X, np.tanh(X[:, :3]))
         >>> disp = SpectraDisplay.from_estimator(reg)  # the maps the ranks are read from
         >>> len(disp.spectra) == len(reg.layer_ranks_)
         True
@@ -353,14 +356,7 @@ class SpectraDisplay:
         n_max = max((s.size for s in rows), default=1)
         cmap = plt.get_cmap("viridis_r" if n_max > 1 else "viridis")
         norm = BoundaryNorm(np.arange(0.5, n_max + 1.5), cmap.N) if n_max <= 20 else None
-        tiny = 1e-12
-        xs, ys, cs = [], [], []
-        for i, s in enumerate(rows):
-            scale = s[0] if (self.normalize and s.size and s[0] > 0) else 1.0
-            xs.append(np.full(s.size, i + 1))
-            ys.append(np.maximum(s / scale, tiny))
-            cs.append(np.arange(1, s.size + 1))
-        x, y, c = (np.concatenate(a) if a else np.empty(0) for a in (xs, ys, cs))
+        x, y, c = self._points(rows)
         sc = ax.scatter(x, y, c=c, cmap=cmap, norm=norm,
                         vmin=None if norm else 1, vmax=None if norm else n_max,
                         s=18, edgecolors="none", zorder=3)
@@ -386,6 +382,17 @@ class SpectraDisplay:
             self.colorbar_.set_ticks(np.arange(1, n_max + 1, step))
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+    def _points(self, rows):
+        """Row number, value (normalized by the row's largest, floored at 1e-12 for
+        the log axis) and index of every singular value drawn."""
+        xs, ys, cs = [], [], []
+        for i, s in enumerate(rows):
+            scale = s[0] if (self.normalize and s.size and s[0] > 0) else 1.0
+            xs.append(np.full(s.size, i + 1))
+            ys.append(np.maximum(s / scale, 1e-12))
+            cs.append(np.arange(1, s.size + 1))
+        return tuple(np.concatenate(a) if a else np.empty(0) for a in (xs, ys, cs))
 
     def _floor(self, ax, rows):
         """The rank_tol floor: one line for normalized rows, else one per row."""
@@ -676,14 +683,7 @@ class DepthSweepDisplay:
                         color=f"C{2 * k}", label=f"offset-free norm{suffix}")
             ax2.plot(self.depths[idx], self.bottleneck_rank[idx], "s", ms=8, mfc="none",
                      mew=1.5, color=f"C{2 * k + 1}", label=f"bottleneck rank{suffix}")
-        ax.set_xlabel("depth L")
-        ax.set_ylabel("||theta||^2" if self.offset_free_norm is None
-                      else "squared parameter norm")
-        ax2.set_ylabel("bottleneck rank")
-        ax2.set_ylim(0, max(int(np.max(self.bottleneck_rank, initial=0)), 1) + 1)
-        _integer_ticks(ax2.yaxis)
-        _integer_ticks(ax.xaxis)
-        ax.set_xticks(np.unique(self.depths))
+        self._norm_axes(ax, ax2)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
         if self.best_depth is not None:
             for a in (ax, score_ax):
@@ -693,15 +693,30 @@ class DepthSweepDisplay:
             handles.append(ax.get_legend_handles_labels()[0][-1])
         ax.legend(handles=handles, loc="upper left", fontsize="small")
         if score_ax is not None:
-            if self.mean_test_score is not None:
-                for k, (suffix, idx) in enumerate(series):
-                    err = None if self.std_test_score is None else self.std_test_score[idx]
-                    score_ax.errorbar(self.depths[idx], self.mean_test_score[idx], yerr=err,
-                                      fmt="o", capsize=3, color=f"C{2 * k}",
-                                      label=f"mean test score{suffix} (+/- std)")
-            score_ax.set_xlabel("depth L")
-            score_ax.set_ylabel("mean test score")
-            score_ax.set_xticks(np.unique(self.depths))
-            score_ax.legend(loc="lower right", fontsize="small")
+            self._score_panel(score_ax, series)
         self.ax_, self.ax_rank_, self.ax_score_, self.figure_ = ax, ax2, score_ax, ax.figure
         return self
+
+    def _norm_axes(self, ax, ax2):
+        """Labels and ticks of the norm (left) and rank (right) axes."""
+        ax.set_xlabel("depth L")
+        ax.set_ylabel("||theta||^2" if self.offset_free_norm is None
+                      else "squared parameter norm")
+        ax2.set_ylabel("bottleneck rank")
+        ax2.set_ylim(0, max(int(np.max(self.bottleneck_rank, initial=0)), 1) + 1)
+        _integer_ticks(ax2.yaxis)
+        _integer_ticks(ax.xaxis)
+        ax.set_xticks(np.unique(self.depths))
+
+    def _score_panel(self, score_ax, series):
+        """The mean test score per depth, with its standard deviation."""
+        if self.mean_test_score is not None:
+            for k, (suffix, idx) in enumerate(series):
+                err = None if self.std_test_score is None else self.std_test_score[idx]
+                score_ax.errorbar(self.depths[idx], self.mean_test_score[idx], yerr=err,
+                                  fmt="o", capsize=3, color=f"C{2 * k}",
+                                  label=f"mean test score{suffix} (+/- std)")
+        score_ax.set_xlabel("depth L")
+        score_ax.set_ylabel("mean test score")
+        score_ax.set_xticks(np.unique(self.depths))
+        score_ax.legend(loc="lower right", fontsize="small")

@@ -603,3 +603,22 @@ def test_save_to_a_text_stream_is_a_clear_error():
     for target in (io.StringIO(), object()):
         with pytest.raises(TypeError, match="binary file object"):
             save(skrank.DeepL2Regressor(), target)
+
+
+def test_files_load_without_docstrings(tmp_path):
+    # the fitted attributes a file may set are read from the class docstrings,
+    # which python -OO strips: every fitted file was refused there
+    import subprocess
+    import sys
+
+    X = np.random.RandomState(0).rand(30, 3)
+    est = skrank.DeepL2Regressor(**_SMALL).fit(X, X @ np.array([1.0, -2.0, 0.5]))
+    path = tmp_path / "model.skrank"
+    save(est, path)
+    code = ("import sys, numpy as np, skrank\n"
+            "est = skrank.load(sys.argv[1])\n"
+            "print(est.predict(np.ones((1, 3)))[0])\n")
+    out = subprocess.run([sys.executable, "-OO", "-c", code, str(path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert float(out.stdout) == est.predict(np.ones((1, 3)))[0]

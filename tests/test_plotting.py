@@ -490,3 +490,14 @@ def test_spectra_display_takes_a_jacobian_rank_of_many_points():
     disp = SpectraDisplay([[1.0, 0.1]] * 3, kind="jacobian", bottleneck_layer=7,
                           bottleneck_rank=1)
     assert disp.bottleneck_layer == 7
+
+
+def test_no_jacobian_points_is_said_by_name():
+    # "spectra holds no row" blamed an argument the user never passed
+    from skrank import DeepL2Regressor
+
+    X = np.random.RandomState(0).randn(40, 3)
+    reg = DeepL2Regressor(depth=3, width=8, max_iter=5, n_jacobian_points=0).fit(
+        X, X[:, :2])
+    with pytest.raises(ValueError, match="n_jacobian_points=0"):
+        SpectraDisplay.from_estimator(reg, kind="jacobian")
