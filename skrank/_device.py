@@ -87,6 +87,17 @@ def placement(module):
     return {"device": torch.device("cpu"), "dtype": torch.float32}
 
 
+def check_dense(a, name="A"):
+    """Refuse a torch tensor without dense data by name: torch's own errors
+    ("can't convert Sparse layout tensor", "Cannot copy out of meta tensor") say
+    nothing of which argument."""
+    if a.layout != torch.strided:
+        raise TypeError(f"{name} is a sparse torch tensor ({a.layout}), but dense data "
+                        "is required. Use .to_dense() to convert it.")
+    if a.is_meta:
+        raise ValueError(f"{name} is a meta tensor: it has a shape but no data.")
+
+
 def user_array(a):
     """Data passed as a torch tensor, as a numpy array; anything else as it is.
 
@@ -96,13 +107,7 @@ def user_array(a):
     """
     if not isinstance(a, torch.Tensor):
         return a
-    # named here: torch's own errors ("can't convert Sparse layout tensor",
-    # "Cannot copy out of meta tensor") say nothing of which argument
-    if a.layout != torch.strided:
-        raise TypeError(f"A sparse torch tensor ({a.layout}) was passed, but dense data "
-                        "is required. Use .to_dense() to convert it.")
-    if a.is_meta:
-        raise ValueError("A meta tensor was passed: it has a shape but no data.")
+    check_dense(a, "Data")
     a = a.detach().cpu()
     return (a.float() if a.dtype == torch.bfloat16 else a).numpy()
 

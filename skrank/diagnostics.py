@@ -39,7 +39,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from torch import nn
 
-from ._device import as_tensor
+from ._device import as_tensor, check_dense
 from ._networks import Network, as_network
 
 __all__ = [
@@ -84,8 +84,6 @@ def _to_numpy(a, name="weights"):
     if (a.is_complex() if isinstance(a, torch.Tensor) else np.iscomplexobj(a)):
         raise TypeError("Complex weights are not supported: the networks and "
                         "readings here are real.")
-    if isinstance(a, torch.Tensor):
-        return a.detach().to("cpu", torch.float64).numpy()
     return _real_array(a, name)
 
 
@@ -96,6 +94,12 @@ def _real_array(a, name):
     if scipy.sparse.issparse(a):
         raise TypeError(f"{name} is a sparse matrix; pass a dense array "
                         "(.toarray()).")
+    if isinstance(a, torch.Tensor):
+        check_dense(a, name)
+        if a.is_complex():
+            raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}.")
+        # bfloat16, which numpy lacks, widened on the way
+        return a.detach().to("cpu", torch.float64).numpy()
     try:
         if np.iscomplexobj(a):
             raise TypeError("complex")

@@ -16,6 +16,7 @@ import torch
 from scipy.optimize import brentq
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from ._device import check_dense
 from ._params import Count
 
 __all__ = [
@@ -43,8 +44,12 @@ def _spectrum(A):
     two is exact, and every cost here is homogeneous in ``A``, so the callers
     scale the result back.
     """
-    # a tensor that requires grad is read by value (numpy refuses its graph)
-    A = np.asarray(A.detach().cpu() if isinstance(A, torch.Tensor) else A)
+    if isinstance(A, torch.Tensor):
+        check_dense(A)
+        # read by value (numpy refuses a graph), bfloat16 widened (numpy lacks it)
+        A = A.detach().cpu()
+        A = A if A.is_complex() else A.to(torch.float64)
+    A = np.asarray(A)
     if np.iscomplexobj(A):
         raise ValueError("Complex data not supported: A must be a real matrix.")
     try:

@@ -780,6 +780,12 @@ def test_spectra_and_matrices_that_are_not_real_numbers_are_named():
         D.singular_values(scipy.sparse.eye(3).tocsr())
     with pytest.raises(TypeError, match="matrix must be real numbers"):
         D.singular_values([["a", "b"]])
+    # torch tensors: sparse and meta ones by name, bfloat16 read as its values
+    with pytest.raises(TypeError, match="spectrum is a sparse torch tensor"):
+        D.read_rank(torch.tensor([1.0, 0.5]).to_sparse())
+    with pytest.raises(ValueError, match="matrix is a meta tensor"):
+        D.singular_values(torch.empty(3, 3, device="meta"))
+    assert D.read_rank(torch.tensor([1.0, 0.5, 0.01], dtype=torch.bfloat16)).rank == 2
 
 
 def test_an_activation_that_changes_the_width_is_a_clear_error():

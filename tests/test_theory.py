@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from skrank.theory import (
     deep_linear_cost,
@@ -264,3 +265,6 @@ def test_a_matrix_of_strings_is_named():
     # numpy's "could not convert string to float: np.str_('a')" reached the user
     with pytest.raises(ValueError, match="A must be a real matrix of numbers"):
         deep_linear_cost([["a"]], 2)
+    with pytest.raises(TypeError, match="A is a sparse torch tensor"):
+        resnet_linear_cost(torch.eye(2).to_sparse(), 3, 1.0)
+    assert deep_linear_cost(torch.eye(2, dtype=torch.bfloat16), 2) == 4.0
