@@ -316,6 +316,25 @@ def test_held_warnings_nest():
         warn_user("four", UserWarning)
 
 
+def test_dropped_warnings_end_with_their_block_even_on_ctrl_c():
+    # a selector interrupted in its sweep drops its folds' interrupt warnings: a
+    # block that did not restore the filter would silence every later one
+    from skrank._warn import dropped_warnings, warn_user
+
+    with pytest.raises(KeyboardInterrupt):
+        with dropped_warnings(RuntimeWarning):
+            warn_user("dropped", RuntimeWarning)
+            with dropped_warnings(UserWarning):
+                pass
+            warn_user("dropped too", RuntimeWarning)
+            raise KeyboardInterrupt
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_user("said", RuntimeWarning)
+        warn_user("said too", UserWarning)
+    assert [str(w.message) for w in caught] == ["said", "said too"]
+
+
 def test_a_warning_class_the_worker_cannot_pickle_is_found_by_name(monkeypatch):
     # a class of the caller's __main__: a worker does not run that module
     import types

@@ -917,3 +917,20 @@ def test_the_largest_denoising_gain_allowed_loads(fitted):
     est = load(io.BytesIO(data))
     assert est.denoising_gain_ == _MAX_DENOISING_GAIN
     assert np.isfinite(est.denoising_risk(X))
+
+
+def test_a_network_overflowing_on_typical_rows_is_refused_at_load():
+    # on centred data the smoke test's row of zeros is the data's mean, where
+    # first-layer weights of 1e38 still answer (0 times 1e38); a typical row,
+    # one scale from the mean, overflows as predict on the data did
+    Xc = X - X.mean(axis=0)
+    est = skrank.DeepL2Regressor(depth=3, width=8, max_iter=5, random_state=0,
+                                 bias=False).fit(Xc, Y)
+    buf = io.BytesIO()
+    save(est, buf)
+    buf.seek(0)
+    payload = torch.load(buf, weights_only=True)
+    first = _first_weight(payload)
+    crafted = _craft(payload, tensors=_tensors_with(
+        payload, first, torch.full_like(payload["tensors"][first], 1e38)))
+    _refused(crafted, match="inconsistent.*overflowed")
