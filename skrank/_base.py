@@ -574,7 +574,9 @@ def _unclear(report, tol, name, jacobian_bounds):
     ``jacobian_bounds``: the Jacobian rank reads the same function's rank (a
     regressor's), so a Jacobian rank below the bottleneck's leaves the rank between
     them. An autoencoder's does not: a learned projection onto a curved manifold
-    has a Jacobian rank below its bottleneck rank by design.
+    has a Jacobian rank below its bottleneck rank by design. ``'above'`` (a
+    classifier's): only a Jacobian above the cut, or flat everywhere, says the
+    reading is unclear (see :data:`skrank.DeepL2Classifier._jacobian_bounds`).
     """
     bn = report.bottleneck
     if bn.reading is not None and not bn.reading.clear:
@@ -598,12 +600,14 @@ def _unclear(report, tol, name, jacobian_bounds):
             "network computes. On noisy targets they may be fitted noise (a right "
             "reading of the data's rank then warns too): compare held-out scores at "
             "larger alphas (RankAwareDepthSelector(alphas=...)).")
-    return _jacobian_unclear(report, name) if jacobian_bounds else None
+    return _jacobian_unclear(report, name, below=jacobian_bounds is True) \
+        if jacobian_bounds else None
 
 
-def _jacobian_unclear(report, name):
+def _jacobian_unclear(report, name, below=True):
     """:func:`_unclear` for a regressor's or classifier's Jacobian readings, which
-    read the same function's rank as its bottleneck."""
+    read the same function's rank as its bottleneck; ``below``: a Jacobian rank
+    below the bottleneck's warns too."""
     bn = report.bottleneck
     if (report.network_jacobian_rank or 0) > bn.rank:
         # measured: on inputs in three clusters the first map's image is dominated
@@ -634,7 +638,7 @@ def _jacobian_unclear(report, name):
             "(Jacobian rank 0): its output varies only on other rows (far-out inputs, "
             "on heavy-tailed data), and the rank is read from them. More "
             "n_jacobian_points, or inputs transformed to lighter tails, settle it.")
-    elif 0 < (report.jacobian_rank or 0) < min(
+    elif below and 0 < (report.jacobian_rank or 0) < min(
             bn.rank, _jacobian_size(report)):
         # measured (bench_rank, 153 default fits of held-out teachers): the two
         # readings disagreed 13 times, the bottleneck's the wrong one in 10; a

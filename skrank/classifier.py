@@ -103,7 +103,10 @@ random_state, verbose, n_init, n_threads
         ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_classes))
     jacobian_rank_ : int or None
-        ``None`` when ``n_jacobian_points=0``.
+        The rank of the logits' Jacobian, a lower bound of the learned function's
+        (the logits flatten inside the class regions, so it often reads below a
+        right ``bottleneck_rank_``, without a warning); ``None`` when
+        ``n_jacobian_points=0``.
     input_mean_, target_mean_ : ndarray
     input_scale_, target_scale_ : float
         The isotropic normalization of the inputs (see ``normalize``); the targets'
@@ -151,11 +154,15 @@ random_state, verbose, n_init, n_threads
     """
 
     _task = Classification()
-    # the logits' Jacobian reads the same function's rank (measured on a probe's
-    # four classifiers and on wine and two moons: the two readings
-    # disagreed on all of them; the rank lay between the two on every one of
-    # the probe's, and a scalar decision function, two moons', has rank 1)
-    _jacobian_bounds = True
+    # the logits' Jacobian reads the same function's rank, but a classifier's
+    # logits flatten inside its class regions, so their Jacobian reads below the
+    # bottleneck where the bottleneck is right: on a held-out audit (13 tasks of
+    # known rank, 65 default fits) 29 readings had a Jacobian below the
+    # bottleneck, the bottleneck the teacher's rank in 20 and the Jacobian in 6;
+    # on blobs of 3+ classes the Jacobian read lower in 9 fits of 12 whose
+    # bottleneck read n_classes - 1. That disagreement does not warn (it had on
+    # 21 of 56 right readings); a Jacobian above the cut, or flat, still does
+    _jacobian_bounds = "above"
 
     def __init__(
         self, *,

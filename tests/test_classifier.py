@@ -216,10 +216,12 @@ def test_one_class_is_named_as_the_user_wrote_it(iris, label, shown):
         DeepL2Classifier(**FAST).fit(X, np.full(len(X), label))
 
 
-def test_a_classifier_warns_when_its_jacobian_reads_below_its_bottleneck():
-    """Wine at the defaults: the bottleneck reads 2 and the logits' Jacobian 1, so
-    the rank of the learned function lies between the two, and the classifier
-    says so as the regressors do."""
+def test_a_classifier_does_not_warn_when_its_jacobian_reads_below_its_bottleneck():
+    """Wine at the defaults: the bottleneck reads 2 and the logits' Jacobian 1.
+    Logits flatten inside the class regions: on a held-out audit such
+    disagreements had the bottleneck right in 20 of 29 and the Jacobian in 6, and
+    the warning fired on 21 of 56 right readings. Both numbers are reported; the
+    regressors, where the Jacobian was the right one, still warn."""
     import warnings
 
     from sklearn.datasets import load_wine
@@ -233,4 +235,4 @@ def test_a_classifier_warns_when_its_jacobian_reads_below_its_bottleneck():
         clf = DeepL2Classifier(random_state=0).fit(StandardScaler().fit_transform(X), y)
     said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
     assert (clf.bottleneck_rank_, clf.jacobian_rank_) == (2, 1)
-    assert any("bottleneck_rank_=2 but the Jacobian rank is 1" in m for m in said)
+    assert not any("but the Jacobian rank is" in m for m in said), said
