@@ -89,10 +89,13 @@ def above_zero(final, zero):
 
     A constant target's zero network costs 0, and a float32 fit of it ends at the
     rounding of its penalty, 1e-11 or so in normalized units, which is the same
-    fit. Only then is the slack absolute: with ``normalize=False`` a zero
+    fit; a ResNet's, whose parameters decay slowly, at 2e-8 to 2.4e-7 after
+    800-3,000 iterations (three outputs, a held-out audit: predictions within
+    1.4e-5 of the constant). Only then is the slack absolute, 1e-6 (an output
+    within 1e-3 of the target's spread): with ``normalize=False`` a zero
     network's objective may itself be that small.
     """
-    return final > zero * (1 + 1e-3) + (1e-9 if zero == 0 else 1e-12)
+    return final > zero * (1 + 1e-3) + (1e-6 if zero == 0 else 1e-12)
 
 
 def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):

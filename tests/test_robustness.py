@@ -230,6 +230,17 @@ def test_a_constant_target_fits_without_a_warning(cls):
     np.testing.assert_allclose(est.predict(X), 5.0, rtol=1e-5)
 
 
+def test_a_constant_targets_fit_at_its_penalty_rounding_is_not_above_the_zero_network():
+    # a ResNet of three constant outputs ended at 2.0e-8 and 2.4e-7 (predictions
+    # within 1.4e-5 of the constant) and warned "above the zero network's 0 ...
+    # stopped in a poor region"; an output 1e-2 off the target still warns
+    from skrank._grow import above_zero
+
+    assert not above_zero(2.4e-7, 0.0) and not above_zero(2.0e-8, 0.0)
+    assert above_zero(1e-4, 0.0)
+    assert above_zero(1.01, 1.0) and not above_zero(1.0005, 1.0)
+
+
 @pytest.mark.parametrize("scale", [1e-50, 1.0, 1e39, 1e308])
 def test_uniform_sample_weights_of_any_scale_fit_as_none(scale):
     # float32 overflowed (1e38, 1e39: stopped at the random start as diverged) or
