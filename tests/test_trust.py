@@ -575,6 +575,9 @@ def _rows(kind, rng):
         A[:30] *= 30
     elif kind == "a column in units 30 times larger":  # the units check's case
         A[:, 0] *= 30
+    elif kind == "20,000 rows, 30 of them x1000":  # read on a sample of rows
+        A = rng.standard_normal((20_000, 5))
+        A[::700] *= 1000
     elif kind == "rare binary events":
         A = np.zeros((1000, 2))
         A[:5, 0] = A[5:9, 1] = 1.0
@@ -588,6 +591,7 @@ def _rows(kind, rng):
 
 @pytest.mark.parametrize("kind, weigh_out, warns", [
     ("one row x1000", None, True), ("cauchy", None, True),
+    ("20,000 rows, 30 of them x1000", None, True),
     ("lognormal, sigma 3", None, True),
     # the row's weight leaves the scale as the other rows set it
     ("one row x1000, weight 0", 0.0, False), ("one row x1000, weight 1e-6", 1e-6, False),
