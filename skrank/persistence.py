@@ -4,7 +4,9 @@
 ``torch.load(weights_only=True)``: only tensors, strings, numbers, lists and dicts
 can come out of it, so loading never unpickles (never executes) an arbitrary
 object. A ``numpy.random.RandomState`` parameter is stored as its MT19937 state
-(a tensor of 624 key words and three numbers) and rebuilt from it.
+(a tensor of 624 key words and three numbers) and rebuilt from it. Metadata
+requests (``set_fit_request(sample_weight=True)`` under scikit-learn's metadata
+routing) are saved and set again through the same setters, which check them.
 
 A crafted file costs memory and time in proportion to its size: the pickle's
 objects at most about ten times the file's size (measured: 10.7 times for a
@@ -58,6 +60,7 @@ import warnings
 import zipfile
 
 import numpy as np
+import sklearn
 import torch
 
 from ._base import build_network
@@ -68,7 +71,7 @@ __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "MAX_HEADER_CHARS",
            "MAX_JSON_DEPTH"]
 
 FORMAT = "skrank-estimator"
-FORMAT_VERSION = 2  # 2: tuples kept as tuples (1 wrote them as lists)
+FORMAT_VERSION = 3  # 2: tuples kept as tuples (1 wrote them as lists); 3: metadata requests
 
 #: A header longer than this is refused before it is parsed: parsed JSON takes
 #: many times its text's size, and a real header holds a few kilobytes (arrays of
@@ -108,7 +111,7 @@ _NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
 #: dtype, shape, data, next key...) can be split into fields in one way only.
 _TENSOR_KEY = re.compile(r"^(t\d{1,9}|m\d{1,9}\.[A-Za-z0-9_.]{1,200})$")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d{1,4})?|mps)$")
-_ESTIMATOR_FIELDS = {"class", "params", "attributes", "architecture"}
+_ESTIMATOR_FIELDS = {"class", "params", "attributes", "architecture", "requests"}
 _SMOKE_METHODS = ("predict", "predict_proba", "decision_function", "transform", "denoise")
 
 
@@ -190,8 +193,8 @@ class _Encoder:
         attrs = {k: self.encode(v) for k, v in vars(est).items()
                  # partial_fit's optimizer is not saved (a later call starts afresh);
                  # nor a selector's scorer object: the loaded one reads its scoring
-                 if k not in ("module_", "_stepper") and k not in params
-                 and not (k == "scorer_" and v is not None)}
+                 if k not in ("module_", "_stepper", "_metadata_request")
+                 and k not in params and not (k == "scorer_" and v is not None)}
         best = getattr(est, "best_estimator_", None)
         if best is not None and type(best) is not type(est.estimator):
             # load checks the refitted estimator against the selector's
@@ -219,7 +222,37 @@ class _Encoder:
                     "dtype": str(placement(module)["dtype"]).replace("torch.", ""),
                     "prefix": prefix}
         return {"class": type(est).__name__, "params": params, "attributes": attrs,
-                "architecture": arch}
+                "architecture": arch, "requests": _requests(est)}
+
+
+def _requests(est):
+    """The metadata requests ``set_{method}_request`` set on ``est`` (routing
+    configuration a Pipeline reads), as JSON; ``None`` when none was set."""
+    own = getattr(est, "_metadata_request", None)
+    if own is None:
+        return None
+    return {method: params for method, params in own._serialize().items() if params}
+
+
+def _set_requests(estimator, requests):
+    """``set_{method}_request`` for each saved request: scikit-learn checks the
+    names and values (a bool, None or an alias string) as it would a user's."""
+    if requests is None:
+        return
+    if not isinstance(requests, dict):
+        raise _Refused("requests must be a JSON object.")
+    for method, params in requests.items():
+        setter = getattr(estimator, f"set_{method}_request", None) \
+            if isinstance(method, str) and _NAME.match(method) else None
+        if setter is None or not isinstance(params, dict) or not all(
+                v is None or isinstance(v, (bool, str)) for v in params.values()):
+            raise _Refused(f"invalid metadata request {_short(method)}: "
+                           f"{_short(params)}.")
+        try:
+            with sklearn.config_context(enable_metadata_routing=True):
+                setter(**params)
+        except (TypeError, ValueError) as exc:
+            raise _Refused(f"invalid metadata request for {method} ({exc}).") from None
 
 
 class _Refused(ValueError):
@@ -361,6 +394,7 @@ class _Decoder:
         cls = _estimator_class(meta)
         params = {k: self.value(v) for k, v in _check_params(meta, cls).items()}
         estimator = _instantiate(cls, params)
+        _set_requests(estimator, meta.get("requests"))
         for key, value in meta["attributes"].items():
             _check_attribute(cls, key)
             setattr(estimator, key, self.value(value))

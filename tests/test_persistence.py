@@ -587,8 +587,9 @@ def test_a_version_1_file_still_loads(tmp_path):
     est = skrank.DeepL2Regressor(**_SMALL).fit(np.eye(5), np.arange(5.0))
     payload = torch.load(_saved(est), weights_only=True)
     meta = json.loads(payload["header"])
-    assert meta["version"] == skrank.persistence.FORMAT_VERSION == 2
+    assert meta["version"] == skrank.persistence.FORMAT_VERSION == 3
     meta["version"] = 1
+    del meta["requests"]  # version 1 and 2 files have no metadata requests
     header = json.dumps(meta)
     from skrank.persistence import _digest
     buf = io.BytesIO()
@@ -596,6 +597,37 @@ def test_a_version_1_file_still_loads(tmp_path):
                 "digest": _digest(header, payload["tensors"])}, buf)
     buf.seek(0)
     np.testing.assert_array_equal(load(buf).predict(np.eye(5)), est.predict(np.eye(5)))
+
+
+def test_metadata_requests_survive_a_round_trip():
+    # set_fit_request's routing was refused as "a Pipeline or another
+    # scikit-learn object"; now it is saved, and the loaded one routes as before
+    import sklearn
+    from sklearn.pipeline import make_pipeline
+
+    X = np.random.RandomState(0).rand(40, 3)
+    y, w = X @ np.array([1.0, -2.0, 0.5]), np.r_[np.zeros(20), np.ones(20)]
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = skrank.DeepL2Regressor(**_SMALL).set_fit_request(sample_weight=True)
+        est.set_score_request(sample_weight="w")
+        back = load(_saved(est.fit(X, y, sample_weight=w)))
+        assert back._get_metadata_request()._serialize() == \
+            est._get_metadata_request()._serialize()
+        piped = make_pipeline(back).fit(X, y, sample_weight=w)
+    # the weights reached the network: the zero-weight rows did not count
+    ref = skrank.DeepL2Regressor(**_SMALL).fit(X[20:], y[20:])
+    np.testing.assert_allclose(piped.predict(X), ref.predict(X), atol=1e-5)
+    assert "_metadata_request" not in vars(load(_saved(skrank.DeepL2Regressor())))
+
+
+def test_crafted_metadata_requests_are_refused():
+    from skrank.persistence import _Refused, _set_requests
+
+    for bad in ({"fit": {"sample_weight": 3}}, {"fit": {"nope": True}},
+                {"predict": {"sample_weight": True}}, {"__class__": {}},
+                {"fit": {"sample_weight": "not an identifier"}}, ["fit"]):
+        with pytest.raises(_Refused):
+            _set_requests(skrank.DeepL2Regressor(), bad)
 
 
 def test_save_to_a_text_stream_is_a_clear_error():
