@@ -546,12 +546,13 @@ MIN_FIDELITY = 0.9
 
 
 def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False,
-                     weak=0.0):
+                     weak=0.0, bound=None):
     """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's);
     returns whether it warned (see :func:`_unclear`; ``weak``: see
-    :func:`_weak_direction`, 0 for none)."""
-    message = _above_function_bound(report, name) or _unclear(report, tol, name,
-                                                              jacobian_bounds)
+    :func:`_weak_direction`, 0 for none; ``bound``: ``min(n_features, n_outputs)``,
+    None to read it off the Jacobians)."""
+    message = _above_function_bound(report, name, bound) or _unclear(
+        report, tol, name, jacobian_bounds)
     if message is None and weak:
         message = _weak_direction(report, tol, weak, name)
     if message:
@@ -559,15 +560,18 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
     return bool(message)
 
 
-def _above_function_bound(report, name):
-    """A bottleneck reading above ``min(n_features, n_outputs)``, or None: every
-    function of that many inputs and outputs factors through that many dimensions
-    (through its own output), so the reading is the network's, not its function's
-    (five outputs of pure noise read 6, with no clear gap)."""
-    bound = _jacobian_size(report)
-    # no Jacobian points read (n_jacobian_points=0): no size to bound by
-    if report.jacobian_spectra is None or len(report.jacobian_spectra) == 0 \
-            or report.bottleneck.rank <= bound:
+def _above_function_bound(report, name, bound=None):
+    """A bottleneck reading above ``bound = min(n_features, n_outputs)``, or None:
+    every function of that many inputs and outputs factors through that many
+    dimensions (through its own output), so the reading is the network's, not its
+    function's (five outputs of pure noise on ten features read 6, with a gap of
+    10). Without ``bound`` it is the Jacobians' size, and with no Jacobian points
+    read there is none to bound by."""
+    if bound is None:
+        bound = _jacobian_size(report)
+        if report.jacobian_spectra is None or len(report.jacobian_spectra) == 0:
+            return None
+    if report.bottleneck.rank <= bound:
         return None
     return (
         f"{name}={report.bottleneck.rank} is above min(n_features, n_outputs) = {bound}, "
@@ -2088,7 +2092,14 @@ class _DeepL2Base(BaseEstimator):
         # one warning about the rank is enough: a rival's is not added to it
         return _warn_if_unclear(report, self.rank_tol,
                                 jacobian_bounds=self._jacobian_bounds,
-                                weak=self._weak_direction_factor) or bool(span)
+                                weak=self._weak_direction_factor,
+                                bound=self._function_bound()) or bool(span)
+
+    def _function_bound(self):
+        """``min(n_features, n_outputs)`` of the network: the most any function
+        it computes needs to pass through (read without Jacobian points too)."""
+        return min(int(self.n_features_in_),
+                   int(self.module_.weight_matrices()[-1].shape[0]))
 
     def _span_message(self, report):
         """A warning that the bottleneck is no narrower than the data (an
@@ -2152,7 +2163,7 @@ class _DeepL2Base(BaseEstimator):
                                 rank_tol, rank_gap)
         _warn_if_unclear(report, report.tol, name="report.rank",
                          jacobian_bounds=self._jacobian_bounds,
-                         weak=self._weak_direction_factor)
+                         weak=self._weak_direction_factor, bound=self._function_bound())
         return report
 
     # ---- inference ----------------------------------------------------------------

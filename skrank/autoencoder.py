@@ -223,7 +223,8 @@ random_state, verbose, n_init, n_threads
         about ``1 / n_held_out`` of the noise variance per feature; its standard
         error is about ``data_noise**2 * sqrt(2 * n_features / n_held_out)`` (the
         held-out noise's own squared norm: 0.08 for 30 rows of 12 features at
-        0.3). Unweighted by ``sample_weight``. ``None`` otherwise.
+        0.3). Unweighted by ``sample_weight``. ``None`` otherwise, and after
+        ``partial_fit`` (which holds no rows out).
     local_dimension_ : int or None
         With ``input_noise > 0``: the local (intrinsic) dimension of the data, the
         lower median over the Jacobian points of the number of the Jacobian's

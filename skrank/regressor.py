@@ -316,7 +316,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         several, noise costs rank and the penalty prices it. ``early_stopping_``
         says what a fit did.
     validation_fraction : float in (0, 1), default=0.1
-        At least two samples are held out (a score of one sample says nothing);
+        At least two samples must be held out (a score of one sample says
+        nothing): a fraction that rounds to fewer is a ``ValueError``;
         :class:`DeepL2Classifier` stratifies the split by class when every class
         has two samples. Every split holds a record repeated in the data (the
         same input and target) out with all its copies or not at all (a copy

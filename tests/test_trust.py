@@ -649,6 +649,26 @@ def test_no_jacobian_points_bound_nothing(cls):
     assert est.jacobian_spectra_.shape == (0, width)
 
 
+@pytest.mark.parametrize("cls", ["regressor", "resnet"])
+@pytest.mark.parametrize("n_points", [10, 0])
+def test_a_reading_above_every_functions_rank_warns_without_jacobian_points(
+        cls, n_points):
+    # the bound min(n_features, n_outputs) was read off the Jacobians' size: with
+    # n_jacobian_points=0 a reading of 6 on 6 inputs and 4 outputs said nothing
+    from skrank import ResNetL2Regressor
+    from skrank.datasets import make_bottleneck_regression
+
+    X, Y = make_bottleneck_regression(150, n_features=6, n_targets=4, random_state=0)
+    make = DeepL2Regressor if cls == "regressor" else ResNetL2Regressor
+    est = make(depth=3, width=16, max_iter=80, n_jacobian_points=n_points,
+               random_state=0)
+    with pytest.warns(AmbiguousRankWarning, match="is above min.* = 4"):
+        est.fit(X, Y)
+    assert est.bottleneck_rank_ > 4
+    with pytest.warns(AmbiguousRankWarning, match="report.rank=.* is above min"):
+        est.diagnose(X)
+
+
 @pytest.mark.parametrize("cls", ["regressor", "autoencoder", "resnet", "classifier"])
 def test_image_spectra_are_the_spectra_every_rank_is_read_from(cls):
     # the raw weight spectra count the offset direction that penalized biases
