@@ -284,28 +284,42 @@ def _as_before_if_refused(est):
 
 
 @contextmanager
+def _grad_enabled():
+    """Training needs gradients whatever the caller's mode: under
+    ``torch.no_grad()`` or ``torch.inference_mode()`` around ``fit`` the first
+    backward pass failed inside torch ("element 0 of tensors does not require
+    grad")."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+@contextmanager
 def _as_before_if_interrupted(est, forget=()):
     """Put the estimator back as it was, its network's parameters included, when
     Ctrl-C lands outside the training loops (which keep the last good parameters
     themselves): between the stages of a grown start, or while the fitted network
-    is read. The fit was left half done (a network without ``bottleneck_rank_``,
-    or a refit's network beside the previous fit's readings). ``forget``: state
-    the block may have changed in place, dropped (an optimizer's moments)."""
+    is read; and when the fit raises (a ``ConvergenceWarning`` a warnings filter
+    turned into an error, a torch error). The fit was left half done (a network
+    without ``bottleneck_rank_``, or a refit's network and readings beside the new
+    data's classes and scalings: wrong predictions, or a shape error in torch).
+    ``forget``: state the block may have changed in place, dropped (an
+    optimizer's moments)."""
     before = {k: v for k, v in est.__dict__.items() if k not in forget}
     module = before.get("module_")
     saved = None if module is None else {k: v.detach().clone()
                                          for k, v in module.state_dict().items()}
     try:
         yield
-    except KeyboardInterrupt:
+    except BaseException as exc:
         est.__dict__.clear()
         est.__dict__.update(before)
         if saved is not None:
             with torch.no_grad():
                 module.load_state_dict(saved)
-        warn_user("Interrupted outside the training loop (or in an epoch of "
-                  "partial_fit); the estimator is left as it was before the call.",
-                  TrainingInterruptedWarning)
+        if isinstance(exc, KeyboardInterrupt):
+            warn_user("Interrupted outside the training loop (or in an epoch of "
+                      "partial_fit); the estimator is left as it was before the "
+                      "call.", TrainingInterruptedWarning)
         raise
 
 
@@ -1560,7 +1574,7 @@ class _DeepL2Base(BaseEstimator):
                 + (" or dtype='float64'." if self.dtype == "float32" else "."))
 
     def _fit_data(self, X, y, sample_weight):
-        with _as_before_if_interrupted(self):
+        with _grad_enabled(), _as_before_if_interrupted(self):
             with _as_before_if_refused(self):
                 plan = self._plan(X, y, sample_weight)
             kept = self._completed(plan, plan.train(self))
@@ -1648,7 +1662,7 @@ class _DeepL2Base(BaseEstimator):
             # later set_params (a negative alpha) would train another objective
             self._validate_params()
         self._check_alpha()
-        with _as_before_if_interrupted(self, forget=("_stepper",)):
+        with _grad_enabled(), _as_before_if_interrupted(self, forget=("_stepper",)):
             return self._partial_epoch(X, y, sample_weight, classes)
 
     def _partial_epoch(self, X, y, sample_weight, classes):

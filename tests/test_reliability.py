@@ -261,6 +261,56 @@ def test_ctrl_c_outside_the_training_loop_leaves_the_estimator_as_before(monkeyp
     np.testing.assert_array_equal(reg.predict(X), pred)  # the parameters restored
 
 
+@pytest.mark.parametrize("make", ["regressor", "classifier", "autoencoder", "resnet"])
+def test_a_refit_that_raises_leaves_the_previous_fit(make):
+    # a ConvergenceWarning made an error by a warnings filter (pytest -W error)
+    # left the new data's classes and scalings beside the old network: a
+    # classifier of 3 new classes answered 2 columns, a regressor of 5 new
+    # features failed in torch ("mat1 and mat2 shapes cannot be multiplied")
+    from skrank import BottleneckAutoencoder, DeepL2Classifier, ResNetL2Regressor
+
+    rng = np.random.RandomState(0)
+    X, X5 = rng.randn(60, 3), rng.randn(60, 5)
+    cls = {"regressor": DeepL2Regressor, "classifier": DeepL2Classifier,
+           "autoencoder": BottleneckAutoencoder, "resnet": ResNetL2Regressor}[make]
+    est = cls(depth=3, width=8, max_iter=5, random_state=0)
+    first = (X[:, 0] > 0).astype(int) if make == "classifier" else X[:, 0]
+    second = (np.array(list("abc"))[(X5[:, 1] > 0).astype(int) + (X5[:, 2] > 0)]
+              if make == "classifier" else X5[:, :2] * 100)
+    fit = (lambda A, b: est.fit(A)) if make == "autoencoder" else est.fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit(X, first)
+    before = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    answer = est.transform(X) if make == "autoencoder" else est.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            fit(X5, second)
+    after = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    assert after.keys() == before.keys() and all(after[k] is before[k] for k in before)
+    again = est.transform(X) if make == "autoencoder" else est.predict(X)
+    np.testing.assert_array_equal(again, answer)
+
+
+@pytest.mark.parametrize("mode", [torch.inference_mode, torch.no_grad])
+def test_fit_under_a_no_gradient_mode_trains_as_outside_it(mode):
+    # under torch.inference_mode() the first backward pass failed inside torch
+    X, y = _teacher()
+    kw = dict(max_iter=10, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = DeepL2Regressor(**kw).fit(X, y)
+        streamed = DeepL2Regressor(solver="adam", **SMALL).partial_fit(X, y)
+        with mode():
+            inside = DeepL2Regressor(**kw).fit(X, y)
+            streamed_inside = DeepL2Regressor(solver="adam", **SMALL).partial_fit(X, y)
+        np.testing.assert_array_equal(streamed_inside.predict(X), streamed.predict(X))
+        streamed_inside.partial_fit(X, y)  # its network trains on outside too
+    np.testing.assert_array_equal(inside.predict(X), plain.predict(X))
+    assert streamed_inside.n_iter_ == 2
+
+
 @pytest.mark.parametrize("prior_calls", [0, 2])
 def test_ctrl_c_in_partial_fit_leaves_the_estimator_as_before_the_call(monkeypatch,
                                                                       prior_calls):
