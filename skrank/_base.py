@@ -422,6 +422,20 @@ def _warn_if_rows_bound_the_rank(est, X, weight=None):
               "diagnose(X) on more rows to read it.", AmbiguousRankWarning)
 
 
+def _warn_if_no_unit(A, name, normalize):
+    """The first ``partial_fit`` call fixes the units of every later one: data of
+    zeros there have none to give (scale 1). A stream that began with a row of
+    zeros, then went on in units of 1000, trained to R^2 -3,000, with no word."""
+    if normalize and not np.any(A):
+        warn_user(
+            f"The first call to partial_fit fixes the units {name} is normalized "
+            f"by, and its {name} is all zero: the scale is set to 1, and later calls "
+            "train in those units (alpha then means what it means for data of "
+            "spread 1; far larger or smaller data may fit poorly). Start with rows "
+            "that show the data's spread, or normalize the data yourself and pass "
+            "normalize=False.", UserWarning)
+
+
 def _column_spreads(A, weight=None, varying_only=True):
     """Standard deviations of the varying columns of ``A`` (rows weighted); of
     every column, 0 for a constant one, with ``varying_only=False``."""
@@ -439,6 +453,8 @@ def _column_spreads(A, weight=None, varying_only=True):
     # constant columns by their range, exactly: the rounding of their mean reads
     # a spread of about 1e-14 of the peak, which grows with the rows
     varying = np.ptp(A, axis=0) > 0
+    if not np.all(spread[varying] > 0):
+        return np.zeros(0)  # subnormal data: spreads that underflow compare nothing
     return spread[varying] if varying_only else np.where(varying, spread, 0.0)
 
 
@@ -1760,6 +1776,9 @@ class _DeepL2Base(BaseEstimator):
         if first:
             for name, value in attrs.items():
                 setattr(self, name, value)
+            _warn_if_no_unit(X, "X", self.normalize)
+            if task.kind == "real":
+                _warn_if_no_unit(Y, "y", self.normalize)
             return (*self._normalize_fit_data(X, Y, sample_weight), attrs)
         if "n_outputs_" in attrs and attrs["n_outputs_"] != self.n_outputs_:
             raise ValueError(f"y has {attrs['n_outputs_']} outputs; the first call to "

@@ -63,10 +63,16 @@ class IsotropicScaling:
         spreads[spreads <= len(A) * np.finfo(np.float64).eps * np.abs(mean_b)] = 0.0
         # the columns' spreads in units of the largest entry (at most 2: no
         # overflow), squared in units of the largest spread (no underflow)
-        relative = spreads * (units / peak)
+        # (a column of zeros has unit 1, which 1 / peak overflows on subnormal data)
+        relative = spreads * np.divide(units, peak, out=np.zeros_like(units),
+                                       where=peaks > 0)
         top = float(relative.max())
         spread = top * float(np.sqrt(np.mean((relative / top) ** 2))) if top > 0 else 0.0
         scale = peak * (spread if spread > 0 else _rms(A / peak, weight))
+        if not scale > 0:
+            # subnormal data: the product underflowed (entries of 5e-324 became
+            # NaN inputs); the largest entry is a unit that exists
+            scale = peak
         return cls(mean=np.ascontiguousarray(units * mean_b), scale=float(scale))
 
     @classmethod

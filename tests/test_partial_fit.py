@@ -391,3 +391,23 @@ def test_each_call_sets_its_own_explosion_limit():
     assert est.stop_reason_ == "partial_fit"
     assert any(not torch.equal(a, b) for a, b in zip(before, est.module_.parameters()))
 
+
+
+@pytest.mark.parametrize("zero", ["X", "y"])
+def test_a_first_call_with_no_unit_warns(zero):
+    # a stream that began with a row of zeros got scale 1 for good: in units of
+    # 1000 afterwards it trained to R^2 -3,000 with no word
+    from skrank import DeepL2Regressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(5, 3), rng.randn(5)
+    (X if zero == "X" else y)[:] = 0
+    with pytest.warns(UserWarning, match=f"partial_fit fixes the units {zero} .* all zero"):
+        DeepL2Regressor(solver="adam", depth=3, width=8).partial_fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DeepL2Regressor(solver="adam", depth=3, width=8).partial_fit(
+            rng.randn(1, 3), rng.randn(1))  # one row: its own RMS is a unit
+        DeepL2Regressor(solver="adam", depth=3, width=8, normalize=False).partial_fit(
+            X, y)  # no scale, nothing to say of one
+    assert not [w for w in caught if "fixes the units" in str(w.message)]

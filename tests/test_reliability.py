@@ -758,3 +758,16 @@ def test_restart_ranks_read_the_rows_bottleneck_rank_reads(monkeypatch):
     assert final.shape[0] == 30
     for x in restarts:
         np.testing.assert_array_equal(x, final)
+
+
+def test_subnormal_inputs_train_without_nan():
+    # the one scale of entries of 5e-324 underflowed to 0: inputs became NaN and
+    # the fit a DivergenceWarning then a ValueError about data that were finite
+    X = np.zeros((50, 3))
+    X[::2, 0] = X[1::3, 1] = 5e-324
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        reg = DeepL2Regressor(max_iter=200, **SMALL).fit(X, X[:, :2])
+    assert reg.input_scale_ == 5e-324
+    assert reg.score(X, X[:, :2]) > 0.99
