@@ -1296,7 +1296,7 @@ def _better(new, old, new_stuck=False, old_stuck=False):
     return bool(new.loss_curve) and new.loss_curve[-1] < old.loss_curve[-1]
 
 
-def _warn_if_above_zero_network(plan, module, result):
+def _warn_if_above_zero_network(est, plan, module, result):
     """A fit that still ends above the objective of the zero network stopped in a
     poor region."""
     if not result.loss_curve or result.stop_reason in ("diverged", "interrupted"):
@@ -1306,12 +1306,33 @@ def _warn_if_above_zero_network(plan, module, result):
                           module.architecture()["n_outputs"], X.dtype)
     final = result.loss_curve[-1]
     if above_zero(final, zero):
+        # a mini-batch solver's curve holds each epoch's mean over its steps
+        what = "objective" if est.solver == "lbfgs" else "mean objective of its last epoch"
         warn_user(
-            f"The fit ended at objective {final:.4g}, above the zero network's {zero:.4g} "
-            "(every parameter 0): the optimizer stopped in a poor region. Try more "
-            "max_iter, n_init > 1, another random_state or alpha, or init='grow' "
-            "(a network grown from depth 3).",
+            f"The fit ended at {what} {final:.4g}, above the zero network's {zero:.4g} "
+            "(every parameter 0): the optimizer stopped in a poor region. Try "
+            + _or_list(_poor_region_hints(est, result)) + ".",
             ConvergenceWarning)
+
+
+def _poor_region_hints(est, result):
+    """What may help a fit that ended above the zero network, among the
+    estimator's own parameters and not what it already does."""
+    hints = []
+    if result.stop_reason == "max_iter":
+        hints.append("more max_iter")
+    if est.solver != "lbfgs":
+        hints.append("a smaller learning_rate_init")
+    if est.n_init == 1:
+        hints.append("n_init > 1")
+    hints.append("another random_state or alpha")
+    if getattr(est, "init", None) == "random":
+        hints.append("init='grow' (a network grown from depth 3)")
+    return hints
+
+
+def _or_list(items):
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 class _RankTracker:
@@ -1661,7 +1682,7 @@ class _DeepL2Base(BaseEstimator):
         best = self._keep_best(plan.modules, results, plan.X_tr, plan.W_tr,
                                stuck)
         self._record_training(results[best], plan.trackers[best])
-        _warn_if_above_zero_network(plan, self.module_, results[best])
+        _warn_if_above_zero_network(self, plan, self.module_, results[best])
         warned = self._set_diagnostics(
             self._diagnose(plan.X_tr, self._reading_rng(), weight=plan.W_tr), plan.X_held)
         if not (warned or self.early_stopping_ or results[best].stop_reason == "interrupted"):

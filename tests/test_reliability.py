@@ -771,3 +771,27 @@ def test_subnormal_inputs_train_without_nan():
         reg = DeepL2Regressor(max_iter=200, **SMALL).fit(X, X[:, :2])
     assert reg.input_scale_ == 5e-324
     assert reg.score(X, X[:, :2]) > 0.99
+
+
+def test_a_fit_above_the_zero_network_suggests_what_the_estimator_has():
+    # the advice named init='grow' to a ResNet (which has no init) and n_init > 1
+    # to a fit of two restarts, and never learning_rate_init to a diverging SGD
+    from skrank import DeepL2Classifier, ResNetL2Regressor
+
+    X = np.random.RandomState(0).randn(100, 3)
+    y = X[:, 0] + X[:, 1] ** 2
+
+    def advice(est, target):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.fit(X, target)
+        said = [str(w.message) for w in caught if "zero network's" in str(w.message)]
+        assert len(said) == 1
+        return said[0].split("Try ")[1]
+
+    assert "init=" not in advice(ResNetL2Regressor(depth=3, max_iter=20, random_state=0), y)
+    sgd = advice(DeepL2Classifier(solver="sgd", learning_rate_init=5.0, n_init=2, depth=3,
+                                  width=8, max_iter=10, random_state=0), y > 0)
+    assert "learning_rate_init" in sgd and "n_init" not in sgd and "init=" not in sgd
+    assert "init='grow'" in advice(DeepL2Regressor(init="random", depth=12, max_iter=30,
+                                                   random_state=0), np.c_[y, y])
