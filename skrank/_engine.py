@@ -1094,7 +1094,8 @@ def warn_if_diverged(runs, told=None):
     that collects them instead (networks trained in groups: :func:`tell_divergences`
     then tells them all at once)."""
     hit = [run for run in runs if run.diverged_at is not None]
-    entries = [(run.index, *run.diverged_at, run.of) for run in hit]
+    entries = [(run.index, *run.diverged_at, run.of,
+                getattr(getattr(run, "module", None), "depth", None)) for run in hit]
     for run in hit:
         run.diverged_at = None
     if told is not None:
@@ -1104,24 +1105,27 @@ def warn_if_diverged(runs, told=None):
 
 
 def tell_divergences(entries):
-    """The DivergenceWarnings of ``entries``, ``(index, iteration, advice, of)``
-    per network: one per advice (solver phase), naming each network."""
-    by_advice = {}
-    for entry in sorted(entries):
-        by_advice.setdefault(entry[2], []).append(entry)
+    """The DivergenceWarnings of ``entries``, ``(index, iteration, advice, of,
+    depth)`` per network: one per advice (solver phase) and depth (a grown
+    start's shallow stage and its full depth are other networks: merged, two
+    restarts read "4 of 2 networks"), naming each network and the depth."""
+    groups = {}
+    for entry in sorted(entries, key=lambda e: (e[4] or 0, e[0], e[1])):
+        groups.setdefault((entry[2], entry[4]), []).append(entry)
     cause = "(non-finite or exploding loss or parameters)"
-    for advice, hit in by_advice.items():
-        (index, iteration, _, n) = hit[0]
+    for (advice, depth), hit in groups.items():
+        (index, iteration, _, n, _) = hit[0]
+        where = "" if depth is None else f" at depth {depth}"
         if len(hit) > 1:
-            what = (f"{cause} in {len(hit)} of {n} networks trained at once: "
+            what = (f"{where} {cause} in {len(hit)} of {n} networks trained at once: "
                     + ", ".join(f"network {i + 1} at iteration {it}"
-                                for i, it, _, _ in hit))
+                                for i, it, *_ in hit))
         elif n > 1:
-            what = (f"in network {index + 1} of {n} trained at once, at iteration "
-                    f"{iteration} {cause}")
+            what = (f"{where} in network {index + 1} of {n} trained at once, at "
+                    f"iteration {iteration} {cause}")
         else:
-            what = f"at iteration {iteration} {cause}"
-        warn_user(f"Training diverged {what}; the last parameters with a finite loss "
+            what = f"{where}{',' if where else ''} at iteration {iteration} {cause}"
+        warn_user(f"Training diverged{what}; the last parameters with a finite loss "
                   f"were restored{advice}.", DivergenceWarning)
 
 

@@ -349,9 +349,9 @@ def test_a_divergence_among_restarts_names_the_network():
     # warning per restart (eight for n_init=8): now one per batch, naming each
     said = _divergences(solver="adam", n_init=2)
     assert len(said) == 1
-    assert re.search(r"diverged \(non-finite or exploding loss or parameters\) in 2 "
-                     r"of 2 networks trained at once: network 1 at iteration \d+, "
-                     r"network 2 at iteration \d+; the last parameters", said[0])
+    assert re.search(r"diverged at depth \d+ \(non-finite or exploding loss or "
+                     r"parameters\) in 2 of 2 networks trained at once: network 1 at "
+                     r"iteration \d+, network 2 at iteration \d+; the last parameters", said[0])
     assert "Lower learning_rate_init" in said[0]
 
 
@@ -795,3 +795,20 @@ def test_a_fit_above_the_zero_network_suggests_what_the_estimator_has():
     assert "learning_rate_init" in sgd and "n_init" not in sgd and "init=" not in sgd
     assert "init='grow'" in advice(DeepL2Regressor(init="random", depth=12, max_iter=30,
                                                    random_state=0), np.c_[y, y])
+
+
+def test_divergences_of_a_grown_starts_two_stages_are_told_apart():
+    # the shallow stage's divergences were merged with the full depth's: "in 4 of
+    # 2 networks trained at once", and one restart told twice the same way
+    X = np.random.RandomState(0).randn(200, 4)
+    y = X[:, 0] + X[:, 1] ** 2
+    for n_init in (2, 1):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            DeepL2Regressor(solver="sgd", learning_rate_init=1.0, n_init=n_init,
+                            max_iter=30, random_state=0, early_stopping=False).fit(X, y)
+        said = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
+        assert len(said) == 2
+        assert "at depth 3" in said[0] and "at depth 12" in said[1]
+        if n_init == 2:
+            assert all("2 of 2 networks" in s for s in said)
