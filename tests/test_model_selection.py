@@ -73,6 +73,22 @@ def test_rule_prefers_lowest_rank_within_tolerance():
     assert sel.norm_slope_ == pytest.approx(2.0)
 
 
+def test_norm_slope_is_fitted_to_the_folds_of_the_plateaus_rank():
+    # the mean norm mixed folds of other ranks into the plateau's: a noisy rank-2
+    # plateau whose folds read 2, 3 and 5 gave a slope of 4.42
+    sel = RankAwareDepthSelector(DeepL2Regressor(), score_tol=0.05)
+    out = [dict(depth=d, score=0.9, rank=r, parameter_norm=1.0,
+                offset_free_norm=10.0 + r * d + (30.0 if r != 2 else 0.0), fit_time=0)
+           for d, ranks in [(4, (2, 2, 2)), (6, (2, 3, 2)), (8, (5, 2, 2)),
+                            (10, (2, 2, 5))] for r in ranks]
+    sel._summarize(np.array([4, 6, 8, 10]), out, 3)
+    assert (sel.best_depth_, sel.best_rank_) == (4, 2)
+    assert sel.norm_slope_ == pytest.approx(2.0)
+    # one depth holds no fold of the plateau's rank: no slope to fit over
+    sel._summarize(np.array([4]), out[:3], 3)
+    assert np.isnan(sel.norm_slope_)
+
+
 def test_rank_summary_is_a_rank_some_fold_had():
     sel = RankAwareDepthSelector(DeepL2Regressor())
     out = [dict(depth=4, score=0.9, rank=r, parameter_norm=1.0, offset_free_norm=1.0,
