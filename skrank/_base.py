@@ -1802,8 +1802,9 @@ class _DeepL2Base(BaseEstimator):
                 _warn_if_no_unit(Y, "y", self.normalize)
             return (*self._normalize_fit_data(X, Y, sample_weight), attrs)
         if "n_outputs_" in attrs and attrs["n_outputs_"] != self.n_outputs_:
-            raise ValueError(f"y has {attrs['n_outputs_']} outputs; the first call to "
-                             f"partial_fit had {self.n_outputs_}.")
+            raise ValueError(f"y has {attrs['n_outputs_']} outputs; the fitted network "
+                             f"(fit, or the first call to partial_fit) has "
+                             f"{self.n_outputs_}.")
         Xn = self._scale_inputs(X)
         self._check_representable(Xn, "X", raw=X)
         if task.kind == "labels":

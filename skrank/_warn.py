@@ -57,10 +57,26 @@ def dropped_warnings(*categories):
         _LOCAL.dropped = before
 
 
+@contextmanager
+def labelled_warnings(label):
+    """Begin this thread's :func:`warn_user` messages with ``label``: the fits of a
+    sweep, whose warnings (a rank reading, an iteration cap) otherwise read alike
+    whichever depth, fold or refit they came from."""
+    before = getattr(_LOCAL, "label", "")
+    _LOCAL.label = label
+    try:
+        yield
+    finally:
+        _LOCAL.label = before
+
+
 def warn_user(message, category):
     """``warnings.warn`` attributed to the first caller outside skrank and sklearn."""
     if issubclass(category, getattr(_LOCAL, "dropped", ())):
         return
+    label = getattr(_LOCAL, "label", "")
+    if label:
+        message = f"{label}: {message}"
     held = getattr(_LOCAL, "held", None)
     if held is not None:
         held.append((message, category))

@@ -560,7 +560,10 @@ random_state, verbose, n_init, n_threads
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample's reconstruction error (and of the sample in the
-            normalization's mean and scale); ``None``: equal weights.
+            normalization's mean and scale); ``None``: equal weights. An integer
+            weight counts like repeating the sample in the full-batch L-BFGS
+            stage, not in the Adam warm-up (``warmup_iter``) or with
+            ``solver='adam'`` or ``'sgd'``, whose mini-batches draw rows.
 
         Returns
         -------

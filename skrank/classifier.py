@@ -228,8 +228,9 @@ random_state, verbose, n_init, n_threads
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the cross-entropy (an integer weight counts
-            like repeating the sample, except in early stopping's split, which
-            draws rows: a weighted row is held out whole, repeats one by one).
+            like repeating the sample, except where rows are drawn: early
+            stopping's split, where a weighted row is held out whole and repeats
+            one by one, and the mini-batches of ``solver='adam'`` or ``'sgd'``).
 
         Returns
         -------

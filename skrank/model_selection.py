@@ -60,7 +60,7 @@ from ._base import (
 from ._device import threads, user_array
 from ._engine import TrainingInterruptedWarning
 from ._grow import DEEPEN_RTOL, GROWS
-from ._warn import dropped_warnings, held_warnings, warn_user
+from ._warn import dropped_warnings, held_warnings, labelled_warnings, warn_user
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -290,10 +290,14 @@ def _fit_or_stop(est, X, y, fit_params, depth_param="depth"):
 
 
 def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params,
-                   names=("depth", None), alpha=None):
+                   names=("depth", None), alpha=None, label=""):
     """One (depth, alpha, split) job, trained from scratch."""
     return _fit_chain(estimator, [depth], X, y, train, test, scorer, fit_params, None,
-                      names, alpha)[0]
+                      names, alpha, label)[0]
+
+
+def _fold_label(i, n, alpha=None):
+    return f"fold {i + 1} of {n}" + ("" if alpha is None else f", alpha {alpha:g}")
 
 
 def _row(net, depth, alpha, score, fit_time):
@@ -325,12 +329,16 @@ def _fit_depth(estimator, depth, X, y, splits, alphas, scorer, fit_params, names
     jobs = [(a, tr, te) for a in alphas for tr, te in splits]
     if "__" in depth_param or fit_params or not isinstance(estimator, _DeepL2Base):
         return [_fit_and_score(estimator, depth, X, y, tr, te, scorer, fit_params,
-                               names, a) for a, tr, te in jobs]
+                               names, a, _fold_label(k % len(splits), len(splits), a))
+                for k, (a, tr, te) in enumerate(jobs)]
     ests = [clone(estimator).set_params(
         **{depth_param: depth}, **({} if a is None else {alpha_param: a}))
         for a, _, _ in jobs]
     data = [(_take(X, tr), None if y is None else _take(y, tr)) for _, tr, _ in jobs]
-    with _single_thread():
+    grid = "" if alphas == [None] or alphas == (None,) else f" x {len(alphas)} alphas"
+    label = (f"Sweep at depth {depth} ({len(splits)} folds{grid} trained at once, "
+             "in that order)")
+    with _single_thread(), labelled_warnings(label):
         start = time.perf_counter()
         fit_many(ests, data)
         fit_time = (time.perf_counter() - start) / len(ests)
@@ -346,12 +354,12 @@ def _fit_depth(estimator, depth, X, y, splits, alphas, scorer, fit_params, names
 
 
 def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm,
-               names=("depth", None), alpha=None):
+               names=("depth", None), alpha=None, label=""):
     """The depths of one fold in order; with ``warm`` (the parameters a warm fit
     sets), each deeper network starts from the previous one with identity layers
     inserted in its bottleneck. ``names`` are the depth and alpha parameters' names
     (``step__depth`` in a Pipeline); ``alpha`` is set when the sweep has an alpha
-    grid."""
+    grid; ``label`` names the fold in the fits' warnings."""
     depth_param = names[0]
     X_tr, X_te = _take(X, train), _take(X, test)
     y_tr = None if y is None else _take(y, train)
@@ -363,7 +371,9 @@ def _fit_chain(estimator, depths, X, y, train, test, scorer, fit_params, warm,
             start = time.perf_counter()
             est = _next_in_chain(estimator, depth, alpha, prev, X_tr, fit_params, warm,
                                  names)
-            _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
+            with labelled_warnings(f"Sweep at depth {depth}, {label}" if label else
+                                   f"Sweep at depth {depth}"):
+                _fit_or_stop(est, X_tr, y_tr, fit_params, depth_param)
             fit_time = time.perf_counter() - start
             score = scorer(est, X_te) if y is None else scorer(est, X_te, _take(y, test))
             out.append(_row(_network(est, depth_param, fitted=True), depth, alpha, score,
@@ -755,7 +765,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                                         X, y, fit_params, names[0])
             est = _next_in_chain(estimator, self.best_depth_, alpha, prev, X, fit_params,
                                  warm, names)
-            _fit_or_stop(est, X, y, fit_params, names[0])
+            with labelled_warnings(
+                    f"Refit at depth {self.best_depth_}"
+                    + ("" if alpha is None else f", alpha {alpha:g}")
+                    + " (best_estimator_)"):
+                _fit_or_stop(est, X, y, fit_params, names[0])
         finally:
             # Ctrl-C in training re-raises after the fit kept a usable model
             # (stop_reason_ 'interrupted'): it is the selector's model then too;
@@ -856,7 +870,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         return self._collect(parallel(
             delayed(_Job(_fit_chain, beside))(estimator, [int(d) for d in depths], X, y,
                                                *splits[i], scorer, fit_params, warm,
-                                               names, a)
+                                               names, a, _fold_label(i, len(splits), a))
             for a, i in chains), [
                 f"fold {i + 1}{'' if a is None else f', alpha {a:g}'}: chain of depths "
                 f"{[int(d) for d in depths]}" for a, i in chains])

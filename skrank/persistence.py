@@ -161,6 +161,21 @@ class _Encoder:
             "state. For a Pipeline or another scikit-learn object, or a selector "
             "over one, use pickle or joblib (and load only files you trust).")
 
+    def _parameter(self, est, name, value):
+        """A parameter's JSON; one that cannot be saved is named in the error (a
+        splitter as ``cv``, a callable ``scoring``)."""
+        try:
+            return self.encode(value)
+        except TypeError:
+            if hasattr(value, "get_params"):  # a Pipeline as a selector's estimator
+                raise
+            raise TypeError(
+                f"Cannot save {type(est).__name__}'s parameter {name}="
+                f"{_short(value, 60)} (a {type(value).__name__}): save "
+                "stores parameters of numbers, strings and skrank estimators. Set it "
+                "to such a value (cv=5, a scoring name), or use pickle or joblib "
+                "(and load only files you trust).") from None
+
     def random_state(self, rng):
         """A RandomState as its MT19937 state: 624 key words (a tensor) and numbers."""
         state = rng.get_state(legacy=True)
@@ -189,7 +204,8 @@ class _Encoder:
 
     def estimator(self, est):
         """An estimator as JSON: class, parameters, fitted attributes, network."""
-        params = {k: self.encode(v) for k, v in est.get_params(deep=False).items()}
+        params = {k: self._parameter(est, k, v)
+                  for k, v in est.get_params(deep=False).items()}
         attrs = {k: self.encode(v) for k, v in vars(est).items()
                  # partial_fit's optimizer is not saved (a later call starts afresh);
                  # nor a selector's scorer object: the loaded one reads its scoring

@@ -104,8 +104,9 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss (and in the normalization's mean
             and scale): an integer weight counts like repeating the sample,
-            except in early stopping's split, which draws rows (a weighted row is
-            held out whole, repeats one by one).
+            except where rows are drawn: early stopping's split (a weighted row
+            is held out whole, repeats one by one) and the mini-batches of
+            ``solver='adam'`` or ``'sgd'``.
 
         Returns
         -------

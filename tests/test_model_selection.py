@@ -1,4 +1,5 @@
 import os
+import re
 import sys
 import warnings
 
@@ -1004,3 +1005,27 @@ def test_a_scoring_string_without_targets_is_refused_by_name():
                                  depths=(3,), cv=2, scoring="explained_variance")
     with pytest.raises(ValueError, match="scoring='explained_variance' compares"):
         sel.fit(X)
+
+
+@pytest.mark.parametrize("warm_start", [False, "auto"])
+def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
+    # a sweep's 11 to 34 warnings read alike: "bottleneck_rank_=4 but the
+    # Jacobian rank is 3" with no word of the depth, the fold, or that one came
+    # from the refitted best_estimator_
+    rng = np.random.RandomState(0)
+    X = rng.randn(90, 5)
+    Y = np.c_[np.tanh(X[:, 0]), X[:, 1] ** 2, X[:, 0] * X[:, 1]]
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=16, max_iter=15, random_state=0),
+                                 depths=(3, 4), cv=2, warm_start=warm_start)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(X, Y)
+    said = [str(w.message) for w in caught if "Maximum iterations" in str(w.message)]
+    assert said and all(re.match(r"(Sweep at depth [34][ ,]|Refit at depth 4 "
+                                 r"\(best_estimator_\): )", s) for s in said)
+    assert any(s.startswith("Refit at depth 4") for s in said)
+    # the label holds only within the sweep: a fit afterwards says nothing of it
+    with pytest.warns(ConvergenceWarning) as later:
+        DeepL2Regressor(width=16, max_iter=15, random_state=0).fit(X, Y)
+    assert all(str(w.message).startswith("Maximum") or "Sweep" not in str(w.message)
+               for w in later)

@@ -620,6 +620,18 @@ def test_metadata_requests_survive_a_round_trip():
     assert "_metadata_request" not in vars(load(_saved(skrank.DeepL2Regressor())))
 
 
+def test_an_unsavable_parameter_is_named():
+    # a selector with a splitter as cv was refused as "a Pipeline or another
+    # scikit-learn object"
+    from sklearn.model_selection import KFold
+
+    for params, name in (({"cv": KFold(3, shuffle=True)}, "cv=KFold"),
+                         ({"scoring": len}, "scoring=<built-in function len>")):
+        sel = skrank.RankAwareDepthSelector(skrank.DeepL2Regressor(), **params)
+        with pytest.raises(TypeError, match="parameter " + re.escape(name) + r".*\(cv=5"):
+            save(sel, io.BytesIO())
+
+
 def test_crafted_metadata_requests_are_refused():
     from skrank.persistence import _Refused, _set_requests
 
