@@ -1315,6 +1315,32 @@ def _warn_if_above_zero_network(est, plan, module, result):
             ConvergenceWarning)
 
 
+def _warn_if_constant(est, Y, weight):
+    """A fit that reads rank 0 answers one value for every input: silent, it
+    read as a rank (a deep network of width 1, an alpha of 100 against targets
+    of spread 1: R^2 0.00, 'converged'). Not for constant targets, where one
+    value is the answer."""
+    if est.bottleneck_rank_ != 0:
+        return
+    Y = np.asarray(Y)
+    rows, w = Y, None
+    if weight is not None:
+        w = np.asarray(weight, dtype=np.float64)
+        rows, w = Y[w > 0], w[w > 0] / w.max()
+    # one row weighing 1e300 times the others is the data: its value the answer
+    n_eff = len(rows) if w is None else w.sum() ** 2 / np.square(w).sum()
+    if n_eff < 2 or not np.ptp(rows.reshape(len(rows), -1), axis=0).max() > 0:
+        return
+    narrow = (f", or the network too narrow to carry it (width={est.width}: a deep "
+              "ReLU network of width 1 passes nothing once a unit is inactive)"
+              if est.width == 1 else "")
+    warn_user(
+        "The fitted network is constant on the training rows (bottleneck_rank_=0): "
+        "it learned no function of the inputs and answers one value for all of "
+        f"them. Either the targets do not depend on X, or alpha={est.alpha:g} "
+        f"outweighs what they explain (try a smaller alpha){narrow}.", UserWarning)
+
+
 def _poor_region_hints(est, result):
     """What may help a fit that ended above the zero network, among the
     estimator's own parameters and not what it already does."""
@@ -1685,6 +1711,7 @@ class _DeepL2Base(BaseEstimator):
         _warn_if_above_zero_network(self, plan, self.module_, results[best])
         warned = self._set_diagnostics(
             self._diagnose(plan.X_tr, self._reading_rng(), weight=plan.W_tr), plan.X_held)
+        _warn_if_constant(self, plan.Y_fit, plan.W_fit)
         if not (warned or self.early_stopping_ or results[best].stop_reason == "interrupted"):
             # early-stopped fits keep parameters their final objectives do not score;
             # an interrupted fit's objectives are not final

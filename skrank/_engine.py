@@ -1022,11 +1022,12 @@ def _run_phases(runs, data, settings, generators, told=None):
                         # L-BFGS, the solver asked for, starts from them
                         run.result.stop_reason = "max_iter"
     except KeyboardInterrupt as exc:
-        if k < len(phases) - 1:
+        in_warmup = k < len(phases) - 1
+        if in_warmup:
             # Ctrl-C in the warm-up: its epochs are no iterations (n_iter_ 0)
             for run in runs:
                 run.result.n_warmup = run.result.n_iter
-        _interrupted(runs, exc)
+        _interrupted(runs, exc, in_warmup)
 
 
 def warn_if_capped(results, settings):
@@ -1094,14 +1095,18 @@ def warn_if_diverged(runs, told=None):
     that collects them instead (networks trained in groups: :func:`tell_divergences`
     then tells them all at once)."""
     hit = [run for run in runs if run.diverged_at is not None]
-    entries = [(run.index, *run.diverged_at, run.of,
-                getattr(getattr(run, "module", None), "depth", None)) for run in hit]
+    entries = [(run.index, *run.diverged_at, run.of, _depth_of(run)) for run in hit]
     for run in hit:
         run.diverged_at = None
     if told is not None:
         told.extend(entries)
     else:
         tell_divergences(entries)
+
+
+def _depth_of(run):
+    module = vars(run).get("module")
+    return module.depth if isinstance(module, Network) else None
 
 
 def tell_divergences(entries):
@@ -1129,9 +1134,10 @@ def tell_divergences(entries):
                   f"were restored{advice}.", DivergenceWarning)
 
 
-def _interrupted(runs, exc):
+def _interrupted(runs, exc, in_warmup=False):
     """Restore every network of the batch to its last sane parameters, and say so
-    once (one Ctrl-C, one warning, whatever ``n_init``)."""
+    once (one Ctrl-C, one warning, whatever ``n_init``); ``in_warmup``: in the
+    Adam warm-up, whose epochs ``n_iter_`` does not count."""
     for run in runs:
         run.guard.restore()
         run.result.stop_reason = "interrupted"
@@ -1142,8 +1148,10 @@ def _interrupted(runs, exc):
     where = "" if depth is None else f" at depth {depth}"
     n = runs[0].of if runs else 0  # in groups: of all the networks trained at once
     many = f" (the longest of {n} networks)" if n > 1 else ""
+    done = (f"{n_iter} warm-up epochs (no L-BFGS iteration yet)" if in_warmup else
+            f"{n_iter} iterations")
     warn_user(
-        f"Training interrupted after {n_iter} iterations{where}{many}; the model "
+        f"Training interrupted after {done}{where}{many}; the model "
         "keeps the last parameters with a finite loss and is usable.",
         TrainingInterruptedWarning)
 

@@ -166,8 +166,10 @@ class _Encoder:
         splitter as ``cv``, a callable ``scoring``)."""
         try:
             return self.encode(value)
-        except TypeError:
-            if hasattr(value, "get_params"):  # a Pipeline as a selector's estimator
+        except TypeError as exc:
+            # a Pipeline as a selector's estimator, a RandomState over PCG64: their
+            # own messages say what to do
+            if hasattr(value, "get_params") or "value of type" not in str(exc):
                 raise
             raise TypeError(
                 f"Cannot save {type(est).__name__}'s parameter {name}="

@@ -411,7 +411,9 @@ def test_ctrl_c_in_the_warm_up_counts_no_iteration(monkeypatch, cls):
     _interrupting(monkeypatch, cls._task, "loss", after=3)
     X, y = _teacher()
     est = cls(**small(max_iter=15, warmup_iter=10, random_state=0))
-    with pytest.warns(TrainingInterruptedWarning), pytest.raises(KeyboardInterrupt):
+    # the warning said "after 3 iterations" of a fit whose n_iter_ is 0
+    with pytest.warns(TrainingInterruptedWarning, match="after 3 warm-up epochs"), \
+            pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
     assert est.stop_reason_ == "interrupted" and est.n_iter_ == 0
     assert len(est.loss_curve_) == 3  # the warm-up's epochs stay in the record

@@ -419,13 +419,14 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
         # bound the bottleneck by (it read "at most 0" on every fit)
         reg._set_diagnostics(replace(lower, jacobian_rank=None,
                                      jacobian_spectra=np.zeros((0, 0))))
-    # a Jacobian of k - 1 columns (min(n_features, n_outputs) = k - 1): every function
-    # of that shape factors through k - 1 dimensions, so a bottleneck of k is the
-    # network's, not its function's (five outputs of pure noise read 6)
-    full = [s[: k - 1] for s in lower.jacobian_spectra]
+    # min(n_features, n_outputs) = k - 1: every function of that shape factors
+    # through k - 1 dimensions, so a bottleneck of k is the network's, not its
+    # function's (five outputs of pure noise read 6)
+    reg._function_bound = lambda: k - 1
     with pytest.warns(AmbiguousRankWarning, match=rf"bottleneck_rank_={k} is above "
                       rf"min\(n_features, n_outputs\) = {k - 1}"):
-        reg._set_diagnostics(replace(lower, jacobian_spectra=full))
+        reg._set_diagnostics(lower)
+    del reg._function_bound
     # flat at every Jacobian point, yet of rank k on the data
     with pytest.warns(AmbiguousRankWarning, match="flat at every Jacobian point"):
         reg._set_diagnostics(replace(lower, jacobian_rank=0))
@@ -703,3 +704,19 @@ def test_rank_gap_reaches_the_reading():
     r = reg.diagnose(X).bottleneck.reading
     assert (r.rank, r.clear) == (2, False)          # gap 6.7 < 1e6
     assert reg.diagnose(X, rank_gap=3.0).bottleneck.reading.clear  # 6.7 >= 3
+
+
+@pytest.mark.parametrize("params", [dict(width=1, depth=4), dict(alpha=100.0)])
+def test_a_constant_fit_of_varying_targets_says_so(params):
+    # rank 0 with R^2 0.00 and stop_reason_ 'converged' read as a rank, silently
+    X = np.random.RandomState(0).randn(120, 3)
+    y = X[:, 0] + X[:, 1]
+    with pytest.warns(UserWarning, match="constant on the training rows") as caught:
+        est = DeepL2Regressor(random_state=0, **params).fit(X, y)
+    assert est.bottleneck_rank_ == 0
+    assert ("width=1" in str(caught[0].message)) == (params.get("width") == 1)
+    # constant targets: one value is the answer, nothing to say
+    with warnings.catch_warnings(record=True) as quiet:
+        warnings.simplefilter("always")
+        DeepL2Regressor(random_state=0, **params).fit(X, np.full(120, 3.0))
+    assert not [w for w in quiet if "constant on the training" in str(w.message)]
