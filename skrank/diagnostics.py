@@ -480,7 +480,9 @@ def layer_outputs(model, X):
     Returns
     -------
     pre : list of torch.Tensor
-        The pre-activations ``[z_1 .. z_L]``, ``z_L`` being the network's output.
+        The pre-activations ``[z_1 .. z_L]``, ``z_L`` being the output of the last
+        ``nn.Linear``: the network's output unless modules follow it (a final
+        ``nn.Sigmoid``).
     post : list of torch.Tensor
         The hidden activations ``[a_1 .. a_{L-1}]``.
 
@@ -803,6 +805,16 @@ class Bottleneck:
     weight: object = field(default=None, repr=False)
 
 
+def _output(model, x, pre):
+    """The network's output on ``x``: a chain's last pre-activation is not it when
+    modules follow its last ``nn.Linear`` (a final ``nn.Sigmoid`` saturated to
+    exactly 1 on every row read rank 2)."""
+    if isinstance(model, Network):
+        return pre[-1]
+    with torch.no_grad():
+        return model(x)
+
+
 def _constant(out):
     """Whether a network's outputs over the data are equal to working precision."""
     out = out.detach()
@@ -1019,7 +1031,7 @@ def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None, read_output=T
     k, tied, ranks, spectra = _narrowest(as_network(model).rank_candidates(x, post),
                                          tol, min_gap, weight, read_output)
     layer, reading, spectrum = _most_faithful(model, x, pre, k, tied, weight)
-    if _constant(pre[-1]):
+    if _constant(pre[-1]) or _constant(_output(model, x, pre)):
         # the function is constant on the data: rank 0, whatever round-off the
         # inner maps carry
         k, reading = 0, RankReading(rank=0, gap=float("nan"), clear=True)

@@ -1301,3 +1301,21 @@ def test_logistic_tripoint_is_where_the_three_scores_meet(shift):
     n, locs = D.count_tripoints(clf, ((-1, 1), (-1, 1)), 101, return_locations=True)
     assert n == 1
     np.testing.assert_allclose(locs[0], p, atol=0.01)   # half a grid step (0.02)
+
+
+@pytest.mark.parametrize("final, bias", [(torch.nn.Sigmoid, 40.0), (torch.nn.ReLU, -100.0),
+                                         (torch.nn.Tanh, 40.0)])
+def test_a_network_made_constant_by_its_last_module_reads_rank_0(final, bias):
+    # the constant-output check read the last nn.Linear's output: a final sigmoid
+    # saturated to exactly 1 on every row read bottleneck rank 2
+    from skrank.diagnostics import bottleneck, diagnose
+
+    torch.manual_seed(1)
+    X = torch.randn(300, 4, dtype=torch.float64)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2),
+                              torch.nn.Tanh(), torch.nn.Linear(2, 3), final()).double()
+    with torch.no_grad():
+        net[4].bias.fill_(bias)
+        assert float((net(X) - net(X).mean(0)).abs().max()) == 0.0
+    assert bottleneck(net, X).rank == 0
+    assert diagnose(net, X, jacobian_points=X[:5]).rank == 0
