@@ -403,8 +403,9 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
     """Sample points on a nonlinear manifold of known dimension, optionally noisy.
 
     ``'curve'``: a helix of 1.5 turns, dimension 1; ``'swiss_roll'``: one turn of
-    a rolled sheet ``(t cos t, h, t sin t)``, ``t in [pi/2, 5 pi/2]``, dimension 2;
-    ``'sphere'``: a hemisphere cap, dimension 2. The points live in R^3, or in
+    a rolled sheet ``(t cos t, h, t sin t)``, ``t in [pi/2, 5 pi/2]``, divided by
+    the sample's largest ``t`` (its size moves slightly with the draw), dimension
+    2; ``'sphere'``: a hemisphere cap, dimension 2. The points live in R^3, or in
     R^n_features through a fixed random isometric embedding when ``n_features``
     is larger.
 
