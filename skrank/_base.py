@@ -77,7 +77,7 @@ from ._grow import (
 from ._networks import FullyConnectedNet
 from ._params import Count as _Count
 from ._scaling import IsotropicScaling
-from ._warn import held_warnings, warn_user
+from ._warn import held_warnings, labelled_warnings, warn_user
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -277,10 +277,15 @@ def _as_before_if_refused(est):
     before = dict(est.__dict__)
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         est.__dict__.clear()
         est.__dict__.update(before)
+        _REFUSED.exc = exc  # put back whole: an enclosing restore has nothing to do
         raise
+
+
+#: The last exception :func:`_as_before_if_refused` restored the estimator for.
+_REFUSED = threading.local()
 
 
 @contextmanager
@@ -311,11 +316,19 @@ def _as_before_if_interrupted(est, forget=()):
     try:
         yield
     except BaseException as exc:
+        if getattr(_REFUSED, "exc", None) is exc:
+            # refused before training (a batch of another width): nothing changed,
+            # and partial_fit's optimizer goes on with the next batch
+            _REFUSED.exc = None
+            raise
         est.__dict__.clear()
         est.__dict__.update(before)
         if saved is not None:
-            with torch.no_grad():
-                module.load_state_dict(saved)
+            try:
+                with torch.no_grad():
+                    module.load_state_dict(saved)
+            except Exception:
+                raise exc from None  # the cause, not the restore's own failure
         if isinstance(exc, KeyboardInterrupt):
             warn_user("Interrupted outside the training loop (or in an epoch of "
                       "partial_fit); the estimator is left as it was before the "
@@ -453,7 +466,7 @@ def _column_spreads(A, weight=None, varying_only=True):
     # constant columns by their range, exactly: the rounding of their mean reads
     # a spread of about 1e-14 of the peak, which grows with the rows
     varying = np.ptp(A, axis=0) > 0
-    if not np.all(spread[varying] > 0):
+    if peak < np.finfo(np.float64).tiny:
         return np.zeros(0)  # subnormal data: spreads that underflow compare nothing
     return spread[varying] if varying_only else np.where(varying, spread, 0.0)
 
@@ -1334,11 +1347,14 @@ def _warn_if_constant(est, Y, weight):
     narrow = (f", or the network too narrow to carry it (width={est.width}: a deep "
               "ReLU network of width 1 passes nothing once a unit is inactive)"
               if est.width == 1 else "")
+    why = (f"alpha={est.alpha:g} outweighs what the data's spread would repay (try "
+           "a smaller alpha)" if est._task.kind == "inputs" else
+           f"the targets do not depend on X, or alpha={est.alpha:g} outweighs what "
+           "they explain (try a smaller alpha)")
     warn_user(
         "The fitted network is constant on the training rows (bottleneck_rank_=0): "
         "it learned no function of the inputs and answers one value for all of "
-        f"them. Either the targets do not depend on X, or alpha={est.alpha:g} "
-        f"outweighs what they explain (try a smaller alpha){narrow}.", UserWarning)
+        f"them. Either {why}{narrow}.", UserWarning)
 
 
 def _poor_region_hints(est, result):
@@ -1352,7 +1368,8 @@ def _poor_region_hints(est, result):
     if est.n_init == 1:
         hints.append("n_init > 1")
     hints.append("another random_state or alpha")
-    if getattr(est, "init", None) == "random":
+    if getattr(est, "init", None) == "random" and start_depth(
+            "grow", est.depth, est.activation) < est.depth:
         hints.append("init='grow' (a network grown from depth 3)")
     return hints
 
@@ -2440,7 +2457,7 @@ def _held(plan):
     return sum(t.numel() * t.element_size() for m in plan.modules for t in m.parameters())
 
 
-def fit_many(estimators, datasets):
+def fit_many(estimators, datasets, labels=None):
     """Fit unfitted skrank estimators, each on its own ``(X, y)``, batched when they
     can be (one architecture and solver; an early-stopped fit on its own held-out
     rows, beside fits on every row).
@@ -2448,14 +2465,18 @@ def fit_many(estimators, datasets):
     Each network trains on its own rows (padded to a common length with rows of
     weight zero) and its own normalization, as a separate ``fit`` would, up to
     floating-point rounding; cross-validation folds and an alpha grid of one depth
-    then cost one batched run. Returns the fitted estimators.
+    then cost one batched run. ``labels`` (one per estimator) begin the warnings
+    each fit's readings give. Returns the fitted estimators.
     """
+    labels = labels or [""] * len(estimators)
     # the networks trained together decide the threads together
-    with threads(estimators[0]._threads(tuple(X for X, _ in datasets), n_networks=1)):
+    with _grad_enabled(), threads(
+            estimators[0]._threads(tuple(X for X, _ in datasets), n_networks=1)):
         plans = [est._plan(X, y, None) for est, (X, y) in zip(estimators, datasets)]
         if len(estimators) == 1 or not _batchable(plans, estimators):
-            for est, plan in zip(estimators, plans):
-                est._complete(plan, plan.train(est))
+            for est, plan, label in zip(estimators, plans, labels):
+                with labelled_warnings(label):
+                    est._complete(plan, plan.train(est))
             return estimators
         # each plan was checked alone; batched, their networks train at once (the
         # plans' networks are allocated already; their data is copied, padded)
@@ -2478,7 +2499,9 @@ def fit_many(estimators, datasets):
         modules, results = train_started(
             estimators[0], modules, [p.X_fit for p in plans], [p.W_fit for p in plans],
             X, Y, [p.trackers[0] for p in plans], per_network=True, **kwargs)
-        for est, plan, module, result in zip(estimators, plans, modules, results):
+        for est, plan, module, result, label in zip(estimators, plans, modules, results,
+                                                    labels):
             plan.modules = [module]
-            est._complete(plan, [result])
+            with labelled_warnings(label):
+                est._complete(plan, [result])
         return estimators

@@ -61,9 +61,10 @@ def dropped_warnings(*categories):
 def labelled_warnings(label):
     """Begin this thread's :func:`warn_user` messages with ``label``: the fits of a
     sweep, whose warnings (a rank reading, an iteration cap) otherwise read alike
-    whichever depth, fold or refit they came from."""
+    whichever depth, fold or refit they came from. An empty label keeps the
+    enclosing one."""
     before = getattr(_LOCAL, "label", "")
-    _LOCAL.label = label
+    _LOCAL.label = label or before
     try:
         yield
     finally:

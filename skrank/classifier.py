@@ -230,7 +230,8 @@ random_state, verbose, n_init, n_threads
             Weight of each sample in the cross-entropy (an integer weight counts
             like repeating the sample, except where rows are drawn: early
             stopping's split, where a weighted row is held out whole and repeats
-            one by one, and the mini-batches of ``solver='adam'`` or ``'sgd'``).
+            one by one, and the mini-batches of ``solver='adam'`` or ``'sgd'``
+            and of an Adam warm-up, ``warmup_iter``).
 
         Returns
         -------

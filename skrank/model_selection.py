@@ -53,6 +53,7 @@ from sklearn.utils.validation import (
 from ._base import (
     AmbiguousRankWarning,
     _DeepL2Base,
+    _grad_enabled,
     fit_many,
     one_thread_per_job,
     warm_deeper,
@@ -337,10 +338,12 @@ def _fit_depth(estimator, depth, X, y, splits, alphas, scorer, fit_params, names
     data = [(_take(X, tr), None if y is None else _take(y, tr)) for _, tr, _ in jobs]
     grid = "" if alphas == [None] or alphas == (None,) else f" x {len(alphas)} alphas"
     label = (f"Sweep at depth {depth} ({len(splits)} folds{grid} trained at once, "
-             "in that order)")
+             "numbered fold by fold" + (", alpha by alpha)" if grid else ")"))
+    each = [f"Sweep at depth {depth}, " + _fold_label(k % len(splits), len(splits), a)
+            for k, (a, _, _) in enumerate(jobs)]
     with _single_thread(), labelled_warnings(label):
         start = time.perf_counter()
-        fit_many(ests, data)
+        fit_many(ests, data, each)
         fit_time = (time.perf_counter() - start) / len(ests)
     rows = []
     for est, (a, _, te) in zip(ests, jobs):
@@ -707,6 +710,20 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         -------
         self : RankAwareDepthSelector
         """
+        before = dict(vars(self))
+        try:
+            with _grad_enabled():
+                return self._fit(X, y, params)
+        except Exception:
+            # an error (a ConvergenceWarning a filter made one) after the sweep had
+            # replaced depth_results_ and dropped best_estimator_: predict then said
+            # "refit=False"; Ctrl-C keeps its own rules (a usable refit is kept)
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    def _fit(self, X, y, params):
+        """:meth:`fit`, with the selector as before when it raises."""
         depths = self._check_depths()
         if y is None and self.estimator.__sklearn_tags__().target_tags.required:
             raise ValueError(
@@ -940,7 +957,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         rank plateau (the contiguous run of depths, at its alpha, whose rank is
         ``best_rank_``), fitted to the folds that read that rank: the theory's
         slope is one rank's, and folds of other ranks mixed into a mean (a noisy
-        rank-2 plateau whose folds read 2, 3 and 5) read 4.42. NaN on one depth."""
+        rank-2 plateau whose folds read 2, 3 and 5) read 4.42. One slope, each
+        fold about its own mean (folds differ in level: a fold counted at the
+        deeper depths only would tilt a pooled line), over the folds that read
+        the rank at two depths or more; NaN where none does."""
         i = self.best_index_
         same = [j for j, row in enumerate(rows) if row[1] == rows[i][1]]
         pos = same.index(i)
@@ -949,12 +969,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             lo -= 1
         while hi < len(same) - 1 and res["bottleneck_rank"][same[hi + 1]] == self.best_rank_:
             hi += 1
-        points = [(rows[j][0], r["offset_free_norm"]) for j in same[lo: hi + 1]
-                  for r in cell[rows[j]] if r["rank"] == self.best_rank_]
-        if hi == lo or len({d for d, _ in points}) < 2:
+        per_fold = {}
+        for j in same[lo: hi + 1]:
+            for fold, r in enumerate(cell[rows[j]]):
+                if r["rank"] == self.best_rank_:
+                    per_fold.setdefault(fold, []).append((rows[j][0], r["offset_free_norm"]))
+        centered = [np.array(p, dtype=float) for p in per_fold.values() if len(p) > 1]
+        if not centered:
             return float("nan")
-        depth, norm = np.array(points, dtype=float).T
-        return float(np.polyfit(depth, norm, 1)[0])
+        d, n = (np.concatenate([p[:, i] - p[:, i].mean() for p in centered])
+                for i in (0, 1))
+        return float(d @ n / (d @ d))
 
     def _choose(self, res, rows):
         """Lowest stable rank within ``score_tol`` of the best score, then the

@@ -171,12 +171,14 @@ class _Encoder:
             # own messages say what to do
             if hasattr(value, "get_params") or "value of type" not in str(exc):
                 raise
+            example = {"cv": " (cv=5)", "scoring": " (a scoring name)"}.get(name, "")
             raise TypeError(
                 f"Cannot save {type(est).__name__}'s parameter {name}="
-                f"{_short(value, 60)} (a {type(value).__name__}): save "
-                "stores parameters of numbers, strings and skrank estimators. Set it "
-                "to such a value (cv=5, a scoring name), or use pickle or joblib "
-                "(and load only files you trust).") from None
+                f"{_short(value, 60)} (a {type(value).__name__}): save stores "
+                "parameters of plain values (numbers, strings, None, tuples, arrays, "
+                "an int or MT19937 random_state, skrank estimators). Set it to one"
+                f"{example}, or use pickle or joblib (and load only files you "
+                "trust).") from None
 
     def random_state(self, rng):
         """A RandomState as its MT19937 state: 624 key words (a tensor) and numbers."""
@@ -824,13 +826,17 @@ def _architecture_params(estimator):
 
 
 def _attach_network(estimator, arch, state, device):
-    """Build the network the file describes (shapes already checked) and load it."""
-    module = build_network(estimator, arch["n_inputs"], arch["n_outputs"],
-                           _NETWORK_DTYPES[arch["dtype"]])
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as exc:
-        raise _Refused(f"network weights do not fit the architecture ({exc}).") from None
+    """Build the network the file describes (shapes already checked) and load it:
+    as ordinary tensors under ``torch.inference_mode()`` too (a later fit or
+    partial_fit could not update inference tensors in place)."""
+    with torch.inference_mode(False):
+        module = build_network(estimator, arch["n_inputs"], arch["n_outputs"],
+                               _NETWORK_DTYPES[arch["dtype"]])
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as exc:
+            raise _Refused(f"network weights do not fit the architecture ({exc}).") \
+                from None
     saved = getattr(estimator, "device_", "cpu")
     if not isinstance(saved, str) or not _DEVICE.match(saved):
         raise _Refused(f"device_={_short(saved)} is not a device name.")

@@ -106,7 +106,8 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
             and scale): an integer weight counts like repeating the sample,
             except where rows are drawn: early stopping's split (a weighted row
             is held out whole, repeats one by one) and the mini-batches of
-            ``solver='adam'`` or ``'sgd'``.
+            ``solver='adam'`` or ``'sgd'`` and of an Adam warm-up
+            (``warmup_iter``).
 
         Returns
         -------

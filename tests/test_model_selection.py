@@ -85,6 +85,14 @@ def test_norm_slope_is_fitted_to_the_folds_of_the_plateaus_rank():
     sel._summarize(np.array([4, 6, 8, 10]), out, 3)
     assert (sel.best_depth_, sel.best_rank_) == (4, 2)
     assert sel.norm_slope_ == pytest.approx(2.0)
+    # folds at other levels, each of slope 2, one reading the rank only deeper: a
+    # pooled line through all points tilted to 3.75
+    ranks = {4: (2, 2, 3), 6: (2, 2, 3), 8: (2, 3, 2), 10: (3, 2, 2)}
+    out = [dict(depth=d, score=0.9, rank=r, parameter_norm=1.0,
+                offset_free_norm=10.0 * f + 2 * d, fit_time=0)
+           for d, rs in ranks.items() for f, r in enumerate(rs)]
+    sel._summarize(np.array([4, 6, 8, 10]), out, 3)
+    assert sel.norm_slope_ == pytest.approx(2.0)
     # one depth holds no fold of the plateau's rank: no slope to fit over
     sel._summarize(np.array([4]), out[:3], 3)
     assert np.isnan(sel.norm_slope_)
@@ -1020,12 +1028,41 @@ def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sel.fit(X, Y)
-    said = [str(w.message) for w in caught if "Maximum iterations" in str(w.message)]
+    said = [str(w.message) for w in caught if "Maximum iterations" in str(w.message)
+            or "min(n_features" in str(w.message)]
     assert said and all(re.match(r"(Sweep at depth [34][ ,]|Refit at depth 4 "
                                  r"\(best_estimator_\): )", s) for s in said)
     assert any(s.startswith("Refit at depth 4") for s in said)
+    # each fold's readings name their fold (numbered from 1)
+    for fold in (1, 2):
+        assert any(s.startswith(f"Sweep at depth 3, fold {fold} of 2: ") for s in said)
     # the label holds only within the sweep: a fit afterwards says nothing of it
     with pytest.warns(ConvergenceWarning) as later:
         DeepL2Regressor(width=16, max_iter=15, random_state=0).fit(X, Y)
-    assert all(str(w.message).startswith("Maximum") or "Sweep" not in str(w.message)
-               for w in later)
+    assert all(str(w.message).startswith(("Maximum", "bottleneck_rank_")) for w in later)
+
+
+def test_a_sweep_that_raises_leaves_the_previous_fit():
+    # a refit that raised (a ConvergenceWarning a filter made an error) left the
+    # new depth_results_ and no best_estimator_: predict said "refit=False"
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = X[:, 0] + X[:, 1] ** 2
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=5), depths=(3, 4),
+                                 cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)
+    before = dict(vars(sel))
+    answer = sel.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            sel.fit(X * 2, y)
+    assert vars(sel).keys() == before.keys()
+    assert all(vars(sel)[k] is v for k, v in before.items())
+    np.testing.assert_array_equal(sel.predict(X), answer)
+    # the sweep's label ended with it: a fit afterwards is not named a sweep's
+    with pytest.warns(ConvergenceWarning) as later:
+        DeepL2Regressor(width=8, max_iter=5).fit(X, y)
+    assert not [w for w in later if str(w.message).startswith(("Sweep", "Refit"))]

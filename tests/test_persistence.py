@@ -628,7 +628,7 @@ def test_an_unsavable_parameter_is_named():
     for params, name in (({"cv": KFold(3, shuffle=True)}, "cv=KFold"),
                          ({"scoring": len}, "scoring=<built-in function len>")):
         sel = skrank.RankAwareDepthSelector(skrank.DeepL2Regressor(), **params)
-        with pytest.raises(TypeError, match="parameter " + re.escape(name) + r".*\(cv=5"):
+        with pytest.raises(TypeError, match="parameter " + re.escape(name) + r".*plain"):
             save(sel, io.BytesIO())
 
 

@@ -1,6 +1,7 @@
 """Issue 10: a diverged fit keeps only sane parameters, devices are checked before
 training, Ctrl-C stops the searches around a fit, and errors say what is needed."""
 
+import io
 import re
 import warnings
 
@@ -293,6 +294,41 @@ def test_a_refit_that_raises_leaves_the_previous_fit(make):
     np.testing.assert_array_equal(again, answer)
 
 
+def test_a_warm_refit_that_raises_puts_the_trained_network_back():
+    # a warm start trains the same network in place: its parameters must come
+    # back too, not only the attributes
+    X, y = _teacher()
+    est = DeepL2Regressor(max_iter=5, warm_start=True, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    answer = est.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            est.fit(X, 3 * y)
+    np.testing.assert_array_equal(est.predict(X), answer)
+
+
+def test_a_refused_batch_keeps_partial_fits_optimizer():
+    # restoring after any error dropped the Adam moments and the batch stream of
+    # a stream that only met a batch of another width
+    X, y = _teacher()
+    est = DeepL2Regressor(solver="adam", **SMALL)
+    twin = DeepL2Regressor(solver="adam", **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for model in (est, twin):
+            model.partial_fit(X, y)
+        stepper = est._stepper
+        with pytest.raises(ValueError):
+            est.partial_fit(np.ones((5, X.shape[1] + 1)), np.ones(5))
+        assert est._stepper is stepper
+        est.partial_fit(X, y)
+        twin.partial_fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), twin.predict(X))
+
+
 @pytest.mark.parametrize("mode", [torch.inference_mode, torch.no_grad])
 def test_fit_under_a_no_gradient_mode_trains_as_outside_it(mode):
     # under torch.inference_mode() the first backward pass failed inside torch
@@ -309,6 +345,21 @@ def test_fit_under_a_no_gradient_mode_trains_as_outside_it(mode):
         streamed_inside.partial_fit(X, y)  # its network trains on outside too
     np.testing.assert_array_equal(inside.predict(X), plain.predict(X))
     assert streamed_inside.n_iter_ == 2
+    # a sweep (batched folds, warm chains) and a network loaded under the mode
+    from skrank import RankAwareDepthSelector, load, save
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with mode():
+            for warm in (False, True):
+                RankAwareDepthSelector(DeepL2Regressor(**kw), depths=(3, 4), cv=2,
+                                       warm_start=warm).fit(X, y)
+            buffer = io.BytesIO()
+            save(streamed, buffer)
+            buffer.seek(0)
+            loaded = load(buffer)
+        loaded.partial_fit(X, y)  # its parameters are ordinary tensors
+    assert loaded.n_iter_ == 2
 
 
 @pytest.mark.parametrize("prior_calls", [0, 2])
@@ -762,6 +813,15 @@ def test_restart_ranks_read_the_rows_bottleneck_rank_reads(monkeypatch):
         np.testing.assert_array_equal(x, final)
 
 
+def test_columns_in_units_1e170_apart_still_warn():
+    # the subnormal guard first silenced every spread check once one column's
+    # spread underflowed against the largest entry
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4) * np.array([1e160, 1e-10, 1e-10, 1e-10])
+    with pytest.warns(UserWarning, match="input columns have spreads below"):
+        DeepL2Regressor(max_iter=5, **SMALL).fit(X, rng.randn(60))
+
+
 def test_subnormal_inputs_train_without_nan():
     # the one scale of entries of 5e-324 underflowed to 0: inputs became NaN and
     # the fit a DivergenceWarning then a ValueError about data that were finite
@@ -797,6 +857,12 @@ def test_a_fit_above_the_zero_network_suggests_what_the_estimator_has():
     assert "learning_rate_init" in sgd and "n_init" not in sgd and "init=" not in sgd
     assert "init='grow'" in advice(DeepL2Regressor(init="random", depth=12, max_iter=30,
                                                    random_state=0), np.c_[y, y])
+    # where growing changes nothing: leaky ReLU, or no deeper than the grown start
+    for est in (DeepL2Regressor(init="random", activation="leaky_relu", depth=12,
+                                max_iter=30, random_state=0),
+                DeepL2Regressor(init="random", depth=3, alpha=1.0, max_iter=2,
+                                random_state=0)):
+        assert "init=" not in advice(est, np.c_[y, y])
 
 
 def test_divergences_of_a_grown_starts_two_stages_are_told_apart():
