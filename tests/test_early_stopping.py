@@ -383,8 +383,8 @@ def test_the_selector_resolves_auto_once_for_every_fold_and_the_refit(one_output
     X, y = one_output
     seen, real = [], ms.fit_many
 
-    def spy(ests, data):
-        out = real(ests, data)
+    def spy(ests, data, labels=None):
+        out = real(ests, data, labels)
         seen.append([e.early_stopping_ for e in out])
         return out
 
