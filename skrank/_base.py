@@ -328,7 +328,8 @@ def _as_before_if_interrupted(est, forget=()):
                 with torch.no_grad():
                     module.load_state_dict(saved)
             except Exception:
-                raise exc from None  # the cause, not the restore's own failure
+                # the fit's error (with its own cause), not the restore's failure
+                raise exc from exc.__cause__
         if isinstance(exc, KeyboardInterrupt):
             warn_user("Interrupted outside the training loop (or in an epoch of "
                       "partial_fit); the estimator is left as it was before the "
@@ -465,9 +466,8 @@ def _column_spreads(A, weight=None, varying_only=True):
     spread = peak * np.sqrt(np.average((A - mean) ** 2, axis=0, weights=weight))
     # constant columns by their range, exactly: the rounding of their mean reads
     # a spread of about 1e-14 of the peak, which grows with the rows
-    varying = np.ptp(A, axis=0) > 0
-    if peak < np.finfo(np.float64).tiny:
-        return np.zeros(0)  # subnormal data: spreads that underflow compare nothing
+    # a spread that underflows (a column 1e-320 of the largest) compares nothing
+    varying = (np.ptp(A, axis=0) > 0) & (spread > 0)
     return spread[varying] if varying_only else np.where(varying, spread, 0.0)
 
 
@@ -2472,7 +2472,10 @@ def fit_many(estimators, datasets, labels=None):
     # the networks trained together decide the threads together
     with _grad_enabled(), threads(
             estimators[0]._threads(tuple(X for X, _ in datasets), n_networks=1)):
-        plans = [est._plan(X, y, None) for est, (X, y) in zip(estimators, datasets)]
+        plans = []
+        for est, (X, y), label in zip(estimators, datasets, labels):
+            with labelled_warnings(label):
+                plans.append(est._plan(X, y, None))
         if len(estimators) == 1 or not _batchable(plans, estimators):
             for est, plan, label in zip(estimators, plans, labels):
                 with labelled_warnings(label):

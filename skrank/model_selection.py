@@ -714,12 +714,15 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         try:
             with _grad_enabled():
                 return self._fit(X, y, params)
-        except Exception:
-            # an error (a ConvergenceWarning a filter made one) after the sweep had
-            # replaced depth_results_ and dropped best_estimator_: predict then said
-            # "refit=False"; Ctrl-C keeps its own rules (a usable refit is kept)
-            vars(self).clear()
-            vars(self).update(before)
+        except BaseException as exc:
+            # an error (a ConvergenceWarning a filter made one) or Ctrl-C after the
+            # sweep had replaced depth_results_ and dropped best_estimator_: predict
+            # then said "refit=False". A refit Ctrl-C stopped keeps its usable model
+            refit = vars(self).get("best_estimator_")
+            if not (isinstance(exc, KeyboardInterrupt) and refit is not None
+                    and refit is not before.get("best_estimator_")):
+                vars(self).clear()
+                vars(self).update(before)
             raise
 
     def _fit(self, X, y, params):
@@ -861,9 +864,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 return self._sweep(*args)
         except KeyboardInterrupt:
             warn_user(f"{type(self).__name__} was interrupted during its sweep over "
-                      "depths: it is not fitted (the interrupted fold's network is "
-                      "discarded). Fit again to run the sweep.",
-                      TrainingInterruptedWarning)
+                      "depths: it is not fitted by this call (the interrupted fold's "
+                      "network is discarded; an earlier fit, if any, is kept). Fit "
+                      "again to run the sweep.", TrainingInterruptedWarning)
             raise
 
     def _sweep(self, estimator, depths, alphas, names, X, y, splits, scorer, fit_params,
@@ -972,7 +975,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         per_fold = {}
         for j in same[lo: hi + 1]:
             for fold, r in enumerate(cell[rows[j]]):
-                if r["rank"] == self.best_rank_:
+                if r["rank"] == self.best_rank_ and np.isfinite(r["offset_free_norm"]):
                     per_fold.setdefault(fold, []).append((rows[j][0], r["offset_free_norm"]))
         centered = [np.array(p, dtype=float) for p in per_fold.values() if len(p) > 1]
         if not centered:

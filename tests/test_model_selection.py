@@ -93,6 +93,10 @@ def test_norm_slope_is_fitted_to_the_folds_of_the_plateaus_rank():
            for d, rs in ranks.items() for f, r in enumerate(rs)]
     sel._summarize(np.array([4, 6, 8, 10]), out, 3)
     assert sel.norm_slope_ == pytest.approx(2.0)
+    # a fold's NaN norm drops that point, not the slope
+    out[6]["offset_free_norm"] = float("nan")  # depth 8, fold 1: rank 2
+    sel._summarize(np.array([4, 6, 8, 10]), out, 3)
+    assert sel.norm_slope_ == pytest.approx(2.0)
     # one depth holds no fold of the plateau's rank: no slope to fit over
     sel._summarize(np.array([4]), out[:3], 3)
     assert np.isnan(sel.norm_slope_)
@@ -1040,6 +1044,48 @@ def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
     with pytest.warns(ConvergenceWarning) as later:
         DeepL2Regressor(width=16, max_iter=15, random_state=0).fit(X, Y)
     assert all(str(w.message).startswith(("Maximum", "bottleneck_rank_")) for w in later)
+
+
+def test_warnings_before_training_name_their_fold_and_labels_nest():
+    from skrank._warn import labelled_warnings, warn_user
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4) * np.array([30.0, 1, 1, 1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=5), depths=(3,),
+                               cv=2).fit(X, X[:, 0])
+    said = [str(w.message) for w in caught if "input columns" in str(w.message)]
+    assert {s.split(":")[0] for s in said} >= {"Sweep at depth 3, fold 1 of 2",
+                                               "Sweep at depth 3, fold 2 of 2"}
+    with pytest.warns(UserWarning, match="^outer: inner said"):
+        with labelled_warnings("outer"), labelled_warnings(""):
+            warn_user("inner said", UserWarning)
+
+
+def test_ctrl_c_in_a_sweep_keeps_the_previous_fit(monkeypatch):
+    # the second fit popped best_estimator_ before its sweep: interrupted, the
+    # selector kept the first fit's depth_results_ and predict said "refit=False"
+    from skrank import TrainingInterruptedWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = X[:, 0] + X[:, 1] ** 2
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=5), depths=(3, 4),
+                                 cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)
+    answer = sel.predict(X)
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RankAwareDepthSelector, "_sweep", interrupted)
+    with pytest.warns(TrainingInterruptedWarning, match="an earlier fit, if any, is "
+                      "kept"), pytest.raises(KeyboardInterrupt):
+        sel.fit(X * 2, y)
+    np.testing.assert_array_equal(sel.predict(X), answer)
 
 
 def test_a_sweep_that_raises_leaves_the_previous_fit():

@@ -354,6 +354,9 @@ def test_fit_under_a_no_gradient_mode_trains_as_outside_it(mode):
             for warm in (False, True):
                 RankAwareDepthSelector(DeepL2Regressor(**kw), depths=(3, 4), cv=2,
                                        warm_start=warm).fit(X, y)
+            from skrank._base import fit_many
+
+            fit_many([DeepL2Regressor(**kw), DeepL2Regressor(**kw)], [(X, y), (X, 2 * y)])
             buffer = io.BytesIO()
             save(streamed, buffer)
             buffer.seek(0)
@@ -880,3 +883,20 @@ def test_divergences_of_a_grown_starts_two_stages_are_told_apart():
         assert "at depth 3" in said[0] and "at depth 12" in said[1]
         if n_init == 2:
             assert all("2 of 2 networks" in s for s in said)
+
+
+def test_a_spread_that_underflows_is_left_out_of_the_unit_checks():
+    # a column 1e-320 of the largest read spread 0: "differ by a factor of inf"
+    # after a divide-by-zero RuntimeWarning
+    from skrank._base import _column_spreads, _warn_if_outputs_unbalanced
+
+    rng = np.random.RandomState(0)
+    Y = np.c_[rng.randn(50) * 1e160, rng.randn(50) * 1e-160, rng.randn(50)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("always", UserWarning)
+        spreads = _column_spreads(Y)
+        _warn_if_outputs_unbalanced(Y)
+    assert len(spreads) == 2 and (spreads > 0).all()
+    assert [w for w in caught if "factor of" in str(w.message)]
+    assert not [w for w in caught if "factor of inf" in str(w.message)]
