@@ -466,8 +466,10 @@ def _column_spreads(A, weight=None, varying_only=True):
     spread = peak * np.sqrt(np.average((A - mean) ** 2, axis=0, weights=weight))
     # constant columns by their range, exactly: the rounding of their mean reads
     # a spread of about 1e-14 of the peak, which grows with the rows
-    # a spread that underflows (a column 1e-320 of the largest) compares nothing
-    varying = (np.ptp(A, axis=0) > 0) & (spread > 0)
+    varying = np.ptp(A, axis=0) > 0
+    # a varying column whose spread underflows (1e-320 of the largest entry) is
+    # smaller than any other, not absent: the unit checks exist for it
+    spread = np.where(varying & (spread == 0), np.finfo(np.float64).tiny, spread)
     return spread[varying] if varying_only else np.where(varying, spread, 0.0)
 
 
@@ -479,13 +481,15 @@ def _warn_if_outputs_unbalanced(Y, weight=None):
     varying = _column_spreads(Y, weight)
     if len(varying) < 2 or varying.max() < OUTPUT_SPREAD_RATIO * varying.min():
         return
+    with np.errstate(over="ignore"):
+        ratio = varying.max() / varying.min()
     warn_user(
         f"The target columns' spreads differ by a factor of "
-        f"{varying.max() / varying.min():.3g} (standard deviations {varying.min():.3g} "
-        f"to {varying.max():.3g}): the squared error weighs each column by its "
-        "variance, so the small columns barely count in the fit or in the rank "
-        "readings, and their predictions can be worse than their mean. If every "
-        "output matters alike, standardize y (for example "
+        f"{f'{ratio:.3g}' if np.isfinite(ratio) else 'more than 1e300'} (standard "
+        f"deviations {varying.min():.3g} to {varying.max():.3g}): the squared error "
+        "weighs each column by its variance, so the small columns barely count in "
+        "the fit or in the rank readings, and their predictions can be worse than "
+        "their mean. If every output matters alike, standardize y (for example "
         "TransformedTargetRegressor(regressor, transformer=StandardScaler())).",
         UserWarning)
 

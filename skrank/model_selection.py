@@ -297,6 +297,13 @@ def _fit_and_score(estimator, depth, X, y, train, test, scorer, fit_params,
                       names, alpha, label)[0]
 
 
+def _interrupted_in_training(est, template):
+    """Whether Ctrl-C stopped ``est``'s training, which keeps a usable network;
+    one elsewhere (while its network was read) put it back unfitted."""
+    net = _network(est, _param_name(template, "depth"))
+    return getattr(net, "stop_reason_", None) == "interrupted"
+
+
 def _fold_label(i, n, alpha=None):
     return f"fold {i + 1} of {n}" + ("" if alpha is None else f", alpha {alpha:g}")
 
@@ -720,7 +727,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             # then said "refit=False". A refit Ctrl-C stopped keeps its usable model
             refit = vars(self).get("best_estimator_")
             if not (isinstance(exc, KeyboardInterrupt) and refit is not None
-                    and refit is not before.get("best_estimator_")):
+                    and refit is not before.get("best_estimator_")
+                    and _interrupted_in_training(refit, self.estimator)):
                 vars(self).clear()
                 vars(self).update(before)
             raise

@@ -1088,6 +1088,43 @@ def test_ctrl_c_in_a_sweep_keeps_the_previous_fit(monkeypatch):
     np.testing.assert_array_equal(sel.predict(X), answer)
 
 
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_ctrl_c_outside_the_refits_training_keeps_the_previous_fit(monkeypatch,
+                                                                   warm_start):
+    # Ctrl-C while the refit's network was read put it back unfitted (module_ and
+    # n_features_in_ only, from the warm chain): kept as the model, predict failed
+    from skrank import TrainingInterruptedWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = X[:, 0] + X[:, 1] ** 2
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=5), depths=(2, 3),
+                                 cv=2, warm_start=warm_start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)
+    answer = sel.predict(X)
+    real, choose = DeepL2Regressor._diagnose, RankAwareDepthSelector._choose
+
+    def interrupted(self, X_read, *args, **kwargs):
+        if len(X_read) == 60 and self.depth == 3:  # the refit at depth 3, all rows
+            raise KeyboardInterrupt
+        return real(self, X_read, *args, **kwargs)
+
+    def deepest(self, res, rows):  # the refit at depth 3 (after the chain's 2)
+        choose(self, res, rows)
+        self.best_index_, self.best_depth_ = 1, 3
+        self.best_rank_ = int(res["bottleneck_rank"][1])
+
+    monkeypatch.setattr(DeepL2Regressor, "_diagnose", interrupted)
+    monkeypatch.setattr(RankAwareDepthSelector, "_choose", deepest)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingInterruptedWarning)
+        with pytest.raises(KeyboardInterrupt):
+            sel.fit(X, y * 2)
+    np.testing.assert_array_equal(sel.predict(X), answer)
+
+
 def test_a_sweep_that_raises_leaves_the_previous_fit():
     # a refit that raised (a ConvergenceWarning a filter made an error) left the
     # new depth_results_ and no best_estimator_: predict said "refit=False"
