@@ -1063,11 +1063,7 @@ def test_warnings_before_training_name_their_fold_and_labels_nest():
             warn_user("inner said", UserWarning)
 
 
-def test_ctrl_c_in_a_sweep_keeps_the_previous_fit(monkeypatch):
-    # the second fit popped best_estimator_ before its sweep: interrupted, the
-    # selector kept the first fit's depth_results_ and predict said "refit=False"
-    from skrank import TrainingInterruptedWarning
-
+def _small_fitted_selector():
     rng = np.random.RandomState(0)
     X = rng.randn(60, 3)
     y = X[:, 0] + X[:, 1] ** 2
@@ -1076,6 +1072,15 @@ def test_ctrl_c_in_a_sweep_keeps_the_previous_fit(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sel.fit(X, y)
+    return X, y, sel
+
+
+def test_ctrl_c_in_a_sweep_keeps_the_previous_fit(monkeypatch):
+    # the second fit popped best_estimator_ before its sweep: interrupted, the
+    # selector kept the first fit's depth_results_ and predict said "refit=False"
+    from skrank import TrainingInterruptedWarning
+
+    X, y, sel = _small_fitted_selector()
     answer = sel.predict(X)
 
     def interrupted(*args):
@@ -1128,14 +1133,7 @@ def test_ctrl_c_outside_the_refits_training_keeps_the_previous_fit(monkeypatch,
 def test_a_sweep_that_raises_leaves_the_previous_fit():
     # a refit that raised (a ConvergenceWarning a filter made an error) left the
     # new depth_results_ and no best_estimator_: predict said "refit=False"
-    rng = np.random.RandomState(0)
-    X = rng.randn(60, 3)
-    y = X[:, 0] + X[:, 1] ** 2
-    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=5), depths=(3, 4),
-                                 cv=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sel.fit(X, y)
+    X, y, sel = _small_fitted_selector()
     before = dict(vars(sel))
     answer = sel.predict(X)
     with warnings.catch_warnings():
