@@ -301,7 +301,7 @@ def _interrupted_in_training(est, template):
     """Whether Ctrl-C stopped ``est``'s training, which keeps a usable network;
     one elsewhere (while its network was read) put it back unfitted."""
     net = _network(est, _param_name(template, "depth"))
-    return getattr(net, "stop_reason_", None) == "interrupted"
+    return vars(net).get("stop_reason_") == "interrupted"
 
 
 def _fold_label(i, n, alpha=None):
