@@ -310,6 +310,29 @@ def test_a_warm_refit_that_raises_puts_the_trained_network_back():
     np.testing.assert_array_equal(est.predict(X), answer)
 
 
+def test_a_failed_restore_raises_the_fits_own_error(monkeypatch):
+    # when the network cannot be put back, the user must see why the fit failed
+    # (with its own cause), not the restore's failure
+    X, y = _teacher()
+    est = DeepL2Regressor(max_iter=5, warm_start=True, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    cause = RuntimeError("the fit's own cause")
+    own = ValueError("the fit's own error")
+
+    def failing(*args, **kwargs):
+        raise own from cause
+
+    def refusing(*args, **kwargs):
+        raise RuntimeError("the restore's failure")
+
+    monkeypatch.setattr(DeepL2Regressor, "_diagnose", failing)
+    monkeypatch.setattr(type(est.module_), "load_state_dict", refusing)
+    with pytest.raises(ValueError, match="own error") as caught:
+        est.fit(X, y)
+    assert caught.value is own and caught.value.__cause__ is cause
+
 def test_a_refused_batch_keeps_partial_fits_optimizer():
     # restoring after any error dropped the Adam moments and the batch stream of
     # a stream that only met a batch of another width
