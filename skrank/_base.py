@@ -596,8 +596,8 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
                      weak=0.0, bound=None):
     """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's);
     returns whether it warned (see :func:`_unclear`; ``weak``: see
-    :func:`_weak_direction`, 0 for none; ``bound``: ``min(n_features, n_outputs)``,
-    None to read it off the Jacobians)."""
+    :func:`_weak_direction`, 0 for none; ``bound``: ``(value, what)`` of
+    :meth:`_DeepL2Base._function_bound`, None to read it off the Jacobians)."""
     message = _above_function_bound(report, name, bound) or _unclear(
         report, tol, name, jacobian_bounds)
     if message is None and weak:
@@ -608,20 +608,23 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
 
 
 def _above_function_bound(report, name, bound=None):
-    """A bottleneck reading above ``bound = min(n_features, n_outputs)``, or None:
-    every function of that many inputs and outputs factors through that many
-    dimensions (through its own output), so the reading is the network's, not its
-    function's (five outputs of pure noise on ten features read 6, with a gap of
-    10). Without ``bound`` it is the Jacobians' size, and with no Jacobian points
-    read there is none to bound by."""
+    """A bottleneck reading above ``bound = (value, what)``, or None: every
+    function of ``n_features`` inputs and ``n_outputs`` outputs factors through
+    ``min(n_features, n_outputs)`` dimensions (through its own output), a
+    classifier's through ``n_classes - 1`` (its centered logits: the softmax
+    ignores a shift shared by all of them), so the reading is the network's, not
+    its function's (five outputs of pure noise on ten features read 6, with a gap
+    of 10; three classes read 3 with a gap of 4 to 6). Without ``bound`` it is the
+    Jacobians' size, and with no Jacobian points read there is none to bound by."""
     if bound is None:
-        bound = _jacobian_size(report)
         if report.jacobian_spectra is None or len(report.jacobian_spectra) == 0:
             return None
-    if report.bottleneck.rank <= bound:
+        bound = (_jacobian_size(report), "min(n_features, n_outputs)")
+    value, what = bound
+    if report.bottleneck.rank <= value:
         return None
     return (
-        f"{name}={report.bottleneck.rank} is above min(n_features, n_outputs) = {bound}, "
+        f"{name}={report.bottleneck.rank} is above {what} = {value}, "
         "the most any function of the network's inputs and outputs needs to pass "
         "through: its narrowest hidden map carries directions the output does not "
         f"use, and the learned function's rank is at most {bound}. A longer fit or a "
@@ -657,7 +660,10 @@ def _unclear(report, tol, name, jacobian_bounds):
             f"The network passed through its {bn.rank} bottleneck coordinates keeps "
             f"{kept} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
-            "network computes. On noisy targets they may be fitted noise (a right "
+            "network computes, and transform's codes (read through the same cut) "
+            "carry as little. A clear gap may lie below rank_tol of the largest "
+            "value (est.diagnose(X, rank_tol=...) reads it without refitting). On "
+            "noisy targets the cut directions may be fitted noise (a right "
             "reading of the data's rank then warns too): compare held-out scores at "
             "larger alphas (RankAwareDepthSelector(alphas=...)).")
     return _jacobian_unclear(report, name, below=jacobian_bounds is True) \
@@ -2101,7 +2107,8 @@ class _DeepL2Base(BaseEstimator):
         (30 of 60 against 24), on their clean ones less often (25 of 36 against 29).
         The classifier accepts ``'auto'`` but defaults to False: cross-entropy
         keeps falling as a network scales its logits, noisy labels included
-        (held-out rows gained 1.5 to 5 points of accuracy on five noisy sets),
+        (held-out rows gained 1.5 to 5 points of accuracy on five noisy sets,
+        but -7.2 to +2.0, -1.8 on average, on seven others),
         but on clean data that needs the long fit held-out rows cost 4 to 9
         points (the paper's shifted S curves).
         """
@@ -2199,10 +2206,12 @@ class _DeepL2Base(BaseEstimator):
                                 bound=self._function_bound()) or bool(span)
 
     def _function_bound(self):
-        """``min(n_features, n_outputs)`` of the network: the most any function
-        it computes needs to pass through (read without Jacobian points too)."""
-        return min(int(self.n_features_in_),
-                   int(self.module_.weight_matrices()[-1].shape[0]))
+        """``(value, what)``: ``min(n_features, n_outputs)`` of the network, the
+        most any function it computes needs to pass through (read without
+        Jacobian points too), and how the warning names it."""
+        return (min(int(self.n_features_in_),
+                    int(self.module_.weight_matrices()[-1].shape[0])),
+                "min(n_features, n_outputs)")
 
     def _span_message(self, report):
         """A warning that the bottleneck is no narrower than the data (an

@@ -309,6 +309,27 @@ def test_local_dimension_needs_a_denoising_autoencoder():
     assert 0 <= dae.local_dimension_ <= dae.bottleneck_rank_
 
 
+@pytest.mark.parametrize("counts, warns", [((27, 23), True), ((34, 16), False),
+                                            ((30, 10, 10), True)])
+def test_a_split_local_dimension_warns(monkeypatch, counts, warns):
+    # a held-out 2-sphere read 1 at 27 Jacobian points of 50 and 2 at 23: the
+    # lower median is close to a coin flip, and nothing said so
+    import skrank.autoencoder as module
+
+    dims = np.repeat(np.arange(1, len(counts) + 1), counts)
+    monkeypatch.setattr(module, "local_dimension", lambda spectra: dims)
+    X, _ = make_noisy_curve(60, noise=0.0, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dae = BottleneckAutoencoder(input_noise=0.1, **FAST).fit(X)
+    split = [w for w in caught if "is split" in str(w.message)]
+    assert dae.local_dimension_ == 1
+    assert bool(split) is warns
+    if warns:
+        assert issubclass(split[0].category, AmbiguousRankWarning)
+        assert f"{counts[0]} read 1, {counts[1]} read 2" in str(split[0].message)
+
+
 def _knot_in_r5(n, rng):
     t = rng.uniform(0, 2 * np.pi, n)
     P = np.column_stack([np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t),

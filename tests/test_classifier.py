@@ -236,3 +236,30 @@ def test_a_classifier_does_not_warn_when_its_jacobian_reads_below_its_bottleneck
     said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
     assert (clf.bottleneck_rank_, clf.jacobian_rank_) == (2, 1)
     assert not any("but the Jacobian rank is" in m for m in said), said
+
+
+def test_a_reading_above_n_classes_minus_one_warns():
+    # the class probabilities ignore a shift shared by all logits, so n_classes - 1
+    # centered logits carry the function: three classes read 3 with gaps of 4 to
+    # 6, silently (the bound was min(n_features, n_classes))
+    import warnings
+
+    from sklearn.datasets import make_moons
+
+    from skrank import AmbiguousRankWarning
+
+    X, y = make_moons(200, noise=0.1, random_state=0)
+    clf = DeepL2Classifier(depth=3, width=16, max_iter=60, random_state=0)
+    with pytest.warns(AmbiguousRankWarning,
+                      match=r"bottleneck_rank_=2 is above min\(n_features, n_classes - 1\) "
+                            r"= 1"):
+        clf.fit(X, y)
+    with pytest.warns(AmbiguousRankWarning, match=r"report.rank=2 is above min\(n_fea"):
+        clf.diagnose(X)
+    # a reading at the bound says nothing of it
+    deeper = DeepL2Classifier(depth=4, width=16, max_iter=100, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        deeper.fit(X, y)
+    assert deeper.bottleneck_rank_ == 1
+    assert not [w for w in caught if "is above" in str(w.message)]
