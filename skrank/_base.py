@@ -624,10 +624,10 @@ def _above_function_bound(report, name, bound=None):
     if report.bottleneck.rank <= value:
         return None
     return (
-        f"{name}={report.bottleneck.rank} is above {what} = {value}, "
-        "the most any function of the network's inputs and outputs needs to pass "
-        "through: its narrowest hidden map carries directions the output does not "
-        f"use, and the learned function's rank is at most {bound}. A longer fit or a "
+        f"{name}={report.bottleneck.rank} is above {what} = {value}, the most "
+        "the learned function can need to pass through (a classifier's: its class "
+        "probabilities): the network's narrowest hidden map carries directions the "
+        f"function does not use, and its rank is at most {value}. A longer fit or a "
         "larger alpha lets the network drop them.")
 
 
@@ -660,8 +660,9 @@ def _unclear(report, tol, name, jacobian_bounds):
             f"The network passed through its {bn.rank} bottleneck coordinates keeps "
             f"{kept} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
-            "network computes, and transform's codes (read through the same cut) "
-            "carry as little. A clear gap may lie below rank_tol of the largest "
+            "network computes, as do the coordinates read through the cut "
+            "(bottleneck_components_; an autoencoder's codes at the default "
+            "n_components). A clear gap may lie below rank_tol of the largest "
             "value (est.diagnose(X, rank_tol=...) reads it without refitting). On "
             "noisy targets the cut directions may be fitted noise (a right "
             "reading of the data's rank then warns too): compare held-out scores at "
@@ -2088,7 +2089,7 @@ class _DeepL2Base(BaseEstimator):
 
     def _stops_early(self, Y, n_outputs):
         """Whether this fit holds rows out and stops on their score: as
-        ``early_stopping`` says, or for ``'auto'`` (the regressors' default,
+        ``early_stopping`` says, or for ``'auto'`` (DeepL2Regressor's default,
         the classifier's option) when the task asks for it and at least
         :data:`AUTO_VALIDATION_ROWS` rows would be held out.
 

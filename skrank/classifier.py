@@ -38,7 +38,7 @@ random_state, verbose, n_init, n_threads
         region on two moons, circles and breast cancer; grown fits were within 1
         point of MLPClassifier on 6 of 7 benchmark sets, random ones on 5, 8.6
         and 7.7 points behind on the other two; ``'auto'`` means ``'grow'`` here);
-        ``early_stopping=False`` (the regressors' default is ``'auto'``);
+        ``early_stopping=False`` (DeepL2Regressor's default is ``'auto'``);
         ``'auto'`` holds rows out whenever at least 20 would be held out and the
         split can be stratified (two rows of every class at least: a class's
         only row held out would never be learned). It may pay on noisy labels,

@@ -252,7 +252,7 @@ def test_a_reading_above_n_classes_minus_one_warns():
     clf = DeepL2Classifier(depth=3, width=16, max_iter=60, random_state=0)
     with pytest.warns(AmbiguousRankWarning,
                       match=r"bottleneck_rank_=2 is above min\(n_features, n_classes - 1\) "
-                            r"= 1"):
+                            r"= 1, .* its rank is at most 1\. "):
         clf.fit(X, y)
     with pytest.warns(AmbiguousRankWarning, match=r"report.rank=2 is above min\(n_fea"):
         clf.diagnose(X)
@@ -263,3 +263,12 @@ def test_a_reading_above_n_classes_minus_one_warns():
         deeper.fit(X, y)
     assert deeper.bottleneck_rank_ == 1
     assert not [w for w in caught if "is above" in str(w.message)]
+    # three classes: two centered logits, or fewer inputs
+    rng = np.random.RandomState(0)
+    for n_features, bound in ((5, 2), (1, 1)):
+        X3 = rng.randn(60, n_features)
+        three = DeepL2Classifier(depth=3, width=8, max_iter=5, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            three.fit(X3, np.arange(60) % 3)
+        assert three._function_bound()[0] == bound

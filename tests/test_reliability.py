@@ -333,6 +333,7 @@ def test_a_failed_restore_raises_the_fits_own_error(monkeypatch):
         est.fit(X, y)
     assert caught.value is own and caught.value.__cause__ is cause
 
+
 def test_a_refused_batch_keeps_partial_fits_optimizer():
     # restoring after any error dropped the Adam moments and the batch stream of
     # a stream that only met a batch of another width
