@@ -596,7 +596,7 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
                      weak=0.0, bound=None):
     """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's);
     returns whether it warned (see :func:`_unclear`; ``weak``: see
-    :func:`_weak_direction`, 0 for none; ``bound``: ``(value, what)`` of
+    :func:`_weak_direction`, 0 for none; ``bound``: ``(value, what, why)`` of
     :meth:`_DeepL2Base._function_bound`, None to read it off the Jacobians)."""
     message = _above_function_bound(report, name, bound) or _unclear(
         report, tol, name, jacobian_bounds)
@@ -608,27 +608,33 @@ def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False
 
 
 def _above_function_bound(report, name, bound=None):
-    """A bottleneck reading above ``bound = (value, what)``, or None: every
-    function of ``n_features`` inputs and ``n_outputs`` outputs factors through
+    """A bottleneck reading above ``bound = (value, what, why)`` of
+    :meth:`_DeepL2Base._function_bound`, or None: every function of
+    ``n_features`` inputs and ``n_outputs`` outputs factors through
     ``min(n_features, n_outputs)`` dimensions (through its own output), a
-    classifier's through ``n_classes - 1`` (its centered logits: the softmax
-    ignores a shift shared by all of them), so the reading is the network's, not
-    its function's (five outputs of pure noise on ten features read 6, with a gap
-    of 10; three classes read 3 with a gap of 4 to 6). Without ``bound`` it is the
-    Jacobians' size, and with no Jacobian points read there is none to bound by."""
+    classifier's through ``n_classes - 1`` (its centered logits), so the reading
+    is the network's, not its function's (five outputs of pure noise on ten
+    features read 6, with a gap of 10; three classes read 3 with a gap of 4 to 6).
+    Without ``bound`` it is the Jacobians' size, and with no Jacobian points read
+    there is none to bound by."""
     if bound is None:
         if report.jacobian_spectra is None or len(report.jacobian_spectra) == 0:
             return None
-        bound = (_jacobian_size(report), "min(n_features, n_outputs)")
-    value, what = bound
+        bound = (_jacobian_size(report), *FUNCTION_BOUND)
+    value, what, why = bound
     if report.bottleneck.rank <= value:
         return None
     return (
-        f"{name}={report.bottleneck.rank} is above {what} = {value}, the most "
-        "the learned function can need to pass through (a classifier's: its class "
-        "probabilities): the network's narrowest hidden map carries directions the "
-        f"function does not use, and its rank is at most {value}. A longer fit or a "
-        "larger alpha lets the network drop them.")
+        f"{name}={report.bottleneck.rank} is above {what} = {value}: {why}. The "
+        "network's narrowest hidden map carries directions the learned function "
+        f"does not use, and the function's rank is at most {value}. A longer fit or "
+        "a larger alpha lets the network drop them.")
+
+
+#: How a regressor's bound is named and why it holds (see ``_above_function_bound``).
+FUNCTION_BOUND = ("min(n_features, n_outputs)",
+                  "every function of that many inputs and outputs passes through "
+                  "that many dimensions (through its own output)")
 
 
 def _unclear(report, tol, name, jacobian_bounds):
@@ -661,8 +667,9 @@ def _unclear(report, tol, name, jacobian_bounds):
             f"{kept} of its output variance: the directions the "
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
             "network computes, as do the coordinates read through the cut "
-            "(bottleneck_components_; an autoencoder's codes at the default "
-            "n_components). A clear gap may lie below rank_tol of the largest "
+            "(transform's output at the default n_components, where the estimator "
+            "has one). A clear gap may lie "
+            "below rank_tol of the largest "
             "value (est.diagnose(X, rank_tol=...) reads it without refitting). On "
             "noisy targets the cut directions may be fitted noise (a right "
             "reading of the data's rank then warns too): compare held-out scores at "
@@ -2207,12 +2214,11 @@ class _DeepL2Base(BaseEstimator):
                                 bound=self._function_bound()) or bool(span)
 
     def _function_bound(self):
-        """``(value, what)``: ``min(n_features, n_outputs)`` of the network, the
-        most any function it computes needs to pass through (read without
-        Jacobian points too), and how the warning names it."""
+        """``(value, what, why)``: ``min(n_features, n_outputs)`` of the network,
+        the most any function it computes needs to pass through (read without
+        Jacobian points too), how the warning names it and why it holds."""
         return (min(int(self.n_features_in_),
-                    int(self.module_.weight_matrices()[-1].shape[0])),
-                "min(n_features, n_outputs)")
+                    int(self.module_.weight_matrices()[-1].shape[0])), *FUNCTION_BOUND)
 
     def _span_message(self, report):
         """A warning that the bottleneck is no narrower than the data (an

@@ -172,7 +172,9 @@ random_state, verbose, n_init, n_threads
         # so a reading of n_classes is the network's (three classes read 3 with
         # gaps of 4 to 6, silently, where the centered logits had rank 2)
         return (min(int(self.n_features_in_), len(self.classes_) - 1),
-                "min(n_features, n_classes - 1)")
+                "min(n_features, n_classes - 1)",
+                "the class probabilities ignore a shift shared by all logits, so "
+                "that many centered logits carry a classifier's whole function")
 
     def __init__(
         self, *,

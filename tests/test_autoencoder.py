@@ -324,7 +324,7 @@ def test_a_split_local_dimension_warns(monkeypatch, counts, warns):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dae = BottleneckAutoencoder(input_noise=0.1, **FAST).fit(X)
-    split = [w for w in caught if "almost even split" in str(w.message)]
+    split = [w for w in caught if "Jacobian points that disagree" in str(w.message)]
     assert dae.local_dimension_ == (1 if counts[0] >= sum(counts) / 2 else 2)
     assert bool(split) is warns
     if warns:

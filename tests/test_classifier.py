@@ -252,7 +252,8 @@ def test_a_reading_above_n_classes_minus_one_warns():
     clf = DeepL2Classifier(depth=3, width=16, max_iter=60, random_state=0)
     with pytest.warns(AmbiguousRankWarning,
                       match=r"bottleneck_rank_=2 is above min\(n_features, n_classes - 1\) "
-                            r"= 1, .* its rank is at most 1\. "):
+                            r"= 1: the class probabilities .* the function's rank is "
+                            r"at most 1\. "):
         clf.fit(X, y)
     with pytest.warns(AmbiguousRankWarning, match=r"report.rank=2 is above min\(n_fea"):
         clf.diagnose(X)

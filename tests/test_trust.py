@@ -422,7 +422,7 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
     # min(n_features, n_outputs) = k - 1: every function of that shape factors
     # through k - 1 dimensions, so a bottleneck of k is the network's, not its
     # function's (five outputs of pure noise read 6)
-    reg._function_bound = lambda: (k - 1, "min(n_features, n_outputs)")
+    reg._function_bound = lambda: (k - 1, "min(n_features, n_outputs)", "why")
     with pytest.warns(AmbiguousRankWarning, match=rf"bottleneck_rank_={k} is above "
                       rf"min\(n_features, n_outputs\) = {k - 1}"):
         reg._set_diagnostics(lower)
