@@ -47,9 +47,10 @@ ranks = np.array([fits[d].bottleneck_rank_ for d in depths])
 plateau = ranks == np.bincount(ranks).argmax()
 slope, intercept = np.polyfit(depths[plateau], norms[plateau], 1)
 rank = int(ranks[plateau][0])
-print(f"bottleneck rank read: {rank} (expected 2)")
+print(f"bottleneck rank read: {rank} (expected 2): "
+      f"{'OK' if rank == 2 else 'NOT REPRODUCED'}")
 print(f"slope of ||theta||^2 against depth: {slope:.2f} (expected the rank, 2): "
-      f"{'OK' if abs(slope - rank) < 0.5 else 'NOT REPRODUCED'}")
+      f"{'OK' if abs(slope - 2) < 0.5 else 'NOT REPRODUCED'}")
 
 deep = fits[depths[-1]]
 middle = deep.layer_spectra_[len(deep.layer_spectra_) // 2]
@@ -83,5 +84,6 @@ ax.legend(loc="upper left", fontsize="small")
 disp = SpectraDisplay.from_estimator(deep, kind="weights", ax=axes[1], normalize=False,
                                      n_values=8)
 axes[1].axhline(1.0, color="k", lw=0.8, alpha=0.6)
-axes[1].set_title(f"weight spectra, depth {depths[-1]}: 2 values near 1 in the middle")
+axes[1].set_title(f"weight spectra, depth {depths[-1]}: {near_one} values within a "
+                  "factor 1.5 of 1 in the middle")
 plt.show()

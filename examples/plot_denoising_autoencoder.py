@@ -73,7 +73,8 @@ for depth, (ae, ambiguous) in models.items():
 # ----------------
 deep, shallow = models[16][0], models[2][0]
 d_deep, d_shallow = distance_to_curve(moved[16]), distance_to_curve(moved[2])
-print(f"bottleneck rank read (deep): {deep.bottleneck_rank_} (expected 1)")
+print(f"bottleneck rank read (deep): {deep.bottleneck_rank_} (expected 1): "
+      f"{'OK' if deep.bottleneck_rank_ == 1 else 'NOT REPRODUCED'}")
 print(f"deep outputs {d_in / d_deep:.1f}x closer to the curve than the inputs "
       f"(expected > 2): {'OK' if d_in / d_deep > 2 else 'NOT REPRODUCED'}")
 print(f"shallow outputs {d_in / d_shallow:.1f}x closer (expected: less than the deep "

@@ -44,7 +44,7 @@ for i, d in enumerate(r["depth"]):
 # Check the claims
 # ----------------
 print(f"chosen depth {sel.best_depth_}; bottleneck rank read: {sel.best_rank_} "
-      f"(expected 2)")
+      f"(expected 2): {'OK' if sel.best_rank_ == 2 else 'NOT REPRODUCED'}")
 print(f"slope of ||theta||^2 over the rank-{sel.best_rank_} plateau: "
       f"{sel.norm_slope_:.2f} (expected the rank, 2): "
       f"{'OK' if abs(sel.norm_slope_ - 2) < 0.5 else 'NOT REPRODUCED'}")

@@ -61,8 +61,10 @@ for depth in depths:
 deep = fits[12]
 impact = np.asarray(deep.nonlinearity_impact_)
 middle = impact[3:-3]  # the central hidden layers (4 to 8 of 11)
-print(f"bottleneck rank read (depth 12): {deep.bottleneck_rank_} (expected 2)")
-print(f"Jacobian rank read (depth 12): {deep.jacobian_rank_} (expected 2)")
+print(f"bottleneck rank read (depth 12): {deep.bottleneck_rank_} (expected 2): "
+      f"{'OK' if deep.bottleneck_rank_ == 2 else 'NOT REPRODUCED'}")
+print(f"Jacobian rank read (depth 12): {deep.jacobian_rank_} (expected 2): "
+      f"{'OK' if deep.jacobian_rank_ == 2 else 'NOT REPRODUCED'}")
 print(f"Jacobian rank at depth 2: {fits[2].jacobian_rank_} (expected above 2: shallow "
       f"networks are not biased to the low rank): "
       f"{'OK' if fits[2].jacobian_rank_ > 2 else 'NOT REPRODUCED'}")

@@ -64,8 +64,10 @@ for title, params in configs:
 # ----------------
 deep, n_deep, _ = fits["L=16, alpha=0.01"]
 n_shallow = fits["L=2, no L2"][1]
+trusted = deep.bottleneck_rank_ == 1 and deep.bottleneck_fidelity_ > 0.9
 print(f"bottleneck rank read (L=16): {deep.bottleneck_rank_} (expected 1), its "
-      f"fidelity {deep.bottleneck_fidelity_:.2f} (trusted above 0.9)")
+      f"fidelity {deep.bottleneck_fidelity_:.2f} (trusted above 0.9): "
+      f"{'OK' if trusted else 'NOT REPRODUCED'}")
 print(f"tripoints: deep {n_deep} (expected 0), shallow {n_shallow} (expected > 0): "
       f"{'OK' if n_deep == 0 < n_shallow else 'NOT REPRODUCED'}")
 

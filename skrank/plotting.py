@@ -652,6 +652,7 @@ class DepthSweepDisplay:
             norm and rank panel on the left and the score panel on the right.
         score_ax : matplotlib Axes or None, default=None
             Axes for the score; None with ``ax`` given skips the score panel.
+            Given without ``ax``: a ``ValueError``.
 
         Returns
         -------
@@ -671,6 +672,10 @@ class DepthSweepDisplay:
         """
         self._check_lengths()
         plt = _pyplot()
+        if ax is None and score_ax is not None:
+            # a new figure would leave the given score axes empty, silently
+            raise ValueError("score_ax needs ax: pass the axes for the norm and the "
+                             "rank too, or neither for a new figure of both panels.")
         if ax is None:
             _, (ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
         series = self._series()

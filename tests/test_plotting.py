@@ -160,6 +160,16 @@ def test_sweep_plots_the_score_per_depth():
     assert "score" in disp.ax_score_.get_ylabel()
 
 
+def test_sweep_score_axes_without_norm_axes_is_refused():
+    # a new figure of both panels left the given score axes empty, silently
+    _, (left, right) = plt.subplots(1, 2)
+    with pytest.raises(ValueError, match="score_ax needs ax"):
+        DepthSweepDisplay.from_estimator(_selector(), score_ax=right)
+    disp = DepthSweepDisplay.from_estimator(_selector(), ax=left, score_ax=right)
+    assert disp.ax_ is left and disp.ax_score_ is right
+    plt.close("all")
+
+
 def test_sweep_rank_only_at_fitted_depths_no_steps():
     disp = DepthSweepDisplay.from_estimator(_selector())
     (rank_line,) = [ln for ln in disp.ax_rank_.get_lines()
