@@ -11,8 +11,9 @@ momentum, the L2 term as coupled weight decay) for a fixed number of epochs on t
 rank-2 task, changing one of the three from a common base, and read
 
 * the rank of every hidden weight matrix, each read by its image on the data
-  (``layer_ranks_``), averaged over the hidden layers;
-* the bottleneck rank (``bottleneck_rank_``, the least of them).
+  (``layer_ranks_``), averaged over the middle ones, ``W_2`` to ``W_{L-1}``;
+* the bottleneck rank (``bottleneck_rank_``, the least rank among the maps where
+  the function can narrow, ``W_1`` to ``W_{L-1}``).
 
 With a fixed budget of 300 epochs none of these fits has finished moving (the
 ranks are still falling; the task's own rank is 2): the figure compares how far

@@ -269,9 +269,9 @@ class SpectraDisplay:
         Parameters
         ----------
         estimator : fitted skrank estimator
-            Any estimator with ``layer_spectra_``, ``representation_spectra_``
-            and ``jacobian_spectra_`` (a fitted selector: its ``best_estimator_``;
-            a fitted ``Pipeline``: its last step).
+            Any estimator with the attribute ``kind`` draws (below; a fitted
+            selector: its ``best_estimator_``; a fitted ``Pipeline``: its last
+            step).
         kind : {'images', 'weights', 'representations', 'jacobian'}, default='images'
             ``image_spectra_`` (one row per entry of ``layer_ranks_``, with the
             cut of each), ``layer_spectra_`` (one row per weight matrix),
