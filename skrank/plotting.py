@@ -361,7 +361,8 @@ class SpectraDisplay:
                         vmin=None if norm else 1, vmax=None if norm else n_max,
                         s=18, edgecolors="none", zorder=3)
         ax.set_yscale("log")
-        handles = (self._floor(ax, rows) + self._cuts(ax, rows)
+        # the cut from the whole row: n_values at or below a rank hid it
+        handles = (self._floor(ax, rows) + self._cuts(ax, self.spectra)
                    + self._bottleneck_marker(ax))
         ax.set_xlabel(_ROW_LABELS[self.kind])
         ax.set_ylabel("singular value / largest of its row" if self.normalize

@@ -456,6 +456,16 @@ def test_default_plot_shows_the_rank_of_each_map_above_its_cut(normalize):
     assert _above_each_cut(SpectraDisplay.from_estimator(est, kind="weights")) == {}
 
 
+@pytest.mark.parametrize("n_values", [None, 3, 2])
+def test_the_cut_is_drawn_whatever_n_values(n_values):
+    # n_values at or below a row's rank hid its cut bar (nothing showed the rank)
+    disp = SpectraDisplay([[1.0, 0.9, 0.01, 0.005]], ranks=[2], n_values=n_values).plot()
+    (bars,) = [c for c in disp.ax_.collections if c.get_label() == "cut of the rank rule"]
+    ((_, y), _), = bars.get_segments()
+    assert y == pytest.approx(np.sqrt(0.9 * 0.01))
+    plt.close("all")
+
+
 @pytest.mark.parametrize("ranks, match", [([1, 2], "2 values for 3 rows"),
                                           ([1, -1, 2], "whole numbers"),
                                           ([[1, 2, 3]], "1-D")])
