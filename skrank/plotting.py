@@ -513,6 +513,9 @@ class DepthSweepDisplay:
         The offset-free norm per row (mean over folds; ``depth_results_``'s
         ``'offset_free_norm'``), whose slope ``norm_slope_`` reads; None draws
         ``||theta||^2`` alone.
+    best_alpha : float or None, default=None
+        The chosen ``alpha`` of an ``alpha`` grid, named beside the chosen depth
+        (the depth's line passes every alpha's series).
 
     Attributes
     ----------
@@ -533,8 +536,8 @@ class DepthSweepDisplay:
         If a series is not 1-D or empty, or ``depths`` or ``bottleneck_rank`` do
         not hold whole numbers (from 1 and from 0, below ``2**31``), or ``alpha``
         is not finite, or ``std_test_score`` is negative, or ``best_depth`` is not
-        one of ``depths``. A series of another length than ``depths`` is refused
-        when plotting.
+        one of ``depths``, or ``best_alpha`` is not a finite number. A series of
+        another length than ``depths`` is refused when plotting.
 
     See Also
     --------
@@ -551,7 +554,7 @@ class DepthSweepDisplay:
 
     def __init__(self, depths, parameter_norm, bottleneck_rank, mean_test_score=None,
                  best_depth=None, *, std_test_score=None, alpha=None,
-                 offset_free_norm=None):
+                 offset_free_norm=None, best_alpha=None):
         self.depths = _numbers(depths, "depths", least=1)
         self.parameter_norm = _numbers(parameter_norm, "parameter_norm")
         # ranks are whole numbers, never NaN: the selector's 'bottleneck_rank' is the
@@ -567,6 +570,11 @@ class DepthSweepDisplay:
                              f"or None, got {best_depth!r}.")
         self.best_depth = best_depth
         self.offset_free_norm = _numbers(offset_free_norm, "offset_free_norm")
+        if best_alpha is not None and not (isinstance(best_alpha, Real)
+                                           and np.isfinite(best_alpha)):
+            raise ValueError(f"best_alpha must be a finite number or None, got "
+                             f"{best_alpha!r}.")
+        self.best_alpha = best_alpha
 
     @classmethod
     def from_estimator(cls, selector, *, ax=None, score_ax=None):
@@ -621,7 +629,8 @@ class DepthSweepDisplay:
         disp = cls(r["depth"], r["parameter_norm"], r["bottleneck_rank"],
                    r.get("mean_test_score"), getattr(selector, "best_depth_", None),
                    std_test_score=r.get("std_test_score"), alpha=r.get("alpha"),
-                   offset_free_norm=r.get("offset_free_norm"))
+                   offset_free_norm=r.get("offset_free_norm"),
+                   best_alpha=getattr(selector, "best_alpha_", None))
         return disp.plot(ax=ax, score_ax=score_ax)
 
     def _series(self):
@@ -692,10 +701,14 @@ class DepthSweepDisplay:
         self._norm_axes(ax, ax2)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
         if self.best_depth is not None:
+            # with an alpha grid the line passes every alpha's series: name the one
+            chosen = f"chosen depth {self.best_depth}" + (
+                "" if self.best_alpha is None or len(series) < 2
+                else f", alpha={self.best_alpha:g}")
             for a in (ax, score_ax):
                 if a is not None:
                     a.axvline(self.best_depth, color="gray", ls="--", lw=0.8,
-                              label=f"chosen depth {self.best_depth}")
+                              label=chosen)
             handles.append(ax.get_legend_handles_labels()[0][-1])
         ax.legend(handles=handles, loc="upper left", fontsize="small")
         if score_ax is not None:
@@ -717,9 +730,12 @@ class DepthSweepDisplay:
     def _score_panel(self, score_ax, series):
         """The mean test score per depth, with its standard deviation."""
         if self.mean_test_score is not None:
+            # each alpha's bars shifted a little, or they lie on top of each other
+            shift = 0.08 * (np.arange(len(series)) - (len(series) - 1) / 2)
             for k, (suffix, idx) in enumerate(series):
                 err = None if self.std_test_score is None else self.std_test_score[idx]
-                score_ax.errorbar(self.depths[idx], self.mean_test_score[idx], yerr=err,
+                score_ax.errorbar(self.depths[idx] + shift[k], self.mean_test_score[idx],
+                                  yerr=err,
                                   fmt="o", capsize=3, color=f"C{2 * k}",
                                   label=f"mean test score{suffix} (+/- std)")
         score_ax.set_xlabel("depth L")

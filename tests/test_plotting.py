@@ -170,6 +170,22 @@ def test_sweep_score_axes_without_norm_axes_is_refused():
     plt.close("all")
 
 
+def test_sweep_over_an_alpha_grid_names_the_chosen_alpha():
+    # the chosen depth's line passed every alpha's series, and best_alpha_ was
+    # nowhere; the error bars of two alphas at one depth lay on top of each other
+    disp = DepthSweepDisplay([4, 6, 4, 6], [30.0, 34.0, 20.0, 24.0], [2, 2, 1, 1],
+                             [0.9, 0.95, 0.8, 0.85], 6, alpha=[0.1, 0.1, 1.0, 1.0],
+                             std_test_score=[0.01] * 4, best_alpha=0.1).plot()
+    labels = disp.ax_.get_legend_handles_labels()[1]
+    assert "chosen depth 6, alpha=0.1" in labels
+    xs = [ln.get_xdata().tolist() for ln in disp.ax_score_.get_lines()
+          if ln.get_marker() == "o"]
+    assert len(xs) == 2 and xs[0] != xs[1]
+    with pytest.raises(ValueError, match="best_alpha"):
+        DepthSweepDisplay([4], [1.0], [1], best_alpha="large")
+    plt.close("all")
+
+
 def test_sweep_rank_only_at_fitted_depths_no_steps():
     disp = DepthSweepDisplay.from_estimator(_selector())
     (rank_line,) = [ln for ln in disp.ax_rank_.get_lines()
