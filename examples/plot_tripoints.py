@@ -17,6 +17,10 @@ title gives the ranks read on *that* network, and the tripoints are counted with
 :func:`skrank.diagnostics.count_tripoints`. The rank-1 reading of the deep network
 comes with its evidence: ``bottleneck_fidelity_``, the share of the logits'
 variance kept when the network is passed through its one bottleneck coordinate.
+Here it is 0.70, below the 0.9 the readings are trusted above (the fit warns, and
+the check below prints NOT REPRODUCED): passed through that one coordinate the
+network changes 38% of its predictions, so it still uses a weaker second
+direction, though its class regions do not meet three at a time.
 (Shallow networks separate the training points long before they converge; their
 ``ConvergenceWarning`` is silenced for those fits only. A shallow network also
 reads a Jacobian rank below its bottleneck rank: with few layers the bias towards
