@@ -361,7 +361,6 @@ class SpectraDisplay:
                         vmin=None if norm else 1, vmax=None if norm else n_max,
                         s=18, edgecolors="none", zorder=3)
         ax.set_yscale("log")
-        # the cut from the whole row: n_values at or below a rank hid it
         handles = (self._floor(ax, rows) + self._cuts(ax, self.spectra)
                    + self._bottleneck_marker(ax))
         ax.set_xlabel(_ROW_LABELS[self.kind])
@@ -412,7 +411,8 @@ class SpectraDisplay:
         return handles
 
     def _cuts(self, ax, rows):
-        """A short bar per row between its ``ranks[i]``-th value and the next."""
+        """A short bar per row between its ``ranks[i]``-th value and the next, read
+        on the whole rows (``n_values`` at or below a rank hid the cut)."""
         if self.ranks is None:
             return []
         xs, ys = [], []
@@ -471,6 +471,13 @@ def _numbers(values, name, *, least=None, finite=False, nonnegative=False):
         what = f"non-negative {what}" if nonnegative else what
         raise ValueError(f"{name} must hold {what}; {name}[{i}] is {float(a[i])!r}.")
     return a.astype(int) if least is not None else a
+
+
+def _check_axes(ax, score_ax):
+    """``score_ax`` alone would draw a new figure and leave it empty, silently."""
+    if ax is None and score_ax is not None:
+        raise ValueError("score_ax needs ax: pass the axes for the norm and the "
+                         "rank too, or neither for a new figure of both panels.")
 
 
 class DepthSweepDisplay:
@@ -682,10 +689,7 @@ class DepthSweepDisplay:
         """
         self._check_lengths()
         plt = _pyplot()
-        if ax is None and score_ax is not None:
-            # a new figure would leave the given score axes empty, silently
-            raise ValueError("score_ax needs ax: pass the axes for the norm and the "
-                             "rank too, or neither for a new figure of both panels.")
+        _check_axes(ax, score_ax)
         if ax is None:
             _, (ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
         series = self._series()
@@ -701,20 +705,23 @@ class DepthSweepDisplay:
         self._norm_axes(ax, ax2)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
         if self.best_depth is not None:
-            # with an alpha grid the line passes every alpha's series: name the one
-            chosen = f"chosen depth {self.best_depth}" + (
-                "" if self.best_alpha is None or len(series) < 2
-                else f", alpha={self.best_alpha:g}")
             for a in (ax, score_ax):
                 if a is not None:
                     a.axvline(self.best_depth, color="gray", ls="--", lw=0.8,
-                              label=chosen)
+                              label=self._chosen(len(series)))
             handles.append(ax.get_legend_handles_labels()[0][-1])
         ax.legend(handles=handles, loc="upper left", fontsize="small")
         if score_ax is not None:
             self._score_panel(score_ax, series)
         self.ax_, self.ax_rank_, self.ax_score_, self.figure_ = ax, ax2, score_ax, ax.figure
         return self
+
+    def _chosen(self, n_series):
+        """The chosen depth's label; with an alpha grid its line passes every
+        alpha's series, so it names the chosen one."""
+        return f"chosen depth {self.best_depth}" + (
+            "" if self.best_alpha is None or n_series < 2
+            else f", alpha={self.best_alpha:g}")
 
     def _norm_axes(self, ax, ax2):
         """Labels and ticks of the norm (left) and rank (right) axes."""
