@@ -668,12 +668,11 @@ def _unclear(report, tol, name, jacobian_bounds):
             "rank reading cut still matter, so bottleneck_rank_ understates what the "
             "network computes, as do the coordinates read through the cut "
             "(transform's output at the default n_components, where the estimator "
-            "has one). A clear gap may lie "
-            "below rank_tol of the largest "
-            "value (est.diagnose(X, rank_tol=...) reads it without refitting). On "
-            "noisy targets the cut directions may be fitted noise (a right "
-            "reading of the data's rank then warns too): compare held-out scores at "
-            "larger alphas (RankAwareDepthSelector(alphas=...)).")
+            "has one). A clear gap may lie below rank_tol of the largest value "
+            "(est.diagnose(X, rank_tol=...) reads it without refitting). On noisy "
+            "targets the cut directions may be fitted noise (a right reading of the "
+            "data's rank then warns too): compare held-out scores at larger alphas "
+            "(RankAwareDepthSelector(alphas=...)).")
     return _jacobian_unclear(report, name, below=jacobian_bounds is True) \
         if jacobian_bounds else None
 

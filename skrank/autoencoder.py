@@ -76,10 +76,10 @@ SPLIT_MIN_POINTS = 10
 
 
 def _warn_if_split(dims, local):
-    """Say when 40% or more of the Jacobian points read another local dimension
-    than their median, which is then close to a coin flip (a held-out 2-sphere read 1 at 27
-    points of 50 and 2 at 23, with no other word; over 500 points 240 read 1 and
-    253 read 2)."""
+    """Say when :data:`SPLIT_SHARE` or more of the Jacobian points read another
+    local dimension than their median, which is then close to a coin flip (a
+    held-out 2-sphere read 1 at 27 points of 50 and 2 at 23, with no other word;
+    over 500 points 240 read 1 and 253 read 2)."""
     values, counts = np.unique(dims, return_counts=True)
     other = len(dims) - counts[values == local].sum()
     if len(dims) < SPLIT_MIN_POINTS or other < SPLIT_SHARE * len(dims):
@@ -87,7 +87,8 @@ def _warn_if_split(dims, local):
     split = ", ".join(f"{c} read {v}" for v, c in zip(values.tolist(), counts.tolist()))
     warn_user(
         f"local_dimension_={local} is the lower median of Jacobian points that "
-        f"disagree ({split} of {len(dims)}): {other} of them, 40% or more, read "
+        f"disagree ({split} of {len(dims)}): {other} of them, {SPLIT_SHARE:.0%} or "
+        "more, read "
         "another dimension, right readings of rolled sheets as well as wrong "
         "ones of spheres. Read the distribution (local_dimension(X) gives one "
         "count per point) before trusting the median.", AmbiguousRankWarning)

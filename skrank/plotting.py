@@ -742,8 +742,7 @@ class DepthSweepDisplay:
             for k, (suffix, idx) in enumerate(series):
                 err = None if self.std_test_score is None else self.std_test_score[idx]
                 score_ax.errorbar(self.depths[idx] + shift[k], self.mean_test_score[idx],
-                                  yerr=err,
-                                  fmt="o", capsize=3, color=f"C{2 * k}",
+                                  yerr=err, fmt="o", capsize=3, color=f"C{2 * k}",
                                   label=f"mean test score{suffix} (+/- std)")
         score_ax.set_xlabel("depth L")
         score_ax.set_ylabel("mean test score")
