@@ -1345,6 +1345,20 @@ def _warn_if_above_zero_network(est, plan, module, result):
             ConvergenceWarning)
 
 
+def _start_at_zero(modules):
+    """Every parameter 0: the exact optimum when the centered targets are all 0.
+
+    The zero network then answers the targets' mean with no penalty, so no fit
+    does better. From a random start the optimizer only approaches it: a residual
+    network of constant targets (200 rows) ran its 3,000 iterations, the objective
+    falling 4% per iteration, and warned it had not converged.
+    """
+    with torch.no_grad():
+        for module in modules:
+            for p in module.parameters():
+                p.zero_()
+
+
 def _warn_if_constant(est, Y, weight):
     """A fit that reads rank 0 answers one value for every input: silent, it
     read as a rank (a deep network of width 1, an alpha of 100 against targets
@@ -1711,6 +1725,8 @@ class _DeepL2Base(BaseEstimator):
                       for _ in range(n_networks)]
         modules = self._networks(X.shape[1], n_outputs, dtype, device, generators,
                                  depth=self._first_depth(n_outputs))
+        if not warm and self.normalize and self._task.kind != "labels" and not np.any(Y):
+            _start_at_zero(modules)
         X_tr, Y_tr, X_val, Y_val, W_tr, W_val = self._split(
             X, Y, rng, sample_weight, dropped=n_given - X.shape[0])
         # the rows held out leave fewer to read the bottleneck's coordinates on

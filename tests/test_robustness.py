@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from sklearn.base import ClassifierMixin, clone
 
 import skrank._base as base
-from skrank import DeepL2Regressor, ResNetL2Regressor, TrainingInterruptedWarning
+from skrank import (
+    BottleneckAutoencoder,
+    DeepL2Regressor,
+    ResNetL2Regressor,
+    TrainingInterruptedWarning,
+)
 
 from ._estimators import all_estimators, data_for, outputs
 
@@ -220,14 +225,28 @@ def test_classifier_refuses_a_single_class():
         est.fit(np.random.rand(5, 2), ["x"] * 5)
 
 
+@pytest.mark.parametrize("shape", [(60, 3), (200, 5)])
 @pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
-def test_a_constant_target_fits_without_a_warning(cls):
-    # the zero network is the answer; the fit ends at the rounding of its penalty
-    X = np.random.RandomState(0).randn(60, 3)
+def test_a_constant_target_fits_without_a_warning(cls, shape):
+    # the zero network is the answer, and the fit starts there: from a random
+    # start a residual network of 200 rows ran its 3,000 iterations (44 s) and
+    # warned that it had not converged
+    X = np.random.RandomState(0).randn(*shape)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        est = cls(random_state=0).fit(X, np.full(60, 5.0))
-    np.testing.assert_allclose(est.predict(X), 5.0, rtol=1e-5)
+        est = cls(random_state=0).fit(X, np.full((shape[0], 2), [5.0, -1e3]))
+    np.testing.assert_allclose(est.predict(X), [[5.0, -1e3]] * shape[0], rtol=1e-5)
+    assert est.stop_reason_ == "converged" and est.n_iter_ <= 5
+    assert est.bottleneck_rank_ == 0
+
+
+def test_constant_inputs_are_reconstructed_without_training():
+    X = np.full((80, 4), [1.0, -2.0, 0.0, 3e4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ae = BottleneckAutoencoder(random_state=0).fit(X)
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(X)), X, rtol=1e-6)
+    assert ae.stop_reason_ == "converged" and ae.n_iter_ <= 5
 
 
 def test_a_constant_targets_fit_at_its_penalty_rounding_is_not_above_the_zero_network():
