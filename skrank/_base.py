@@ -426,11 +426,14 @@ def _central_spreads(A, weight=None):
 def _warn_if_rows_bound_the_rank(est, X, weight=None):
     """Say when ``partial_fit``'s readings, taken on the call's rows, may be bound
     by their number: ``n`` centred rows span at most ``n - 1`` directions, so a
-    batch of one read rank 0 whatever the network learned on earlier calls."""
-    n = int(np.count_nonzero(weight > 0)) if weight is not None else X.shape[0]
+    batch of one read rank 0 whatever the network learned on earlier calls.
+    Distinct rows count: 50 copies of two rows read 1 on a rank-4 network."""
+    rows = X if weight is None else X[weight > 0]
+    n = len(np.unique(rows, axis=0)) if len(rows) else 0
     if est.bottleneck_rank_ < n - 1:
         return
-    warn_user(f"partial_fit read the network on this call's {n} row(s), which can "
+    distinct = " distinct" if n < len(rows) else ""
+    warn_user(f"partial_fit read the network on this call's {n}{distinct} row(s), which can "
               f"show a rank of at most {max(n - 1, 0)}: bottleneck_rank_="
               f"{est.bottleneck_rank_} may understate the network's. Call "
               "diagnose(X) on more rows to read it.", AmbiguousRankWarning)
@@ -438,16 +441,28 @@ def _warn_if_rows_bound_the_rank(est, X, weight=None):
 
 def _warn_if_no_unit(A, name, normalize):
     """The first ``partial_fit`` call fixes the units of every later one: data of
-    zeros there have none to give (scale 1). A stream that began with a row of
-    zeros, then went on in units of 1000, trained to R^2 -3,000, with no word."""
-    if normalize and not np.any(A):
-        warn_user(
-            f"The first call to partial_fit fixes the units {name} is normalized "
-            f"by, and its {name} is all zero: the scale is set to 1, and later calls "
-            "train in those units (alpha then means what it means for data of "
-            "spread 1; far larger or smaller data may fit poorly). Start with rows "
-            "that show the data's spread, or normalize the data yourself and pass "
-            "normalize=False.", UserWarning)
+    zeros there have none to give (scale 1), and rows all alike have no spread (the
+    scale falls back to their values' size). A stream that began with a row of
+    zeros, then went on in units of 1000, trained to R^2 -3,000, with no word; one
+    that began with 100 rows of targets 5, then went on with a spread of 0.45,
+    ended at R^2 -20. A single row is a one-sample stream's first call: its
+    values' size is the unit it has."""
+    if not normalize:
+        return
+    if not np.any(A):
+        what = "is all zero: the scale is set to 1"
+    elif len(A) > 1 and not np.ptp(A.reshape(len(A), -1), axis=0).any():
+        what = ("is the same in every row: it has no spread, and the scale is set to "
+                "the size of its values")
+    else:
+        return
+    warn_user(
+        f"The first call to partial_fit fixes the units {name} is normalized "
+        f"by, and its {name} {what}, and later calls "
+        "train in those units (alpha then means what it means for data of "
+        "spread 1; far larger or smaller data may fit poorly). Start with rows "
+        "that show the data's spread, or normalize the data yourself and pass "
+        "normalize=False.", UserWarning)
 
 
 def _column_spreads(A, weight=None, varying_only=True):
@@ -753,8 +768,9 @@ def _weak_direction(report, tol, factor, name):
     return (
         f"{name}={bn.rank}, but its weakest bottleneck direction is {ratio:.2f} of "
         f"the strongest, within {factor:g} times rank_tol={tol}: at rank_tol="
-        f"{factor * tol:g} the reading would cut it. On noisy held-out regression "
-        "targets such weak directions were mostly noise the network fitted. Read "
+        f"{factor * tol:g} the reading would cut it. On held-out tasks such weak "
+        "directions were mostly ones the function did not need (noise fitted on "
+        "regression targets; a direction too many on classes). Read "
         "est.diagnose(X, rank_tol=...), or raise alpha (chosen by cross-validation).")
 
 
@@ -1818,6 +1834,7 @@ class _DeepL2Base(BaseEstimator):
             self._set_diagnostics(self._diagnose(X, self._reading_rng(),
                                                  weight=sample_weight))
             _warn_if_rows_bound_the_rank(self, X, sample_weight)
+            _warn_if_constant(self, Y, sample_weight)
         return self
 
     def _partial_pairs(self, X, Y, W):
@@ -1866,9 +1883,10 @@ class _DeepL2Base(BaseEstimator):
             if not first and classes is not None and not np.array_equal(
                     np.unique(classes), self.classes_):
                 # as MLPClassifier: the network has one output per first-call class
-                raise ValueError(f"classes={np.asarray(classes).tolist()} is not the "
-                                 f"same as on the first call to partial_fit "
-                                 f"({self.classes_.tolist()}); fit starts over.")
+                raise ValueError(f"classes={np.asarray(classes).tolist()} are not the "
+                                 f"classes the network was built for "
+                                 f"({self.classes_.tolist()}, by fit or the first call "
+                                 f"to partial_fit); fit starts over.")
             extra = {"classes": known}
         Y, attrs = task.encode(y, **extra)
         if first:
@@ -1886,9 +1904,12 @@ class _DeepL2Base(BaseEstimator):
         self._check_representable(Xn, "X", raw=X)
         if task.kind == "labels":
             return Xn, Y, attrs
-        scale = self.input_scale_ if task.kind == "inputs" else self.target_scale_
-        mean = self.input_mean_ if task.kind == "inputs" else self.target_mean_
-        return Xn, (np.asarray(Y, dtype=np.float64) - mean) / scale, attrs
+        if task.kind == "inputs":
+            return Xn, Xn.copy(), attrs
+        with np.errstate(over="ignore"):
+            Yn = (np.asarray(Y, dtype=np.float64) - self.target_mean_) / self.target_scale_
+        self._check_representable(Yn, "y", raw=Y)
+        return Xn, Yn, attrs
 
     def _start_partial(self, X, n_outputs, rng):
         device, dtype = resolve_device(self.device), _DTYPES[self.dtype]
@@ -2041,7 +2062,9 @@ class _DeepL2Base(BaseEstimator):
         return np.ascontiguousarray(Xn), np.ascontiguousarray(Yn)
 
     def _scale_inputs(self, X):
-        return (np.asarray(X, dtype=np.float64) - self.input_mean_) / self.input_scale_
+        # overflow is refused by the callers (_check_representable), not warned
+        with np.errstate(over="ignore"):
+            return (np.asarray(X, dtype=np.float64) - self.input_mean_) / self.input_scale_
 
     def _unscale_outputs(self, out):
         """Network outputs back in the targets' units (logits stay as they are)."""
@@ -2322,10 +2345,12 @@ class _DeepL2Base(BaseEstimator):
         # float64 has no wider dtype to turn to: rescaling is the way
         instead = " or use dtype='float64'" if self.dtype == "float32" else ""
         if raw is not None and self.normalize:
+            times = np.abs(X).max()
+            times = f"{times:.3g}" if np.isfinite(times) else "more than 1e308"
             raise ValueError(
                 f"{name} holds values up to {np.abs(raw).max():.3g}, "
-                f"{np.abs(X).max():.3g} times the training data's spread away from "
-                f"its mean: too large for {self.dtype} arithmetic. Such inputs lie far "
+                f"{times} times the training data's spread away from "
+                f"its mean: too large for {self.dtype} arithmetic. Such values lie far "
                 "outside the training data (check their units)"
                 + (", or fit with dtype='float64'." if instead else "."))
         raise ValueError(

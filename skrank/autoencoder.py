@@ -271,10 +271,10 @@ random_state, verbose, n_init, n_threads
         distance between the training points: the network then fits its few
         noisy copies of each point, and the reading may under-count; with
         ``input_noise='auto'`` it says when the noise had to be raised to a
-        spacing above ``0.2 * input_scale_`` (a reading that may be off by one);
-        and, with 10 Jacobian points or more, when 40% of them or more read
-        another dimension than the median (right readings too: rolled sheets
-        split 28 to 22 of 50).
+        spacing above ``0.2 * input_scale_`` (a reading that may be off by one).
+        Whatever ``output`` and ``data_noise``, with 10 Jacobian points or
+        more, it says when 40% of them or more read another dimension than the
+        median (right readings too: rolled sheets split 28 to 22 of 50).
     input_noise_ : float
         The standard deviation of the training noise, in the units of ``X``:
         ``input_noise``, or what 'auto' chose (0.0 without noise).
@@ -294,11 +294,12 @@ random_state, verbose, n_init, n_threads
     regularity_ : float
     rank_history_ : dict of ndarray or None
         As in :class:`DeepL2Regressor`.
-    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit
+    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit or partial_fit
         The final objective of every restart (the lowest was kept; with
         ``early_stopping``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
-        The bottleneck rank of every restart (``None`` when ``n_init=1``).
+        The bottleneck rank of every restart (``None`` when ``n_init=1``, after a
+        warm refit and after ``partial_fit``).
     best_restart_ : int
         Index of the restart kept.
 
@@ -411,8 +412,9 @@ random_state, verbose, n_init, n_threads
 
     def _validate_fit_data(self, X, y, reset=True):
         X = validate_data(self, user_array(X), dtype=[np.float64, np.float32], reset=reset)
-        if X.shape[0] < 2:
+        if X.shape[0] < 2 and reset:
             # one point has no shape: no representation to read a dimension from
+            # (a later partial_fit call of one row, a stream's tail, goes on)
             raise ValueError(
                 f"BottleneckAutoencoder needs at least 2 samples, got n_samples = "
                 f"{X.shape[0]}."
@@ -471,6 +473,7 @@ random_state, verbose, n_init, n_threads
 
     def _partial_pairs(self, X, Y, W):
         if not self.input_noise:
+            self.input_noise_ = 0.0
             return X, Y, W
         # fresh noise every call, from the stream that shuffles the batches (a
         # generator seeded by random_state alone would repeat it call after call)
@@ -601,7 +604,9 @@ random_state, verbose, n_init, n_threads
             normalization's mean and scale); ``None``: equal weights. An integer
             weight counts like repeating the sample in the full-batch L-BFGS
             stage, not in the Adam warm-up (``warmup_iter``) or with
-            ``solver='adam'`` or ``'sgd'``, whose mini-batches draw rows.
+            ``solver='adam'`` or ``'sgd'``, whose mini-batches draw rows, nor in
+            the Jacobian points (drawn among the rows of positive weight, each as
+            likely as another).
 
         Returns
         -------
@@ -623,7 +628,9 @@ random_state, verbose, n_init, n_threads
         ``AmbiguousRankWarning`` says when the reading reaches it). With
         ``input_noise``, each call trains on
         ``n_noisy_copies`` fresh noisy copies of its rows, as ``fit`` does on its
-        data. ``fit`` starts over.
+        data. The first call needs two rows or more (one point has no shape to
+        read); a later call takes one, as a stream's last rows may be. ``fit``
+        starts over.
 
         Parameters
         ----------

@@ -1,5 +1,6 @@
 """Rank-aware choice of depth: fit over depths, read ranks and norms, choose."""
 
+import contextlib
 import inspect
 import multiprocessing
 import pickle
@@ -53,6 +54,7 @@ from sklearn.utils.validation import (
 from ._base import (
     AmbiguousRankWarning,
     _DeepL2Base,
+    _FullyConnected,
     _grad_enabled,
     fit_many,
     one_thread_per_job,
@@ -128,9 +130,25 @@ class _Job:
             # a worker process (loky's) printed them on its own stderr, out of reach
             # of the caller's filters, pytest.warns or logging (measured: every
             # warning of a sweep at n_jobs=2 was lost that way)
-            with warnings.catch_warnings(record=True) as caught:
+            with warnings.catch_warnings(record=True) as caught, _sendable_errors():
                 rows = self.fn(*args)
         return rows, [(str(w.message), _portable(w.category)) for w in caught]
+
+
+@contextlib.contextmanager
+def _sendable_errors():
+    """A worker's error as one the caller can unpickle: scikit-learn's
+    ``UnsetMetadataPassedError`` cannot be, and a Pipeline's routing mistake at
+    ``n_jobs=2`` surfaced as loky's ``BrokenProcessPool`` ("A result has failed to
+    un-serialize") instead of its message."""
+    try:
+        yield
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+        raise
 
 
 def _portable(category):
@@ -166,6 +184,16 @@ def _param_name(estimator, name):
         raise ValueError(f"{type(estimator).__name__} has several {name!r} parameters "
                          f"({keys}); the selector needs exactly one.")
     return keys[0]
+
+
+def _beside(estimator, depth_param, name):
+    """The parameter ``name`` of the estimator that ``depth_param`` belongs to (a
+    Pipeline of ``Lasso(alpha)`` and a network selects the network's ``alpha``)."""
+    key = depth_param[: -len("depth")] + name
+    if key not in estimator.get_params():
+        raise ValueError(f"{type(estimator).__name__} has no {key!r} parameter beside "
+                         f"{depth_param!r} to select.")
+    return key
 
 
 def _network(est, depth_param, fitted=False):
@@ -554,8 +582,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         Iteration cap of a warm-started fit; None: the estimator's ``max_iter``
         (the fit stops when it converges, usually well before).
     n_jobs : int or None, default=None
-        Parallel jobs through joblib, one per depth (its folds and alphas batched
-        inside the job), or with warm starts one per (alpha, fold) chain of
+        Parallel jobs through joblib, one per depth (its folds and alphas one
+        batched run inside the job where the estimator is a bare skrank
+        estimator, without fit parameters, that trains one network per fit:
+        ``n_init=1``, not both starts of ``init='auto'``; otherwise, as for a
+        Pipeline, one fit after the other), or with warm starts one per (alpha, fold) chain of
         depths: any joblib backend works, e.g.
         ``with joblib.parallel_config(backend="dask"):`` on a Dask cluster or
         ``backend="ray"`` after ``ray.util.joblib.register_ray()``.
@@ -567,7 +598,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     ----------
     best_depth_ : int
     best_estimator_ : estimator
-        Refitted on the whole data (if ``refit``).
+        Refitted on the whole data (if ``refit``), with the estimator's own
+        parameters and the chosen depth (and alpha). ``early_stopping='auto'`` is
+        resolved once for every fold and the refit, so that they train alike; the
+        parameter stays ``'auto'`` and ``early_stopping_`` says what the refit did.
     best_alpha_ : float or None
         The chosen ``alpha`` (``None`` without an alpha grid).
     best_rank_ : int
@@ -586,7 +620,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     norm_slope_ : float
         Slope of ``offset_free_norm_`` against depth over the rank plateau of
         ``best_depth_``, fitted to the folds that read ``best_rank_`` there (NaN
-        if the plateau holds a single depth); the
+        if the plateau holds a single depth, and for ``ResNetL2Regressor``, whose
+        cost weighs its block weights by ``lam``: its slopes read -0.5 to -0.8
+        on rank-1 plateaus); the
         rank only in the limit of large depth (see above), and only on fits
         trained to the minimum: an estimator that stops on held-out rows (a
         single-output regressor or a classifier at ``early_stopping='auto'``,
@@ -669,9 +705,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 f"depths must be a non-empty list of distinct positive integers, got "
                 f"{self.depths!r}."
             )
+        if isinstance(self.estimator, type):
+            raise TypeError(f"estimator={self.estimator.__name__} is a class; pass an "
+                            f"instance ({self.estimator.__name__}()) instead.")
         depth_param = _param_name(self.estimator, "depth")
         owner = _network(self.estimator, depth_param)
         name = type(owner).__name__
+        if not isinstance(owner, _DeepL2Base):
+            raise TypeError(f"RankAwareDepthSelector reads the rank of a skrank "
+                            f"estimator; the {depth_param!r} parameter belongs to "
+                            f"{name}. Pass a skrank estimator, or a Pipeline ending "
+                            "in one.")
         # before any fit: a depth the estimator refuses would otherwise fail a whole
         # sweep late, inside a parallel job
         constraint = type(owner)._parameter_constraints.get("depth")
@@ -755,8 +799,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 f"{type(self.estimator).__name__}.score, or pass a callable "
                 "scorer(estimator, X).")
         scorer = check_scoring(self.estimator, scoring=self.scoring)
-        names = (_param_name(self.estimator, "depth"),
-                 None if self.alphas is None else _param_name(self.estimator, "alpha"))
+        names = (_param_name(self.estimator, "depth"), None)
+        if self.alphas is not None:
+            names = (names[0], _beside(self.estimator, names[0], "alpha"))
         fit_params = _without_uniform_weight(fit_params, self.estimator, names[0])
         alphas = _check_alphas(self.alphas)
         _check_grid(self.estimator, depths, alphas, names)
@@ -804,8 +849,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             # one elsewhere (or in a shallower fit of the chain) leaves no model
             if est is not None and _is_fitted(est):
                 # the user's settings, not the chain's (a later fit of the model
-                # would continue its network, capped at warm_start_iter)
-                est.set_params(**{k: estimator.get_params()[k] for k in warm or ()})
+                # would continue its network, capped at warm_start_iter), nor the
+                # sweep's resolved early_stopping (its early_stopping_ says how
+                # this fit stopped)
+                user = self.estimator.get_params()
+                key = names[0][: -len("depth")] + "early_stopping"
+                est.set_params(**{k: user[k] for k in (*(warm or ()), key) if k in user})
                 self.best_estimator_ = est
                 for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                     if hasattr(est, attr):
@@ -971,7 +1020,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         rank-2 plateau whose folds read 2, 3 and 5) read 4.42. One slope, each
         fold about its own mean (folds differ in level: a fold counted at the
         deeper depths only would tilt a pooled line), over the folds that read
-        the rank at two depths or more; NaN where none does."""
+        the rank at two depths or more; NaN where none does, and for a residual
+        network, whose cost does not weigh its weights alike (rank-1 plateaus
+        read slopes of -0.5 to -0.8)."""
+        if not isinstance(_network(self.estimator, _param_name(self.estimator, "depth")),
+                          _FullyConnected):
+            return float("nan")
         i = self.best_index_
         same = [j for j, row in enumerate(rows) if row[1] == rows[i][1]]
         pos = same.index(i)

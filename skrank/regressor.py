@@ -107,7 +107,8 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
             except where rows are drawn: early stopping's split (a weighted row
             is held out whole, repeats one by one) and the mini-batches of
             ``solver='adam'`` or ``'sgd'`` and of an Adam warm-up
-            (``warmup_iter``).
+            (``warmup_iter``), and the Jacobian points (drawn among the rows
+            of positive weight, each as likely as another).
 
         Returns
         -------
@@ -391,14 +392,15 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         coordinates beyond ``bottleneck_rank_`` are its weak directions, near
         constant, carrying little or nothing of the function.
     n_init : int, default=1
-        Restarts from ``n_init`` random initializations, trained together (one
-        batched run of the solver: each network keeps its own curvature pairs,
-        line search, or Adam/SGD moments and shuffling, and stopping, and follows
-        the path it would follow alone); the one with
-        the lowest final objective is kept (with early stopping, the best
-        held-out score, ties to the lower objective). Restarts catch the fits that
-        end in a
-        higher-rank basin. Ignored with ``warm_start`` (one network continues).
+        Restarts from ``n_init`` random initializations, trained together
+        (batched runs of the solver, on a CPU two batches of about ``n_init / 2``,
+        at once on two threads or more: each network keeps its own curvature
+        pairs, line search, or Adam/SGD moments and shuffling, and stopping, and
+        follows the path it would follow alone); the one with the lowest final
+        objective is kept (with early stopping, the best held-out score, ties to
+        the lower objective). Restarts catch the fits that end in a higher-rank
+        basin. Ignored with ``warm_start`` (one network continues) and by
+        ``partial_fit`` (one network).
     n_threads : int, 'auto' or None, default='auto'
         CPU threads torch uses during ``fit`` (restored afterwards), at most
         the machine's cores; ``None`` keeps torch's setting (all cores).
@@ -535,11 +537,12 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         ``'n_iter'`` counts the iterations at full depth, warm-up epochs included
         (with ``warmup_iter`` it runs past ``n_iter_``, which does not count them);
         the shallow stage of a grown start is not at full depth and not counted.
-    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit
+    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit or partial_fit
         The final objective of every restart (the lowest was kept; with
         ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
-        The bottleneck rank of every restart (``None`` when ``n_init=1``).
+        The bottleneck rank of every restart (``None`` when ``n_init=1``, after a
+        warm refit and after ``partial_fit``).
     best_restart_ : int
         Index of the restart kept.
 
@@ -553,8 +556,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
     Weights are initialized Kaiming-normal with zero biases: torch's default
     initialization makes a deep ReLU network's output vanish, and the penalty
     then drives it to the zero function. A random deep start can stop far above
-    the objective it could reach: ``fit`` also grows the network from depth 3 and
-    keeps the lower fit (``init``). Inputs and targets are centered and divided by
+    the objective it could reach: ``fit`` starts from a network grown from depth
+    3 (with several outputs it also trains a random deep start and keeps the
+    lower fit; see ``init``). Inputs and targets are centered and divided by
     one scale each (``normalize``), so ``alpha`` means the same in any units; a
     per-feature rescaling (``StandardScaler``) changes the geometry and is the
     user's choice.

@@ -177,11 +177,12 @@ n_components, n_init, n_threads
         Zero by construction for the stream (kept for a uniform interface).
     regularity_ : float
     rank_history_ : dict of ndarray or None
-    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit
+    restart_objectives_ : ndarray of shape (n_init,), or (1,) after a warm refit or partial_fit
         The final objective of every restart (the lowest was kept; with
         ``early_stopping_``, the restart of best validation score was).
     restart_ranks_ : ndarray of shape (n_init,) or None
-        The bottleneck rank of every restart (``None`` when ``n_init=1``).
+        The bottleneck rank of every restart (``None`` when ``n_init=1``, after a
+        warm refit and after ``partial_fit``).
     best_restart_ : int
         Index of the restart kept.
 

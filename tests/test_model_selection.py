@@ -1147,3 +1147,77 @@ def test_a_sweep_that_raises_leaves_the_previous_fit():
     with pytest.warns(ConvergenceWarning) as later:
         DeepL2Regressor(width=8, max_iter=5).fit(X, y)
     assert not [w for w in later if str(w.message).startswith(("Sweep", "Refit"))]
+
+
+def test_the_alpha_grid_is_the_networks_beside_other_steps_alphas(small):
+    # a Lasso step's alpha beside the network's made the grid refuse to run
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.linear_model import Lasso
+
+    X, y = small
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("select", SelectFromModel(Lasso(alpha=1e-3))),
+                     ("net", DeepL2Regressor(**FAST))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(pipe, depths=[2, 3], alphas=[0.01, 0.1], cv=2,
+                                     refit=False).fit(X, y)
+    assert sorted(set(sel.depth_results_["alpha"].tolist())) == [0.01, 0.1]
+    assert pipe.get_params()["select__estimator__alpha"] == 1e-3
+
+
+class _TreeLike(sklearn.base.RegressorMixin, sklearn.base.BaseEstimator):
+    def __init__(self, depth=2):
+        self.depth = depth
+
+    def fit(self, X, y):
+        return self
+
+
+@pytest.mark.parametrize("estimator, match", [
+    (_TreeLike(), "reads the rank of a skrank estimator; the 'depth' parameter "
+                  "belongs to _TreeLike"),
+    (DeepL2Regressor, r"is a class; pass an instance \(DeepL2Regressor\(\)\)"),
+])
+def test_an_estimator_that_is_not_a_skrank_instance_is_refused_by_name(
+        small, estimator, match):
+    with pytest.raises(TypeError, match=match):
+        RankAwareDepthSelector(estimator, depths=[2, 3]).fit(*small)
+
+
+def test_the_refit_keeps_the_users_early_stopping(small):
+    # the sweep resolves 'auto' once for every fold and the refit; the refitted
+    # model kept the resolved value, so a clone of it trained otherwise
+    rng = np.random.RandomState(0)
+    X = rng.randn(500, 3)  # folds of 250 rows hold out 25: 'auto' holds out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3],
+                                     cv=2).fit(X, np.tanh(X[:, 0]))
+    assert sel.best_estimator_.early_stopping == "auto"
+    assert sel.best_estimator_.early_stopping_ is True
+
+
+def test_a_residual_networks_norm_slope_is_not_read(small):
+    from skrank import ResNetL2Regressor
+
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(
+            ResNetL2Regressor(width=8, max_iter=30, random_state=0), depths=[1, 2, 3],
+            cv=2, refit=False).fit(X, y[:, 0])
+    assert np.isnan(sel.norm_slope_)
+
+
+def test_a_workers_error_that_pickle_cannot_carry_reaches_the_caller(small):
+    # scikit-learn's UnsetMetadataPassedError cannot be unpickled: at n_jobs=2 a
+    # Pipeline's routing mistake surfaced as BrokenProcessPool
+    X, y = small
+    w = np.ones(len(X))
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline([("scale", StandardScaler()), ("net", DeepL2Regressor(
+            **FAST).set_fit_request(sample_weight=True))])
+        with pytest.raises(RuntimeError, match="UnsetMetadataPassedError: .*sample_weight"):
+            RankAwareDepthSelector(pipe, depths=[2, 3], cv=2, n_jobs=2).fit(
+                X, y, sample_weight=w)

@@ -9,6 +9,7 @@ import torch
 from sklearn.datasets import make_moons
 
 from skrank import (
+    AmbiguousRankWarning,
     BottleneckAutoencoder,
     DeepL2Classifier,
     DeepL2Regressor,
@@ -63,7 +64,8 @@ def test_classifier_needs_classes_first_and_keeps_them():
         clf.partial_fit(X[:3], [0, 1, 2])
     # other classes on a later call are refused (MLPClassifier's convention); the
     # same ones, in any order, are fine
-    with pytest.raises(ValueError, match="not the same as on the first call"):
+    with pytest.raises(ValueError, match=r"not the classes the network was built for "
+                                         r"\(\[0, 1\], by fit or the first call"):
         clf.partial_fit(X[:3], y[:3], classes=[0, 1, 2])
     clf.partial_fit(X[:3], y[:3], classes=[1, 0])
 
@@ -391,6 +393,82 @@ def test_each_call_sets_its_own_explosion_limit():
     assert est.stop_reason_ == "partial_fit"
     assert any(not torch.equal(a, b) for a, b in zip(before, est.module_.parameters()))
 
+
+
+@pytest.mark.parametrize("alike", ["X", "y"])
+def test_a_first_call_of_rows_all_alike_warns(alike):
+    # 100 rows of targets 5 set the unit to 5; a stream going on with a spread of
+    # 0.45 then ended at R^2 -20, with no word (a held-out audit)
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(100, 3), rng.randn(100, 2)
+    if alike == "X":
+        X[:] = [1.0, -2.0, 0.5]
+    else:
+        y[:] = 5.0
+    with pytest.warns(UserWarning, match=f"fixes the units {alike} .* same in every row"):
+        DeepL2Regressor(solver="adam", depth=3, width=8).partial_fit(X, y)
+
+
+def test_later_targets_too_large_for_the_dtype_are_refused_and_the_model_kept():
+    # they trained as a divergence ("lower learning_rate_init"), with a numpy
+    # overflow warning at 1e200, where too large inputs were refused by name
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 3), rng.randn(60)
+    est = DeepL2Regressor(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(X, y)
+    before, n_iter = est.predict(X), est.n_iter_
+    for big in (1e39, 1e200):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError, match=r"y holds values up to .* too large for "
+                                                 r"float32"):
+                est.partial_fit(X, y * big)
+        with pytest.raises(ValueError, match="X holds values up to .* times"):
+            est.partial_fit(X * big, y)
+    assert est.n_iter_ == n_iter and est.stop_reason_ == "partial_fit"
+    np.testing.assert_array_equal(est.predict(X), before)
+
+
+def test_a_stream_that_collapses_the_network_warns_as_fit_does():
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 3)
+    y = X[:, 0] - X[:, 1]
+    est = DeepL2Regressor(**{**KW, "alpha": 100.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(40):
+            est.partial_fit(X, y)
+    assert est.bottleneck_rank_ == 0
+    with pytest.warns(UserWarning, match="constant on the training rows"):
+        est.partial_fit(X, y)
+
+
+def test_copies_of_a_few_rows_bound_the_reading_as_those_rows_do():
+    # 50 copies of two rows read rank 1 on a rank-4 network, with no word
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    est = DeepL2Regressor(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(X, X @ rng.randn(4, 4))
+    with pytest.warns(AmbiguousRankWarning, match="2 distinct row.*at most 1"):
+        est.partial_fit(np.repeat(X[:2], 25, 0), np.repeat(est.predict(X[:2]), 25, 0))
+
+
+def test_an_autoencoder_stream_takes_a_last_call_of_one_row():
+    X = np.random.RandomState(0).randn(301, 4)
+    ae = BottleneckAutoencoder(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for rows in (slice(0, 100), slice(100, 200), slice(200, 300)):
+            ae.partial_fit(X[rows])
+        assert ae.input_noise_ == 0.0  # documented, as fit sets it
+        with pytest.raises(ValueError, match="at least 2 samples"):
+            BottleneckAutoencoder(**KW).partial_fit(X[:1])
+        ae.partial_fit(X[300:])
+    assert ae.n_iter_ == 4
 
 
 @pytest.mark.parametrize("zero", ["X", "y"])

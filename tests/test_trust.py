@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skrank import AmbiguousRankWarning, BottleneckAutoencoder, DeepL2Regressor
+from skrank import (
+    AmbiguousRankWarning,
+    BottleneckAutoencoder,
+    DeepL2Classifier,
+    DeepL2Regressor,
+)
 from skrank.diagnostics import read_rank
 
 from ._estimators import small
@@ -536,6 +541,36 @@ def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor(rank2_fits
         ae._set_diagnostics(replace(ae_report, fidelity=1.0, bottleneck=replace(
             ae_report.bottleneck, spectrum=spectrum)))
     assert not [w for w in record if "weakest" in str(w.message)]
+
+
+def test_a_kept_direction_near_three_times_the_floor_is_warned_of_for_a_classifier():
+    # a held-out audit (96 default fits of known rank): 29 silent readings one too
+    # high kept an extra direction at 0.12-0.28 of the strongest, right readings
+    # 0.46 or more; the quadrants of four classes in R^20 read 3 for 2 at 0.16
+    from dataclasses import replace
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = (X[:, 0] > 0) * 2 + (X[:, 1] > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = DeepL2Classifier(**{**SMALL, "max_iter": 100}).fit(X, y)
+    report = clf.diagnose(X)
+    k = report.bottleneck.rank
+    assert 2 <= k <= 3
+
+    def weakest(ratio):
+        spectrum = np.array(report.bottleneck.spectrum, dtype=float)
+        spectrum[k - 1] = ratio * spectrum[0]
+        return replace(report, fidelity=1.0, jacobian_rank=k, network_jacobian_rank=k,
+                       bottleneck=replace(report.bottleneck, spectrum=spectrum))
+
+    with pytest.warns(AmbiguousRankWarning, match=r"weakest bottleneck direction is "
+                      r"0.25 .*rank_tol=0.3.*a direction too many on classes"):
+        assert clf._set_diagnostics(weakest(0.25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not clf._set_diagnostics(weakest(0.35))
 
 
 @pytest.mark.parametrize("factors, warns", [
