@@ -509,7 +509,11 @@ class _ChildrenInOrder(Network):
                 post.append(x)
             x = child(x)
             if isinstance(child, nn.Linear):
+                # a copy: an in-place activation next (ReLU(inplace=True)) would
+                # overwrite the kept pre-activations (fidelity read 0.887 for 1.0,
+                # nonlinearity_impact 0 for 0.69-0.84)
                 pre.append(x)
+                x = x.clone()
         return pre, post
 
     def weight_matrices(self):

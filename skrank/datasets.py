@@ -5,6 +5,7 @@ documents its ground truth (the true rank or dimension).
 """
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,11 +34,16 @@ def _reserve(name, *shapes):
 
 
 def _random_relu_net(rng, n_in, n_out, n_hidden):
-    """A random shallow ReLU network ``u -> W2 relu(W1 u + b1)``."""
+    """A random shallow ReLU network ``u -> W2 relu(W1 u + b1)``; ``net(u, True)``
+    counts each row's active units instead (its Jacobian's rank is at most that)."""
     W1 = rng.standard_normal((n_in, n_hidden)) / np.sqrt(n_in)
     b1 = 0.5 * rng.standard_normal(n_hidden)
     W2 = rng.standard_normal((n_hidden, n_out)) * np.sqrt(2.0 / n_hidden)
-    return lambda u: np.maximum(u @ W1 + b1, 0.0) @ W2
+
+    def net(u, active=False):
+        pre = u @ W1 + b1
+        return np.count_nonzero(pre > 0, axis=1) if active else np.maximum(pre, 0.0) @ W2
+    return net
 
 
 def _standardize(a):
@@ -78,6 +84,15 @@ def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden
     g = _random_relu_net(rng, n_latent, n_features, n_hidden)
     h = _random_relu_net(rng, rank, n_targets, n_hidden)
     Z = rng.standard_normal((n_samples, n_latent))
+    short = int(np.count_nonzero(g(Z, active=True) < n_latent))
+    if short:
+        # the samples' X then pins no z: rows of equal X took targets 7.8 apart
+        warnings.warn(
+            f"{short} of {n_samples} samples have fewer than n_latent={n_latent} active "
+            f"units in g (n_hidden={n_hidden}): g is not injective there, so y is not a "
+            "function of X and the stated rank is not its function's. Use an n_hidden "
+            "well above n_latent (the default 100 left none short for n_latent=8).",
+            UserWarning, stacklevel=3)
     X = _standardize(g(Z))
     return X, _add_noise(rng, _standardize(h(Z[:, :rank])), noise), Z
 
@@ -120,7 +135,7 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
         The true function's bottleneck rank (at most ``n_latent``; ``h`` caps it
         at ``n_targets`` and ``n_hidden``, without an error).
     n_hidden : int, default=100
-        Width of the random networks ``g`` and ``h``.
+        Width of ``g`` and ``h``; well above ``n_latent``, or ``g`` is not injective (it warns).
     noise : float, default=0.0
         Standard deviation of Gaussian noise added to the (scaled) targets.
     return_latent : bool, default=False
@@ -405,9 +420,13 @@ def make_manifold(n_samples=500, *, kind="swiss_roll", n_features=None, noise=0.
     ``'curve'``: a helix of 1.5 turns, dimension 1; ``'swiss_roll'``: one turn of
     a rolled sheet ``(t cos t, h, t sin t)``, ``t in [pi/2, 5 pi/2]``, divided by
     the sample's largest ``t`` (its size moves slightly with the draw), dimension
-    2; ``'sphere'``: a hemisphere cap, dimension 2. The points live in R^3, or in
-    R^n_features through a fixed random isometric embedding when ``n_features``
-    is larger.
+    2 (the middle coordinate ``h in [-1, 1]`` is not divided); ``'sphere'``: a
+    hemisphere cap, dimension 2. The sample is centered (its mean is
+    subtracted: the cap's points then lie 0.5 to 1.1 from the origin). The
+    points live in R^3, or in R^n_features through a random isometric embedding
+    when ``n_features`` is larger; the embedding is drawn after the points, so
+    another ``n_samples`` with the same ``random_state`` embeds in another
+    subspace (draw training and test points in one call, then split).
 
     Parameters
     ----------

@@ -159,6 +159,11 @@ def _check_input(model, X, *, name="X", min_samples=1, chain=True):
     for pname, t in model.named_parameters():
         _check_finite(t.detach(), f"The network's parameter {pname!r}")
     if isinstance(X, torch.Tensor):
+        # as numpy inputs are: a sparse tensor failed deep in torch, a complex one
+        # was cast to real with torch's warning only
+        check_dense(X, name)
+        if X.is_complex():
+            raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
         if X.ndim != 2:
             raise ValueError(
                 f"Expected {name} of shape (n_samples, n_features), got a tensor of "
@@ -177,7 +182,10 @@ def _check_input(model, X, *, name="X", min_samples=1, chain=True):
     # readings, not training: a tensor that requires grad (an nn.Parameter) is
     # read by value
     x = as_tensor(_detached(X), model)
-    n_in = _n_inputs(model)
+    # without the chain, model(x) is all that is read: its first registered
+    # Linear need not be the one X enters (a module that registers its output
+    # layer first, or slices X, was refused)
+    n_in = _n_inputs(model) if chain or isinstance(model, Network) else None
     if n_in is not None and x.shape[1] != n_in:
         raise ValueError(
             f"{name} has {x.shape[1]} features, but the network takes {n_in} (the "
@@ -942,22 +950,23 @@ def bottleneck(model, X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP, outpu
     drops the constant offset, which with penalized biases occupies a weight
     direction of its own and is not part of the function's rank). The function
     factors through each of these images, so the bottleneck rank is the least of
-    their effective ranks, the output map's excepted (it is read but
-    never chosen, unless it is the only map). Of the maps of that rank ``k``, the
-    layer is one whose ``k`` coordinates carry the network's output best (its
-    :func:`bottleneck_fidelity` within :data:`FIDELITY_SLACK` of the best), of
-    those the sharpest spectral gap, then the first such layer. An effective rank
-    reads the image's spread, so the data's own anisotropy counts: an identity
-    layer on inputs whose second coordinate spreads 20 times less reads rank 1
-    (fidelity 0.997) while its Jacobian reads 2; ``bottleneck_fidelity`` and the
-    network's own Jacobian rank say how much the cut directions still carry. A skrank network
-    names the maps where its function can narrow (``rank_candidates``; a
-    residual network: its embedding, its stream and its unembedding). A network
-    whose outputs vary over ``X`` by less than rounding (16 machine epsilons of
-    its dtype, relative to outputs larger than 1, absolute below) reads as
-    constant, rank 0: the readings assume outputs of order one, as a fitted
-    estimator's normalized units are; rescale a network with tiny outputs before
-    reading it.
+    their effective ranks, the output map's excepted (it is read but never chosen,
+    unless it is the only map). It is the narrowest hidden map's rank, and may
+    exceed the function's, even ``min(n_features, n_outputs)`` (the estimators warn
+    there; compare :func:`jacobian_rank`). Of the maps of that rank ``k``, the layer
+    is one whose ``k`` coordinates carry the network's output best (its
+    :func:`bottleneck_fidelity` within :data:`FIDELITY_SLACK` of the best), of those
+    the sharpest spectral gap, then the first such layer. An effective rank reads
+    the image's spread, so the data's own anisotropy counts: an identity layer on
+    inputs whose second coordinate spreads 20 times less reads rank 1 (fidelity
+    0.997) while its Jacobian reads 2; ``bottleneck_fidelity`` and the network's own
+    Jacobian rank say how much the cut directions still carry. A skrank network
+    names the maps where its function can narrow (``rank_candidates``; a residual
+    network: its embedding, its stream and its unembedding). A network whose outputs
+    vary over ``X`` by less than rounding (16 machine epsilons of its dtype,
+    relative to outputs larger than 1, absolute below) reads as constant, rank 0:
+    the readings assume outputs of order one, as a fitted estimator's normalized
+    units are; rescale a network with tiny outputs before reading it.
 
     Parameters
     ----------

@@ -164,7 +164,8 @@ def deep_linear_cost(A, depth):
     s = _nonzero(s, A)
     # R(2^e B; L) = 2^(2e/L) R(B; L): ldexp applies the integer part of 2e/L (so
     # only a cost truly beyond the largest float overflows), exp2 the exact rest
-    whole, rest = divmod(2 * e, depth)
+    # a Python int: numpy integer depths (uint64, int8) broke ldexp or overflowed
+    whole, rest = divmod(2 * e, int(depth))
     with np.errstate(over="ignore", under="ignore"):
         cost = np.ldexp(depth * np.sum(s ** (2.0 / depth)) * np.exp2(rest / depth), whole)
     return _finite(cost, "compute the cost of c A for some c < 1 instead: "
@@ -341,7 +342,9 @@ def resnet_linear_cost(A, depth, lam, *, block_depth=1):
 
     The cost is ``1/2 ||W_u||^2 + 1/2 ||W_e||^2 + lam L sum_l ||W_l||^2`` for
     depth-1 blocks and ``... + lam/2 sum_{l,j} ||W_lj||^2`` for depth-2 blocks;
-    its minimum decomposes over the singular values ``s_i`` of ``A``:
+    its minimum decomposes over the singular values ``s_i`` of ``A`` (values
+    below ``max(A.shape) * eps * s_1`` count as zero, as in
+    :func:`deep_linear_cost`: rounding alone can make them):
 
     * depth-1: ``sum_i min_{a >= 0} s_i / (1 + a/L)^L + lam a^2``;
     * depth-2: ``sum_{s_i <= lam} s_i + sum_{s_i > lam} lam ((L+1)(s_i/lam)^(1/(L+1)) - L)``.

@@ -177,3 +177,16 @@ def test_shifted_s_refuses_fewer_points_than_classes():
         make_shifted_s(3, n_classes=4)
     assert sorted(set(make_shifted_s(4, n_classes=4, random_state=0)[1].tolist())) == \
         [0, 1, 2, 3]
+
+
+def test_a_generator_too_narrow_to_be_injective_warns():
+    # 5 hidden units for 8 latents: every sample's g had rank 5 at most, and rows
+    # of equal X took targets 7.8 apart, with no word
+    import warnings
+
+    with pytest.warns(UserWarning, match="500 of 500 samples have fewer than "
+                                         "n_latent=8 active units"):
+        make_bottleneck_regression(500, n_hidden=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_bottleneck_regression(500, random_state=0)

@@ -268,3 +268,11 @@ def test_a_matrix_of_strings_is_named():
     with pytest.raises(TypeError, match="A is a sparse torch tensor"):
         resnet_linear_cost(torch.eye(2).to_sparse(), 3, 1.0)
     assert deep_linear_cost(torch.eye(2, dtype=torch.bfloat16), 2) == 4.0
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e300, 1e-300])
+@pytest.mark.parametrize("depth", [np.uint64(3), np.int8(3), np.uint32(3), np.int64(3)])
+def test_numpy_integer_depths_cost_what_a_python_int_does(depth, scale):
+    # uint64 broke np.ldexp; int8 and uint32 overflowed in the rescaling path
+    A = np.array([[2.0, 0.0], [0.0, 0.5]]) * scale
+    assert deep_linear_cost(A, depth) == deep_linear_cost(A, 3)
