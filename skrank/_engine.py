@@ -894,6 +894,13 @@ class _LBFGSState:
         if status == "converged":
             run.result.stop_reason = "converged"
             self.active[i] = False
+            if run.result.n_iter == 0:
+                # converged where it started (the zero network of constant
+                # targets): its objective is the fit's, and early stopping's
+                # score of it the best (an empty record read as never trained)
+                if run.reads_module:
+                    self.objective.scatter(i, self.x[i])
+                run.record(value)
             return False
         if status != "ok" or value >= self.prev[i]:
             # No decrease along the quasi-Newton direction (ReLU kinks and float32

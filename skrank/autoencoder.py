@@ -410,9 +410,9 @@ random_state, verbose, n_init, n_threads
         X = validate_data(self, user_array(X), reset=False, dtype=[np.float64, np.float32])
         return np.asarray(X, dtype=np.float64)
 
-    def _validate_fit_data(self, X, y, reset=True):
+    def _validate_fit_data(self, X, y, reset=True, partial=False):
         X = validate_data(self, user_array(X), dtype=[np.float64, np.float32], reset=reset)
-        if X.shape[0] < 2 and reset:
+        if X.shape[0] < 2 and not (partial and not reset):
             # one point has no shape: no representation to read a dimension from
             # (a later partial_fit call of one row, a stream's tail, goes on)
             raise ValueError(
@@ -629,8 +629,10 @@ random_state, verbose, n_init, n_threads
         ``input_noise``, each call trains on
         ``n_noisy_copies`` fresh noisy copies of its rows, as ``fit`` does on its
         data. The first call needs two rows or more (one point has no shape to
-        read); a later call takes one, as a stream's last rows may be. ``fit``
-        starts over.
+        read); a later call takes one, as a stream's last rows may be (without
+        ``data_noise``, whose estimate needs two). ``fit`` starts over, and so
+        does a call after a fit to constant data (a network of zeros, which no
+        gradient leaves).
 
         Parameters
         ----------

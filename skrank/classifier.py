@@ -233,7 +233,7 @@ random_state, verbose, n_init, n_threads
         self.n_threads = n_threads
 
     # ---- engine hooks ---------------------------------------------------------
-    def _validate_fit_data(self, X, y, reset=True):
+    def _validate_fit_data(self, X, y, reset=True, partial=False):
         y = user_array(y)
         if y is not None and has_missing_labels(y):
             raise ValueError("y contains NaN or None labels; every sample needs a class.")

@@ -583,12 +583,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         (the fit stops when it converges, usually well before).
     n_jobs : int or None, default=None
         Parallel jobs through joblib, one per depth (its folds and alphas one
-        batched run inside the job where the estimator is a bare skrank
-        estimator, without fit parameters, that trains one network per fit:
-        ``n_init=1``, not both starts of ``init='auto'``; otherwise, as for a
-        Pipeline, one fit after the other), or with warm starts one per (alpha, fold) chain of
-        depths: any joblib backend works, e.g.
-        ``with joblib.parallel_config(backend="dask"):`` on a Dask cluster or
+        batched run inside the job where the estimator is a bare skrank estimator
+        with ``n_init=1``, fitted without fit parameters; otherwise, as for a
+        Pipeline, one fit after the other), or with warm starts one per (alpha,
+        fold) chain of depths: any joblib backend works, e.g. ``with
+        joblib.parallel_config(backend="dask"):`` on a Dask cluster or
         ``backend="ray"`` after ``ray.util.joblib.register_ray()``.
     refit : bool, default=True
         Refit the chosen depth on the whole data.

@@ -69,9 +69,9 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
         """Columns of :meth:`transform` (for ``get_feature_names_out``)."""
         return self.bottleneck_components_.shape[0]
 
-    def _validate_fit_data(self, X, y, reset=True):
+    def _validate_fit_data(self, X, y, reset=True, partial=False):
         y = _numeric_targets(user_array(y), type(self).__name__)
-        X, y = super()._validate_fit_data(X, y, reset=reset)
+        X, y = super()._validate_fit_data(X, y, reset=reset, partial=partial)
         self._check_n_components(X.shape[0])
         return X, y
 
@@ -392,15 +392,16 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         coordinates beyond ``bottleneck_rank_`` are its weak directions, near
         constant, carrying little or nothing of the function.
     n_init : int, default=1
-        Restarts from ``n_init`` random initializations, trained together
-        (batched runs of the solver, on a CPU two batches of about ``n_init / 2``,
-        at once on two threads or more: each network keeps its own curvature
+        Restarts from ``n_init`` random initializations, trained together (batched
+        runs of the solver; on a CPU, restarts of one start in two batches of about
+        ``n_init / 2``, at once on two threads or more unless ``verbose``,
+        ``track_rank_every`` or a sweep's job: each network keeps its own curvature
         pairs, line search, or Adam/SGD moments and shuffling, and stopping, and
         follows the path it would follow alone); the one with the lowest final
-        objective is kept (with early stopping, the best held-out score, ties to
-        the lower objective). Restarts catch the fits that end in a higher-rank
-        basin. Ignored with ``warm_start`` (one network continues) and by
-        ``partial_fit`` (one network).
+        objective is kept (with early stopping, the best held-out score, ties to the
+        lower objective). Restarts catch the fits that end in a higher-rank basin.
+        Ignored with ``warm_start`` (one network continues) and by ``partial_fit``
+        (one network).
     n_threads : int, 'auto' or None, default='auto'
         CPU threads torch uses during ``fit`` (restored afterwards), at most
         the machine's cores; ``None`` keeps torch's setting (all cores).

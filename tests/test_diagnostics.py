@@ -1381,3 +1381,13 @@ def test_sparse_and_complex_torch_inputs_are_refused_by_name():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="Complex data not supported: X"):
             D.bottleneck(net, x.to(torch.complex64))
+
+
+def test_a_bfloat16_network_is_refused_not_misread():
+    # its rounding passed for no variation: fidelity 1.0 for 0.75, a network of
+    # outputs spread by 0.03-0.11 read rank 0
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+                              torch.nn.Linear(4, 2)).to(torch.bfloat16)
+    with pytest.raises(TypeError, match="'0.weight' is bfloat16.*float32 copy"):
+        D.bottleneck(net, torch.randn(20, 3))
+    assert D.bottleneck(copy.deepcopy(net).float(), torch.randn(20, 3)).rank >= 0

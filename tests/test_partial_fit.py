@@ -489,3 +489,30 @@ def test_a_first_call_with_no_unit_warns(zero):
         DeepL2Regressor(solver="adam", depth=3, width=8, normalize=False).partial_fit(
             X, y)  # no scale, nothing to say of one
     assert not [w for w in caught if "fixes the units" in str(w.message)]
+
+
+def test_a_call_of_one_repeated_input_warns_of_its_rows_not_of_a_constant_network():
+    # repeated measurements at one X read rank 0 there; "the network is
+    # constant" beside it was false (diagnose(X) read 4 afterwards)
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 4)
+    est = DeepL2Regressor(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(X, X @ rng.randn(4, 3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.partial_fit(np.repeat(X[:1], 20, 0), rng.randn(20, 3))
+    messages = [str(w.message) for w in caught]
+    assert any("1 distinct row" in m for m in messages)
+    assert not any("constant on the training rows" in m for m in messages)
+
+
+def test_an_autoencoders_warm_fit_still_needs_two_rows():
+    X = np.random.RandomState(0).randn(60, 3)
+    ae = BottleneckAutoencoder(**{**KW, "solver": "lbfgs", "warm_start": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        ae.fit(X[:1])

@@ -225,19 +225,63 @@ def test_classifier_refuses_a_single_class():
         est.fit(np.random.rand(5, 2), ["x"] * 5)
 
 
-@pytest.mark.parametrize("shape", [(60, 3), (200, 5)])
+@pytest.mark.parametrize("shape, weighted", [((60, 3), False), ((200, 5), False),
+                                             ((200, 5), True)])
 @pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
-def test_a_constant_target_fits_without_a_warning(cls, shape):
+def test_a_constant_target_fits_without_a_warning(cls, shape, weighted):
     # the zero network is the answer, and the fit starts there: from a random
     # start a residual network of 200 rows ran its 3,000 iterations (44 s) and
-    # warned that it had not converged
-    X = np.random.RandomState(0).randn(*shape)
+    # warned that it had not converged; with random weights the normalized
+    # constant was 1e-17 off zero, and the fit started at random again
+    rng = np.random.RandomState(0)
+    X = rng.randn(*shape)
+    w = rng.rand(shape[0]) * 3 if weighted else None
+    target = [0.3, -7.1] if weighted else [5.0, -1e3]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        est = cls(random_state=0).fit(X, np.full((shape[0], 2), [5.0, -1e3]))
-    np.testing.assert_allclose(est.predict(X), [[5.0, -1e3]] * shape[0], rtol=1e-5)
+        est = cls(random_state=0).fit(X, np.full((shape[0], 2), target), sample_weight=w)
+    np.testing.assert_allclose(est.predict(X), [target] * shape[0], rtol=1e-5)
     assert est.stop_reason_ == "converged" and est.n_iter_ <= 5
     assert est.bottleneck_rank_ == 0
+    # the record holds the objective it ended at (it was empty, the restart's inf)
+    assert len(est.loss_curve_) >= 1 and np.isfinite(est.restart_objectives_).all()
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_zero_targets_without_normalization_start_at_the_zero_network(cls):
+    # the zero network is their exact optimum too: a ResNet ran 1,165 iterations
+    X = np.random.RandomState(0).randn(200, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = cls(random_state=0, normalize=False).fit(X, np.zeros(200))
+    assert est.stop_reason_ == "converged" and est.n_iter_ <= 5
+
+
+def test_a_fit_to_constant_targets_can_be_trained_on_afterwards():
+    # the zero network is a saddle: warm fits and partial_fit calls after it
+    # stayed at rank 0 (R^2 -17.6 after 20 calls); they start from a fresh one
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = np.sin(X[:, 0]) + X[:, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm = DeepL2Regressor(random_state=0, warm_start=True, max_iter=200, n_init=2)
+        warm.fit(X, np.full(200, 2.0)).fit(X, y)
+        stream = DeepL2Regressor(random_state=0, solver="adam", learning_rate_init=1e-2)
+        stream.fit(X, np.full(200, 2.0))
+        for _ in range(30):
+            stream.partial_fit(X, y)
+    assert warm.score(X, y) > 0.9 and warm.bottleneck_rank_ >= 1
+    assert warm.restart_objectives_.shape == (2,)  # a fit that starts over
+    assert stream.score(X, y) > 0.5 and stream.bottleneck_rank_ >= 1
+
+
+def test_early_stopping_at_the_zero_network_scores_it():
+    X = np.random.RandomState(0).randn(200, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = DeepL2Regressor(random_state=0, early_stopping=True).fit(X, np.full(200, 4.0))
+    assert est.early_stopping_ and est.best_validation_score_ is not None
 
 
 def test_constant_inputs_are_reconstructed_without_training():
