@@ -1375,8 +1375,11 @@ def _zero_is_optimal(Y, normalize):
     return not np.any(Y) or bool(normalize and not np.ptp(Y, axis=0).any())
 
 
-def _all_zero(module):
-    """Every parameter exactly 0: a saddle that gradients cannot leave."""
+def _collapsed(module):
+    """Every parameter exactly 0 (the start of constant targets): a saddle no
+    gradient leaves. A network an alpha shrank towards it (a first layer of
+    1e-9, other layers not small) is as stuck, but no weight-based test tells
+    it from a residual network's unused blocks; it is continued."""
     return not any(p.detach().any() for p in module.parameters())
 
 
@@ -1599,9 +1602,8 @@ class _DeepL2Base(BaseEstimator):
         """With ``warm_start``, refuse (before any fitted attribute changes) a fit
         that the fitted network cannot continue: starting over silently would hide
         that nothing carried over."""
-        module = getattr(self, "module_", None)
-        if not self.warm_start or module is None:
-            return
+        if not self._continues():
+            return  # a fresh fit (a collapsed network is not continued)
         old = getattr(self, "classes_", None)
         if old is not None and "classes_" in attrs \
                 and not np.array_equal(old, attrs["classes_"]):
@@ -1609,7 +1611,7 @@ class _DeepL2Base(BaseEstimator):
                 f"warm_start=True continues a network whose outputs are the classes "
                 f"{old.tolist()}, but y holds {attrs['classes_'].tolist()}; set "
                 "warm_start=False to start over.")
-        self._check_continues(module, n_inputs, n_outputs,
+        self._check_continues(self.module_, n_inputs, n_outputs,
                               "warm_start=True continues the fitted network",
                               "set warm_start=False to start over")
 
@@ -1707,8 +1709,8 @@ class _DeepL2Base(BaseEstimator):
         """Whether ``fit`` trains the fitted network on (``warm_start``): one network,
         whatever ``n_init``."""
         fitted = self.__dict__.get("module_")
-        # a network of zeros (constant targets) has no gradient to leave it by
-        return self.warm_start and fitted is not None and not _all_zero(fitted)
+        # a network collapsed to zero has no gradient to leave it by
+        return self.warm_start and fitted is not None and not _collapsed(fitted)
 
     def _check_alpha(self):
         """Refuse an ``alpha`` that training in the network's dtype cannot carry (a
@@ -1819,9 +1821,9 @@ class _DeepL2Base(BaseEstimator):
     def _partial_epoch(self, X, y, sample_weight, classes):
         """:meth:`_partial_fit`'s checks, epoch and readings."""
         with threads(self._threads(X, n_networks=1)), _as_before_if_refused(self):
-            # a network of zeros (fitted to constant targets) cannot be trained
-            # on: the stream starts over
-            first = "module_" not in self.__dict__ or _all_zero(self.module_)
+            # a network of zeros (constant targets) cannot be trained on: the
+            # stream starts over
+            first = "module_" not in self.__dict__ or _collapsed(self.module_)
             X, y = self._validate_fit_data(X, y, reset=first, partial=True)
             sample_weight = _checked_weight(sample_weight, X)
             if sample_weight is not None:
@@ -2013,7 +2015,7 @@ class _DeepL2Base(BaseEstimator):
         ``warm_start`` the fitted one if its shape fits."""
         module = getattr(self, "module_", None)
         self.device_ = str(device)
-        if self.warm_start and module is not None and not _all_zero(module):
+        if self.warm_start and module is not None and not _collapsed(module):
             with torch.device("meta"):
                 wanted = build_network(self, n_inputs, n_outputs, dtype)
             if module.same_architecture(wanted):  # checked in _check_warm_start

@@ -912,6 +912,11 @@ class _LBFGSState:
             if self.stalls[i] >= 2:
                 run.result.stop_reason = "converged" if self.moved[i] else "stalled"
                 self.active[i] = False
+                if self.moved[i] and run.result.n_iter == 0:
+                    # a warm refit already at its minimum: its objective is the
+                    # fit's (the record was empty, the restart's objective inf)
+                    self.objective.scatter(i, self.good[i])
+                    run.record(self.prev[i])
             return True
         self.prev[i], self.stalls[i], self.moved[i] = value, 0, True
         self.good[i] = self.x[i]

@@ -338,7 +338,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         Reuse the previous fit's network as initialization (``n_init`` applies to
         a first fit only). A fit that the network cannot continue (other features,
         outputs, classes or architecture) raises a ``ValueError``; set
-        ``warm_start=False`` to start over. The new data are normalized by their
+        ``warm_start=False`` to start over. The zero network of a fit to constant
+        targets is not continued, since no gradient leaves it: the fit starts
+        over (``n_init`` applies). The new data are normalized by their
         own mean and scale (``normalize``), so the continued network reads them
         in the same units whatever units they come in (``partial_fit`` instead
         keeps its first call's scaling).
@@ -435,9 +437,11 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         ||theta||^2`` with ``penalty_scaling='depth'``, so the curve jumps where
         the network is deepened).
     n_iter_ : int
-        Iterations of the solver at full depth, at most ``max_iter`` (warm-up
-        epochs and the shallow stage of a grown start not counted, see ``init``);
-        each ``partial_fit`` call adds one, after ``fit`` too.
+        Iterations of the solver at full depth, at most ``max_iter`` (warm-up epochs
+        and the shallow stage of a grown start not counted, see ``init``); each
+        ``partial_fit`` call adds one, after ``fit`` too; a fit that stops where it
+        starts (converged: constant targets, a warm refit at its minimum) counts
+        one, which records its objective.
     early_stopping_ : bool
         Whether the fit held ``validation_fraction`` of the rows out and stopped on
         their score (``early_stopping``, resolved for ``'auto'``).

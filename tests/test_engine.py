@@ -412,7 +412,8 @@ def _lbfgs_state_of_one(moved):
     """A one-network L-BFGS phase state whose ``_after`` can be driven by hand."""
     from types import SimpleNamespace
 
-    run = SimpleNamespace(result=SimpleNamespace(stop_reason=None),
+    # n_iter=1: a phase past its first record (at 0 a stop records the start)
+    run = SimpleNamespace(result=SimpleNamespace(stop_reason=None, n_iter=1),
                           guard=SimpleNamespace(sane=lambda v: True),
                           reads_module=False, record=lambda v: False)
     state = object.__new__(_engine._LBFGSState)

@@ -573,3 +573,31 @@ def test_float64_refuses_what_its_arithmetic_cannot_carry():
     with pytest.raises(ValueError, match="too large for float64 arithmetic"):
         reg.predict(X * 1e160)
     assert np.isfinite(reg.predict(X * 1e100)).all()
+
+
+def test_a_warm_refit_from_a_constant_fit_takes_other_features():
+    # it starts over, so nothing of the old network must fit ("continues the
+    # fitted network" was refused, though nothing was continued)
+    rng = np.random.RandomState(0)
+    est = DeepL2Regressor(random_state=0, warm_start=True, max_iter=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(rng.randn(60, 3), np.full(60, 1.0))
+        est.fit(rng.randn(60, 5), rng.randn(60, 2))
+    assert est.n_features_in_ == 5 and est.n_outputs_ == 2
+
+
+def test_a_warm_refit_already_at_its_minimum_records_its_objective():
+    # it stalled at once: n_iter_ 0, an empty loss_curve_, restart objective inf
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 2)
+    y = np.sin(X[:, 0]) + X[:, 1]
+    est = DeepL2Regressor(depth=3, width=8, tol=0.0, max_iter=3000, warm_start=True,
+                          init="random", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        first = est.restart_objectives_[0]
+        est.fit(X, y)
+    assert len(est.loss_curve_) >= 1 and np.isfinite(est.restart_objectives_).all()
+    assert est.restart_objectives_[0] <= first * (1 + 1e-6)
