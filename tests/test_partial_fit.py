@@ -445,14 +445,20 @@ def test_a_stream_that_collapses_the_network_warns_as_fit_does():
         est.partial_fit(X, y)
 
 
-def test_copies_of_a_few_rows_bound_the_reading_as_those_rows_do():
-    # 50 copies of two rows read rank 1 on a rank-4 network, with no word
+def _one_call(n_rows, n_outputs):
+    """(rng, X, a regressor after one partial_fit call on a linear map of X)."""
     rng = np.random.RandomState(0)
-    X = rng.randn(60, 4)
+    X = rng.randn(n_rows, 4)
     est = DeepL2Regressor(**KW)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est.partial_fit(X, X @ rng.randn(4, 4))
+        est.partial_fit(X, X @ rng.randn(4, n_outputs))
+    return rng, X, est
+
+
+def test_copies_of_a_few_rows_bound_the_reading_as_those_rows_do():
+    # 50 copies of two rows read rank 1 on a rank-4 network, with no word
+    rng, X, est = _one_call(60, 4)
     with pytest.warns(AmbiguousRankWarning, match="2 distinct row.*at most 1"):
         est.partial_fit(np.repeat(X[:2], 25, 0), np.repeat(est.predict(X[:2]), 25, 0))
 
@@ -494,12 +500,7 @@ def test_a_first_call_with_no_unit_warns(zero):
 def test_a_call_of_one_repeated_input_warns_of_its_rows_not_of_a_constant_network():
     # repeated measurements at one X read rank 0 there; "the network is
     # constant" beside it was false (diagnose(X) read 4 afterwards)
-    rng = np.random.RandomState(0)
-    X = rng.randn(80, 4)
-    est = DeepL2Regressor(**KW)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.partial_fit(X, X @ rng.randn(4, 3))
+    rng, X, est = _one_call(80, 3)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.partial_fit(np.repeat(X[:1], 20, 0), rng.randn(20, 3))

@@ -509,6 +509,18 @@ def test_the_fits_not_kept_are_read_as_rivals(monkeypatch, init, n_init, rivals)
     assert all(abs(o - objective) <= base.RIVAL_MARGIN * objective for _, o in readings)
 
 
+def _weakest(report, ratio):
+    """``report`` with its weakest kept bottleneck direction at ``ratio`` of the
+    strongest, and nothing else to warn of (full fidelity, Jacobians agreeing)."""
+    from dataclasses import replace
+
+    k = report.bottleneck.rank
+    spectrum = np.array(report.bottleneck.spectrum, dtype=float)
+    spectrum[k - 1] = ratio * spectrum[0]
+    return replace(report, fidelity=1.0, jacobian_rank=k, network_jacobian_rank=k,
+                   bottleneck=replace(report.bottleneck, spectrum=spectrum))
+
+
 def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor(rank2_fits):
     from dataclasses import replace
 
@@ -516,22 +528,16 @@ def test_a_kept_direction_near_the_floor_is_warned_of_for_a_regressor(rank2_fits
     k = report.bottleneck.rank
     assert k >= 2
 
-    def weakest(report, ratio):
-        spectrum = np.array(report.bottleneck.spectrum, dtype=float)
-        spectrum[k - 1] = ratio * spectrum[0]
-        return replace(report, fidelity=1.0, jacobian_rank=k, network_jacobian_rank=k,
-                       bottleneck=replace(report.bottleneck, spectrum=spectrum))
-
     # rank_tol 0.1: 0.15 of the strongest is inside twice the floor, 0.25 is not
     with pytest.warns(AmbiguousRankWarning, match=f"bottleneck_rank_={k}, but its "
                       r"weakest bottleneck direction is 0.15 .*rank_tol=0.2"):
-        assert reg._set_diagnostics(weakest(report, 0.15))
-    reg._diagnose = lambda *args, **kw: weakest(report, 0.15)
+        assert reg._set_diagnostics(_weakest(report, 0.15))
+    reg._diagnose = lambda *args, **kw: _weakest(report, 0.15)
     with pytest.warns(AmbiguousRankWarning, match="report.rank"):
         reg.diagnose(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not reg._set_diagnostics(weakest(report, 0.25))
+        assert not reg._set_diagnostics(_weakest(report, 0.25))
     # not measured on autoencoders: no such warning there
     spectrum = np.full(len(ae_report.bottleneck.spectrum), 0.15)
     spectrum[0] = 1.0
@@ -547,8 +553,6 @@ def test_a_kept_direction_near_twice_the_floor_is_warned_of_for_a_classifier():
     # two held-out audits (188 default fits of known rank): silent readings one
     # too high kept an extra direction at 0.12-0.28 of the strongest, right ones
     # 0.297 or more; the quadrants of four classes in R^20 read 3 for 2 at 0.16
-    from dataclasses import replace
-
     rng = np.random.RandomState(0)
     X = rng.randn(200, 3)
     y = (X[:, 0] > 0) * 2 + (X[:, 1] > 0)
@@ -556,21 +560,13 @@ def test_a_kept_direction_near_twice_the_floor_is_warned_of_for_a_classifier():
         warnings.simplefilter("ignore")
         clf = DeepL2Classifier(**{**SMALL, "max_iter": 100}).fit(X, y)
     report = clf.diagnose(X)
-    k = report.bottleneck.rank
-    assert 2 <= k <= 3
-
-    def weakest(ratio):
-        spectrum = np.array(report.bottleneck.spectrum, dtype=float)
-        spectrum[k - 1] = ratio * spectrum[0]
-        return replace(report, fidelity=1.0, jacobian_rank=k, network_jacobian_rank=k,
-                       bottleneck=replace(report.bottleneck, spectrum=spectrum))
-
+    assert 2 <= report.bottleneck.rank <= 3
     with pytest.warns(AmbiguousRankWarning, match=r"weakest bottleneck direction is "
                       r"0.15 .*rank_tol=0.2.*a direction too many on classes"):
-        assert clf._set_diagnostics(weakest(0.15))
+        assert clf._set_diagnostics(_weakest(report, 0.15))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not clf._set_diagnostics(weakest(0.25))
+        assert not clf._set_diagnostics(_weakest(report, 0.25))
 
 
 @pytest.mark.parametrize("factors, warns", [
