@@ -1369,9 +1369,9 @@ def _warn_if_above_zero_network(est, plan, module, result):
 
 def _zero_is_optimal(Y, normalize):
     """Whether the zero network fits the targets ``Y`` (the rows that count)
-    exactly: all zero, or, centered, constant columns. Judged on the rows, not
-    on the normalized values: a weighted mean of a constant column is not always
-    bit-exact (182 draws of 300 of random weights left it 1e-17 off zero)."""
+    exactly: all zero, or, centered, constant columns. Judged by each column's
+    range, not its centered values: a weighted mean of a constant column is not
+    always bit-exact (182 draws of 300 of random weights left it 1e-17 off zero)."""
     return not np.any(Y) or bool(normalize and not np.ptp(Y, axis=0).any())
 
 
