@@ -55,12 +55,15 @@ def _standardize(a):
 
 
 def _add_noise(rng, a, noise):
+    # drawn even for no noise, so that the draws after it (a shuffle) are the same
+    # with and without noise and a clean and a noisy sample can be paired
+    draw = rng.standard_normal(a.shape)
     if not noise:
         # a copy: the clean array is returned beside it, and editing one must not
         # edit the other
         return a.copy()
     with np.errstate(over="ignore"):
-        noisy = a + noise * rng.standard_normal(a.shape)
+        noisy = a + noise * draw
     return _finite(noisy, "noise", noise, "the noisy values")
 
 

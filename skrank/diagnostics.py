@@ -1603,6 +1603,9 @@ def parameter_norm(model, *, include_bias=True):
     """
     if isinstance(model, nn.Module) and include_bias:
         tensors = list(model.parameters())
+    elif isinstance(model, nn.Module):
+        # a layer applied twice is one parameter: the penalty counts it once
+        tensors = list({id(w): w for w in _weights(model)}.values())
     else:
         tensors = _weights(model)
     arrays = [_to_numpy(t) for t in tensors]

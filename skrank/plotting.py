@@ -46,15 +46,16 @@ _ROW_LABELS = {"images": "map l (its centered image on the data)",
 def _spectra_source(estimator, kind):
     """The network a spectra plot reads (a Pipeline's last step, a selector's
     best_estimator_), the attribute of ``kind``, and its bottleneck row and rank."""
-    if isinstance(estimator, Pipeline):
-        estimator = estimator[-1]
-    est = getattr(estimator, "best_estimator_", estimator)
+    est = estimator
+    while isinstance(est, Pipeline) or hasattr(est, "best_estimator_"):
+        # a search around a Pipeline (or a Pipeline around a search) nests both
+        est = est[-1] if isinstance(est, Pipeline) else est.best_estimator_
     attrs = {"images": "image_spectra_", "weights": "layer_spectra_",
              "representations": "representation_spectra_",
              "jacobian": "jacobian_spectra_"}
     if kind not in attrs:
         raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
-    if est is estimator and hasattr(estimator, "depth_results_"):
+    if hasattr(est, "depth_results_"):
         # a fitted selector without best_estimator_: "not fitted" would mislead
         raise ValueError("The selector was fitted with refit=False, so it holds no "
                          "network to plot: fit it with refit=True, or plot its "
@@ -270,8 +271,9 @@ class SpectraDisplay:
         ----------
         estimator : fitted skrank estimator
             Any estimator with the attribute ``kind`` draws (below; a fitted
-            selector: its ``best_estimator_``; a fitted ``Pipeline``: its last
-            step).
+            selector or search: its ``best_estimator_``; a fitted ``Pipeline``:
+            its last step; nested, such as a ``GridSearchCV`` around a
+            ``Pipeline``, both).
         kind : {'images', 'weights', 'representations', 'jacobian'}, default='images'
             ``image_spectra_`` (one row per entry of ``layer_ranks_``, with the
             cut of each), ``layer_spectra_`` (one row per weight matrix),

@@ -179,6 +179,15 @@ def test_shifted_s_refuses_fewer_points_than_classes():
         [0, 1, 2, 3]
 
 
+def test_shifted_s_pairs_a_clean_and_a_noisy_draw():
+    # without noise the shuffle drew other numbers: a clean draw and a noisy one of
+    # the same seed held different points in different orders
+    Xc, yc = make_shifted_s(200, noise=0.0, random_state=3)
+    Xn, yn = make_shifted_s(200, noise=1e-3, random_state=3)
+    np.testing.assert_array_equal(yc, yn)
+    assert np.abs(Xn - Xc).max() < 0.01
+
+
 def test_a_generator_too_narrow_to_be_injective_warns():
     # 5 hidden units for 8 latents: every sample's g had rank 5 at most, and rows
     # of equal X took targets 7.8 apart, with no word

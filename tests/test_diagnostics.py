@@ -58,6 +58,18 @@ def test_layer_spectra_of_weight_list_and_module():
     assert D.parameter_norm(net) == pytest.approx(13.0 + 2.0)
 
 
+def test_parameter_norm_counts_a_shared_layer_once():
+    shared = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        shared.weight.copy_(torch.eye(2))
+        shared.bias.zero_()
+    net = torch.nn.Sequential(shared, torch.nn.ReLU(), shared)
+    # applied twice, it is still one parameter of the penalty: the spectra list it twice
+    assert len(D.layer_spectra(net)) == 2
+    assert D.parameter_norm(net, include_bias=False) == pytest.approx(2.0)
+    assert D.parameter_norm(net) == pytest.approx(2.0)
+
+
 def _orthonormal(n, r, g):
     return torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64))[0].float()
 

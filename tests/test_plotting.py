@@ -318,6 +318,25 @@ def test_spectra_of_a_fitted_pipeline_plots_its_last_step():
         SpectraDisplay.from_estimator(mlp)
 
 
+def test_spectra_of_a_search_around_a_pipeline_plots_the_best_network():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skrank import DeepL2Regressor
+
+    X = np.random.RandomState(0).randn(40, 3)
+    pipe = make_pipeline(StandardScaler(), DeepL2Regressor(width=8, max_iter=10,
+                                                           random_state=0))
+    search = GridSearchCV(pipe, {"deepl2regressor__depth": [2, 3]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, X[:, 0])
+    # the search's best_estimator_ is a Pipeline: it was refused as no skrank network
+    disp = SpectraDisplay.from_estimator(search, kind="weights")
+    assert len(disp.spectra) == len(search.best_estimator_[-1].layer_spectra_)
+
+
 @pytest.mark.parametrize("n_values", [0, -1, 1.5])
 def test_spectra_n_values_below_one_is_an_error(n_values):
     with pytest.raises(ValueError, match="n_values"):
