@@ -1246,7 +1246,7 @@ def _shallow(est, modules, generators):
     trains, so the draws are the same whichever start trains first)."""
     arch, where = modules[0].architecture(), placement(modules[0])
     return [build_network(est, arch["n_inputs"], arch["n_outputs"], where["dtype"],
-                          depth=START_DEPTH)
+                          "cpu", depth=START_DEPTH)
             .reset_parameters(generator=generators[i])
             .to(where["device"]) for i in range(len(modules))]
 
@@ -1707,10 +1707,16 @@ class _DeepL2Base(BaseEstimator):
 
     def _continues(self):
         """Whether ``fit`` trains the fitted network on (``warm_start``): one network,
-        whatever ``n_init``."""
+        whatever ``n_init``.
+
+        Not a network collapsed to zero (constant targets), nor one whose function
+        was constant on its training rows (``bottleneck_rank_`` 0: an ``alpha``
+        shrank it towards zero): no gradient leaves either. Refitted warm at a
+        small ``alpha``, a network of ``alpha=1e4`` stayed at R^2 0, "converged"
+        after one iteration, where a new one reaches 1.0."""
         fitted = self.__dict__.get("module_")
-        # a network collapsed to zero has no gradient to leave it by
-        return self.warm_start and fitted is not None and not _collapsed(fitted)
+        return (self.warm_start and fitted is not None and not _collapsed(fitted)
+                and self.__dict__.get("bottleneck_rank_") != 0)
 
     def _check_alpha(self):
         """Refuse an ``alpha`` that training in the network's dtype cannot carry (a
@@ -2015,13 +2021,14 @@ class _DeepL2Base(BaseEstimator):
         ``warm_start`` the fitted one if its shape fits."""
         module = getattr(self, "module_", None)
         self.device_ = str(device)
-        if self.warm_start and module is not None and not _collapsed(module):
+        if self._continues():
             with torch.device("meta"):
                 wanted = build_network(self, n_inputs, n_outputs, dtype)
             if module.same_architecture(wanted):  # checked in _check_warm_start
                 self._sync_penalty(module)
                 return [module.to(device=device, dtype=dtype)]
-        return [build_network(self, n_inputs, n_outputs, dtype, depth=depth)
+        # drawn on the CPU (its generators' device) whatever torch's default device
+        return [build_network(self, n_inputs, n_outputs, dtype, "cpu", depth=depth)
                 .reset_parameters(generator=g).to(device) for g in generators]
 
     def _tensors(self, X, Y, module):
@@ -2409,14 +2416,17 @@ class _DeepL2Base(BaseEstimator):
         return np.concatenate(outs, axis=0)
 
     def _forward(self, X):
-        return self._unscale_outputs(self._batched(self._check_X(X, scaled=False),
-                                                   self.module_, scale=True))
+        return self._outputs_of(self._check_X(X, scaled=False))
+
+    def _outputs_of(self, X):
+        """The network's outputs, in the user's units, on rows already checked."""
+        return self._unscale_outputs(self._batched(X, self.module_, scale=True))
 
     def _bottleneck_codes(self, X):
         X = self._check_X(X, scaled=False)
         layer = self.bottleneck_layer_
-        comps = torch.as_tensor(self.bottleneck_components_)
-        mean = torch.as_tensor(self.bottleneck_mean_)
+        comps = torch.as_tensor(self.bottleneck_components_, device="cpu")
+        mean = torch.as_tensor(self.bottleneck_mean_, device="cpu")
 
         def codes(chunk):
             a = self.module_.bottleneck_in(chunk, layer).to("cpu", torch.float64)
@@ -2465,11 +2475,7 @@ class _DeepL2Base(BaseEstimator):
         super().__setstate__(state)
         if state.get("module_") is None:
             return
-        if device_or_cpu(self.device_) is None:
-            backend = "MPS" if self.device_ == "mps" else "CUDA"
-            warn_user(f"This model was trained on {self.device_!r} but {backend} is not "
-                      "available here; it was loaded on the CPU.", UserWarning)
-            self.device_ = "cpu"
+        self.device_ = str(device_or_cpu(self.device_))
         self.module_ = self.module_.to(self.device_)
 
     def __sklearn_tags__(self):

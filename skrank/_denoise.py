@@ -77,19 +77,19 @@ def divergence(module, X, *, n_probes=N_PROBES, generator=None):
     chunk = max(1, DIVERGENCE_BATCH_VALUES // max(D, 1))
     parts = [_divergence_rows(module, x[i:i + chunk], exact, n_probes, generator)
              for i in range(0, x.shape[0], chunk)]
-    total = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+    total = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64, device="cpu")
     return (total if exact else total / n_probes).numpy()
 
 
 def _divergence_rows(module, x, exact, n_probes, generator):
     """Sum over the probes of ``v' J v`` at each row of ``x`` (one chunk)."""
-    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    total = torch.zeros(x.shape[0], dtype=torch.float64, device="cpu")
     for p in range(x.shape[1] if exact else n_probes):
         if exact:
             v = torch.zeros_like(x)
             v[:, p] = 1
         else:
-            signs = torch.randint(0, 2, x.shape, generator=generator)
+            signs = torch.randint(0, 2, x.shape, generator=generator, device="cpu")
             v = (2 * signs - 1).to(x)
         with torch.no_grad(), warnings.catch_warnings():
             # torch's first forward-mode product loads decompositions through its

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ._warn import warn_user
+
 __all__ = ["resolve_device", "placement", "as_tensor", "user_array", "device_or_cpu", "threads",
            "auto_threads", "SMALL_WORK",
            "available_memory", "check_memory"]
@@ -35,8 +37,9 @@ def resolve_device(device):
     Parameters
     ----------
     device : str
-        'auto' (CUDA when available, else the CPU), 'cpu', 'cuda', 'cuda:<index>'
-        or 'mps'.
+        'auto' (CUDA when available, else the CPU), 'cpu', 'cuda' or
+        'cuda:<index>'; 'mps' is refused by name (the rank readings need float64,
+        which Apple's GPUs lack).
 
     Returns
     -------
@@ -52,8 +55,6 @@ def resolve_device(device):
     supported = ["'auto'", "'cpu'"]
     if n_cuda:
         supported += ["'cuda'"] + [f"'cuda:{i}'" for i in range(n_cuda)]
-    if has_mps:
-        supported.append("'mps'")
     if not isinstance(device, str) or not _DEVICE_RE.match(device):
         problem = "is not a device name"
     elif device.startswith("cuda") and not n_cuda:
@@ -62,6 +63,11 @@ def resolve_device(device):
         problem = f"was requested but there are only {n_cuda} CUDA device(s)"
     elif device == "mps" and not has_mps:
         problem = "was requested but MPS (Apple GPU) is not available"
+    elif device == "mps":
+        # every fit would train, then fail: the readings after training are in
+        # float64, which MPS does not have
+        problem = ("is not supported: skrank reads its ranks in float64, which MPS "
+                   "(Apple GPU) does not have; use device='cpu'")
     else:
         problem = None
     if problem:
@@ -73,11 +79,21 @@ def resolve_device(device):
 
 
 def device_or_cpu(saved):
-    """``saved`` as a ``torch.device`` when this machine has it, else ``None``."""
+    """``saved`` (a fitted model's ``device_``) as a ``torch.device`` when this
+    machine has it, else the CPU, with a warning that says why."""
     try:
         return resolve_device(saved)
     except ValueError:
-        return None
+        pass
+    if saved == "mps":
+        why = "skrank does not run on MPS"
+    elif torch.cuda.is_available():
+        why = "this machine has no such CUDA device"
+    else:
+        why = "CUDA is not available here"
+    warn_user(f"The model was trained on {saved!r}, but {why}; it is loaded on the "
+              "CPU.", UserWarning)
+    return torch.device("cpu")
 
 
 def placement(module):
@@ -239,6 +255,7 @@ def check_memory(n_bytes, device, what, hint=_FIT_HINT):
     """
     free = available_memory(device)
     if free is not None and n_bytes > free:
+        cpu = " Or fit with device='cpu'." if device.type != "cpu" else ""
         raise MemoryError(f"{what} need about {n_bytes / 2**30:.3g} GiB, and "
                           f"{device.type} memory has {free / 2**30:.3g} GiB available. "
-                          f"{hint}")
+                          f"{hint}{cpu}")

@@ -485,7 +485,7 @@ class _ChildrenInOrder(Network):
         rows = x[:n_rows]
         if rows.shape[0] == 0:
             g = torch.Generator().manual_seed(0)
-            rows = torch.randn(n_rows, x.shape[1], generator=g).to(x)
+            rows = torch.randn(n_rows, x.shape[1], generator=g, device="cpu").to(x)
         # both runs from the same random state (a Dropout in training mode draws
         # the same masks), which is left as it was
         devices = [rows.device] if rows.device.type == "cuda" else []

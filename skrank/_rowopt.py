@@ -47,6 +47,10 @@ class _Update:
             try:
                 self._call(params, grads, states, lr, weight_decay, fused=True)
                 return
+            except torch.OutOfMemoryError:
+                # a RuntimeError too, but no missing kernel: the unfused step would
+                # need as much memory, and the fit should stop with torch's error
+                raise
             except (RuntimeError, TypeError):
                 # no fused kernel (dtype, device, torch version): the steps were
                 # counted before the kernel refused, nothing else moved

@@ -405,11 +405,6 @@ random_state, verbose, n_init, n_threads
         self.n_threads = n_threads
 
     # ---- engine hooks ---------------------------------------------------------
-    def _user_rows(self, X):
-        """``X`` checked against the fit, in float64 and the user's units."""
-        X = validate_data(self, user_array(X), reset=False, dtype=[np.float64, np.float32])
-        return np.asarray(X, dtype=np.float64)
-
     def _validate_fit_data(self, X, y, reset=True, partial=False):
         X = validate_data(self, user_array(X), dtype=[np.float64, np.float32], reset=reset)
         if X.shape[0] < 2 and not (partial and not reset):
@@ -477,7 +472,7 @@ random_state, verbose, n_init, n_threads
             return X, Y, W
         # fresh noise every call, from the stream that shuffles the batches (a
         # generator seeded by random_state alone would repeat it call after call)
-        seed = int(torch.randint(np.iinfo(np.int32).max, (1,),
+        seed = int(torch.randint(np.iinfo(np.int32).max, (1,), device="cpu",
                                  generator=self._stepper.generator))
         return self._training_pairs(X, Y, W, np.random.RandomState(seed))
 
@@ -754,13 +749,19 @@ random_state, verbose, n_init, n_threads
         >>> bool(dae.denoising_gain_ > 0)
         True
         """
-        X_hat = self.reconstruct(X)
+        X, X_hat = self._with_reconstruction(X)
         # a model saved before data_noise existed has no gain: it was uncalibrated
         gain = getattr(self, "denoising_gain_", 1.0)
         if gain == 1.0:
             return X_hat  # exactly f(X): X + (f(X) - X) differs in the last bit
-        X = self._user_rows(X)
+        X = np.asarray(X, dtype=np.float64)
         return X + gain * (X_hat - X)
+
+    def _with_reconstruction(self, X):
+        """``X`` checked (once: a warning about its column names is said once), in
+        the user's units, and ``f(X)``."""
+        X = self._check_X(X, scaled=False)
+        return X, self._outputs_of(X)
 
     def local_dimension(self, X):
         """Local dimension of the learned manifold at each row of ``X``.
@@ -897,8 +898,8 @@ random_state, verbose, n_init, n_threads
             X = np.asarray(user_array(X), dtype=np.float64)
             total = np.sum((X - X.mean(0)) ** 2) / len(X)
             return float(1 - risk / total) if total > 0 else float(risk <= 0)
-        X_hat = self.reconstruct(X)
-        X = self._user_rows(X)
+        X, X_hat = self._with_reconstruction(X)
+        X = np.asarray(X, dtype=np.float64)
         total = np.sum((X - X.mean(0)) ** 2)
         residual = np.sum((X - X_hat) ** 2)
         return float(1 - residual / total) if total > 0 else float(residual == 0)

@@ -729,7 +729,7 @@ def principal_components(representation, k):
         _check_finite(a, "representation")
     else:
         a = torch.as_tensor(check_array(representation, dtype=np.float64,
-                                        input_name="representation"))
+                                        input_name="representation"), device="cpu")
     if k > min(a.shape):
         raise ValueError(f"Asked for k={k} components of a representation of shape "
                          f"{tuple(a.shape)}; k can be at most min(n_samples, width).")
@@ -1197,7 +1197,7 @@ def local_dimension(spectra, *, threshold=0.5):
     >>> local_dimension([[1.02, 0.91, 0.08], [0.97, 0.35, 0.02]]).tolist()
     [2, 1]
     """
-    spectra = np.asarray(_detached(spectra), dtype=np.float64)
+    spectra = _real_array(spectra, "spectra")  # a GPU or bfloat16 tensor too
     # one point's spectrum may come as a vector; no points is no dimensions
     spectra = check_array(spectra.reshape(0, 0) if spectra.shape == (0,) else
                           np.atleast_2d(spectra), ensure_min_samples=0,
@@ -1837,7 +1837,7 @@ def input_rank(X, *, tol=DEFAULT_RANK_TOL, min_gap=DEFAULT_MIN_GAP):
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
-    x = torch.as_tensor(check_array(X, dtype=np.float64, input_name="X"))
+    x = torch.as_tensor(check_array(X, dtype=np.float64, input_name="X"), device="cpu")
     if x.shape[0] <= x.shape[1]:
         return None
     # float64: a constant column then centers to exact zeros (rank 0, not 1)

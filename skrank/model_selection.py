@@ -22,7 +22,7 @@ from sklearn.base import (
     is_classifier,
 )
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
@@ -670,7 +670,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         "depths": ["array-like"],
         "alphas": ["array-like", None],
         "cv": ["cv_object"],
-        "scoring": [StrOptions(set()), callable, None, str],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "score_tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": [StrOptions({"auto"}), "boolean"],
         "warm_start_iter": [Interval(Integral, 1, None, closed="left"), None],

@@ -65,7 +65,6 @@ import torch
 
 from ._base import build_network
 from ._device import device_or_cpu, placement, resolve_device
-from ._warn import warn_user
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "MAX_HEADER_CHARS",
            "MAX_JSON_DEPTH"]
@@ -831,7 +830,7 @@ def _attach_network(estimator, arch, state, device):
     partial_fit could not update inference tensors in place)."""
     with torch.inference_mode(False):
         module = build_network(estimator, arch["n_inputs"], arch["n_outputs"],
-                               _NETWORK_DTYPES[arch["dtype"]])
+                               _NETWORK_DTYPES[arch["dtype"]], "cpu")
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
@@ -1311,13 +1310,7 @@ def _target_device(requested, saved):
     """The device asked for (refused if unavailable), else the saved one if here."""
     if requested is not None:
         return resolve_device(requested)  # the caller's choice: a clear error
-    here = device_or_cpu(saved)
-    if here is None:
-        backend = "MPS" if saved == "mps" else "CUDA"
-        warn_user(f"The model was on {saved!r} but {backend} is not available here "
-                  "(or that device is missing); it is loaded on the CPU.", UserWarning)
-        return torch.device("cpu")
-    return here
+    return device_or_cpu(saved)
 
 
 def load(path, *, device=None, key=None):

@@ -9,6 +9,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.utils._missing import is_pandas_na
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 
@@ -32,6 +33,11 @@ def _numeric_targets(y, name):
         return y  # ragged input: validate_data explains it
     if arr.ndim == 0 or arr.dtype.kind not in "OUS":
         return y  # numeric, or not an array at all (sparse): validate_data's message
+    if arr.dtype.kind == "O":
+        # pandas' missing value, which float() refuses: as NaN, validate_data says
+        # y holds NaN (not "text") as it does for a numeric column with NA
+        arr = np.array([np.nan if is_pandas_na(v) else v for v in arr.ravel()],
+                       dtype=object).reshape(arr.shape)
     try:
         return arr.astype(np.float64)
     except (ValueError, TypeError):

@@ -92,6 +92,23 @@ def test_codes_as_a_reducer_with_pandas_output():
     assert list(rec.fit(df).transform(df).columns) == ["u", "v"]
 
 
+def test_rows_without_the_fits_column_names_warn_once_per_call():
+    # score and denoise checked X twice: sklearn's warning came twice per call
+    X, _ = make_noisy_curve(60, noise=0.05, random_state=0)
+    df = pd.DataFrame(X, columns=["u", "v"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae = BottleneckAutoencoder(**FAST).fit(df)
+        dae = BottleneckAutoencoder(**FAST, data_noise=0.05,
+                                    output="reconstruction").fit(df)
+    for read in (ae.score, ae.denoise, dae.denoise, dae.transform):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            read(X)
+        names = [w for w in caught if "feature names" in str(w.message)]
+        assert len(names) == 1, read
+
+
 def test_n_components_too_large_is_a_clear_error():
     X, _ = make_noisy_curve(50, random_state=0)
     with pytest.raises(ValueError, match="n_components=99 exceeds"):

@@ -542,11 +542,14 @@ def test_fits_whose_resolved_settings_differ_do_not_share_a_batch():
 
 @pytest.fixture
 def two_cores(monkeypatch):
-    """Two cores and torch threads, no OMP_NUM_THREADS: restarts then train in
-    two groups."""
+    """Two cores and torch threads, no OMP_NUM_THREADS, no GPU: restarts then train
+    in two groups (on a CUDA machine device='auto' would pick the GPU, where they
+    train as one batch)."""
     import skrank._base as base
+    from skrank import _device
 
     monkeypatch.setattr(base, "_n_cores", lambda: 2)
+    monkeypatch.setattr(_device, "_available", lambda: (0, False))
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -875,6 +875,9 @@ def test_no_spectra_have_no_local_dimensions():
     assert D.local_dimension([]).shape == (0,)
     assert D.local_dimension(np.zeros((0, 3))).shape == (0,)
     assert D.local_dimension([1.0, 0.2]).tolist() == [1]  # one point's spectrum
+    # a tensor numpy cannot take as it is (here bfloat16; on a GPU, any)
+    assert D.local_dimension(torch.tensor([[1.0, 0.2]], dtype=torch.bfloat16)).tolist() \
+        == [1]
 
 
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")

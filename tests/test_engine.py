@@ -503,3 +503,21 @@ def test_network_optimizer_steps_as_torchs_optimizer(solver, fused, monkeypatch)
     for p, q in zip(mine, theirs):
         assert torch.equal(p.detach(), q.detach())
     assert opt.update.fused is fused
+
+
+def test_network_optimizer_does_not_take_out_of_memory_for_a_missing_kernel(monkeypatch):
+    # torch's OutOfMemoryError is a RuntimeError: it was taken for "no fused kernel",
+    # swallowed, and the rest of the fit ran unfused
+    import skrank._rowopt as rowopt
+    from skrank._rowopt import NetworkOptimizer
+
+    def out_of_memory(*args, fused=None, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(rowopt, "_adam", out_of_memory)
+    p = torch.nn.Parameter(torch.ones(3, 2))
+    opt = NetworkOptimizer("adam", [{"params": [p], "weight_decay": 0.0}], 0.05, 0.9)
+    p.grad = torch.ones(3, 2)
+    with pytest.raises(torch.OutOfMemoryError):
+        opt.step()
+    assert opt.update.fused

@@ -797,6 +797,21 @@ def test_n_jobs_zero_is_refused_by_name():
         sel.fit(X, X[:, 0])
 
 
+@pytest.mark.parametrize("scoring", ["foo", ["r2"], {"a": "r2"}])
+def test_an_unknown_or_multi_metric_scoring_is_refused_by_name(scoring):
+    # "foo" was refused by sklearn's check_scoring, naming no selector; a list was
+    # "a str among {}"
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.RandomState(0).randn(30, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(max_iter=3), depths=[2, 3], cv=2,
+                                 scoring=scoring)
+    with pytest.raises(InvalidParameterError,
+                       match=r"'scoring' parameter of RankAwareDepthSelector must be "
+                             r"a str among \{'\w+', "):
+        sel.fit(X, X[:, 0])
+
+
 def test_score_uses_the_scoring_as_grid_search_does(small):
     from sklearn.metrics import mean_squared_error
 

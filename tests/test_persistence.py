@@ -169,6 +169,22 @@ def test_cuda_model_unpickles_on_cpu_with_warning(tmp_path):
         assert load(tmp_path / "g.skrank").device_ == "cpu"
 
 
+def test_a_model_of_a_missing_gpu_unpickles_on_cpu_saying_which(monkeypatch, tmp_path):
+    # on a one-GPU machine a model of 'cuda:1' was said to need CUDA, which is there
+    from skrank import _device
+
+    est, X = _fitted(next(e for e in ESTIMATORS if hasattr(e, "predict")))
+    est.device_ = "cuda:1"
+    blob = pickle.dumps(est)
+    save(est, tmp_path / "g.skrank")
+    monkeypatch.setattr(_device, "_available", lambda: (1, False))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for read in (lambda: pickle.loads(blob), lambda: load(tmp_path / "g.skrank")):
+        with pytest.warns(UserWarning, match="'cuda:1', but this machine has no such "
+                                             "CUDA device; it is loaded on the CPU"):
+            assert read().device_ == "cpu"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_fit_pickles_to_cpu_state():
     X, y = data_for(skrank.DeepL2Regressor())

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -17,6 +18,8 @@ from skrank import (
     RankAwareDepthSelector,
     ResNetL2Regressor,
     TrainingInterruptedWarning,
+    load,
+    save,
 )
 
 from ._estimators import all_estimators, data_for, outputs, small
@@ -122,8 +125,9 @@ def test_diverged_fit_gives_finite_diagnostics(make, scale):
 
 # ---- devices ---------------------------------------------------------------------
 def _with_device(est, device):
+    # a clone: the shared ESTIMATORS left at 'mps' failed every later test of them
     key = "estimator__device" if "estimator__device" in est.get_params() else "device"
-    return est.set_params(**{key: device})
+    return clone(est).set_params(**{key: device})
 
 
 @pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
@@ -133,6 +137,55 @@ def test_unavailable_mps_is_a_clear_error_before_training(est):
     est = _with_device(est, "mps")
     with pytest.raises(ValueError, match=r"device='mps'.*supports 'auto', 'cpu'"):
         est.fit(X, y) if y is not None else est.fit(X)
+
+
+def test_mps_is_refused_before_training_even_where_available(monkeypatch):
+    # accepted where available, every fit trained, then failed in its float64 readings
+    from skrank import _device
+
+    monkeypatch.setattr(_device, "_available", lambda: (0, True))
+    X, y = _teacher()
+    with pytest.raises(ValueError, match=r"device='mps' is not supported.*float64"):
+        DeepL2Regressor(device="mps", **SMALL).fit(X, y)
+
+
+@pytest.fixture
+def default_device_meta():
+    """torch's default device set elsewhere by the user (to a GPU; here the meta
+    device, which fails as loudly wherever a tensor is made without a device)."""
+    torch.set_default_device("meta")
+    yield
+    torch.set_default_device(None)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_torchs_default_device_does_not_place_a_fits_tensors(est, default_device_meta):
+    # networks were built, and readings made, on the default device: with
+    # set_default_device("cuda"), every fit failed on its CPU generators
+    X, y = data_for(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = clone(est).fit(X, y) if y is not None else clone(est).fit(X)
+        assert len(outputs(est, X)) > 0
+        blob = io.BytesIO()
+        save(est, blob)
+        blob.seek(0)
+        load(blob).score(X, y) if y is not None else load(blob).score(X)
+
+
+def test_torchs_default_device_does_not_place_the_autoencoders_readings(
+        default_device_meta):
+    from skrank import BottleneckAutoencoder
+
+    X = np.random.RandomState(0).rand(40, 3)
+    ae = BottleneckAutoencoder(**small(width=8, max_iter=5), data_noise=0.1,
+                               input_noise="auto", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)  # the calibrated gain draws probes
+        for read in (ae.denoise, ae.denoising_risk, ae.local_dimension,
+                     lambda X: ae.inverse_transform(ae.transform(X))):
+            assert np.isfinite(read(X)).all()
 
 
 def test_unknown_device_lists_the_supported_ones():
@@ -557,6 +610,19 @@ def test_none_in_object_targets_is_reported_as_missing():
     X, _ = _teacher(n=4)
     with pytest.raises(ValueError, match="NaN"):
         DeepL2Regressor(**SMALL).fit(X, np.array([1.0, None, 2.0, 3.0], dtype=object))
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_pandas_missing_targets_are_reported_as_missing(cls):
+    # a frame of nullable columns with pd.NA was refused as "text" targets, with
+    # advice to use the classifier
+    pd = pytest.importorskip("pandas")
+    X, _ = _teacher(n=6)
+    a = pd.array([1, 2, None, 4, 5, 6], dtype="Int64")
+    for y in (pd.DataFrame({"a": a, "b": np.ones(6)}),
+              pd.Series([1.0, pd.NA, 2.0, 3.0, 4.0, 5.0], dtype=object)):
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            cls(**SMALL).fit(X, y)
 
 
 def test_selector_refuses_depths_the_estimator_refuses(interrupt_once):

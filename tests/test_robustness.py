@@ -601,3 +601,14 @@ def test_a_warm_refit_already_at_its_minimum_records_its_objective():
         est.fit(X, y)
     assert len(est.loss_curve_) >= 1 and np.isfinite(est.restart_objectives_).all()
     assert est.restart_objectives_[0] <= first * (1 + 1e-6)
+
+
+def test_a_gpus_memory_error_offers_the_cpu(monkeypatch):
+    from skrank import _device
+
+    monkeypatch.setattr(_device, "available_memory", lambda device: 2**30)
+    with pytest.raises(MemoryError, match=r"GiB available\. .*Or fit with device='cpu'"):
+        _device.check_memory(2**31, torch.device("cuda"), "The networks")
+    with pytest.raises(MemoryError) as info:
+        _device.check_memory(2**31, torch.device("cpu"), "The networks")
+    assert "device='cpu'" not in str(info.value)
