@@ -500,10 +500,12 @@ def _warn_if_outputs_unbalanced(Y, weight=None):
     in units 1000 times larger made a rank-2 teacher read rank 1, with the other
     columns' held-out R^2 between -0.09 and 0.76, and no other sign of it."""
     varying = _column_spreads(Y, weight)
-    if len(varying) < 2 or varying.max() < OUTPUT_SPREAD_RATIO * varying.min():
+    if len(varying) < 2:
         return
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # spreads of 1e307: the ratio is what counts
         ratio = varying.max() / varying.min()
+    if ratio < OUTPUT_SPREAD_RATIO:
+        return
     warn_user(
         f"The target columns' spreads differ by a factor of "
         f"{f'{ratio:.3g}' if np.isfinite(ratio) else 'more than 1e300'} (standard "
@@ -1379,7 +1381,8 @@ def _collapsed(module):
     """Every parameter exactly 0 (the start of constant targets): a saddle no
     gradient leaves. A network an alpha shrank towards it (a first layer of
     1e-9, other layers not small) is as stuck, but no weight-based test tells
-    it from a residual network's unused blocks; it is continued."""
+    it from a residual network's unused blocks: its reading of rank 0 does
+    (:meth:`_DeepL2Base._continues`)."""
     return not any(p.detach().any() for p in module.parameters())
 
 

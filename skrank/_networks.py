@@ -145,10 +145,13 @@ class Network(nn.Module):
         return [x] + list(post)
 
     def same_architecture(self, other):
-        """The same shapes; the cost's weights (``penalty_keys``) may differ."""
+        """The same shapes and functions; the cost's weights (``penalty_keys``) may
+        differ, and so may a ``negative_slope`` that no leaky ReLU uses."""
         def shapes(net):
-            return {k: v for k, v in net.architecture().items()
-                    if k not in self.penalty_keys}
+            arch = net.architecture()
+            if arch.get("activation") != "leaky_relu":
+                arch.pop("negative_slope", None)
+            return {k: v for k, v in arch.items() if k not in self.penalty_keys}
         return type(self) is type(other) and shapes(self) == shapes(other)
 
 

@@ -20,6 +20,7 @@ from sklearn.base import (
     _fit_context,
     clone,
     is_classifier,
+    is_regressor,
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
@@ -607,7 +608,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         Lower median of the folds' bottleneck ranks at ``best_depth_`` (always a
         rank some fold had). When the folds there disagree, or the refitted
         network reads another rank, an ``AmbiguousRankWarning`` says so (with
-        ``cv=2`` the lower median is the smaller of two fold ranks).
+        ``cv=2`` the lower median is the smaller of two fold ranks); for a
+        regressor scored by R^2, so does a sweep in which no setting predicts
+        held-out rows better than their mean (targets of noise read ranks too).
     best_index_ : int
         Row of ``depth_results_`` of the chosen depth (and ``alpha``).
     best_score_ : float
@@ -810,6 +813,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         out = self._interruptible_sweep(estimator, depths, alphas, names, X, y, splits,
                                         scorer, fit_params, warm)
         self._summarize(depths, out, len(splits), alphas)
+        self._warn_if_nothing_predicts()
         self._set_input_attributes(X, y)
         if self.verbose:
             self._print_summary(time.perf_counter() - start)
@@ -858,6 +862,23 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 for attr in ("n_features_in_", "feature_names_in_", "classes_"):
                     if hasattr(est, attr):
                         setattr(self, attr, getattr(est, attr))
+
+    def _warn_if_nothing_predicts(self):
+        """A regressor's ranks describe a function of ``X`` only if it predicts rows
+        it did not see: targets that do not depend on ``X`` (pure noise) read
+        ranks of 1 to 6 at defaults, with no other warning for a residual network
+        and training R^2 up to 0.99 for a plain one (it memorizes them). With R^2
+        as the score (the default), a best mean of 0 or less says so."""
+        if not (is_regressor(self.estimator) and self.scoring in (None, "r2")):
+            return
+        best = np.nanmax(self.depth_results_["mean_test_score"])
+        if best > 0:
+            return
+        warn_user(
+            f"No setting predicts held-out rows better than their mean (the best "
+            f"mean test R^2 is {best:.3g}): the targets may not depend on X, and the "
+            f"ranks read (best_rank_={self.best_rank_}) would then describe noise the "
+            "networks fitted, not a function of X.", AmbiguousRankWarning)
 
     def _warn_if_ranks_disagree(self):
         """``best_rank_`` is a confident number only when every fold at the chosen

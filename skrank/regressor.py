@@ -341,15 +341,16 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         the share can be held out; a class whose records are all repeated more
         often than its share holds out some of its copies.
     warm_start : bool, default=False
-        Reuse the previous fit's network as initialization (``n_init`` applies to
-        a first fit only). A fit that the network cannot continue (other features,
+        Reuse the previous fit's network as initialization (``n_init`` applies to a
+        first fit only). A fit that the network cannot continue (other features,
         outputs, classes or architecture) raises a ``ValueError``; set
-        ``warm_start=False`` to start over. The zero network of a fit to constant
-        targets is not continued, since no gradient leaves it: the fit starts
-        over (``n_init`` applies). The new data are normalized by their
-        own mean and scale (``normalize``), so the continued network reads them
-        in the same units whatever units they come in (``partial_fit`` instead
-        keeps its first call's scaling).
+        ``warm_start=False`` to start over. A network whose function is constant on
+        its training rows (``bottleneck_rank_`` 0: the zero network of constant
+        targets, or one a large ``alpha`` collapsed) is not continued, since no
+        gradient leaves it: the fit starts over (``n_init`` applies). The new data
+        are normalized by their own mean and scale (``normalize``), so the continued
+        network reads them in the same units whatever units they come in
+        (``partial_fit`` instead keeps its first call's scaling).
     rank_tol : float in (0, 1), default=0.1
         Relative tolerance of every rank in the diagnostics: singular values below
         ``rank_tol * s_max`` never count, and the rank is cut at the largest clear

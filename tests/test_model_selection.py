@@ -1236,3 +1236,19 @@ def test_a_workers_error_that_pickle_cannot_carry_reaches_the_caller(small):
         with pytest.raises(RuntimeError, match="UnsetMetadataPassedError: .*sample_weight"):
             RankAwareDepthSelector(pipe, depths=[2, 3], cv=2, n_jobs=2).fit(
                 X, y, sample_weight=w)
+
+
+@pytest.mark.parametrize("noise", [True, False])
+def test_a_sweep_that_predicts_nothing_says_its_ranks_may_be_noise(noise, small):
+    # targets independent of X read ranks of 1 to 6 at defaults, and a residual
+    # network said nothing else; the folds' held-out R^2 (all <= 0) shows it
+    X, y = small
+    if noise:
+        y = np.random.RandomState(1).randn(*y.shape)
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(X, y)
+    said = [w for w in caught if "No setting predicts held-out rows" in str(w.message)]
+    assert len(said) == (1 if noise else 0), sel.depth_results_["mean_test_score"]
+    assert noise == (sel.best_score_ <= 0)

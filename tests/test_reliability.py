@@ -993,3 +993,14 @@ def test_a_spread_that_underflows_is_the_smallest_in_the_unit_checks(third):
         _warn_if_outputs_unbalanced(Y)
     assert len(spreads) == Y.shape[1] and (spreads > 0).all()
     assert [w for w in caught if "factor of more than 1e300" in str(w.message)]
+
+
+def test_spreads_near_the_largest_float_check_their_balance_without_a_warning():
+    # 10 times the smallest spread of 1e307 overflowed: numpy's RuntimeWarning
+    from skrank._base import _warn_if_outputs_unbalanced
+
+    rng = np.random.RandomState(0)
+    Y = rng.randn(50, 2) * 1e307
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_outputs_unbalanced(Y)

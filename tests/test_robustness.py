@@ -19,7 +19,7 @@ from skrank import (
     TrainingInterruptedWarning,
 )
 
-from ._estimators import all_estimators, data_for, outputs
+from ._estimators import all_estimators, data_for, outputs, small
 
 ESTIMATORS = all_estimators()
 IDS = [type(e).__name__ for e in ESTIMATORS]
@@ -585,6 +585,38 @@ def test_a_warm_refit_from_a_constant_fit_takes_other_features():
         est.fit(rng.randn(60, 3), np.full(60, 1.0))
         est.fit(rng.randn(60, 5), rng.randn(60, 2))
     assert est.n_features_in_ == 5 and est.n_outputs_ == 2
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_a_warm_refit_from_a_network_an_alpha_collapsed_starts_over(cls):
+    # refitted warm at a small alpha, a network of alpha=1e4 (a function constant
+    # on the data, weights of 1e-5 to 1e-9) stayed at R^2 0, 'converged' after one
+    # iteration, where a new network reaches R^2 1
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4)
+    y = np.tanh(X[:, 0]) + X[:, 1] / 2
+    est = cls(**small(max_iter=200), alpha=1e4, random_state=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        assert est.bottleneck_rank_ == 0
+        est.set_params(alpha=1e-3).fit(X, y)
+    assert est.score(X, y) > 0.9 and est.bottleneck_rank_ >= 1
+
+
+@pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
+def test_a_warm_refit_ignores_a_negative_slope_no_activation_uses(cls):
+    # a ReLU network was refused as "another one" for a new negative_slope
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3), rng.randn(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(**small(max_iter=5), random_state=0, warm_start=True).fit(X, y)
+        est.set_params(negative_slope=0.2).fit(X, y)
+        leaky = cls(**small(max_iter=5), activation="leaky_relu", random_state=0,
+                    warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="negative_slope 0.01 vs 0.2"):
+        leaky.set_params(negative_slope=0.2).fit(X, y)
 
 
 def test_a_warm_refit_already_at_its_minimum_records_its_objective():
