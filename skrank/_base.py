@@ -1718,8 +1718,11 @@ class _DeepL2Base(BaseEstimator):
         small ``alpha``, a network of ``alpha=1e4`` stayed at R^2 0, "converged"
         after one iteration, where a new one reaches 1.0."""
         fitted = self.__dict__.get("module_")
+        # a partial_fit call reads the rank on its own rows: one row reads 0
+        constant = (self.__dict__.get("bottleneck_rank_") == 0
+                    and self.__dict__.get("stop_reason_") != "partial_fit")
         return (self.warm_start and fitted is not None and not _collapsed(fitted)
-                and self.__dict__.get("bottleneck_rank_") != 0)
+                and not constant)
 
     def _check_alpha(self):
         """Refuse an ``alpha`` that training in the network's dtype cannot carry (a

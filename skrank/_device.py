@@ -87,6 +87,8 @@ def device_or_cpu(saved):
         pass
     if saved == "mps":
         why = "skrank does not run on MPS"
+    elif not str(saved).startswith("cuda"):
+        why = "skrank does not know that device"
     elif torch.cuda.is_available():
         why = "this machine has no such CUDA device"
     else:

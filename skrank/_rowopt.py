@@ -47,7 +47,7 @@ class _Update:
             try:
                 self._call(params, grads, states, lr, weight_decay, fused=True)
                 return
-            except torch.OutOfMemoryError:
+            except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError from torch 2.5
                 # a RuntimeError too, but no missing kernel: the unfused step would
                 # need as much memory, and the fit should stop with torch's error
                 raise

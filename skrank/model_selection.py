@@ -872,8 +872,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         if not (is_regressor(self.estimator) and self.scoring in (None, "r2")):
             return
         best = np.nanmax(self.depth_results_["mean_test_score"])
-        if best > 0:
-            return
+        if best > 0 or self.best_rank_ == 0:
+            return  # rank 0: no function was read (each fit warns of its own)
         warn_user(
             f"No setting predicts held-out rows better than their mean (the best "
             f"mean test R^2 is {best:.3g}): the targets may not depend on X, and the "

@@ -33,15 +33,19 @@ def _numeric_targets(y, name):
         return y  # ragged input: validate_data explains it
     if arr.ndim == 0 or arr.dtype.kind not in "OUS":
         return y  # numeric, or not an array at all (sparse): validate_data's message
+    try:
+        return arr.astype(np.float64)
+    except (ValueError, TypeError):
+        pass
     if arr.dtype.kind == "O":
         # pandas' missing value, which float() refuses: as NaN, validate_data says
         # y holds NaN (not "text") as it does for a numeric column with NA
         arr = np.array([np.nan if is_pandas_na(v) else v for v in arr.ravel()],
                        dtype=object).reshape(arr.shape)
-    try:
-        return arr.astype(np.float64)
-    except (ValueError, TypeError):
-        pass
+        try:
+            return arr.astype(np.float64)
+        except (ValueError, TypeError):
+            pass
     bad = next(v for v in arr.ravel() if not _is_number(v))
     bad = bad.item() if isinstance(bad, np.generic) else bad  # 'a', not np.str_('a')
     raise ValueError(
@@ -382,8 +386,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         the rank. ``False`` trains on the data as given (the papers' setting).
     dtype : {'float32', 'float64'}, default='float32'
     device : str, default='auto'
-        'cpu', 'cuda', 'cuda:<index>', 'mps' (accepted when available, not
-        tested) or 'auto' (CUDA when available).
+        'cpu', 'cuda', 'cuda:<index>' or 'auto' (CUDA when available). 'mps' is
+        refused: the ranks are read in float64, which Apple's GPUs lack.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, batching and the validation split.
     verbose : int, default=0
@@ -409,8 +413,8 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         follows the path it would follow alone); the one with the lowest final
         objective is kept (with early stopping, the best held-out score, ties to the
         lower objective). Restarts catch the fits that end in a higher-rank basin.
-        Ignored with ``warm_start`` (one network continues) and by ``partial_fit``
-        (one network).
+        Ignored with ``warm_start`` when the fitted network continues (one
+        network) and by ``partial_fit`` (one network).
     n_threads : int, 'auto' or None, default='auto'
         CPU threads torch uses during ``fit`` (restored afterwards), at most
         the machine's cores; ``None`` keeps torch's setting (all cores).

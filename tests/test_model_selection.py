@@ -1252,3 +1252,11 @@ def test_a_sweep_that_predicts_nothing_says_its_ranks_may_be_noise(noise, small)
     said = [w for w in caught if "No setting predicts held-out rows" in str(w.message)]
     assert len(said) == (1 if noise else 0), sel.depth_results_["mean_test_score"]
     assert noise == (sel.best_score_ <= 0)
+    # another score has no "mean" at 0; a sweep of constant networks read no rank
+    # (each fit says it is constant)
+    for params in ({"scoring": "neg_mean_squared_error"},
+                   {"estimator": DeepL2Regressor(**FAST, alpha=1e4), "scoring": None}):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel.set_params(**params).fit(X, y)
+        assert not [w for w in caught if "No setting predicts" in str(w.message)]

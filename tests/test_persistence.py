@@ -185,6 +185,13 @@ def test_a_model_of_a_missing_gpu_unpickles_on_cpu_saying_which(monkeypatch, tmp
             assert read().device_ == "cpu"
 
 
+def test_a_model_of_an_unknown_device_does_not_blame_cuda():
+    from skrank._device import device_or_cpu
+
+    with pytest.warns(UserWarning, match="'xpu', but skrank does not know that device"):
+        assert device_or_cpu("xpu") == torch.device("cpu")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_fit_pickles_to_cpu_state():
     X, y = data_for(skrank.DeepL2Regressor())

@@ -604,6 +604,25 @@ def test_a_warm_refit_from_a_network_an_alpha_collapsed_starts_over(cls):
     assert est.score(X, y) > 0.9 and est.bottleneck_rank_ >= 1
 
 
+def test_a_warm_refit_after_a_partial_fit_of_one_row_continues():
+    # one row reads rank 0 whatever the network learned: the trained network was
+    # thrown away by the next warm fit
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4)
+    y = np.tanh(X[:, 0]) + X[:, 1] / 2
+    est = DeepL2Regressor(**small(), solver="adam", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(20):
+            est.partial_fit(X, y)
+        est.partial_fit(X[:1], y[:1])
+        assert est.bottleneck_rank_ == 0
+        before = est.predict(X)
+        est.set_params(warm_start=True, max_iter=1).fit(X, y)
+    # one more epoch of the same network, not a new one
+    assert np.corrcoef(before, est.predict(X))[0, 1] > 0.99
+
+
 @pytest.mark.parametrize("cls", [DeepL2Regressor, ResNetL2Regressor])
 def test_a_warm_refit_ignores_a_negative_slope_no_activation_uses(cls):
     # a ReLU network was refused as "another one" for a new negative_slope
