@@ -188,6 +188,59 @@ def test_torchs_default_device_does_not_place_the_autoencoders_readings(
             assert np.isfinite(read(X)).all()
 
 
+def test_every_tensor_a_fit_makes_from_scratch_names_its_device():
+    # torch's default device (set_default_device, thread-local, or a
+    # torch.device(...) block around the user's code) placed these: with 'cuda', a
+    # network drawn from a CPU generator failed every fit; the meta device of the
+    # tests above accepts CPU generators, so it cannot see all of them
+    import traceback
+
+    from torch.overrides import TorchFunctionMode
+
+    from skrank import BottleneckAutoencoder, DeepL2Classifier
+
+    factories = {torch.zeros, torch.ones, torch.empty, torch.randn, torch.rand,
+                 torch.randint, torch.randperm, torch.arange, torch.full, torch.eye,
+                 torch.linspace, torch.tensor, torch.as_tensor}
+    found = []
+
+    class Placement(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in factories and "device" not in kwargs \
+                    and not (args and isinstance(args[0], torch.Tensor)):
+                ours = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
+                        for f in traceback.extract_stack() if "/skrank/" in f.filename]
+                found.extend(ours[-1:])
+            return func(*args, **kwargs)
+
+    X, _ = _teacher(n=40)
+    y = X[:, 0]
+    fits = [(DeepL2Regressor(**SMALL, n_init=2), y), (ResNetL2Regressor(**SMALL), y),
+            (DeepL2Classifier(**SMALL), y > 0),
+            (DeepL2Regressor(**SMALL, solver="adam", early_stopping=True), y),
+            (BottleneckAutoencoder(**small(depth=4, width=8, max_iter=5), data_noise=0.1,
+                                   input_noise="auto"), None),
+            # over 64 features the calibration draws random probes; partial_fit
+            # draws each call's noise
+            (BottleneckAutoencoder(**small(depth=4, width=8, max_iter=5), data_noise=0.1,
+                                   input_noise=0.1, solver="adam"), "wide")]
+    wide = np.random.RandomState(0).randn(80, 70)
+    with warnings.catch_warnings(), Placement():
+        warnings.simplefilter("ignore")
+        for est, target in fits:
+            if isinstance(target, str):
+                X, target = wide, None
+            est.fit(X, target) if target is not None else est.fit(X)
+            est.diagnose(X)
+            outputs(est, X)
+            if target is None:
+                est.denoise(X), est.local_dimension(X), est.denoising_risk(X)
+            if est.solver == "adam":
+                est.partial_fit(X, target) if target is not None else est.partial_fit(X)
+    assert not found, sorted(set(found))
+
+
 def test_unknown_device_lists_the_supported_ones():
     X, y = _teacher()
     with pytest.raises(ValueError, match=r"device='tpu' is not a device name.*'cpu'"):
