@@ -120,6 +120,10 @@ def _terms(module, X, generator):
     return float(np.sum(residual)), float(np.sum(shrink))
 
 
+#: The fewest rows Stein's estimate reads the noise on (their spread needs two).
+MIN_ROWS = 2
+
+
 def _check_level(X, sigma):
     """A clear error for a noise level the rows cannot carry: Gaussian noise of
     level ``sigma`` in every coordinate gives the rows a spread (root mean square
@@ -132,9 +136,9 @@ def _check_level(X, sigma):
     the bound ``1 + 3 sqrt(2 / dof)`` on the ratio's inverse, at 4 rows of one
     feature one draw in six."""
     X = np.asarray(X, dtype=np.float64)
-    if X.shape[0] < 2:
-        raise ValueError(f"Stein's estimate needs at least 2 rows to read the noise "
-                         f"against their spread; got {X.shape[0]}.")
+    if X.shape[0] < MIN_ROWS:
+        raise ValueError(f"Stein's estimate needs at least {MIN_ROWS} rows to read the "
+                         f"noise against their spread; got {X.shape[0]}.")
     dof = (X.shape[0] - 1) * X.shape[1]
     spread = float(np.sqrt(np.sum((X - X.mean(0)) ** 2) / dof))
     # the chi-square quantile: 2 * gammaincinv(dof / 2, p)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
-from ._denoise import _check_level, impossibly_low, sure_gain, sure_risk
+from ._denoise import MIN_ROWS, _check_level, impossibly_low, sure_gain, sure_risk
 from ._device import user_array
 from ._tasks import Reconstruction
 from ._warn import warn_user
@@ -156,8 +156,10 @@ class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
         of training to read it on (on the rows the network was fitted to the
         estimate is optimistic; with ``early_stopping`` the validation rows serve
         both; a ``warm_start`` refit on the same data holds out the same rows with
-        an integer ``random_state``); ``partial_fit`` has no held-out rows and does
-        not calibrate (``c = 1``). A
+        an integer ``random_state``; copies of a row, which share its noise, count
+        once, and held-out rows of fewer than two distinct points leave ``c = 1``
+        with a warning); ``partial_fit`` has no held-out rows and does not
+        calibrate (``c = 1``). A
         network trained on noisy data learns a shrinkage towards the noisy points,
         not the clean ones: it removes about half the noise across the manifold
         (``c`` near 2 then) or, with ``alpha`` strong against the noise,
@@ -248,17 +250,22 @@ random_state, verbose, n_init, n_threads
         ``n_jacobian_points=0``).
     denoising_gain_ : float
         The step ``c`` of :meth:`denoise` (see ``data_noise``); 1.0 when
-        ``data_noise=0`` and after ``partial_fit``.
+        ``data_noise=0``, after ``partial_fit``, and when the held-out rows hold
+        fewer than two distinct points the network was not fitted to (a warning
+        says so).
     denoising_risk_ : float or None
         With ``data_noise > 0``: Stein's estimate of the squared error of
         :meth:`denoise` to the clean points, summed over the features and averaged
-        over the held-out rows, in squared units of ``X``. Unbiased for a step
-        fixed in advance; taken at the step chosen on the same rows, it is low by
-        about ``1 / n_held_out`` of the noise variance per feature; its standard
-        error is about ``data_noise**2 * sqrt(2 * n_features / n_held_out)`` (the
-        held-out noise's own squared norm: 0.08 for 30 rows of 12 features at
-        0.3). Unweighted by ``sample_weight``. ``None`` otherwise, and after
-        ``partial_fit`` (which holds no rows out).
+        over the distinct held-out rows (copies of a row count once, and rows with a
+        copy among the training rows not at all), in squared units of ``X``.
+        Unbiased for a step fixed in advance; taken at the step chosen on the same
+        rows, it is low by about ``1 / n_held_out`` of the noise variance per
+        feature; its standard error is about
+        ``data_noise**2 * sqrt(2 * n_features / n_held_out)`` (the held-out noise's
+        own squared norm: 0.08 for 30 rows of 12 features at 0.3; ``n_held_out``
+        counts the distinct rows). Unweighted by
+        ``sample_weight``. ``None`` otherwise, after ``partial_fit`` (which holds no
+        rows out), and when ``denoising_gain_`` is 1 for want of rows.
     local_dimension_ : int or None
         With ``input_noise > 0``: the local (intrinsic) dimension of the data, the
         lower median over the Jacobian points of the number of the Jacobian's
@@ -575,6 +582,19 @@ random_state, verbose, n_init, n_threads
             # partial_fit: the call's rows are the ones it trains on
             return {"denoising_gain_": 1.0, "denoising_risk_": None}
         rng = check_random_state(self.random_state)
+        # copies of a record share its noise: Stein's estimate and the sampling
+        # error of its step count distinct points (the copies of one point, 10
+        # records repeated 30 times, failed after training: no spread)
+        X = np.unique(np.asarray(X), axis=0)
+        if X.shape[0] < MIN_ROWS:
+            warn_user(
+                f"The rows held out to calibrate the denoising step hold "
+                f"{X.shape[0]} distinct point(s) the network was not fitted to (the "
+                "data repeat their rows): too few to read the noise by, so the step "
+                "is not calibrated (denoising_gain_=1, denoising_risk_=None). Raise "
+                "validation_fraction to 2 / (the number of distinct rows) or more.",
+                UserWarning)
+            return {"denoising_gain_": 1.0, "denoising_risk_": None}
         if X.shape[0] > self.n_diagnostic_samples:
             X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))

@@ -372,3 +372,38 @@ def test_pure_noise_of_the_stated_level_is_refused_at_the_stated_rate():
     # noise far above the rows' spread is still refused
     with pytest.raises(ValueError, match="times the spread of the rows"):
         _check_level(0.1 * rng.standard_normal((20, 5)), 1.0)
+
+
+def test_copies_of_a_held_out_record_count_once_in_the_calibration():
+    # copies share their noise: 20 records repeated 30 times chose a step of 3.9
+    # on the copies of two (16 times the error of c = 1), and 10 records failed
+    # after training ("data_noise is 4e14 times the spread of the rows")
+    import warnings
+
+    _, noisy = _noisy_sheet(80, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae = BottleneckAutoencoder(random_state=0,
+                                   **small(input_noise=0.3, data_noise=0.3)).fit(noisy)
+    rows = ae._scale_inputs(noisy[:12])
+    once = ae._calibration(rows)
+    assert ae._calibration(np.repeat(rows, 5, axis=0)) == once
+    ae.n_diagnostic_samples = 6  # the copies count once before the subsample too
+    assert ae._calibration(np.repeat(rows, 5, axis=0)) == ae._calibration(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ae._calibration(np.repeat(rows[:2], 15, axis=0))["denoising_risk_"] \
+            is not None  # two points are enough to read the noise by
+    with pytest.warns(UserWarning, match="hold 1 distinct point"):
+        alone = ae._calibration(np.repeat(rows[:1], 30, axis=0))
+    assert alone == {"denoising_gain_": 1.0, "denoising_risk_": None}
+    for n_records, copies in ((10, 30), (5, 60)):
+        # 10 records: one held out; 5: every record repeated more often than the
+        # 30 rows held out, which are then copies of training rows (a step of 66)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted = BottleneckAutoencoder(
+                random_state=0, **small(input_noise=0.3, data_noise=0.3)).fit(
+                np.repeat(noisy[:n_records], copies, axis=0))
+        assert fitted.denoising_gain_ == 1.0 and fitted.denoising_risk_ is None
+        assert [w for w in caught if "distinct point" in str(w.message)]
