@@ -188,16 +188,19 @@ def _unseen_split(rows, perm, n_val, least=2):
     return perm[held], perm[~held]
 
 
-def _unseen_rows(held, train):
-    """The rows of ``held`` without a copy among ``train``'s (``None``: none held
-    out). Where no split is free of copies (:func:`_unseen_split`'s fallback, every
-    record repeated more often than ``n_val``), the held-out rows are copies of
-    rows the network was fitted to: Stein's estimate read on them chose steps of
-    26 to 318 (5, 8 and 3 records repeated 60, 40 and 100 times)."""
-    if held is None or not len(held) or not len(train):
-        return held
-    group = _row_groups(np.concatenate([held, train]))
-    return held[~np.isin(group[:len(held)], group[len(held):])]
+def _unseen_rows(X_val, Y_val, X_tr, Y_tr):
+    """The held-out inputs without a copy among the training rows, inputs and
+    targets side by side as in :func:`_unseen_split` (``None``: none held out).
+    Where no split is free of copies (its fallback, every record repeated more
+    often than ``n_val``), the held-out rows are copies of rows the network was
+    fitted to: Stein's estimate read on them chose steps of 26 to 318 (5, 8 and 3
+    records repeated 60, 40 and 100 times)."""
+    if X_val is None or not len(X_val) or not len(X_tr):
+        return X_val
+    rows = [np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
+            for X, Y in ((X_val, Y_val), (X_tr, Y_tr))]
+    group = _row_groups(np.concatenate(rows))
+    return X_val[~np.isin(group[:len(X_val)], group[len(X_val):])]
 
 
 def _stratified_unseen_split(rows, labels, rng, n_val):
@@ -1802,7 +1805,8 @@ class _DeepL2Base(BaseEstimator):
             *self._tensors(X_val, Y_val, modules[0]), self._task.score) + (
             () if W_val is None else (torch.tensor(W_val, **placement(modules[0])),))
         return _Plan(X_tr, X_fit, Y_fit, W_fit, validation, modules, generators,
-                     trackers, rng, self._task, X_held=_unseen_rows(X_val, X_tr),
+                     trackers, rng, self._task,
+                     X_held=_unseen_rows(X_val, Y_val, X_tr, Y_tr),
                      W_tr=W_tr, memory=memory)
 
     def _complete(self, plan, results):
