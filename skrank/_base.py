@@ -267,8 +267,11 @@ def _mean_one(w):
 
 
 #: Target columns whose spreads differ by this factor or more are said to: the
-#: smaller ones then weigh 1e-4 or less of the squared error, per unit of spread.
-OUTPUT_SPREAD_RATIO = 100.0
+#: smaller ones then weigh 1% or less of the squared error, per unit of spread.
+#: At 100 (1e-4) a held-out audit's column 12 times smaller than the other was
+#: fitted to R^2 0.01 (held out -0.02, MLPRegressor's 0.80) and the rank read 1
+#: for 2, with no word; 4 times smaller, to 0.93.
+OUTPUT_SPREAD_RATIO = 10.0
 
 
 #: An input column whose spread is below this fraction of the one scale all inputs

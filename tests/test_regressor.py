@@ -340,6 +340,15 @@ def _spread_warnings(Y, **fit_kw):
     return [str(w.message) for w in caught if "spreads differ" in str(w.message)]
 
 
+def test_a_column_a_tenth_the_spread_of_another_is_said():
+    # a held-out audit: a column 12x smaller than the other was fitted to R^2 0.01
+    # and the rank read 1 for 2, at defaults, converged, with no warning
+    rng = np.random.RandomState(0)
+    Y = rng.randn(50, 2) * [1.0, 12.0]
+    assert len(_spread_warnings(Y)) == 1
+    assert not _spread_warnings(Y * [1.0, 0.4])  # 4.8 times
+
+
 def test_target_columns_of_very_different_spread_are_said():
     # one scale per array keeps the geometry, so the squared error weighs each
     # column by its variance: a column in units 1000x larger made a held-out rank-2
@@ -349,13 +358,13 @@ def test_target_columns_of_very_different_spread_are_said():
     said = _spread_warnings(Y)
     assert len(said) == 1 and "StandardScaler" in said[0]
     assert len(_spread_warnings(Y, sample_weight=rng.rand(50) + 0.5)) == 1
-    # within a factor 100, a constant column, one output, huge but balanced
+    # within a factor 10, a constant column, one output, huge but balanced
     # columns (their squares overflow), one weighted row: no word, no numpy warning
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert not _spread_warnings(Y[:, [0, 2]] * 1e160)
         assert not _spread_warnings(Y, sample_weight=np.r_[1.0, np.zeros(49)])
-    assert not _spread_warnings(Y * [1.0, 0.05, 1.0])
+    assert not _spread_warnings(Y * [1.0, 0.005, 1.0])  # spreads 1, 5 and 3
     assert not _spread_warnings(np.c_[Y[:, :1], np.full(50, 7.0)])
     # a constant column whose mean rounds (a spread of 2e-14 read a 1e14 ratio);
     # a tiny column that does vary is still said
