@@ -188,6 +188,19 @@ def _unseen_split(rows, perm, n_val, least=2):
     return perm[held], perm[~held]
 
 
+def _side_by_side(X, Y):
+    """Inputs and targets as one row each: a record, for the tests of copies."""
+    return np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
+
+
+def _distinct_rows(rows):
+    """``rows`` without their copies, each kept where it first comes."""
+    if not len(rows):
+        return rows
+    _, first = np.unique(_row_groups(rows), return_index=True)
+    return rows[np.sort(first)]
+
+
 def _unseen_rows(X_val, Y_val, X_tr, Y_tr):
     """The held-out inputs without a copy among the training rows, inputs and
     targets side by side as in :func:`_unseen_split` (``None``: none held out).
@@ -197,9 +210,8 @@ def _unseen_rows(X_val, Y_val, X_tr, Y_tr):
     records repeated 60, 40 and 100 times)."""
     if X_val is None or not len(X_val) or not len(X_tr):
         return X_val
-    rows = [np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
-            for X, Y in ((X_val, Y_val), (X_tr, Y_tr))]
-    group = _row_groups(np.concatenate(rows))
+    group = _row_groups(np.concatenate([_side_by_side(X_val, Y_val),
+                                        _side_by_side(X_tr, Y_tr)]))
     return X_val[~np.isin(group[:len(X_val)], group[len(X_val):])]
 
 
@@ -2224,7 +2236,7 @@ class _DeepL2Base(BaseEstimator):
                 and self._task.auto_holds_out(Y, n_outputs, n_val))
 
     def _validation_rows(self, X, Y, n_val, rng):
-        rows = np.hstack([X.reshape(len(X), -1), Y.reshape(len(Y), -1)])
+        rows = _side_by_side(X, Y)
         if self._task.kind == "labels" and self._task.stratifiable(Y, n_val):
             if _row_groups(rows).max() + 1 < len(rows):
                 return _stratified_unseen_split(rows, Y.ravel(), rng, n_val)

@@ -17,7 +17,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import AmbiguousRankWarning, _DeepL2Base, _FullyConnected, _stochastic
+from ._base import (
+    AmbiguousRankWarning,
+    _DeepL2Base,
+    _distinct_rows,
+    _FullyConnected,
+    _stochastic,
+)
 from ._denoise import MIN_ROWS, _check_level, impossibly_low, sure_gain, sure_risk
 from ._device import user_array
 from ._tasks import Reconstruction
@@ -585,7 +591,7 @@ random_state, verbose, n_init, n_threads
         # copies of a record share its noise: Stein's estimate and the sampling
         # error of its step count distinct points (the copies of one point, 10
         # records repeated 30 times, failed after training: no spread)
-        X = np.unique(np.asarray(X), axis=0)
+        X = _distinct_rows(np.asarray(X))
         if X.shape[0] < MIN_ROWS:
             warn_user(
                 f"The rows held out to calibrate the denoising step hold "
