@@ -73,9 +73,12 @@ def resolve_device(device):
     if problem:
         raise ValueError(f"device={device!r} {problem}; this torch build on this "
                          f"machine supports {', '.join(supported)}.")
-    if device == "auto":
-        return torch.device("cuda" if n_cuda else "cpu")
-    return torch.device(device)
+    resolved = torch.device(("cuda" if n_cuda else "cpu") if device == "auto" else device)
+    if resolved.type == "cuda" and resolved.index is None:
+        # the card the tensors go to, so that a fitted device_ names it (on a
+        # machine of several GPUs 'cuda' alone would not say which)
+        resolved = torch.device("cuda", torch.cuda.current_device())
+    return resolved
 
 
 def device_or_cpu(saved):

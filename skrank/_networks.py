@@ -148,11 +148,17 @@ class Network(nn.Module):
         """The same shapes and functions; the cost's weights (``penalty_keys``) may
         differ, and so may a ``negative_slope`` that no leaky ReLU uses."""
         def shapes(net):
-            arch = net.architecture()
-            if arch.get("activation") != "leaky_relu":
-                arch.pop("negative_slope", None)
+            arch = net.effective_architecture()
             return {k: v for k, v in arch.items() if k not in self.penalty_keys}
         return type(self) is type(other) and shapes(self) == shapes(other)
+
+    def effective_architecture(self):
+        """:meth:`architecture` without a ``negative_slope`` that no leaky ReLU
+        uses (two such networks compute the same functions)."""
+        arch = self.architecture()
+        if arch.get("activation") != "leaky_relu":
+            arch.pop("negative_slope", None)
+        return arch
 
 
 class FullyConnectedNet(Network):

@@ -149,6 +149,18 @@ def test_mps_is_refused_before_training_even_where_available(monkeypatch):
         DeepL2Regressor(device="mps", **SMALL).fit(X, y)
 
 
+def test_a_gpu_named_without_its_index_resolves_to_the_current_card(monkeypatch):
+    # device_ recorded 'cuda', which does not say which card of several held the fit
+    from skrank import _device
+
+    monkeypatch.setattr(_device, "_available", lambda: (2, False))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    for name in ("cuda", "auto"):
+        assert _device.resolve_device(name) == torch.device("cuda", 1)
+    assert _device.resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert _device.resolve_device("cpu") == torch.device("cpu")
+
+
 @pytest.fixture
 def default_device_meta():
     """torch's default device set elsewhere by the user (to a GPU; here the meta

@@ -636,6 +636,10 @@ def test_a_warm_refit_ignores_a_negative_slope_no_activation_uses(cls):
                     warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="negative_slope 0.01 vs 0.2"):
         leaky.set_params(negative_slope=0.2).fit(X, y)
+    # nor does the refusal of another width list it
+    with pytest.raises(ValueError, match="width") as refused:
+        est.set_params(width=5).fit(X, y)
+    assert "negative_slope" not in str(refused.value)
 
 
 def test_a_warm_refit_already_at_its_minimum_records_its_objective():

@@ -751,3 +751,25 @@ def test_a_constant_fit_of_varying_targets_says_so(params):
         warnings.simplefilter("always")
         DeepL2Regressor(random_state=0, **params).fit(X, np.full(120, 3.0))
     assert not [w for w in quiet if "constant on the training" in str(w.message)]
+
+
+def test_a_low_fidelity_at_the_function_bound_does_not_warn():
+    """One output reads at most 1: a network that keeps other directions at its
+    cut computes a rank-1 function all the same, and no larger reading exists
+    (a held-out audit's single-output ResNets warned on 4 data sets of 9)."""
+    from dataclasses import replace
+
+    from skrank._base import FUNCTION_BOUND, _warn_if_unclear
+
+    X, Y = teacher(120, k=1, seed=2, m=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**SMALL, random_state=0).fit(X, Y)
+        report = replace(reg.diagnose(X, rank_gap=1.0), fidelity=0.5)
+    assert report.bottleneck.rank == 1 and report.bottleneck.reading.clear
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not _warn_if_unclear(report, report.tol, bound=(1, *FUNCTION_BOUND))
+    # below the bound the same reading warns
+    with pytest.warns(AmbiguousRankWarning, match="keeps only 50%"):
+        _warn_if_unclear(report, report.tol, bound=(2, *FUNCTION_BOUND))
