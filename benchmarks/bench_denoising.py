@@ -10,8 +10,9 @@ the mean squared distance of the output to the clean version of each point
 ("to manifold", which does not charge a slide along the manifold). Every method's grid
 is chosen on the test error itself (an oracle's choice, for all three alike; the
 autoencoder here is not at its documented setting for noisy data, ``data_noise``,
-which ``bench_rank.py``'s fourth table measures). Data: a curve in the plane (Jacot 2023a, Fig. 3B), a rolled sheet in
-R^3 and scikit-learn's bundled digits (standardized, Gaussian noise added).
+which ``bench_rank.py``'s fourth table measures). Data: a curve in the plane
+(Jacot 2023a, Fig. 3B), a rolled sheet in R^3 and scikit-learn's bundled digits
+(standardized, Gaussian noise added).
 
     python benchmarks/bench_denoising.py
 """

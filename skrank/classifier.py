@@ -257,6 +257,12 @@ random_state, verbose, n_init, n_threads
             one by one, and the mini-batches of ``solver='adam'`` or ``'sgd'``
             and of an Adam warm-up, ``warmup_iter``, and the Jacobian points,
             drawn among the rows of positive weight, each as likely as another).
+            At the defaults a fit separates its training rows, noisy labels
+            included, whatever their weights: class-balancing weights then move
+            few decisions (a held-out audit, 90% / 10% classes: the mean
+            probability of the rare class moved from 0.081 to 0.094, where
+            LogisticRegression's moved from 0.107 to 0.441). A larger ``alpha``
+            (chosen by cross-validation) lets them act.
 
         Returns
         -------
@@ -320,6 +326,19 @@ random_state, verbose, n_init, n_threads
 
     def predict_proba(self, X):
         """Compute class probabilities (softmax of the logits), float64 rows summing to 1.
+
+        They are not calibrated. Cross-entropy keeps falling as the logits grow, and
+        the depth-scaled penalty charges little for that growth. So at the defaults
+        a fit on noisy labels separates its training rows, and its probabilities are
+        far too confident. A held-out audit measured test log losses of 0.89 to 1.34
+        (three draws) on a one-feature logistic task, against LogisticRegression's
+        0.36 to 0.43. On two moons with noise 0.3 it measured 0.61 to 1.22, against
+        MLPClassifier's 0.22 to 0.30. ``early_stopping`` does not cure this (2.1 and
+        7.1 on two draws of the logistic task). Wrap the estimator in scikit-learn's
+        ``CalibratedClassifierCV`` where the probabilities are used as
+        probabilities: on the same tasks the audit measured 0.45 to 0.51 and 0.29 to
+        0.36. On clean, separable classes the probabilities were as good as
+        MLPClassifier's.
 
         Parameters
         ----------

@@ -273,3 +273,18 @@ def test_a_reading_above_n_classes_minus_one_warns():
             warnings.simplefilter("ignore")
             three.fit(X3, np.arange(60) % 3)
         assert three._function_bound()[0] == bound
+
+
+def test_probabilities_calibrate_in_calibrated_classifier_cv():
+    # the documented remedy for probabilities too confident on noisy labels
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.metrics import log_loss
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(240, 4)
+    y = (rng.rand(240) < 1 / (1 + np.exp(-3 * X[:, 0]))).astype(int)
+    raw = DeepL2Classifier(**FAST).fit(X[:160], y[:160])
+    calibrated = CalibratedClassifierCV(DeepL2Classifier(**FAST), cv=3).fit(X[:160], y[:160])
+    p = calibrated.predict_proba(X[160:])
+    assert p.shape == (80, 2) and np.allclose(p.sum(1), 1)
+    assert log_loss(y[160:], p) < log_loss(y[160:], raw.predict_proba(X[160:]))
