@@ -10,11 +10,12 @@ bottleneck rank maps points *near* the data manifold *onto* it. We train
 perturbed copies of training points through it and draw an arrow from every
 input to its reconstruction.
 
-The deep network (depth 16) reads bottleneck rank 1, the curve's dimension, and
-its arrows point onto the curve: the outputs are several times closer to the
-curve than the inputs. The shallow network (depth 2, same ``alpha``) is not
-biased towards rank 1 as strongly: it passes both dimensions (bottleneck rank 2,
-no bottleneck found) and moves the inputs far less onto the curve.
+The deep network (depth 16) reads bottleneck rank 1, the curve's dimension, and its
+arrows point onto the curve: the outputs are 4 times closer to the curve than the
+inputs here (1.5 to 4.5 times over eleven draws of the data and the networks). The
+shallow network (depth 2, same ``alpha``) is not biased towards rank 1 as strongly:
+it passes both dimensions (bottleneck rank 2, no bottleneck found) and moves the
+inputs far less onto the curve.
 
 Distances are to the clean curve, sampled densely (the data's ground truth).
 """

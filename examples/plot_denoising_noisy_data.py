@@ -19,7 +19,9 @@ quadratic in ``c``; ``fit`` reads it on rows held out of training and
 Here: handwritten digits (pixels in [0, 1]) with noise of standard deviation 0.3,
 400 noisy images to fit on and 400 others to denoise, against PCA and KernelPCA
 fitted on the same noisy images (the best of a small grid, chosen on the clean
-images: a choice no user could make, which only favours them).
+images: a choice no user could make). The calibrated step beats PCA clearly and is
+level with the best KernelPCA: ahead here, behind by up to 4% on three of five
+other draws.
 """
 
 # %%
