@@ -378,9 +378,7 @@ _WHY = (("no clear gap", "gap"), ("bottleneck coordinates keeps", "fid"),
         ("network's own Jacobian", "njac"), ("flat at every Jacobian", "flat"),
         ("is above min(n_features, n_outputs)", "bound"),
         ("Jacobian rank is", "jac"), ("another fit of this network", "rival"),
-        ("weakest bottleneck direction", "weak"),
-        ("network's own outputs over these rows", "out"),
-        ("does not narrow to", "cut"))
+        ("weakest bottleneck direction", "weak"))
 
 
 def _why(caught):
@@ -438,8 +436,7 @@ def noisy_table(seeds):
           "Jacobian reads above / the factored Jacobian below the bottleneck), flat "
           "(Jacobian rank 0), rival (a fit not kept, within 5% of the objective, reads "
           "a lower rank), weak (a kept direction below twice rank_tol), bound (above "
-          "min(n_features, n_outputs)), out (above the outputs' own rank), cut (at the "
-          "bound, a cut the network does not pass through)")
+          "min(n_features, n_outputs))")
 
 
 def main(argv=None):

@@ -685,27 +685,6 @@ def _above_function_bound(report, name, bound=None):
         "a larger alpha lets the network drop them.")
 
 
-def _above_output_rank(report, name):
-    """A bottleneck reading above the rank of the network's own outputs over the
-    rows (the output map's reading, by the same rule), or None: the function
-    factors through the span of its outputs, so directions the bottleneck passes
-    beyond it do not reach them (a held-out audit's many-class classifiers: digits
-    read 5 with outputs and Jacobians of rank 4, in 7 fits of 12 one above)."""
-    bn = report.bottleneck
-    ranks = bn.weight_ranks
-    if ranks is None or len(ranks) < 2 or int(ranks[-1]) >= bn.rank:
-        return None
-    out = int(ranks[-1])
-    return (
-        f"{name}={bn.rank} is above the rank of the network's own outputs over these "
-        f"rows ({out}, read by the same rule: layer_ranks_[-1]). The function passes "
-        f"through its outputs, so it needs at most {out} dimensions, and the "
-        "bottleneck passes directions that do not reach them; a longer fit or a "
-        "larger alpha lets the network drop them. An output direction weaker than "
-        "rank_tol of the strongest would read the outputs low too (est.diagnose(X, "
-        "rank_tol=...) reads both again).")
-
-
 #: How a regressor's bound is named and why it holds (see ``_above_function_bound``).
 FUNCTION_BOUND = ("min(n_features, n_outputs)",
                   "every function of that many inputs and outputs passes through "
@@ -735,8 +714,6 @@ def _unclear(report, tol, name, jacobian_bounds, at_bound=False):
             f"{name}={bn.rank} counts the "
             f"values above rank_tol={tol} and changes with it. Train longer, raise "
             "alpha or depth, or read est.diagnose(X, rank_tol=...).")
-    elif _above_output_rank(report, name):
-        return _above_output_rank(report, name)
     elif np.isfinite(report.fidelity) and report.fidelity < MIN_FIDELITY:
         # a negative fidelity (R^2): further from the network than its mean output
         kept = (f"only {report.fidelity:.0%}" if report.fidelity >= 0 else
