@@ -378,7 +378,7 @@ _WHY = (("no clear gap", "gap"), ("bottleneck coordinates keeps", "fid"),
         ("network's own Jacobian", "njac"), ("flat at every Jacobian", "flat"),
         ("is above min(n_features, n_outputs)", "bound"),
         ("Jacobian rank is", "jac"), ("another fit of this network", "rival"),
-        ("weakest bottleneck direction", "weak"))
+        ("weakest bottleneck direction", "weak"), ("does not narrow to", "cut"))
 
 
 def _why(caught):
@@ -436,7 +436,8 @@ def noisy_table(seeds):
           "Jacobian reads above / the factored Jacobian below the bottleneck), flat "
           "(Jacobian rank 0), rival (a fit not kept, within 5% of the objective, reads "
           "a lower rank), weak (a kept direction below twice rank_tol), bound (above "
-          "min(n_features, n_outputs))")
+          "min(n_features, n_outputs)), cut (at the bound, a cut the network does not "
+          "pass through)")
 
 
 def main(argv=None):

@@ -21,8 +21,8 @@ import os
 import sys
 
 _THREADS = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")),
-                sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv
-                else "1")
+                sys.argv[sys.argv.index("--threads") + 1]
+                if "--threads" in sys.argv[:-1] else "1")
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = _THREADS  # the same for every library, whatever the shell set
 
@@ -85,13 +85,15 @@ def per_epoch_skorch(X, y, batch, epochs):
         from skorch import NeuralNetRegressor
     except ImportError:
         return float("nan")
-    layers = []
-    sizes = [X.shape[1]] + [WIDTH] * (DEPTH - 1)
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    layers.append(torch.nn.Linear(WIDTH, y.shape[1]))
-    def fit(n):
-        NeuralNetRegressor(torch.nn.Sequential(*layers), max_epochs=n,
+    def module():
+        layers = []
+        sizes = [X.shape[1]] + [WIDTH] * (DEPTH - 1)
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers, torch.nn.Linear(WIDTH, y.shape[1]))
+
+    def fit(n):  # a fresh network per fit, as the other libraries draw one
+        NeuralNetRegressor(module(), max_epochs=n,
                            batch_size=batch, optimizer=torch.optim.Adam,
                            optimizer__weight_decay=1e-4, lr=1e-3, train_split=None,
                            verbose=0, device="cpu").fit(X, y)
@@ -116,12 +118,15 @@ def time_to_rank(X, y, rank, **params):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="epochs per timed fit (at least 2: one is subtracted)")
     parser.add_argument("--quick", action="store_true", help="fewer epochs, rank-2 only")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for every library (torch and BLAS)")
     args = parser.parse_args()
     epochs = 3 if args.quick else args.epochs
+    if epochs < 2:
+        parser.error("--epochs must be at least 2 (the time of one epoch is subtracted)")
 
     X, y = make_bottleneck_regression(N, random_state=0)
     X, y = X.astype(np.float32), y.astype(np.float32)

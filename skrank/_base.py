@@ -1684,8 +1684,10 @@ class _DeepL2Base(BaseEstimator):
             have = {**module.effective_architecture(),
                     "dtype": str(have_dtype).split(".")[-1]}
             want = {**wanted.effective_architecture(), "dtype": self.dtype}
-            diff = ", ".join(f"{k} {have.get(k)!r} vs {v!r}" for k, v in want.items()
-                             if have.get(k) != v)
+            # a key of one side only (negative_slope beside a new leaky ReLU) is
+            # told by the activation's own difference
+            diff = ", ".join(f"{k} {have[k]!r} vs {v!r}" for k, v in want.items()
+                             if k in have and have[k] != v)
             raise ValueError(
                 f"{who}, but the parameters now describe another one (fitted vs "
                 f"needed: {diff}); {fix}.")

@@ -640,6 +640,10 @@ def test_a_warm_refit_ignores_a_negative_slope_no_activation_uses(cls):
     with pytest.raises(ValueError, match="width") as refused:
         est.set_params(width=5).fit(X, y)
     assert "negative_slope" not in str(refused.value)
+    # nor beside a new activation, whose own difference says it
+    with pytest.raises(ValueError, match="activation 'relu' vs 'leaky_relu'") as refused:
+        est.set_params(width=small()["width"], activation="leaky_relu").fit(X, y)
+    assert "negative_slope" not in str(refused.value)
 
 
 def test_a_warm_refit_already_at_its_minimum_records_its_objective():
