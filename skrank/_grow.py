@@ -7,8 +7,8 @@ far slower than the data term's curvature, so L-BFGS spends its steps on the dat
 Where the data term is weak against the penalty (one output, a classifier's
 cross-entropy) the fit grows the network's gains instead of shrinking its
 weights and stops in a sharp region, its objective above the zero function's
-(measured: ``||theta||^2`` 750 to 1,160 on six single-output data sets at the
-regressor's defaults, against 15 to 24 when grown; benchmarks/bench_regression.py).
+(measured: ``||theta||^2`` 817 to 1,252 on six single-output data sets at the
+regressor's defaults, against 15 to 22 when grown; benchmarks/bench_regression.py).
 
 Growing starts the deep fit from a fitted function instead: a network of depth
 :data:`START_DEPTH` is trained, identity-like layers are inserted at its
