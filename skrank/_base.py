@@ -635,7 +635,11 @@ class AmbiguousRankWarning(UserWarning):
     rank: the number moves with the start. An
     autoencoder also warns when its bottleneck rank reaches the data's linear
     span (every input dimension, or what PCA keeps): it then found no bottleneck
-    of its own, and its rank is only an upper bound of the manifold's.
+    of its own, and its rank is only an upper bound of the manifold's. A
+    reading at the most the function can need (``min(n_features, n_outputs)``, a
+    classifier's ``n_classes - 1``) stands as a rank, but warns when the network
+    does not narrow to it at the layer read: that layer's components and gap
+    then do not describe the network.
     """
 
 
@@ -746,11 +750,13 @@ def _loose_cut_at_bound(report, name, kept):
     """:func:`_unclear`'s low-fidelity warning for a reading at the function's
     bound: right as a rank, but read at a cut the network does not pass through."""
     bn = report.bottleneck
+    plural = "s" if bn.rank != 1 else ""
     return (
         f"{name}={bn.rank} is the most the learned function can need, but the network "
-        f"passed through its {bn.rank} coordinates at hidden layer {bn.layer} keeps "
-        f"{kept} of its output variance: the network does not narrow to {bn.rank} "
-        "dimensions there, so the cut's layer, components and gap (bottleneck_layer_, "
+        f"passed through its {bn.rank} coordinate{plural} at hidden layer {bn.layer} "
+        f"keeps {kept} of its output variance: the network does not narrow to "
+        f"{bn.rank} dimension{plural} there, so the cut's layer, components and gap "
+        "(bottleneck_layer_, "
         "bottleneck_components_, bottleneck_gap_) and the coordinates read through it "
         "do not describe it. layer_ranks_ shows what the other layers read.")
 
