@@ -756,9 +756,9 @@ def _loose_cut_at_bound(report, name, kept):
         f"passed through its {bn.rank} coordinate{plural} at hidden layer {bn.layer} "
         f"keeps {kept} of its output variance: the network does not narrow to "
         f"{bn.rank} dimension{plural} there, so the cut's layer, components and gap "
-        "(bottleneck_layer_, "
-        "bottleneck_components_, bottleneck_gap_) and the coordinates read through it "
-        "do not describe it. layer_ranks_ shows what the other layers read.")
+        "(bottleneck_layer_, bottleneck_components_, bottleneck_gap_) and the "
+        "coordinates read through it do not describe it. layer_ranks_ shows what the "
+        "other layers read.")
 
 
 def _jacobian_unclear(report, name, below=True):
