@@ -68,8 +68,10 @@ def _features(family, z):
 class Teacher:
     """``y = B h(A x)`` of rank ``k`` on ``d`` inputs and ``n_out`` outputs."""
 
-    def __init__(self, family, inputs, d, n_out, k, index):
-        rng = np.random.default_rng(1000 + index)
+    def __init__(self, family, inputs, d, n_out, k, index, teachers=0):
+        # teachers=0: the functions every recorded run read; another value draws
+        # new ones (maps, read-outs and input laws' parameters)
+        rng = np.random.default_rng(1000 + index if not teachers else (teachers, index))
         self.family = family
         self.sample = _sampler(inputs, d, rng)
         A = rng.standard_normal((k, d))
@@ -84,10 +86,11 @@ class Teacher:
         return _features(self.family, X @ self.A.T) @ self.B.T
 
 
-def configs(draw=0):
+def configs(draw=0, teachers=0):
     """48 teachers, each with its data draw: ``draw`` redraws the data (and the
-    network's seed) of the same teachers."""
-    rng = np.random.default_rng(2026)
+    network's seed) of the same teachers; ``teachers`` other than 0 draws other
+    functions and sizes of the same families (0: those of every recorded run)."""
+    rng = np.random.default_rng(2026 if not teachers else (2026, teachers))
     out = []
     for i in range(48):
         family, inputs = FAMILIES[i % 5], INPUTS[(i // 5) % 3]
@@ -99,13 +102,15 @@ def configs(draw=0):
         out.append(dict(index=i, family=family, inputs=inputs, d=d, n_out=n_out, k=k,
                         n=(300, 1000)[(i + i // 4) % 2], snr=(None, 10.0, 3.0)[(i // 3) % 3],
                         # draws 4-7 and on: other seeds (not draws 0-3 again)
-                        seed=11 + (i // 4 + draw) % 4 + 4 * (draw // 4)))
+                        seed=11 + (i // 4 + draw) % 4 + 4 * (draw // 4),
+                        teachers=teachers))
     return out
 
 
 def data(c):
     """Training rows (noisy targets at ``c['snr']``), and clean test rows."""
-    teacher = Teacher(c["family"], c["inputs"], c["d"], c["n_out"], c["k"], c["index"])
+    teacher = Teacher(c["family"], c["inputs"], c["d"], c["n_out"], c["k"], c["index"],
+                      c.get("teachers", 0))
     r = np.random.default_rng(c["seed"] * 100 + c["index"])
     X = teacher.sample(c["n"], r)
     Y = teacher(X)
