@@ -578,8 +578,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         sweeps 3.4 to 8.1 times faster than cold, ``best_rank_`` right on 14
         against 13, but a chain keeps its shallower fits' rank more often, and on
         4 of the 26 the chosen network's held-out R^2 was 0.02 to 0.07 below the
-        cold sweep's (see the user guide); 1.5 to 2 times on the rank-2 task of
-        ``benchmarks/bench_batched.py`` (three runs).
+        cold sweep's (see the user guide); 1.45 to 2 times on the rank-2 task of
+        ``benchmarks/bench_batched.py`` (four runs).
     warm_start_iter : int or None, default=None
         Iteration cap of a warm-started fit; None: the estimator's ``max_iter``
         (the fit stops when it converges, usually well before).
