@@ -7,9 +7,11 @@ defaults (``init='auto'``: with one output, grown from depth 3 only),
 DeepL2Regressor started from random weights at full depth only (``init='random'``,
 the 0.1.x start), scikit-learn's MLPRegressor and RidgeCV. Also printed, per skrank
 start: the mean final objective against the zero network's (the mean square of the
-normalized targets, 1), the random start's least (above 1 on every fold: the random
-fit would never be kept, hence the grown start alone), ``||theta||^2`` and the fit
-time.
+normalized targets, 1; the objective of the last iterate, ``loss_curve_[-1]``:
+early-stopped fits, every fit here with one output, keep the network of an earlier
+window of best held-out score, whose objective is not recorded), the random start's
+least (above 1 on every fold: the random fit would never be kept, hence the grown
+start alone), ``||theta||^2`` and the fit time.
 
     python benchmarks/bench_regression.py [--seed 0]
 """
@@ -92,7 +94,8 @@ def main(seed):
               f"{r['least']:8.3f} "
               f"{g['norm']:10.1f} {r['norm']:10.1f} | {g['s']:6.2f} {r['s']:6.2f} "
               f"{row['MLP']['s']:6.2f}", flush=True)
-    print("obj: final objective, mean over the folds (the zero function: about 1); "
+    print("obj: the last iterate's objective (early-stopped fits keep an earlier "
+          "network), mean over the folds (the zero function: about 1); "
           "rand min: the random start's least over the folds; |th|2: ||theta||^2")
 
 

@@ -10,6 +10,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold
 
 from skrank import (
+    AmbiguousRankWarning,
     BottleneckAutoencoder,
     DeepL2Classifier,
     DeepL2Regressor,
@@ -688,3 +689,87 @@ def test_fits_hold_out_every_copy_of_a_held_out_row(make):
         pairs = np.repeat(distinct[:50], 2, axis=0)  # each input measured twice
         plan = make()._plan(pairs, pairs[:, 0] + rng.randn(100), None)
         assert {tuple(r) for r in plan.X_held} & {tuple(r) for r in plan.X_tr}
+
+
+def _fit_recording(est, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    return [str(w.message) for w in caught if issubclass(w.category, AmbiguousRankWarning)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_held_out_rows_no_better_than_their_mean_say_the_rank_is_of_noise(seed):
+    """Targets that do not depend on X: the single-output fit reads rank 1, and
+    only its held-out rows tell that it predicts nothing."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((240, 5)), rng.standard_normal(240)
+    reg = DeepL2Regressor(depth=4, width=16, random_state=seed)
+    messages = _fit_recording(reg, X, y)
+    assert reg.early_stopping_ and reg.bottleneck_rank_ == 1
+    assert reg.best_validation_score_ <= 0
+    assert any("no better than their mean" in m for m in messages)
+
+
+def test_held_out_rows_a_fit_predicts_raise_no_noise_warning():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 5))
+    y = np.tanh(X[:, 0] + X[:, 1]) + 0.3 * rng.standard_normal(240)
+    reg = DeepL2Regressor(depth=4, width=16, random_state=0)
+    messages = _fit_recording(reg, X, y)
+    assert reg.early_stopping_ and reg.best_validation_score_ > 0.5
+    assert not any("no better than their mean" in m for m in messages)
+
+
+def test_without_held_out_rows_the_noise_warning_has_nothing_to_read():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((240, 5)), rng.standard_normal(240)
+    reg = DeepL2Regressor(depth=4, width=16, random_state=0, early_stopping=False)
+    messages = _fit_recording(reg, X, y)
+    assert reg.best_validation_score_ is None
+    assert not any("no better than their mean" in m for m in messages)
+
+
+def test_a_constant_fit_of_noise_is_told_once():
+    """Rank 0 has its own warning (the network is constant); the noise warning,
+    about a rank read from a fit of noise, does not add to it."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((240, 5)), rng.standard_normal(240)
+    reg = DeepL2Regressor(depth=4, width=16, random_state=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.fit(X, y)
+    assert reg.bottleneck_rank_ == 0 and reg.best_validation_score_ <= 0
+    messages = [str(w.message) for w in caught]
+    assert any("is constant on the training rows" in m for m in messages)
+    assert not any("no better than their mean" in m for m in messages)
+
+
+@pytest.mark.parametrize("kind, warns", [("real", True), ("labels", False),
+                                         ("inputs", False)])
+def test_the_noise_warning_reads_r2_scores_only(kind, warns):
+    """A classifier's held-out score is an accuracy, whose floor is not 0."""
+    from types import SimpleNamespace
+
+    from skrank._base import _warn_if_unpredictive
+
+    est = SimpleNamespace(_task=SimpleNamespace(kind=kind), bottleneck_rank_=1,
+                          best_validation_score_=0.0, validation_fraction=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _warn_if_unpredictive(est) is warns
+    assert len(caught) == int(warns)
+
+
+@pytest.mark.parametrize("best, warns", [(float("nan"), False), (None, False),
+                                         (1e-9, False), (-0.5, True)])
+def test_the_noise_warning_needs_a_finite_score_at_most_0(best, warns):
+    from types import SimpleNamespace
+
+    from skrank._base import _warn_if_unpredictive
+
+    est = SimpleNamespace(_task=SimpleNamespace(kind="real"), bottleneck_rank_=2,
+                          best_validation_score_=best, validation_fraction=0.1)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert _warn_if_unpredictive(est) is warns
