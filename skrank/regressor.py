@@ -332,9 +332,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         network from fitting noise (5-fold R^2 on diabetes, three seeds: 0.03 to
         0.13 without held-out rows, 0.36 to 0.42 with them; RidgeCV 0.48); with
         several, noise costs rank and the penalty prices it. ``early_stopping_``
-        says what a fit did. Held-out rows that score R^2 at most 0 at best (no
-        better than their mean) raise an ``AmbiguousRankWarning``: the rank is then
-        that of a fit of noise.
+        says what a fit did. Held-out rows whose best mean R^2
+        (``best_validation_score_``) is at most 0, no better than their mean, raise
+        an ``AmbiguousRankWarning``: the rank is then that of a fit of noise.
     validation_fraction : float in (0, 1), default=0.1
         At least two samples must be held out (a score of one sample says
         nothing): a fraction that rounds to fewer is a ``ValueError``;

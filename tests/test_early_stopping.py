@@ -8,6 +8,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
 
 from skrank import (
     AmbiguousRankWarning,
@@ -711,6 +712,20 @@ def test_held_out_rows_no_better_than_their_mean_say_the_rank_is_of_noise(seed):
     assert any("no better than their mean" in m for m in messages)
 
 
+def test_the_noise_warning_is_told_beside_another_rank_warning():
+    """A review's noise fit read rank 2, above the bound of one output: that
+    warning says the function has rank at most 1, as if one had been fitted."""
+    rng = np.random.default_rng(50011)
+    X = StandardScaler().fit_transform(rng.standard_normal((350, 10)))
+    rng.standard_normal((2000, 10))  # the review's test rows: its y came after them
+    y = rng.standard_normal(350)
+    reg = DeepL2Regressor(random_state=11)
+    messages = _fit_recording(reg, X, y)
+    assert reg.bottleneck_rank_ == 2 and reg.best_validation_score_ <= 0
+    assert any("is above min(n_features, n_outputs)" in m for m in messages)
+    assert any("no better than their mean" in m for m in messages)
+
+
 def test_held_out_rows_a_fit_predicts_raise_no_noise_warning():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((240, 5))
@@ -768,8 +783,10 @@ def test_the_noise_warning_needs_a_finite_score_at_most_0(best, warns):
 
     from skrank._base import _warn_if_unpredictive
 
+    # the last iterate scores below 0 either way: the kept window's score decides
     est = SimpleNamespace(_task=SimpleNamespace(kind="real"), bottleneck_rank_=2,
-                          best_validation_score_=best, validation_fraction=0.1)
+                          best_validation_score_=best, validation_fraction=0.1,
+                          validation_scores_=np.array([0.5, -0.5]))
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         assert _warn_if_unpredictive(est) is warns
