@@ -302,15 +302,21 @@ def _as_before_if_refused(est):
     scalings, ``classes_`` are set before the split's and the memory's checks):
     a refused fit left the fitted network beside another fit's attributes, and
     ``predict`` answered 15 values for 5 rows. Nothing in the block trains, so
-    the network itself is untouched.
+    the network's parameters are untouched; a warm refit may have moved it to a
+    new ``device`` (the fitted one is continued there), and it goes back to where
+    ``device_`` says it is.
     """
     before = dict(est.__dict__)
+    module = before.get("module_")
+    where = None if module is None else placement(module)
     try:
         yield
     except BaseException as exc:
         est.__dict__.clear()
         est.__dict__.update(before)
-        _REFUSED.exc = exc  # put back whole: an enclosing restore has nothing to do
+        _REFUSED.exc = exc
+        if where is not None:
+            module.to(**where)  # put back whole: an enclosing restore has nothing to do
         raise
 
 
@@ -650,14 +656,16 @@ MIN_FIDELITY = 0.9
 
 
 def _warn_if_unclear(report, tol, name="bottleneck_rank_", jacobian_bounds=False,
-                     weak=0.0, bound=None):
+                     weak=0.0, bound=None, cut_advice=None):
     """The fit's warning, and :meth:`_DeepL2Base.diagnose`'s (``name`` the rank's);
     returns whether it warned (see :func:`_unclear`; ``weak``: see
     :func:`_weak_direction`, 0 for none; ``bound``: ``(value, what, why)`` of
-    :meth:`_DeepL2Base._function_bound`, None to read it off the Jacobians)."""
+    :meth:`_DeepL2Base._function_bound`, None to read it off the Jacobians;
+    ``cut_advice``: the estimator's own end of the warning that the network's
+    Jacobian reads above the cut, None for a regression's)."""
     at_bound = bound is not None and report.bottleneck.rank >= bound[0]
     message = _above_function_bound(report, name, bound) or _unclear(
-        report, tol, name, jacobian_bounds, at_bound)
+        report, tol, name, jacobian_bounds, at_bound, cut_advice)
     if message is None and weak:
         message = _weak_direction(report, tol, weak, name)
     if message:
@@ -695,7 +703,7 @@ FUNCTION_BOUND = ("min(n_features, n_outputs)",
                   "that many dimensions (through its own output)")
 
 
-def _unclear(report, tol, name, jacobian_bounds, at_bound=False):
+def _unclear(report, tol, name, jacobian_bounds, at_bound=False, cut_advice=None):
     """What makes the reading in ``report`` unclear, or None.
 
     ``at_bound``: the reading equals the most the estimator's function can need
@@ -742,8 +750,8 @@ def _unclear(report, tol, name, jacobian_bounds, at_bound=False):
             "targets the cut directions may be fitted noise (a right reading of the "
             "data's rank then warns too): compare held-out scores at larger alphas "
             "(RankAwareDepthSelector(alphas=...)).")
-    return _jacobian_unclear(report, name, below=jacobian_bounds is True) \
-        if jacobian_bounds else None
+    return _jacobian_unclear(report, name, below=jacobian_bounds is True,
+                             advice=cut_advice) if jacobian_bounds else None
 
 
 def _loose_cut_at_bound(report, name, kept):
@@ -761,10 +769,12 @@ def _loose_cut_at_bound(report, name, kept):
         "other layers read.")
 
 
-def _jacobian_unclear(report, name, below=True):
+def _jacobian_unclear(report, name, below=True, advice=None):
     """:func:`_unclear` for a regressor's or classifier's Jacobian readings, which
     read the same function's rank as its bottleneck; ``below``: a Jacobian rank
-    below the bottleneck's warns too."""
+    below the bottleneck's warns too; ``advice``: what follows the first sentence of
+    the warning that the network's own Jacobian reads above the cut (None: a
+    regression's)."""
     bn = report.bottleneck
     if (report.network_jacobian_rank or 0) > bn.rank:
         # measured: on inputs in three clusters the first map's image is dominated
@@ -780,13 +790,15 @@ def _jacobian_unclear(report, name, below=True):
             f"{name}={bn.rank} but the network's own Jacobian (read without the cut: "
             "diagnose(X).network_jacobian_rank) reads rank "
             f"{report.network_jacobian_rank} at the Jacobian points: a function that "
-            f"factors through {bn.rank} coordinates cannot, so the cut at hidden "
+            f"factors through {bn.rank} coordinate{'s' if bn.rank != 1 else ''} "
+            "cannot, so the cut at hidden "
             f"layer {bn.layer} drops directions the network uses (its coordinates "
-            f"keep {report.fidelity:.1%} of the output variance). The learned "
+            f"keep {report.fidelity:.1%} of the output variance). "
+            + (advice or "The learned "
             "function's rank lies between the two. On inputs in clusters such cuts "
             "read below a teacher's rank; on noisy targets the dropped directions "
             "may be fitted noise, and the reading the data's rank. layer_ranks_ "
-            "shows what the other layers read.")
+            "shows what the other layers read."))
     elif report.jacobian_rank == 0 and bn.rank > 0:
         # measured: a rank-4 teacher on Student-t inputs read 1 with Jacobian 0,
         # fidelity 1.0, held-out R^2 0.61, on two draws of its data
@@ -1490,6 +1502,31 @@ def _warn_if_constant(est, Y, weight):
         f"them. Either {why}{narrow}.", UserWarning)
 
 
+#: Input directions spread less than this fraction of the widest are directions the
+#: data do not vary in (rounding of float32 inputs, a plane in R^3), not thin ones.
+FLAT_SPREAD = 1e-4
+
+
+def _rank_in_span(module, report, X, points):
+    """The network's own Jacobian rank along the directions the data span (where it
+    reads above the cut): a network is not trained in directions no row varies in,
+    and there its Jacobian is whatever the penalty has left (data in a 3-d
+    subspace of R^6 read 4 above a cut of 3 after a short fit)."""
+    own, bn = report.network_jacobian_rank, report.bottleneck
+    if own is None or own <= bn.rank:
+        return own
+    x = torch.as_tensor(np.asarray(X, dtype=np.float64))
+    _, values, directions = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+    # the directions no row varies in, not those the rank rule cuts: a thin side
+    # that the rule cuts is what this reading is for
+    span = int((values > FLAT_SPREAD * values[0]).sum())
+    if span >= x.shape[1]:
+        return own
+    basis = directions[:span].T
+    return _diag._own_jacobian_rank(module, as_tensor(points, module), bn, report.tol,
+                                    report.min_gap, basis=basis)
+
+
 def _warn_if_unpredictive(est):
     """An early-stopped regression whose held-out rows scored ``R^2 <= 0`` at best: the
     network predicts them no better than their mean, so its rank is that of a fit of
@@ -1672,6 +1709,9 @@ class _DeepL2Base(BaseEstimator):
     #: a kept bottleneck direction weaker than this many times ``rank_tol`` warns
     #: (:func:`_weak_direction`; 0: never, where it was not measured)
     _weak_direction_factor = 0.0
+    #: the end of the warning that the network's own Jacobian reads above the cut
+    #: (:func:`_jacobian_unclear`; None: a regression's)
+    _cut_advice = None
 
     # ---- what a subclass may add ------------------------------------------------
     def _validate_fit_data(self, X, y, reset=True, partial=False):
@@ -2345,6 +2385,7 @@ class _DeepL2Base(BaseEstimator):
                                 weight=weight)
         if self._reads_input_span:
             report.input_rank = _diag.input_rank(X, tol=tol, min_gap=min_gap)
+            report.network_jacobian_rank = _rank_in_span(self.module_, report, X, points)
         return report
 
     def _set_diagnostics(self, report, X_held=None):
@@ -2386,6 +2427,7 @@ class _DeepL2Base(BaseEstimator):
         return _warn_if_unclear(report, self.rank_tol,
                                 jacobian_bounds=self._jacobian_bounds,
                                 weak=self._weak_direction_factor,
+                                cut_advice=self._cut_advice,
                                 bound=self._function_bound()) or bool(span)
 
     def _function_bound(self):
@@ -2457,7 +2499,8 @@ class _DeepL2Base(BaseEstimator):
                                 rank_tol, rank_gap)
         _warn_if_unclear(report, report.tol, name="report.rank",
                          jacobian_bounds=self._jacobian_bounds,
-                         weak=self._weak_direction_factor, bound=self._function_bound())
+                         weak=self._weak_direction_factor, bound=self._function_bound(),
+                         cut_advice=self._cut_advice)
         return report
 
     # ---- inference ----------------------------------------------------------------

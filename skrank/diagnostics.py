@@ -1379,7 +1379,7 @@ def _check_bottleneck(model, x, bn):
                          "was bn read from another network?")
 
 
-def _jacobian_svdvals(fn, x, chunk_size):
+def _jacobian_svdvals(fn, x, chunk_size, basis=None):
     # One forward pass per chunk of points and one backward pass per output
     # coordinate, rows read as independent (as in any feed-forward network). Plain
     # autograd, not torch.func: its first call in a process costs a second, a
@@ -1402,6 +1402,8 @@ def _jacobian_svdvals(fn, x, chunk_size):
     J = torch.cat(blocks).detach().to(torch.float64)
     if not torch.isfinite(J).all():
         raise _overflow()
+    if basis is not None:  # the Jacobians along these input directions only
+        J = J @ torch.as_tensor(basis, dtype=J.dtype, device=J.device)
     return torch.linalg.svdvals(J).cpu().numpy()
 
 
@@ -1769,7 +1771,7 @@ class Report:
         return self.bottleneck.rank
 
 
-def _own_jacobian_rank(model, points, bn, tol, min_gap):
+def _own_jacobian_rank(model, points, bn, tol, min_gap, basis=None):
     """The network's own Jacobian rank at ``points`` (``max`` over them), or None
     without points, for a constant function (rank 0), or where it cannot exceed
     the bottleneck's rank: a function
@@ -1779,7 +1781,9 @@ def _own_jacobian_rank(model, points, bn, tol, min_gap):
     Read with a reverse pass per output; not read (None) with more outputs than
     twice the bottleneck layer's width (an autoencoder of many features, which
     does not warn of it): its cost would grow with the outputs (measured, 784
-    features: 0.32 s an epoch of ``partial_fit`` against 0.14 s).
+    features: 0.32 s an epoch of ``partial_fit`` against 0.14 s). ``basis``
+    (``n_features x r``, orthonormal columns): read along those input directions
+    only (see :meth:`skrank.BottleneckAutoencoder`'s span).
     """
     if points is None or len(points) == 0 or bn.rank == 0:
         # rank 0: the outputs are constant on the data, and a Jacobian of
@@ -1788,7 +1792,7 @@ def _own_jacobian_rank(model, points, bn, tol, min_gap):
     width, n_out = bn.mean.shape[0], _n_outputs(model, points)
     if bn.rank >= min(width, n_out, points.shape[1]) or n_out > 2 * width:
         return None  # no Jacobian through that layer can read more, or too dear
-    spectra = _jacobian_svdvals(model, points, 256)
+    spectra = _jacobian_svdvals(model, points, 256, basis)
     return max(_read_rank(s, tol=tol, min_gap=min_gap).rank for s in spectra)
 
 

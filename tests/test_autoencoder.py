@@ -396,3 +396,88 @@ def test_local_dimension_reads_the_rank_whatever_n_components():
     # the attribute is the lower median of the counts at the Jacobian points
     counts = np.sort(local_dimension(ref.jacobian_spectra_))
     assert ref.local_dimension_ == counts[(len(counts) - 1) // 2]
+
+
+def _strip(length, n=300, seed=0):
+    """A flat ``length x 1`` rectangle in R^3 (held out: not in skrank.datasets),
+    standardized: a sheet whose second side is thin against its first."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(seed)
+    t, s = rng.uniform(0, length, n), rng.uniform(0, 1, n)
+    X = np.outer(t, [1, 1, 1]) / np.sqrt(3) + np.outer(s, [1, -1, 0]) / np.sqrt(2)
+    return StandardScaler().fit_transform(X)
+
+
+def _local_fit(X, seed=0):
+    dae = BottleneckAutoencoder(input_noise="auto", alpha=0.001, depth=4, width=16,
+                                random_state=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dae.fit(X)
+    return dae, [str(w.message) for w in caught
+                 if issubclass(w.category, AmbiguousRankWarning)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_thin_sheet_cut_to_a_curve_is_said(seed):
+    """The rank rule weighs variance over the data: a 10 x 1 strip's narrow side is
+    cut, and the local dimension read through the cut reads 1 (a held-out audit: 7
+    fits of 7 silent). The network's own Jacobian passes both sides."""
+    dae, messages = _local_fit(_strip(10, seed=seed), seed)
+    assert dae.bottleneck_rank_ == 1 and dae.local_dimension_ == 1
+    assert any("the network's own Jacobian" in m and "local_dimension_" in m
+               and "thin in the dropped direction" in m for m in messages)
+    with pytest.warns(AmbiguousRankWarning, match="thin in the dropped direction"):
+        dae.diagnose(_strip(10, seed=seed))
+
+
+def test_a_plain_autoencoder_told_of_its_cut_is_not_sent_to_a_local_dimension():
+    """Without input_noise there is no local dimension to doubt, nor noise to raise."""
+    ae = BottleneckAutoencoder(depth=4, width=16, alpha=0.001, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ae.fit(_strip(10))
+    said = [str(w.message) for w in caught if "the network's own Jacobian" in str(w.message)]
+    assert ae.bottleneck_rank_ == 1 and len(said) == 1
+    assert "thin in the dropped direction" in said[0]
+    assert "local_dimension" not in said[0] and "input_noise" not in said[0]
+
+
+def test_directions_no_row_varies_in_do_not_count_above_the_cut():
+    """A short fit leaves the network passing directions the data never take (a
+    3-d cloud in R^6 read 4 above a cut of 3): not a direction the cut dropped."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3)) @ np.linalg.qr(rng.standard_normal((6, 3)))[0].T
+    ae = BottleneckAutoencoder(**{**FAST, "alpha": 1e-4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    from skrank import diagnostics
+
+    x = ae._check_X(X)
+    uncut = diagnostics.diagnose(ae.module_, x, jacobian_points=x[:10])
+    assert uncut.network_jacobian_rank > ae.bottleneck_rank_ == 3  # off the data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = ae.diagnose(X)
+    assert report.network_jacobian_rank <= 3
+    assert not [w for w in caught if "the network's own Jacobian" in str(w.message)]
+
+
+def test_a_sheet_read_whole_raises_no_cut_warning():
+    dae, messages = _local_fit(_strip(3), 0)
+    assert dae.bottleneck_rank_ == 2 and dae.local_dimension_ == 2
+    assert not any("the network's own Jacobian" in m for m in messages)
+
+
+def test_a_projection_read_below_its_cut_is_no_contradiction():
+    """A denoising autoencoder projects a helix onto a curve through a 3-d cut: its
+    Jacobian reads below the bottleneck by design, which warns a regressor only."""
+    from sklearn.preprocessing import StandardScaler
+
+    t = np.random.default_rng(0).uniform(0, 6, 400)
+    X = StandardScaler().fit_transform(np.column_stack([np.cos(t), np.sin(t), t / 3]))
+    dae, messages = _local_fit(X)
+    assert dae.jacobian_rank_ < dae.bottleneck_rank_ == 3 and dae.local_dimension_ == 1
+    assert len(messages) == 1 and "passes all 3 input dimensions" in messages[0]

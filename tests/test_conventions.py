@@ -298,6 +298,35 @@ def test_a_refused_fit_leaves_the_fitted_model_as_it_was(data, how):
     np.testing.assert_array_equal(reg.predict(X), pred)
 
 
+def test_a_refused_warm_refit_on_another_device_leaves_the_network_where_it_was(
+        data, monkeypatch):
+    """A warm refit continues the fitted network on the new ``device``: moved before
+    the split's check refuses, it went back neither to its device nor to the one
+    ``device_`` names. Two devices simulated on a CPU: the moves are recorded."""
+    import skrank._base as base
+
+    X, y = data
+    Y = np.c_[y, 2 * y + 1, -y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(**small(max_iter=5, random_state=0), warm_start=True,
+                              early_stopping=True).fit(X, Y)
+    module, moves = reg.module_, []
+
+    def to(*args, **kwargs):
+        moves.append(torch.device(kwargs["device"]))
+        return module
+
+    monkeypatch.setattr(module, "to", to)
+    monkeypatch.setattr(base, "resolve_device", lambda device: torch.device("cuda", 0))
+    monkeypatch.setattr(base, "check_memory", lambda *args, **kwargs: None)
+    reg.set_params(device="cuda", validation_fraction=0.01)
+    with pytest.raises(ValueError, match="holds out"):
+        reg.fit(X, Y)
+    assert moves[0] == torch.device("cuda", 0)  # the refit did move it
+    assert moves[-1] == torch.device("cpu") and reg.device_ == "cpu"
+
+
 def test_a_refused_partial_fit_trains_nothing_and_changes_nothing(data):
     # rows of weight 0 are not read: n_components above the rows that count was
     # refused after the epoch had trained, with the old codes left in place
