@@ -314,9 +314,9 @@ def _as_before_if_refused(est):
     except BaseException as exc:
         est.__dict__.clear()
         est.__dict__.update(before)
-        _REFUSED.exc = exc
+        _REFUSED.exc = exc  # put back whole: an enclosing restore has nothing to do
         if where is not None:
-            module.to(**where)  # put back whole: an enclosing restore has nothing to do
+            module.to(**where)
         raise
 
 
