@@ -52,6 +52,18 @@ def _median_spacing(X, n_queries=500):
     return float(np.median(dist[:, 1]))
 
 
+#: The span warnings' reading and advice. Measured (the guide's "Trusting the rank",
+#: section 5; scikit-dimension's manifolds, standardized, n=600): a larger depth (18,
+#: 24) stopped in local minima of higher objective, a larger alpha collapsed the data
+#: instead of unrolling them, and RankAwareDepthSelector over depths and alphas chose
+#: the span on the swiss roll and an open spiral: none of them is the way to a lower
+#: reading, so the warning no longer sends users there.
+_UPPER_BOUND = (
+    "bottleneck_rank_ is then only an upper bound of the manifold's bottleneck "
+    "dimension: on curved sheets and curves neither a larger depth or alpha nor a "
+    "depth search found a lower one (the guide's 'Trusting the rank', section 5).")
+
+
 def _warn_if_noise_overstated(risk, sigma, n, D, rows="held-out rows"):
     """Stein's estimate (in the data's units) below what a squared error can be
     (``skrank._denoise.impossibly_low``): the calibrated step then over-smooths
@@ -511,6 +523,19 @@ random_state, verbose, n_init, n_threads
                                  generator=self._stepper.generator))
         return self._training_pairs(X, Y, W, np.random.RandomState(seed))
 
+    def _capped_hint(self):
+        if not self.input_noise:
+            return super()._capped_hint()
+        # measured (an audit of the guide's recipe, input_noise='auto' and
+        # alpha=0.001, 375 rows): 4 fits of 5 stopped at max_iter=2000; at 6000 they
+        # converged at 2,296 and 2,769 iterations, and one local_dimension_ went
+        # from 2 to the right 3
+        return (" With input_noise the network goes on fitting its noisy copies of "
+                "the training points, longest at a small alpha and on few points: "
+                "raise max_iter (an audit's 375-row fits at alpha=0.001 converged "
+                "within 2,800 iterations) or n_noisy_copies; a reading before "
+                "convergence can still change.")
+
     def _holds_out(self):
         if not self.data_noise:
             return super()._holds_out()
@@ -530,6 +555,9 @@ random_state, verbose, n_init, n_threads
         if message and self.input_noise:
             message += (" This concerns bottleneck_rank_ only: local_dimension_, "
                         "which the training noise is for, is read separately.")
+        elif message:
+            message += (" For the dimension the data need locally, fit with "
+                        "input_noise='auto', alpha=0.001 and read local_dimension_.")
         return message
 
     def _span_reading(self, report):
@@ -540,7 +568,7 @@ random_state, verbose, n_init, n_threads
                 "no bottleneck was found. Either the data fill their space, or the "
                 "depth is too small for the rank to win over regularity (a curved "
                 "manifold is cheaper to pass through more dimensions at small depth, "
-                "Jacot 2023b): try a larger depth or alpha, or RankAwareDepthSelector.")
+                "Jacot 2023b). " + _UPPER_BOUND)
         if span is not None and span > 1 and rank >= span:
             # span is None on a sample with no more rows than features (a
             # partial_fit batch): the rows, not the data, bound it then
@@ -549,8 +577,7 @@ random_state, verbose, n_init, n_threads
                 f"of the data ({span} of {n_in} input dimensions, read by the same "
                 "rank rule): it found no bottleneck a linear map (PCA) would not. "
                 "Either the data fill their span, or the depth is too small for the "
-                "rank to win over regularity (Jacot 2023b); bottleneck_rank_ is then "
-                "only an upper bound of the manifold's bottleneck dimension.")
+                "rank to win over regularity (Jacot 2023b). " + _UPPER_BOUND)
         return None
 
     def _extra_attributes(self, report, X_held=None):

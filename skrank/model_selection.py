@@ -4,6 +4,7 @@ import contextlib
 import inspect
 import multiprocessing
 import pickle
+import re
 import sys
 import threading
 import time
@@ -337,6 +338,56 @@ def _fold_label(i, n, alpha=None):
     return f"fold {i + 1} of {n}" + ("" if alpha is None else f", alpha {alpha:g}")
 
 
+#: A fold's warning as labelled in the sweep (``Sweep at depth d, <_fold_label>``)
+_FOLD_WARNING = re.compile(r"Sweep at depth (\d+), fold (\d+) of (\d+)(?:, alpha ([^:]+))?"
+                           r": (.*)", re.S)
+
+
+def _issue_before_raising(held, n_fits):
+    """:func:`_issue_grouped` for a sweep that is raising: a warning a filter turns
+    into an error must not replace the sweep's own error (or Ctrl-C)."""
+    try:
+        _issue_grouped(held, n_fits)
+    except Exception:
+        pass
+
+
+def _list(values):
+    return ", ".join(str(v) for v in values)
+
+
+def _issue_grouped(held, n_fits):
+    """Issue a sweep's held warnings, a message that several fits said alike once:
+    a swiss roll's default sweep told the same autoencoder warning 15 times, a
+    fold at a time, and a real one drowned among them. Each group's label says
+    which depths (and alphas) and how many of the ``n_fits`` fits said it; a
+    message one fit said keeps its own label."""
+    groups = {}
+    for message, category in held:
+        match = _FOLD_WARNING.fullmatch(message)
+        key = (category, match.group(5) if match else message)
+        groups.setdefault(key, []).append(match)
+    for (category, body), matches in groups.items():
+        if matches[0] is None:  # not one fold's (a depth's batch): its text once
+            _reissue(body, category)
+            continue
+        if len(matches) == 1:
+            _reissue(matches[0].group(0), category)
+            continue
+        depths = sorted({int(m.group(1)) for m in matches})
+        alphas = sorted({float(m.group(4)) for m in matches if m.group(4)})
+        n_folds = int(matches[0].group(3))
+        if len(depths) == 1 and not alphas:
+            folds = sorted({int(m.group(2)) for m in matches})
+            label = f"Sweep at depth {depths[0]}, folds {_list(folds)} of {n_folds}"
+        else:
+            label = (f"Sweep at depth{'s' if len(depths) > 1 else ''} {_list(depths)}"
+                     + (f" and alpha{'s' if len(alphas) > 1 else ''} "
+                        f"{_list(f'{a:g}' for a in alphas)}" if alphas else "")
+                     + f" ({len(matches)} of {n_fits} fits)")
+        _reissue(f"{label}: {body}", category)
+
+
 def _row(net, depth, alpha, score, fit_time):
     """One (depth, alpha, fold) record of the sweep."""
     return {"depth": depth, "alpha": alpha, "score": float(score),
@@ -560,7 +611,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``GridSearchCV``'s, with the weights given to it.
     score_tol : float, default=0.01
         Depths whose mean validation score is at least ``best - score_tol`` are
-        candidates.
+        candidates. For a named loss (a ``scoring`` string beginning with
+        ``neg_``, such as ``'neg_mean_squared_error'``, whose scores carry the
+        targets' units) the tolerance is relative: at least ``best - score_tol *
+        |best|``, so that the choice does not depend on the units. A callable's
+        scores are compared as given (make them unit-free).
     warm_start : 'auto' or bool, default=False
         Fit the depths of each fold in increasing order, starting every deeper
         network from the previous one with identity layers inserted in its
@@ -622,7 +677,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``skrank.save`` does not store it (a loaded selector reads its ``scoring``).
     norm_slope_ : float
         Slope of ``offset_free_norm_`` against depth over the rank plateau of
-        ``best_depth_``, fitted to the folds that read ``best_rank_`` there (NaN
+        ``best_depth_`` (the contiguous depths, at its alpha, whose rank is
+        ``best_rank_``), fitted to the folds that read ``best_rank_`` there, each
+        fold's points about their own mean (``depth_results_``'s
+        ``'rank_per_fold'`` and ``'offset_free_norm_per_fold'``; folds with one
+        such depth do not count) (NaN
         if the plateau holds a single depth, and for ``ResNetL2Regressor``, whose
         cost weighs its block weights by ``lam``: its slopes read -0.5 to -0.8
         on rank-1 plateaus); the
@@ -636,10 +695,13 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``'alpha'`` column): ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
         ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (one row per
         depth, or per (alpha, depth) pair, by n_folds),
-        ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``,
-        ``'norm_per_depth'``,
-        ``'mean_fit_time'``. Every key but ``'rank_per_fold'`` holds one value
-        per row: ``pandas.DataFrame`` takes them once that 2-D key is left out.
+        ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``
+        (mean), ``'offset_free_norm_per_fold'`` (shaped as ``'rank_per_fold'``:
+        ``norm_slope_`` is fitted to these, not to the means, which mix in folds
+        of other ranks), ``'norm_per_depth'``,
+        ``'mean_fit_time'``. Every key but the two ``'*_per_fold'`` holds one
+        value per row: ``pandas.DataFrame`` takes them once those 2-D keys are
+        left out.
     n_features_in_ : int
         Number of features of ``X`` (set by every fit, ``refit`` or not).
     feature_names_in_ : ndarray of str
@@ -936,16 +998,27 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     def _interruptible_sweep(self, *args):
         """:meth:`_sweep`, which Ctrl-C stops with one word: the selector's (a
-        fold's fit says it keeps a usable model; the selector has none)."""
+        fold's fit says it keeps a usable model; the selector has none). The fits'
+        warnings are held to the end and told once per message
+        (:func:`_issue_grouped`)."""
+        depths, alphas, splits = args[1], args[2], args[6]
+        n_fits = len(depths) * len(alphas) * len(splits)
+        held = []
         try:
-            with dropped_warnings(TrainingInterruptedWarning):
-                return self._sweep(*args)
+            with dropped_warnings(TrainingInterruptedWarning), held_warnings() as held:
+                out = self._sweep(*args)
         except KeyboardInterrupt:
+            _issue_before_raising(held, n_fits)
             warn_user(f"{type(self).__name__} was interrupted during its sweep over "
                       "depths: it is not fitted by this call (the interrupted fold's "
                       "network is discarded; an earlier fit, if any, is kept). Fit "
                       "again to run the sweep.", TrainingInterruptedWarning)
             raise
+        except BaseException:
+            _issue_before_raising(held, n_fits)
+            raise
+        _issue_grouped(held, n_fits)
+        return out
 
     def _sweep(self, estimator, depths, alphas, names, X, y, splits, scorer, fit_params,
                warm):
@@ -1020,6 +1093,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             "rank_per_fold": np.array([[r["rank"] for r in cell[row]] for row in rows]),
             "parameter_norm": column("parameter_norm"),
             "offset_free_norm": column("offset_free_norm"),
+            "offset_free_norm_per_fold": np.array(
+                [[r["offset_free_norm"] for r in cell[row]] for row in rows], dtype=float),
             "mean_fit_time": column("fit_time"),
         }
         if alphas != [None] and alphas != (None,):
@@ -1067,6 +1142,18 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 for i in (0, 1))
         return float(d @ n / (d @ d))
 
+    def _tolerance(self, best):
+        """``score_tol`` in the scores' units: as given for unit-free scores (R^2,
+        accuracy: the estimator's ``score``, a scorer's name without ``neg_``, a
+        callable), a fraction of the best score for a named loss (``neg_*``, in the
+        targets' units or unbounded). An audit found an absolute 0.01 on
+        ``neg_mean_squared_error`` of targets in thousandths taking every alpha
+        as tied (the constant network chosen, test R^2 -0.001) and in the original
+        units choosing another depth from identical fits."""
+        if isinstance(self.scoring, str) and self.scoring.startswith("neg_"):
+            return self.score_tol * abs(best)
+        return self.score_tol
+
     def _choose(self, res, rows):
         """Lowest stable rank within ``score_tol`` of the best score, then the
         shallowest depth, then the strongest penalty."""
@@ -1076,7 +1163,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                              "infinite: no depth can be chosen. Check the scoring and "
                              "the fits' stop_reason_.")
         best = np.nanmax(np.where(np.isfinite(scores), scores, np.nan))
-        candidates = np.flatnonzero(np.isfinite(scores) & (scores >= best - self.score_tol))
+        candidates = np.flatnonzero(np.isfinite(scores)
+                                    & (scores >= best - self._tolerance(best)))
         i = min(candidates, key=lambda j: (res["bottleneck_rank"][j], res["depth"][j],
                                            -(rows[j][1] or 0.0)))
         self.best_index_ = int(i)

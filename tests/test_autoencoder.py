@@ -157,7 +157,11 @@ def test_no_bottleneck_found_is_said():
         BottleneckAutoencoder(**{**FAST, "alpha": 1e-4}).fit(X)
     said = [str(w.message) for w in caught if "passes all 3 input dimensions" in
             str(w.message)]
-    assert len(said) == 1 and "local_dimension_" not in said[0]
+    assert len(said) == 1 and "concerns bottleneck_rank_ only" not in said[0]
+    # an upper bound, and no advice that the guide measured to fail (a larger
+    # depth, alpha or a depth search: the warning sent users round in a circle)
+    assert "only an upper bound" in said[0] and "try a larger" not in said[0]
+    assert "fit with input_noise='auto', alpha=0.001 and read local_dimension_" in said[0]
     # a denoising fit (the local dimension's setting): the same warning says that
     # it concerns bottleneck_rank_ only (an audit met it on every such fit)
     with pytest.warns(AmbiguousRankWarning, match="passes all 3 input dimensions.*"

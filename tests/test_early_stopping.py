@@ -709,7 +709,11 @@ def test_held_out_rows_no_better_than_their_mean_say_the_rank_is_of_noise(seed):
     messages = _fit_recording(reg, X, y)
     assert reg.early_stopping_ and reg.bottleneck_rank_ == 1
     assert reg.best_validation_score_ <= 0
-    assert any("no better than their mean" in m for m in messages)
+    said = [m for m in messages if "no better than their mean" in m]
+    # what it rests on: the 24 rows of 240 held out, which can score this by
+    # chance (an audit's diabetes folds of test R^2 0.50 and 0.57 did)
+    assert len(said) == 1 and said[0].startswith("The 24 rows held out")
+    assert "On 24 rows a fit that predicts can score this by chance" in said[0]
 
 
 def test_the_noise_warning_is_told_beside_another_rank_warning():
@@ -772,7 +776,7 @@ def test_the_noise_warning_reads_r2_scores_only(kind, warns):
                           best_validation_score_=0.0, validation_fraction=0.1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert _warn_if_unpredictive(est) is warns
+        assert _warn_if_unpredictive(est, 24) is warns
     assert len(caught) == int(warns)
 
 
@@ -789,4 +793,4 @@ def test_the_noise_warning_needs_a_finite_score_at_most_0(best, warns):
                           validation_scores_=np.array([0.5, -0.5]))
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        assert _warn_if_unpredictive(est) is warns
+        assert _warn_if_unpredictive(est, 24) is warns

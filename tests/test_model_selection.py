@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skrank import (
+    AmbiguousRankWarning,
     BottleneckAutoencoder,
     DeepL2Classifier,
     DeepL2Regressor,
@@ -85,6 +86,18 @@ def test_norm_slope_is_fitted_to_the_folds_of_the_plateaus_rank():
     sel._summarize(np.array([4, 6, 8, 10]), out, 3)
     assert (sel.best_depth_, sel.best_rank_) == (4, 2)
     assert sel.norm_slope_ == pytest.approx(2.0)
+    # the folds it is fitted to are in depth_results_ (an audit could not recompute
+    # it from the row means, which mix in the other ranks' folds: slope 4.75 here)
+    res = sel.depth_results_
+    per_fold = res["offset_free_norm_per_fold"]
+    assert per_fold.shape == res["rank_per_fold"].shape == (4, 3)
+    np.testing.assert_allclose(per_fold.mean(1), res["offset_free_norm"])
+    keep = res["rank_per_fold"] == 2
+    d = np.broadcast_to(res["depth"][:, None], keep.shape)
+    pts = [(d[:, f][keep[:, f]], per_fold[:, f][keep[:, f]]) for f in range(3)]
+    dd, nn = (np.concatenate([p[i] - p[i].mean() for p in pts]) for i in (0, 1))
+    assert dd @ nn / (dd @ dd) == pytest.approx(sel.norm_slope_)
+    assert np.polyfit(res["depth"], res["offset_free_norm"], 1)[0] > 4
     # folds at other levels, each of slope 2, one reading the rank only deeper: a
     # pooled line through all points tilted to 3.75
     ranks = {4: (2, 2, 3), 6: (2, 2, 3), 8: (2, 3, 2), 10: (3, 2, 2)}
@@ -1049,16 +1062,66 @@ def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
         sel.fit(X, Y)
     said = [str(w.message) for w in caught if "Maximum iterations" in str(w.message)
             or "min(n_features" in str(w.message)]
-    assert said and all(re.match(r"(Sweep at depth [34][ ,]|Refit at depth 4 "
-                                 r"\(best_estimator_\): )", s) for s in said)
+    # one fit's warning names its fold (numbered from 1); one that several fits
+    # said alike names their folds, or their depths and how many of the fits
+    label = (r"Sweep at depth [34](, fold [12] of 2|, folds 1, 2 of 2"
+             r"| \(2 folds trained at once[^)]*\))|Sweep at depths 3, 4 \([2-4] of 4 fits\)"
+             r"|Refit at depth 4 \(best_estimator_\)")
+    assert said and all(re.match(f"({label}): ", s) for s in said)
     assert any(s.startswith("Refit at depth 4") for s in said)
-    # each fold's readings name their fold (numbered from 1)
-    for fold in (1, 2):
-        assert any(s.startswith(f"Sweep at depth 3, fold {fold} of 2: ") for s in said)
     # the label holds only within the sweep: a fit afterwards says nothing of it
     with pytest.warns(ConvergenceWarning) as later:
         DeepL2Regressor(width=16, max_iter=15, random_state=0).fit(X, Y)
     assert all(str(w.message).startswith(("Maximum", "bottleneck_rank_")) for w in later)
+
+
+def test_a_sweep_tells_a_warning_several_fits_said_alike_once():
+    from skrank.model_selection import _issue_grouped
+
+    body, other = "The autoencoder passes all 3 input dimensions.", "gap 3.1 at the cut."
+    held = [(f"Sweep at depth {d}, fold {f} of 2: {body}", AmbiguousRankWarning)
+            for d in (3, 4) for f in (1, 2)]
+    held += [("Sweep at depth 5, fold 1 of 2: " + other, AmbiguousRankWarning),
+             ("Sweep at depth 5, fold 2 of 2: " + other, AmbiguousRankWarning),
+             ("Sweep at depth 6, fold 2 of 2: " + other, AmbiguousRankWarning),
+             ("Sweep at depth 6, fold 1 of 2: " + body, ConvergenceWarning),
+             ("Sweep at depth 3, fold 1 of 2, alpha 0.1: " + other, UserWarning),
+             ("Sweep at depth 4, fold 2 of 2, alpha 1: " + other, UserWarning),
+             ("Sweep at depth 3 (2 folds trained at once): capped", UserWarning),
+             ("Sweep at depth 3 (2 folds trained at once): capped", UserWarning)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _issue_grouped(held, 8)
+    said = [(w.category, str(w.message)) for w in caught]
+    assert said == [
+        (AmbiguousRankWarning, f"Sweep at depths 3, 4 (4 of 8 fits): {body}"),
+        (AmbiguousRankWarning, f"Sweep at depths 5, 6 (3 of 8 fits): {other}"),
+        # another category is another warning, and one fit's keeps its label
+        (ConvergenceWarning, f"Sweep at depth 6, fold 1 of 2: {body}"),
+        (UserWarning, f"Sweep at depths 3, 4 and alphas 0.1, 1 (2 of 8 fits): {other}"),
+        (UserWarning, "Sweep at depth 3 (2 folds trained at once): capped")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _issue_grouped(held[4:6], 8)
+    assert [str(w.message) for w in caught] == [f"Sweep at depth 5, folds 1, 2 of 2: {other}"]
+
+
+def test_an_autoencoder_sweep_tells_its_span_once():
+    # a swiss roll's default sweep said "passes all 3 input dimensions" once per
+    # fit (15 times), then for the refit
+    from sklearn.datasets import make_swiss_roll
+
+    X = make_swiss_roll(150, noise=0.05, random_state=0)[0]
+    X = (X - X.mean(0)) / X.std(0)
+    sel = RankAwareDepthSelector(BottleneckAutoencoder(width=16, max_iter=60,
+                                                       random_state=0),
+                                 depths=(3, 4), cv=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(X)
+    said = [str(w.message) for w in caught if "input dimensions" in str(w.message)]
+    assert [s.split(":")[0] for s in said] == ["Sweep at depths 3, 4 (4 of 4 fits)",
+                                               "Refit at depth 3 (best_estimator_)"]
 
 
 def test_warnings_before_training_name_their_fold_and_labels_nest():
@@ -1260,3 +1323,22 @@ def test_a_sweep_that_predicts_nothing_says_its_ranks_may_be_noise(noise, small)
             warnings.simplefilter("always")
             sel.set_params(**params).fit(X, y)
         assert not [w for w in caught if "No setting predicts" in str(w.message)]
+
+
+def test_a_named_loss_chooses_the_same_setting_in_any_units():
+    # an absolute score_tol on neg_mean_squared_error: targets in thousandths
+    # tied every alpha (MSEs near 1e-7) and chose the constant network, while the
+    # fits themselves were identical in any units (normalize=True)
+    rng = np.random.RandomState(21)
+    X = rng.randn(120, 6)
+    Y = np.c_[np.tanh(X[:, 0] + X[:, 1]), np.cos(X[:, 0]), X[:, 1] - X[:, 0]]
+    chosen = []
+    for f in (1e-3, 1.0, 1e3):
+        sel = RankAwareDepthSelector(DeepL2Regressor(width=16, max_iter=60, random_state=0),
+                                     depths=(3,), alphas=[0.03, 10.0], cv=2,
+                                     scoring="neg_mean_squared_error", refit=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sel.fit(X, Y * f)
+        chosen.append((sel.best_alpha_, sel.best_rank_))
+    assert chosen[0] == chosen[1] == chosen[2] and chosen[0][1] > 0, chosen

@@ -372,3 +372,35 @@ def test_target_columns_of_very_different_spread_are_said():
     assert not _spread_warnings(np.c_[rng.randn(5000, 3), np.full(5000, 0.3)])
     assert len(_spread_warnings(np.c_[1e6 * rng.randn(50), 1e-9 * rng.randn(50)])) == 1
     assert not _spread_warnings(Y[:, 1])
+
+
+def test_a_capped_fit_says_what_to_do():
+    # an audit met the bare "Maximum iterations reached" on every capped
+    # regression and autoencoder fit: only the classifier's said what to try
+    from skrank import BottleneckAutoencoder
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    with pytest.warns(ConvergenceWarning, match="Raise max_iter .*track_rank_every"):
+        DeepL2Regressor(**{**FAST, "max_iter": 3}).fit(X, X[:, 0] * X[:, 1])
+    with pytest.warns(ConvergenceWarning, match="Raise max_iter .*track_rank_every"):
+        BottleneckAutoencoder(**{**FAST, "max_iter": 3}).fit(X)
+    # with training noise the tail is the noisy copies': their number helps too
+    with pytest.warns(ConvergenceWarning, match="noisy copies.*raise max_iter.*"
+                      "n_noisy_copies"):
+        BottleneckAutoencoder(**{**FAST, "max_iter": 3}, input_noise=0.2).fit(X)
+
+
+@pytest.mark.parametrize("name", ["DeepL2Regressor", "ResNetL2Regressor"])
+def test_fit_on_one_row_is_refused(name):
+    # one row fitted a constant and read rank 0, silently (an audit); a stream's
+    # first partial_fit of one row still goes on
+    import skrank
+
+    est = getattr(skrank, name)(**{k: v for k, v in FAST.items()
+                                   if k in getattr(skrank, name)().get_params()})
+    with pytest.raises(ValueError, match="needs at least 2 samples to fit, got "
+                       "n_samples = 1"):
+        est.fit(np.ones((1, 3)), [1.0])
+    est.set_params(solver="adam").partial_fit(np.ones((1, 3)), [1.0])
+    assert est.n_features_in_ == 3
