@@ -764,7 +764,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     def _check_depths(self):
         depths = np.asarray(self.depths)
-        if depths.ndim != 1 or depths.size == 0 or depths.dtype.kind not in "iu" \
+        # a bool is an int to numpy next to ints ([True, 2] read as depth 1)
+        if any(isinstance(d, (bool, np.bool_)) for d in np.ravel(np.asarray(
+                self.depths, dtype=object))) or depths.ndim != 1 or depths.size == 0 \
+                or depths.dtype.kind not in "iu" \
                 or np.any(depths < 1) or len(set(depths.tolist())) != depths.size:
             raise ValueError(
                 f"depths must be a non-empty list of distinct positive integers, got "

@@ -189,6 +189,10 @@ def test_bad_depths_and_estimators_are_refused(small):
         RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 2]).fit(X, y)
     with pytest.raises(ValueError, match="distinct positive integers"):
         RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[]).fit(X, y)
+    # a bool beside ints is an int to numpy: [True, 2] was read as depth 1
+    for depths in ([True, 2], [np.True_, 3], [False]):
+        with pytest.raises(ValueError, match="distinct positive integers"):
+            RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=depths).fit(X, y)
     from sklearn.linear_model import Ridge
 
     with pytest.raises(ValueError, match="no 'depth' parameter"):
