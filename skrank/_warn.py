@@ -32,16 +32,29 @@ _LOCAL = threading.local()
 
 
 @contextmanager
-def held_warnings():
-    """Hold this thread's :func:`warn_user` warnings in the list it yields, for the
-    fit's own thread to issue (a worker's stack holds no line of the user's).
-    Nested holds each get their own list; the outer one holds again after."""
+def held_warnings(into=None):
+    """Hold this thread's :func:`warn_user` warnings in the list it yields (``into``,
+    or a new one), as ``(message, category)``, for the fit's own thread to issue (a
+    worker's stack holds no line of the user's). Nested holds each get their own
+    list; the outer one holds again after."""
     before = getattr(_LOCAL, "held", None)
-    _LOCAL.held = held = []
+    _LOCAL.held = held = [] if into is None else into
     try:
         yield held
     finally:
         _LOCAL.held = before
+
+
+@contextmanager
+def told_now():
+    """Issue this thread's warnings at once inside a hold, unlabelled: for a holder
+    that tells a held message itself (already labelled when held)."""
+    held, label = getattr(_LOCAL, "held", None), getattr(_LOCAL, "label", "")
+    _LOCAL.held, _LOCAL.label = None, ""
+    try:
+        yield
+    finally:
+        _LOCAL.held, _LOCAL.label = held, label
 
 
 @contextmanager

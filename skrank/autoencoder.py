@@ -56,12 +56,13 @@ def _median_spacing(X, n_queries=500):
 #: section 5; scikit-dimension's manifolds, standardized, n=600): a larger depth (18,
 #: 24) stopped in local minima of higher objective, a larger alpha collapsed the data
 #: instead of unrolling them, and RankAwareDepthSelector over depths and alphas chose
-#: the span on the swiss roll and an open spiral: none of them is the way to a lower
-#: reading, so the warning no longer sends users there.
+#: the span on the swiss roll and an open spiral: the lower readings they reach are
+#: not the manifold's, so the warning no longer sends users there.
 _UPPER_BOUND = (
     "bottleneck_rank_ is then only an upper bound of the manifold's bottleneck "
-    "dimension: on curved sheets and curves neither a larger depth or alpha nor a "
-    "depth search found a lower one (the guide's 'Trusting the rank', section 5).")
+    "dimension: on curved sheets and curves a larger depth or alpha read lower only "
+    "in local minima or by collapsing the data, and a depth search chose the span "
+    "(the guide's 'Trusting the rank', section 5).")
 
 
 def _warn_if_noise_overstated(risk, sigma, n, D, rows="held-out rows"):
@@ -527,14 +528,14 @@ random_state, verbose, n_init, n_threads
         if not self.input_noise:
             return super()._capped_hint()
         # measured (an audit of the guide's recipe, input_noise='auto' and
-        # alpha=0.001, 375 rows): 4 fits of 5 stopped at max_iter=2000; at 6000 they
-        # converged at 2,296 and 2,769 iterations, and one local_dimension_ went
-        # from 2 to the right 3
+        # alpha=0.001, 375 rows): 4 fits of 5 stopped at max_iter=2000; two rerun at
+        # 6000 converged at 2,296 and 2,769 iterations, and one local_dimension_
+        # went from 2 to the right 3
         return (" With input_noise the network goes on fitting its noisy copies of "
                 "the training points, longest at a small alpha and on few points: "
-                "raise max_iter (an audit's 375-row fits at alpha=0.001 converged "
-                "within 2,800 iterations) or n_noisy_copies; a reading before "
-                "convergence can still change.")
+                "raise max_iter (an audit's 375-row fits at alpha=0.001 converged at "
+                "2,296 and 2,769 iterations); a reading before convergence can still "
+                "change.")
 
     def _holds_out(self):
         if not self.data_noise:

@@ -23,6 +23,7 @@ from sklearn.base import (
     is_classifier,
     is_regressor,
 )
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
@@ -65,7 +66,13 @@ from ._base import (
 from ._device import threads, user_array
 from ._engine import TrainingInterruptedWarning
 from ._grow import DEEPEN_RTOL, GROWS
-from ._warn import dropped_warnings, held_warnings, labelled_warnings, warn_user
+from ._warn import (
+    dropped_warnings,
+    held_warnings,
+    labelled_warnings,
+    told_now,
+    warn_user,
+)
 
 __all__ = ["RankAwareDepthSelector"]
 
@@ -338,16 +345,29 @@ def _fold_label(i, n, alpha=None):
     return f"fold {i + 1} of {n}" + ("" if alpha is None else f", alpha {alpha:g}")
 
 
-#: A fold's warning as labelled in the sweep (``Sweep at depth d, <_fold_label>``)
-_FOLD_WARNING = re.compile(r"Sweep at depth (\d+), fold (\d+) of (\d+)(?:, alpha ([^:]+))?"
+#: A sweep's warning as labelled by one fold's fit (``Sweep at depth d,
+#: <_fold_label>: ...``) or by a depth's batch of folds trained at once
+_FOLD_WARNING = re.compile(r"Sweep at depth (\d+), (fold (\d+) of \d+(?:, alpha ([^:]+))?)"
                            r": (.*)", re.S)
+_BATCH_WARNING = re.compile(r"Sweep at depth (\d+) \(\d+ folds? [^)]*\): (.*)", re.S)
 
 
-def _issue_before_raising(held, n_fits):
-    """:func:`_issue_grouped` for a sweep that is raising: a warning a filter turns
-    into an error must not replace the sweep's own error (or Ctrl-C)."""
+def _tell_before_raising(told):
+    """:meth:`_ToldOnce.tell_repeats` for a sweep that is raising: a warning a
+    filter turns into an error must not replace the sweep's own error (or
+    Ctrl-C)."""
     try:
-        _issue_grouped(held, n_fits)
+        told.tell_repeats(finished=False)
+    except Exception:
+        pass
+
+
+def _drain(per_job):
+    """Wait for a sweep's remaining jobs, their results and errors dropped: the
+    sweep is raising already."""
+    try:
+        for _ in per_job:
+            pass
     except Exception:
         pass
 
@@ -356,36 +376,70 @@ def _list(values):
     return ", ".join(str(v) for v in values)
 
 
-def _issue_grouped(held, n_fits):
-    """Issue a sweep's held warnings, a message that several fits said alike once:
-    a swiss roll's default sweep told the same autoencoder warning 15 times, a
-    fold at a time, and a real one drowned among them. Each group's label says
-    which depths (and alphas) and how many of the ``n_fits`` fits said it; a
-    message one fit said keeps its own label."""
-    groups = {}
-    for message, category in held:
-        match = _FOLD_WARNING.fullmatch(message)
-        key = (category, match.group(5) if match else message)
-        groups.setdefault(key, []).append(match)
-    for (category, body), matches in groups.items():
-        if matches[0] is None:  # not one fold's (a depth's batch): its text once
-            _reissue(body, category)
-            continue
-        if len(matches) == 1:
-            _reissue(matches[0].group(0), category)
-            continue
-        depths = sorted({int(m.group(1)) for m in matches})
-        alphas = sorted({float(m.group(4)) for m in matches if m.group(4)})
-        n_folds = int(matches[0].group(3))
-        if len(depths) == 1 and not alphas:
-            folds = sorted({int(m.group(2)) for m in matches})
-            label = f"Sweep at depth {depths[0]}, folds {_list(folds)} of {n_folds}"
-        else:
-            label = (f"Sweep at depth{'s' if len(depths) > 1 else ''} {_list(depths)}"
-                     + (f" and alpha{'s' if len(alphas) > 1 else ''} "
-                        f"{_list(f'{a:g}' for a in alphas)}" if alphas else "")
-                     + f" ({len(matches)} of {n_fits} fits)")
-        _reissue(f"{label}: {body}", category)
+class _ToldOnce(list):
+    """A sweep's warnings, held (:func:`skrank._warn.held_warnings` appends here)
+    so that a message several fits say alike is told once: a swiss roll's default
+    sweep told the same autoencoder warning 15 times, a fold at a time, and a
+    warning of another kind drowned among them. The first of each message is told
+    at once, as its fit said it (an error filter still stops the sweep there);
+    :meth:`tell_repeats` then says in one line how many more fits, and which
+    depths, said it again."""
+
+    def __init__(self, n_fits):
+        super().__init__()
+        self.n_fits, self.said = n_fits, {}
+
+    def append(self, item):
+        message, category = item
+        fold, batch = _FOLD_WARNING.fullmatch(message), _BATCH_WARNING.fullmatch(message)
+        match = fold or batch
+        key = (category, match.groups()[-1] if match else message)
+        if key in self.said:
+            self.said[key].append(match)
+            return
+        self.said[key] = [match]
+        with told_now():
+            _reissue(message, category)
+
+    def tell_repeats(self, finished=True):
+        """One warning per message said again, naming where; ``finished=False``
+        (a sweep stopped by an error) counts the fits that ran only."""
+        for (category, body), matches in self.said.items():
+            first, more = matches[0], matches[1:]
+            if not more:
+                continue
+            if first is None:
+                _reissue(f"The sweep's fits gave the same warning {len(more)} more "
+                         f"time{'s' if len(more) > 1 else ''}: {_short(body)}", category)
+                continue
+            told_for = f"depth {first.group(1)}" + (
+                f", {first.group(2)}" if first.re is _FOLD_WARNING else "")
+            _reissue(f"Sweep: {_where(more, self.n_fits if finished else None)} gave "
+                     f"the warning told for {told_for}: {_short(body)}", category)
+
+
+def _short(body, n=90):
+    return f'"{body}"' if len(body) <= n else f'"{body[:n].rstrip()}..."'
+
+
+def _where(matches, n_fits):
+    """Which fits of a sweep (of ``n_fits``, None: not all ran) said a message
+    again, from their labels."""
+    depths = sorted({int(m.group(1)) for m in matches})
+    ds = f"depth{'s' if len(depths) > 1 else ''} {_list(depths)}"
+    folds = [m for m in matches if m.re is _FOLD_WARNING]
+    if len(folds) < len(matches):  # a depth's folds trained at once say it once
+        n = len(matches)
+        return f"the folds of {n} more batch{'es' if n > 1 else ''} ({ds})"
+    alphas = sorted({float(m.group(4)) for m in folds if m.group(4)})
+    k = len(folds)
+    count = f"{k} more of its {n_fits} fits" if n_fits else \
+        f"{k} more fit{'s' if k > 1 else ''}"
+    if len(depths) == 1 and not alphas:
+        return (f"{count} (depth {depths[0]}, fold{'s' if k > 1 else ''} "
+                f"{_list(sorted(int(m.group(3)) for m in folds))})")
+    return count + f" ({ds}" + (f"; alpha{'s' if len(alphas) > 1 else ''} "
+                                f"{_list(f'{a:g}' for a in alphas)}" if alphas else "") + ")"
 
 
 def _row(net, depth, alpha, score, fit_time):
@@ -613,9 +667,12 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         Depths whose mean validation score is at least ``best - score_tol`` are
         candidates. For a named loss (a ``scoring`` string beginning with
         ``neg_``, such as ``'neg_mean_squared_error'``, whose scores carry the
-        targets' units) the tolerance is relative: at least ``best - score_tol *
-        |best|``, so that the choice does not depend on the units. A callable's
-        scores are compared as given (make them unit-free).
+        targets' units) the tolerance is ``score_tol`` times the loss of a
+        constant predictor (each training fold's mean, or its class priors) on
+        the validation folds: the choice does not depend on the units, and 0.01
+        means for one output's squared error what it means for R^2 (several
+        outputs weigh by their variances). A callable's scores
+        are compared as given (make them unit-free).
     warm_start : 'auto' or bool, default=False
         Fit the depths of each fold in increasing order, starting every deeper
         network from the previous one with identity layers inserted in its
@@ -878,7 +935,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         start = time.perf_counter()
         out = self._interruptible_sweep(estimator, depths, alphas, names, X, y, splits,
                                         scorer, fit_params, warm)
-        self._summarize(depths, out, len(splits), alphas)
+        self._summarize(depths, out, len(splits), alphas,
+                        self._tolerance(estimator, X, y, splits, scorer))
         self._warn_if_nothing_predicts()
         self._set_input_attributes(X, y)
         if self.verbose:
@@ -1001,26 +1059,24 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     def _interruptible_sweep(self, *args):
         """:meth:`_sweep`, which Ctrl-C stops with one word: the selector's (a
-        fold's fit says it keeps a usable model; the selector has none). The fits'
-        warnings are held to the end and told once per message
-        (:func:`_issue_grouped`)."""
+        fold's fit says it keeps a usable model; the selector has none). A message
+        its fits said alike is told once (:class:`_ToldOnce`)."""
         depths, alphas, splits = args[1], args[2], args[6]
-        n_fits = len(depths) * len(alphas) * len(splits)
-        held = []
+        told = _ToldOnce(len(depths) * len(alphas) * len(splits))
         try:
-            with dropped_warnings(TrainingInterruptedWarning), held_warnings() as held:
+            with dropped_warnings(TrainingInterruptedWarning), held_warnings(told):
                 out = self._sweep(*args)
         except KeyboardInterrupt:
-            _issue_before_raising(held, n_fits)
+            _tell_before_raising(told)
             warn_user(f"{type(self).__name__} was interrupted during its sweep over "
                       "depths: it is not fitted by this call (the interrupted fold's "
                       "network is discarded; an earlier fit, if any, is kept). Fit "
                       "again to run the sweep.", TrainingInterruptedWarning)
             raise
         except BaseException:
-            _issue_before_raising(held, n_fits)
+            _tell_before_raising(told)
             raise
-        _issue_grouped(held, n_fits)
+        told.tell_repeats()
         return out
 
     def _sweep(self, estimator, depths, alphas, names, X, y, splits, scorer, fit_params,
@@ -1056,8 +1112,16 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         out, start = [], time.perf_counter()
         n_jobs = len(labels)
         for done, (rows, caught) in enumerate(per_job, start=1):
-            for message, category in caught:
-                _reissue(message, category)
+            try:
+                for message, category in caught:
+                    _reissue(message, category)
+            except Exception:
+                # a filter made a warning an error: jobs running beside this one
+                # in threads would otherwise finish after the caller has moved on,
+                # restoring the warning filters and torch's threads they found
+                # (the error filter, one thread) on the whole process (a review)
+                _drain(per_job)
+                raise
             out.extend(rows)
             if self.verbose:
                 elapsed = time.perf_counter() - start
@@ -1082,7 +1146,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                   f"{res['mean_fit_time'][i]:.1f}s{mark}", flush=True)
         print(f"sweep of {len(res['depth'])} settings took {elapsed:.1f}s", flush=True)
 
-    def _summarize(self, depths, out, n_folds, alphas=(None,)):
+    def _summarize(self, depths, out, n_folds, alphas=(None,), tol=None):
         rows = [(int(d), a) for a in alphas for d in depths]
         cell = {row: [r for r in out if (r["depth"], r.get("alpha")) == row] for row in rows}
 
@@ -1108,7 +1172,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         res["bottleneck_rank"] = ranks[:, (ranks.shape[1] - 1) // 2].astype(int)
         res["norm_per_depth"] = res["parameter_norm"] / res["depth"]
         self.depth_results_ = res
-        self._choose(res, rows)
+        self._choose(res, rows, self.score_tol if tol is None else tol)
         self.norm_slope_ = self._plateau_slope(res, rows, cell)
 
     def _plateau_slope(self, res, rows, cell):
@@ -1145,19 +1209,33 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 for i in (0, 1))
         return float(d @ n / (d @ d))
 
-    def _tolerance(self, best):
-        """``score_tol`` in the scores' units: as given for unit-free scores (R^2,
-        accuracy: the estimator's ``score``, a scorer's name without ``neg_``, a
-        callable), a fraction of the best score for a named loss (``neg_*``, in the
-        targets' units or unbounded). An audit found an absolute 0.01 on
-        ``neg_mean_squared_error`` of targets in thousandths taking every alpha
-        as tied (the constant network chosen, test R^2 -0.001) and in the original
-        units choosing another depth from identical fits."""
-        if isinstance(self.scoring, str) and self.scoring.startswith("neg_"):
-            return self.score_tol * abs(best)
-        return self.score_tol
+    def _tolerance(self, estimator, X, y, splits, scorer):
+        """``score_tol`` in the scores' units: as given for the estimator's own
+        score, for other named scores (unit-free: R^2, accuracy) and for a
+        callable; for a named loss (``neg_*``, whose scores carry the targets'
+        units or are unbounded), ``score_tol`` times the loss of a constant
+        predictor (the training fold's mean, or its class priors) on the
+        validation folds, so that 0.01 means for one output's squared error what it
+        means for R^2 (as given where that loss cannot be read). An audit found an
+        absolute 0.01 on the squared error of targets in thousandths taking every
+        alpha as tied (the constant network chosen, test R^2 -0.001); a review found
+        a tolerance relative to the best loss 33 times narrower than R^2's."""
+        if not (isinstance(self.scoring, str) and self.scoring.startswith("neg_")):
+            return self.score_tol
+        dummy = (DummyClassifier(strategy="prior") if is_classifier(estimator)
+                 else DummyRegressor())
+        try:
+            with warnings.catch_warnings():
+                # the constant's own ill-defined scores (a likelihood ratio) are
+                # not the user's to read: the tolerance then stays as given
+                warnings.simplefilter("ignore")
+                null = np.mean([scorer(clone(dummy).fit(_take(X, tr), _take(y, tr)),
+                                       _take(X, te), _take(y, te)) for tr, te in splits])
+        except (ValueError, TypeError):
+            return self.score_tol
+        return self.score_tol * abs(null) if np.isfinite(null) else self.score_tol
 
-    def _choose(self, res, rows):
+    def _choose(self, res, rows, tol):
         """Lowest stable rank within ``score_tol`` of the best score, then the
         shallowest depth, then the strongest penalty."""
         scores = res["mean_test_score"]
@@ -1167,7 +1245,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                              "the fits' stop_reason_.")
         best = np.nanmax(np.where(np.isfinite(scores), scores, np.nan))
         candidates = np.flatnonzero(np.isfinite(scores)
-                                    & (scores >= best - self._tolerance(best)))
+                                    & (scores >= best - tol))
         i = min(candidates, key=lambda j: (res["bottleneck_rank"][j], res["depth"][j],
                                            -(rows[j][1] or 0.0)))
         self.best_index_ = int(i)

@@ -1068,8 +1068,8 @@ def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
             or "min(n_features" in str(w.message)]
     # one fit's warning names its fold (numbered from 1); one that several fits
     # said alike names their folds, or their depths and how many of the fits
-    label = (r"Sweep at depth [34](, fold [12] of 2|, folds 1, 2 of 2"
-             r"| \(2 folds trained at once[^)]*\))|Sweep at depths 3, 4 \([2-4] of 4 fits\)"
+    label = (r"Sweep at depth [34](, fold [12] of 2| \(2 folds trained at once[^)]*\))"
+             r"|Sweep: .* gave the warning told for depth [34](, fold [12] of 2)?"
              r"|Refit at depth 4 \(best_estimator_\)")
     assert said and all(re.match(f"({label}): ", s) for s in said)
     assert any(s.startswith("Refit at depth 4") for s in said)
@@ -1080,34 +1080,140 @@ def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
 
 
 def test_a_sweep_tells_a_warning_several_fits_said_alike_once():
-    from skrank.model_selection import _issue_grouped
+    from skrank._warn import held_warnings
+    from skrank.model_selection import _ToldOnce
 
     body, other = "The autoencoder passes all 3 input dimensions.", "gap 3.1 at the cut."
-    held = [(f"Sweep at depth {d}, fold {f} of 2: {body}", AmbiguousRankWarning)
+    said = [(f"Sweep at depth {d}, fold {f} of 2: {body}", AmbiguousRankWarning)
             for d in (3, 4) for f in (1, 2)]
-    held += [("Sweep at depth 5, fold 1 of 2: " + other, AmbiguousRankWarning),
+    said += [("Sweep at depth 5, fold 1 of 2: " + other, AmbiguousRankWarning),
              ("Sweep at depth 5, fold 2 of 2: " + other, AmbiguousRankWarning),
-             ("Sweep at depth 6, fold 2 of 2: " + other, AmbiguousRankWarning),
              ("Sweep at depth 6, fold 1 of 2: " + body, ConvergenceWarning),
              ("Sweep at depth 3, fold 1 of 2, alpha 0.1: " + other, UserWarning),
-             ("Sweep at depth 4, fold 2 of 2, alpha 1: " + other, UserWarning),
+             ("Sweep at depth 4, fold 2 of 2, alpha 1e-05: " + other, UserWarning),
              ("Sweep at depth 3 (2 folds trained at once): capped", UserWarning),
-             ("Sweep at depth 3 (2 folds trained at once): capped", UserWarning)]
+             ("Sweep at depth 4 (2 folds trained at once): capped", UserWarning),
+             ("not a fold's", UserWarning), ("not a fold's", UserWarning)]
+    told = _ToldOnce(8)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _issue_grouped(held, 8)
-    said = [(w.category, str(w.message)) for w in caught]
-    assert said == [
-        (AmbiguousRankWarning, f"Sweep at depths 3, 4 (4 of 8 fits): {body}"),
-        (AmbiguousRankWarning, f"Sweep at depths 5, 6 (3 of 8 fits): {other}"),
-        # another category is another warning, and one fit's keeps its label
-        (ConvergenceWarning, f"Sweep at depth 6, fold 1 of 2: {body}"),
-        (UserWarning, f"Sweep at depths 3, 4 and alphas 0.1, 1 (2 of 8 fits): {other}"),
-        (UserWarning, "Sweep at depth 3 (2 folds trained at once): capped")]
+        with held_warnings(told):
+            for message, category in said:
+                told.append((message, category))
+        at_once = len(caught)
+        told.tell_repeats()
+    out = [(w.category, str(w.message)) for w in caught]
+    # the first of each message at once, as its fit said it; another category is
+    # another message
+    assert out[:at_once] == [(c, m) for m, c in (said[i] for i in (0, 4, 6, 7, 9, 11))]
+    assert out[at_once:] == [
+        (AmbiguousRankWarning, "Sweep: 3 more of its 8 fits (depths 3, 4) gave the "
+         f'warning told for depth 3, fold 1 of 2: "{body}"'),
+        (AmbiguousRankWarning, "Sweep: 1 more of its 8 fits (depth 5, fold 2) gave "
+         f'the warning told for depth 5, fold 1 of 2: "{other}"'),
+        (UserWarning, "Sweep: 1 more of its 8 fits (depth 4; alpha 1e-05) gave the "
+         f'warning told for depth 3, fold 1 of 2, alpha 0.1: "{other}"'),
+        (UserWarning, "Sweep: the folds of 1 more batch (depth 4) gave the warning "
+         'told for depth 3: "capped"'),
+        (UserWarning, "The sweep's fits gave the same warning 1 more time: "
+         '"not a fold\'s"')]
+
+
+def test_a_sweep_stopped_by_an_error_counts_the_fits_that_ran():
+    from skrank._warn import held_warnings
+    from skrank.model_selection import _ToldOnce
+
+    told = _ToldOnce(12)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _issue_grouped(held[4:6], 8)
-    assert [str(w.message) for w in caught] == [f"Sweep at depth 5, folds 1, 2 of 2: {other}"]
+        with held_warnings(told):
+            for f in (1, 2, 3):
+                told.append((f"Sweep at depth 3, fold {f} of 3: capped", UserWarning))
+        told.tell_repeats(finished=False)
+    assert [str(w.message) for w in caught] == [
+        "Sweep at depth 3, fold 1 of 3: capped",
+        'Sweep: 2 more fits (depth 3, folds 2, 3) gave the warning told for depth 3, '
+        'fold 1 of 3: "capped"']
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_sweep_that_raises_still_tells_its_repeated_warnings(monkeypatch, error):
+    import skrank.model_selection as ms
+
+    real = ms._fit_depth
+
+    def second_raises(*args):
+        rows = real(*args)
+        if args[1] == 4:
+            raise error("stop")
+        return rows
+
+    monkeypatch.setattr(ms, "_fit_depth", second_raises)
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=2), depths=(3, 4, 5),
+                                 cv=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(error):
+            sel.fit(X, X[:, 0] * X[:, 1])
+    said = [str(w.message) for w in caught]
+    assert any(m.startswith("Sweep: the folds of 1 more batch (depth 4) gave the "
+                            "warning told for depth 3: ") for m in said), said
+
+
+def test_an_error_filter_in_threads_leaves_the_process_as_it_was():
+    # raising at the first warning while jobs still ran in threads: they finished
+    # later and restored what they had found (the error filter, one torch thread)
+    # on the whole process
+    import joblib
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=3, random_state=0),
+                                 depths=(3, 4, 5, 6), cv=2, n_jobs=2)
+    threads_before = torch.get_num_threads()
+    with warnings.catch_warnings():
+        outer = list(warnings.filters)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with joblib.parallel_backend("threading"), pytest.raises(Warning):
+                sel.fit(X, X[:, 0] * X[:, 1])
+        assert warnings.filters == outer
+    assert torch.get_num_threads() == threads_before
+
+
+def test_a_classifiers_log_loss_tolerance_is_read_against_its_priors():
+    from sklearn.metrics import check_scoring
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 3)
+    y = np.r_[np.zeros(40), np.ones(40)].astype(int)
+    sel = RankAwareDepthSelector(DeepL2Classifier(), scoring="neg_log_loss")
+    splits = list(StratifiedKFold(2).split(X, y))
+    tol = sel._tolerance(sel.estimator, X, y, splits,
+                         check_scoring(sel.estimator, "neg_log_loss"))
+    assert tol == pytest.approx(0.01 * np.log(2))
+
+
+def test_an_error_filter_still_stops_a_sweep_at_its_first_warning(monkeypatch):
+    # holding every warning to the end ran all 18 fits of a sweep before the
+    # filter's error (0 before the warnings were held)
+    import skrank.model_selection as ms
+
+    calls = []
+    real = ms._fit_depth
+    monkeypatch.setattr(ms, "_fit_depth", lambda *a: calls.append(a[1]) or real(*a))
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(width=8, max_iter=2), depths=(3, 4, 5),
+                                 cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="Sweep at depth 3"):
+            sel.fit(X, X[:, 0] * X[:, 1])
+    assert calls == [3]
 
 
 def test_an_autoencoder_sweep_tells_its_span_once():
@@ -1124,8 +1230,11 @@ def test_an_autoencoder_sweep_tells_its_span_once():
         warnings.simplefilter("always")
         sel.fit(X)
     said = [str(w.message) for w in caught if "input dimensions" in str(w.message)]
-    assert [s.split(":")[0] for s in said] == ["Sweep at depths 3, 4 (4 of 4 fits)",
-                                               "Refit at depth 3 (best_estimator_)"]
+    assert [s.split(":")[0] for s in said] == [
+        "Sweep at depth 3, fold 1 of 2",
+        "Sweep", "Refit at depth 3 (best_estimator_)"]
+    assert said[1].startswith("Sweep: 3 more of its 4 fits (depths 3, 4) gave the "
+                              "warning told for depth 3, fold 1 of 2: ")
 
 
 def test_warnings_before_training_name_their_fold_and_labels_nest():
@@ -1198,8 +1307,8 @@ def test_ctrl_c_outside_the_refits_training_keeps_the_previous_fit(monkeypatch,
             raise KeyboardInterrupt
         return real(self, X_read, *args, **kwargs)
 
-    def deepest(self, res, rows):  # the refit at depth 3 (after the chain's 2)
-        choose(self, res, rows)
+    def deepest(self, res, rows, tol):  # the refit at depth 3 (after the chain's 2)
+        choose(self, res, rows, tol)
         self.best_index_, self.best_depth_ = 1, 3
         self.best_rank_ = int(res["bottleneck_rank"][1])
 
@@ -1346,3 +1455,14 @@ def test_a_named_loss_chooses_the_same_setting_in_any_units():
             sel.fit(X, Y * f)
         chosen.append((sel.best_alpha_, sel.best_rank_))
     assert chosen[0] == chosen[1] == chosen[2] and chosen[0][1] > 0, chosen
+    # in the scale of R^2's: score_tol times a constant predictor's squared error
+    from sklearn.metrics import check_scoring
+    from sklearn.model_selection import KFold
+
+    splits = list(KFold(2).split(X))
+    tol = sel._tolerance(sel.estimator, X, Y * 1e3, splits,
+                         check_scoring(sel.estimator, "neg_mean_squared_error"))
+    null = np.mean([np.mean((Y[te] - Y[tr].mean(0)) ** 2) for tr, te in splits]) * 1e6
+    assert tol == pytest.approx(0.01 * null)
+    sel.set_params(scoring=None)
+    assert sel._tolerance(sel.estimator, X, Y, splits, None) == 0.01

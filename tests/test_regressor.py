@@ -363,7 +363,9 @@ def test_target_columns_of_very_different_spread_are_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert not _spread_warnings(Y[:, [0, 2]] * 1e160)
-        assert not _spread_warnings(Y, sample_weight=np.r_[1.0, np.zeros(49)])
+        # one row of positive weight is refused before any reading of spreads
+        with pytest.raises(ValueError, match="at least 2 samples of positive weight"):
+            _spread_warnings(Y, sample_weight=np.r_[1.0, np.zeros(49)])
     assert not _spread_warnings(Y * [1.0, 0.005, 1.0])  # spreads 1, 5 and 3
     assert not _spread_warnings(np.c_[Y[:, :1], np.full(50, 7.0)])
     # a constant column whose mean rounds (a spread of 2e-14 read a 1e14 ratio);
@@ -386,8 +388,8 @@ def test_a_capped_fit_says_what_to_do():
     with pytest.warns(ConvergenceWarning, match="Raise max_iter .*track_rank_every"):
         BottleneckAutoencoder(**{**FAST, "max_iter": 3}).fit(X)
     # with training noise the tail is the noisy copies': their number helps too
-    with pytest.warns(ConvergenceWarning, match="noisy copies.*raise max_iter.*"
-                      "n_noisy_copies"):
+    with pytest.warns(ConvergenceWarning, match="noisy copies.*raise max_iter .*"
+                      "converged at 2,296"):
         BottleneckAutoencoder(**{**FAST, "max_iter": 3}, input_noise=0.2).fit(X)
 
 
@@ -399,8 +401,12 @@ def test_fit_on_one_row_is_refused(name):
 
     est = getattr(skrank, name)(**{k: v for k, v in FAST.items()
                                    if k in getattr(skrank, name)().get_params()})
-    with pytest.raises(ValueError, match="needs at least 2 samples to fit, got "
-                       "n_samples = 1"):
+    with pytest.raises(ValueError, match="needs at least 2 samples of positive "
+                       "weight to fit, got n_samples = 1"):
         est.fit(np.ones((1, 3)), [1.0])
+    # one row of positive weight among rows of weight 0 is one row
+    with pytest.raises(ValueError, match="got n_samples = 1"):
+        est.fit(np.arange(15.0).reshape(5, 3), np.arange(5.0),
+                sample_weight=[5, 0, 0, 0, 0])
     est.set_params(solver="adam").partial_fit(np.ones((1, 3)), [1.0])
     assert est.n_features_in_ == 3

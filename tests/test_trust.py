@@ -413,8 +413,9 @@ def test_a_jacobian_rank_below_the_bottleneck_rank_is_warned_of_for_a_regressor(
     with pytest.warns(AmbiguousRankWarning, match="lies between the two"):
         reg.diagnose(X)
     # the Jacobian's values at a point that read its rank are shown: a cut of a
-    # weaker direction above the floor (an audit's linear map, 1 : 0.23 : 0.07,
-    # read 1 against a right bottleneck of 3) is not a drop to zero
+    # weaker direction above the floor (an audit's linear map of directions
+    # 1 : 0.23 : 0.13, its Jacobian 1 : 0.23 : 0.07, read 1 against a right
+    # bottleneck of 3) is not a drop to zero
     steep = replace(lower, jacobian_rank=1, jacobian_spectra=np.array(
         [[1.0, 0.9, 0.8], [1.61, 0.373, 0.112]]))
     with pytest.warns(AmbiguousRankWarning, match=r"Jacobian rank is 1 \(the largest over"
