@@ -51,7 +51,8 @@ from ._engine import train_many
 from ._stack import StackedObjective
 
 __all__ = ["START_DEPTH", "DEEPEN_RTOL", "GROWS", "start_depth", "zero_objective",
-           "above_zero", "deepen", "train_grown", "grow_start", "train_deep", "objectives"]
+           "above_zero", "growth_layer", "deepen", "train_grown", "grow_start",
+           "train_deep", "objectives"]
 
 #: The depth a grown network is fitted at first: two hidden layers, so that the
 #: network has a bottleneck to insert the identity layers at.
@@ -98,22 +99,33 @@ def above_zero(final, zero):
     return final > zero * (1 + 1e-3) + (1e-6 if zero == 0 else 1e-12)
 
 
-def deepen(module, depth, x, *, tol, min_gap, weight=None, rtol=DEEPEN_RTOL):
-    """``module`` deepened to ``depth`` at its bottleneck on the inputs ``x``.
+def growth_layer(module, x, weight=None):
+    """The layer where ``module`` is deepened on the inputs ``x``: its bottleneck by
+    the default rank rule (:data:`skrank.diagnostics.DEFAULT_RANK_TOL` and
+    ``DEFAULT_MIN_GAP``), not an estimator's ``rank_tol`` and ``rank_gap``. Those
+    say how a fitted network is read; a refit at other values trains the same
+    network (a held-out audit's refit at ``rank_gap=8`` grew at another layer, its
+    predictions up to 17% of the targets' spread apart). Rows of zero ``weight``
+    are left out, the others count as repeats."""
+    if weight is not None:
+        keep = np.flatnonzero(np.asarray(weight) > 0)
+        x, weight = x[keep], weight[keep]
+    return _diag._bottleneck_layer(module, x, tol=_diag.DEFAULT_RANK_TOL,
+                                   min_gap=_diag.DEFAULT_MIN_GAP, weight=weight)
 
-    Rows of zero ``weight`` are left out; the others count as repeats, in the
-    bottleneck's reading and in the inserted layers.
-    """
+
+def deepen(module, depth, x, *, weight=None, rtol=DEEPEN_RTOL):
+    """``module`` deepened to ``depth`` at its :func:`growth_layer` on the inputs
+    ``x`` (rows weighed as there, in the inserted layers too)."""
     if weight is not None:
         keep = np.flatnonzero(weight > 0)
         x, weight = x[keep], weight[keep]
-    layer = _diag._bottleneck_layer(module, x, tol=tol, min_gap=min_gap, weight=weight)
-    return module.deepened(depth - module.architecture()["depth"], layer, x, rtol=rtol,
-                           weight=weight)
+    return module.deepened(depth - module.architecture()["depth"],
+                           growth_layer(module, x, weight), x, rtol=rtol, weight=weight)
 
 
-def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None,
-                callbacks=None, warn_capped=True, trained=False, shallow_callbacks=None,
+def train_grown(modules, inputs, depth, X, Y, *, weights=None, callbacks=None,
+                warn_capped=True, trained=False, shallow_callbacks=None,
                 **kwargs):
     """Train ``modules``; when they are shallower than ``depth``, grow them first.
 
@@ -131,8 +143,6 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
     X, Y, **kwargs
         As :func:`skrank._engine.train_many` takes them, without
         ``penalty_groups`` (each stage reads its own networks').
-    rank_tol, rank_gap : float
-        The rank rule locating the bottleneck.
     callbacks : list or None
         Per-network callbacks, called in the deep stage only.
     shallow_callbacks : list or None
@@ -157,8 +167,7 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
         return modules, train_many(modules, X, Y, callbacks=callbacks,
                                    penalty_groups=modules[0].penalty_groups(),
                                    warn_capped=warn_capped, trained=trained, **kwargs)
-    deep, first = grow_start(modules, inputs, depth, X, Y, rank_tol=rank_tol,
-                             rank_gap=rank_gap, weights=weights,
+    deep, first = grow_start(modules, inputs, depth, X, Y, weights=weights,
                              callbacks=shallow_callbacks, **kwargs)
     if any(r.stop_reason == "interrupted" for r in first):
         # Ctrl-C: the deepened networks compute what the shallow ones did
@@ -167,8 +176,7 @@ def train_grown(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=Non
                             warn_capped=warn_capped, **kwargs)
 
 
-def grow_start(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None,
-               **kwargs):
+def grow_start(modules, inputs, depth, X, Y, *, weights=None, **kwargs):
     """The shallow stage of :func:`train_grown`: ``modules`` trained, then deepened
     to ``depth``. Returns the deepened networks and the shallow stage's results."""
     # the shallow stage only prepares a start: its iteration cap is no news
@@ -176,7 +184,7 @@ def grow_start(modules, inputs, depth, X, Y, *, rank_tol, rank_gap, weights=None
     first = train_many(modules, X, Y, penalty_groups=modules[0].penalty_groups(),
                        warn_capped=False, label=f"depth {shallow}: ", **kwargs)
     weights = weights or [None] * len(modules)
-    deep = [deepen(m, depth, as_tensor(x, m), tol=rank_tol, min_gap=rank_gap, weight=w)
+    deep = [deepen(m, depth, as_tensor(x, m), weight=w)
             for m, x, w in zip(modules, inputs, weights)]
     return deep, first
 

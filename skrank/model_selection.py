@@ -26,7 +26,7 @@ from sklearn.base import (
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing
@@ -226,6 +226,23 @@ def _network(est, depth_param, fitted=False):
                 f"'{depth_param.split('__')[-2]}_'. Pass the skrank estimator itself, "
                 "or a Pipeline ending in one.") from None
     return est
+
+
+def _check_reachable(estimator, depth_param):
+    """Refuse, before any fit, a ``depth_param`` reached through a search or another
+    selector: it would set a depth that its own sweep overrides, and keeps its
+    fitted copy where :func:`_network` cannot read the rank (the refusal came
+    after a whole sweep and refit)."""
+    for name in depth_param.split("__")[:-1]:
+        if isinstance(estimator, (RankAwareDepthSelector, GridSearchCV,
+                                  RandomizedSearchCV)):
+            raise TypeError(
+                f"RankAwareDepthSelector cannot select {depth_param!r} through a "
+                f"{type(estimator).__name__}: it fits copies of the network and keeps "
+                "its choice as best_estimator_, where the selector cannot read the "
+                "rank (a selector inside would also choose the depth itself). Pass "
+                "the skrank estimator itself, or a Pipeline ending in one.")
+        estimator = estimator.get_params()[name]
 
 
 def _pinned(estimator, depth_param, y, splits, fit_params):
@@ -925,6 +942,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                 "scorer(estimator, X).")
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"), None)
+        _check_reachable(self.estimator, names[0])
         if self.alphas is not None:
             names = (names[0], _beside(self.estimator, names[0], "alpha"))
         fit_params = _without_uniform_weight(fit_params, self.estimator, names[0])

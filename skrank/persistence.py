@@ -136,6 +136,8 @@ class _Encoder:
         """One value as JSON; a numeric array becomes a reference to a new tensor."""
         if value is None or isinstance(value, (bool, str)):
             return value
+        if isinstance(value, np.bool_):  # a grid's np.array([True, False]) entry
+            return bool(value)
         if isinstance(value, (int, np.integer)):
             return int(value)
         if isinstance(value, (float, np.floating)):
@@ -214,6 +216,8 @@ class _Encoder:
                  # nor a selector's scorer object: the loaded one reads its scoring
                  if k not in ("module_", "_stepper", "_metadata_request")
                  and k not in params and not (k == "scorer_" and v is not None)}
+        for k in attrs:
+            _check_saved_attribute(type(est), k)
         best = getattr(est, "best_estimator_", None)
         if best is not None and type(best) is not type(est.estimator):
             # load checks the refitted estimator against the selector's
@@ -242,6 +246,19 @@ class _Encoder:
                     "prefix": prefix}
         return {"class": type(est).__name__, "params": params, "attributes": attrs,
                 "architecture": arch, "requests": _requests(est)}
+
+
+def _check_saved_attribute(cls, key):
+    """Refuse, before anything is written, an attribute :func:`load` would refuse:
+    the file would replace a loadable one with one that cannot be read."""
+    try:
+        _check_attribute(cls, key)
+    except _Refused:
+        raise ValueError(
+            f"Cannot save this {cls.__name__}: it holds the attribute {_short(key)}, "
+            "which is not one fit sets, and load would refuse the file. Delete it "
+            "before saving (del est.<name>), or use pickle or joblib (and load only "
+            "files you trust).") from None
 
 
 def _requests(est):
@@ -939,14 +956,16 @@ def save(estimator, path, *, key=None):
     ------
     TypeError
         If ``estimator`` is not a skrank estimator, holds a value that cannot be
-        saved, ``key`` is neither str nor bytes, or ``path`` is a text stream.
+        saved, ``key`` is neither str nor bytes, or ``path`` is a text stream or
+        not open for writing.
     ValueError
-        If ``key`` is empty, or ``set_params`` changed the network's architecture
-        (``depth``, ``width``, ``activation``, ...) since ``fit``: the file would
-        describe another network than the one it holds.
+        If ``key`` is empty, ``set_params`` changed the architecture since ``fit``
+        (the file would describe another network than it holds), or :func:`load`
+        would refuse the file (an attribute fit does not set, or a JSON header
+        over :data:`MAX_HEADER_CHARS`: many long column names).
     OSError
-        If ``path`` cannot be written (a directory, a missing parent directory,
-        no permission), naming the path as :func:`open` does.
+        If ``path`` cannot be written (a directory, a missing parent, no
+        permission), naming the path as :func:`open` does.
 
     Notes
     -----
@@ -971,9 +990,7 @@ def save(estimator, path, *, key=None):
         _key_bytes(key)  # a bad key fails before anything is written
     _check_target(path)
     enc = _Encoder()
-    body = enc.estimator(estimator)
-    header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},
-                        sort_keys=True)
+    header = _header(enc.estimator(estimator), type(estimator).__name__)
     payload = {"header": header, "tensors": enc.tensors,
                "digest": _digest(header, enc.tensors)}
     if key is not None:
@@ -981,13 +998,36 @@ def save(estimator, path, *, key=None):
     _write(payload, path)
 
 
+def _header(body, name):
+    """The file's JSON header; refused beyond what :func:`load` reads."""
+    header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **body},
+                        sort_keys=True)
+    if len(header) > MAX_HEADER_CHARS:
+        raise ValueError(
+            f"Cannot save this {name}: its parameters and fitted attributes take "
+            f"{len(header)} characters of JSON, more than load accepts "
+            f"({MAX_HEADER_CHARS}; most often a DataFrame's many or long column "
+            "names, feature_names_in_). Fit on an array without names, or use "
+            "pickle or joblib (and load only files you trust).")
+    return header
+
+
 def _check_target(path):
     """A path, or a file object that takes bytes: a text stream failed inside
     torch ("string argument expected, got 'memoryview'")."""
-    if not isinstance(path, (str, os.PathLike)) and (
-            isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None))):
-        raise TypeError(f"save writes a path or a binary file object (opened with "
-                        f"'wb', or io.BytesIO), got {type(path).__name__}.")
+    if isinstance(path, (str, os.PathLike)):
+        return
+    writable = getattr(path, "writable", None)
+    if isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None)) \
+            or (callable(writable) and not writable()):
+        raise TypeError(f"save writes a path or a binary file object open for writing "
+                        f"(opened with 'wb', or io.BytesIO), got "
+                        f"{_target_name(path)}.")
+
+
+def _target_name(path):
+    mode = getattr(path, "mode", None)
+    return type(path).__name__ + (f" opened with {mode!r}" if isinstance(mode, str) else "")
 
 
 def _write(payload, path):

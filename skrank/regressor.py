@@ -367,7 +367,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         ``AmbiguousRankWarning`` says so (not when no value is under the floor:
         then every value counts and there is no cut to doubt). :meth:`diagnose`
         re-reads the fitted network at other ``rank_tol`` / ``rank_gap`` without
-        refitting.
+        refitting. Both only read: training does not depend on them (a grown
+        start locates its bottleneck by the default rule), so a refit at other
+        values trains the same network and reads what :meth:`diagnose` reads.
     n_diagnostic_samples : int >= 2, default=1000
         Training points (a random subset if more) over which representations are
         measured after fit (one point has no spread to read a rank from).

@@ -236,6 +236,32 @@ def test_a_classifier_does_not_warn_when_its_jacobian_reads_below_its_bottleneck
     said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
     assert (clf.bottleneck_rank_, clf.jacobian_rank_) == (2, 1)
     assert not any("but the Jacobian rank is" in m for m in said), said
+    # its outputs vary in 2 directions: nothing bounds the reading below 2
+    assert clf.layer_ranks_[-1] == 2
+    assert not any("both of the function's own readings" in m for m in said), said
+
+
+def test_a_reading_above_its_outputs_and_jacobian_warns():
+    """Four ordered classes of one coordinate, heavy-tailed inputs (an audit's
+    task): the bottleneck read 2 on three seeds, silently, where the logits'
+    image and their Jacobian both read 1, the teacher's rank. The function
+    factors through its outputs, so 1 bounds it by the same rule."""
+    import warnings
+
+    from skrank import AmbiguousRankWarning
+
+    rng = np.random.default_rng(5)
+    direction = rng.normal(size=12)
+    X = rng.standard_t(3, size=(800, 12))
+    s = X @ direction / np.linalg.norm(direction)
+    y = np.digitize(np.tanh(s) + 0.3 * s, [-0.8, 0, 0.8])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = DeepL2Classifier(random_state=0).fit(X, y)
+    said = [str(w.message) for w in caught if w.category is AmbiguousRankWarning]
+    assert (clf.bottleneck_rank_, clf.layer_ranks_[-1], clf.jacobian_rank_) == (2, 1, 1)
+    assert any("bottleneck_rank_=2 but both of the function's own readings are lower: "
+               "its outputs vary over the data in 1 direction" in m for m in said), said
 
 
 def test_a_reading_above_n_classes_minus_one_warns():

@@ -520,6 +520,34 @@ def test_an_interruption_in_the_grown_starts_thread_ends_the_fit(monkeypatch):
     assert np.isfinite(reg.predict(X)).all()
 
 
+def test_an_interruption_of_the_grown_start_after_the_random_one_says_which_is_kept(
+        monkeypatch):
+    """Starts one after the other: Ctrl-C in the grown start's shallow stage keeps
+    the random start's fit, which had ended. An audit saw the shallow stage's
+    "interrupted after 136 iterations at depth 3", where the model held the
+    depth-6 random fit of 470 iterations."""
+    import skrank._base as base
+    from skrank._engine import TrainingInterruptedWarning
+
+    real = base.grow_start
+
+    def interrupted(*args, **kwargs):
+        kwargs["callbacks"] = [lambda n, m: (_ for _ in ()).throw(KeyboardInterrupt)]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "grow_start", interrupted)
+    X, y = _square(60, 4)
+    reg = DeepL2Regressor(**small(depth=6, max_iter=60), random_state=0, n_threads=1)
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("always")
+        reg.fit(X, np.c_[y, y**2])
+    said = [str(w.message) for w in caught if w.category is TrainingInterruptedWarning]
+    assert said == [base._KEPT_RANDOM]
+    assert reg.stop_reason_ == "interrupted" and reg.module_.depth == 6
+    assert np.isfinite(reg.predict(X)).all()
+
+
 def test_a_warning_of_the_grown_starts_thread_points_at_the_users_line(monkeypatch):
     import skrank._base as base
     from skrank._warn import warn_user
@@ -737,3 +765,50 @@ def test_growing_reads_the_layer_without_the_output_maps_spectrum(monkeypatch):
     n_full = len(calls)
     assert diag._bottleneck_layer(net, x, tol=0.1, min_gap=3.0) == full
     assert n_full == 3 and len(calls) - n_full == 2  # W_1 and W_2, not W_3
+
+
+def _two_directions(seed):
+    """Four outputs of a rank-2 map of six inputs, a generator of this test only."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 6))
+    Z = X @ rng.normal(size=(6, 2))
+    return X, np.c_[np.tanh(Z), np.sin(Z), Z[:, :1] ** 2] @ rng.normal(size=(5, 4))
+
+
+@pytest.mark.parametrize("reading", [{"rank_tol": 0.01}, {"rank_gap": 100.0}])
+def test_rank_tolerances_read_and_do_not_train(reading):
+    """``rank_tol`` and ``rank_gap`` say how a network is read: a grown start is
+    deepened at the default rule's bottleneck, so a refit at other values trains
+    the same network bit for bit and reads what ``diagnose`` reads on the default
+    fit (before, on this task the grown start moved to another layer at both
+    values: another network)."""
+    X, Y = _two_directions(0)
+    base = dict(depth=6, width=16, max_iter=100, init="grow", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = DeepL2Regressor(**base).fit(X, Y)
+        other = DeepL2Regressor(**base, **reading).fit(X, Y)
+        report = default.diagnose(X, **reading)
+    for a, b in zip(default.module_.parameters(), other.module_.parameters()):
+        assert torch.equal(a, b)
+    assert (report.bottleneck.rank, report.bottleneck.layer) == (
+        other.bottleneck_rank_, other.bottleneck_layer_)
+    assert report.jacobian_rank == other.jacobian_rank_
+
+
+def test_a_warm_start_deepens_at_the_default_rule():
+    """A selector's warm chain deepens where the default rule reads, whatever
+    tolerance the shallower fit is read at: its fitted layer at the defaults,
+    :func:`skrank._grow.growth_layer` otherwise."""
+    from skrank._base import _warm_layer
+
+    X, Y = _two_directions(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = dict(depth=6, width=16, max_iter=100, random_state=0)
+        default = DeepL2Regressor(**base).fit(X, Y)
+        strict = DeepL2Regressor(**base, rank_tol=0.01).fit(X, Y)
+    x = torch.as_tensor(default._scale_inputs(X), dtype=torch.float32)
+    assert _warm_layer(default, x, None) == default.bottleneck_layer_
+    assert strict.bottleneck_layer_ != default.bottleneck_layer_
+    assert _warm_layer(strict, x, None) == grow.growth_layer(default.module_, x)

@@ -238,12 +238,36 @@ def test_a_meta_estimator_that_fits_a_clone(small):
 
 
 def test_a_wrapper_that_hides_its_fitted_copy_is_refused_by_name(small):
-    # GridSearchCV keeps its fitted copy as best_estimator_: the selector read the
-    # unfitted template and failed with a raw AttributeError on stop_reason_
+    # MultiOutputRegressor keeps its fitted copies as estimators_: the selector read
+    # the unfitted template and failed with a raw AttributeError on stop_reason_
+    from sklearn.multioutput import MultiOutputRegressor
+
     X, y = small
-    grid = GridSearchCV(DeepL2Regressor(**FAST), {"alpha": [0.01, 0.1]}, cv=2)
-    with pytest.raises(TypeError, match="GridSearchCV fits a copy .* Pipeline"):
-        RankAwareDepthSelector(grid, depths=[2], cv=2).fit(X, y)
+    wrapper = MultiOutputRegressor(DeepL2Regressor(**FAST))
+    with pytest.raises(TypeError, match="MultiOutputRegressor fits a copy .* Pipeline"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sweep's (one output per copy)
+        RankAwareDepthSelector(wrapper, depths=[2], cv=2).fit(X, np.c_[y, y])
+
+
+@pytest.mark.parametrize("inner", ["grid", "selector"])
+def test_a_search_or_selector_inside_is_refused_before_any_fit(inner, small,
+                                                                monkeypatch):
+    """A search keeps its choice as best_estimator_, and a selector inside chooses
+    the depth itself: refused by name before fitting (an audit's selector over a
+    selector swept and refitted first)."""
+    X, y = small
+    fits = []
+    real = DeepL2Regressor.fit
+    monkeypatch.setattr(DeepL2Regressor, "fit",
+                        lambda self, *a, **k: fits.append(1) or real(self, *a, **k))
+    net = DeepL2Regressor(**FAST)
+    wrapped = (GridSearchCV(net, {"alpha": [0.01, 0.1]}, cv=2) if inner == "grid"
+               else RankAwareDepthSelector(net, depths=[2, 3], cv=2))
+    name = type(wrapped).__name__
+    with pytest.raises(TypeError, match=f"through a {name}: .* Pipeline ending"):
+        RankAwareDepthSelector(wrapped, depths=[2, 3], cv=2).fit(X, y)
+    assert fits == []
 
 
 def test_pipeline_in_gridsearch_over_depth_and_alpha(small):

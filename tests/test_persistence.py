@@ -672,6 +672,49 @@ def test_save_to_a_text_stream_is_a_clear_error():
             save(skrank.DeepL2Regressor(), target)
 
 
+def test_save_to_a_file_not_open_for_writing_is_a_clear_error(tmp_path):
+    # torch raised io.UnsupportedOperation from inside its writer
+    path = tmp_path / "old.skrank"
+    save(skrank.DeepL2Regressor(), path)
+    before = path.read_bytes()
+    with open(path, "rb") as f, pytest.raises(TypeError, match="opened with 'rb'"):
+        save(skrank.DeepL2Regressor(), f)
+    assert path.read_bytes() == before
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    """An attribute fit does not set, or a header over the load limit, is refused
+    before anything is written: the file would have replaced a loadable one with
+    one load refuses (an audit's ``est.note_ = 'v2'``; a DataFrame of 310,000
+    named columns)."""
+    X = np.random.RandomState(0).rand(30, 3)
+    est = skrank.DeepL2Regressor(**_SMALL).fit(X, X[:, 0])
+    path = tmp_path / "model.skrank"
+    save(est, path)
+    before = path.read_bytes()
+    for name in ("note_", "_mine", "note"):
+        setattr(est, name, "v2")
+        with pytest.raises(ValueError, match=f"attribute '{name}'.*load would refuse"):
+            save(est, path)
+        delattr(est, name)
+        assert path.read_bytes() == before
+    est.feature_names_in_ = np.array([f"c{i:07d}" for i in range(
+        skrank.persistence.MAX_HEADER_CHARS // 10)], dtype=object)
+    with pytest.raises(ValueError, match="characters of JSON, more than load accepts"):
+        save(est, path)
+    assert path.read_bytes() == before
+
+
+def test_numpy_bool_parameters_save_as_bools():
+    # a grid over np.array([True, False]) sets np.True_, which validation accepts
+    est = skrank.DeepL2Regressor(normalize=np.True_, bias=np.False_, verbose=np.False_)
+    buf = io.BytesIO()
+    save(est, buf)
+    buf.seek(0)
+    loaded = load(buf)
+    assert loaded.normalize is True and loaded.bias is False and loaded.verbose is False
+
+
 def test_files_load_without_docstrings(tmp_path):
     # the fitted attributes a file may set are read from the class docstrings,
     # which python -OO strips: every fitted file was refused there

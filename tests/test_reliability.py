@@ -640,7 +640,7 @@ def test_ctrl_c_in_the_selectors_refit_keeps_the_usable_refit(monkeypatch):
 
 
 # ---- messages --------------------------------------------------------------------
-@pytest.mark.parametrize("fraction, need", [(0.1, 15), (0.25, 6), (0.9, 5)])
+@pytest.mark.parametrize("fraction, need", [(0.1, 15), (0.25, 6), (0.9, 16)])
 def test_early_stopping_says_how_many_samples_it_needs(fraction, need):
     X, y = _teacher(n=need - 1)
     reg = DeepL2Regressor(early_stopping=True, validation_fraction=fraction, **SMALL)
@@ -649,6 +649,21 @@ def test_early_stopping_says_how_many_samples_it_needs(fraction, need):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.set_params(max_iter=2).fit(*_teacher(n=need))  # enough: no error
+
+
+def test_early_stopping_leaves_what_fit_needs_to_train_on():
+    """The training split keeps two rows, and a classifier's two classes, as fit
+    does: an audit's ``validation_fraction=0.99`` trained a constant regressor
+    on one row and a classifier on one row of one class, silently."""
+    from skrank import DeepL2Classifier
+
+    X, y = _teacher(n=60)
+    with pytest.raises(ValueError, match="two to train on"):
+        DeepL2Regressor(early_stopping=True, validation_fraction=0.99, **SMALL).fit(X, y)
+    labels = np.r_[np.zeros(57), np.ones(3)].astype(int)
+    clf = DeepL2Classifier(early_stopping=True, validation_fraction=0.95, **SMALL)
+    with pytest.raises(ValueError, match="rows of one class.*at least 2 classes"):
+        clf.fit(X, labels)
 
 
 def test_too_few_samples_names_the_rows_of_weight_zero():

@@ -370,6 +370,16 @@ def test_memory_estimate_of_a_default_fit_is_a_lower_bound_of_its_use(monkeypatc
     assert 2**28 < needed[0] < 2**30
 
 
+def test_a_huge_depth_is_refused_by_its_layers_own_cost(monkeypatch):
+    """Each layer costs memory beyond its arrays (measured 17 KB at width 4): an
+    audit's depth=10**5 took 2 GB and 105 s, its arrays a few MB, and 10**6
+    passed the check. Refused before anything is built."""
+    X, y = np.random.RandomState(0).rand(60, 3), np.random.RandomState(1).rand(60)
+    monkeypatch.setattr("skrank._device.available_memory", lambda device: 2**30)
+    with pytest.raises(MemoryError, match=r"depth=1000000, width=1\)"):
+        DeepL2Regressor(depth=10**6, width=1, max_iter=3).fit(X, y)
+
+
 def test_only_the_networks_a_fit_trains_are_counted(monkeypatch):
     import torch
 
