@@ -557,9 +557,11 @@ def _warn_if_outputs_unbalanced(Y, weight=None):
 def warm_deeper(previous, estimator, X, *, rtol, weight=None):
     """Start ``estimator`` (an unfitted, deeper clone) from ``previous``'s network.
 
-    Identity-like layers are inserted at ``previous``'s bottleneck (``deepened`` in
-    :mod:`skrank._networks`): the deeper network computes the same function on
-    ``X``, and with ``warm_start`` the next fit continues from it (the
+    Identity-like layers are inserted at ``previous``'s bottleneck on ``X`` by the
+    default rank rule (:func:`skrank._grow.growth_layer`, whatever ``rank_tol`` it
+    is read at; ``deepened`` in :mod:`skrank._networks`): the deeper network
+    computes the same function on ``X``, and with ``warm_start`` the next fit
+    continues from it (the
     scikit-learn convention: a warm start reuses ``module_``). ``weight`` (one per
     row of ``X``) weighs the rows as repeats, so rows of weight zero count for
     nothing; a scalar weighs every row alike.
@@ -567,7 +569,7 @@ def warm_deeper(previous, estimator, X, *, rtol, weight=None):
     weight = np.asarray(weight, dtype=float) if np.ndim(weight) else None
     x = as_tensor(previous._scale_inputs(X), previous.module_)
     estimator.module_ = previous.module_.deepened(
-        estimator.depth - previous.depth, _warm_layer(previous, x, weight), x,
+        estimator.depth - previous.depth, growth_layer(previous.module_, x, weight), x,
         rtol=rtol, weight=weight)
     # the warm fit checks its data against these (validate_data without reset):
     # absent, a DataFrame read as unnamed and warned at every depth
@@ -575,17 +577,6 @@ def warm_deeper(previous, estimator, X, *, rtol, weight=None):
         if hasattr(previous, name):
             setattr(estimator, name, getattr(previous, name))
     return estimator
-
-
-def _warm_layer(previous, x, weight):
-    """Where a warm start deepens ``previous``'s network: the layer the default
-    rank rule reads, whatever ``rank_tol`` and ``rank_gap`` it is read at (its
-    fitted ``bottleneck_layer_`` when those are the defaults, else
-    :func:`skrank._grow.growth_layer` on ``x``)."""
-    if (previous.rank_tol, previous.rank_gap) == (_diag.DEFAULT_RANK_TOL,
-                                                  _diag.DEFAULT_MIN_GAP):
-        return previous.bottleneck_layer_
-    return growth_layer(previous.module_, x, weight)
 
 
 def _tensors(task, X, Y, module):
@@ -866,7 +857,8 @@ def _output_below(report, name):
     return (
         f"{name}={bn.rank} but both of the function's own readings are lower: its "
         f"outputs vary over the data in {out} direction{'s' if out != 1 else ''} "
-        f"(layer_ranks_[-1]) and its Jacobian rank is {report.jacobian_rank}. A "
+        f"(the output map's reading, layer_ranks_[-1] of a fit) and its Jacobian "
+        f"rank is {report.jacobian_rank}. A "
         f"function factors through its outputs, so by this rule its rank is at most "
         f"{out}: the bottleneck passes a direction the outputs barely use. Measured "
         "on held-out classifiers, 8 silent readings of this kind: 4 one above the "
@@ -2459,7 +2451,8 @@ class _DeepL2Base(BaseEstimator):
         if self.early_stopping != "auto":
             return bool(self.early_stopping)
         n_val = round(self.validation_fraction * len(Y))
-        return (AUTO_VALIDATION_ROWS <= n_val < len(Y)
+        # two training rows at least, as fit needs (and _split asks of a split)
+        return (AUTO_VALIDATION_ROWS <= n_val <= len(Y) - 2
                 and self._task.auto_holds_out(Y, n_outputs, n_val))
 
     def _validation_rows(self, X, Y, n_val, rng):

@@ -207,8 +207,12 @@ class Classification:
     def auto_holds_out(self, Y, n_outputs, n_val):
         """``early_stopping='auto'``: whenever the split can be stratified (see
         ``_DeepL2Base._stops_early``): a random split could hold out a class's
-        only row, which the network then never learns."""
-        return self.stratifiable(Y, n_val)
+        only row, which the network then never learns; and when the stratified
+        split's share of every class keeps a training row (its rounding can leave a
+        rare class none, and a fit needs two classes)."""
+        _, counts = np.unique(Y, return_counts=True)
+        return (self.stratifiable(Y, n_val)
+                and int(counts.min()) * (len(Y) - n_val) >= len(Y))
 
     @staticmethod
     def stratifiable(Y, n_val):

@@ -26,7 +26,8 @@ from sklearn.base import (
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, check_cv
+from sklearn.model_selection import check_cv
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing
@@ -234,8 +235,8 @@ def _check_reachable(estimator, depth_param):
     fitted copy where :func:`_network` cannot read the rank (the refusal came
     after a whole sweep and refit)."""
     for name in depth_param.split("__")[:-1]:
-        if isinstance(estimator, (RankAwareDepthSelector, GridSearchCV,
-                                  RandomizedSearchCV)):
+        # every scikit-learn search (halving ones included) is a BaseSearchCV
+        if isinstance(estimator, (RankAwareDepthSelector, BaseSearchCV)):
             raise TypeError(
                 f"RankAwareDepthSelector cannot select {depth_param!r} through a "
                 f"{type(estimator).__name__}: it fits copies of the network and keeps "

@@ -1017,9 +1017,11 @@ def _check_target(path):
     torch ("string argument expected, got 'memoryview'")."""
     if isinstance(path, (str, os.PathLike)):
         return
-    writable = getattr(path, "writable", None)
+    # a file opened for reading says so in its mode (a raw stream of the user's
+    # that defines write but not writable() is taken at its word)
+    mode = getattr(path, "mode", None)
     if isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None)) \
-            or (callable(writable) and not writable()):
+            or (isinstance(mode, str) and not set(mode) & set("wax+")):
         raise TypeError(f"save writes a path or a binary file object open for writing "
                         f"(opened with 'wb', or io.BytesIO), got "
                         f"{_target_name(path)}.")

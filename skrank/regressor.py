@@ -368,8 +368,9 @@ class DeepL2Regressor(_FullyConnected, _RegressionEstimator):
         then every value counts and there is no cut to doubt). :meth:`diagnose`
         re-reads the fitted network at other ``rank_tol`` / ``rank_gap`` without
         refitting. Both only read: training does not depend on them (a grown
-        start locates its bottleneck by the default rule), so a refit at other
-        values trains the same network and reads what :meth:`diagnose` reads.
+        start, and a selector's warm chain, locate the bottleneck they deepen at
+        by the default rule), so a refit at other values trains the same network,
+        which :meth:`diagnose` re-reads at those values.
     n_diagnostic_samples : int >= 2, default=1000
         Training points (a random subset if more) over which representations are
         measured after fit (one point has no spread to read a rank from).

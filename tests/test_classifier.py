@@ -264,6 +264,35 @@ def test_a_reading_above_its_outputs_and_jacobian_warns():
                "its outputs vary over the data in 1 direction" in m for m in said), said
 
 
+def test_the_outputs_rule_needs_both_readings_below_and_is_the_classifiers_alone():
+    """Both the outputs' image and the Jacobian below the bottleneck warn a
+    classifier; either alone does not (digits' folds read 4 with their outputs 3
+    and their Jacobian 4), nor does an autoencoder ('above': a projection's
+    Jacobian is below its bottleneck by design)."""
+    import warnings
+    from dataclasses import replace
+
+    from skrank._base import _output_and_jacobian_below, _unclear
+
+    X, y = np.random.RandomState(0).randn(60, 3), np.repeat([0, 1, 2], 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = DeepL2Classifier(**FAST).fit(X, y).diagnose(X)
+
+    def read(bn, out, jac):
+        ranks = np.array([bn] * (len(report.bottleneck.weight_ranks) - 1) + [out])
+        return replace(report, jacobian_rank=jac, network_jacobian_rank=jac, fidelity=1.0,
+                       bottleneck=replace(report.bottleneck, rank=bn, weight_ranks=ranks,
+                                          reading=None))
+
+    assert _output_and_jacobian_below(read(3, 2, 2))
+    for bn, out, jac in [(3, 2, 3), (3, 3, 2), (3, 2, 0), (2, 2, 1)]:
+        assert not _output_and_jacobian_below(read(bn, out, jac)), (bn, out, jac)
+    said = _unclear(read(3, 2, 2), 0.1, "bottleneck_rank_", "outputs")
+    assert said.startswith("bottleneck_rank_=3 but both of the function's own readings")
+    assert _unclear(read(3, 2, 2), 0.1, "bottleneck_rank_", "above") is None
+
+
 def test_a_reading_above_n_classes_minus_one_warns():
     # the class probabilities ignore a shift shared by all logits, so n_classes - 1
     # centered logits carry the function: three classes read 3 with gaps of 4 to

@@ -548,6 +548,34 @@ def test_an_interruption_of_the_grown_start_after_the_random_one_says_which_is_k
     assert np.isfinite(reg.predict(X)).all()
 
 
+def test_ctrl_c_after_the_random_start_beside_the_grown_one_says_which_is_kept(
+        monkeypatch):
+    """Starts at once: Ctrl-C reaches the fit's thread after its random start has
+    ended, while it waits for the grown one: the random fit is kept, and said so."""
+    import skrank._base as base
+    from skrank._engine import TrainingInterruptedWarning
+
+    real, calls = base._wait, []
+
+    def interrupted_wait(done, worker=None):
+        calls.append(worker)
+        if len(calls) == 1:  # the wait for the grown start, the random one done
+            raise KeyboardInterrupt
+        return real(done, worker)
+
+    _at_once_on_one_thread(monkeypatch)
+    monkeypatch.setattr(base, "_wait", interrupted_wait)
+    X, y = _square(60, 4)
+    reg = DeepL2Regressor(**small(depth=6, max_iter=60), random_state=0)
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("always")
+        reg.fit(X, np.c_[y, y**2])
+    said = [str(w.message) for w in caught if w.category is TrainingInterruptedWarning]
+    assert said[-1] == base._KEPT_RANDOM
+    assert reg.stop_reason_ == "interrupted" and np.isfinite(reg.predict(X)).all()
+
+
 def test_a_warning_of_the_grown_starts_thread_points_at_the_users_line(monkeypatch):
     import skrank._base as base
     from skrank._warn import warn_user
@@ -796,19 +824,36 @@ def test_rank_tolerances_read_and_do_not_train(reading):
     assert report.jacobian_rank == other.jacobian_rank_
 
 
-def test_a_warm_start_deepens_at_the_default_rule():
-    """A selector's warm chain deepens where the default rule reads, whatever
-    tolerance the shallower fit is read at: its fitted layer at the defaults,
-    :func:`skrank._grow.growth_layer` otherwise."""
-    from skrank._base import _warm_layer
+def test_a_warm_chain_trains_alike_at_any_rank_tolerance():
+    """A selector's warm chain deepens at the default rule's bottleneck on the rows
+    it is given, whatever tolerance its fits read at: the sweep's scores are the
+    same (a review found them apart where the chain used the fitted layer, read on
+    the training split of early stopping, at the default tolerances only)."""
+    from skrank import RankAwareDepthSelector
 
+    X, Y = _two_directions(1)
+    scores = []
+    for tol in (0.1, 0.01):
+        net = DeepL2Regressor(depth=4, width=12, max_iter=60, random_state=1,
+                              early_stopping=True, validation_fraction=0.3, rank_tol=tol)
+        sel = RankAwareDepthSelector(net, depths=[4, 7], cv=2, warm_start=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores.append(sel.fit(X, Y).depth_results_["mean_test_score"])
+    assert np.array_equal(scores[0], scores[1])
+
+
+def test_the_growth_layer_counts_weights_as_repeats():
+    """Rows of weight 0 count for nothing and an integer weight as that many
+    repeats, where the network is deepened as in its bottleneck's reading (on this
+    draw the weighted rows read another layer than all rows)."""
     X, Y = _two_directions(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        base = dict(depth=6, width=16, max_iter=100, random_state=0)
-        default = DeepL2Regressor(**base).fit(X, Y)
-        strict = DeepL2Regressor(**base, rank_tol=0.01).fit(X, Y)
-    x = torch.as_tensor(default._scale_inputs(X), dtype=torch.float32)
-    assert _warm_layer(default, x, None) == default.bottleneck_layer_
-    assert strict.bottleneck_layer_ != default.bottleneck_layer_
-    assert _warm_layer(strict, x, None) == grow.growth_layer(default.module_, x)
+        reg = DeepL2Regressor(depth=6, width=16, max_iter=100, random_state=0).fit(X, Y)
+    x = torch.as_tensor(reg._scale_inputs(X), dtype=torch.float32)
+    rng = np.random.default_rng(0)
+    w = np.where(rng.random(len(X)) < 0.8, 0.0, rng.integers(1, 6, len(X)).astype(float))
+    repeated = grow.growth_layer(reg.module_, x[np.repeat(np.arange(len(X)), w.astype(int))])
+    assert grow.growth_layer(reg.module_, x, w) == repeated
+    assert repeated != grow.growth_layer(reg.module_, x)

@@ -250,7 +250,7 @@ def test_a_wrapper_that_hides_its_fitted_copy_is_refused_by_name(small):
         RankAwareDepthSelector(wrapper, depths=[2], cv=2).fit(X, np.c_[y, y])
 
 
-@pytest.mark.parametrize("inner", ["grid", "selector"])
+@pytest.mark.parametrize("inner", ["grid", "randomized", "halving", "selector"])
 def test_a_search_or_selector_inside_is_refused_before_any_fit(inner, small,
                                                                 monkeypatch):
     """A search keeps its choice as best_estimator_, and a selector inside chooses
@@ -262,8 +262,14 @@ def test_a_search_or_selector_inside_is_refused_before_any_fit(inner, small,
     monkeypatch.setattr(DeepL2Regressor, "fit",
                         lambda self, *a, **k: fits.append(1) or real(self, *a, **k))
     net = DeepL2Regressor(**FAST)
-    wrapped = (GridSearchCV(net, {"alpha": [0.01, 0.1]}, cv=2) if inner == "grid"
-               else RankAwareDepthSelector(net, depths=[2, 3], cv=2))
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV, RandomizedSearchCV
+
+    grid = {"alpha": [0.01, 0.1]}
+    wrapped = {"grid": GridSearchCV(net, grid, cv=2),
+               "randomized": RandomizedSearchCV(net, grid, n_iter=2, cv=2),
+               "halving": HalvingGridSearchCV(net, grid, cv=2),
+               "selector": RankAwareDepthSelector(net, depths=[2, 3], cv=2)}[inner]
     name = type(wrapped).__name__
     with pytest.raises(TypeError, match=f"through a {name}: .* Pipeline ending"):
         RankAwareDepthSelector(wrapped, depths=[2, 3], cv=2).fit(X, y)

@@ -681,6 +681,19 @@ def test_save_to_a_file_not_open_for_writing_is_a_clear_error(tmp_path):
         save(skrank.DeepL2Regressor(), f)
     assert path.read_bytes() == before
 
+    class Sink(io.RawIOBase):  # write without writable(): taken at its word
+        def __init__(self):
+            self.data = bytearray()
+
+        def write(self, b):
+            self.data += bytes(b)
+            return len(b)
+
+    sink = Sink()
+    save(skrank.DeepL2Regressor(), sink)
+    assert load(io.BytesIO(bytes(sink.data))).get_params() == \
+        skrank.DeepL2Regressor().get_params()
+
 
 def test_save_refuses_what_load_would_refuse(tmp_path):
     """An attribute fit does not set, or a header over the load limit, is refused

@@ -666,6 +666,26 @@ def test_early_stopping_leaves_what_fit_needs_to_train_on():
         clf.fit(X, labels)
 
 
+def test_auto_early_stopping_holds_out_only_where_a_split_leaves_what_fit_needs():
+    """'auto' resolves to False where holding out would leave fewer than two
+    training rows, or a stratified share without a rare class (a review: 21 rows
+    at validation_fraction=0.96, and 24 rows of classes 21/3 at 0.9, failed
+    where the earlier version fitted)."""
+    from skrank import DeepL2Classifier
+
+    X, y = _teacher(n=24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = DeepL2Regressor(validation_fraction=0.96, **SMALL).fit(X[:21], y[:21])
+        assert reg.early_stopping_ is False
+        labels = np.r_[np.zeros(21), np.ones(3)].astype(int)
+        clf = DeepL2Classifier(early_stopping="auto", validation_fraction=0.9, **SMALL)
+        assert clf.fit(X, labels).early_stopping_ is False
+        # where a split can leave both, 'auto' still holds out
+        reg = DeepL2Regressor(validation_fraction=0.9, **SMALL).fit(X[:22], y[:22])
+        assert reg.early_stopping_ is True
+
+
 def test_too_few_samples_names_the_rows_of_weight_zero():
     X, y = _teacher(n=20)
     weight = np.r_[np.ones(10), np.zeros(10)]

@@ -374,8 +374,15 @@ def test_a_huge_depth_is_refused_by_its_layers_own_cost(monkeypatch):
     """Each layer costs memory beyond its arrays (measured 17 KB at width 4): an
     audit's depth=10**5 took 2 GB and 105 s, its arrays a few MB, and 10**6
     passed the check. Refused before anything is built."""
-    X, y = np.random.RandomState(0).rand(60, 3), np.random.RandomState(1).rand(60)
+    import torch
+
     monkeypatch.setattr("skrank._device.available_memory", lambda device: 2**30)
+    # the check alone: without the layers' cost it passes, and a fit would then
+    # build a million layers (a review's mutation ran for minutes)
+    with pytest.raises(MemoryError, match=r"depth=1000000, width=1\)"):
+        DeepL2Regressor(depth=10**6, width=1)._check_memory(
+            (60, 3), 1, torch.float32, torch.device("cpu"), 1)
+    X, y = np.random.RandomState(0).rand(60, 3), np.random.RandomState(1).rand(60)
     with pytest.raises(MemoryError, match=r"depth=1000000, width=1\)"):
         DeepL2Regressor(depth=10**6, width=1, max_iter=3).fit(X, y)
 
