@@ -2575,7 +2575,8 @@ class _DeepL2Base(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Inputs over which to measure (e.g. the training inputs); at most
-            ``n_diagnostic_samples`` rows are used.
+            ``n_diagnostic_samples`` rows, drawn first, are read (all of them:
+            a denoising autoencoder's ``input_spacing`` too, where fit's is on all).
         rank_tol, rank_gap : float or None
             The rank rule's floor and gap; ``None`` keeps the estimator's.
 
@@ -2609,13 +2610,22 @@ class _DeepL2Base(BaseEstimator):
         validate_parameter_constraints(
             {k: self._parameter_constraints[k] for k in given}, given,
             caller_name=f"{type(self).__name__}.diagnose")
-        report = self._diagnose(self._check_X(X), self._reading_rng(),
-                                rank_tol, rank_gap)
+        report = self._diagnose(*self._scaled_sample(X), rank_tol, rank_gap)
         _warn_if_unclear(report, report.tol, name="report.rank",
                          jacobian_bounds=self._jacobian_bounds,
                          weak=self._weak_direction_factor, bound=self._function_bound(),
                          cut_advice=self._cut_advice)
         return report
+
+    def _scaled_sample(self, X):
+        """The rows of ``X`` a reading reads (the fit's draw), drawn before anything
+        is scaled (a million rows cost twice their size in scaled copies for the
+        thousand read: an audit), and the draws' generator, for the rest."""
+        rng = self._reading_rng()
+        X, _ = self._reading_sample(self._check_X(X, scaled=False), rng)
+        Xn = self._scale_inputs(X)
+        self._check_representable(Xn, "X", raw=X)
+        return Xn, rng
 
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X, scaled=True):

@@ -1017,14 +1017,27 @@ def _check_target(path):
     torch ("string argument expected, got 'memoryview'")."""
     if isinstance(path, (str, os.PathLike)):
         return
-    # a file opened for reading says so in its mode (a raw stream of the user's
-    # that defines write but not writable() is taken at its word)
-    mode = getattr(path, "mode", None)
-    if isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None)) \
-            or (isinstance(mode, str) and not set(mode) & set("wax+")):
+    if not _takes_bytes(path):
         raise TypeError(f"save writes a path or a binary file object open for writing "
                         f"(opened with 'wb', or io.BytesIO), got "
                         f"{_target_name(path)}.")
+
+
+def _takes_bytes(path):
+    """Whether a file object takes bytes, as its ``writable()`` says; a stream that
+    defines ``write`` itself but not ``writable`` (io's default says False) is
+    taken at its word."""
+    if isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None)):
+        return False
+    writable = getattr(path, "writable", None)
+    if not callable(writable) or writable():
+        return True
+    mro = type(path).__mro__
+    io_modules = ("io", "_io", "_pyio", "abc")
+    write = next((k for k in mro if "write" in vars(k)), object)
+    defines_writable = next((k for k in mro if "writable" in vars(k)), object)
+    return (write.__module__ not in io_modules
+            and defines_writable.__module__ in io_modules)
 
 
 def _target_name(path):

@@ -693,6 +693,19 @@ def test_save_to_a_file_not_open_for_writing_is_a_clear_error(tmp_path):
     save(skrank.DeepL2Regressor(), sink)
     assert load(io.BytesIO(bytes(sink.data))).get_params() == \
         skrank.DeepL2Regressor().get_params()
+    # writable() decides where the stream defines it (gzip's mode is an int, a
+    # BufferedReader has none: they failed inside torch)
+    import gzip
+
+    packed = tmp_path / "model.gz"
+    with gzip.open(packed, "wb") as f:
+        save(skrank.DeepL2Regressor(), f)
+    for reader in (lambda: gzip.open(packed, "rb"),
+                   lambda: io.BufferedReader(io.BytesIO(b""))):
+        with reader() as f, pytest.raises(TypeError, match="open for writing"):
+            save(skrank.DeepL2Regressor(), f)
+    with gzip.open(packed, "rb") as f:
+        assert isinstance(load(io.BytesIO(f.read())), skrank.DeepL2Regressor)
 
 
 def test_save_refuses_what_load_would_refuse(tmp_path):

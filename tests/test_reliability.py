@@ -684,6 +684,14 @@ def test_auto_early_stopping_holds_out_only_where_a_split_leaves_what_fit_needs(
         # where a split can leave both, 'auto' still holds out
         reg = DeepL2Regressor(validation_fraction=0.9, **SMALL).fit(X[:22], y[:22])
         assert reg.early_stopping_ is True
+        # a class of 2 among 40 rows: half held out leaves it a training row (2 x 20
+        # rows' share is 40: the boundary), 21 held out may not (2 x 19 < 40)
+        X, _ = _teacher(n=40)
+        rare = np.r_[np.zeros(38), np.ones(2)].astype(int)
+        for fraction, holds in ((0.5, True), (0.525, False)):
+            clf = DeepL2Classifier(early_stopping="auto", validation_fraction=fraction,
+                                   **SMALL)
+            assert clf.fit(X, rare).early_stopping_ is holds, fraction
 
 
 def test_too_few_samples_names_the_rows_of_weight_zero():

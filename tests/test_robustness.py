@@ -387,6 +387,35 @@ def test_a_huge_depth_is_refused_by_its_layers_own_cost(monkeypatch):
         DeepL2Regressor(depth=10**6, width=1, max_iter=3).fit(X, y)
 
 
+def test_diagnose_scales_only_the_rows_it_reads(monkeypatch):
+    """``diagnose`` draws its ``n_diagnostic_samples`` rows before scaling: an audit
+    measured twice a million rows' size in scaled copies for the thousand read,
+    and a denoising autoencoder's spacing read on all of them (4 s)."""
+    from skrank import BottleneckAutoencoder
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(3000, 3)
+    for est, y in ((DeepL2Regressor(depth=3, width=8, max_iter=20, n_diagnostic_samples=50,
+                                    random_state=0), X[:, 0]),
+                   (BottleneckAutoencoder(depth=3, width=8, max_iter=20, input_noise=0.3,
+                                          n_diagnostic_samples=50, random_state=0), None)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X[:200], y if y is None else y[:200])
+        seen, real = [], type(est)._scale_inputs
+
+        def scale(self, X, real=real):
+            seen.append(len(X))
+            return real(self, X)
+
+        monkeypatch.setattr(type(est), "_scale_inputs", scale)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = est.diagnose(X)
+        monkeypatch.undo()
+        assert seen == [50] and report.bottleneck.rank >= 0
+
+
 def test_only_the_networks_a_fit_trains_are_counted(monkeypatch):
     import torch
 
