@@ -2622,10 +2622,13 @@ class _DeepL2Base(BaseEstimator):
         is scaled (a million rows cost twice their size in scaled copies for the
         thousand read: an audit), and the draws' generator, for the rest."""
         rng = self._reading_rng()
-        X, _ = self._reading_sample(self._check_X(X, scaled=False), rng)
-        Xn = self._scale_inputs(X)
-        self._check_representable(Xn, "X", raw=X)
-        return Xn, rng
+        X = self._check_X(X, scaled=False)
+        # every row's values checked, as predict checks them, from each column's
+        # extremes (the scaling is affine): no scaled copy of the rest
+        ends = np.stack([X.min(axis=0), X.max(axis=0)]) if len(X) else X
+        self._check_representable(self._scale_inputs(ends), "X", raw=ends)
+        X, _ = self._reading_sample(X, rng)
+        return self._scale_inputs(X), rng
 
     # ---- inference ----------------------------------------------------------------
     def _check_X(self, X, scaled=True):

@@ -1725,9 +1725,10 @@ class Report:
         set by the estimators that compare with it (the autoencoder); ``None``
         otherwise.
     input_spacing : float or None
-        The median distance from an input to its nearest other input, set by the
-        estimators that compare their noise with it (a denoising autoencoder);
-        ``None`` otherwise.
+        The median distance from an input to its nearest other input, in the
+        network's normalized units, over the rows read (a fit's: every training
+        row; ``diagnose``: its sample, sparser), set by the estimators that
+        compare their noise with it (a denoising autoencoder); ``None`` otherwise.
     network_jacobian_rank : int or None
         The largest rank of the network's own Jacobians at the Jacobian points,
         where it could exceed the bottleneck's rank and the network has at most

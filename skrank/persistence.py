@@ -1023,21 +1023,30 @@ def _check_target(path):
                         f"{_target_name(path)}.")
 
 
+#: Where io's own stream classes live (their write and writable are io's rules).
+_IO_MODULES = ("_io", "_pyio")
+
+
 def _takes_bytes(path):
-    """Whether a file object takes bytes, as its ``writable()`` says; a stream that
-    defines ``write`` itself but not ``writable`` (io's default says False) is
-    taken at its word."""
+    """Whether a file object takes bytes, as its ``writable()`` says. io's default
+    ``writable()`` says False for a stream that never says: one that defines
+    ``write`` itself (on its class or on the instance) without defining
+    ``writable`` is taken at its word."""
     if isinstance(path, io.TextIOBase) or not callable(getattr(path, "write", None)):
         return False
     writable = getattr(path, "writable", None)
     if not callable(writable) or writable():
         return True
+    own = getattr(path, "__dict__", {})
     mro = type(path).__mro__
-    io_modules = ("io", "_io", "_pyio", "abc")
-    write = next((k for k in mro if "write" in vars(k)), object)
-    defines_writable = next((k for k in mro if "writable" in vars(k)), object)
-    return (write.__module__ not in io_modules
-            and defines_writable.__module__ in io_modules)
+    write = next((k for k in mro if "write" in vars(k)), None)
+    said = next((k for k in mro if "writable" in vars(k)), None)
+    # a write reached through __getattr__ (a wrapper of a read-only file) is not
+    # the stream's own: its writable() stands
+    user_write = "write" in own or (write is not None
+                                    and write.__module__ not in _IO_MODULES)
+    return (user_write and "writable" not in own
+            and said is not None and said.__module__ in _IO_MODULES)
 
 
 def _target_name(path):

@@ -707,6 +707,36 @@ def test_save_to_a_file_not_open_for_writing_is_a_clear_error(tmp_path):
     with gzip.open(packed, "rb") as f:
         assert isinstance(load(io.BytesIO(f.read())), skrank.DeepL2Regressor)
 
+    class Tee(io.RawIOBase):  # write bound on the instance
+        def __init__(self, f):
+            self.write = f.write
+
+    class Duck:  # no writable() at all
+        def __init__(self):
+            self.out = io.BytesIO()
+
+        def write(self, b):
+            return self.out.write(b)
+
+        def flush(self):
+            pass
+
+    class Wrap(io.IOBase):  # a read-only file's write through __getattr__
+        def __init__(self, f):
+            self._f = f
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+    for target in (Tee(io.BytesIO()), Duck()):
+        save(skrank.DeepL2Regressor(), target)
+    with open(path, "rb") as f, pytest.raises(TypeError, match="open for writing"):
+        save(skrank.DeepL2Regressor(), Wrap(f))
+    import _pyio
+
+    with _pyio.open(path, "rb") as f, pytest.raises(TypeError, match="open for writing"):
+        save(skrank.DeepL2Regressor(), f)
+
 
 def test_save_refuses_what_load_would_refuse(tmp_path):
     """An attribute fit does not set, or a header over the load limit, is refused

@@ -404,7 +404,7 @@ def test_diagnose_scales_only_the_rows_it_reads(monkeypatch):
             est.fit(X[:200], y if y is None else y[:200])
         seen, real = [], type(est)._scale_inputs
 
-        def scale(self, X, real=real):
+        def scale(self, X, real=real, seen=seen):
             seen.append(len(X))
             return real(self, X)
 
@@ -413,7 +413,21 @@ def test_diagnose_scales_only_the_rows_it_reads(monkeypatch):
             warnings.simplefilter("ignore")
             report = est.diagnose(X)
         monkeypatch.undo()
-        assert seen == [50] and report.bottleneck.rank >= 0
+        assert seen[-1] == 50 and sum(seen) < 100 and report.bottleneck.rank >= 0
+    # yet every row is checked, as predict checks it: a value float32 cannot carry
+    # in a row not drawn is refused in the user's units
+    est = DeepL2Regressor(depth=3, width=8, max_iter=20, n_diagnostic_samples=50,
+                          random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X[:200], X[:200, 0])
+    drawn = set(est._reading_sample(X, est._reading_rng())[0][:, 0])
+    huge = X.copy()
+    row = next(i for i in range(len(X)) if X[i, 0] not in drawn)
+    huge[row, 1] = 1e60
+    for call in (est.predict, est.diagnose):
+        with pytest.raises(ValueError, match="X holds values up to 1e[+]60"):
+            call(huge)
 
 
 def test_only_the_networks_a_fit_trains_are_counted(monkeypatch):
