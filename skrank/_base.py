@@ -560,7 +560,8 @@ def warm_deeper(previous, estimator, X, *, rtol, weight=None):
     Identity-like layers are inserted at ``previous``'s bottleneck on ``X`` by the
     default rank rule (:func:`skrank._grow.growth_layer`, whatever ``rank_tol`` it
     is read at; ``deepened`` in :mod:`skrank._networks`): the deeper network
-    computes the same function on ``X``, and with ``warm_start`` the next fit
+    computes nearly the same function on ``X`` (the directions weaker than
+    ``rtol`` of the strongest are left out), and with ``warm_start`` the next fit
     continues from it (the
     scikit-learn convention: a warm start reuses ``module_``). ``weight`` (one per
     row of ``X``) weighs the rows as repeats, so rows of weight zero count for

@@ -13,7 +13,8 @@ regressor's defaults, against 15 to 22 when grown; benchmarks/bench_regression.p
 Growing starts the deep fit from a fitted function instead: a network of depth
 :data:`START_DEPTH` is trained, identity-like layers are inserted at its
 bottleneck (:meth:`skrank._networks.FullyConnectedNet.deepened`: the deeper
-network computes the same function on the training data and pays only for the
+network computes nearly the same function on the training data, the directions
+weaker than :data:`DEEPEN_RTOL` of the strongest left out, and pays only for the
 directions in use, as the middle layers of a deep network do, Jacot 2023a,
 sec. 4), and the deep network is trained from there.
 

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import effective_n_jobs
+from scipy.stats import rankdata
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -461,10 +462,12 @@ def _where(matches, n_fits):
 
 
 def _row(net, depth, alpha, score, fit_time):
-    """One (depth, alpha, fold) record of the sweep."""
+    """One (depth, alpha, fold) record of the sweep, with the most rank any function
+    of the fold's inputs and outputs needs (``_function_bound``)."""
     return {"depth": depth, "alpha": alpha, "score": float(score),
             "rank": int(net.bottleneck_rank_), "parameter_norm": float(net.parameter_norm_),
-            "offset_free_norm": float(net.offset_free_norm_), "fit_time": fit_time}
+            "offset_free_norm": float(net.offset_free_norm_), "fit_time": fit_time,
+            "bound": net._function_bound()}
 
 
 def _check_grid(estimator, depths, alphas, names):
@@ -694,8 +697,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     warm_start : 'auto' or bool, default=False
         Fit the depths of each fold in increasing order, starting every deeper
         network from the previous one with identity layers inserted in its
-        bottleneck, so the function is unchanged at the start (Jacot 2023a, sec.
-        4); the shallowest depth is fitted as the estimator would be, the chosen
+        bottleneck, so the function is nearly unchanged at the start (Jacot
+        2023a, sec. 4; directions weaker than 5% of the strongest are left out);
+        the shallowest depth is fitted as the estimator would be, the chosen
         depth is refitted at the end of such a chain. Parallelism is then over
         (alpha, fold) chains. Needs a skrank estimator or a ``Pipeline`` ending in
         one (its earlier steps are refitted at every depth: give a random step a
@@ -705,7 +709,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         identities (ReLU or identity activations) and ``init`` is not
         ``'random'``; cold fits otherwise (a deepened classifier stayed near the
         shallower fit). Not the default: on 26 held-out teachers of rank 1 to 5,
-        sweeps 3.4 to 8.1 times faster than cold, ``best_rank_`` right on 14
+        sweeps 3.4 to 8.1 times faster than cold (1.4 to 2.7 times over two
+        depths, an audit of 10 teachers), ``best_rank_`` right on 14
         against 13, but a chain keeps its shallower fits' rank more often, and on
         4 of the 26 the chosen network's held-out R^2 was 0.02 to 0.07 below the
         cold sweep's (see the user guide); 1.45 to 2 times on the rank-2 task of
@@ -741,7 +746,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         network reads another rank, an ``AmbiguousRankWarning`` says so (with
         ``cv=2`` the lower median is the smaller of two fold ranks); for a
         regressor scored by R^2, so does a sweep in which no setting predicts
-        held-out rows better than their mean (targets of noise read ranks too).
+        held-out rows better than their mean (targets of noise read ranks too),
+        and a ``best_rank_`` above the most any function of the data's inputs
+        and outputs needs (``min(n_features, n_outputs)``, a classifier's
+        ``min(n_features, n_classes - 1)``): a reading of the networks, not of
+        their function.
     best_index_ : int
         Row of ``depth_results_`` of the chosen depth (and ``alpha``).
     best_score_ : float
@@ -768,15 +777,29 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
     depth_results_ : dict of ndarray
         Per depth (per (alpha, depth) pair with ``alphas``, then with an
         ``'alpha'`` column): ``'depth'``, ``'mean_test_score'``, ``'std_test_score'``,
-        ``'bottleneck_rank'`` (lower median), ``'rank_per_fold'`` (one row per
-        depth, or per (alpha, depth) pair, by n_folds),
+        ``'test_score_per_fold'``, ``'bottleneck_rank'`` (lower median),
+        ``'rank_per_fold'`` (these two ``'*_per_fold'`` keys one row per depth, or
+        per (alpha, depth) pair, by n_folds),
         ``'parameter_norm'`` (mean ``||theta||^2``), ``'offset_free_norm'``
         (mean), ``'offset_free_norm_per_fold'`` (shaped as ``'rank_per_fold'``:
         ``norm_slope_`` is fitted to these, not to the means, which mix in folds
         of other ranks), ``'norm_per_depth'``,
-        ``'mean_fit_time'``. Every key but the two ``'*_per_fold'`` holds one
-        value per row: ``pandas.DataFrame`` takes them once those 2-D keys are
-        left out.
+        ``'mean_fit_time'`` (where a depth's fits train as one batch, the batch's
+        time over its fits: the same for all of them). Every key but the three
+        ``'*_per_fold'`` holds one value per row: ``pandas.DataFrame`` takes them
+        once those 2-D keys are left out, or takes ``cv_results_`` whole.
+    cv_results_ : dict of ndarray
+        ``depth_results_`` in ``GridSearchCV``'s layout, for the tools that read
+        a search's results: ``'params'``, ``'param_<name>'`` (``'param_depth'``,
+        ``'param_step__depth'`` in a Pipeline, and ``alpha``'s with a grid),
+        ``'mean_test_score'``, ``'std_test_score'``, ``'rank_test_score'`` (by mean
+        score alone: ``best_index_`` is the lowest rank within ``score_tol`` of
+        the best score, not always the row ranked 1), ``'split<k>_test_score'``,
+        ``'mean_fit_time'`` and ``'bottleneck_rank'``.
+    best_params_ : dict
+        The chosen setting as ``GridSearchCV`` names it, e.g. ``{'depth': 6}``, or
+        ``{'step__depth': 6, 'step__alpha': 0.03}`` with an alpha grid over a
+        Pipeline's step.
     n_features_in_ : int
         Number of features of ``X`` (set by every fit, ``refit`` or not).
     feature_names_in_ : ndarray of str
@@ -935,6 +958,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = _splits(cv, self.cv, X, y, split_params)
+        self._check_scorable_folds(splits)
         if y is None and isinstance(self.scoring, str):
             raise ValueError(
                 f"scoring={self.scoring!r} compares predictions with targets, but the "
@@ -954,9 +978,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         start = time.perf_counter()
         out = self._interruptible_sweep(estimator, depths, alphas, names, X, y, splits,
                                         scorer, fit_params, warm)
-        self._summarize(depths, out, len(splits), alphas,
-                        self._tolerance(estimator, X, y, splits, scorer))
+        bound = self._summarize(depths, out, len(splits), alphas,
+                                self._tolerance(estimator, X, y, splits, scorer))
         self._warn_if_nothing_predicts()
+        self._warn_if_above_bound(bound)
         self._set_input_attributes(X, y)
         if self.verbose:
             self._print_summary(time.perf_counter() - start)
@@ -965,6 +990,24 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
                         warm and depths[depths < self.best_depth_].tolist(), warm)
         self._warn_if_ranks_disagree()
         return self
+
+    def _check_scorable_folds(self, splits):
+        """Refuse, before any fit, test folds of one row where the score is an R^2
+        (a regressor's or an autoencoder's own, or ``'r2'``): it is undefined
+        there, every setting would score NaN, and the sweep would end in an
+        error that does not say why (an audit's five rows at ``cv=5``,
+        ``LeaveOneOut``)."""
+        if self.scoring not in (None, "r2") or is_classifier(self.estimator):
+            return
+        smallest = min(len(test) for _, test in splits)
+        if smallest >= 2:
+            return
+        source = "the scoring" if self.scoring else "the estimator's score"
+        raise ValueError(
+            f"A test fold holds {smallest} row: R^2 ({source}) is undefined on "
+            f"fewer than two rows, so every setting would score NaN ({len(splits)} "
+            "folds). Use fewer folds (cv), more rows, or a scoring defined on one "
+            "row, e.g. scoring='neg_mean_squared_error'.")
 
     def _refit(self, estimator, names, X, y, fit_params, scorer, shallower, warm):
         """Fit the chosen depth (and alpha) on all rows as ``best_estimator_``, as
@@ -1022,6 +1065,23 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             f"mean test R^2 is {best:.3g}): the targets may not depend on X, and the "
             f"ranks read (best_rank_={self.best_rank_}) would then describe noise the "
             "networks fitted, not a function of X.", AmbiguousRankWarning)
+
+    def _warn_if_above_bound(self, bound):
+        """``best_rank_`` above ``bound = (value, what, why)``, the most rank any
+        function of the folds' inputs and outputs needs, is a reading of the
+        networks, not of a function (each fit warned of its own): the choice then
+        compared readings that carry no rank of the function. An audit's binary
+        XOR read 4 (folds 2, 4 and 4), one output read 2, three outputs of noise 6,
+        with no word from the selector."""
+        if bound is None or self.best_rank_ <= bound[0]:
+            return
+        value, what, why = bound
+        warn_user(
+            f"best_rank_={self.best_rank_} is above {what} = {value}: {why}. The "
+            "folds' networks carry directions their functions do not use, so the "
+            "choice compared readings of the networks, not ranks of the function "
+            f"(which is at most {value}). A larger alpha (alphas=...) lets the "
+            "networks drop them.", AmbiguousRankWarning)
 
     def _warn_if_ranks_disagree(self):
         """``best_rank_`` is a confident number only when every fold at the chosen
@@ -1176,6 +1236,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             "depth": np.array([d for d, _ in rows], dtype=int),
             "mean_test_score": column("score"),
             "std_test_score": column("score", np.std),
+            "test_score_per_fold": np.array([[r["score"] for r in cell[row]]
+                                             for row in rows], dtype=float),
             "rank_per_fold": np.array([[r["rank"] for r in cell[row]] for row in rows]),
             "parameter_norm": column("parameter_norm"),
             "offset_free_norm": column("offset_free_norm"),
@@ -1193,6 +1255,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         self.depth_results_ = res
         self._choose(res, rows, self.score_tol if tol is None else tol)
         self.norm_slope_ = self._plateau_slope(res, rows, cell)
+        # the chosen row's bound: the largest of its folds' (a fold short of a
+        # class has a lower one)
+        bounds = [r["bound"] for r in cell[rows[self.best_index_]] if "bound" in r]
+        return max(bounds, key=lambda b: b[0]) if bounds else None
 
     def _plateau_slope(self, res, rows, cell):
         """The slope of ``offset_free_norm_`` against depth over the chosen row's
@@ -1272,6 +1338,51 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         self.best_alpha_ = rows[i][1]
         self.best_rank_ = int(res["bottleneck_rank"][i])
         self.best_score_ = float(res["mean_test_score"][i])
+
+    def _grid_names(self):
+        """The parameter names of the sweep's settings, as ``GridSearchCV`` names
+        them (``depth``, ``step__depth`` in a Pipeline; ``alpha`` with a grid)."""
+        depth = _param_name(self.estimator, "depth")
+        with_alpha = "alpha" in self.depth_results_
+        return depth, _beside(self.estimator, depth, "alpha") if with_alpha else None
+
+    @property
+    def best_params_(self):
+        """The chosen setting as ``GridSearchCV`` gives it: ``{depth_param: depth}``,
+        with ``alpha``'s too when the sweep had an alpha grid."""
+        check_is_fitted(self, "depth_results_")
+        depth, alpha = self._grid_names()
+        return {depth: self.best_depth_, **({} if alpha is None else
+                                            {alpha: self.best_alpha_})}
+
+    @property
+    def cv_results_(self):
+        """``depth_results_`` in ``GridSearchCV``'s layout (one entry per row).
+
+        ``'params'``, ``'param_<name>'``, ``'mean_test_score'``,
+        ``'std_test_score'``, ``'rank_test_score'`` (1 for the best mean score, as
+        the search ranks; the selector's choice, ``best_index_``, is the lowest
+        rank within ``score_tol`` of it), ``'split<k>_test_score'``,
+        ``'mean_fit_time'`` and ``'bottleneck_rank'``. ``pandas.DataFrame`` takes it
+        as it is.
+        """
+        check_is_fitted(self, "depth_results_")
+        res, (depth, alpha) = self.depth_results_, self._grid_names()
+        params = [{depth: int(d), **({} if alpha is None else {alpha: float(a)})}
+                  for d, a in zip(res["depth"], res.get("alpha", res["depth"]))]
+        scores = res["mean_test_score"]
+        # NaN scores rank last, as GridSearchCV ranks them
+        key = np.where(np.isfinite(scores), -scores, np.inf)
+        out = {"params": params, f"param_{depth}": res["depth"].copy()}
+        if alpha is not None:
+            out[f"param_{alpha}"] = res["alpha"].copy()
+        out.update(mean_test_score=scores.copy(), std_test_score=res["std_test_score"].copy(),
+                   rank_test_score=rankdata(key, method="min").astype(np.int32))
+        for k, fold in enumerate(res.get("test_score_per_fold", np.empty((0, 0))).T):
+            out[f"split{k}_test_score"] = fold.copy()
+        out.update(mean_fit_time=res["mean_fit_time"].copy(),
+                   bottleneck_rank=res["bottleneck_rank"].copy())
+        return out
 
     def get_metadata_routing(self):
         """Get the metadata routing of this object.

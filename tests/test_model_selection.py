@@ -1094,8 +1094,10 @@ def test_sweep_warnings_name_their_depth_fold_or_refit(warm_start):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sel.fit(X, Y)
+    # the fits' own warnings (the selector's summary of best_rank_ is its own)
     said = [str(w.message) for w in caught if "Maximum iterations" in str(w.message)
-            or "min(n_features" in str(w.message)]
+            or ("min(n_features" in str(w.message)
+                and not str(w.message).startswith("best_rank_="))]
     # one fit's warning names its fold (numbered from 1); one that several fits
     # said alike names their folds, or their depths and how many of the fits
     label = (r"Sweep at depth [34](, fold [12] of 2| \(2 folds trained at once[^)]*\))"
@@ -1496,3 +1498,100 @@ def test_a_named_loss_chooses_the_same_setting_in_any_units():
     assert tol == pytest.approx(0.01 * null)
     sel.set_params(scoring=None)
     assert sel._tolerance(sel.estimator, X, Y, splits, None) == 0.01
+
+
+def test_cv_results_and_best_params_read_as_grid_searchs(small):
+    # an audit: a scikit-learn user found no cv_results_, best_params_ or fold scores
+    X, y = small
+    pipe = Pipeline([("scale", StandardScaler()), ("net", DeepL2Regressor(**FAST))])
+    grid = {"net__depth": [2, 3], "net__alpha": [0.01, 0.1]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = RankAwareDepthSelector(pipe, depths=[2, 3], alphas=[0.01, 0.1],
+                                     cv=2).fit(X, y)
+        search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    ours, theirs = sel.cv_results_, search.cv_results_
+    assert ours["params"] == theirs["params"]
+    for key in ("mean_test_score", "std_test_score", "split0_test_score",
+                "split1_test_score", "rank_test_score", "param_net__depth",
+                "param_net__alpha"):
+        np.testing.assert_allclose(np.asarray(ours[key], dtype=float),
+                                   np.asarray(theirs[key], dtype=float), err_msg=key)
+    assert ours["rank_test_score"].dtype == theirs["rank_test_score"].dtype
+    res = sel.depth_results_
+    np.testing.assert_array_equal(ours["bottleneck_rank"], res["bottleneck_rank"])
+    np.testing.assert_allclose(res["test_score_per_fold"].mean(1), res["mean_test_score"])
+    assert sel.best_params_ == {"net__depth": sel.best_depth_,
+                                "net__alpha": sel.best_alpha_}
+    assert sel.cv_results_["params"][sel.best_index_] == sel.best_params_
+    import pandas as pd
+    assert pd.DataFrame(sel.cv_results_).shape[0] == 4
+    # without a grid, the depth alone; NaN scores rank last, as a search ranks them
+    bare = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2)
+    out = [dict(depth=d, score=s, rank=1, parameter_norm=1.0, offset_free_norm=1.0,
+                fit_time=0) for d, s in [(2, float("nan")), (3, 0.5)]]
+    bare._summarize(np.array([2, 3]), out, 1)
+    assert bare.best_params_ == {"depth": 3}
+    assert bare.cv_results_["rank_test_score"].tolist() == [2, 1]
+    assert "param_alpha" not in bare.cv_results_
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        _ = RankAwareDepthSelector(DeepL2Regressor()).cv_results_
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_best_rank_above_the_functions_bound_warns(monkeypatch, small, warm_start):
+    # an audit: binary XOR read best_rank_ 4, one output 2, with no word from the
+    # selector. The bound each fold's network reports reaches the choice.
+    X, y = small
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2, 3], cv=2,
+                                 warm_start=warm_start, refit=False)
+
+    def sweep():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel.fit(X, y)
+        return [str(w.message) for w in caught if "best_rank_=" in str(w.message)
+                and "is above" in str(w.message)]
+
+    def bound(value):
+        monkeypatch.setattr(DeepL2Regressor, "_function_bound",
+                            lambda self: (value, "the test's bound", "a reason"))
+
+    bound(100)
+    assert sweep() == []
+    rank = sel.best_rank_
+    assert rank >= 1
+    bound(rank)  # at the bound: no word
+    assert sweep() == []
+    bound(rank - 1)
+    told = sweep()
+    assert len(told) == 1
+    assert f"best_rank_={rank} is above the test's bound = {rank - 1}: a reason" in told[0]
+
+
+def test_a_one_row_test_fold_under_r2_is_refused_before_any_fit(monkeypatch):
+    from sklearn.model_selection import LeaveOneOut
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 3))
+    y = X[:, 0]
+    fits = []
+    monkeypatch.setattr(DeepL2Regressor, "fit",
+                        lambda self, *a, **k: fits.append(1) or self)
+    for cv, scoring in [(5, None), (LeaveOneOut(), "r2")]:
+        sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=cv,
+                                     scoring=scoring)
+        with pytest.raises(ValueError, match="A test fold holds 1 row: R\\^2"):
+            sel.fit(X, y)
+    ae = RankAwareDepthSelector(BottleneckAutoencoder(**FAST), depths=[2], cv=5)
+    with pytest.raises(ValueError, match="A test fold holds 1 row"):
+        ae.fit(X)
+    assert fits == []
+    # a score defined on one row runs
+    monkeypatch.undo()
+    sel = RankAwareDepthSelector(DeepL2Regressor(**FAST), depths=[2], cv=5,
+                                 scoring="neg_mean_squared_error", refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, y)
+    assert sel.depth_results_["test_score_per_fold"].shape == (1, 5)
