@@ -140,6 +140,9 @@ def _check_level(X, sigma):
         raise ValueError(f"Stein's estimate needs at least {MIN_ROWS} rows to read the "
                          f"noise against their spread; got {X.shape[0]}.")
     dof = (X.shape[0] - 1) * X.shape[1]
+    # read in units of the largest value: squares of data near 1e300 overflow
+    unit = float(np.abs(X).max()) or 1.0
+    X, sigma = X / unit, sigma / unit
     spread = float(np.sqrt(np.sum((X - X.mean(0)) ** 2) / dof))
     # the chi-square quantile: 2 * gammaincinv(dof / 2, p)
     if not sigma**2 * 2 * gammaincinv(dof / 2, NOISE_LEVEL_QUANTILE) / dof <= spread**2:

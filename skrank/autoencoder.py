@@ -65,16 +65,25 @@ _UPPER_BOUND = (
     "(the guide's 'Trusting the rank', section 5).")
 
 
-def _warn_if_noise_overstated(risk, sigma, n, D, rows="held-out rows"):
-    """Stein's estimate (in the data's units) below what a squared error can be
+def _in_user_units(risk, scale):
+    """A squared error of the network's units in the data's: ``inf`` where it is
+    beyond float64 (data near 1e300), not an OverflowError."""
+    with np.errstate(over="ignore"):
+        return float(np.float64(scale) ** 2 * risk)
+
+
+def _warn_if_noise_overstated(risk, sigma, n, D, rows="held-out rows", scale=1.0):
+    """Stein's estimate ``risk`` (in the network's units, where the noise is
+    ``sigma``; ``scale`` the data's unit in them) below what a squared error can be
     (``skrank._denoise.impossibly_low``): the calibrated step then over-smooths
     (measured: data of noise 0.01 read as 0.1 gave a risk of -0.11 per point, and a
     step 25 times f(X)'s error at 2x)."""
     if impossibly_low(risk, sigma, n, D):
         warn_user(
-            f"Stein's estimate of the denoising error reads {risk:.3g} per point on "
+            f"Stein's estimate of the denoising error reads "
+            f"{_in_user_units(risk, scale):.3g} per point on "
             f"the {rows}, below zero beyond its sampling error: the rows hold less "
-            f"noise than data_noise={sigma:.3g} (or noise that is not Gaussian in "
+            f"noise than data_noise={sigma * scale:.3g} (or noise that is not Gaussian in "
             "every feature, or rows the network was fitted to). A score or search "
             "then rewards the overstated noise, and the calibrated step "
             "(denoising_gain_) over-smooths: pass the standard deviation of the "
@@ -135,7 +144,11 @@ class BottleneckAutoencoder(_FullyConnected, TransformerMixin, _DeepL2Base):
         training rows, n_diagnostic_samples)`` (the rows ``data_noise`` holds out
         do not count), checked before training. Coordinates beyond
         ``bottleneck_rank_`` are the representation's weak directions: near
-        constant, they carry little or nothing of the data.
+        constant, they carry little or nothing of the data. Fewer drop directions
+        the network uses, as a truncated PCA does: :meth:`inverse_transform` of
+        such codes loses them while :meth:`score` reads the whole network (an
+        audit's sphere, ``bottleneck_rank_`` 3: the R^2 of
+        ``inverse_transform(transform(X))`` 0.99 at 3 codes, 0.57 at 2, -0.03 at 1).
     output : {'codes', 'reconstruction'}, default='codes'
         What :meth:`transform` returns: the ``k`` bottleneck coordinates (a
         reducer, like PCA) or the reconstruction in input space, :meth:`denoise`
@@ -654,11 +667,10 @@ random_state, verbose, n_init, n_threads
         if X.shape[0] > self.n_diagnostic_samples:
             X = X[rng.choice(X.shape[0], self.n_diagnostic_samples, replace=False)]
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        gain, risk = sure_gain(self.module_, X, self.data_noise / self.input_scale_,
-                               generator=generator)
-        risk *= self.input_scale_**2
-        _warn_if_noise_overstated(risk, self.data_noise, *X.shape)
-        return {"denoising_gain_": gain, "denoising_risk_": risk}
+        scale = self.input_scale_
+        gain, risk = sure_gain(self.module_, X, self.data_noise / scale, generator=generator)
+        _warn_if_noise_overstated(risk, self.data_noise / scale, *X.shape, scale=scale)
+        return {"denoising_gain_": gain, "denoising_risk_": _in_user_units(risk, scale)}
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -927,12 +939,19 @@ random_state, verbose, n_init, n_threads
         if not self.data_noise:
             raise ValueError("denoising_risk needs the noise level of the data: fit with "
                              "data_noise > 0.")
+        return _in_user_units(self._normalized_risk(self._check_X(X)), self.input_scale_)
+
+    def _normalized_risk(self, X):
+        """:meth:`denoising_risk` in the network's units, on its normalized rows
+        ``X`` (what :meth:`score` divides, so that data near 1e300 do not
+        overflow); its warning in the data's units."""
         rng = check_random_state(self.random_state)
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        scale, X = self.input_scale_, self._check_X(X)
-        risk = scale**2 * sure_risk(self.module_, X, self.data_noise / scale,
-                                    self.denoising_gain_, generator=generator)
-        _warn_if_noise_overstated(risk, self.data_noise, *X.shape, rows="rows given")
+        scale = self.input_scale_
+        risk = sure_risk(self.module_, X, self.data_noise / scale, self.denoising_gain_,
+                         generator=generator)
+        _warn_if_noise_overstated(risk, self.data_noise / scale, *X.shape,
+                                  rows="rows given", scale=scale)
         return risk
 
     def score(self, X, y=None):
@@ -969,13 +988,17 @@ random_state, verbose, n_init, n_threads
             warn_user("R^2 score is not well-defined with less than two samples.",
                       UndefinedMetricWarning)
             return float("nan")
+        # both terms in the network's units: a ratio of squares of data near
+        # 1e300 overflowed to NaN (an audit), where the fit itself was unchanged
+        scale = np.float64(self.input_scale_)
         if self.data_noise:
-            risk = self.denoising_risk(X)
-            X = np.asarray(user_array(X), dtype=np.float64)
+            Xn = self._check_X(X)
+            risk = self._normalized_risk(Xn)
+            X = np.asarray(Xn, dtype=np.float64)
             total = np.sum((X - X.mean(0)) ** 2) / len(X)
             return float(1 - risk / total) if total > 0 else float(risk <= 0)
         X, X_hat = self._with_reconstruction(X)
-        X = np.asarray(X, dtype=np.float64)
+        X, X_hat = np.asarray(X, dtype=np.float64) / scale, X_hat / scale
         total = np.sum((X - X.mean(0)) ** 2)
         residual = np.sum((X - X_hat) ** 2)
         return float(1 - residual / total) if total > 0 else float(residual == 0)

@@ -1,8 +1,11 @@
 """Denoising calibrated on noisy data alone (``data_noise``, ``skrank._denoise``)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from skrank import BottleneckAutoencoder
 from skrank._denoise import divergence, shrunk_gain, sure_gain
@@ -407,3 +410,27 @@ def test_copies_of_a_held_out_record_count_once_in_the_calibration():
                 np.repeat(noisy[:n_records], copies, axis=0))
         assert fitted.denoising_gain_ == 1.0 and fitted.denoising_risk_ is None
         assert [w for w in caught if "distinct point" in str(w.message)]
+
+
+@pytest.mark.parametrize("data_noise", [0.0, 0.1])
+def test_scores_and_risks_hold_in_units_near_float64s_limits(data_noise):
+    # an audit: the fit was the same at 1e300, score() overflowed to NaN
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 120)
+    X = np.column_stack([np.cos(t), np.sin(t), t / 5]) + 0.1 * rng.normal(size=(120, 3))
+    kw = small(random_state=0, input_noise=0.1, data_noise=data_noise,
+               n_jacobian_points=0)
+    read = {}
+    for unit in (1.0, 1e300, 1e-300):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("error", RuntimeWarning)
+            ae = BottleneckAutoencoder(**{**kw, "data_noise": data_noise * unit,
+                                          "input_noise": 0.1 * unit}).fit(X[:90] * unit)
+            read[unit] = (ae.score(X[90:] * unit), ae.score(X[:90] * unit))
+            if data_noise:
+                # in the data's units: beyond float64 at 1e300 (inf, no error)
+                risks = [ae.denoising_risk(X[90:] * unit), ae.denoising_risk_]
+                assert all(np.isinf(r) if unit > 1 else np.isfinite(r) for r in risks)
+    for unit in (1e300, 1e-300):
+        np.testing.assert_allclose(read[unit], read[1.0], rtol=1e-9)
