@@ -461,6 +461,24 @@ def _where(matches, n_fits):
                                 f"{_list(f'{a:g}' for a in alphas)}" if alphas else "") + ")"
 
 
+def _rank_scores(scores):
+    """Ranks of mean scores as ``GridSearchCV`` gives them: 1 for the best, ties
+    sharing the lowest rank, an infinite score above or below every finite one,
+    NaN below them all."""
+    scores = np.asarray(scores, dtype=float)
+    finite = scores[np.isfinite(scores)]
+    top, bottom = (finite.max(), finite.min()) if finite.size else (0.0, 0.0)
+    key = np.select([scores == np.inf, scores == -np.inf, np.isnan(scores)],
+                    [top + 1, bottom - 1, bottom - 2], scores)
+    return rankdata(-key, method="min").astype(np.int32)
+
+
+def _count_rows(index):
+    """Rows an index selects: a boolean mask's True entries, else its length."""
+    index = np.asarray(index)
+    return int(np.count_nonzero(index)) if index.dtype == bool else len(index)
+
+
 def _row(net, depth, alpha, score, fit_time):
     """One (depth, alpha, fold) record of the sweep, with the most rank any function
     of the fold's inputs and outputs needs (``_function_bound``)."""
@@ -784,10 +802,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         (mean), ``'offset_free_norm_per_fold'`` (shaped as ``'rank_per_fold'``:
         ``norm_slope_`` is fitted to these, not to the means, which mix in folds
         of other ranks), ``'norm_per_depth'``,
-        ``'mean_fit_time'`` (where a depth's fits train as one batch, the batch's
-        time over its fits: the same for all of them). Every key but the three
-        ``'*_per_fold'`` holds one value per row: ``pandas.DataFrame`` takes them
-        once those 2-D keys are left out, or takes ``cv_results_`` whole.
+        ``'mean_fit_time'`` and ``'std_fit_time'`` (where a depth's fits train as
+        one batch, the batch's time over its fits: the same for all of them).
+        Every key but the three ``'*_per_fold'`` holds one value per row:
+        ``pandas.DataFrame`` takes them once those 2-D keys are left out, or
+        takes ``cv_results_`` whole.
     cv_results_ : dict of ndarray
         ``depth_results_`` in ``GridSearchCV``'s layout, for the tools that read
         a search's results: ``'params'``, ``'param_<name>'`` (``'param_depth'``,
@@ -795,7 +814,11 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``'mean_test_score'``, ``'std_test_score'``, ``'rank_test_score'`` (by mean
         score alone: ``best_index_`` is the lowest rank within ``score_tol`` of
         the best score, not always the row ranked 1), ``'split<k>_test_score'``,
-        ``'mean_fit_time'`` and ``'bottleneck_rank'``.
+        ``'mean_fit_time'``, ``'std_fit_time'`` and ``'bottleneck_rank'``; no score
+        times (scoring is not timed). The rows are ``depth_results_``'s (alphas
+        as given, depths increasing), the ``'param_*'`` plain arrays, not masked
+        ones. A selector saved by an earlier version has no fold scores: its
+        ``'split<k>_test_score'`` and ``'std_fit_time'`` are absent.
     best_params_ : dict
         The chosen setting as ``GridSearchCV`` names it, e.g. ``{'depth': 6}``, or
         ``{'step__depth': 6, 'step__alpha': 0.03}`` with an alpha grid over a
@@ -958,13 +981,13 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             vars(self).pop(attr, None)  # nothing from an earlier fit survives this one
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = _splits(cv, self.cv, X, y, split_params)
-        self._check_scorable_folds(splits)
         if y is None and isinstance(self.scoring, str):
             raise ValueError(
                 f"scoring={self.scoring!r} compares predictions with targets, but the "
                 f"selector was fitted without y. Leave scoring=None to score by "
                 f"{type(self.estimator).__name__}.score, or pass a callable "
                 "scorer(estimator, X).")
+        self._check_scorable_folds(splits)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         names = (_param_name(self.estimator, "depth"), None)
         _check_reachable(self.estimator, names[0])
@@ -999,7 +1022,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``LeaveOneOut``)."""
         if self.scoring not in (None, "r2") or is_classifier(self.estimator):
             return
-        smallest = min(len(test) for _, test in splits)
+        smallest = min(_count_rows(test) for _, test in splits)
         if smallest >= 2:
             return
         source = "the scoring" if self.scoring else "the estimator's score"
@@ -1244,6 +1267,7 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             "offset_free_norm_per_fold": np.array(
                 [[r["offset_free_norm"] for r in cell[row]] for row in rows], dtype=float),
             "mean_fit_time": column("fit_time"),
+            "std_fit_time": column("fit_time", np.std),
         }
         if alphas != [None] and alphas != (None,):
             res["alpha"] = np.array([a for _, a in rows], dtype=float)
@@ -1371,17 +1395,17 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         params = [{depth: int(d), **({} if alpha is None else {alpha: float(a)})}
                   for d, a in zip(res["depth"], res.get("alpha", res["depth"]))]
         scores = res["mean_test_score"]
-        # NaN scores rank last, as GridSearchCV ranks them
-        key = np.where(np.isfinite(scores), -scores, np.inf)
         out = {"params": params, f"param_{depth}": res["depth"].copy()}
         if alpha is not None:
             out[f"param_{alpha}"] = res["alpha"].copy()
         out.update(mean_test_score=scores.copy(), std_test_score=res["std_test_score"].copy(),
-                   rank_test_score=rankdata(key, method="min").astype(np.int32))
+                   rank_test_score=_rank_scores(scores))
         for k, fold in enumerate(res.get("test_score_per_fold", np.empty((0, 0))).T):
             out[f"split{k}_test_score"] = fold.copy()
-        out.update(mean_fit_time=res["mean_fit_time"].copy(),
-                   bottleneck_rank=res["bottleneck_rank"].copy())
+        out["mean_fit_time"] = res["mean_fit_time"].copy()
+        if "std_fit_time" in res:
+            out["std_fit_time"] = res["std_fit_time"].copy()
+        out["bottleneck_rank"] = res["bottleneck_rank"].copy()
         return out
 
     def get_metadata_routing(self):

@@ -583,6 +583,18 @@ def _check_architecture(estimator, arch, tensors):
     return state
 
 
+#: The ``input_scale_`` above which a fitted ``denoising_risk_`` (a squared error in
+#: the data's units, Stein's estimate in the network's times ``input_scale_**2``)
+#: may exceed float64 and read infinite: a risk of 1e8 in the network's units
+#: overflows there.
+OVERFLOWING_SCALE = 1e150
+
+
+def _risk_may_overflow(estimator):
+    scale = getattr(estimator, "input_scale_", None)
+    return type(scale) is float and scale > OVERFLOWING_SCALE
+
+
 #: The largest ``denoising_gain_`` a file may hold. ``sure_gain`` returns Stein's
 #: step ``sigma^2 S / R`` moved towards 1 by its sampling error, at least 0 (1.0
 #: without calibration): never negative (a negative step moves away from the
@@ -716,9 +728,12 @@ def _check_readings(estimator):
         ("best_restart_", best, _count(best, 0, n_init - 1),
          f"an index of the {n_init} restarts run"),
         ("n_iter_", n_iter, _count(n_iter, 0, 2**63 - 1), "a count"),
-        # Stein's estimate may read below 0 (data_noise above the data's own noise)
-        ("denoising_risk_", risk, risk is None or (
-            type(risk) is float and not math.isinf(risk)), "None or a finite risk"),
+        # Stein's estimate may read below 0 (data_noise above the data's own
+        # noise), and beyond float64 in the units of data near 1e300
+        ("denoising_risk_", risk, risk is None or (type(risk) is float and (
+            not math.isinf(risk) or _risk_may_overflow(estimator))),
+         "None or a finite risk (infinite only for data of a scale above "
+         f"{OVERFLOWING_SCALE:g})"),
     ]
     for name, value, ok, what in checks:
         if not ok:

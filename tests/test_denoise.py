@@ -1,5 +1,6 @@
 """Denoising calibrated on noisy data alone (``data_noise``, ``skrank._denoise``)."""
 
+import io
 import warnings
 
 import numpy as np
@@ -432,5 +433,10 @@ def test_scores_and_risks_hold_in_units_near_float64s_limits(data_noise):
                 # in the data's units: beyond float64 at 1e300 (inf, no error)
                 risks = [ae.denoising_risk(X[90:] * unit), ae.denoising_risk_]
                 assert all(np.isinf(r) if unit > 1 else np.isfinite(r) for r in risks)
+                # what fit leaves, a file keeps (a review: an infinite risk was refused)
+                buf = io.BytesIO()
+                save(ae, buf)
+                buf.seek(0)
+                assert load(buf).denoising_risk_ == ae.denoising_risk_
     for unit in (1e300, 1e-300):
         np.testing.assert_allclose(read[unit], read[1.0], rtol=1e-9)

@@ -1595,3 +1595,59 @@ def test_a_one_row_test_fold_under_r2_is_refused_before_any_fit(monkeypatch):
         warnings.simplefilter("ignore")
         sel.fit(X, y)
     assert sel.depth_results_["test_score_per_fold"].shape == (1, 5)
+
+
+@pytest.mark.parametrize("scores, ranks", [
+    ([0.5, 0.5, 0.2], [1, 1, 3]),                    # ties share the lowest rank
+    ([float("nan"), -0.5], [2, 1]),                  # NaN below every score
+    ([float("inf"), 0.5, float("nan")], [1, 2, 3]),  # as GridSearchCV ranks them
+    ([-float("inf"), 0.5, float("nan")], [2, 1, 3]),
+])
+def test_cv_results_rank_scores_as_grid_search_does(scores, ranks):
+    # a review: ranks of ties, of NaN beside negative scores and of infinities
+    # differed from GridSearchCV's (its ranks of these scores, scikit-learn 1.9)
+    sel = RankAwareDepthSelector(DeepL2Regressor())
+    depths = np.arange(2, 2 + len(scores))
+    out = [dict(depth=int(d), score=s, rank=1, parameter_norm=1.0, offset_free_norm=1.0,
+                fit_time=0.0) for d, s in zip(depths, scores)]
+    sel._summarize(depths, out, 1)
+    assert sel.cv_results_["rank_test_score"].tolist() == ranks
+
+
+def test_the_bound_of_a_selectors_choice_is_the_largest_of_its_folds():
+    # a fold short of a class has a lower bound (three classes of 10, 20 and 30
+    # sorted rows under KFold(3) read bounds 1, 2 and 2): the chosen row's is the
+    # largest, so a rank every fold may carry does not warn
+    sel = RankAwareDepthSelector(DeepL2Classifier())
+
+    def summary(bounds):
+        out = [dict(depth=4, score=0.9, rank=2, parameter_norm=1.0, offset_free_norm=1.0,
+                    fit_time=0.0, bound=(b, "the bound", "why")) for b in bounds]
+        return sel._summarize(np.array([4]), out, len(bounds))
+
+    assert summary([1, 2, 2])[0] == 2 and summary([2, 1, 2])[0] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sel._warn_if_above_bound(summary([1, 2, 2]))
+    with pytest.warns(AmbiguousRankWarning, match="best_rank_=2 is above the bound = 1"):
+        sel._warn_if_above_bound(summary([1, 1, 1]))
+
+
+def test_one_row_folds_are_refused_only_where_the_score_is_an_r2():
+    from sklearn.model_selection import LeaveOneOut
+
+    X = np.zeros((6, 2))
+    loo = list(LeaveOneOut().split(X))
+    masks = [(np.arange(6) != i, np.arange(6) == i) for i in range(6)]
+    for est in (DeepL2Classifier(), Pipeline([("s", StandardScaler()),
+                                             ("c", DeepL2Classifier())])):
+        RankAwareDepthSelector(est)._check_scorable_folds(loo)  # accuracy: defined
+    RankAwareDepthSelector(DeepL2Regressor(), scoring="neg_mean_squared_error"
+                           )._check_scorable_folds(loo)
+    for splits in (loo, masks):  # a mask selects its True rows, not its length
+        with pytest.raises(ValueError, match="A test fold holds 1 row"):
+            RankAwareDepthSelector(DeepL2Regressor())._check_scorable_folds(splits)
+    # an autoencoder asked for a targets' scoring hears that first
+    with pytest.raises(ValueError, match="without y"):
+        RankAwareDepthSelector(BottleneckAutoencoder(), scoring="r2", cv=LeaveOneOut(),
+                               depths=[2]).fit(np.random.default_rng(0).normal(size=(6, 2)))
