@@ -463,14 +463,14 @@ def _where(matches, n_fits):
 
 def _rank_scores(scores):
     """Ranks of mean scores as ``GridSearchCV`` gives them: 1 for the best, ties
-    sharing the lowest rank, an infinite score above or below every finite one,
-    NaN below them all."""
-    scores = np.asarray(scores, dtype=float)
-    finite = scores[np.isfinite(scores)]
-    top, bottom = (finite.max(), finite.min()) if finite.size else (0.0, 0.0)
-    key = np.select([scores == np.inf, scores == -np.inf, np.isnan(scores)],
-                    [top + 1, bottom - 1, bottom - 2], scores)
-    return rankdata(-key, method="min").astype(np.int32)
+    sharing the lowest rank, ``inf`` above every finite score, ``-inf`` below, NaN
+    below them all. By kind, then by value: offsets from the finite extremes tied
+    with scores beyond 1e16, where adding 1 changes nothing (a review)."""
+    scores = np.asarray(scores, dtype=float).reshape(-1)
+    kind = np.select([scores == np.inf, np.isfinite(scores), scores == -np.inf], [0, 1, 2], 3)
+    value = np.where(np.isfinite(scores), -scores, 0.0)
+    _, group = np.unique(np.column_stack([kind, value]), axis=0, return_inverse=True)
+    return rankdata(group.reshape(-1), method="min").astype(np.int32)
 
 
 def _count_rows(index):
@@ -1027,7 +1027,8 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
             return
         source = "the scoring" if self.scoring else "the estimator's score"
         raise ValueError(
-            f"A test fold holds {smallest} row: R^2 ({source}) is undefined on "
+            f"A test fold holds {smallest} row{'' if smallest == 1 else 's'}: R^2 "
+            f"({source}) is undefined on "
             f"fewer than two rows, so every setting would score NaN ({len(splits)} "
             "folds). Use fewer folds (cv), more rows, or a scoring defined on one "
             "row, e.g. scoring='neg_mean_squared_error'.")
@@ -1387,8 +1388,9 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         ``'std_test_score'``, ``'rank_test_score'`` (1 for the best mean score, as
         the search ranks; the selector's choice, ``best_index_``, is the lowest
         rank within ``score_tol`` of it), ``'split<k>_test_score'``,
-        ``'mean_fit_time'`` and ``'bottleneck_rank'``. ``pandas.DataFrame`` takes it
-        as it is.
+        ``'mean_fit_time'``, ``'std_fit_time'`` and ``'bottleneck_rank'`` (a
+        selector saved by an earlier version has no ``'split<k>_test_score'`` or
+        ``'std_fit_time'``). ``pandas.DataFrame`` takes it as it is.
         """
         check_is_fitted(self, "depth_results_")
         res, (depth, alpha) = self.depth_results_, self._grid_names()

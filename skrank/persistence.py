@@ -585,8 +585,8 @@ def _check_architecture(estimator, arch, tensors):
 
 #: The ``input_scale_`` above which a fitted ``denoising_risk_`` (a squared error in
 #: the data's units, Stein's estimate in the network's times ``input_scale_**2``)
-#: may exceed float64 and read infinite: a risk of 1e8 in the network's units
-#: overflows there.
+#: may exceed float64 and read infinite: a risk above 1.8e8 in the network's
+#: units overflows there.
 OVERFLOWING_SCALE = 1e150
 
 

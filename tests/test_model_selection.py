@@ -1518,6 +1518,7 @@ def test_cv_results_and_best_params_read_as_grid_searchs(small):
         np.testing.assert_allclose(np.asarray(ours[key], dtype=float),
                                    np.asarray(theirs[key], dtype=float), err_msg=key)
     assert ours["rank_test_score"].dtype == theirs["rank_test_score"].dtype
+    assert ours["std_fit_time"].shape == theirs["std_fit_time"].shape
     res = sel.depth_results_
     np.testing.assert_array_equal(ours["bottleneck_rank"], res["bottleneck_rank"])
     np.testing.assert_allclose(res["test_score_per_fold"].mean(1), res["mean_test_score"])
@@ -1602,10 +1603,13 @@ def test_a_one_row_test_fold_under_r2_is_refused_before_any_fit(monkeypatch):
     ([float("nan"), -0.5], [2, 1]),                  # NaN below every score
     ([float("inf"), 0.5, float("nan")], [1, 2, 3]),  # as GridSearchCV ranks them
     ([-float("inf"), 0.5, float("nan")], [2, 1, 3]),
+    ([float("inf"), 1e20], [1, 2]),                  # beyond 1e16, where x + 1 == x
+    ([-float("inf"), float("nan"), -1e20], [2, 3, 1]),
 ])
 def test_cv_results_rank_scores_as_grid_search_does(scores, ranks):
-    # a review: ranks of ties, of NaN beside negative scores and of infinities
-    # differed from GridSearchCV's (its ranks of these scores, scikit-learn 1.9)
+    # a review: infinities ranked unlike GridSearchCV (its ranks of these scores,
+    # scikit-learn 1.9), then, offset by 1 from the finite extremes, tied with
+    # scores beyond 1e16; ties and NaN recorded as they rank
     sel = RankAwareDepthSelector(DeepL2Regressor())
     depths = np.arange(2, 2 + len(scores))
     out = [dict(depth=int(d), score=s, rank=1, parameter_norm=1.0, offset_free_norm=1.0,
