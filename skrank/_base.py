@@ -2400,13 +2400,18 @@ class _DeepL2Base(BaseEstimator):
                 f"{why[0]}={why[1]}."
             )
         val, tr = self._validation_rows(X, Y, n_val, rng)
-        if is_classifier(self) and np.unique(Y[tr]).size < 2:
+        # rows of one class are fitted as fit fits them (weights of 0 on every
+        # other class leave one): only a split that lost a class is refused
+        if is_classifier(self) and np.unique(Y[tr]).size < 2 <= np.unique(Y).size:
             raise ValueError(
                 f"{why[0]} with validation_fraction={frac} left the training split "
                 f"{tr.size} rows of one class, and a classifier needs at least 2 "
                 f"classes (as fit does). Pass more samples, a smaller "
                 f"validation_fraction or {why[0]}={why[1]}.")
-        pick = (lambda rows: None) if W is None else (lambda rows: W[rows])
+        # each split's weights to mean 1 again: a row of nearly all the weight held
+        # out left the training rows' weights to underflow to 0 in float32 (an
+        # audit's 1e60 among ones: "diverged" at the first iteration)
+        pick = (lambda rows: None) if W is None else (lambda rows: _mean_one(W[rows]))
         return X[tr], Y[tr], X[val], Y[val], pick(tr), pick(val)
 
     def _holds_out(self):

@@ -107,10 +107,14 @@ random_state, verbose, n_init, n_threads
         ``AmbiguousRankWarning`` is issued).
     jacobian_spectra_ : ndarray of shape (n_jacobian_points, min(n_features, n_classes))
     jacobian_rank_ : int or None
-        The rank of the logits' Jacobian, a lower bound of the learned function's
+        The rank of the logits' Jacobian, a lower bound of the logits' map's
         (the logits flatten inside the class regions, so it often reads below a
         right ``bottleneck_rank_``, without a warning); ``None`` when
-        ``n_jacobian_points=0``.
+        ``n_jacobian_points=0``. A shift shared by all logits counts in it,
+        though the class probabilities ignore it: it can read ``n_classes``,
+        one above what they need (an audit's unconverged fits, ``solver='sgd'``
+        for 50 iterations, whose ``bottleneck_rank_`` read above its bound too
+        and warned).
     input_mean_, target_mean_ : ndarray
     input_scale_, target_scale_ : float
         The isotropic normalization of the inputs (see ``normalize``); the targets'

@@ -645,6 +645,11 @@ def _take(a, idx):
     return _safe_indexing(a, idx)
 
 
+#: Named scores undefined on a test fold of one row (``None``: the estimator's own
+#: score, a regressor's or an autoencoder's R^2; a classifier's accuracy is defined)
+_ONE_ROW_UNDEFINED = {None: "R^2", "r2": "R^2", "explained_variance": "the explained variance"}
+
+
 class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     """Fit a skrank estimator over a range of depths and choose one by rank.
 
@@ -1016,20 +1021,24 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
 
     def _check_scorable_folds(self, splits):
         """Refuse, before any fit, test folds of one row where the score is an R^2
-        (a regressor's or an autoencoder's own, or ``'r2'``): it is undefined
-        there, every setting would score NaN, and the sweep would end in an
-        error that does not say why (an audit's five rows at ``cv=5``,
-        ``LeaveOneOut``)."""
-        if self.scoring not in (None, "r2") or is_classifier(self.estimator):
+        (a regressor's or an autoencoder's own, or ``'r2'``) or an explained
+        variance: both are undefined there. Every setting would score NaN, and the
+        sweep would end in an error that does not say why (an audit's five rows at
+        ``cv=5``, ``LeaveOneOut``); scikit-learn scores the explained variance of
+        one row 1.0, every setting alike (an audit)."""
+        # a callable scorer may be unhashable (a class defining __eq__ only)
+        named = self.scoring is None or isinstance(self.scoring, str)
+        score = _ONE_ROW_UNDEFINED.get(self.scoring) if named else None
+        if score is None or is_classifier(self.estimator):
             return
         smallest = min(_count_rows(test) for _, test in splits)
         if smallest >= 2:
             return
         source = "the scoring" if self.scoring else "the estimator's score"
         raise ValueError(
-            f"A test fold holds {smallest} row{'' if smallest == 1 else 's'}: R^2 "
+            f"A test fold holds {smallest} row{'' if smallest == 1 else 's'}: {score} "
             f"({source}) is undefined on "
-            f"fewer than two rows, so every setting would score NaN ({len(splits)} "
+            f"fewer than two rows, so every setting would score alike ({len(splits)} "
             "folds). Use fewer folds (cv), more rows, or a scoring defined on one "
             "row, e.g. scoring='neg_mean_squared_error'.")
 

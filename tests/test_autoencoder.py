@@ -423,7 +423,7 @@ def _local_fit(X, seed=0):
                  if issubclass(w.category, AmbiguousRankWarning)]
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_a_thin_sheet_cut_to_a_curve_is_said(seed):
     """The rank rule weighs variance over the data: a 10 x 1 strip's narrow side is
     cut, and the local dimension read through the cut reads 1 (a held-out audit: 7
@@ -475,6 +475,7 @@ def test_a_sheet_read_whole_raises_no_cut_warning():
     assert not any("the network's own Jacobian" in m for m in messages)
 
 
+@pytest.mark.slow  # a denoising fit of a sheet at its defaults, about 7 s
 def test_a_projection_read_below_its_cut_is_no_contradiction():
     """A denoising autoencoder projects a helix onto a curve through a 3-d cut: its
     Jacobian reads below the bottleneck by design, which warns a regressor only."""

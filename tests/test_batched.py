@@ -710,6 +710,7 @@ def test_restart_groups_tell_their_divergences_in_one_warning(two_cores, monkeyp
     assert "network 3 at iteration" in said[0]
 
 
+@pytest.mark.slow  # waits on a second thread's fit, about 6 s
 def test_ctrl_c_while_waiting_for_the_other_group_ends_the_fit_uncapped(two_cores,
                                                                        monkeypatch):
     """Ctrl-C in the fit's thread once its group ended, while the other trains on:

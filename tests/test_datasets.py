@@ -151,15 +151,21 @@ def test_demo_refuses_bad_options_with_a_usage_error(argv, message, capsys):
     assert re.search(message, err)
 
 
-def test_python_m_skrank_demo_exits_2_on_a_bad_option():
-    import subprocess
+def test_python_m_skrank_demo_exits_2_on_a_bad_option(monkeypatch, capsys):
+    # run as ``python -m skrank`` runs it, in this process (a child's imports take
+    # seconds)
+    import runpy
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "skrank", "demo", "--n-samples", "0"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr
-    assert "argument --n-samples: must be an integer at least 1" in out.stderr
+    monkeypatch.setattr(sys, "argv", ["skrank", "demo", "--n-samples", "0"])
+    # imported by earlier tests: runpy would warn of running it a second time
+    monkeypatch.delitem(sys.modules, "skrank.__main__", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("skrank", run_name="__main__", alter_sys=True)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "argument --n-samples: must be an integer at least 1" in err
 
 
 def test_noise_free_data_and_their_clean_copy_are_two_arrays():

@@ -233,6 +233,7 @@ def test_early_stopping_and_data_noise_name_both_in_the_error():
                               **small()).fit(np.eye(4)[:3])
 
 
+@pytest.mark.slow  # four denoising fits, about 11 s
 def test_risk_on_fresh_rows_tracks_the_error_and_the_score_ranks_settings():
     for seed in range(2):
         _, noisy = _noisy_sheet(300, seed)
@@ -257,6 +258,7 @@ def test_denoising_risk_needs_the_noise_level():
         ae.denoising_risk(noisy)
 
 
+@pytest.mark.slow  # a child process (its imports) and a fit, about 8 s
 def test_the_divergence_raises_no_warning_of_torch_internals():
     """torch's first forward-mode product (in a fresh process) loads decompositions
     through its own deprecated ``torch.jit.script``: a user who turns warnings into

@@ -794,3 +794,41 @@ def test_the_noise_warning_needs_a_finite_score_at_most_0(best, warns):
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         assert _warn_if_unpredictive(est, 24) is warns
+
+
+def test_a_heavy_row_held_out_leaves_the_training_weights_to_train_on():
+    # the weights were scaled to mean 1 over every row and not again per split:
+    # with the row of nearly all the weight held out, the training rows' weights
+    # underflowed to 0 in float32 and the fit "diverged" at its first iteration
+    from skrank import DivergenceWarning
+
+    X = np.random.default_rng(28).normal(size=(100, 3))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    held_out = 0
+    for heavy in range(10):  # rows 0 and 4 are held out at this seed
+        w = np.ones(100)
+        w[heavy] = 1e60
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DivergenceWarning)
+            warnings.simplefilter("ignore")
+            clf = DeepL2Classifier(random_state=0, depth=4, width=16, max_iter=10,
+                                   early_stopping=True)
+            clf.fit(X, y, sample_weight=w)
+        assert clf.stop_reason_ != "diverged" and clf.n_iter_ > 0
+        # held out, the heavy row does not decide the fit: the rows of weight 1 do
+        held_out += clf.score(X, y) > 0.6
+    assert held_out >= 1
+
+
+def test_weights_on_one_class_fit_with_early_stopping_as_without():
+    # the split's one class was refused "as fit does", though fit without early
+    # stopping fits it (a constant classifier of rank 0)
+    X = np.random.default_rng(28).normal(size=(100, 3))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    w = np.where(y == 0, 1.0, 0.0)
+    fits = [DeepL2Classifier(random_state=0, max_iter=30, early_stopping=stop)
+            .fit(X, y, sample_weight=w) for stop in (True, False)]
+    for clf in fits:
+        assert clf.classes_.tolist() == [0, 1, 2]
+        assert set(clf.predict(X)) == {0}
+        assert clf.bottleneck_rank_ == 0

@@ -442,27 +442,6 @@ def test_lbfgs_that_never_moved_ends_stalled_not_converged():
     assert state.active == [False] and run.result.stop_reason == "stalled"
 
 
-def test_a_first_adam_fit_does_not_import_torch_dynamo():
-    # torch.optim's Optimizer imports torch._dynamo on its first step (1.5-2 s once
-    # per process: every first autoencoder fit paid it for its warm-up)
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, warnings\n"
-        "import numpy as np\n"
-        "from skrank import BottleneckAutoencoder, DeepL2Regressor\n"
-        "warnings.simplefilter('ignore')\n"
-        "X = np.random.RandomState(0).randn(40, 3)\n"
-        "BottleneckAutoencoder(depth=3, width=8, max_iter=2, warmup_iter=2).fit(X)\n"
-        "DeepL2Regressor(depth=3, width=8, max_iter=2, solver='sgd').fit(X, X[:, 0])\n"
-        "DeepL2Regressor(depth=3, width=8, max_iter=2, solver='adam', n_init=2).fit(X, X)\n"
-        "print('torch._dynamo' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"
-
-
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("fused", [True, False])
 def test_network_optimizer_steps_as_torchs_optimizer(solver, fused, monkeypatch):

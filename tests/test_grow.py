@@ -172,6 +172,7 @@ def test_batched_grown_fits_equal_separate_fits():
         np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
 
 
+@pytest.mark.slow  # default-depth fits, about 6 s
 def test_auto_grows_alone_where_a_random_start_ends_above_the_zero_network(monkeypatch):
     """With one output (or cross-entropy) the data term is weak against the
     penalty: a random deep start ends above the zero network's objective (1 on
@@ -199,6 +200,7 @@ def test_auto_grows_alone_where_a_random_start_ends_above_the_zero_network(monke
     assert depths[0] == [6]
 
 
+@pytest.mark.slow  # two default-depth starts, about 6 s
 def test_auto_trains_both_starts_on_several_outputs(monkeypatch):
     """On 12 outputs of a rank-2 teacher a random start does well, and the
     network is also grown: a random fit can stop in a sharp region that no cheap
@@ -676,6 +678,7 @@ def _at_once_on_one_thread(monkeypatch):
     monkeypatch.setattr(base, "_at_once", lambda *args: True)
 
 
+@pytest.mark.slow  # two default-depth fits, about 4 s
 def test_verbose_does_not_change_the_fit(monkeypatch, capsys):
     """verbose trains the starts one after the other, on as many threads each as
     at once: products over two threads instead of one rounded differently."""

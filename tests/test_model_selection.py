@@ -314,6 +314,7 @@ def _sweep_warnings(X, y, n_jobs):
     return caught
 
 
+@pytest.mark.slow  # starts worker processes (their imports), about 6 s
 def test_worker_process_warnings_reach_the_caller(small):
     # at n_jobs=2 the fits run in joblib's worker processes, which printed their
     # warnings on their own stderr: no filter, pytest.warns or logging saw them
@@ -470,6 +471,7 @@ def test_metadata_routing_sends_groups_to_the_splitter(small):
             sel.fit(X, y, not_a_param=groups)
 
 
+@pytest.mark.slow  # starts worker processes (their imports), about 5 s
 def test_routed_weights_reach_a_pipeline_in_parallel_jobs(small):
     # joblib's Parallel left scikit-learn's config in the parent: in the workers
     # routing was off and Pipeline.fit refused the routed sample_weight
@@ -1651,6 +1653,10 @@ def test_one_row_folds_are_refused_only_where_the_score_is_an_r2():
     for splits in (loo, masks):  # a mask selects its True rows, not its length
         with pytest.raises(ValueError, match="A test fold holds 1 row"):
             RankAwareDepthSelector(DeepL2Regressor())._check_scorable_folds(splits)
+    # scikit-learn scores one row's explained variance 1.0: every setting alike
+    with pytest.raises(ValueError, match="1 row: the explained variance"):
+        RankAwareDepthSelector(DeepL2Regressor(), scoring="explained_variance"
+                               )._check_scorable_folds(loo)
     # an autoencoder asked for a targets' scoring hears that first
     with pytest.raises(ValueError, match="without y"):
         RankAwareDepthSelector(BottleneckAutoencoder(), scoring="r2", cv=LeaveOneOut(),

@@ -574,14 +574,18 @@ def test_a_device_a_pipe_or_an_endless_stream_is_refused_without_reading_it(tmp_
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "model.skrank")
         paths.append(str(tmp_path / "model.skrank"))
+    # one child for every path (each child's imports take seconds)
     child = ("import resource, sys, skrank\n"
              "resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))\n"
-             "try:\n    skrank.load(sys.argv[1])\n"
-             "except ValueError as exc:\n    print(exc)\n")
-    for path in paths:
-        out = subprocess.run([sys.executable, "-c", child, path], capture_output=True,
-                             text=True, timeout=120)
-        assert "not a regular file" in out.stdout, (path, out.stderr[-500:])
+             "for path in sys.argv[1:]:\n"
+             "    try:\n        skrank.load(path)\n"
+             "    except ValueError as exc:\n        print(path, '->', exc)\n")
+    out = subprocess.run([sys.executable, "-c", child, *paths], capture_output=True,
+                         text=True, timeout=120)
+    told = out.stdout.splitlines()
+    assert len(told) == len(paths), (out.stdout, out.stderr[-500:])
+    for path, line in zip(paths, told):
+        assert line.startswith(path + " ->") and "not a regular file" in line, line
 
     class Endless(io.RawIOBase):
         def readable(self):
@@ -771,6 +775,7 @@ def test_numpy_bool_parameters_save_as_bools():
     assert loaded.normalize is True and loaded.bias is False and loaded.verbose is False
 
 
+@pytest.mark.slow  # python -OO compiles every imported module anew: about 20 s
 def test_files_load_without_docstrings(tmp_path):
     # the fitted attributes a file may set are read from the class docstrings,
     # which python -OO strips: every fitted file was refused there

@@ -21,7 +21,10 @@ def rank2_data():
     return make_bottleneck_regression(500, rank=2, random_state=0)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+# one seed in the default suite, the others with the slow tests (a default fit of
+# two starts takes about 15 s on one thread)
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow),
+                                  pytest.param(2, marks=pytest.mark.slow)])
 def test_rank2_task_recovered_with_defaults(rank2_data, seed):
     X, y = rank2_data
     reg = DeepL2Regressor(random_state=seed).fit(X, y)
@@ -51,8 +54,11 @@ def test_deep_linear_oracle_reaches_closed_form_cost():
     X = rng.standard_normal((400, d))
     X = (X - X.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(X.T, bias=True))).T
     y = X @ A.T
+    # one start (init='auto' trained a random one too, three times the time); the
+    # grown one balances its factors closer than a random one (4e-4 against 8e-4)
     reg = DeepL2Regressor(depth=L, width=8, activation="identity", bias=False,
-                          alpha=1e-4, dtype="float64", max_iter=3000, tol=0,
+                          init="grow", alpha=1e-4, dtype="float64", max_iter=1000,
+                          tol=0,
                           normalize=False, random_state=0).fit(X, y)
     W = [w.detach().numpy() for w in reg.module_.weight_matrices()]
     learned = W[3] @ W[2] @ W[1] @ W[0]
@@ -257,6 +263,7 @@ def test_every_documented_attribute_exists_after_fit(rank2_data):
                                             - L * reg.bottleneck_rank_)
 
 
+@pytest.mark.slow  # fits at two depths to convergence, about 5 s
 def test_regularity_does_not_grow_with_depth():
     # R1 of ||theta||^2 = L R0 + R1 + O(1/L) does not depend on L; counted on
     # ||theta||^2 (which grows by k + 1 per layer with penalized biases) it rose

@@ -24,6 +24,8 @@ from ._estimators import all_estimators, data_for, outputs, small
 ESTIMATORS = all_estimators()
 IDS = [type(e).__name__ for e in ESTIMATORS]
 N_EXAMPLES = 1000 // len(ESTIMATORS) + 1  # >= 1000 malformed inputs in all
+#: of them in the default suite (all of them took 45 s; the rest run with -m slow)
+N_QUICK = 50
 
 
 def _malformed(kind, rng, n, d):
@@ -84,13 +86,13 @@ def _check_finite(outs):
             assert np.isfinite(value).all(), f"silent non-finite output from {name}"
 
 
-@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
-@settings(max_examples=N_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow,
-                                 HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**16), n=st.integers(2, 12),
-       stage=st.sampled_from(["fit", "predict"]))
-def test_fuzz_malformed_inputs(est, kind, seed, n, stage):
+_MALFORMED = dict(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**16),
+                  n=st.integers(2, 12), stage=st.sampled_from(["fit", "predict"]))
+_FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                    HealthCheck.function_scoped_fixture])
+
+
+def _fuzz(est, kind, seed, n, stage):
     rng = np.random.RandomState(seed)
     d = 3
     X_good, y_good = data_for(est, n=30, d=d, seed=seed)
@@ -118,6 +120,21 @@ def test_fuzz_malformed_inputs(est, kind, seed, n, stage):
             outs = _ok_or_clear_error(lambda: outputs(est, X))
             if outs is not None:
                 _check_finite(outs)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+@settings(max_examples=N_QUICK, **_FUZZ)
+@given(**_MALFORMED)
+def test_fuzz_malformed_inputs(est, kind, seed, n, stage):
+    _fuzz(est, kind, seed, n, stage)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+@settings(max_examples=N_EXAMPLES - N_QUICK, **_FUZZ)
+@given(**_MALFORMED)
+def test_fuzz_more_malformed_inputs(est, kind, seed, n, stage):
+    _fuzz(est, kind, seed, n, stage)
 
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
@@ -257,6 +274,7 @@ def test_zero_targets_without_normalization_start_at_the_zero_network(cls):
     assert est.stop_reason_ == "converged" and est.n_iter_ <= 5
 
 
+@pytest.mark.slow  # fits at the default depth, about 7 s
 def test_a_fit_to_constant_targets_can_be_trained_on_afterwards():
     # the zero network is a saddle: warm fits and partial_fit calls after it
     # stayed at rank 0 (R^2 -17.6 after 20 calls); they start from a fresh one

@@ -194,7 +194,7 @@ def test_rank_gap_is_the_rule_gap():
         or reg.bottleneck_gap_ == np.inf
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_default_fit_converges_on_unseen_teachers(seed):
     X, Y = teacher(300, k=2, seed=40 + seed, d=16, m=12)
     with warnings.catch_warnings():
