@@ -87,6 +87,13 @@ def _latent_task(rng, n_samples, n_features, n_targets, n_latent, rank, n_hidden
     g = _random_relu_net(rng, n_latent, n_features, n_hidden)
     h = _random_relu_net(rng, rank, n_targets, n_hidden)
     Z = rng.standard_normal((n_samples, n_latent))
+    if n_features < n_latent:
+        # fewer inputs than latent coordinates: no g is injective
+        warnings.warn(
+            f"n_features={n_features} < n_latent={n_latent}: g maps R^{n_latent} into "
+            f"R^{n_features} and cannot be injective, so y is not a function of X and "
+            "the stated rank is not its function's. Use n_features well above "
+            "n_latent (the paper's 8 -> 20).", UserWarning, stacklevel=3)
     short = int(np.count_nonzero(g(Z, active=True) < n_latent))
     if short:
         # the samples' X then pins no z: rows of equal X took targets 7.8 apart
@@ -122,8 +129,12 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     A latent ``z ~ N(0, I_{n_latent})`` is drawn; inputs are ``x = g(z)`` and
     targets ``y = h(z_1, ..., z_rank)`` for two random shallow ReLU networks
     ``g: R^n_latent -> R^n_features`` and ``h: R^rank -> R^n_targets``. When ``g``
-    is injective (almost surely for ``n_features >= n_latent``), the true function
-    ``f* = h o g^{-1}`` has bottleneck rank ``rank``. Inputs and targets are centered
+    is injective, the true function ``f* = h o g^{-1}`` has bottleneck rank
+    ``rank``. A random shallow ReLU ``g`` is injective with high probability only
+    where ``n_features`` is well above ``n_latent`` (the paper's 8 -> 20): near it,
+    ``g`` folds (a held-out audit: 33 seeds of 40 at ``n_features = n_latent = 1``,
+    18 of 20 at 2, points 0.01 apart in ``x`` whose ``z`` lay more than 1 apart),
+    silently; below it, no ``g`` is injective, and it warns. Inputs and targets are centered
     and scaled to unit overall spread (affine maps keep the rank; one sample: zeros).
 
     Parameters

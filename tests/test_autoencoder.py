@@ -469,6 +469,7 @@ def test_directions_no_row_varies_in_do_not_count_above_the_cut():
     assert not [w for w in caught if "the network's own Jacobian" in str(w.message)]
 
 
+@pytest.mark.slow  # a default fit of a sheet, about 5 s
 def test_a_sheet_read_whole_raises_no_cut_warning():
     dae, messages = _local_fit(_strip(3), 0)
     assert dae.bottleneck_rank_ == 2 and dae.local_dimension_ == 2

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -205,3 +207,13 @@ def test_a_generator_too_narrow_to_be_injective_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make_bottleneck_regression(500, random_state=0)
+
+
+def test_fewer_features_than_latent_coordinates_warn():
+    # g: R^8 -> R^6 cannot be injective: y is then no function of X, and the
+    # stated rank no function's (a held-out audit: silent)
+    with pytest.warns(UserWarning, match="n_features=6 < n_latent=8"):
+        make_bottleneck_regression(50, n_features=6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_bottleneck_regression(50, n_features=8, random_state=0)

@@ -37,6 +37,7 @@ def test_default_fit_of_one_output_beats_the_zero_function(seed):
     assert reg.score(X_test, y_test) > 0.95
 
 
+@pytest.mark.slow  # default-depth fits, about 6 s
 def test_a_fit_above_the_zero_network_warns():
     from sklearn.exceptions import ConvergenceWarning
 
@@ -696,6 +697,7 @@ def test_verbose_does_not_change_the_fit(monkeypatch, capsys):
     np.testing.assert_array_equal(quiet.loss_curve_, loud.loss_curve_)
 
 
+@pytest.mark.slow  # waits on a second thread's fit, about 4 s
 def test_a_second_ctrl_c_waits_for_the_grown_start_to_stop(monkeypatch):
     """Ctrl-C while the fit waits for the grown start, and again while it waits for
     it to stop: the wait goes on, the fit ends usable on the random fit, and no
@@ -827,6 +829,7 @@ def test_rank_tolerances_read_and_do_not_train(reading):
     assert report.jacobian_rank == other.jacobian_rank_
 
 
+@pytest.mark.slow  # warm chains at three tolerances, about 5 s
 def test_a_warm_chain_trains_alike_at_any_rank_tolerance():
     """A selector's warm chain deepens at the default rule's bottleneck on the rows
     it is given, whatever tolerance its fits read at: the sweep's scores are the

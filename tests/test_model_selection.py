@@ -1435,6 +1435,7 @@ def test_a_residual_networks_norm_slope_is_not_read(small):
     assert np.isnan(sel.norm_slope_)
 
 
+@pytest.mark.slow  # starts worker processes (their imports), about 12 s
 def test_a_workers_error_that_pickle_cannot_carry_reaches_the_caller(small):
     # scikit-learn's UnsetMetadataPassedError cannot be unpickled: at n_jobs=2 a
     # Pipeline's routing mistake surfaced as BrokenProcessPool
