@@ -128,14 +128,10 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
 
     A latent ``z ~ N(0, I_{n_latent})`` is drawn; inputs are ``x = g(z)`` and
     targets ``y = h(z_1, ..., z_rank)`` for two random shallow ReLU networks
-    ``g: R^n_latent -> R^n_features`` and ``h: R^rank -> R^n_targets``. When ``g``
-    is injective, the true function ``f* = h o g^{-1}`` has bottleneck rank
-    ``rank``. A random shallow ReLU ``g`` is injective with high probability only
-    where ``n_features`` is well above ``n_latent`` (the paper's 8 -> 20): near it,
-    ``g`` folds (a held-out audit: 33 seeds of 40 at ``n_features = n_latent = 1``,
-    18 of 20 at 2, points 0.01 apart in ``x`` whose ``z`` lay more than 1 apart),
-    silently; below it, no ``g`` is injective, and it warns. Inputs and targets are centered
-    and scaled to unit overall spread (affine maps keep the rank; one sample: zeros).
+    ``g: R^n_latent -> R^n_features`` and ``h: R^rank -> R^n_targets``. Where ``g``
+    is injective (likely for ``n_features`` well above ``n_latent``, as 8 -> 20; near
+    it ``g`` often folds, silently; below it, it warns), ``f* = h o g^{-1}`` has rank
+    ``rank``. Inputs and targets are centered and scaled to unit overall spread.
 
     Parameters
     ----------
@@ -160,7 +156,7 @@ def make_bottleneck_regression(n_samples=500, *, n_features=20, n_targets=20, n_
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
-        The inputs, centered and scaled.
+        The inputs, centered and scaled (affine maps keep the rank; one sample: zeros).
     y : ndarray of shape (n_samples, n_targets)
         The targets, centered and scaled (plus ``noise``).
     Z : ndarray of shape (n_samples, n_latent)
