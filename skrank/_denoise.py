@@ -144,8 +144,9 @@ def _check_level(X, sigma):
     unit = float(np.abs(X).max()) or 1.0
     X, sigma = X / unit, sigma / unit
     spread = float(np.sqrt(np.sum((X - X.mean(0)) ** 2) / dof))
-    # the chi-square quantile: 2 * gammaincinv(dof / 2, p)
-    if not sigma**2 * 2 * gammaincinv(dof / 2, NOISE_LEVEL_QUANTILE) / dof <= spread**2:
+    # the chi-square quantile: 2 * gammaincinv(dof / 2, p); compared unsquared, as
+    # a level 1e200 times the data's is a float whose square overflows
+    if not sigma * np.sqrt(2 * gammaincinv(dof / 2, NOISE_LEVEL_QUANTILE) / dof) <= spread:
         ratio = sigma / spread if spread > 0 else np.inf
         raise ValueError(f"data_noise is {ratio:.3g} times the spread of the rows "
                          "(root mean square about their mean): noise that large "

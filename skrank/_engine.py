@@ -442,6 +442,19 @@ def _data_loss(loss_fn, output, Y, W):
     return loss_fn(output, Y) if W is None else loss_fn(output, Y, W)
 
 
+def _end_is_sane(run, X, Y, W, loss_fn, penalty):
+    """Read the objective at a mini-batch phase's end point and keep it if sane.
+
+    An epoch's end point is held until the next epoch's first batch reads its loss;
+    at the end of training no batch comes, so a last step that exploded was kept
+    unchecked (one SGD epoch at a learning rate of 1e3 predicted 1e9 for targets
+    within 3, without a warning; ``partial_fit``'s next call then took it as its
+    start). One forward pass over the rows, without gradients."""
+    with torch.no_grad():
+        data = _data_loss(loss_fn, run.module(X), Y, W)
+    return run.guard.settle(float(data) + penalty)
+
+
 def _present(X, Y, W):
     """The rows of positive weight: a row of weight 0 is a row absent (weights
     count as repeats); kept, it could fill a whole batch, whose weighted mean loss
@@ -499,6 +512,11 @@ class _Minibatch:
                     and math.isfinite(params_sum)):
                 raise _Diverged
             yield loss_value
+
+    def end_is_sane(self):
+        """:func:`_end_is_sane` at the parameters the last epoch ended on."""
+        penalty = float(self._penalty(self.run.guard.held))
+        return _end_is_sane(self.run, self.X, self.Y, self.W, self.loss_fn, penalty)
 
     def _epoch(self):
         """One pass over mini-batches: the sum of size x batch loss, the first batch's
@@ -574,6 +592,8 @@ def _minibatch_phase(solver, runs, data, settings, max_iter, generators):
             for loss_value in epochs.iterations(max_iter):
                 if run.record(loss_value):
                     break
+            if not epochs.end_is_sane():
+                raise _Diverged
         except _Diverged:
             # a mini-batch phase before L-BFGS is its warm-up
             _diverged(run, warmup=settings.solver == "lbfgs")
@@ -621,6 +641,7 @@ class _Epochs:
         return (self.decay * self.x * self.x).sum(1)
 
     def train(self, max_iter):
+        started = list(self.live)
         try:
             for _ in range(max_iter):
                 if not self.live:
@@ -630,6 +651,12 @@ class _Epochs:
             # the end, or Ctrl-C (whose handler restores the last sane points)
             for i in self.live:
                 self.objective.scatter(i, self.x[i])
+        penalties = self._penalties().tolist()
+        for i in started:
+            run = self.runs[i]
+            if run.result.stop_reason != "diverged" and not _end_is_sane(
+                    run, *self.rows[i], self.objective.loss_fn, penalties[i]):
+                _diverged(run, warmup=self.warmup)
 
     def _order(self, i):
         """Network ``i``'s row order this epoch, drawn from its own generator as its
@@ -1221,6 +1248,8 @@ class Stepper:
         run.result.stop_reason = "max_iter"
         try:
             value = next(self.epochs.iterations(1))
+            if not self.epochs.end_is_sane():
+                raise _Diverged
             run.result.n_iter += 1
             run.result.loss_curve.append(value)
         except _Diverged:

@@ -26,6 +26,7 @@ from ._base import (
 )
 from ._denoise import MIN_ROWS, _check_level, impossibly_low, sure_gain, sure_risk
 from ._device import user_array
+from ._params import Count
 from ._tasks import Reconstruction
 from ._warn import warn_user
 from .diagnostics import Bottleneck, factored_jacobian_spectra, local_dimension
@@ -407,10 +408,10 @@ random_state, verbose, n_init, n_threads
         **_FullyConnected._parameter_constraints,
         # its held-out rows calibrate the denoising step: held out only when asked
         "early_stopping": ["boolean"],
-        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "n_components": [Count(Integral, 1, None, closed="left"), None],
         "output": [StrOptions({"codes", "reconstruction"})],
         "input_noise": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "n_noisy_copies": [Interval(Integral, 1, None, closed="left")],
+        "n_noisy_copies": [Count(Integral, 1, None, closed="left")],
         "data_noise": [Interval(Real, 0, None, closed="left")],
     }
 

@@ -41,6 +41,7 @@ from torch import nn
 
 from ._device import as_tensor, check_dense
 from ._networks import Network, as_network
+from ._params import Count
 
 __all__ = [
     "DEFAULT_RANK_TOL",
@@ -693,7 +694,7 @@ def _projected_spectra(model, x, tol, outputs):
 
 
 @validate_params(
-    {"representation": ["array-like"], "k": [Interval(Integral, 0, None, closed="left")]},
+    {"representation": ["array-like"], "k": [Count(Integral, 0, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
 def principal_components(representation, k):
@@ -1069,7 +1070,7 @@ def _bottleneck(model, x, tol, min_gap, outputs=None, weight=None, read_output=T
 
 
 @validate_params(
-    {"chunk_size": [Interval(Integral, 1, None, closed="left")]},
+    {"chunk_size": [Count(Integral, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
 @_reads_network
@@ -1221,7 +1222,7 @@ def _factored(model, layer, mean, components):
 
 
 @validate_params(
-    {"chunk_size": [Interval(Integral, 1, None, closed="left")]},
+    {"chunk_size": [Count(Integral, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
 @_reads_network
@@ -2024,7 +2025,7 @@ MAX_RESOLUTION = 4096
     {
         "estimator": [HasMethods(["predict"])],
         "bounds": ["array-like"],
-        "resolution": [Interval(Integral, 3, MAX_RESOLUTION, closed="both")],
+        "resolution": [Count(Integral, 3, MAX_RESOLUTION, closed="both")],
         "return_locations": ["boolean"],
     },
     prefer_skip_nested_validation=True,

@@ -68,6 +68,7 @@ from ._base import (
 from ._device import threads, user_array
 from ._engine import TrainingInterruptedWarning
 from ._grow import DEEPEN_RTOL, GROWS
+from ._params import Count
 from ._warn import (
     dropped_warnings,
     held_warnings,
@@ -865,10 +866,10 @@ class RankAwareDepthSelector(MetaEstimatorMixin, TransformerMixin, BaseEstimator
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "score_tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": [StrOptions({"auto"}), "boolean"],
-        "warm_start_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "warm_start_iter": [Count(Integral, 1, None, closed="left"), None],
         # joblib's convention: 0 means nothing (it raised its own error mid-fit)
-        "n_jobs": [Interval(Integral, None, -1, closed="right"),
-                   Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Count(Integral, None, -1, closed="right"),
+                   Count(Integral, 1, None, closed="left"), None],
         "refit": ["boolean"],
         "verbose": ["verbose"],
     }

@@ -10,11 +10,11 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._missing import is_pandas_na
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 
 from ._base import _DeepL2Base, _FullyConnected, _stochastic
 from ._device import user_array
+from ._params import Count
 from ._tasks import Regression
 
 __all__ = ["DeepL2Regressor"]
@@ -68,7 +68,7 @@ class _RegressionEstimator(ClassNamePrefixFeaturesOutMixin, RegressorMixin,
 
     _task = Regression()
     _jacobian_bounds = True
-    _transform_constraints = {"n_components": [Interval(Integral, 1, None,
+    _transform_constraints = {"n_components": [Count(Integral, 1, None,
                                                         closed="left"), None]}
 
     def _extra_attributes(self, report, X_held=None):

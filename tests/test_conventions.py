@@ -502,3 +502,30 @@ def test_a_fit_does_not_import_torch_compilers():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["[]", "False"], out.stdout[:300]
+
+
+def _integer_params(est):
+    """The parameters of ``est`` whose constraints admit an integer interval."""
+    from numbers import Integral
+
+    from sklearn.utils._param_validation import Interval
+
+    return [name for name, rules in type(est)._parameter_constraints.items()
+            if any(isinstance(r, Interval) and r.type is Integral for r in rules)]
+
+
+@pytest.mark.parametrize("est", all_estimators(), ids=lambda e: type(e).__name__)
+def test_a_bool_for_an_integer_parameter_is_refused(est):
+    # True is an int to Python: n_jacobian_points=True reached numpy as a size and
+    # failed with a raw TypeError; warmup_iter=True silently ran one epoch
+    from sklearn.base import clone
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = data_for(est)
+    names = _integer_params(est)
+    assert len(names) >= 2
+    for name in names:
+        for flag in (True, np.bool_(False)):
+            bad = clone(est).set_params(**{name: flag})
+            with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+                bad.fit(X) if y is None else bad.fit(X, y)

@@ -276,10 +276,11 @@ def test_the_divergence_raises_no_warning_of_torch_internals():
     assert out.stdout.strip() == "(5,)"
 
 
-@pytest.mark.parametrize("level", [3.0, 1e100])
+@pytest.mark.parametrize("level", [3.0, 1e100, 1e200])
 def test_a_noise_level_above_the_datas_spread_is_a_clear_error(level, monkeypatch):
     """Noise of level sigma in every feature gives the data a spread of at least
-    sigma: a larger data_noise is a mistake (1e100 overflowed in Stein's estimate)."""
+    sigma: a larger data_noise is a mistake (1e100 overflowed in Stein's estimate;
+    1e200's square overflows a Python float, an OverflowError, in the check)."""
     import skrank._base
 
     X = np.random.RandomState(0).randn(80, 4)

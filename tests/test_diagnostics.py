@@ -671,7 +671,7 @@ def test_jacobian_arguments_are_validated_and_empty_points_keep_their_columns():
 
     net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
     X = torch.randn(20, 3)
-    for bad in (0, -1):
+    for bad in (0, -1, True):  # True is an int to Python, a mistake here
         with pytest.raises(InvalidParameterError, match="chunk_size"):
             D.jacobian_spectra(net, X, chunk_size=bad)
     with pytest.raises(InvalidParameterError, match="jacobian_rank"):

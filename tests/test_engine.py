@@ -500,3 +500,22 @@ def test_network_optimizer_does_not_take_out_of_memory_for_a_missing_kernel(monk
     with pytest.raises(torch.OutOfMemoryError):
         opt.step()
     assert opt.update.fused
+
+
+@pytest.mark.parametrize("n_init", [1, 4])  # one network alone; restarts batched
+@pytest.mark.parametrize("cls", ["DeepL2Regressor", "ResNetL2Regressor"])
+def test_an_exploding_last_epoch_is_divergence(cls, n_init):
+    """An epoch's end point is read by the next epoch's first batch: the last
+    one's was kept unread. One SGD epoch at a learning rate of 100 predicted
+    4e8 (the ResNet 1e17, with only a ConvergenceWarning) for targets within 5."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    y = X[:, 0] - X[:, 1]
+    est = getattr(skrank, cls)(solver="sgd", learning_rate_init=100.0, depth=6, width=32,
+                               max_iter=1, n_init=n_init, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.warns(DivergenceWarning, match="restored"):
+            est.fit(X, y)
+    assert est.stop_reason_ == "diverged"
+    assert np.abs(est.predict(X)).max() < 100

@@ -517,3 +517,22 @@ def test_an_autoencoders_warm_fit_still_needs_two_rows():
         ae.fit(X)
     with pytest.raises(ValueError, match="at least 2 samples"):
         ae.fit(X[:1])
+
+
+def test_a_call_whose_epoch_explodes_keeps_its_start():
+    # the call's end point was kept unread and the next call started from it
+    # (predictions 1e9 for targets within 3, no warning; the break-it audit)
+    from skrank import DivergenceWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    y = X[:, 0] - X[:, 1]
+    est = DeepL2Regressor(depth=3, width=8, solver="sgd", learning_rate_init=1e3,
+                          random_state=0)
+    for _ in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with pytest.warns(DivergenceWarning, match="restored"):
+                est.partial_fit(X, y)
+        assert est.n_iter_ == 0
+        assert np.abs(est.predict(X)).max() < 10
