@@ -480,10 +480,23 @@ def _count_rows(index):
     return int(np.count_nonzero(index)) if index.dtype == bool else len(index)
 
 
+def _score_value(score):
+    """A scorer's answer as a float; anything but a real number is refused by name
+    (a string, an array or None met ``float`` and escaped as its own error)."""
+    if isinstance(score, np.ndarray) and score.ndim == 0:
+        score = score.item()
+    if not isinstance(score, Real):
+        text = repr(score)
+        raise ValueError("scoring must return a real number, got "
+                         f"{text[:40] + '...' if len(text) > 40 else text} "
+                         f"({type(score).__name__}) instead.")
+    return float(score)
+
+
 def _row(net, depth, alpha, score, fit_time):
     """One (depth, alpha, fold) record of the sweep, with the most rank any function
     of the fold's inputs and outputs needs (``_function_bound``)."""
-    return {"depth": depth, "alpha": alpha, "score": float(score),
+    return {"depth": depth, "alpha": alpha, "score": _score_value(score),
             "rank": int(net.bottleneck_rank_), "parameter_norm": float(net.parameter_norm_),
             "offset_free_norm": float(net.offset_free_norm_), "fit_time": fit_time,
             "bound": net._function_bound()}

@@ -433,7 +433,13 @@ class _Decoder:
         _set_requests(estimator, meta.get("requests"))
         for key, value in meta["attributes"].items():
             _check_attribute(cls, key)
-            setattr(estimator, key, self.value(value))
+            value = self.value(value)
+            if key not in _TEXT_ATTRIBUTES and _holds_text(value):
+                # fit leaves numbers there: strings met arithmetic in the checks
+                # below and escaped as a TypeError
+                raise _Refused(f"{key} holds strings or objects, where fit leaves "
+                               "numbers.")
+            setattr(estimator, key, value)
         arch = meta.get("architecture")
         if arch is not None:
             state = _check_architecture(estimator, arch, self.tensors)
@@ -444,6 +450,21 @@ class _Decoder:
             _smoke_test(estimator, self.file_bytes,
                         None if arch is None else arch["n_outputs"])
         return estimator
+
+
+#: The fitted attributes that hold strings or objects: labels and column names.
+_TEXT_ATTRIBUTES = frozenset({"classes_", "feature_names_in_"})
+
+
+def _holds_text(value):
+    """Whether ``value`` is, or holds, an array of strings or Python objects."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "OUS"
+    if isinstance(value, (list, tuple)):
+        return any(_holds_text(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_text(v) for v in value.values())
+    return False
 
 
 def _holds_fitted_state(attributes):
@@ -552,7 +573,8 @@ def _check_architecture(estimator, arch, tensors):
     if not (type(n_in) is int and type(n_out) is int and n_in >= 1 and n_out >= 1):
         raise _Refused(f"the architecture's n_inputs={_short(n_in)} and n_outputs="
                        f"{_short(n_out)} must be positive integers.")
-    if dtype not in _NETWORK_DTYPES or not isinstance(prefix, str) or not prefix:
+    if not isinstance(dtype, str) or dtype not in _NETWORK_DTYPES \
+            or not isinstance(prefix, str) or not prefix:
         raise _Refused(f"network dtype {_short(dtype)} is not float32 or float64.")
     state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     if getattr(estimator, "n_features_in_", n_in) != n_in:
@@ -739,6 +761,7 @@ def _check_readings(estimator):
         if not ok:
             raise _Refused(f"{name}={_short(value)} is not what fit leaves: {what}.")
     _check_bottleneck_layer(estimator, bn)
+    _check_spectra(estimator)
     _check_record(estimator)
     _check_denoiser(estimator, bn)
 
@@ -778,6 +801,24 @@ def _check_bottleneck_layer(estimator, bn):
                    "image_spectra_", spectra, f"{n_maps} spectra, one per map")
 
 
+def _check_spectra(estimator):
+    """The spectra the plots draw (:class:`skrank.plotting.SpectraDisplay`): arrays
+    of non-negative singular values, one per map or a row per layer or point
+    (swapped with another attribute, a file loaded and failed in the plot)."""
+    def singular_values(sp, ndim):
+        return (isinstance(sp, np.ndarray) and sp.ndim == ndim and sp.dtype.kind == "f"
+                and bool(np.all(np.isfinite(sp) & (sp >= 0))))
+
+    layers = getattr(estimator, "layer_spectra_", None)
+    _refuse_unless(isinstance(layers, list) and layers
+                   and all(singular_values(sp, 1) for sp in layers),
+                   "layer_spectra_", layers, "a list of spectra, one per weight matrix")
+    for name in ("representation_spectra_", "jacobian_spectra_"):
+        value = getattr(estimator, name, None)
+        _refuse_unless(value is None or singular_values(value, 2), name, value,
+                       "a 2-D array of singular values")
+
+
 def _check_record(estimator):
     """The training record's types: ``partial_fit`` adds to them."""
     t = getattr(estimator, "train_time_", None)
@@ -796,9 +837,14 @@ def _check_denoiser(estimator, bn):
     """An autoencoder's ``_denoising_`` (whether ``local_dimension`` reads: set
     by the fit, whatever ``input_noise`` says since) a bool, and the components
     it reads ``bottleneck_rank_``'s."""
-    if not hasattr(estimator, "_denoising_"):
+    if not hasattr(type(estimator), "local_dimension"):
         return
-    flag = estimator._denoising_
+    # every fit sets both; without them local_dimension, score and
+    # denoising_risk failed after loading with an AttributeError
+    gain = getattr(estimator, "denoising_gain_", None)
+    _refuse_unless(type(gain) is float and math.isfinite(gain), "denoising_gain_", gain,
+                   "a finite float")
+    flag = getattr(estimator, "_denoising_", None)
     _refuse_unless(type(flag) is bool, "_denoising_", flag, "True or False")
     comps, mean = getattr(estimator, "_rank_components_", None), estimator.bottleneck_mean_
     _refuse_unless(isinstance(comps, np.ndarray) and comps.shape == (bn, mean.shape[0]),
@@ -820,6 +866,13 @@ def _check_selector(estimator):
         and len({res[c].shape for c in cols}) == 1 and res["depth"].size,
         "depth_results_", res, f"a sweep with {', '.join(cols)}, one row per fit")
     n = res["depth"].size
+    _refuse_unless(all(isinstance(v, np.ndarray) and v.ndim and v.shape[0] == n
+                       for v in res.values()), "depth_results_", res,
+                   f"columns of {n} rows, one per fit")
+    alpha = getattr(estimator, "best_alpha_", None)
+    # the grid's own values: ints and floats as the user gave them
+    _refuse_unless(alpha is None or (type(alpha) in (int, float) and 0 <= alpha < math.inf),
+                   "best_alpha_", alpha, "None or a finite alpha")
     i = getattr(estimator, "best_index_", None)
     _refuse_unless(_count(i, 0, n - 1), "best_index_", i, f"a row of the {n} fitted")
     for name, col in (("best_depth_", "depth"), ("best_rank_", "bottleneck_rank")):

@@ -53,7 +53,7 @@ def _spectra_source(estimator, kind):
     attrs = {"images": "image_spectra_", "weights": "layer_spectra_",
              "representations": "representation_spectra_",
              "jacobian": "jacobian_spectra_"}
-    if kind not in attrs:
+    if not isinstance(kind, str) or kind not in attrs:
         raise ValueError(f"kind must be one of {sorted(attrs)}, got {kind!r}.")
     if hasattr(est, "depth_results_"):
         # a fitted selector without best_estimator_: "not fitted" would mislead
@@ -749,4 +749,5 @@ class DepthSweepDisplay:
         score_ax.set_xlabel("depth L")
         score_ax.set_ylabel("mean test score")
         score_ax.set_xticks(np.unique(self.depths))
-        score_ax.legend(loc="lower right", fontsize="small")
+        if score_ax.get_legend_handles_labels()[0]:  # an empty panel has no legend
+            score_ax.legend(loc="lower right", fontsize="small")

@@ -1662,3 +1662,16 @@ def test_one_row_folds_are_refused_only_where_the_score_is_an_r2():
     with pytest.raises(ValueError, match="without y"):
         RankAwareDepthSelector(BottleneckAutoencoder(), scoring="r2", cv=LeaveOneOut(),
                                depths=[2]).fit(np.random.default_rng(0).normal(size=(6, 2)))
+
+
+@pytest.mark.parametrize("answer", ["good", np.ones(2), None, 1j])
+def test_a_scorer_that_returns_no_number_is_a_clear_error(answer):
+    # float() met these and raised its own TypeError ("float() argument must
+    # be ...", "only 0-dimensional arrays ...": a robustness audit)
+    X = np.random.RandomState(0).randn(40, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(**{**FAST, "max_iter": 5}), depths=(2,),
+                                 cv=2, scoring=lambda est, X, y: answer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="scoring must return a real number, got"):
+            sel.fit(X, X[:, 0])

@@ -763,6 +763,26 @@ def _attribute(name, value):
     return lambda payload: _craft(payload, edit=_set(["attributes", name], value))
 
 
+def _edit(edit):
+    return lambda payload: _craft(payload, edit=edit)
+
+
+def _attribute_path(path, value):
+    return lambda payload: _craft(payload, edit=_set(path, value))
+
+
+def _without(name):
+    return _edit(lambda meta: meta["attributes"].pop(name))
+
+
+def _swapped(a, b):
+    """Two fitted attributes' tensors exchanged."""
+    def edit(meta):
+        A, B = meta["attributes"][a], meta["attributes"][b]
+        A["__tensor__"], B["__tensor__"] = B["__tensor__"], A["__tensor__"]
+    return _edit(edit)
+
+
 def _best_row_moved(payload):
     """A selector whose choice points at the other row of its sweep, consistently,
     while its best_estimator_ is the network of the row chosen."""
@@ -894,6 +914,33 @@ INCONSISTENT = {
     # only when it was True (found by an audit)
     "denoising_flag_not_a_bool": ("denoising", _attribute("_denoising_", 1),
                                   "_denoising_=1"),
+    # without them the file loaded and local_dimension, score and denoising_risk
+    # failed with an AttributeError (a robustness audit)
+    "denoising_flag_missing": ("denoising", _without("_denoising_"), "_denoising_=None"),
+    "denoising_gain_missing": ("denoising", _without("denoising_gain_"),
+                               "denoising_gain_=None"),
+    # strings where fit leaves numbers met arithmetic in the checks: a TypeError
+    # escaped load, whose every refusal is a ValueError
+    "input_mean_of_strings": ("regressor", _attribute("input_mean_", {
+        "__array__": ["a", "b", "c"], "shape": [3], "dtype": "<U1"}), "input_mean_ holds"),
+    "spectrum_of_objects": ("regressor", _edit(lambda m: m["attributes"]["image_spectra_"][
+        "__list__"].__setitem__(0, {"__array__": ["a", 1], "shape": [2], "dtype": "object"})),
+        "image_spectra_ holds"),
+    "network_dtype_a_dict": ("regressor", _attribute_path(["architecture", "dtype"], {}),
+                             "network dtype {}"),
+    # the plots read these: swapped with another attribute, or NaN, a file loaded
+    # and the plot failed
+    "jacobian_spectra_swapped": ("regressor", _swapped("jacobian_spectra_", "loss_curve_"),
+                                 "jacobian_spectra_=.*2-D array of singular values"),
+    "representation_spectra_swapped": (
+        "regressor", _swapped("representation_spectra_", "nonlinearity_impact_"),
+        "representation_spectra_=.*2-D array"),
+    "layer_spectra_negative": ("resnet", _edit(lambda m: m["attributes"].__setitem__(
+        "layer_spectra_", {"__list__": [{"__float__": "-1.0"}]})), "layer_spectra_="),
+    "selector_best_alpha_nan": ("selector", _attribute("best_alpha_", {"__float__": "nan"}),
+                                "best_alpha_=nan"),
+    "selector_column_short": ("selector", _edit(lambda m: m["attributes"]["depth_results_"][
+        "__dict__"].__setitem__("std_fit_time", {"__list__": []})), "columns of 2 rows"),
 }
 
 

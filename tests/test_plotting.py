@@ -556,3 +556,18 @@ def test_no_jacobian_points_is_said_by_name():
         X, X[:, :2])
     with pytest.raises(ValueError, match="n_jacobian_points=0"):
         SpectraDisplay.from_estimator(reg, kind="jacobian")
+
+
+def test_a_list_for_kind_is_a_clear_error_from_an_estimator_too():
+    # the constructor refused it; from_estimator failed as 'unhashable type'
+    with pytest.raises(ValueError, match="kind must be one of"):
+        SpectraDisplay.from_estimator(_fitted(), kind=["images"])
+
+
+def test_a_sweep_without_scores_draws_its_empty_panel_quietly():
+    # documented: without mean_test_score the score panel stays empty; its legend
+    # call warned "No artists with labels found to put in legend"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        disp = DepthSweepDisplay([2, 3], [1.0, 2.0], [1, 1]).plot()
+    assert disp.ax_score_.get_legend() is None
