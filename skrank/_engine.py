@@ -442,6 +442,10 @@ def _data_loss(loss_fn, output, Y, W):
     return loss_fn(output, Y) if W is None else loss_fn(output, Y, W)
 
 
+#: Rows the end point of a mini-batch phase is read on, at most (evenly spaced).
+END_CHECK_ROWS = 4096
+
+
 def _end_is_sane(run, X, Y, W, loss_fn, penalty):
     """Read the objective at a mini-batch phase's end point and keep it if sane.
 
@@ -449,9 +453,15 @@ def _end_is_sane(run, X, Y, W, loss_fn, penalty):
     at the end of training no batch comes, so a last step that exploded was kept
     unchecked (one SGD epoch at a learning rate of 1e3 predicted 1e9 for targets
     within 3, without a warning; ``partial_fit``'s next call then took it as its
-    start). One forward pass over the rows, without gradients."""
+    start). Read, as that first batch would read it, on a sample of the rows: the
+    guard asks for a finite loss within ``EXPLOSION`` times the first, which a
+    sample tells as well as every row, and a forward pass over all of them cost a
+    review's ``partial_fit`` on 100,000 rows of width 512 600 MB and half its time."""
+    step = -(-X.shape[0] // END_CHECK_ROWS)
+    rows = slice(None, None, step)
     with torch.no_grad():
-        data = _data_loss(loss_fn, run.module(X), Y, W)
+        data = _data_loss(loss_fn, run.module(X[rows]), Y[rows],
+                          None if W is None else W[rows])
     return run.guard.settle(float(data) + penalty)
 
 
@@ -651,6 +661,7 @@ class _Epochs:
             # the end, or Ctrl-C (whose handler restores the last sane points)
             for i in self.live:
                 self.objective.scatter(i, self.x[i])
+        # each network's last end point, read on its own rows (fold rows differ)
         penalties = self._penalties().tolist()
         for i in started:
             run = self.runs[i]

@@ -483,8 +483,9 @@ def _count_rows(index):
 def _score_value(score):
     """A scorer's answer as a float; anything but a real number is refused by name
     (a string, an array or None met ``float`` and escaped as its own error)."""
-    if isinstance(score, np.ndarray) and score.ndim == 0:
-        score = score.item()
+    if hasattr(score, "item"):  # a numpy or torch scalar, as scikit-learn unwraps it
+        with contextlib.suppress(ValueError, RuntimeError, TypeError):
+            score = score.item()
     if not isinstance(score, Real):
         text = repr(score)
         raise ValueError("scoring must return a real number, got "

@@ -329,9 +329,12 @@ class _Decoder:
         The sizes the budgets derive from.
     device : str or None
         Where to put every network (``None``: where it was saved, if available).
+    version : int
+        The file's format version (older files lack attributes added since).
     """
 
-    def __init__(self, tensors, header_chars, file_bytes, device):
+    def __init__(self, tensors, header_chars, file_bytes, device, version=FORMAT_VERSION):
+        self.version = version
         self.tensors = tensors
         self.unused = set(tensors)
         self.string_budget = 4 * header_chars + _STRING_SLACK_BYTES
@@ -446,6 +449,8 @@ class _Decoder:
             for name in state:
                 self.take(arch["prefix"] + name)
             _attach_network(estimator, arch, state, self.device)
+        if arch is not None and self.version < 3:
+            _fill_older_denoiser(estimator)
         if arch is not None or _holds_fitted_state(meta["attributes"]):
             _smoke_test(estimator, self.file_bytes,
                         None if arch is None else arch["n_outputs"])
@@ -465,6 +470,19 @@ def _holds_text(value):
     if isinstance(value, dict):
         return any(_holds_text(v) for v in value.values())
     return False
+
+
+def _fill_older_denoiser(estimator):
+    """An autoencoder saved before format 3 may predate ``denoising_gain_`` and
+    ``_denoising_``; fit now always sets them, and their defaults are what such a
+    fit meant: no calibrated step, and a local dimension where it trained on noise."""
+    if hasattr(type(estimator), "local_dimension"):
+        if not hasattr(estimator, "denoising_gain_"):
+            estimator.denoising_gain_ = 1.0
+        if not hasattr(estimator, "_denoising_"):
+            estimator._denoising_ = bool(estimator.input_noise)
+        if not hasattr(estimator, "denoising_risk_"):
+            estimator.denoising_risk_ = None
 
 
 def _holds_fitted_state(attributes):
@@ -1435,7 +1453,7 @@ def _parse_header(header):
     if version > FORMAT_VERSION:
         raise _Refused(f"format version {version} is newer than this skrank's "
                        f"({FORMAT_VERSION}); upgrade skrank.")
-    return {k: v for k, v in meta.items() if k not in ("format", "version")}
+    return {k: v for k, v in meta.items() if k not in ("format", "version")}, version
 
 
 def _target_device(requested, saved):
@@ -1499,8 +1517,9 @@ def load(path, *, device=None, key=None):
     try:
         raw = _read(path)
         header, tensors = _open_payload(raw, key)
-        decoder = _Decoder(tensors, len(header), len(raw), device)
-        estimator = decoder.estimator(_parse_header(header))
+        meta, version = _parse_header(header)
+        decoder = _Decoder(tensors, len(header), len(raw), device, version)
+        estimator = decoder.estimator(meta)
         decoder.finish()
         return estimator
     except _Refused as exc:

@@ -519,3 +519,26 @@ def test_an_exploding_last_epoch_is_divergence(cls, n_init):
             est.fit(X, y)
     assert est.stop_reason_ == "diverged"
     assert np.abs(est.predict(X)).max() < 100
+
+
+def test_the_end_point_is_read_on_a_bounded_sample(monkeypatch):
+    # a forward pass over every row cost a review's partial_fit on 100,000 rows of
+    # width 512 600 MB and half its time; the guard needs a sample's loss only
+    seen = []
+    real = _engine._data_loss
+
+    def recording(loss_fn, output, Y, W):
+        seen.append(output.shape[0])
+        return real(loss_fn, output, Y, W)
+
+    monkeypatch.setattr(_engine, "_data_loss", recording)
+    rng = np.random.RandomState(0)
+    X = rng.randn(3 * _engine.END_CHECK_ROWS, 3)
+    est = skrank.DeepL2Regressor(depth=3, width=8, solver="adam", batch_size=1000,
+                                 max_iter=2, early_stopping=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, X[:, 0])
+        est.partial_fit(X, X[:, 0])
+    assert max(seen) <= _engine.END_CHECK_ROWS
+    assert seen.count(_engine.END_CHECK_ROWS) == 2  # one end point each, every third row

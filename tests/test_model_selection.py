@@ -1675,3 +1675,15 @@ def test_a_scorer_that_returns_no_number_is_a_clear_error(answer):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="scoring must return a real number, got"):
             sel.fit(X, X[:, 0])
+
+
+def test_a_scorer_of_a_torch_scalar_is_read_as_scikit_learn_reads_it():
+    # the review of the check above: scikit-learn unwraps .item(); the first
+    # version of the check refused tensor(0.25)
+    X = np.random.RandomState(0).randn(40, 3)
+    sel = RankAwareDepthSelector(DeepL2Regressor(**{**FAST, "max_iter": 5}), depths=(2,),
+                                 cv=2, scoring=lambda est, X, y: torch.tensor(0.25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel.fit(X, X[:, 0])
+    assert sel.depth_results_["mean_test_score"].tolist() == [0.25]

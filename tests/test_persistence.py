@@ -626,6 +626,41 @@ def test_a_version_1_file_still_loads(tmp_path):
     np.testing.assert_array_equal(load(buf).predict(np.eye(5)), est.predict(np.eye(5)))
 
 
+def _as_version(payload, version, drop=()):
+    """``payload``'s file written as format ``version``, without attributes ``drop``."""
+    from skrank.persistence import _digest
+
+    meta = json.loads(payload["header"])
+    meta["version"] = version
+    if version < 3:
+        del meta["requests"]  # version 1 and 2 files have no metadata requests
+    for name in drop:
+        del meta["attributes"][name]
+    header = json.dumps(meta)
+    buf = io.BytesIO()
+    torch.save({**payload, "header": header,
+                "digest": _digest(header, payload["tensors"])}, buf)
+    buf.seek(0)
+    return buf
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_an_autoencoder_file_older_than_its_calibration_still_loads():
+    # files of format 1 and 2 may predate denoising_gain_ and _denoising_ (every
+    # fit sets them now, and a version-3 file without them is refused); a review
+    # found such files refused after that check was added
+    X = np.random.RandomState(0).randn(60, 3)
+    ae = skrank.BottleneckAutoencoder(**_SMALL, input_noise=0.1, data_noise=0.1).fit(X)
+    payload = torch.load(_saved(ae), weights_only=True)
+    old = load(_as_version(payload, 2, drop=("denoising_gain_", "denoising_risk_",
+                                             "_denoising_")))
+    assert old.denoising_gain_ == 1.0 and old.denoising_risk_ is None and old._denoising_
+    np.testing.assert_array_equal(old.transform(X), ae.transform(X))
+    assert np.isfinite(old.score(X)) and old.local_dimension(X).shape == (60,)
+    with pytest.raises(ValueError, match="denoising_gain_=None"):
+        load(_as_version(payload, 3, drop=("denoising_gain_",)))
+
+
 def test_metadata_requests_survive_a_round_trip():
     # set_fit_request's routing was refused as "a Pipeline or another
     # scikit-learn object"; now it is saved, and the loaded one routes as before
