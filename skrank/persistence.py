@@ -329,12 +329,11 @@ class _Decoder:
         The sizes the budgets derive from.
     device : str or None
         Where to put every network (``None``: where it was saved, if available).
-    version : int
-        The file's format version (older files lack attributes added since).
     """
 
-    def __init__(self, tensors, header_chars, file_bytes, device, version=FORMAT_VERSION):
-        self.version = version
+    def __init__(self, tensors, header_chars, file_bytes, device):
+        #: the file's format version (older files lack attributes added since)
+        self.version = FORMAT_VERSION
         self.tensors = tensors
         self.unused = set(tensors)
         self.string_budget = 4 * header_chars + _STRING_SLACK_BYTES
@@ -427,6 +426,11 @@ class _Decoder:
         if self.string_budget < 0:
             raise _Refused("its string arrays take more memory than its header allows.")
         return _reshaped(np.array(items, dtype=dtype), shape)
+
+    def read(self, header):
+        """The estimator of a verified header, read at its format version."""
+        meta, self.version = _parse_header(header)
+        return self.estimator(meta)
 
     def estimator(self, meta):
         """An estimator from :meth:`_Encoder.estimator`'s JSON, checked as it goes."""
@@ -1517,9 +1521,8 @@ def load(path, *, device=None, key=None):
     try:
         raw = _read(path)
         header, tensors = _open_payload(raw, key)
-        meta, version = _parse_header(header)
-        decoder = _Decoder(tensors, len(header), len(raw), device, version)
-        estimator = decoder.estimator(meta)
+        decoder = _Decoder(tensors, len(header), len(raw), device)
+        estimator = decoder.read(header)
         decoder.finish()
         return estimator
     except _Refused as exc:
