@@ -959,8 +959,8 @@ def _warn_if_rivals_disagree(rank, objective, rivals):
     other warning); a higher rank 15 times, the kept reading right in 7. On one
     of the three sets (68 fits) the starts nearly always agreed: it never fired.
     Later audits: once more on a too-high noisy reading, and three times on right
-    readings of noise-free teachers (of 79 clean fits), so the warning names both
-    ranks and no direction.
+    readings of noise-free teachers, so the warning names both ranks and no
+    direction.
     """
     close = [(r, o) for r, o in rivals if r < rank and _close(o, objective)]
     if not close:
